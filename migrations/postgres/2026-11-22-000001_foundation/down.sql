@@ -1,0 +1,9 @@
+DROP TABLE parent_sessions;
+DROP TABLE life_events;
+DROP TABLE devices;
+DROP TABLE children;
+DROP TABLE guardians;
+DROP TABLE families;
+DROP TABLE staff_members;
+DROP TABLE app_keys;
+DROP TABLE apps;

@@ -1,0 +1,174 @@
+//! Request extractors: the caller's identity and JSON bodies that fail with the field named.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{web, FromRequest, HttpRequest};
+use futures_util::StreamExt;
+use serde::de::DeserializeOwned;
+
+use crate::app::AppState;
+use crate::error::{Error, FieldErrors};
+use crate::service::principals::{self, Principal};
+
+/// The largest JSON body accepted.
+const BODY_LIMIT: usize = 256 * 1024;
+
+/// A JSON body whose errors name the field (`children[0].birth_date`) and the problem.
+pub struct ValidJson<T>(pub T);
+
+impl<T: DeserializeOwned + 'static> FromRequest for ValidJson<T> {
+    type Error = Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let is_json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|mime| {
+                let mime = mime.trim().to_ascii_lowercase();
+                mime == "application/json" || mime.ends_with("+json")
+            });
+        let mut payload = payload.take();
+        Box::pin(async move {
+            if !is_json {
+                return Err(invalid_body("the body must be JSON, sent with Content-Type: application/json", FieldErrors::new()));
+            }
+            let mut body = web::BytesMut::new();
+            while let Some(chunk) = payload.next().await {
+                let chunk = chunk.map_err(|_| invalid_body("the body could not be read", FieldErrors::new()))?;
+                if body.len() + chunk.len() > BODY_LIMIT {
+                    return Err(invalid_body(&format!("the body exceeds {BODY_LIMIT} bytes"), FieldErrors::new()));
+                }
+                body.extend_from_slice(&chunk);
+            }
+            parse(&body).map(ValidJson)
+        })
+    }
+}
+
+/// Parses JSON, turning serde's complaint into a field name and a problem.
+pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, Error> {
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let problem = strip_position(&inner.to_string());
+        if inner.is_syntax() || inner.is_eof() {
+            return invalid_body(&format!("the body is not valid JSON: {problem}"), FieldErrors::new());
+        }
+        // serde_path_to_error includes an unknown field in the path, but reports a missing one
+        // at the object that lacks it.
+        let field = field_named_in(&problem)
+            .map(|name| if path == "." { name.to_owned() } else { format!("{path}.{name}") })
+            .unwrap_or_else(|| if path == "." { "body".to_owned() } else { path });
+        invalid_body(&format!("{field}: {problem}"), FieldErrors::from([(field.clone(), problem)]))
+    })
+}
+
+fn invalid_body(message: &str, fields: FieldErrors) -> Error {
+    Error::InvalidBody { message: message.to_owned(), fields }
+}
+
+/// serde_json appends " at line 1 column 42", which means nothing to an API user.
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(at) => message[..at].to_owned(),
+        None => message.to_owned(),
+    }
+}
+
+/// The field named in "missing field `x`".
+fn field_named_in(problem: &str) -> Option<&str> {
+    problem.strip_prefix("missing field `")?.split('`').next()
+}
+
+impl FromRequest for Principal {
+    type Error = Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Error>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let bearer = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .map(|v| v.trim().to_owned());
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        Box::pin(async move {
+            let bearer = bearer.ok_or(Error::Unauthorized("send the API key or session token as Authorization: Bearer …"))?;
+            let state = state.ok_or_else(|| Error::internal("application state missing"))?;
+            let now = crate::service::now();
+            state.db.read(move |conn| principals::authenticate(conn, &bearer, now)).await
+        })
+    }
+}
+
+/// Turns actix's own extractor failures (path, query) into the error envelope.
+pub fn query_error(err: actix_web::error::QueryPayloadError, _: &HttpRequest) -> actix_web::Error {
+    let problem = strip_position(&err.to_string());
+    let field = problem
+        .split('`')
+        .nth(1)
+        .filter(|_| problem.contains("field `"))
+        .unwrap_or("query")
+        .to_owned();
+    Error::InvalidBody { message: format!("invalid query string: {problem}"), fields: FieldErrors::from([(field, problem)]) }.into()
+}
+
+pub fn path_error(_: actix_web::error::PathError, _: &HttpRequest) -> actix_web::Error {
+    Error::NotFound("resource").into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Outer {
+        name: String,
+        #[serde(default)]
+        inner: Vec<Inner>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Inner {
+        date: chrono::NaiveDate,
+    }
+
+    fn fields_of(body: &str) -> Vec<String> {
+        match parse::<Outer>(body.as_bytes()) {
+            Err(Error::InvalidBody { fields, .. }) => fields.into_keys().collect(),
+            other => panic!("expected invalid body, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn names_the_offending_field() {
+        assert_eq!(fields_of(r#"{"inner":[]}"#), ["name"]);
+        assert_eq!(fields_of(r#"{"name":"a","nmae":"b"}"#), ["nmae"]);
+        assert_eq!(fields_of(r#"{"name":"a","inner":[{"date":"2026-02-30"}]}"#), ["inner[0].date"]);
+        assert_eq!(fields_of(r#"{"name":"a","inner":[{"date":"2026-02-01","x":1}]}"#), ["inner[0].x"]);
+        assert_eq!(fields_of(r#"{"name":5}"#), ["name"]);
+    }
+
+    #[test]
+    fn syntax_errors_name_no_field() {
+        match parse::<Outer>(b"{\"name\":") {
+            Err(Error::InvalidBody { fields, message }) => {
+                assert!(fields.is_empty());
+                assert!(message.contains("not valid JSON") && !message.contains("line"), "{message}");
+            }
+            other => panic!("expected invalid body, got {other:?}"),
+        }
+    }
+}

@@ -1,0 +1,88 @@
+//! `/v1/families`: register, read, correct and delete families.
+
+use actix_web::{delete, get, patch, post, web, HttpResponse};
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use super::extract::ValidJson;
+use crate::app::AppState;
+use crate::domain::dates::tokyo_today;
+use crate::error::Error;
+use crate::service::families::{self, Family, FamilyInput, FamilyPage, FamilyPatch};
+use crate::service::principals::Principal;
+use crate::service::{access, now};
+
+/// Register a family (vendor app).
+///
+/// Guardians and children may be given at once; every field of every part is checked before
+/// anything is stored.
+#[utoipa::path(tag = "families", operation_id = "create_family", request_body = FamilyInput,
+    responses((status = 201, description = "Registered", body = Family)))]
+#[post("/families")]
+pub async fn create_family(state: web::Data<AppState>, principal: Principal, body: ValidJson<FamilyInput>) -> Result<HttpResponse, Error> {
+    let app_id = access::vendor_app(&principal)?.to_owned();
+    let keys = state.keys.clone();
+    let (today, now) = (tokyo_today(), now());
+    let family = state.db.write(move |conn| families::create(conn, &keys, &app_id, body.0, today, now)).await?;
+    Ok(HttpResponse::Created().json(family))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct PageQuery {
+    /// How many families per page (1–100, default 50).
+    limit: Option<i64>,
+    /// The `next_after` of the previous page.
+    after: Option<String>,
+}
+
+/// List the app's families (vendor app), oldest first.
+#[utoipa::path(tag = "families", operation_id = "list_families", params(PageQuery),
+    responses((status = 200, description = "A page of families", body = FamilyPage)))]
+#[get("/families")]
+pub async fn list_families(state: web::Data<AppState>, principal: Principal, query: web::Query<PageQuery>) -> Result<HttpResponse, Error> {
+    let app_id = access::vendor_app(&principal)?.to_owned();
+    let query = query.into_inner();
+    let limit = query.limit.unwrap_or(50);
+    if !(1..=100).contains(&limit) {
+        return Err(Error::field("limit", "must be between 1 and 100"));
+    }
+    let keys = state.keys.clone();
+    let page = state.db.read(move |conn| families::list(conn, &keys, &app_id, limit, query.after.as_deref())).await?;
+    Ok(HttpResponse::Ok().json(page))
+}
+
+/// Read a family with its guardians, children and devices.
+#[utoipa::path(tag = "families", operation_id = "get_family", params(("family_id" = String, Path)),
+    responses((status = 200, description = "The family", body = Family)))]
+#[get("/families/{family_id}")]
+pub async fn get_family(state: web::Data<AppState>, principal: Principal, path: web::Path<String>) -> Result<HttpResponse, Error> {
+    let family = state.read_family(principal, path.into_inner(), |conn, keys, row| families::get(conn, keys, row)).await?;
+    Ok(HttpResponse::Ok().json(family))
+}
+
+/// Correct a family's profile; a refused change leaves it as it was.
+#[utoipa::path(tag = "families", operation_id = "update_family", params(("family_id" = String, Path)), request_body = FamilyPatch,
+    responses((status = 200, description = "The family as now stored", body = Family)))]
+#[patch("/families/{family_id}")]
+pub async fn update_family(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<String>,
+    body: ValidJson<FamilyPatch>,
+) -> Result<HttpResponse, Error> {
+    let now = now();
+    let family = state.write_family(principal, path.into_inner(), move |conn, keys, row| families::update(conn, keys, row, body.0, now)).await?;
+    Ok(HttpResponse::Ok().json(family))
+}
+
+/// Delete a family and everything nonstop holds about it (vendor app).
+#[utoipa::path(tag = "families", operation_id = "delete_family", params(("family_id" = String, Path)),
+    responses((status = 204, description = "Deleted")))]
+#[delete("/families/{family_id}")]
+pub async fn delete_family(state: web::Data<AppState>, principal: Principal, path: web::Path<String>) -> Result<HttpResponse, Error> {
+    access::vendor_app(&principal)?;
+    state.write_family(principal, path.into_inner(), |conn, _, row| families::delete(conn, row)).await?;
+    Ok(HttpResponse::NoContent().finish())
+}

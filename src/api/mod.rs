@@ -1,0 +1,124 @@
+//! HTTP only: routes, extractors, request and response bodies. No SQL here.
+//!
+//! Every operation is registered through `configure`, which feeds both the server and the
+//! OpenAPI document (`nonstop openapi`, `/openapi.json`, `openapi/openapi.json`).
+
+mod children;
+mod devices;
+mod docs;
+pub mod extract;
+mod families;
+mod guardians;
+mod keys;
+mod life_events;
+mod ops;
+mod sessions;
+
+use actix_web::web;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{OpenApi as Document, Ref, RefOr, Response};
+use utoipa::{Modify, OpenApi};
+use utoipa_actix_web::service_config::ServiceConfig;
+use utoipa_actix_web::AppExt;
+
+pub use docs::OpenApiJson;
+
+/// The documented API under `/v1`.
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(
+        utoipa_actix_web::scope("/v1")
+            .service(families::create_family)
+            .service(families::list_families)
+            .service(families::get_family)
+            .service(families::update_family)
+            .service(families::delete_family)
+            .service(guardians::create_guardian)
+            .service(guardians::update_guardian)
+            .service(guardians::delete_guardian)
+            .service(children::create_child)
+            .service(children::update_child)
+            .service(children::delete_child)
+            .service(devices::register_device)
+            .service(devices::list_devices)
+            .service(devices::delete_device)
+            .service(life_events::record_life_event)
+            .service(life_events::list_life_events)
+            .service(sessions::create_session)
+            .service(keys::get_whoami)
+            .service(keys::list_app_keys)
+            .service(keys::create_app_key)
+            .service(keys::revoke_app_key),
+    );
+}
+
+/// Operations endpoints and the documentation pages, outside the API document.
+pub fn configure_unlisted(cfg: &mut web::ServiceConfig) {
+    cfg.app_data(web::JsonConfig::default().limit(256 * 1024))
+        .app_data(web::QueryConfig::default().error_handler(extract::query_error))
+        .app_data(web::PathConfig::default().error_handler(extract::path_error))
+        .route("/healthz", web::get().to(ops::healthz))
+        .route("/readyz", web::get().to(ops::readyz))
+        .route("/metrics", web::get().to(ops::metrics))
+        .route("/openapi.json", web::get().to(docs::openapi_json))
+        .route("/docs", web::get().to(docs::api_page))
+        .default_service(web::to(ops::not_found));
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "nonstop API",
+        description = "子育てノンストップ: register families, their children and devices; nonstop plans the procedures \
+                       they face, reminds them at the right time and prepares the applications they only check and sign.\n\n\
+                       Authenticate with `Authorization: Bearer <key>`: a vendor app's API key (`nsk_app_…`), a parent \
+                       session token (`nsp_…`, one family only) or a municipal staff key (`nsk_staff_…`). Errors are \
+                       `{\"error\", \"message\", \"fields\"}`. Dates are civil dates in Asia/Tokyo; instants are UTC."
+    ),
+    components(schemas(crate::error::ErrorBody)),
+    tags(
+        (name = "families", description = "世帯: the family profile"),
+        (name = "guardians", description = "保護者"),
+        (name = "children", description = "子: expected or born"),
+        (name = "devices", description = "Push targets: Web Push, APNs, FCM"),
+        (name = "life events", description = "ライフイベント: pregnancy, birth, moves…"),
+        (name = "sessions", description = "Parent sessions minted by the vendor's backend"),
+        (name = "keys", description = "The caller's identity and the vendor's API keys"),
+    )
+)]
+struct ApiDoc;
+
+/// Adds what every operation shares: bearer authentication and the error responses.
+struct Conventions;
+
+impl Modify for Conventions {
+    fn modify(&self, doc: &mut Document) {
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
+        let errors = [
+            ("400", "The body is not the JSON this operation takes; `fields` names the culprit"),
+            ("401", "No credential, or one that is unknown, revoked or expired"),
+            ("403", "The caller's role may not do this"),
+            ("404", "Not found, or not the caller's to see"),
+            ("422", "A value breaks a rule; `fields` names each one and the problem"),
+        ];
+        for item in doc.paths.paths.values_mut() {
+            for operation in [&mut item.get, &mut item.post, &mut item.patch, &mut item.put, &mut item.delete].into_iter().flatten() {
+                for (status, description) in errors {
+                    let response = Response::builder()
+                        .description(description)
+                        .content("application/json", utoipa::openapi::Content::new(Some(Ref::from_schema_name("ErrorBody"))))
+                        .build();
+                    operation.responses.responses.entry(status.to_owned()).or_insert(RefOr::T(response));
+                }
+                operation.security = Some(vec![utoipa::openapi::security::SecurityRequirement::new("bearer", Vec::<String>::new())]);
+            }
+        }
+    }
+}
+
+/// The OpenAPI document, built from the same `configure` the server uses; no database needed.
+pub fn openapi() -> Document {
+    let (_, mut document) = actix_web::App::new().into_utoipa_app().openapi(ApiDoc::openapi()).configure(configure).split_for_parts();
+    Conventions.modify(&mut document);
+    document
+}

@@ -1,0 +1,104 @@
+//! Builds the running service: settings → database → HTTP server (and, as they arrive,
+//! background workers), sharing one `AppState`.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::dev::Server;
+use actix_web::{web, App, HttpServer};
+use utoipa_actix_web::AppExt;
+
+use crate::config::Settings;
+use crate::crypto::KeyRing;
+use crate::db::rows::FamilyRow;
+use crate::db::{Db, DbConnection};
+use crate::error::Error;
+use crate::service::access;
+use crate::service::principals::Principal;
+use crate::telemetry::Metrics;
+
+/// What every request handler may use.
+pub struct AppState {
+    pub db: Db,
+    pub keys: Arc<KeyRing>,
+    pub settings: Arc<Settings>,
+    pub metrics: Metrics,
+}
+
+impl AppState {
+    /// Runs `f` on the family if the caller may see it (read-only connection).
+    pub async fn read_family<R, F>(&self, principal: Principal, family_id: String, f: F) -> Result<R, Error>
+    where
+        F: FnOnce(&mut DbConnection, &KeyRing, FamilyRow) -> Result<R, Error> + Send + 'static,
+        R: Send + 'static,
+    {
+        let keys = self.keys.clone();
+        self.db
+            .read(move |conn| {
+                let family = access::family_for(conn, &principal, &family_id)?;
+                f(conn, &keys, family)
+            })
+            .await
+    }
+
+    /// Runs `f` on the family, in one transaction, if the caller may change it.
+    pub async fn write_family<R, F>(&self, principal: Principal, family_id: String, f: F) -> Result<R, Error>
+    where
+        F: FnOnce(&mut DbConnection, &KeyRing, FamilyRow) -> Result<R, Error> + Send + 'static,
+        R: Send + 'static,
+    {
+        let keys = self.keys.clone();
+        self.db
+            .write(move |conn| {
+                let family = access::family_for(conn, &principal, &family_id)?;
+                f(conn, &keys, family)
+            })
+            .await
+    }
+}
+
+/// The service, bound and ready to run.
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    /// Opens the database, runs migrations and binds the listener (port 0 picks a free one).
+    pub fn build(settings: Settings) -> anyhow::Result<Self> {
+        let location = settings.database_location().map_err(anyhow::Error::msg)?;
+        let db = Db::connect(location, settings.database.pool_size, settings.database.sqlite_busy_timeout_ms)?;
+        db.migrate()?;
+        let keys = Arc::new(settings.key_ring()?);
+        let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}:{}: {e}", settings.server.host, settings.server.port))?;
+        let port = listener.local_addr()?.port();
+        let state = web::Data::new(AppState { db, keys, metrics: Metrics::new()?, settings: Arc::new(settings.clone()) });
+        let document = web::Data::new(crate::api::OpenApiJson(crate::api::openapi().to_pretty_json()?));
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .app_data(document.clone())
+                .wrap(actix_web::middleware::from_fn(crate::telemetry::observe))
+                .into_utoipa_app()
+                .configure(crate::api::configure)
+                .into_app()
+                .configure(crate::api::configure_unlisted)
+        })
+        .listen(listener)?
+        .shutdown_timeout(settings.server.shutdown_timeout_seconds);
+        if let Some(workers) = settings.server.workers {
+            server = server.workers(workers);
+        }
+        Ok(Self { port, server: server.run() })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until SIGINT/SIGTERM; in-flight requests get `shutdown_timeout_seconds` to finish.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}

@@ -1,0 +1,295 @@
+//! Typed settings: defaults, then an optional TOML file, then `DATABASE_URL`, then
+//! `NONSTOP__SECTION__KEY` environment variables. Validated once at start; secrets are
+//! never printed (their `Debug` is redacted).
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::crypto::KeyRing;
+use crate::db::DatabaseLocation;
+
+/// A value that must not reach a log or an error message.
+#[derive(Clone, Deserialize, Default)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub encryption: EncryptionSettings,
+    pub sessions: SessionSettings,
+    pub log: LogSettings,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerSettings {
+    pub host: String,
+    pub port: u16,
+    /// HTTP worker threads; the number of cores when unset.
+    pub workers: Option<usize>,
+    /// How long in-flight requests may finish after SIGTERM/SIGINT.
+    pub shutdown_timeout_seconds: u64,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseSettings {
+    /// `sqlite://path` or `postgres://…`; may hold a password, hence secret.
+    pub url: Secret,
+    pub pool_size: u32,
+    pub sqlite_busy_timeout_ms: u32,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EncryptionSettings {
+    /// The key id new values are sealed with.
+    pub active_key_id: String,
+    /// Key id → base64 of 32 random bytes. Keep retired keys here until nothing uses them.
+    pub keys: BTreeMap<String, Secret>,
+    /// Used when `keys` is empty: a key generated on first start and kept in this file.
+    pub key_file: PathBuf,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SessionSettings {
+    /// Lifetime of a parent session token when the vendor asks for none.
+    pub default_ttl_seconds: i64,
+    /// The longest lifetime a vendor may ask for.
+    pub max_ttl_seconds: i64,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogSettings {
+    /// An `EnvFilter` directive, e.g. `info` or `nonstop=debug,actix_web=info`.
+    pub level: String,
+    /// `json` (one object per line) or `text`.
+    pub format: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            server: ServerSettings::default(),
+            database: DatabaseSettings::default(),
+            encryption: EncryptionSettings::default(),
+            sessions: SessionSettings::default(),
+            log: LogSettings::default(),
+        }
+    }
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self { host: "127.0.0.1".into(), port: 8080, workers: None, shutdown_timeout_seconds: 30 }
+    }
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        Self { url: Secret::new("sqlite://data/nonstop.sqlite3"), pool_size: 8, sqlite_busy_timeout_ms: 5_000 }
+    }
+}
+
+impl Default for EncryptionSettings {
+    fn default() -> Self {
+        Self { active_key_id: "local".into(), keys: BTreeMap::new(), key_file: PathBuf::from("data/encryption.key") }
+    }
+}
+
+impl Default for SessionSettings {
+    fn default() -> Self {
+        Self { default_ttl_seconds: 3_600, max_ttl_seconds: 86_400 }
+    }
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        Self { level: "info".into(), format: "json".into() }
+    }
+}
+
+impl Settings {
+    /// Loads settings from `file` (or `nonstop.toml` when present) and the environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, String> {
+        let mut builder = config::Config::builder();
+        match file {
+            Some(path) => {
+                if !path.exists() {
+                    return Err(format!("settings file {} does not exist", path.display()));
+                }
+                builder = builder.add_source(config::File::from(path).format(config::FileFormat::Toml));
+            }
+            None => {
+                builder = builder.add_source(
+                    config::File::with_name("nonstop.toml").format(config::FileFormat::Toml).required(false),
+                );
+            }
+        }
+        if let Ok(url) = std::env::var("DATABASE_URL") {
+            builder = builder.set_override("database.url", url).map_err(|e| e.to_string())?;
+        }
+        builder = builder.add_source(
+            config::Environment::with_prefix("NONSTOP").prefix_separator("__").separator("__").try_parsing(true),
+        );
+        let settings: Settings = builder
+            .build()
+            .and_then(|c| c.try_deserialize())
+            .map_err(|e| format!("invalid settings: {e}"))?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Checks what serde cannot: ranges, the URL scheme, the keys.
+    pub fn validate(&self) -> Result<(), String> {
+        let mut problems = Vec::new();
+        if let Err(e) = self.database_location() {
+            problems.push(format!("database.url: {e}"));
+        }
+        if self.database.pool_size == 0 {
+            problems.push("database.pool_size: must be at least 1".into());
+        }
+        if self.server.workers == Some(0) {
+            problems.push("server.workers: must be at least 1 when set".into());
+        }
+        if !self.encryption.keys.is_empty() {
+            if let Err(e) = self.key_ring_from_settings() {
+                problems.push(format!("encryption: {e}"));
+            }
+        }
+        let s = &self.sessions;
+        if s.default_ttl_seconds < 60 || s.max_ttl_seconds < s.default_ttl_seconds {
+            problems.push("sessions: need 60 <= default_ttl_seconds <= max_ttl_seconds".into());
+        }
+        if !matches!(self.log.format.as_str(), "json" | "text") {
+            problems.push(format!("log.format: '{}' is neither 'json' nor 'text'", self.log.format));
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems.join("; "))
+        }
+    }
+
+    pub fn database_location(&self) -> Result<DatabaseLocation, String> {
+        DatabaseLocation::parse(self.database.url.expose())
+    }
+
+    fn key_ring_from_settings(&self) -> Result<KeyRing, String> {
+        let keys = self.encryption.keys.iter().map(|(id, k)| (id.clone(), k.expose().to_owned())).collect();
+        KeyRing::from_base64(&self.encryption.active_key_id, &keys)
+    }
+
+    /// The configured keys, or the key kept in `encryption.key_file` (generated on first use,
+    /// readable by the owner only) so that `cargo run` works with no settings at all.
+    pub fn key_ring(&self) -> anyhow::Result<KeyRing> {
+        if !self.encryption.keys.is_empty() {
+            return self.key_ring_from_settings().map_err(anyhow::Error::msg);
+        }
+        let path = &self.encryption.key_file;
+        let encoded = if path.exists() {
+            std::fs::read_to_string(path)?
+        } else {
+            let key = KeyRing::generate_key_base64();
+            write_private_file(path, &key)?;
+            tracing::warn!(
+                key_file = %path.display(),
+                "no encryption key configured: generated one; back this file up, the data cannot be read without it"
+            );
+            key
+        };
+        let keys = BTreeMap::from([(self.encryption.active_key_id.clone(), encoded.trim().to_owned())]);
+        KeyRing::from_base64(&self.encryption.active_key_id, &keys)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+    }
+}
+
+fn write_private_file(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    file.write_all(contents.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_serve_on_loopback_with_sqlite() {
+        let s = Settings::default();
+        assert_eq!((s.server.host.as_str(), s.server.port), ("127.0.0.1", 8080));
+        assert_eq!(
+            s.database_location(),
+            Ok(DatabaseLocation::Sqlite(PathBuf::from("data/nonstop.sqlite3")))
+        );
+        assert!(s.validate().is_ok());
+    }
+
+    #[test]
+    fn secrets_are_redacted_in_debug_output() {
+        let mut s = Settings::default();
+        s.database.url = Secret::new("postgres://nonstop:hunter2@db/nonstop");
+        s.encryption.keys.insert("k1".into(), Secret::new(KeyRing::generate_key_base64()));
+        let shown = format!("{s:?}");
+        assert!(!shown.contains("hunter2"));
+        assert!(!shown.contains(s.encryption.keys["k1"].expose()));
+    }
+
+    #[test]
+    fn validation_names_each_bad_setting() {
+        let mut s = Settings::default();
+        s.database.url = Secret::new("mysql://x");
+        s.database.pool_size = 0;
+        s.log.format = "xml".into();
+        s.encryption.keys.insert("k1".into(), Secret::new("not base64!"));
+        s.encryption.active_key_id = "k1".into();
+        let err = s.validate().unwrap_err();
+        for needle in ["database.url", "database.pool_size", "log.format", "encryption: encryption key 'k1'"] {
+            assert!(err.contains(needle), "{needle} missing from {err}");
+        }
+    }
+
+    #[test]
+    fn generated_key_file_is_reused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut s = Settings::default();
+        s.encryption.key_file = dir.path().join("keys/encryption.key");
+        let first = s.key_ring().expect("ring");
+        let sealed = first.seal("t", "x").expect("seal");
+        let second = s.key_ring().expect("ring");
+        assert_eq!(second.open("t", &sealed).expect("open"), "x");
+    }
+}

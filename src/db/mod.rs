@@ -1,0 +1,217 @@
+//! Storage: one diesel code path over SQLite (embedded default) and PostgreSQL (for scale).
+//!
+//! The backend is chosen from the database URL scheme. Connections come from an r2d2 pool and
+//! are used on blocking threads (`Db::read` / `Db::write`), never on the async executor.
+
+pub mod rows;
+pub mod schema;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::r2d2::{self, ManageConnection};
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+
+use crate::error::Error;
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// One connection to whichever backend the operator chose.
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    Postgresql(diesel::PgConnection),
+    Sqlite(diesel::SqliteConnection),
+}
+
+/// Where the data lives, parsed from `DATABASE_URL` / `database.url`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DatabaseLocation {
+    /// A SQLite file (created with its folder when missing).
+    Sqlite(PathBuf),
+    /// A PostgreSQL connection URL.
+    Postgres(String),
+}
+
+impl DatabaseLocation {
+    /// Parses `sqlite://relative/path`, `sqlite:///absolute/path` or `postgres://…` /
+    /// `postgresql://…`. Anything else is refused with a message an operator can act on.
+    pub fn parse(url: &str) -> Result<Self, String> {
+        if let Some(path) = url.strip_prefix("sqlite://") {
+            if path.is_empty() {
+                return Err("the SQLite URL names no file: use sqlite://data/nonstop.sqlite3".into());
+            }
+            return Ok(Self::Sqlite(PathBuf::from(path)));
+        }
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(Self::Postgres(url.to_owned()));
+        }
+        let scheme = url.split_once("://").map(|(s, _)| s).unwrap_or("(none)");
+        Err(format!(
+            "unsupported database URL scheme '{scheme}': use sqlite://path/to/file.sqlite3 \
+             (embedded, the default) or postgres://user@host:port/database"
+        ))
+    }
+
+    pub fn backend_name(&self) -> &'static str {
+        match self {
+            Self::Sqlite(_) => "sqlite",
+            Self::Postgres(_) => "postgres",
+        }
+    }
+}
+
+/// Opens connections for the pool, applying the SQLite pragmas on every new connection.
+#[derive(Clone, Debug)]
+pub struct ConnectionFactory {
+    location: DatabaseLocation,
+    busy_timeout_ms: u32,
+}
+
+impl ManageConnection for ConnectionFactory {
+    type Connection = DbConnection;
+    type Error = r2d2::Error;
+
+    fn connect(&self) -> Result<DbConnection, r2d2::Error> {
+        match &self.location {
+            DatabaseLocation::Postgres(url) => diesel::PgConnection::establish(url)
+                .map(DbConnection::Postgresql)
+                .map_err(r2d2::Error::ConnectionError),
+            DatabaseLocation::Sqlite(path) => {
+                let mut conn = diesel::SqliteConnection::establish(&path.to_string_lossy())
+                    .map_err(r2d2::Error::ConnectionError)?;
+                // WAL lets readers proceed during a write; busy_timeout makes a second
+                // process (the CLI) wait instead of failing; SQLite leaves foreign keys off
+                // unless asked.
+                conn.batch_execute(&format!(
+                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                     PRAGMA busy_timeout = {}; PRAGMA foreign_keys = ON;",
+                    self.busy_timeout_ms
+                ))
+                .map_err(r2d2::Error::QueryError)?;
+                Ok(DbConnection::Sqlite(conn))
+            }
+        }
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), r2d2::Error> {
+        conn.batch_execute("SELECT 1").map_err(r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, _conn: &mut DbConnection) -> bool {
+        false
+    }
+}
+
+/// The connection pool and the knowledge of which backend it talks to.
+#[derive(Clone)]
+pub struct Db {
+    pool: r2d2::Pool<ConnectionFactory>,
+    location: DatabaseLocation,
+    /// SQLite allows one writer at a time; a deferred transaction that reads and then writes
+    /// fails with SQLITE_BUSY when another connection wrote in between. Writers of this
+    /// process queue here instead. PostgreSQL needs no such gate.
+    sqlite_writer: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl Db {
+    /// Opens the pool (creating the SQLite file and its folder when missing).
+    pub fn connect(location: DatabaseLocation, pool_size: u32, busy_timeout_ms: u32) -> anyhow::Result<Self> {
+        if let DatabaseLocation::Sqlite(path) = &location {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)?;
+            }
+        }
+        let factory = ConnectionFactory { location: location.clone(), busy_timeout_ms };
+        let pool = r2d2::Pool::builder()
+            .max_size(pool_size)
+            .connection_timeout(Duration::from_secs(10))
+            .build(factory)
+            .map_err(|e| anyhow::anyhow!("cannot open the {} database: {e}", location.backend_name()))?;
+        Ok(Self { pool, location, sqlite_writer: Arc::new(tokio::sync::Mutex::new(())) })
+    }
+
+    pub fn location(&self) -> &DatabaseLocation {
+        &self.location
+    }
+
+    /// Runs the embedded migrations of this backend that have not run yet.
+    pub fn migrate(&self) -> anyhow::Result<()> {
+        let mut conn = self.pool.get()?;
+        let result = match &mut *conn {
+            DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|_| ()),
+            DbConnection::Postgresql(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS).map(|_| ()),
+        };
+        result.map_err(|e| anyhow::anyhow!("migration failed: {e}"))
+    }
+
+    /// A blocking connection, for the CLI and for tests.
+    pub fn get(&self) -> Result<r2d2::PooledConnection<ConnectionFactory>, Error> {
+        self.pool.get().map_err(|e| Error::internal(format!("database pool: {e}")))
+    }
+
+    /// Runs `f` on a pooled connection on a blocking thread.
+    pub async fn read<R, F>(&self, f: F) -> Result<R, Error>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<R, Error> + Send + 'static,
+        R: Send + 'static,
+    {
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = pool.get().map_err(|e| Error::internal(format!("database pool: {e}")))?;
+            f(&mut conn)
+        })
+        .await
+        .map_err(|e| Error::internal(format!("blocking task: {e}")))?
+    }
+
+    /// Runs `f` inside one transaction on a blocking thread; on SQLite, one writer at a time.
+    pub async fn write<R, F>(&self, f: F) -> Result<R, Error>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<R, Error> + Send + 'static,
+        R: Send + 'static,
+    {
+        let _gate = match self.location {
+            DatabaseLocation::Sqlite(_) => Some(self.sqlite_writer.lock().await),
+            DatabaseLocation::Postgres(_) => None,
+        };
+        self.read(move |conn| conn.transaction(f)).await
+    }
+
+    /// Pool figures for the metrics endpoint: (open connections, idle connections).
+    pub fn pool_state(&self) -> (u32, u32) {
+        let state = self.pool.state();
+        (state.connections, state.idle_connections)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_supported_urls() {
+        assert_eq!(
+            DatabaseLocation::parse("sqlite://data/x.sqlite3"),
+            Ok(DatabaseLocation::Sqlite(PathBuf::from("data/x.sqlite3")))
+        );
+        assert_eq!(
+            DatabaseLocation::parse("sqlite:///var/lib/x.db"),
+            Ok(DatabaseLocation::Sqlite(PathBuf::from("/var/lib/x.db")))
+        );
+        assert!(matches!(DatabaseLocation::parse("postgres://u@h/db"), Ok(DatabaseLocation::Postgres(_))));
+        assert!(matches!(DatabaseLocation::parse("postgresql://u@h/db"), Ok(DatabaseLocation::Postgres(_))));
+    }
+
+    #[test]
+    fn refuses_other_schemes_with_a_hint() {
+        let err = DatabaseLocation::parse("mysql://u@h/db").unwrap_err();
+        assert!(err.contains("'mysql'") && err.contains("sqlite://") && err.contains("postgres://"), "{err}");
+        let err = DatabaseLocation::parse("data/nonstop.sqlite3").unwrap_err();
+        assert!(err.contains("(none)"), "{err}");
+        assert!(DatabaseLocation::parse("sqlite://").is_err());
+    }
+}

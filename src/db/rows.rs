@@ -1,0 +1,132 @@
+//! Row structs: one per table, as stored. Sealed columns hold `KeyRing::seal` output; the
+//! service layer opens them. Request and response types live elsewhere.
+
+use chrono::{NaiveDate, NaiveDateTime};
+use diesel::prelude::*;
+
+use super::schema::*;
+
+#[derive(Clone, Debug, Queryable, Selectable, Insertable)]
+#[diesel(table_name = apps)]
+pub struct AppRow {
+    pub id: String,
+    pub name: String,
+    pub created_at: NaiveDateTime,
+    pub revoked_at: Option<NaiveDateTime>,
+}
+
+#[derive(Clone, Debug, Queryable, Selectable, Insertable)]
+#[diesel(table_name = app_keys)]
+pub struct AppKeyRow {
+    pub id: String,
+    pub app_id: String,
+    pub key_hash: String,
+    pub created_at: NaiveDateTime,
+    pub revoked_at: Option<NaiveDateTime>,
+}
+
+#[derive(Clone, Debug, Queryable, Selectable, Insertable)]
+#[diesel(table_name = staff_members)]
+pub struct StaffRow {
+    pub id: String,
+    pub municipality_code: String,
+    pub name: String,
+    pub key_hash: String,
+    pub created_at: NaiveDateTime,
+    pub revoked_at: Option<NaiveDateTime>,
+}
+
+#[derive(Clone, Debug, Queryable, Selectable, Insertable, AsChangeset, Identifiable)]
+#[diesel(table_name = families, treat_none_as_null = true)]
+pub struct FamilyRow {
+    pub id: String,
+    pub app_id: String,
+    pub municipality_code: String,
+    pub postal_code: Option<String>,
+    /// sealed
+    pub address: Option<String>,
+    pub preferred_language: String,
+    pub quiet_hours_start: i32,
+    pub quiet_hours_end: i32,
+    pub health_insurance: Option<String>,
+    pub single_parent: bool,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Clone, Debug, Queryable, Selectable, Insertable, AsChangeset, Identifiable)]
+#[diesel(table_name = guardians, treat_none_as_null = true)]
+pub struct GuardianRow {
+    pub id: String,
+    pub family_id: String,
+    pub relationship: String,
+    /// sealed
+    pub full_name: String,
+    /// sealed
+    pub full_name_kana: Option<String>,
+    pub birth_date: Option<NaiveDate>,
+    /// sealed
+    pub phone: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Clone, Debug, Queryable, Selectable, Insertable, AsChangeset, Identifiable)]
+#[diesel(table_name = children, treat_none_as_null = true)]
+pub struct ChildRow {
+    pub id: String,
+    pub family_id: String,
+    pub status: String,
+    pub due_date: Option<NaiveDate>,
+    pub birth_date: Option<NaiveDate>,
+    pub birth_weight_grams: Option<i32>,
+    /// sealed
+    pub full_name: Option<String>,
+    /// sealed
+    pub full_name_kana: Option<String>,
+    pub sex: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Clone, Debug, Queryable, Selectable, Insertable, AsChangeset, Identifiable)]
+#[diesel(table_name = devices, treat_none_as_null = true)]
+pub struct DeviceRow {
+    pub id: String,
+    pub family_id: String,
+    pub kind: String,
+    /// sealed: the Web Push endpoint, or the APNs / FCM token
+    pub token: String,
+    pub token_hash: String,
+    /// sealed
+    pub p256dh: Option<String>,
+    /// sealed
+    pub auth_secret: Option<String>,
+    pub apns_environment: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub disabled_at: Option<NaiveDateTime>,
+    pub disabled_reason: Option<String>,
+}
+
+#[derive(Clone, Debug, Queryable, Selectable, Insertable)]
+#[diesel(table_name = life_events)]
+pub struct LifeEventRow {
+    pub id: String,
+    pub family_id: String,
+    pub child_id: Option<String>,
+    pub kind: String,
+    pub occurred_on: NaiveDate,
+    /// JSON object of non-personal details (weights, municipality codes)
+    pub details: String,
+    pub recorded_at: NaiveDateTime,
+}
+
+#[derive(Clone, Debug, Queryable, Selectable, Insertable)]
+#[diesel(table_name = parent_sessions)]
+pub struct ParentSessionRow {
+    pub id: String,
+    pub family_id: String,
+    pub token_hash: String,
+    pub created_at: NaiveDateTime,
+    pub expires_at: NaiveDateTime,
+}

@@ -1,0 +1,137 @@
+//! Table definitions shared by both backends. Written by hand to match
+//! `migrations/sqlite` and `migrations/postgres`; only portable column types are used.
+
+diesel::table! {
+    apps (id) {
+        id -> Text,
+        name -> Text,
+        created_at -> Timestamp,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    app_keys (id) {
+        id -> Text,
+        app_id -> Text,
+        key_hash -> Text,
+        created_at -> Timestamp,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    staff_members (id) {
+        id -> Text,
+        municipality_code -> Text,
+        name -> Text,
+        key_hash -> Text,
+        created_at -> Timestamp,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    families (id) {
+        id -> Text,
+        app_id -> Text,
+        municipality_code -> Text,
+        postal_code -> Nullable<Text>,
+        address -> Nullable<Text>,
+        preferred_language -> Text,
+        quiet_hours_start -> Integer,
+        quiet_hours_end -> Integer,
+        health_insurance -> Nullable<Text>,
+        single_parent -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    guardians (id) {
+        id -> Text,
+        family_id -> Text,
+        relationship -> Text,
+        full_name -> Text,
+        full_name_kana -> Nullable<Text>,
+        birth_date -> Nullable<Date>,
+        phone -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    children (id) {
+        id -> Text,
+        family_id -> Text,
+        status -> Text,
+        due_date -> Nullable<Date>,
+        birth_date -> Nullable<Date>,
+        birth_weight_grams -> Nullable<Integer>,
+        full_name -> Nullable<Text>,
+        full_name_kana -> Nullable<Text>,
+        sex -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    devices (id) {
+        id -> Text,
+        family_id -> Text,
+        kind -> Text,
+        token -> Text,
+        token_hash -> Text,
+        p256dh -> Nullable<Text>,
+        auth_secret -> Nullable<Text>,
+        apns_environment -> Nullable<Text>,
+        created_at -> Timestamp,
+        disabled_at -> Nullable<Timestamp>,
+        disabled_reason -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    life_events (id) {
+        id -> Text,
+        family_id -> Text,
+        child_id -> Nullable<Text>,
+        kind -> Text,
+        occurred_on -> Date,
+        details -> Text,
+        recorded_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    parent_sessions (id) {
+        id -> Text,
+        family_id -> Text,
+        token_hash -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(app_keys -> apps (app_id));
+diesel::joinable!(families -> apps (app_id));
+diesel::joinable!(guardians -> families (family_id));
+diesel::joinable!(children -> families (family_id));
+diesel::joinable!(devices -> families (family_id));
+diesel::joinable!(life_events -> families (family_id));
+diesel::joinable!(parent_sessions -> families (family_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    apps,
+    app_keys,
+    staff_members,
+    families,
+    guardians,
+    children,
+    devices,
+    life_events,
+    parent_sessions,
+);

@@ -1,0 +1,89 @@
+//! The closed sets of values the family profile uses.
+
+use crate::text_enum;
+
+text_enum! {
+    /// 健康保険の種類: which public health insurance covers the household.
+    pub enum HealthInsurance {
+        /// 国民健康保険 (国保): run by the municipality; a newborn must be enrolled there.
+        National => "national",
+        /// 被用者保険 (健保・共済): through an employer; a newborn is added as 被扶養者.
+        Employee => "employee",
+    }
+}
+
+text_enum! {
+    /// 続柄: the guardian's relationship to the children.
+    pub enum Relationship {
+        Mother => "mother",
+        Father => "father",
+        /// Another legal guardian (祖父母, 未成年後見人, …).
+        Other => "other",
+    }
+}
+
+text_enum! {
+    /// Whether the child is expected (出産予定) or born.
+    pub enum ChildStatus {
+        Expected => "expected",
+        Born => "born",
+    }
+}
+
+text_enum! {
+    /// 性別, as the birth registration (出生届) records it.
+    pub enum Sex {
+        Female => "female",
+        Male => "male",
+    }
+}
+
+text_enum! {
+    /// The push service a device is reached through.
+    pub enum DeviceKind {
+        /// Web Push (RFC 8030) with VAPID and aes128gcm.
+        WebPush => "web_push",
+        /// Apple Push Notification service.
+        Apns => "apns",
+        /// Firebase Cloud Messaging (HTTP v1).
+        Fcm => "fcm",
+    }
+}
+
+text_enum! {
+    /// The APNs environment a device token belongs to.
+    pub enum ApnsEnvironment {
+        Production => "production",
+        Sandbox => "sandbox",
+    }
+}
+
+text_enum! {
+    /// ライフイベント: something that happened to the family and changes what it must do.
+    pub enum LifeEventKind {
+        /// 妊娠: a pregnancy was confirmed; an expected child is added.
+        Pregnancy => "pregnancy",
+        /// 出生: an expected child was born (or a birth is recorded directly).
+        Birth => "birth",
+        /// 転居・転入: the family moved, possibly to another municipality.
+        Moved => "moved",
+        /// The household's health insurance changed (e.g. 国保 ↔ 被用者保険).
+        HealthInsuranceChanged => "health_insurance_changed",
+        /// ひとり親: the household became, or stopped being, a single-parent household.
+        SingleParentChanged => "single_parent_changed",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_text_round_trips_and_unknown_text_is_an_error() {
+        for kind in LifeEventKind::ALL {
+            assert_eq!(LifeEventKind::from_stored(kind.as_str()).ok(), Some(*kind));
+        }
+        assert_eq!(serde_json::to_string(&DeviceKind::WebPush).ok().as_deref(), Some("\"web_push\""));
+        assert!(HealthInsurance::from_stored("kokuho").is_err());
+    }
+}

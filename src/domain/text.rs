@@ -1,0 +1,90 @@
+//! Free-text personal fields: names, kana, phone numbers, addresses.
+
+/// A person's name as written (漢字, kana or Latin letters): 1–100 characters, no control
+/// characters. Surrounding spaces are trimmed.
+pub fn name(input: &str) -> Result<String, String> {
+    bounded_text(input, 100, "a name")
+}
+
+/// An address line (町名・番地・建物名): 1–200 characters, no control characters.
+pub fn address(input: &str) -> Result<String, String> {
+    bounded_text(input, 200, "an address")
+}
+
+fn bounded_text(input: &str, max: usize, what: &str) -> Result<String, String> {
+    let text = input.trim();
+    if text.is_empty() {
+        return Err(format!("{what} must not be empty"));
+    }
+    if text.chars().count() > max {
+        return Err(format!("{what} must be at most {max} characters"));
+    }
+    if text.chars().any(char::is_control) {
+        return Err(format!("{what} must not contain control characters"));
+    }
+    Ok(text.to_owned())
+}
+
+/// フリガナ: a reading in hiragana or katakana (spaces, ー and ・ allowed), as the forms take it.
+pub fn kana(input: &str) -> Result<String, String> {
+    let text = name(input).map_err(|e| e.replace("a name", "a reading"))?;
+    let is_kana = |c: char| matches!(c, '\u{3041}'..='\u{3096}' | '\u{30A1}'..='\u{30FA}' | 'ー' | '・' | ' ' | '\u{3000}' | 'ゝ' | 'ゞ' | 'ヽ' | 'ヾ');
+    if !text.chars().all(is_kana) {
+        return Err("a reading must be written in hiragana or katakana".into());
+    }
+    Ok(text)
+}
+
+/// A Japanese phone number: 10 or 11 digits starting with 0, or +81 followed by the number
+/// without its leading 0; hyphens, spaces and parentheses are allowed and kept out.
+pub fn phone(input: &str) -> Result<String, String> {
+    const HINT: &str = "must be a Japanese phone number such as 03-1234-5678 or 090-1234-5678";
+    let mut digits = String::new();
+    let text = input.trim();
+    let rest = text.strip_prefix("+81").map(|r| {
+        digits.push('0');
+        r
+    });
+    for c in rest.unwrap_or(text).chars() {
+        match c {
+            '0'..='9' => digits.push(c),
+            '-' | ' ' | '(' | ')' => {}
+            _ => return Err(HINT.into()),
+        }
+    }
+    if digits.starts_with("00") || !digits.starts_with('0') || !(10..=11).contains(&digits.len()) {
+        return Err(HINT.into());
+    }
+    Ok(digits)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_trimmed_and_bounded() {
+        assert_eq!(name("  山田 花子 "), Ok("山田 花子".to_owned()));
+        assert!(name("   ").is_err());
+        assert!(name(&"あ".repeat(101)).is_err());
+        assert!(name("山田\n花子").is_err());
+    }
+
+    #[test]
+    fn readings_must_be_kana() {
+        assert!(kana("やまだ はなこ").is_ok());
+        assert!(kana("ヤマダ　ハナコ").is_ok());
+        assert!(kana("ヤマダ・ジョー").is_ok());
+        assert!(kana("山田").unwrap_err().contains("hiragana or katakana"));
+        assert!(kana("yamada").is_err());
+    }
+
+    #[test]
+    fn phones_are_normalized_to_digits() {
+        assert_eq!(phone("03-1234-5678"), Ok("0312345678".to_owned()));
+        assert_eq!(phone("+81 90-1234-5678"), Ok("09012345678".to_owned()));
+        assert!(phone("1234").is_err());
+        assert!(phone("090-1234-56789").is_err());
+        assert!(phone("tel:0312345678").is_err());
+    }
+}

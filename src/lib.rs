@@ -1,0 +1,15 @@
+//! nonstop: 子育てノンストップ. Tells Japanese parents, at the right moment, what they must do
+//! for their child, and prepares the paperwork so that they only check and sign.
+//!
+//! See `docs/ARCHITECTURE.md` for the map of this crate.
+
+pub mod api;
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod crypto;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod service;
+pub mod telemetry;

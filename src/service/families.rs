@@ -1,0 +1,232 @@
+//! 世帯: a family, the unit nonstop plans for. Owned by exactly one vendor app.
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::children::{self, Child, ChildInput};
+use super::devices::{self, Device};
+use super::guardians::{self, Guardian, GuardianInput};
+use super::{new_id, patch, utc};
+use crate::crypto::KeyRing;
+use crate::db::rows::FamilyRow;
+use crate::db::schema::families;
+use crate::db::DbConnection;
+use crate::domain::enums::HealthInsurance;
+use crate::domain::{text, LanguageTag, MunicipalityCode, PostalCode, QuietHours};
+use crate::error::{Error, FieldCheck};
+
+/// A family with everything nonstop holds about it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Family {
+    pub id: String,
+    /// 住所地の全国地方公共団体コード: where the family is resident (住民票).
+    pub municipality_code: MunicipalityCode,
+    pub postal_code: Option<PostalCode>,
+    /// 住所 below the municipality (町名・番地・建物).
+    pub address: Option<String>,
+    /// The language notifications are written in (BCP 47); Japanese where a text lacks it.
+    pub preferred_language: LanguageTag,
+    /// おやすみ時間: no push is sent in this span (Asia/Tokyo).
+    pub quiet_hours: QuietHours,
+    pub health_insurance: Option<HealthInsurance>,
+    /// ひとり親世帯.
+    pub single_parent: bool,
+    pub guardians: Vec<Guardian>,
+    pub children: Vec<Child>,
+    pub devices: Vec<Device>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A family to register, optionally with its guardians and children.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FamilyInput {
+    pub municipality_code: MunicipalityCode,
+    pub postal_code: Option<PostalCode>,
+    #[schema(example = "千代田1-1-1")]
+    pub address: Option<String>,
+    #[serde(default)]
+    pub preferred_language: LanguageTag,
+    #[serde(default)]
+    pub quiet_hours: QuietHours,
+    pub health_insurance: Option<HealthInsurance>,
+    #[serde(default)]
+    pub single_parent: bool,
+    #[serde(default)]
+    pub guardians: Vec<GuardianInput>,
+    #[serde(default)]
+    pub children: Vec<ChildInput>,
+}
+
+/// Corrections to a family; a field left out keeps its value, `null` clears it. A move to
+/// another municipality is recorded as a `moved` event, not edited here.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FamilyPatch {
+    /// Not patchable: present only to answer with a clear message.
+    #[schema(value_type = Option<String>)]
+    pub municipality_code: Option<serde_json::Value>,
+    #[serde(default, deserialize_with = "patch::nullable")]
+    #[schema(value_type = Option<PostalCode>)]
+    pub postal_code: Option<Option<PostalCode>>,
+    #[serde(default, deserialize_with = "patch::nullable")]
+    #[schema(value_type = Option<String>)]
+    pub address: Option<Option<String>>,
+    pub preferred_language: Option<LanguageTag>,
+    pub quiet_hours: Option<QuietHours>,
+    #[serde(default, deserialize_with = "patch::nullable")]
+    #[schema(value_type = Option<HealthInsurance>)]
+    pub health_insurance: Option<Option<HealthInsurance>>,
+    pub single_parent: Option<bool>,
+}
+
+/// One page of a vendor's families, oldest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FamilyPage {
+    pub items: Vec<Family>,
+    /// Pass as `after` to get the next page; absent on the last page.
+    pub next_after: Option<String>,
+}
+
+/// Registers a family with its guardians and children; every field of every part is checked
+/// before anything is written.
+pub fn create(
+    conn: &mut DbConnection,
+    keys: &KeyRing,
+    app_id: &str,
+    input: FamilyInput,
+    today: NaiveDate,
+    now: NaiveDateTime,
+) -> Result<Family, Error> {
+    let mut check = FieldCheck::default();
+    let address = check.check_opt("address", input.address, |a| text::address(&a));
+    if input.guardians.len() as i64 > guardians::MAX_PER_FAMILY {
+        check.fail("guardians", format!("a family holds at most {} guardians", guardians::MAX_PER_FAMILY));
+    }
+    if input.children.len() as i64 > children::MAX_PER_FAMILY {
+        check.fail("children", format!("a family holds at most {} children", children::MAX_PER_FAMILY));
+    }
+    let mut new_guardians = Vec::new();
+    for (i, g) in input.guardians.into_iter().enumerate() {
+        match guardians::prepare(g, today, &format!("guardians[{i}].")) {
+            Ok(valid) => new_guardians.push(valid),
+            Err(errors) => check.merge(errors),
+        }
+    }
+    let mut new_children = Vec::new();
+    for (i, c) in input.children.into_iter().enumerate() {
+        match children::prepare(c, today, &format!("children[{i}].")) {
+            Ok(valid) => new_children.push(valid),
+            Err(errors) => check.merge(errors),
+        }
+    }
+    check.finish()?;
+
+    let row = FamilyRow {
+        id: new_id(),
+        app_id: app_id.to_owned(),
+        municipality_code: input.municipality_code.as_str().to_owned(),
+        postal_code: input.postal_code.map(String::from),
+        address: keys.seal_opt("families.address", address.as_deref())?,
+        preferred_language: input.preferred_language.as_str().to_owned(),
+        quiet_hours_start: input.quiet_hours.start_minute(),
+        quiet_hours_end: input.quiet_hours.end_minute(),
+        health_insurance: input.health_insurance.map(|h| h.as_str().to_owned()),
+        single_parent: input.single_parent,
+        created_at: now,
+        updated_at: now,
+    };
+    diesel::insert_into(families::table).values(&row).execute(conn)?;
+    for guardian in new_guardians {
+        guardians::insert(conn, keys, &row.id, guardian, now)?;
+    }
+    for child in new_children {
+        children::insert(conn, keys, &row.id, child, now)?;
+    }
+    get(conn, keys, row)
+}
+
+/// The whole family, opened for the caller.
+pub fn get(conn: &mut DbConnection, keys: &KeyRing, row: FamilyRow) -> Result<Family, Error> {
+    let guardians = guardians::list(conn, keys, &row.id)?;
+    let children = children::list(conn, keys, &row.id)?;
+    let devices = devices::list(conn, keys, &row.id)?;
+    Ok(Family {
+        municipality_code: MunicipalityCode::parse(&row.municipality_code).map_err(Error::internal)?,
+        postal_code: row.postal_code.as_deref().map(PostalCode::parse).transpose().map_err(Error::internal)?,
+        address: keys.open_opt("families.address", row.address.as_deref())?,
+        preferred_language: LanguageTag::parse(&row.preferred_language).map_err(Error::internal)?,
+        quiet_hours: QuietHours::from_minutes(row.quiet_hours_start, row.quiet_hours_end)
+            .ok_or_else(|| Error::internal("families.quiet_hours out of range"))?,
+        health_insurance: row.health_insurance.as_deref().map(HealthInsurance::from_stored).transpose()?,
+        single_parent: row.single_parent,
+        guardians,
+        children,
+        devices,
+        created_at: utc(row.created_at),
+        updated_at: utc(row.updated_at),
+        id: row.id,
+    })
+}
+
+/// Applies corrections; a refused change leaves the family exactly as it was.
+pub fn update(conn: &mut DbConnection, keys: &KeyRing, mut row: FamilyRow, change: FamilyPatch, now: NaiveDateTime) -> Result<Family, Error> {
+    let mut check = FieldCheck::default();
+    if change.municipality_code.is_some() {
+        check.fail("municipality_code", "a move is recorded as a 'moved' event, which keeps its date and lets nonstop re-plan");
+    }
+    let address = match change.address {
+        Some(Some(a)) => check.check("address", text::address(&a)).map(Some),
+        Some(None) => Some(None),
+        None => None,
+    };
+    check.finish()?;
+    if let Some(address) = address {
+        row.address = keys.seal_opt("families.address", address.as_deref())?;
+    }
+    let mut postal = row.postal_code.take();
+    patch::apply(&mut postal, change.postal_code.map(|p| p.map(String::from)));
+    row.postal_code = postal;
+    if let Some(language) = change.preferred_language {
+        row.preferred_language = language.into();
+    }
+    if let Some(quiet) = change.quiet_hours {
+        row.quiet_hours_start = quiet.start_minute();
+        row.quiet_hours_end = quiet.end_minute();
+    }
+    let mut insurance = row.health_insurance.take();
+    patch::apply(&mut insurance, change.health_insurance.map(|h| h.map(|h| h.as_str().to_owned())));
+    row.health_insurance = insurance;
+    if let Some(single_parent) = change.single_parent {
+        row.single_parent = single_parent;
+    }
+    row.updated_at = now;
+    diesel::update(families::table.find(&row.id)).set(&row).execute(conn)?;
+    get(conn, keys, row)
+}
+
+/// Deletes the family and everything about it (guardians, children, devices, events, sessions).
+pub fn delete(conn: &mut DbConnection, row: FamilyRow) -> Result<(), Error> {
+    diesel::delete(families::table.find(row.id)).execute(conn)?;
+    Ok(())
+}
+
+/// A page of the app's families, in creation order.
+pub fn list(conn: &mut DbConnection, keys: &KeyRing, app_id: &str, limit: i64, after: Option<&str>) -> Result<FamilyPage, Error> {
+    let mut query = families::table.filter(families::app_id.eq(app_id)).select(FamilyRow::as_select()).into_boxed();
+    if let Some(after) = after {
+        query = query.filter(families::id.gt(after.to_owned()));
+    }
+    let mut rows: Vec<FamilyRow> = query.order(families::id.asc()).limit(limit + 1).load(conn)?;
+    let next_after = if rows.len() as i64 > limit {
+        rows.truncate(limit as usize);
+        rows.last().map(|r| r.id.clone())
+    } else {
+        None
+    };
+    let items = rows.into_iter().map(|row| get(conn, keys, row)).collect::<Result<_, _>>()?;
+    Ok(FamilyPage { items, next_after })
+}

@@ -1,0 +1,197 @@
+//! ライフイベント: things that happen to a family and change what it must do.
+//!
+//! An event is recorded as history (with its date) and applied to the profile in the same
+//! transaction: a birth turns an expected child into a born one, a move changes the
+//! municipality. Only non-personal details are kept in the event itself.
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::ToSchema;
+
+use super::children::{self, BirthFacts};
+use super::{new_id, utc};
+use crate::crypto::KeyRing;
+use crate::db::rows::{FamilyRow, LifeEventRow};
+use crate::db::schema::{families, life_events};
+use crate::db::DbConnection;
+use crate::domain::enums::{ChildStatus, HealthInsurance, LifeEventKind, Sex};
+use crate::domain::{dates, text, MunicipalityCode, PostalCode};
+use crate::error::{Error, FieldCheck};
+
+/// A life event to record. `date` is the day it happened (Asia/Tokyo).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum LifeEventInput {
+    /// 妊娠: adds an expected child with its due date.
+    Pregnancy { date: NaiveDate, due_date: NaiveDate },
+    /// 出生: the child named by `child_id` (expected) was born on `date`; without `child_id`
+    /// a born child is added.
+    Birth {
+        date: NaiveDate,
+        child_id: Option<String>,
+        #[schema(example = 3000)]
+        birth_weight_grams: Option<i32>,
+        full_name: Option<String>,
+        full_name_kana: Option<String>,
+        sex: Option<Sex>,
+    },
+    /// 転居・転入: the family now lives in `municipality_code` (possibly the same one).
+    Moved {
+        date: NaiveDate,
+        municipality_code: MunicipalityCode,
+        postal_code: Option<PostalCode>,
+        address: Option<String>,
+    },
+    /// The household's health insurance changed.
+    HealthInsuranceChanged { date: NaiveDate, health_insurance: HealthInsurance },
+    /// The household became, or stopped being, a single-parent household.
+    SingleParentChanged { date: NaiveDate, single_parent: bool },
+}
+
+impl LifeEventInput {
+    fn date(&self) -> NaiveDate {
+        match self {
+            Self::Pregnancy { date, .. }
+            | Self::Birth { date, .. }
+            | Self::Moved { date, .. }
+            | Self::HealthInsuranceChanged { date, .. }
+            | Self::SingleParentChanged { date, .. } => *date,
+        }
+    }
+}
+
+/// A recorded life event.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LifeEvent {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: LifeEventKind,
+    pub date: NaiveDate,
+    /// The child the event is about (for `pregnancy`, the expected child it added).
+    pub child_id: Option<String>,
+    /// Non-personal facts of the event: `birth_weight_grams`, `from_municipality_code`, …
+    #[schema(value_type = Object)]
+    pub details: serde_json::Value,
+    pub recorded_at: DateTime<Utc>,
+}
+
+/// Records the event and applies it to the family, all or nothing.
+pub fn record(
+    conn: &mut DbConnection,
+    keys: &KeyRing,
+    family: FamilyRow,
+    input: LifeEventInput,
+    today: NaiveDate,
+    now: NaiveDateTime,
+) -> Result<LifeEvent, Error> {
+    let mut check = FieldCheck::default();
+    check.check("date", dates::event_date(input.date(), today));
+    let (kind, date, child_id, details) = match input {
+        LifeEventInput::Pregnancy { date, due_date } => {
+            check.finish()?;
+            let child = children::prepare(
+                children::ChildInput {
+                    status: ChildStatus::Expected,
+                    due_date: Some(due_date),
+                    birth_date: None,
+                    birth_weight_grams: None,
+                    full_name: None,
+                    full_name_kana: None,
+                    sex: None,
+                },
+                today,
+                "",
+            )
+            .map_err(Error::Validation)?;
+            let child = children::insert(conn, keys, &family.id, child, now)?;
+            (LifeEventKind::Pregnancy, date, Some(child.id), json!({ "due_date": due_date }))
+        }
+        LifeEventInput::Birth { date, child_id, birth_weight_grams, full_name, full_name_kana, sex } => {
+            check.check("date", dates::child_birth_date(date, today));
+            let weight = check.check_opt("birth_weight_grams", birth_weight_grams, dates::birth_weight_grams);
+            let full_name = check.check_opt("full_name", full_name, |n| text::name(&n));
+            let full_name_kana = check.check_opt("full_name_kana", full_name_kana, |k| text::kana(&k));
+            check.finish()?;
+            let facts = BirthFacts { birth_date: date, birth_weight_grams: weight, full_name, full_name_kana, sex };
+            let child = match child_id {
+                Some(child_id) => {
+                    let row = children::find(conn, &family.id, &child_id)?;
+                    if row.status != ChildStatus::Expected.as_str() {
+                        return Err(Error::Conflict {
+                            code: "child_already_born",
+                            message: "this child's birth is already recorded; correct it on the child instead".into(),
+                        });
+                    }
+                    children::mark_born(conn, keys, row, facts, now)?
+                }
+                None => children::insert_born(conn, keys, &family.id, facts, now)?,
+            };
+            (LifeEventKind::Birth, date, Some(child.id), json!({ "birth_weight_grams": weight }))
+        }
+        LifeEventInput::Moved { date, municipality_code, postal_code, address } => {
+            let address = check.check_opt("address", address, |a| text::address(&a));
+            check.finish()?;
+            let from = family.municipality_code.clone();
+            diesel::update(families::table.find(&family.id))
+                .set((
+                    families::municipality_code.eq(municipality_code.as_str()),
+                    families::postal_code.eq(postal_code.map(String::from)),
+                    families::address.eq(keys.seal_opt("families.address", address.as_deref())?),
+                    families::updated_at.eq(now),
+                ))
+                .execute(conn)?;
+            let details = json!({ "from_municipality_code": from, "to_municipality_code": municipality_code });
+            (LifeEventKind::Moved, date, None, details)
+        }
+        LifeEventInput::HealthInsuranceChanged { date, health_insurance } => {
+            check.finish()?;
+            diesel::update(families::table.find(&family.id))
+                .set((families::health_insurance.eq(Some(health_insurance.as_str())), families::updated_at.eq(now)))
+                .execute(conn)?;
+            (LifeEventKind::HealthInsuranceChanged, date, None, json!({ "health_insurance": health_insurance }))
+        }
+        LifeEventInput::SingleParentChanged { date, single_parent } => {
+            check.finish()?;
+            diesel::update(families::table.find(&family.id))
+                .set((families::single_parent.eq(single_parent), families::updated_at.eq(now)))
+                .execute(conn)?;
+            (LifeEventKind::SingleParentChanged, date, None, json!({ "single_parent": single_parent }))
+        }
+    };
+    let row = LifeEventRow {
+        id: new_id(),
+        family_id: family.id,
+        child_id,
+        kind: kind.as_str().to_owned(),
+        occurred_on: date,
+        details: details.to_string(),
+        recorded_at: now,
+    };
+    diesel::insert_into(life_events::table).values(&row).execute(conn)?;
+    view(row)
+}
+
+/// The family's events, most recently recorded first.
+pub fn list(conn: &mut DbConnection, family_id: &str) -> Result<Vec<LifeEvent>, Error> {
+    life_events::table
+        .filter(life_events::family_id.eq(family_id))
+        .order(life_events::id.desc())
+        .select(LifeEventRow::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(view)
+        .collect()
+}
+
+fn view(row: LifeEventRow) -> Result<LifeEvent, Error> {
+    Ok(LifeEvent {
+        kind: LifeEventKind::from_stored(&row.kind)?,
+        date: row.occurred_on,
+        child_id: row.child_id,
+        details: serde_json::from_str(&row.details).map_err(|e| Error::internal(format!("life_events.details: {e}")))?,
+        recorded_at: utc(row.recorded_at),
+        id: row.id,
+    })
+}

@@ -1,0 +1,31 @@
+//! Use cases. Each function owns what it reads and writes; callers run it inside
+//! `Db::write` (one transaction) or `Db::read`. No network calls happen here.
+//!
+//! The input types (`…Input`, `…Patch`) and the views returned (`Family`, `Child`, …) are the
+//! contract of each use case; the HTTP layer uses them as request and response bodies.
+
+pub mod access;
+pub mod children;
+pub mod devices;
+pub mod families;
+pub mod guardians;
+pub mod life_events;
+pub mod patch;
+pub mod principals;
+
+use chrono::{DateTime, NaiveDateTime, SubsecRound, Utc};
+
+/// A new identifier: a UUIDv7, so that ids sort by creation time (stable paging).
+pub fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+/// Now, in UTC, at the microsecond precision both backends store.
+pub fn now() -> NaiveDateTime {
+    Utc::now().naive_utc().trunc_subsecs(6)
+}
+
+/// A stored UTC timestamp, for responses.
+pub fn utc(at: NaiveDateTime) -> DateTime<Utc> {
+    at.and_utc()
+}

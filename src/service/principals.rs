@@ -1,0 +1,201 @@
+//! Who is calling: vendor apps, municipal staff, and parent sessions, and their credentials.
+//!
+//! Every credential is a random secret shown once; only its SHA-256 is stored. The prefix
+//! tells which table to look in and lets secret scanners recognize a leaked key.
+
+use chrono::{DateTime, Duration, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::{new_id, utc};
+use crate::crypto::{new_secret, sha256_hex};
+use crate::db::rows::{AppKeyRow, AppRow, ParentSessionRow, StaffRow};
+use crate::db::schema::{app_keys, apps, families, parent_sessions, staff_members};
+use crate::db::DbConnection;
+use crate::domain::MunicipalityCode;
+use crate::error::Error;
+
+const APP_KEY_PREFIX: &str = "nsk_app_";
+const STAFF_KEY_PREFIX: &str = "nsk_staff_";
+const SESSION_PREFIX: &str = "nsp_";
+
+/// The authenticated caller of a request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Principal {
+    /// A vendor app's backend: sees only its own families.
+    App { app_id: String, key_id: String },
+    /// 自治体職員: staff of one municipality; never sees family records directly.
+    Staff { staff_id: String, municipality: MunicipalityCode },
+    /// A parent's app, through a session minted by its vendor: sees one family only.
+    Parent { family_id: String, app_id: String },
+}
+
+/// A credential just created: the secret is shown this once.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IssuedKey {
+    /// The id of the key, for listing and revoking it.
+    pub key_id: String,
+    /// The secret to send as `Authorization: Bearer …`. It is not stored and cannot be shown again.
+    pub api_key: String,
+}
+
+/// An API key of the calling app, without its secret.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AppKey {
+    pub key_id: String,
+    pub created_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// A parent session token, scoped to one family.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ParentSession {
+    /// The bearer token for the parent's app. Shown once.
+    pub token: String,
+    pub family_id: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Creates a vendor app with its first API key (operator, via the CLI).
+pub fn create_app(conn: &mut DbConnection, name: &str, now: NaiveDateTime) -> Result<(String, IssuedKey), Error> {
+    let name = crate::domain::text::name(name).map_err(|e| Error::field("name", e))?;
+    let app = AppRow { id: new_id(), name, created_at: now, revoked_at: None };
+    diesel::insert_into(apps::table).values(&app).execute(conn)?;
+    let key = create_app_key(conn, &app.id, now)?;
+    Ok((app.id, key))
+}
+
+/// Adds an API key to an app, e.g. to rotate keys without downtime.
+pub fn create_app_key(conn: &mut DbConnection, app_id: &str, now: NaiveDateTime) -> Result<IssuedKey, Error> {
+    let secret = new_secret(APP_KEY_PREFIX);
+    let row = AppKeyRow { id: new_id(), app_id: app_id.to_owned(), key_hash: sha256_hex(&secret), created_at: now, revoked_at: None };
+    diesel::insert_into(app_keys::table).values(&row).execute(conn)?;
+    Ok(IssuedKey { key_id: row.id, api_key: secret })
+}
+
+pub fn list_app_keys(conn: &mut DbConnection, app_id: &str) -> Result<Vec<AppKey>, Error> {
+    let rows: Vec<AppKeyRow> = app_keys::table
+        .filter(app_keys::app_id.eq(app_id))
+        .order(app_keys::id.asc())
+        .select(AppKeyRow::as_select())
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|r| AppKey { key_id: r.id, created_at: utc(r.created_at), revoked_at: r.revoked_at.map(utc) })
+        .collect())
+}
+
+/// Revokes one key of an app. Revoking the key in use is allowed: the caller is locked out.
+pub fn revoke_app_key(conn: &mut DbConnection, app_id: &str, key_id: &str, now: NaiveDateTime) -> Result<(), Error> {
+    let changed = diesel::update(app_keys::table.filter(app_keys::id.eq(key_id)).filter(app_keys::app_id.eq(app_id)))
+        .set(app_keys::revoked_at.eq(Some(now)))
+        .execute(conn)?;
+    if changed == 0 {
+        return Err(Error::NotFound("API key"));
+    }
+    Ok(())
+}
+
+/// Revokes an app and every key it has (operator). Its families stay stored.
+pub fn revoke_app(conn: &mut DbConnection, app_id: &str, now: NaiveDateTime) -> Result<(), Error> {
+    let changed = diesel::update(apps::table.find(app_id)).set(apps::revoked_at.eq(Some(now))).execute(conn)?;
+    if changed == 0 {
+        return Err(Error::NotFound("app"));
+    }
+    diesel::update(app_keys::table.filter(app_keys::app_id.eq(app_id)).filter(app_keys::revoked_at.is_null()))
+        .set(app_keys::revoked_at.eq(Some(now)))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Creates a staff key scoped to one municipality (operator, via the CLI).
+pub fn create_staff(
+    conn: &mut DbConnection,
+    municipality: &MunicipalityCode,
+    name: &str,
+    now: NaiveDateTime,
+) -> Result<(String, String), Error> {
+    let name = crate::domain::text::name(name).map_err(|e| Error::field("name", e))?;
+    let secret = new_secret(STAFF_KEY_PREFIX);
+    let row = StaffRow {
+        id: new_id(),
+        municipality_code: municipality.as_str().to_owned(),
+        name,
+        key_hash: sha256_hex(&secret),
+        created_at: now,
+        revoked_at: None,
+    };
+    diesel::insert_into(staff_members::table).values(&row).execute(conn)?;
+    Ok((row.id, secret))
+}
+
+pub fn revoke_staff(conn: &mut DbConnection, staff_id: &str, now: NaiveDateTime) -> Result<(), Error> {
+    let changed = diesel::update(staff_members::table.find(staff_id))
+        .set(staff_members::revoked_at.eq(Some(now)))
+        .execute(conn)?;
+    if changed == 0 {
+        return Err(Error::NotFound("staff member"));
+    }
+    Ok(())
+}
+
+/// Mints a parent session for a family the app owns (the caller checked ownership).
+pub fn create_session(
+    conn: &mut DbConnection,
+    family_id: &str,
+    ttl: Duration,
+    now: NaiveDateTime,
+) -> Result<ParentSession, Error> {
+    let token = new_secret(SESSION_PREFIX);
+    let row = ParentSessionRow {
+        id: new_id(),
+        family_id: family_id.to_owned(),
+        token_hash: sha256_hex(&token),
+        created_at: now,
+        expires_at: now + ttl,
+    };
+    diesel::insert_into(parent_sessions::table).values(&row).execute(conn)?;
+    Ok(ParentSession { token, family_id: row.family_id, expires_at: utc(row.expires_at) })
+}
+
+/// Resolves a bearer credential to its principal; unknown, revoked and expired credentials
+/// are all refused alike.
+pub fn authenticate(conn: &mut DbConnection, bearer: &str, now: NaiveDateTime) -> Result<Principal, Error> {
+    const REFUSED: Error = Error::Unauthorized("the credential is unknown, revoked or expired");
+    let hash = sha256_hex(bearer);
+    if bearer.starts_with(APP_KEY_PREFIX) {
+        let found: Option<(String, String)> = app_keys::table
+            .inner_join(apps::table)
+            .filter(app_keys::key_hash.eq(&hash))
+            .filter(app_keys::revoked_at.is_null())
+            .filter(apps::revoked_at.is_null())
+            .select((app_keys::id, apps::id))
+            .first(conn)
+            .optional()?;
+        return found.map(|(key_id, app_id)| Principal::App { app_id, key_id }).ok_or(REFUSED);
+    }
+    if bearer.starts_with(STAFF_KEY_PREFIX) {
+        let found: Option<(String, String)> = staff_members::table
+            .filter(staff_members::key_hash.eq(&hash))
+            .filter(staff_members::revoked_at.is_null())
+            .select((staff_members::id, staff_members::municipality_code))
+            .first(conn)
+            .optional()?;
+        let (staff_id, code) = found.ok_or(REFUSED)?;
+        let municipality = MunicipalityCode::parse(&code).map_err(Error::internal)?;
+        return Ok(Principal::Staff { staff_id, municipality });
+    }
+    if bearer.starts_with(SESSION_PREFIX) {
+        let found: Option<(String, String)> = parent_sessions::table
+            .inner_join(families::table.inner_join(apps::table))
+            .filter(parent_sessions::token_hash.eq(&hash))
+            .filter(parent_sessions::expires_at.gt(now))
+            .filter(apps::revoked_at.is_null())
+            .select((parent_sessions::family_id, families::app_id))
+            .first(conn)
+            .optional()?;
+        return found.map(|(family_id, app_id)| Principal::Parent { family_id, app_id }).ok_or(REFUSED);
+    }
+    Err(REFUSED)
+}
