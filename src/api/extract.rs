@@ -12,6 +12,7 @@ use serde::de::DeserializeOwned;
 use crate::app::AppState;
 use crate::error::{Error, FieldErrors};
 use crate::service::principals::{self, Principal};
+use crate::service::tagged;
 
 /// The largest JSON body accepted.
 const BODY_LIMIT: usize = 256 * 1024;
@@ -55,12 +56,22 @@ impl<T: DeserializeOwned + 'static> FromRequest for ValidJson<T> {
 pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, Error> {
     let mut deserializer = serde_json::Deserializer::from_slice(body);
     serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
-        let path = e.path().to_string();
+        let mut path = e.path().to_string();
         let inner = e.into_inner();
-        let problem = strip_position(&inner.to_string());
+        let mut problem = strip_position(&inner.to_string());
         if inner.is_syntax() || inner.is_eof() {
             return invalid_body(&format!("the body is not valid JSON: {problem}"), FieldErrors::new());
         }
+        // A tagged body carries the path inside its variant in the message (service::tagged).
+        if let Some((nested, rest)) = problem.strip_prefix(tagged::AT).and_then(|p| p.split_once("`: ")) {
+            path = match (path.as_str(), nested) {
+                (outer, ".") => outer.to_owned(),
+                (".", nested) => nested.to_owned(),
+                (outer, nested) => format!("{outer}.{nested}"),
+            };
+            problem = rest.to_owned();
+        }
+        problem = explain_date_problem(problem);
         // serde_path_to_error includes an unknown field in the path, but reports a missing one
         // at the object that lacks it.
         let field = field_named_in(&problem)
@@ -79,6 +90,18 @@ fn strip_position(message: &str) -> String {
     match message.rfind(" at line ") {
         Some(at) => message[..at].to_owned(),
         None => message.to_owned(),
+    }
+}
+
+/// chrono's parse errors ("input is out of range" for 2026-02-30) do not say what was
+/// expected; dates are the only chrono values the API reads.
+fn explain_date_problem(problem: String) -> String {
+    const CHRONO: [&str; 5] =
+        ["input is out of range", "input contains invalid characters", "premature end of input", "trailing input", "input is not enough for unique date and time"];
+    if CHRONO.contains(&problem.as_str()) {
+        format!("must be a date that exists, written YYYY-MM-DD ({problem})")
+    } else {
+        problem
     }
 }
 

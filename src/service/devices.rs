@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{new_id, utc};
+use super::{new_id, tagged, utc};
 use crate::crypto::{sha256_hex, KeyRing};
 use crate::db::rows::DeviceRow;
 use crate::db::schema::devices;
@@ -33,7 +33,7 @@ pub struct Device {
 }
 
 /// The keys of a Web Push subscription, as `PushSubscription.toJSON()` gives them.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WebPushKeys {
     /// The browser's P-256 public key, base64url (65 bytes uncompressed).
@@ -42,28 +42,58 @@ pub struct WebPushKeys {
     pub auth: String,
 }
 
-/// A device to register.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+/// A device to register, by `kind`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum DeviceInput {
     /// A browser or PWA subscription.
-    WebPush {
-        /// The push service URL from the subscription.
-        endpoint: String,
-        keys: WebPushKeys,
-        /// Ignored; browsers include it in `toJSON()`.
-        #[serde(default, rename = "expirationTime")]
-        #[schema(value_type = Option<i64>)]
-        expiration_time: Option<serde_json::Value>,
-    },
+    WebPush(WebPushDevice),
     /// An iOS device token.
-    Apns {
-        token: String,
-        #[serde(default = "production")]
-        environment: ApnsEnvironment,
-    },
+    Apns(ApnsDevice),
     /// An Android (or iOS through Firebase) registration token.
-    Fcm { token: String },
+    Fcm(FcmDevice),
+}
+
+/// A Web Push subscription, as `PushSubscription.toJSON()` gives it.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WebPushDevice {
+    /// The push service URL from the subscription.
+    pub endpoint: String,
+    pub keys: WebPushKeys,
+    /// Ignored; browsers include it in `toJSON()`.
+    #[serde(default, rename = "expirationTime", skip_serializing)]
+    #[schema(value_type = Option<i64>)]
+    pub expiration_time: Option<serde_json::Value>,
+}
+
+/// An APNs device token.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApnsDevice {
+    /// The device token in hexadecimal.
+    pub token: String,
+    #[serde(default = "production")]
+    pub environment: ApnsEnvironment,
+}
+
+/// An FCM registration token.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FcmDevice {
+    pub token: String,
+}
+
+impl<'de> Deserialize<'de> for DeviceInput {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let (kind, body) = tagged::split(deserializer, "kind")?;
+        match kind.as_str() {
+            "web_push" => tagged::variant(body).map(Self::WebPush),
+            "apns" => tagged::variant(body).map(Self::Apns),
+            "fcm" => tagged::variant(body).map(Self::Fcm),
+            other => Err(tagged::unknown("kind", other, &["web_push", "apns", "fcm"])),
+        }
+    }
 }
 
 fn production() -> ApnsEnvironment {
@@ -73,9 +103,9 @@ fn production() -> ApnsEnvironment {
 impl DeviceInput {
     fn into_target(self) -> Result<PushTarget, Error> {
         match self {
-            Self::WebPush { endpoint, keys, .. } => PushTarget::web_push(&endpoint, &keys.p256dh, &keys.auth),
-            Self::Apns { token, environment } => PushTarget::apns(&token, environment),
-            Self::Fcm { token } => PushTarget::fcm(&token),
+            Self::WebPush(d) => PushTarget::web_push(&d.endpoint, &d.keys.p256dh, &d.keys.auth),
+            Self::Apns(d) => PushTarget::apns(&d.token, d.environment),
+            Self::Fcm(d) => PushTarget::fcm(&d.token),
         }
         .map_err(Error::Validation)
     }

@@ -11,7 +11,7 @@ use serde_json::json;
 use utoipa::ToSchema;
 
 use super::children::{self, BirthFacts};
-use super::{new_id, utc};
+use super::{new_id, tagged, utc};
 use crate::crypto::KeyRing;
 use crate::db::rows::{FamilyRow, LifeEventRow};
 use crate::db::schema::{families, life_events};
@@ -20,44 +20,92 @@ use crate::domain::enums::{ChildStatus, HealthInsurance, LifeEventKind, Sex};
 use crate::domain::{dates, text, MunicipalityCode, PostalCode};
 use crate::error::{Error, FieldCheck};
 
-/// A life event to record. `date` is the day it happened (Asia/Tokyo).
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+/// A life event to record, by `type`. `date` is the day it happened (Asia/Tokyo).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
 pub enum LifeEventInput {
     /// 妊娠: adds an expected child with its due date.
-    Pregnancy { date: NaiveDate, due_date: NaiveDate },
-    /// 出生: the child named by `child_id` (expected) was born on `date`; without `child_id`
-    /// a born child is added.
-    Birth {
-        date: NaiveDate,
-        child_id: Option<String>,
-        #[schema(example = 3000)]
-        birth_weight_grams: Option<i32>,
-        full_name: Option<String>,
-        full_name_kana: Option<String>,
-        sex: Option<Sex>,
-    },
-    /// 転居・転入: the family now lives in `municipality_code` (possibly the same one).
-    Moved {
-        date: NaiveDate,
-        municipality_code: MunicipalityCode,
-        postal_code: Option<PostalCode>,
-        address: Option<String>,
-    },
+    Pregnancy(PregnancyEvent),
+    /// 出生: a child was born.
+    Birth(BirthEvent),
+    /// 転居・転入: the family moved.
+    Moved(MovedEvent),
     /// The household's health insurance changed.
-    HealthInsuranceChanged { date: NaiveDate, health_insurance: HealthInsurance },
+    HealthInsuranceChanged(HealthInsuranceChangedEvent),
     /// The household became, or stopped being, a single-parent household.
-    SingleParentChanged { date: NaiveDate, single_parent: bool },
+    SingleParentChanged(SingleParentChangedEvent),
+}
+
+/// 妊娠: a pregnancy was confirmed.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PregnancyEvent {
+    pub date: NaiveDate,
+    pub due_date: NaiveDate,
+}
+
+/// 出生: the child named by `child_id` (expected) was born on `date`; without `child_id` a
+/// born child is added.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BirthEvent {
+    pub date: NaiveDate,
+    pub child_id: Option<String>,
+    #[schema(example = 3000)]
+    pub birth_weight_grams: Option<i32>,
+    pub full_name: Option<String>,
+    pub full_name_kana: Option<String>,
+    pub sex: Option<Sex>,
+}
+
+/// 転居・転入: the family now lives in `municipality_code` (possibly the same one).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MovedEvent {
+    pub date: NaiveDate,
+    pub municipality_code: MunicipalityCode,
+    pub postal_code: Option<PostalCode>,
+    pub address: Option<String>,
+}
+
+/// The household's health insurance changed (e.g. 国保 ↔ 被用者保険).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HealthInsuranceChangedEvent {
+    pub date: NaiveDate,
+    pub health_insurance: HealthInsurance,
+}
+
+/// ひとり親: the household's single-parent status changed.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SingleParentChangedEvent {
+    pub date: NaiveDate,
+    pub single_parent: bool,
+}
+
+impl<'de> Deserialize<'de> for LifeEventInput {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let (kind, body) = tagged::split(deserializer, "type")?;
+        match kind.as_str() {
+            "pregnancy" => tagged::variant(body).map(Self::Pregnancy),
+            "birth" => tagged::variant(body).map(Self::Birth),
+            "moved" => tagged::variant(body).map(Self::Moved),
+            "health_insurance_changed" => tagged::variant(body).map(Self::HealthInsuranceChanged),
+            "single_parent_changed" => tagged::variant(body).map(Self::SingleParentChanged),
+            other => Err(tagged::unknown("type", other, &LifeEventKind::ALL.iter().map(|k| k.as_str()).collect::<Vec<_>>())),
+        }
+    }
 }
 
 impl LifeEventInput {
     fn date(&self) -> NaiveDate {
         match self {
-            Self::Pregnancy { date, .. }
-            | Self::Birth { date, .. }
-            | Self::Moved { date, .. }
-            | Self::HealthInsuranceChanged { date, .. }
-            | Self::SingleParentChanged { date, .. } => *date,
+            Self::Pregnancy(e) => e.date,
+            Self::Birth(e) => e.date,
+            Self::Moved(e) => e.date,
+            Self::HealthInsuranceChanged(e) => e.date,
+            Self::SingleParentChanged(e) => e.date,
         }
     }
 }
@@ -89,7 +137,7 @@ pub fn record(
     let mut check = FieldCheck::default();
     check.check("date", dates::event_date(input.date(), today));
     let (kind, date, child_id, details) = match input {
-        LifeEventInput::Pregnancy { date, due_date } => {
+        LifeEventInput::Pregnancy(PregnancyEvent { date, due_date }) => {
             check.finish()?;
             let child = children::prepare(
                 children::ChildInput {
@@ -108,7 +156,7 @@ pub fn record(
             let child = children::insert(conn, keys, &family.id, child, now)?;
             (LifeEventKind::Pregnancy, date, Some(child.id), json!({ "due_date": due_date }))
         }
-        LifeEventInput::Birth { date, child_id, birth_weight_grams, full_name, full_name_kana, sex } => {
+        LifeEventInput::Birth(BirthEvent { date, child_id, birth_weight_grams, full_name, full_name_kana, sex }) => {
             check.check("date", dates::child_birth_date(date, today));
             let weight = check.check_opt("birth_weight_grams", birth_weight_grams, dates::birth_weight_grams);
             let full_name = check.check_opt("full_name", full_name, |n| text::name(&n));
@@ -130,7 +178,7 @@ pub fn record(
             };
             (LifeEventKind::Birth, date, Some(child.id), json!({ "birth_weight_grams": weight }))
         }
-        LifeEventInput::Moved { date, municipality_code, postal_code, address } => {
+        LifeEventInput::Moved(MovedEvent { date, municipality_code, postal_code, address }) => {
             let address = check.check_opt("address", address, |a| text::address(&a));
             check.finish()?;
             let from = family.municipality_code.clone();
@@ -145,14 +193,14 @@ pub fn record(
             let details = json!({ "from_municipality_code": from, "to_municipality_code": municipality_code });
             (LifeEventKind::Moved, date, None, details)
         }
-        LifeEventInput::HealthInsuranceChanged { date, health_insurance } => {
+        LifeEventInput::HealthInsuranceChanged(HealthInsuranceChangedEvent { date, health_insurance }) => {
             check.finish()?;
             diesel::update(families::table.find(&family.id))
                 .set((families::health_insurance.eq(Some(health_insurance.as_str())), families::updated_at.eq(now)))
                 .execute(conn)?;
             (LifeEventKind::HealthInsuranceChanged, date, None, json!({ "health_insurance": health_insurance }))
         }
-        LifeEventInput::SingleParentChanged { date, single_parent } => {
+        LifeEventInput::SingleParentChanged(SingleParentChangedEvent { date, single_parent }) => {
             check.finish()?;
             diesel::update(families::table.find(&family.id))
                 .set((families::single_parent.eq(single_parent), families::updated_at.eq(now)))

@@ -12,6 +12,7 @@ pub mod guardians;
 pub mod life_events;
 pub mod patch;
 pub mod principals;
+pub mod tagged;
 
 use chrono::{DateTime, NaiveDateTime, SubsecRound, Utc};
 

@@ -1,0 +1,94 @@
+//! Operations endpoints, the API document, and the migration folders.
+
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+
+use crate::helpers::TestApp;
+
+#[actix_web::test]
+async fn health_readiness_and_metrics_answer() {
+    let app = TestApp::spawn().await;
+    let (status, health) = app.call(Method::GET, "/healthz", None, None).await;
+    assert_eq!((status, health["status"].as_str()), (StatusCode::OK, Some("ok")));
+    let (status, ready) = app.call(Method::GET, "/readyz", None, None).await;
+    assert_eq!((status, ready["status"].as_str()), (StatusCode::OK, Some("ready")));
+    let expected_backend = if app.sqlite_path.is_some() { "sqlite" } else { "postgres" };
+    assert_eq!(ready["database"], expected_backend);
+
+    let (status, _) = app.call(Method::GET, "/v1/whoami", None, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let metrics = app.client.get(format!("{}/metrics", app.base)).send().await.expect("sent").text().await.expect("text");
+    assert!(
+        metrics.contains(r#"nonstop_http_requests_total{method="GET",route="/v1/whoami",status="401"} 1"#),
+        "{metrics}"
+    );
+    assert!(metrics.contains("nonstop_http_request_duration_seconds_bucket"));
+    assert!(metrics.contains("nonstop_db_pool_connections"));
+}
+
+#[actix_web::test]
+async fn unknown_routes_answer_with_the_error_envelope() {
+    let app = TestApp::spawn().await;
+    let (status, body) = app.call(Method::GET, "/v1/nothing-here", None, None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body["error"], "not_found");
+    assert!(body["fields"].is_object());
+}
+
+#[actix_web::test]
+async fn the_served_document_is_the_committed_one_and_the_page_works_offline() {
+    let app = TestApp::spawn().await;
+    let served: Value = app.client.get(format!("{}/openapi.json", app.base)).send().await.expect("sent").json().await.expect("json");
+    let committed: Value = serde_json::from_str(include_str!("../../openapi/openapi.json")).expect("committed document parses");
+    assert_eq!(served, committed);
+    let page = app.client.get(format!("{}/docs", app.base)).send().await.expect("sent").text().await.expect("text");
+    assert!(page.contains("/openapi.json"));
+    assert!(!page.contains("http://") && !page.contains("https://") && !page.contains("//cdn"), "the page loads nothing from elsewhere");
+}
+
+#[test]
+fn the_committed_openapi_document_is_current() {
+    let generated = nonstop::api::openapi().to_pretty_json().expect("document");
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/openapi/openapi.json");
+    if std::env::var_os("UPDATE_OPENAPI").is_some() {
+        std::fs::write(path, format!("{generated}\n")).expect("write");
+    }
+    let committed = std::fs::read_to_string(path).unwrap_or_default();
+    assert!(
+        committed.trim_end() == generated.trim_end(),
+        "openapi/openapi.json is stale: run `cargo run -- openapi > openapi/openapi.json` (or UPDATE_OPENAPI=1 cargo test)"
+    );
+}
+
+#[test]
+fn every_operation_is_named_verb_resource_and_documents_its_errors() {
+    let document: Value = serde_json::from_str(&nonstop::api::openapi().to_json().expect("json")).expect("parse");
+    let paths = document["paths"].as_object().expect("paths");
+    assert!(paths.len() >= 10);
+    let verbs = ["create_", "get_", "list_", "update_", "delete_", "register_", "record_", "revoke_"];
+    for (path, item) in paths {
+        for (method, operation) in item.as_object().expect("item") {
+            let id = operation["operationId"].as_str().unwrap_or_default();
+            assert!(verbs.iter().any(|v| id.starts_with(v)), "{method} {path}: operation id '{id}'");
+            for status in ["401", "422"] {
+                assert!(operation["responses"][status].is_object(), "{id} lacks {status}");
+            }
+        }
+    }
+}
+
+#[test]
+fn both_backends_have_the_same_migrations() {
+    let names = |backend: &str| {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations").join(backend);
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .expect("migrations folder")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    let sqlite = names("sqlite");
+    assert!(!sqlite.is_empty());
+    assert_eq!(sqlite, names("postgres"));
+}
