@@ -27,7 +27,12 @@ pub struct AppState {
 
 impl AppState {
     /// Runs `f` on the family if the caller may see it (read-only connection).
-    pub async fn read_family<R, F>(&self, principal: Principal, family_id: String, f: F) -> Result<R, Error>
+    pub async fn read_family<R, F>(
+        &self,
+        principal: Principal,
+        family_id: String,
+        f: F,
+    ) -> Result<R, Error>
     where
         F: FnOnce(&mut DbConnection, &KeyRing, FamilyRow) -> Result<R, Error> + Send + 'static,
         R: Send + 'static,
@@ -42,7 +47,12 @@ impl AppState {
     }
 
     /// Runs `f` on the family, in one transaction, if the caller may change it.
-    pub async fn write_family<R, F>(&self, principal: Principal, family_id: String, f: F) -> Result<R, Error>
+    pub async fn write_family<R, F>(
+        &self,
+        principal: Principal,
+        family_id: String,
+        f: F,
+    ) -> Result<R, Error>
     where
         F: FnOnce(&mut DbConnection, &KeyRing, FamilyRow) -> Result<R, Error> + Send + 'static,
         R: Send + 'static,
@@ -67,14 +77,31 @@ impl Application {
     /// Opens the database, runs migrations and binds the listener (port 0 picks a free one).
     pub fn build(settings: Settings) -> anyhow::Result<Self> {
         let location = settings.database_location().map_err(anyhow::Error::msg)?;
-        let db = Db::connect(location, settings.database.pool_size, settings.database.sqlite_busy_timeout_ms)?;
+        let db = Db::connect(
+            location,
+            settings.database.pool_size,
+            settings.database.sqlite_busy_timeout_ms,
+        )?;
         db.migrate()?;
         let keys = Arc::new(settings.key_ring()?);
         let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))
-            .map_err(|e| anyhow::anyhow!("cannot listen on {}:{}: {e}", settings.server.host, settings.server.port))?;
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "cannot listen on {}:{}: {e}",
+                    settings.server.host,
+                    settings.server.port
+                )
+            })?;
         let port = listener.local_addr()?.port();
-        let state = web::Data::new(AppState { db, keys, metrics: Metrics::new()?, settings: Arc::new(settings.clone()) });
-        let document = web::Data::new(crate::api::OpenApiJson(crate::api::openapi().to_pretty_json()?));
+        let state = web::Data::new(AppState {
+            db,
+            keys,
+            metrics: Metrics::new()?,
+            settings: Arc::new(settings.clone()),
+        });
+        let document = web::Data::new(crate::api::OpenApiJson(
+            crate::api::openapi().to_pretty_json()?,
+        ));
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
@@ -90,7 +117,10 @@ impl Application {
         if let Some(workers) = settings.server.workers {
             server = server.workers(workers);
         }
-        Ok(Self { port, server: server.run() })
+        Ok(Self {
+            port,
+            server: server.run(),
+        })
     }
 
     pub fn port(&self) -> u16 {

@@ -14,7 +14,11 @@ use crate::domain::MunicipalityCode;
 use crate::service::{now, principals};
 
 #[derive(Debug, Parser)]
-#[command(name = "nonstop", version, about = "子育てノンストップ: reminders and pre-filled applications for families")]
+#[command(
+    name = "nonstop",
+    version,
+    about = "子育てノンストップ: reminders and pre-filled applications for families"
+)]
 pub struct Cli {
     /// Settings file (TOML). Without it, `nonstop.toml` in the working directory is read when present.
     #[arg(long, global = true, env = "NONSTOP_CONFIG")]
@@ -103,8 +107,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             let mut conn = db.get()?;
             let output = match staff {
                 StaffCommand::Create { municipality, name } => {
-                    let code = MunicipalityCode::parse(&municipality).map_err(|e| anyhow::anyhow!("--municipality: {e}"))?;
-                    let (staff_id, api_key) = conn.transaction(|conn| principals::create_staff(conn, &code, &name, now()))?;
+                    let code = MunicipalityCode::parse(&municipality)
+                        .map_err(|e| anyhow::anyhow!("--municipality: {e}"))?;
+                    let (staff_id, api_key) = conn
+                        .transaction(|conn| principals::create_staff(conn, &code, &name, now()))?;
                     json!({ "staff_id": staff_id, "municipality_code": code, "api_key": api_key })
                 }
                 StaffCommand::Revoke { staff_id } => {

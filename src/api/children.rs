@@ -56,8 +56,16 @@ pub async fn update_child(
     params(("family_id" = String, Path), ("child_id" = String, Path)),
     responses((status = 204, description = "Removed")))]
 #[delete("/families/{family_id}/children/{child_id}")]
-pub async fn delete_child(state: web::Data<AppState>, principal: Principal, path: web::Path<(String, String)>) -> Result<HttpResponse, Error> {
+pub async fn delete_child(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, Error> {
     let (family_id, child_id) = path.into_inner();
-    state.write_family(principal, family_id, move |conn, _, family| children::delete(conn, &family.id, &child_id)).await?;
+    state
+        .write_family(principal, family_id, move |conn, _, family| {
+            children::delete(conn, &family.id, &child_id)
+        })
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -26,7 +26,9 @@ pub async fn register_device(
 ) -> Result<HttpResponse, Error> {
     let now = now();
     let registered = state
-        .write_family(principal, path.into_inner(), move |conn, keys, family| devices::register(conn, keys, &family.id, body.0, now))
+        .write_family(principal, path.into_inner(), move |conn, keys, family| {
+            devices::register(conn, keys, &family.id, body.0, now)
+        })
         .await?;
     Ok(match registered {
         Registered::Created(device) => HttpResponse::Created().json(device),
@@ -38,8 +40,16 @@ pub async fn register_device(
 #[utoipa::path(tag = "devices", operation_id = "list_devices", params(("family_id" = String, Path)),
     responses((status = 200, description = "The devices", body = Vec<Device>)))]
 #[get("/families/{family_id}/devices")]
-pub async fn list_devices(state: web::Data<AppState>, principal: Principal, path: web::Path<String>) -> Result<HttpResponse, Error> {
-    let list = state.read_family(principal, path.into_inner(), |conn, keys, family| devices::list(conn, keys, &family.id)).await?;
+pub async fn list_devices(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<String>,
+) -> Result<HttpResponse, Error> {
+    let list = state
+        .read_family(principal, path.into_inner(), |conn, keys, family| {
+            devices::list(conn, keys, &family.id)
+        })
+        .await?;
     Ok(HttpResponse::Ok().json(list))
 }
 
@@ -48,8 +58,16 @@ pub async fn list_devices(state: web::Data<AppState>, principal: Principal, path
     params(("family_id" = String, Path), ("device_id" = String, Path)),
     responses((status = 204, description = "Removed")))]
 #[delete("/families/{family_id}/devices/{device_id}")]
-pub async fn delete_device(state: web::Data<AppState>, principal: Principal, path: web::Path<(String, String)>) -> Result<HttpResponse, Error> {
+pub async fn delete_device(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, Error> {
     let (family_id, device_id) = path.into_inner();
-    state.write_family(principal, family_id, move |conn, _, family| devices::remove(conn, &family.id, &device_id)).await?;
+    state
+        .write_family(principal, family_id, move |conn, _, family| {
+            devices::remove(conn, &family.id, &device_id)
+        })
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }

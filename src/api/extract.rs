@@ -37,13 +37,20 @@ impl<T: DeserializeOwned + 'static> FromRequest for ValidJson<T> {
         let mut payload = payload.take();
         Box::pin(async move {
             if !is_json {
-                return Err(invalid_body("the body must be JSON, sent with Content-Type: application/json", FieldErrors::new()));
+                return Err(invalid_body(
+                    "the body must be JSON, sent with Content-Type: application/json",
+                    FieldErrors::new(),
+                ));
             }
             let mut body = web::BytesMut::new();
             while let Some(chunk) = payload.next().await {
-                let chunk = chunk.map_err(|_| invalid_body("the body could not be read", FieldErrors::new()))?;
+                let chunk = chunk
+                    .map_err(|_| invalid_body("the body could not be read", FieldErrors::new()))?;
                 if body.len() + chunk.len() > BODY_LIMIT {
-                    return Err(invalid_body(&format!("the body exceeds {BODY_LIMIT} bytes"), FieldErrors::new()));
+                    return Err(invalid_body(
+                        &format!("the body exceeds {BODY_LIMIT} bytes"),
+                        FieldErrors::new(),
+                    ));
                 }
                 body.extend_from_slice(&chunk);
             }
@@ -60,10 +67,16 @@ pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, Error> {
         let inner = e.into_inner();
         let mut problem = strip_position(&inner.to_string());
         if inner.is_syntax() || inner.is_eof() {
-            return invalid_body(&format!("the body is not valid JSON: {problem}"), FieldErrors::new());
+            return invalid_body(
+                &format!("the body is not valid JSON: {problem}"),
+                FieldErrors::new(),
+            );
         }
         // A tagged body carries the path inside its variant in the message (service::tagged).
-        if let Some((nested, rest)) = problem.strip_prefix(tagged::AT).and_then(|p| p.split_once("`: ")) {
+        if let Some((nested, rest)) = problem
+            .strip_prefix(tagged::AT)
+            .and_then(|p| p.split_once("`: "))
+        {
             path = match (path.as_str(), nested) {
                 (outer, ".") => outer.to_owned(),
                 (".", nested) => nested.to_owned(),
@@ -75,14 +88,26 @@ pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, Error> {
         // serde_path_to_error includes an unknown field in the path, but reports a missing one
         // at the object that lacks it.
         let field = field_named_in(&problem)
-            .map(|name| if path == "." { name.to_owned() } else { format!("{path}.{name}") })
+            .map(|name| {
+                if path == "." {
+                    name.to_owned()
+                } else {
+                    format!("{path}.{name}")
+                }
+            })
             .unwrap_or_else(|| if path == "." { "body".to_owned() } else { path });
-        invalid_body(&format!("{field}: {problem}"), FieldErrors::from([(field.clone(), problem)]))
+        invalid_body(
+            &format!("{field}: {problem}"),
+            FieldErrors::from([(field.clone(), problem)]),
+        )
     })
 }
 
 fn invalid_body(message: &str, fields: FieldErrors) -> Error {
-    Error::InvalidBody { message: message.to_owned(), fields }
+    Error::InvalidBody {
+        message: message.to_owned(),
+        fields,
+    }
 }
 
 /// serde_json appends " at line 1 column 42", which means nothing to an API user.
@@ -96,8 +121,13 @@ fn strip_position(message: &str) -> String {
 /// chrono's parse errors ("input is out of range" for 2026-02-30) do not say what was
 /// expected; dates are the only chrono values the API reads.
 fn explain_date_problem(problem: String) -> String {
-    const CHRONO: [&str; 5] =
-        ["input is out of range", "input contains invalid characters", "premature end of input", "trailing input", "input is not enough for unique date and time"];
+    const CHRONO: [&str; 5] = [
+        "input is out of range",
+        "input contains invalid characters",
+        "premature end of input",
+        "trailing input",
+        "input is not enough for unique date and time",
+    ];
     if CHRONO.contains(&problem.as_str()) {
         format!("must be a date that exists, written YYYY-MM-DD ({problem})")
     } else {
@@ -119,14 +149,22 @@ impl FromRequest for Principal {
             .headers()
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
             .map(|v| v.trim().to_owned());
         let state = req.app_data::<web::Data<AppState>>().cloned();
         Box::pin(async move {
-            let bearer = bearer.ok_or(Error::Unauthorized("send the API key or session token as Authorization: Bearer …"))?;
+            let bearer = bearer.ok_or(Error::Unauthorized(
+                "send the API key or session token as Authorization: Bearer …",
+            ))?;
             let state = state.ok_or_else(|| Error::internal("application state missing"))?;
             let now = crate::service::now();
-            state.db.read(move |conn| principals::authenticate(conn, &bearer, now)).await
+            state
+                .db
+                .read(move |conn| principals::authenticate(conn, &bearer, now))
+                .await
         })
     }
 }
@@ -140,7 +178,11 @@ pub fn query_error(err: actix_web::error::QueryPayloadError, _: &HttpRequest) ->
         .filter(|_| problem.contains("field `"))
         .unwrap_or("query")
         .to_owned();
-    Error::InvalidBody { message: format!("invalid query string: {problem}"), fields: FieldErrors::from([(field, problem)]) }.into()
+    Error::InvalidBody {
+        message: format!("invalid query string: {problem}"),
+        fields: FieldErrors::from([(field, problem)]),
+    }
+    .into()
 }
 
 pub fn path_error(_: actix_web::error::PathError, _: &HttpRequest) -> actix_web::Error {
@@ -179,8 +221,14 @@ mod tests {
     fn names_the_offending_field() {
         assert_eq!(fields_of(r#"{"inner":[]}"#), ["name"]);
         assert_eq!(fields_of(r#"{"name":"a","nmae":"b"}"#), ["nmae"]);
-        assert_eq!(fields_of(r#"{"name":"a","inner":[{"date":"2026-02-30"}]}"#), ["inner[0].date"]);
-        assert_eq!(fields_of(r#"{"name":"a","inner":[{"date":"2026-02-01","x":1}]}"#), ["inner[0].x"]);
+        assert_eq!(
+            fields_of(r#"{"name":"a","inner":[{"date":"2026-02-30"}]}"#),
+            ["inner[0].date"]
+        );
+        assert_eq!(
+            fields_of(r#"{"name":"a","inner":[{"date":"2026-02-01","x":1}]}"#),
+            ["inner[0].x"]
+        );
         assert_eq!(fields_of(r#"{"name":5}"#), ["name"]);
     }
 
@@ -189,7 +237,10 @@ mod tests {
         match parse::<Outer>(b"{\"name\":") {
             Err(Error::InvalidBody { fields, message }) => {
                 assert!(fields.is_empty());
-                assert!(message.contains("not valid JSON") && !message.contains("line"), "{message}");
+                assert!(
+                    message.contains("not valid JSON") && !message.contains("line"),
+                    "{message}"
+                );
             }
             other => panic!("expected invalid body, got {other:?}"),
         }

@@ -19,11 +19,18 @@ use crate::service::{access, now};
 #[utoipa::path(tag = "families", operation_id = "create_family", request_body = FamilyInput,
     responses((status = 201, description = "Registered", body = Family)))]
 #[post("/families")]
-pub async fn create_family(state: web::Data<AppState>, principal: Principal, body: ValidJson<FamilyInput>) -> Result<HttpResponse, Error> {
+pub async fn create_family(
+    state: web::Data<AppState>,
+    principal: Principal,
+    body: ValidJson<FamilyInput>,
+) -> Result<HttpResponse, Error> {
     let app_id = access::vendor_app(&principal)?.to_owned();
     let keys = state.keys.clone();
     let (today, now) = (tokyo_today(), now());
-    let family = state.db.write(move |conn| families::create(conn, &keys, &app_id, body.0, today, now)).await?;
+    let family = state
+        .db
+        .write(move |conn| families::create(conn, &keys, &app_id, body.0, today, now))
+        .await?;
     Ok(HttpResponse::Created().json(family))
 }
 
@@ -41,7 +48,11 @@ pub struct PageQuery {
 #[utoipa::path(tag = "families", operation_id = "list_families", params(PageQuery),
     responses((status = 200, description = "A page of families", body = FamilyPage)))]
 #[get("/families")]
-pub async fn list_families(state: web::Data<AppState>, principal: Principal, query: web::Query<PageQuery>) -> Result<HttpResponse, Error> {
+pub async fn list_families(
+    state: web::Data<AppState>,
+    principal: Principal,
+    query: web::Query<PageQuery>,
+) -> Result<HttpResponse, Error> {
     let app_id = access::vendor_app(&principal)?.to_owned();
     let query = query.into_inner();
     let limit = query.limit.unwrap_or(50);
@@ -49,7 +60,10 @@ pub async fn list_families(state: web::Data<AppState>, principal: Principal, que
         return Err(Error::field("limit", "must be between 1 and 100"));
     }
     let keys = state.keys.clone();
-    let page = state.db.read(move |conn| families::list(conn, &keys, &app_id, limit, query.after.as_deref())).await?;
+    let page = state
+        .db
+        .read(move |conn| families::list(conn, &keys, &app_id, limit, query.after.as_deref()))
+        .await?;
     Ok(HttpResponse::Ok().json(page))
 }
 
@@ -57,8 +71,14 @@ pub async fn list_families(state: web::Data<AppState>, principal: Principal, que
 #[utoipa::path(tag = "families", operation_id = "get_family", params(("family_id" = String, Path)),
     responses((status = 200, description = "The family", body = Family)))]
 #[get("/families/{family_id}")]
-pub async fn get_family(state: web::Data<AppState>, principal: Principal, path: web::Path<String>) -> Result<HttpResponse, Error> {
-    let family = state.read_family(principal, path.into_inner(), |conn, keys, row| families::get(conn, keys, row)).await?;
+pub async fn get_family(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<String>,
+) -> Result<HttpResponse, Error> {
+    let family = state
+        .read_family(principal, path.into_inner(), families::get)
+        .await?;
     Ok(HttpResponse::Ok().json(family))
 }
 
@@ -73,7 +93,11 @@ pub async fn update_family(
     body: ValidJson<FamilyPatch>,
 ) -> Result<HttpResponse, Error> {
     let now = now();
-    let family = state.write_family(principal, path.into_inner(), move |conn, keys, row| families::update(conn, keys, row, body.0, now)).await?;
+    let family = state
+        .write_family(principal, path.into_inner(), move |conn, keys, row| {
+            families::update(conn, keys, row, body.0, now)
+        })
+        .await?;
     Ok(HttpResponse::Ok().json(family))
 }
 
@@ -81,8 +105,16 @@ pub async fn update_family(
 #[utoipa::path(tag = "families", operation_id = "delete_family", params(("family_id" = String, Path)),
     responses((status = 204, description = "Deleted")))]
 #[delete("/families/{family_id}")]
-pub async fn delete_family(state: web::Data<AppState>, principal: Principal, path: web::Path<String>) -> Result<HttpResponse, Error> {
+pub async fn delete_family(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<String>,
+) -> Result<HttpResponse, Error> {
     access::vendor_app(&principal)?;
-    state.write_family(principal, path.into_inner(), |conn, _, row| families::delete(conn, row)).await?;
+    state
+        .write_family(principal, path.into_inner(), |conn, _, row| {
+            families::delete(conn, row)
+        })
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -56,8 +56,16 @@ pub async fn update_guardian(
     params(("family_id" = String, Path), ("guardian_id" = String, Path)),
     responses((status = 204, description = "Removed")))]
 #[delete("/families/{family_id}/guardians/{guardian_id}")]
-pub async fn delete_guardian(state: web::Data<AppState>, principal: Principal, path: web::Path<(String, String)>) -> Result<HttpResponse, Error> {
+pub async fn delete_guardian(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, Error> {
     let (family_id, guardian_id) = path.into_inner();
-    state.write_family(principal, family_id, move |conn, _, family| guardians::delete(conn, &family.id, &guardian_id)).await?;
+    state
+        .write_family(principal, family_id, move |conn, _, family| {
+            guardians::delete(conn, &family.id, &guardian_id)
+        })
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }

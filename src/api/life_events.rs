@@ -26,7 +26,9 @@ pub async fn record_life_event(
 ) -> Result<HttpResponse, Error> {
     let (today, now) = (tokyo_today(), now());
     let event = state
-        .write_family(principal, path.into_inner(), move |conn, keys, family| life_events::record(conn, keys, family, body.0, today, now))
+        .write_family(principal, path.into_inner(), move |conn, keys, family| {
+            life_events::record(conn, keys, family, body.0, today, now)
+        })
         .await?;
     Ok(HttpResponse::Created().json(event))
 }
@@ -35,7 +37,15 @@ pub async fn record_life_event(
 #[utoipa::path(tag = "life events", operation_id = "list_life_events", params(("family_id" = String, Path)),
     responses((status = 200, description = "The events", body = Vec<LifeEvent>)))]
 #[get("/families/{family_id}/events")]
-pub async fn list_life_events(state: web::Data<AppState>, principal: Principal, path: web::Path<String>) -> Result<HttpResponse, Error> {
-    let events = state.read_family(principal, path.into_inner(), |conn, _, family| life_events::list(conn, &family.id)).await?;
+pub async fn list_life_events(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<String>,
+) -> Result<HttpResponse, Error> {
+    let events = state
+        .read_family(principal, path.into_inner(), |conn, _, family| {
+            life_events::list(conn, &family.id)
+        })
+        .await?;
     Ok(HttpResponse::Ok().json(events))
 }

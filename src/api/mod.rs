@@ -93,24 +93,56 @@ struct Conventions;
 impl Modify for Conventions {
     fn modify(&self, doc: &mut Document) {
         let components = doc.components.get_or_insert_with(Default::default);
-        components.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
         let errors = [
-            ("400", "The body is not the JSON this operation takes; `fields` names the culprit"),
-            ("401", "No credential, or one that is unknown, revoked or expired"),
+            (
+                "400",
+                "The body is not the JSON this operation takes; `fields` names the culprit",
+            ),
+            (
+                "401",
+                "No credential, or one that is unknown, revoked or expired",
+            ),
             ("403", "The caller's role may not do this"),
             ("404", "Not found, or not the caller's to see"),
-            ("422", "A value breaks a rule; `fields` names each one and the problem"),
+            (
+                "422",
+                "A value breaks a rule; `fields` names each one and the problem",
+            ),
         ];
         for item in doc.paths.paths.values_mut() {
-            for operation in [&mut item.get, &mut item.post, &mut item.patch, &mut item.put, &mut item.delete].into_iter().flatten() {
+            for operation in [
+                &mut item.get,
+                &mut item.post,
+                &mut item.patch,
+                &mut item.put,
+                &mut item.delete,
+            ]
+            .into_iter()
+            .flatten()
+            {
                 for (status, description) in errors {
                     let response = Response::builder()
                         .description(description)
-                        .content("application/json", utoipa::openapi::Content::new(Some(Ref::from_schema_name("ErrorBody"))))
+                        .content(
+                            "application/json",
+                            utoipa::openapi::Content::new(Some(Ref::from_schema_name("ErrorBody"))),
+                        )
                         .build();
-                    operation.responses.responses.entry(status.to_owned()).or_insert(RefOr::T(response));
+                    operation
+                        .responses
+                        .responses
+                        .entry(status.to_owned())
+                        .or_insert(RefOr::T(response));
                 }
-                operation.security = Some(vec![utoipa::openapi::security::SecurityRequirement::new("bearer", Vec::<String>::new())]);
+                operation.security =
+                    Some(vec![utoipa::openapi::security::SecurityRequirement::new(
+                        "bearer",
+                        Vec::<String>::new(),
+                    )]);
             }
         }
     }
@@ -118,7 +150,11 @@ impl Modify for Conventions {
 
 /// The OpenAPI document, built from the same `configure` the server uses; no database needed.
 pub fn openapi() -> Document {
-    let (_, mut document) = actix_web::App::new().into_utoipa_app().openapi(ApiDoc::openapi()).configure(configure).split_for_parts();
+    let (_, mut document) = actix_web::App::new()
+        .into_utoipa_app()
+        .openapi(ApiDoc::openapi())
+        .configure(configure)
+        .split_for_parts();
     Conventions.modify(&mut document);
     document
 }

@@ -15,11 +15,16 @@ pub async fn healthz() -> HttpResponse {
 /// The database answers; a load balancer sends traffic only while this is 200.
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let backend = state.db.location().backend_name();
-    match state.db.read(|conn| conn.batch_execute("SELECT 1").map_err(Error::from)).await {
+    match state
+        .db
+        .read(|conn| conn.batch_execute("SELECT 1").map_err(Error::from))
+        .await
+    {
         Ok(()) => HttpResponse::Ok().json(json!({ "status": "ready", "database": backend })),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");
-            HttpResponse::ServiceUnavailable().json(json!({ "status": "unavailable", "database": backend }))
+            HttpResponse::ServiceUnavailable()
+                .json(json!({ "status": "unavailable", "database": backend }))
         }
     }
 }

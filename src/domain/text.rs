@@ -41,9 +41,8 @@ pub fn phone(input: &str) -> Result<String, String> {
     const HINT: &str = "must be a Japanese phone number such as 03-1234-5678 or 090-1234-5678";
     let mut digits = String::new();
     let text = input.trim();
-    let rest = text.strip_prefix("+81").map(|r| {
+    let rest = text.strip_prefix("+81").inspect(|_r| {
         digits.push('0');
-        r
     });
     for c in rest.unwrap_or(text).chars() {
         match c {

@@ -85,7 +85,12 @@ pub struct NewChild(ChildInput);
 /// Checks a child's values as a whole (the status decides which dates it needs).
 /// `new_due_date` is false when a stored due date is kept as it was: a pregnancy that has
 /// run past its due date must not block a name correction.
-fn validate(input: ChildInput, today: NaiveDate, prefix: &str, new_due_date: bool) -> Result<ChildInput, FieldErrors> {
+fn validate(
+    input: ChildInput,
+    today: NaiveDate,
+    prefix: &str,
+    new_due_date: bool,
+) -> Result<ChildInput, FieldErrors> {
     let mut check = FieldCheck::under(prefix);
     let mut valid = ChildInput {
         status: input.status,
@@ -104,20 +109,33 @@ fn validate(input: ChildInput, today: NaiveDate, prefix: &str, new_due_date: boo
                 None => check.fail("due_date", "an expected child needs a due date"),
             }
             if input.birth_date.is_some() {
-                check.fail("birth_date", "an expected child has no birth date: record a birth event instead");
+                check.fail(
+                    "birth_date",
+                    "an expected child has no birth date: record a birth event instead",
+                );
             }
             if input.birth_weight_grams.is_some() {
-                check.fail("birth_weight_grams", "an expected child has no birth weight: record a birth event instead");
+                check.fail(
+                    "birth_weight_grams",
+                    "an expected child has no birth weight: record a birth event instead",
+                );
             }
         }
         ChildStatus::Born => {
             // The due date of a born child is history and is not re-checked against today.
             valid.due_date = input.due_date;
             match input.birth_date {
-                Some(born) => valid.birth_date = check.check("birth_date", dates::child_birth_date(born, today)),
+                Some(born) => {
+                    valid.birth_date =
+                        check.check("birth_date", dates::child_birth_date(born, today))
+                }
                 None => check.fail("birth_date", "a born child needs a birth date"),
             }
-            valid.birth_weight_grams = check.check_opt("birth_weight_grams", input.birth_weight_grams, dates::birth_weight_grams);
+            valid.birth_weight_grams = check.check_opt(
+                "birth_weight_grams",
+                input.birth_weight_grams,
+                dates::birth_weight_grams,
+            );
         }
     }
     let errors = check.into_errors();
@@ -132,8 +150,17 @@ pub fn prepare(input: ChildInput, today: NaiveDate, prefix: &str) -> Result<NewC
     validate(input, today, prefix, true).map(NewChild)
 }
 
-pub fn insert(conn: &mut DbConnection, keys: &KeyRing, family_id: &str, child: NewChild, now: NaiveDateTime) -> Result<Child, Error> {
-    let count: i64 = children::table.filter(children::family_id.eq(family_id)).count().get_result(conn)?;
+pub fn insert(
+    conn: &mut DbConnection,
+    keys: &KeyRing,
+    family_id: &str,
+    child: NewChild,
+    now: NaiveDateTime,
+) -> Result<Child, Error> {
+    let count: i64 = children::table
+        .filter(children::family_id.eq(family_id))
+        .count()
+        .get_result(conn)?;
     if count >= MAX_PER_FAMILY {
         return Err(Error::Conflict {
             code: "too_many_children",
@@ -141,7 +168,9 @@ pub fn insert(conn: &mut DbConnection, keys: &KeyRing, family_id: &str, child: N
         });
     }
     let row = seal(keys, new_id(), family_id, child.0, now, now)?;
-    diesel::insert_into(children::table).values(&row).execute(conn)?;
+    diesel::insert_into(children::table)
+        .values(&row)
+        .execute(conn)?;
     view(keys, row)
 }
 
@@ -155,7 +184,10 @@ pub fn update(
     now: NaiveDateTime,
 ) -> Result<Child, Error> {
     if change.status.is_some() {
-        return Err(Error::field("status", "the status is not edited: record a birth event for the birth"));
+        return Err(Error::field(
+            "status",
+            "the status is not edited: record a birth event for the birth",
+        ));
     }
     let row = find(conn, family_id, child_id)?;
     let current = view(keys, row.clone())?;
@@ -177,7 +209,9 @@ pub fn update(
     patch::apply(&mut merged.sex, change.sex);
     let valid = validate(merged, today, "", due_date_changed).map_err(Error::Validation)?;
     let updated = seal(keys, row.id, family_id, valid, row.created_at, now)?;
-    diesel::update(children::table.find(&updated.id)).set(&updated).execute(conn)?;
+    diesel::update(children::table.find(&updated.id))
+        .set(&updated)
+        .execute(conn)?;
     view(keys, updated)
 }
 
@@ -191,7 +225,13 @@ pub struct BirthFacts {
 }
 
 /// Records a birth on a stored expected child, keeping what the birth does not say.
-pub fn mark_born(conn: &mut DbConnection, keys: &KeyRing, row: ChildRow, birth: BirthFacts, now: NaiveDateTime) -> Result<Child, Error> {
+pub fn mark_born(
+    conn: &mut DbConnection,
+    keys: &KeyRing,
+    row: ChildRow,
+    birth: BirthFacts,
+    now: NaiveDateTime,
+) -> Result<Child, Error> {
     let current = view(keys, row.clone())?;
     let valid = ChildInput {
         status: ChildStatus::Born,
@@ -203,12 +243,20 @@ pub fn mark_born(conn: &mut DbConnection, keys: &KeyRing, row: ChildRow, birth: 
         sex: birth.sex.or(current.sex),
     };
     let updated = seal(keys, row.id, &row.family_id, valid, row.created_at, now)?;
-    diesel::update(children::table.find(&updated.id)).set(&updated).execute(conn)?;
+    diesel::update(children::table.find(&updated.id))
+        .set(&updated)
+        .execute(conn)?;
     view(keys, updated)
 }
 
 /// Adds a child recorded straight as born (no pregnancy was registered before).
-pub fn insert_born(conn: &mut DbConnection, keys: &KeyRing, family_id: &str, birth: BirthFacts, now: NaiveDateTime) -> Result<Child, Error> {
+pub fn insert_born(
+    conn: &mut DbConnection,
+    keys: &KeyRing,
+    family_id: &str,
+    birth: BirthFacts,
+    now: NaiveDateTime,
+) -> Result<Child, Error> {
     let input = ChildInput {
         status: ChildStatus::Born,
         due_date: None,

@@ -104,10 +104,22 @@ pub fn create(
     let mut check = FieldCheck::default();
     let address = check.check_opt("address", input.address, |a| text::address(&a));
     if input.guardians.len() as i64 > guardians::MAX_PER_FAMILY {
-        check.fail("guardians", format!("a family holds at most {} guardians", guardians::MAX_PER_FAMILY));
+        check.fail(
+            "guardians",
+            format!(
+                "a family holds at most {} guardians",
+                guardians::MAX_PER_FAMILY
+            ),
+        );
     }
     if input.children.len() as i64 > children::MAX_PER_FAMILY {
-        check.fail("children", format!("a family holds at most {} children", children::MAX_PER_FAMILY));
+        check.fail(
+            "children",
+            format!(
+                "a family holds at most {} children",
+                children::MAX_PER_FAMILY
+            ),
+        );
     }
     let mut new_guardians = Vec::new();
     for (i, g) in input.guardians.into_iter().enumerate() {
@@ -139,7 +151,9 @@ pub fn create(
         created_at: now,
         updated_at: now,
     };
-    diesel::insert_into(families::table).values(&row).execute(conn)?;
+    diesel::insert_into(families::table)
+        .values(&row)
+        .execute(conn)?;
     for guardian in new_guardians {
         guardians::insert(conn, keys, &row.id, guardian, now)?;
     }
@@ -155,13 +169,23 @@ pub fn get(conn: &mut DbConnection, keys: &KeyRing, row: FamilyRow) -> Result<Fa
     let children = children::list(conn, keys, &row.id)?;
     let devices = devices::list(conn, keys, &row.id)?;
     Ok(Family {
-        municipality_code: MunicipalityCode::parse(&row.municipality_code).map_err(Error::internal)?,
-        postal_code: row.postal_code.as_deref().map(PostalCode::parse).transpose().map_err(Error::internal)?,
+        municipality_code: MunicipalityCode::parse(&row.municipality_code)
+            .map_err(Error::internal)?,
+        postal_code: row
+            .postal_code
+            .as_deref()
+            .map(PostalCode::parse)
+            .transpose()
+            .map_err(Error::internal)?,
         address: keys.open_opt("families.address", row.address.as_deref())?,
         preferred_language: LanguageTag::parse(&row.preferred_language).map_err(Error::internal)?,
         quiet_hours: QuietHours::from_minutes(row.quiet_hours_start, row.quiet_hours_end)
             .ok_or_else(|| Error::internal("families.quiet_hours out of range"))?,
-        health_insurance: row.health_insurance.as_deref().map(HealthInsurance::from_stored).transpose()?,
+        health_insurance: row
+            .health_insurance
+            .as_deref()
+            .map(HealthInsurance::from_stored)
+            .transpose()?,
         single_parent: row.single_parent,
         guardians,
         children,
@@ -173,10 +197,19 @@ pub fn get(conn: &mut DbConnection, keys: &KeyRing, row: FamilyRow) -> Result<Fa
 }
 
 /// Applies corrections; a refused change leaves the family exactly as it was.
-pub fn update(conn: &mut DbConnection, keys: &KeyRing, mut row: FamilyRow, change: FamilyPatch, now: NaiveDateTime) -> Result<Family, Error> {
+pub fn update(
+    conn: &mut DbConnection,
+    keys: &KeyRing,
+    mut row: FamilyRow,
+    change: FamilyPatch,
+    now: NaiveDateTime,
+) -> Result<Family, Error> {
     let mut check = FieldCheck::default();
     if change.municipality_code.is_some() {
-        check.fail("municipality_code", "a move is recorded as a 'moved' event, which keeps its date and lets nonstop re-plan");
+        check.fail(
+            "municipality_code",
+            "a move is recorded as a 'moved' event, which keeps its date and lets nonstop re-plan",
+        );
     }
     let address = match change.address {
         Some(Some(a)) => check.check("address", text::address(&a)).map(Some),
@@ -198,13 +231,20 @@ pub fn update(conn: &mut DbConnection, keys: &KeyRing, mut row: FamilyRow, chang
         row.quiet_hours_end = quiet.end_minute();
     }
     let mut insurance = row.health_insurance.take();
-    patch::apply(&mut insurance, change.health_insurance.map(|h| h.map(|h| h.as_str().to_owned())));
+    patch::apply(
+        &mut insurance,
+        change
+            .health_insurance
+            .map(|h| h.map(|h| h.as_str().to_owned())),
+    );
     row.health_insurance = insurance;
     if let Some(single_parent) = change.single_parent {
         row.single_parent = single_parent;
     }
     row.updated_at = now;
-    diesel::update(families::table.find(&row.id)).set(&row).execute(conn)?;
+    diesel::update(families::table.find(&row.id))
+        .set(&row)
+        .execute(conn)?;
     get(conn, keys, row)
 }
 
@@ -215,18 +255,33 @@ pub fn delete(conn: &mut DbConnection, row: FamilyRow) -> Result<(), Error> {
 }
 
 /// A page of the app's families, in creation order.
-pub fn list(conn: &mut DbConnection, keys: &KeyRing, app_id: &str, limit: i64, after: Option<&str>) -> Result<FamilyPage, Error> {
-    let mut query = families::table.filter(families::app_id.eq(app_id)).select(FamilyRow::as_select()).into_boxed();
+pub fn list(
+    conn: &mut DbConnection,
+    keys: &KeyRing,
+    app_id: &str,
+    limit: i64,
+    after: Option<&str>,
+) -> Result<FamilyPage, Error> {
+    let mut query = families::table
+        .filter(families::app_id.eq(app_id))
+        .select(FamilyRow::as_select())
+        .into_boxed();
     if let Some(after) = after {
         query = query.filter(families::id.gt(after.to_owned()));
     }
-    let mut rows: Vec<FamilyRow> = query.order(families::id.asc()).limit(limit + 1).load(conn)?;
+    let mut rows: Vec<FamilyRow> = query
+        .order(families::id.asc())
+        .limit(limit + 1)
+        .load(conn)?;
     let next_after = if rows.len() as i64 > limit {
         rows.truncate(limit as usize);
         rows.last().map(|r| r.id.clone())
     } else {
         None
     };
-    let items = rows.into_iter().map(|row| get(conn, keys, row)).collect::<Result<_, _>>()?;
+    let items = rows
+        .into_iter()
+        .map(|row| get(conn, keys, row))
+        .collect::<Result<_, _>>()?;
     Ok(FamilyPage { items, next_after })
 }

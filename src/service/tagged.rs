@@ -14,7 +14,10 @@ use serde_json::{Map, Value};
 pub const AT: &str = "at `";
 
 /// Reads the body as an object and takes out its tag.
-pub fn split<'de, D: Deserializer<'de>>(deserializer: D, tag: &'static str) -> Result<(String, Map<String, Value>), D::Error> {
+pub fn split<'de, D: Deserializer<'de>>(
+    deserializer: D,
+    tag: &'static str,
+) -> Result<(String, Map<String, Value>), D::Error> {
     let mut body = Map::<String, Value>::deserialize(deserializer)?;
     match body.remove(tag) {
         Some(Value::String(name)) => Ok((name, body)),
@@ -33,5 +36,8 @@ pub fn variant<T: DeserializeOwned, E: de::Error>(body: Map<String, Value>) -> R
 
 /// The error for a tag naming no variant.
 pub fn unknown<E: de::Error>(tag: &str, found: &str, expected: &[&str]) -> E {
-    E::custom(format!("{AT}{tag}`: unknown variant `{found}`, expected one of {}", expected.join(", ")))
+    E::custom(format!(
+        "{AT}{tag}`: unknown variant `{found}`, expected one of {}",
+        expected.join(", ")
+    ))
 }
