@@ -3,10 +3,12 @@
 //! Types that validate on parse: a value of `MunicipalityCode`, `PostalCode`, `LanguageTag`,
 //! … is valid by construction, so the rest of the code never re-checks it.
 
+pub mod calendar;
 pub mod dates;
 pub mod enums;
 pub mod language;
 pub mod municipality;
+pub mod periods;
 pub mod postal_code;
 pub mod push_target;
 pub mod quiet_hours;

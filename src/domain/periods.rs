@@ -1,0 +1,167 @@
+//! 期間の計算: how Japanese law counts days, months and ages.
+//!
+//! Each rule is named after the law it follows; the worked examples of
+//! `shared/domain/jp-rules.md` §0 are the tests.
+
+use chrono::{Datelike, Days, Months, NaiveDate};
+
+use super::calendar::{Calendar, MonthDay};
+
+/// `date` moved by `n` days (either way).
+pub fn shift_days(date: NaiveDate, n: i64) -> NaiveDate {
+    if n >= 0 {
+        date + Days::new(n as u64)
+    } else {
+        date - Days::new(n.unsigned_abs())
+    }
+}
+
+/// 初日算入 (戸籍法43条): the day of the event is day 1, so "within 14 days" ends on event + 13.
+pub fn koseki_days(event: NaiveDate, n: i64) -> NaiveDate {
+    shift_days(event, n - 1)
+}
+
+/// 初日不算入 (民法140条): counting starts the next day, so "within 14 days" ends on event + 14.
+pub fn civil_days(event: NaiveDate, n: i64) -> NaiveDate {
+    shift_days(event, n)
+}
+
+/// The same day number `n` months later, or the last day of that month when it has no such
+/// day.
+fn same_day_months_later(date: NaiveDate, n: i64) -> NaiveDate {
+    let months = Months::new(n.unsigned_abs() as u32);
+    let moved = if n >= 0 { date.checked_add_months(months) } else { date.checked_sub_months(months) };
+    // chrono clamps to the month's last day itself; the fallback is unreachable for real dates.
+    moved.unwrap_or(date)
+}
+
+/// 民法143条: a period of `n` months from an event ends on the day before the corresponding
+/// day of the start (the day after the event), i.e. on the same day number `n` months after
+/// the event, or on the month's last day when it has none (1/31 + 1 month → 2/28).
+pub fn civil_months(event: NaiveDate, n: i64) -> NaiveDate {
+    same_day_months_later(event, n)
+}
+
+/// 生後N月に至る日 (MHLW reading used by every municipality): the day before the same date
+/// `n` months after birth; when that month has no such date, its last day (born 7/31 → reaches
+/// 2 months on 9/30).
+pub fn month_age_reached(birth: NaiveDate, n: i64) -> NaiveDate {
+    let target_month = same_day_months_later(birth.with_day(1).unwrap_or(birth), n);
+    match target_month.with_day(birth.day()) {
+        Some(same_date) => shift_days(same_date, -1),
+        None => same_day_months_later(birth, n),
+    }
+}
+
+/// 年齢計算ニ関スル法律: a child reaches `years` at the end of the day before the birthday,
+/// which is the day "満N歳に達する日" names.
+pub fn age_reached(birth: NaiveDate, years: i64) -> NaiveDate {
+    month_age_reached(birth, 12 * years)
+}
+
+/// 出生X週Y日後: the birth day is 0週0日.
+pub fn weeks_days_after(birth: NaiveDate, weeks: i64, days: i64) -> NaiveDate {
+    shift_days(birth, 7 * weeks + days)
+}
+
+/// The last open day of the month `date` lies in.
+pub fn last_open_day_of_month(date: NaiveDate, calendar: &Calendar, extra_closed: &[MonthDay]) -> NaiveDate {
+    let next_month = same_day_months_later(date.with_day(1).unwrap_or(date), 1);
+    calendar.previous_open_day(shift_days(next_month, -1), extra_closed)
+}
+
+/// 児童手当 15日特例 (児童手当法8条3項): a claim filed within 15 days from the day after the
+/// birth counts as filed in the birth month. The last day that still secures next month's
+/// start is the later of the last open day of the birth month and birth + 15 days (moved to an
+/// open day).
+pub fn child_allowance_deadline(birth: NaiveDate, calendar: &Calendar, extra_closed: &[MonthDay]) -> NaiveDate {
+    let fifteen_days = calendar.next_open_day(civil_days(birth, 15), extra_closed);
+    last_open_day_of_month(birth, calendar, extra_closed).max(fifteen_days)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(text: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(text, "%Y-%m-%d").expect("date")
+    }
+
+    /// jp-rules.md §0, worked examples: birth → (出生届 raw, effective), (国保 raw, effective),
+    /// (児童手当 15日 raw, effective), 児童手当 deadline for next month's start.
+    const WORKED: [(&str, &str, &str, &str, &str, &str, &str, &str); 5] = [
+        ("2026-04-20", "2026-05-03", "2026-05-07", "2026-05-04", "2026-05-07", "2026-05-05", "2026-05-07", "2026-05-07"),
+        ("2026-12-18", "2026-12-31", "2027-01-04", "2027-01-01", "2027-01-04", "2027-01-02", "2027-01-04", "2027-01-04"),
+        ("2026-12-20", "2027-01-02", "2027-01-04", "2027-01-03", "2027-01-04", "2027-01-04", "2027-01-04", "2027-01-04"),
+        ("2026-09-10", "2026-09-23", "2026-09-24", "2026-09-24", "2026-09-24", "2026-09-25", "2026-09-25", "2026-09-30"),
+        ("2026-04-30", "2026-05-13", "2026-05-13", "2026-05-14", "2026-05-14", "2026-05-15", "2026-05-15", "2026-05-15"),
+    ];
+
+    #[test]
+    fn the_worked_examples_of_the_rules_file() {
+        let calendar = Calendar::shipped();
+        for (birth, koseki_raw, koseki, kokuho_raw, kokuho, fifteen_raw, fifteen, allowance) in WORKED {
+            let birth = d(birth);
+            assert_eq!(koseki_days(birth, 14), d(koseki_raw), "出生届 raw for {birth}");
+            assert_eq!(calendar.next_open_day(koseki_days(birth, 14), &[]), d(koseki), "出生届 for {birth}");
+            assert_eq!(civil_days(birth, 14), d(kokuho_raw), "国保 raw for {birth}");
+            assert_eq!(calendar.next_open_day(civil_days(birth, 14), &[]), d(kokuho), "国保 for {birth}");
+            assert_eq!(civil_days(birth, 15), d(fifteen_raw), "15日 raw for {birth}");
+            assert_eq!(calendar.next_open_day(civil_days(birth, 15), &[]), d(fifteen), "15日 for {birth}");
+            assert_eq!(child_allowance_deadline(birth, &calendar, &[]), d(allowance), "児童手当 for {birth}");
+        }
+    }
+
+    #[test]
+    fn the_koseki_example_born_12_2() {
+        assert_eq!(koseki_days(d("2026-12-02"), 14), d("2026-12-15"));
+    }
+
+    #[test]
+    fn municipal_examples_of_the_fifteen_day_rule() {
+        let calendar = Calendar::shipped();
+        // Edogawa: born 4/30 → file by 5/15 → May's allowance.
+        assert_eq!(child_allowance_deadline(d("2026-04-30"), &calendar, &[]), d("2026-05-15"));
+        // A birth early in a month: the last open day of that month is later than birth + 15.
+        assert_eq!(child_allowance_deadline(d("2026-06-01"), &calendar, &[]), d("2026-06-30"));
+    }
+
+    #[test]
+    fn month_periods_end_on_the_same_day_or_the_months_last() {
+        assert_eq!(civil_months(d("2026-01-15"), 1), d("2026-02-15"));
+        assert_eq!(civil_months(d("2026-01-31"), 1), d("2026-02-28"));
+        assert_eq!(civil_months(d("2027-11-30"), 3), d("2028-02-29"));
+        assert_eq!(civil_months(d("2026-03-31"), -1), d("2026-02-28"));
+    }
+
+    #[test]
+    fn month_ages_as_municipalities_read_them() {
+        assert_eq!(month_age_reached(d("2026-07-31"), 2), d("2026-09-30"), "born 7/31 reaches 2 months on 9/30");
+        assert_eq!(month_age_reached(d("2026-07-15"), 2), d("2026-09-14"));
+        assert_eq!(month_age_reached(d("2026-08-01"), 1), d("2026-08-31"));
+        assert_eq!(month_age_reached(d("2026-01-30"), 1), d("2026-02-28"));
+        assert_eq!(month_age_reached(d("2025-05-10"), 18), d("2026-11-09"), "1歳6か月");
+    }
+
+    #[test]
+    fn ages_are_reached_the_day_before_the_birthday() {
+        assert_eq!(age_reached(d("2024-05-10"), 1), d("2025-05-09"));
+        assert_eq!(age_reached(d("2024-02-29"), 1), d("2025-02-28"));
+        assert_eq!(age_reached(d("2024-02-29"), 4), d("2028-02-28"));
+        assert_eq!(age_reached(d("2024-03-01"), 3), d("2027-02-28"));
+    }
+
+    #[test]
+    fn weeks_and_days_count_from_birth_as_zero() {
+        // ロタ: the first dose by 出生14週6日後.
+        assert_eq!(weeks_days_after(d("2026-11-01"), 14, 6), d("2027-02-13"));
+        assert_eq!(weeks_days_after(d("2026-11-01"), 0, 0), d("2026-11-01"));
+    }
+
+    #[test]
+    fn last_open_day_of_a_month() {
+        let calendar = Calendar::shipped();
+        assert_eq!(last_open_day_of_month(d("2026-05-05"), &calendar, &[]), d("2026-05-29"));
+        assert_eq!(last_open_day_of_month(d("2026-12-01"), &calendar, &[]), d("2026-12-28"));
+    }
+}
