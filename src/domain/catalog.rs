@@ -1,0 +1,424 @@
+//! 手続カタログ: the procedures nonstop knows, loaded from `catalog/procedures.toml`.
+//!
+//! Each procedure says what starts it (a due date, a birth, a move, or the calendar year), when
+//! its window opens and closes, its deadline and how the law counts it, who may file where, for
+//! whom it applies, when to remind, and its legal basis with a source.
+
+use std::collections::BTreeSet;
+
+use chrono::{Datelike, NaiveDate};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::calendar::{Calendar, MonthDay};
+use super::enums::HealthInsurance;
+use super::periods;
+use crate::text_enum;
+
+text_enum! {
+    /// What kind of thing the family has to do.
+    pub enum ProcedureKind {
+        /// 届出・申請: a filing with a form.
+        Filing => "filing",
+        /// 健診: a health checkup.
+        Checkup => "checkup",
+        /// 予防接種: a vaccination.
+        Vaccination => "vaccination",
+        /// A service the municipality provides (訪問): nothing to file, something to expect.
+        Service => "service",
+        /// Something to know or to ask someone else to do (e.g. through the employer).
+        Information => "information",
+    }
+}
+
+text_enum! {
+    /// What starts a procedure.
+    pub enum Trigger {
+        /// 出産予定日 of an expected child.
+        DueDate => "due_date",
+        /// 生年月日 of a born child.
+        Birth => "birth",
+        /// The date of the family's latest move (転入).
+        Moved => "moved",
+        /// Every calendar year.
+        Yearly => "yearly",
+    }
+}
+
+text_enum! {
+    /// Whom a task is about: one child, or the household.
+    pub enum Subject {
+        Child => "child",
+        Household => "household",
+    }
+}
+
+text_enum! {
+    /// Whether a deadline is set by law or only recommended.
+    pub enum DeadlineKind {
+        Legal => "legal",
+        Recommended => "recommended",
+    }
+}
+
+text_enum! {
+    /// Where the filing goes.
+    pub enum FilesWith {
+        /// 市区町村 (窓口 or マイナポータル).
+        Municipality => "municipality",
+        /// 勤務先: the employer forwards it to the health insurer.
+        Employer => "employer",
+        /// 健康保険の保険者.
+        Insurer => "insurer",
+        /// 医療機関 (checkups, vaccinations).
+        MedicalInstitution => "medical_institution",
+        /// Nothing to file.
+        Nobody => "nobody",
+    }
+}
+
+text_enum! {
+    /// A household circumstance the profile records because a procedure depends on it.
+    pub enum Circumstance {
+        /// 児童扶養手当を受給している.
+        ReceivesChildSupportAllowance => "receives_child_support_allowance",
+        /// 特別児童扶養手当を受給している.
+        ReceivesSpecialChildSupportAllowance => "receives_special_child_support_allowance",
+        /// 児童手当の現況届が必要な世帯 (DV避難, 別居, 児童の住民票が他市町村, …).
+        ChildAllowanceStatusReportRequired => "child_allowance_status_report_required",
+    }
+}
+
+text_enum! {
+    /// The counting rules a date of a procedure is computed with.
+    pub enum Rule {
+        /// anchor + n days.
+        Days => "days",
+        /// 初日算入 (戸籍法43条): anchor + n − 1.
+        KosekiDays => "koseki_days",
+        /// 初日不算入 (民法140条): anchor + n.
+        CivilDays => "civil_days",
+        /// 民法143条: n months.
+        CivilMonths => "civil_months",
+        /// 生後N月に至る日.
+        MonthAge => "month_age",
+        /// 満N歳に達する日 (the day before the birthday).
+        AgeYears => "age_years",
+        /// 出生N週M日後 (`n` weeks, `days` days).
+        WeeksDays => "weeks_days",
+        /// 児童手当 15日特例: the later of the birth month's last open day and birth + 15.
+        ChildAllowance15Day => "child_allowance_15_day",
+        /// A fixed day of the year (`on = "MM-DD"`), for yearly procedures.
+        MonthDay => "month_day",
+    }
+}
+
+text_enum! {
+    /// What happens when a date falls on a closed day.
+    pub enum ClosedDay {
+        /// Nothing: the date stands.
+        Keep => "keep",
+        /// Moves to the next open day (地方自治法4条の2④).
+        Next => "next",
+        /// Moves back to the previous open day (the safer reading where the law is unclear).
+        Previous => "previous",
+    }
+}
+
+/// A date of a procedure, computed from its anchor.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DateRule {
+    pub rule: Rule,
+    /// The rule's count (days, months, years or weeks).
+    #[serde(default)]
+    pub n: i64,
+    /// Days added after the rule (for `weeks_days`, the days part).
+    #[serde(default)]
+    pub days: i64,
+    /// For `month_day`: the day of the year, `MM-DD`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on: Option<String>,
+    /// What a closed day does to the date.
+    #[serde(default = "keep")]
+    pub closed_day: ClosedDay,
+}
+
+fn keep() -> ClosedDay {
+    ClosedDay::Keep
+}
+
+impl DateRule {
+    /// Checks the rule's shape; the problem names the part at fault.
+    pub fn validate(&self) -> Result<(), String> {
+        match (self.rule, &self.on) {
+            (Rule::MonthDay, None) => return Err("a month_day rule needs `on = \"MM-DD\"`".into()),
+            (Rule::MonthDay, Some(on)) => {
+                parse_month_day(on)?;
+            }
+            (_, Some(_)) => return Err("`on` belongs to month_day rules only".into()),
+            _ => {}
+        }
+        if !(-1000..=1200).contains(&self.n) || !(-1000..=1000).contains(&self.days) {
+            return Err("`n` and `days` must stay within a few years".into());
+        }
+        if matches!(self.rule, Rule::KosekiDays) && self.n < 1 {
+            return Err("koseki_days counts from day 1: `n` must be at least 1".into());
+        }
+        Ok(())
+    }
+
+    /// The date this rule gives for `anchor` (for `month_day`, the year of `anchor`).
+    pub fn date(&self, anchor: NaiveDate, calendar: &Calendar, extra_closed: &[MonthDay]) -> NaiveDate {
+        let base = match self.rule {
+            Rule::Days => periods::shift_days(anchor, self.n),
+            Rule::KosekiDays => periods::koseki_days(anchor, self.n),
+            Rule::CivilDays => periods::civil_days(anchor, self.n),
+            Rule::CivilMonths => periods::civil_months(anchor, self.n),
+            Rule::MonthAge => periods::month_age_reached(anchor, self.n),
+            Rule::AgeYears => periods::age_reached(anchor, self.n),
+            Rule::WeeksDays => periods::weeks_days_after(anchor, self.n, 0),
+            Rule::ChildAllowance15Day => periods::child_allowance_deadline(anchor, calendar, extra_closed),
+            Rule::MonthDay => {
+                let (month, day) = self.on.as_deref().and_then(|on| parse_month_day(on).ok()).unwrap_or((1, 1));
+                NaiveDate::from_ymd_opt(anchor.year(), month, day).unwrap_or(anchor)
+            }
+        };
+        let date = periods::shift_days(base, self.days);
+        match self.closed_day {
+            ClosedDay::Keep => date,
+            ClosedDay::Next => calendar.next_open_day(date, extra_closed),
+            ClosedDay::Previous => calendar.previous_open_day(date, extra_closed),
+        }
+    }
+}
+
+/// `MM-DD` → (month, day), checked against a leap year so 02-29 is allowed.
+pub fn parse_month_day(text: &str) -> Result<MonthDay, String> {
+    let date = NaiveDate::parse_from_str(&format!("2000-{text}"), "%Y-%m-%d")
+        .map_err(|_| format!("'{text}' is not a day of the year written MM-DD"))?;
+    Ok((date.month(), date.day()))
+}
+
+/// For whom a procedure applies.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "if", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Condition {
+    /// The household's health insurance is this one.
+    HealthInsurance { is: HealthInsurance },
+    /// The child weighed less than this at birth (低体重児: under 2,500 g).
+    BirthWeightBelow { grams: i32 },
+    /// A single-parent household (ひとり親).
+    SingleParent,
+    /// The household has this circumstance.
+    Circumstance { is: Circumstance },
+    /// The child is younger than this many years when the window opens.
+    ChildAgeBelow { years: i64 },
+    /// The household has a born child younger than this many years.
+    HouseholdHasChildBelow { years: i64 },
+}
+
+/// When to remind, relative to a date of the task.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Reminder {
+    pub from: ReminderBase,
+    #[serde(default)]
+    pub days: i64,
+}
+
+text_enum! {
+    /// The date a reminder is counted from.
+    pub enum ReminderBase {
+        /// The day the window opens.
+        Opens => "opens",
+        /// The deadline (or, without one, the window's end).
+        Deadline => "deadline",
+        /// The trigger's own date (due date, birth date, move date).
+        Anchor => "anchor",
+    }
+}
+
+/// Japanese and English names.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Names {
+    pub ja: String,
+    pub en: String,
+}
+
+/// One procedure of the catalog.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Procedure {
+    /// Stable id, e.g. `birth_registration`.
+    pub id: String,
+    pub name: Names,
+    /// pregnancy, birth, insurance, benefit, health, vaccination, annual, childcare.
+    pub category: String,
+    pub kind: ProcedureKind,
+    pub trigger: Trigger,
+    pub subject: Subject,
+    pub opens: DateRule,
+    /// The end of the window; without it, the deadline ends the window.
+    pub closes: Option<DateRule>,
+    pub deadline: Option<DateRule>,
+    #[serde(default = "legal")]
+    pub deadline_kind: DeadlineKind,
+    /// Who files (or acts).
+    pub who: Names,
+    pub files_with: FilesWith,
+    #[serde(default)]
+    pub conditions: Vec<Condition>,
+    pub reminders: Vec<Reminder>,
+    /// 根拠法令.
+    pub legal_basis: String,
+    /// Where the rule was read.
+    pub source: String,
+    /// Which reading was chosen where the sources disagree or a fact is unverified.
+    pub note: Option<String>,
+}
+
+fn legal() -> DeadlineKind {
+    DeadlineKind::Legal
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CatalogFile {
+    procedure: Vec<Procedure>,
+}
+
+/// All procedures, in catalog order.
+#[derive(Clone, Debug)]
+pub struct Catalog {
+    pub procedures: Vec<Procedure>,
+}
+
+impl Catalog {
+    /// The catalog built into the binary.
+    pub fn shipped() -> Self {
+        Self::from_toml(include_str!("../../catalog/procedures.toml")).unwrap_or_else(|e| panic!("catalog/procedures.toml: {e}"))
+    }
+
+    /// Parses and checks a catalog; errors name the procedure and the part.
+    pub fn from_toml(text: &str) -> Result<Self, String> {
+        let file: CatalogFile = toml::from_str(text).map_err(|e| e.to_string())?;
+        let mut ids = BTreeSet::new();
+        for p in &file.procedure {
+            if !ids.insert(p.id.clone()) {
+                return Err(format!("procedure '{}' appears twice", p.id));
+            }
+            p.validate().map_err(|e| format!("procedure '{}': {e}", p.id))?;
+        }
+        Ok(Self { procedures: file.procedure })
+    }
+
+    pub fn get(&self, id: &str) -> Option<&Procedure> {
+        self.procedures.iter().find(|p| p.id == id)
+    }
+}
+
+impl Procedure {
+    fn validate(&self) -> Result<(), String> {
+        if self.id.is_empty() || !self.id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_') {
+            return Err("the id must be snake_case".into());
+        }
+        for (part, rule) in [("opens", Some(&self.opens)), ("closes", self.closes.as_ref()), ("deadline", self.deadline.as_ref())] {
+            if let Some(rule) = rule {
+                rule.validate().map_err(|e| format!("{part}: {e}"))?;
+                if (rule.rule == Rule::MonthDay) != (self.trigger == Trigger::Yearly) {
+                    return Err(format!("{part}: month_day rules go with yearly procedures, and only they"));
+                }
+            }
+        }
+        if self.closes.is_none() && self.deadline.is_none() {
+            return Err("a procedure needs a deadline or a closing date".into());
+        }
+        let child_trigger = matches!(self.trigger, Trigger::DueDate | Trigger::Birth);
+        if child_trigger && self.subject != Subject::Child {
+            return Err("due_date and birth procedures are about a child".into());
+        }
+        if self.trigger == Trigger::Moved && self.subject != Subject::Household {
+            return Err("moved procedures are about the household".into());
+        }
+        if self.reminders.is_empty() {
+            return Err("a procedure needs at least one reminder".into());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_catalog_loads_and_covers_the_required_procedures() {
+        let catalog = Catalog::shipped();
+        for id in [
+            "pregnancy_notification",
+            "prenatal_checkups",
+            "pregnancy_support_payment_first",
+            "pregnancy_support_payment_second",
+            "maternal_rsv_vaccine",
+            "birth_registration",
+            "child_allowance_claim",
+            "kokuho_enrollment",
+            "employee_insurance_dependent",
+            "infant_medical_subsidy",
+            "birth_notification_card",
+            "low_birth_weight_notification",
+            "newborn_my_number_card",
+            "newborn_visit",
+            "infant_home_visit",
+            "childbirth_lump_sum",
+            "checkup_1_month",
+            "checkup_3_4_months",
+            "checkup_6_7_months",
+            "checkup_9_10_months",
+            "checkup_18_months",
+            "checkup_3_years",
+            "checkup_5_years",
+            "vaccine_5in1",
+            "vaccine_pneumococcal",
+            "vaccine_hepatitis_b",
+            "vaccine_rotavirus",
+            "vaccine_bcg",
+            "vaccine_mr",
+            "vaccine_varicella",
+            "vaccine_japanese_encephalitis",
+            "child_allowance_status_report",
+            "child_support_allowance_status_report",
+            "special_child_support_allowance_income_report",
+            "nursery_april_application",
+        ] {
+            let p = catalog.get(id).unwrap_or_else(|| panic!("{id} missing"));
+            assert!(!p.legal_basis.is_empty() && !p.source.is_empty(), "{id} lacks its basis");
+        }
+    }
+
+    #[test]
+    fn bad_catalog_entries_are_named() {
+        let base = include_str!("../../catalog/procedures.toml");
+        let first = base.find("\n[[procedure]]\n").expect("a procedure");
+        let second = first + 1 + base[first + 1..].find("\n[[procedure]]\n").expect("two procedures");
+        let twice = format!("{base}\n{}", &base[first..second]);
+        assert!(Catalog::from_toml(&twice).unwrap_err().contains("appears twice"));
+        let bad_rule = base.replacen("rule = \"koseki_days\", n = 14", "rule = \"koseki_days\", n = 0", 1);
+        assert!(Catalog::from_toml(&bad_rule).unwrap_err().contains("birth_registration"));
+    }
+
+    #[test]
+    fn rules_compute_and_move_off_closed_days() {
+        let calendar = Calendar::shipped();
+        let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("date");
+        let rule = |r: Rule, n: i64, closed_day: ClosedDay| DateRule { rule: r, n, days: 0, on: None, closed_day };
+        assert_eq!(rule(Rule::KosekiDays, 14, ClosedDay::Next).date(d("2026-04-20"), &calendar, &[]), d("2026-05-07"));
+        assert_eq!(rule(Rule::KosekiDays, 14, ClosedDay::Keep).date(d("2026-04-20"), &calendar, &[]), d("2026-05-03"));
+        let august = DateRule { rule: Rule::MonthDay, n: 0, days: 0, on: Some("08-31".into()), closed_day: ClosedDay::Previous };
+        assert_eq!(august.date(d("2025-01-01"), &calendar, &[]), d("2025-08-29"), "8/31/2025 is a Sunday");
+        assert!(DateRule { on: None, ..august.clone() }.validate().is_err());
+        assert!(DateRule { on: Some("02-30".into()), ..august }.validate().is_err());
+    }
+}
