@@ -71,6 +71,26 @@ impl QuietHours {
         i32::from(self.end_minute)
     }
 
+    /// The first local instant at or after `local` outside the quiet span: a push due in the
+    /// night waits for the morning, it is never dropped.
+    pub fn next_allowed(self, local: chrono::NaiveDateTime) -> chrono::NaiveDateTime {
+        if !self.is_quiet(local.time()) {
+            return local;
+        }
+        let end = NaiveTime::from_hms_opt(
+            u32::from(self.end_minute / 60),
+            u32::from(self.end_minute % 60),
+            0,
+        )
+        .unwrap_or(NaiveTime::MIN);
+        let same_day = local.date().and_time(end);
+        if same_day > local {
+            same_day
+        } else {
+            (local.date() + chrono::Days::new(1)).and_time(end)
+        }
+    }
+
     /// True when a push at this local time of day would fall in the quiet span.
     pub fn is_quiet(self, local: NaiveTime) -> bool {
         let minute = (local.hour() * 60 + local.minute()) as u16;
@@ -116,6 +136,29 @@ mod tests {
         let q = QuietHours::default();
         assert!(q.is_quiet(at(3, 0)) && q.is_quiet(at(8, 59)) && q.is_quiet(at(20, 0)));
         assert!(!q.is_quiet(at(9, 0)) && !q.is_quiet(at(19, 59)));
+    }
+
+    #[test]
+    fn a_push_due_in_the_night_waits_for_the_morning() {
+        let q = QuietHours::default();
+        let day = chrono::NaiveDate::from_ymd_opt(2026, 11, 22).expect("date");
+        assert_eq!(
+            q.next_allowed(day.and_time(at(3, 0))),
+            day.and_time(at(9, 0))
+        );
+        assert_eq!(
+            q.next_allowed(day.and_time(at(21, 0))),
+            (day + chrono::Days::new(1)).and_time(at(9, 0))
+        );
+        assert_eq!(
+            q.next_allowed(day.and_time(at(12, 0))),
+            day.and_time(at(12, 0))
+        );
+        let lunch = QuietHours::from_minutes(12 * 60, 13 * 60).expect("span");
+        assert_eq!(
+            lunch.next_allowed(day.and_time(at(12, 30))),
+            day.and_time(at(13, 0))
+        );
     }
 
     #[test]

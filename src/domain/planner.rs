@@ -1,0 +1,780 @@
+//! The planner: from a family's facts, the catalog, the municipality's settings and today's
+//! date, every task the family faces and the reminders that go with it.
+//!
+//! A pure function: no clock, no I/O. Planning twice gives the same answer, and every task and
+//! reminder has a stable key, so the caller can diff a new plan against the stored one.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, NaiveDate, NaiveTime, TimeZone, Utc};
+use chrono_tz::Asia::Tokyo;
+
+use super::calendar::Calendar;
+use super::catalog::{
+    Catalog, Circumstance, Condition, DateRule, FilesWith, Procedure, ReminderBase, Subject,
+    Trigger,
+};
+use super::enums::{ChildStatus, HealthInsurance};
+use super::overrides::{MunicipalityOverride, Office, ResolvedOverride, ShippedOverrides};
+use super::periods;
+use super::quiet_hours::QuietHours;
+
+/// Tasks whose window ended longer ago than this are no longer planned (their stored rows stay
+/// as history).
+pub const PAST_DAYS_KEPT: i64 = 30;
+
+/// The local time a reminder is meant for, before quiet hours are applied.
+const REMINDER_TIME: (u32, u32) = (9, 0);
+
+/// The catalog, the calendar and the shipped municipality settings: everything the planner
+/// reads besides the family.
+pub struct PlanningContext {
+    pub catalog: Catalog,
+    pub calendar: Calendar,
+    pub shipped: ShippedOverrides,
+}
+
+impl PlanningContext {
+    pub fn shipped() -> Self {
+        let catalog = Catalog::shipped();
+        let shipped = ShippedOverrides::shipped(&catalog);
+        Self {
+            catalog,
+            calendar: Calendar::shipped(),
+            shipped,
+        }
+    }
+
+    /// The settings in force for a municipality; `staff` (set through the API) replaces the
+    /// shipped settings of that exact municipality.
+    pub fn resolve(
+        &self,
+        municipality: &str,
+        staff: Option<&MunicipalityOverride>,
+    ) -> ResolvedOverride {
+        let mut layers = self.shipped.layers(municipality);
+        if let Some(staff) = staff {
+            if layers.last().is_some_and(|own| {
+                self.shipped
+                    .0
+                    .get(municipality)
+                    .is_some_and(|s| std::ptr::eq(s, *own))
+            }) {
+                layers.pop();
+            }
+            layers.push(staff);
+        }
+        ResolvedOverride::merge(layers)
+    }
+}
+
+/// What the planner knows of a child.
+#[derive(Clone, Debug)]
+pub struct ChildFacts {
+    pub id: String,
+    pub status: ChildStatus,
+    pub due_date: Option<NaiveDate>,
+    pub birth_date: Option<NaiveDate>,
+    pub birth_weight_grams: Option<i32>,
+}
+
+/// A task the family closed: it stays closed whatever the planner computes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Closure {
+    Done,
+    Dismissed,
+}
+
+/// What the planner knows of a family.
+#[derive(Clone, Debug)]
+pub struct FamilyFacts {
+    pub family_id: String,
+    pub municipality_code: String,
+    pub health_insurance: Option<HealthInsurance>,
+    pub single_parent: bool,
+    pub circumstances: Vec<Circumstance>,
+    pub quiet_hours: QuietHours,
+    /// The date of the latest move, if any.
+    pub moved_on: Option<NaiveDate>,
+    pub children: Vec<ChildFacts>,
+    /// Closed tasks by closure key (`subject/procedure/occurrence`).
+    pub closed: BTreeMap<String, Closure>,
+}
+
+/// One task of the plan.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PlannedTask<'a> {
+    /// Stable: `subject/procedure/occurrence`, plus `@municipality` for municipal procedures, so
+    /// that a move plans them anew under the new municipality.
+    pub key: String,
+    /// The key without the municipality: a task done before a move stays done.
+    pub closure_key: String,
+    pub procedure: &'a Procedure,
+    pub child_id: Option<String>,
+    pub municipality_code: String,
+    /// 0 for once-only tasks, the year for yearly ones, YYYYMMDD of the move for moves.
+    pub occurrence: i32,
+    pub opens_on: NaiveDate,
+    /// The end of the window (the closing date, or else the deadline).
+    pub closes_on: NaiveDate,
+    /// The deadline after any move off a closed day.
+    pub deadline: Option<NaiveDate>,
+    /// The deadline as counted (法定の期限), before any move off a closed day.
+    pub raw_deadline: Option<NaiveDate>,
+    /// Why the task applies, in plain words.
+    pub reasons: Vec<String>,
+    pub office: Option<&'a Office>,
+    pub closure: Option<Closure>,
+}
+
+/// One reminder of the plan.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PlannedNotification {
+    /// Stable: `family/task key/r<reminder number>`.
+    pub key: String,
+    pub task_key: String,
+    /// The reminder's index in the procedure's list.
+    pub reminder: usize,
+    /// The local date it is meant for.
+    pub date: NaiveDate,
+    /// When to send it: 9:00 on that date in Asia/Tokyo, moved out of the family's quiet hours.
+    pub send_at: DateTime<Utc>,
+}
+
+/// Everything planned for a family.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Plan<'a> {
+    pub tasks: Vec<PlannedTask<'a>>,
+    pub notifications: Vec<PlannedNotification>,
+}
+
+/// The instant to send a reminder meant for `date`.
+pub fn reminder_instant(date: NaiveDate, quiet: QuietHours) -> DateTime<Utc> {
+    let nominal = date.and_time(
+        NaiveTime::from_hms_opt(REMINDER_TIME.0, REMINDER_TIME.1, 0).unwrap_or(NaiveTime::MIN),
+    );
+    local_instant(quiet.next_allowed(nominal))
+}
+
+/// A wall-clock time in Japan as an instant (Japan has no daylight saving time).
+pub fn local_instant(local: chrono::NaiveDateTime) -> DateTime<Utc> {
+    Tokyo
+        .from_local_datetime(&local)
+        .single()
+        .map_or_else(|| local.and_utc(), |t| t.with_timezone(&Utc))
+}
+
+/// The anchor a procedure is counted from, per subject.
+struct Occurrence<'c> {
+    child: Option<&'c ChildFacts>,
+    anchor: NaiveDate,
+    occurrence: i32,
+    reason: String,
+}
+
+/// Plans every task and reminder of a family.
+pub fn plan<'a>(
+    facts: &FamilyFacts,
+    ctx: &'a PlanningContext,
+    settings: &'a ResolvedOverride,
+    today: NaiveDate,
+) -> Plan<'a> {
+    let mut plan = Plan::default();
+    for procedure in &ctx.catalog.procedures {
+        let setting = settings.procedure(&procedure.id);
+        if setting.and_then(|s| s.enabled) == Some(false) {
+            continue;
+        }
+        let opens_rule = setting
+            .and_then(|s| s.opens.as_ref())
+            .unwrap_or(&procedure.opens);
+        let closes_rule = setting
+            .and_then(|s| s.closes.as_ref())
+            .or(procedure.closes.as_ref());
+        let deadline_rule = setting
+            .and_then(|s| s.deadline.as_ref())
+            .or(procedure.deadline.as_ref());
+        for occ in occurrences(procedure, facts, opens_rule, ctx, settings, today) {
+            let Some(reasons) = applies(procedure, facts, &occ, opens_rule, ctx, settings) else {
+                continue;
+            };
+            let date =
+                |rule: &DateRule| rule.date(occ.anchor, &ctx.calendar, &settings.extra_closed);
+            let opens_on = date(opens_rule);
+            let deadline = deadline_rule.map(date);
+            let raw_deadline = deadline_rule
+                .map(|r| r.raw_date(occ.anchor, &ctx.calendar, &settings.extra_closed));
+            let closes_on = closes_rule.map(date).or(deadline).unwrap_or(opens_on);
+            if periods::shift_days(closes_on, PAST_DAYS_KEPT) < today {
+                continue;
+            }
+            let subject = occ.child.map_or("household", |c| c.id.as_str());
+            let closure_key = format!("{subject}/{}/{}", procedure.id, occ.occurrence);
+            let key = match procedure.files_with {
+                FilesWith::Municipality => format!("{closure_key}@{}", facts.municipality_code),
+                _ => closure_key.clone(),
+            };
+            let closure = facts.closed.get(&closure_key).copied();
+            let task = PlannedTask {
+                procedure,
+                child_id: occ.child.map(|c| c.id.clone()),
+                municipality_code: facts.municipality_code.clone(),
+                occurrence: occ.occurrence,
+                opens_on,
+                closes_on,
+                deadline,
+                raw_deadline,
+                reasons: std::iter::once(occ.reason).chain(reasons).collect(),
+                office: setting.and_then(|s| s.office.as_ref()),
+                closure,
+                closure_key,
+                key,
+            };
+            if closure.is_none() {
+                add_reminders(&mut plan.notifications, facts, &task, occ.anchor, today);
+            }
+            plan.tasks.push(task);
+        }
+    }
+    plan
+}
+
+/// The instances of a procedure the family has: one per matching child, the household's, or
+/// this year's (next year's once this year's has passed).
+fn occurrences<'c>(
+    procedure: &Procedure,
+    facts: &'c FamilyFacts,
+    opens_rule: &DateRule,
+    ctx: &PlanningContext,
+    settings: &ResolvedOverride,
+    today: NaiveDate,
+) -> Vec<Occurrence<'c>> {
+    let children = facts.children.iter();
+    match procedure.trigger {
+        Trigger::DueDate => children
+            .filter(|c| c.status == ChildStatus::Expected)
+            .filter_map(|c| {
+                c.due_date.map(|due| Occurrence {
+                    child: Some(c),
+                    anchor: due,
+                    occurrence: 0,
+                    reason: format!("due date {due}"),
+                })
+            })
+            .collect(),
+        Trigger::Birth => children
+            .filter(|c| c.status == ChildStatus::Born)
+            .filter_map(|c| {
+                c.birth_date.map(|born| Occurrence {
+                    child: Some(c),
+                    anchor: born,
+                    occurrence: 0,
+                    reason: format!("born {born}"),
+                })
+            })
+            .collect(),
+        Trigger::Moved => facts
+            .moved_on
+            .map(|moved| Occurrence {
+                child: None,
+                anchor: moved,
+                occurrence: moved.format("%Y%m%d").to_string().parse().unwrap_or(0),
+                reason: format!("moved to {} on {moved}", facts.municipality_code),
+            })
+            .into_iter()
+            .collect(),
+        Trigger::Yearly => {
+            // This year's occurrence while its window has not ended, else next year's.
+            let this_year = chrono::Datelike::year(&today);
+            let ends = |year: i32| {
+                let anchor = NaiveDate::from_ymd_opt(year, 1, 1).unwrap_or(today);
+                let end = procedure
+                    .deadline
+                    .as_ref()
+                    .or(procedure.closes.as_ref())
+                    .unwrap_or(opens_rule);
+                end.date(anchor, &ctx.calendar, &settings.extra_closed)
+            };
+            let year = if ends(this_year) >= today {
+                this_year
+            } else {
+                this_year + 1
+            };
+            let anchor = NaiveDate::from_ymd_opt(year, 1, 1).unwrap_or(today);
+            let reason = format!("every year ({year})");
+            match procedure.subject {
+                Subject::Household => vec![Occurrence {
+                    child: None,
+                    anchor,
+                    occurrence: year,
+                    reason,
+                }],
+                Subject::Child => children
+                    .filter(|c| c.status == ChildStatus::Born)
+                    .map(|c| Occurrence {
+                        child: Some(c),
+                        anchor,
+                        occurrence: year,
+                        reason: reason.clone(),
+                    })
+                    .collect(),
+            }
+        }
+    }
+}
+
+/// The reasons a procedure applies to this occurrence, or `None` when a condition fails.
+fn applies(
+    procedure: &Procedure,
+    facts: &FamilyFacts,
+    occ: &Occurrence<'_>,
+    opens_rule: &DateRule,
+    ctx: &PlanningContext,
+    settings: &ResolvedOverride,
+) -> Option<Vec<String>> {
+    let mut reasons = Vec::with_capacity(procedure.conditions.len());
+    for condition in &procedure.conditions {
+        let reason = match condition {
+            Condition::HealthInsurance { is } => {
+                (facts.health_insurance == Some(*is)).then(|| format!("health insurance: {is}"))
+            }
+            Condition::BirthWeightBelow { grams } => {
+                let weight = occ.child.and_then(|c| c.birth_weight_grams)?;
+                (weight < *grams).then(|| format!("birth weight {weight} g, under {grams} g"))
+            }
+            Condition::SingleParent => facts
+                .single_parent
+                .then(|| "single-parent household".to_owned()),
+            Condition::Circumstance { is } => facts
+                .circumstances
+                .contains(is)
+                .then(|| format!("circumstance: {is}")),
+            Condition::ChildAgeBelow { years } => {
+                let born = occ.child.and_then(|c| c.birth_date)?;
+                let opens = opens_rule.date(occ.anchor, &ctx.calendar, &settings.extra_closed);
+                (opens <= periods::age_reached(born, *years))
+                    .then(|| format!("younger than {years} on {opens}"))
+            }
+            Condition::HouseholdHasChildBelow { years } => {
+                let on = occ.anchor;
+                facts
+                    .children
+                    .iter()
+                    .filter_map(|c| c.birth_date)
+                    .any(|born| born <= on && on <= periods::age_reached(born, *years))
+                    .then(|| format!("a child younger than {years}"))
+            }
+        };
+        reasons.push(reason?);
+    }
+    Some(reasons)
+}
+
+fn add_reminders(
+    out: &mut Vec<PlannedNotification>,
+    facts: &FamilyFacts,
+    task: &PlannedTask<'_>,
+    anchor: NaiveDate,
+    today: NaiveDate,
+) {
+    let first = out.len();
+    for (index, reminder) in task.procedure.reminders.iter().enumerate() {
+        let base = match reminder.from {
+            ReminderBase::Opens => task.opens_on,
+            ReminderBase::Deadline => task.deadline.unwrap_or(task.closes_on),
+            ReminderBase::Anchor => anchor,
+        };
+        let date = periods::shift_days(base, reminder.days);
+        let last = task.deadline.unwrap_or(task.closes_on).max(task.closes_on);
+        // Not in the past, not after the window, and one reminder a day.
+        if date < today || date > last || out[first..].iter().any(|n| n.date == date) {
+            continue;
+        }
+        out.push(PlannedNotification {
+            key: format!("{}/{}/r{index}", facts.family_id, task.key),
+            task_key: task.key.clone(),
+            reminder: index,
+            date,
+            send_at: reminder_instant(date, facts.quiet_hours),
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{Datelike, Days, Timelike};
+
+    use crate::domain::catalog::{ClosedDay, FilesWith, ProcedureKind};
+
+    fn d(text: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(text, "%Y-%m-%d").expect("date")
+    }
+
+    fn family(municipality: &str, children: Vec<ChildFacts>) -> FamilyFacts {
+        FamilyFacts {
+            family_id: "fam".into(),
+            municipality_code: municipality.into(),
+            health_insurance: Some(HealthInsurance::National),
+            single_parent: false,
+            circumstances: vec![],
+            quiet_hours: QuietHours::default(),
+            moved_on: None,
+            children,
+            closed: BTreeMap::new(),
+        }
+    }
+
+    fn born(id: &str, date: NaiveDate, grams: i32) -> ChildFacts {
+        ChildFacts {
+            id: id.into(),
+            status: ChildStatus::Born,
+            due_date: None,
+            birth_date: Some(date),
+            birth_weight_grams: Some(grams),
+        }
+    }
+
+    fn expected(id: &str, due: NaiveDate) -> ChildFacts {
+        ChildFacts {
+            id: id.into(),
+            status: ChildStatus::Expected,
+            due_date: Some(due),
+            birth_date: None,
+            birth_weight_grams: None,
+        }
+    }
+
+    fn ids<'a>(plan: &'a Plan<'_>) -> Vec<&'a str> {
+        plan.tasks.iter().map(|t| t.procedure.id.as_str()).collect()
+    }
+
+    fn task<'p, 'a>(plan: &'p Plan<'a>, id: &str) -> &'p PlannedTask<'a> {
+        plan.tasks
+            .iter()
+            .find(|t| t.procedure.id == id)
+            .unwrap_or_else(|| panic!("{id} not planned: {:?}", ids(plan)))
+    }
+
+    #[test]
+    fn an_expected_child_gets_the_pregnancy_tasks_only() {
+        let ctx = PlanningContext::shipped();
+        let settings = ctx.resolve("131016", None);
+        let plan = plan(
+            &family("131016", vec![expected("c1", d("2027-05-01"))]),
+            &ctx,
+            &settings,
+            d("2026-11-22"),
+        );
+        let planned = ids(&plan);
+        for id in [
+            "pregnancy_notification",
+            "prenatal_checkups",
+            "maternal_rsv_vaccine",
+            "kokuho_prenatal_premium_exemption",
+        ] {
+            assert!(planned.contains(&id), "{id} missing from {planned:?}");
+        }
+        assert!(!planned.contains(&"birth_registration"));
+        let rsv = task(&plan, "maternal_rsv_vaccine");
+        assert_eq!(
+            (rsv.opens_on, rsv.closes_on),
+            (d("2027-02-06"), d("2027-04-09")),
+            "28w0d to 36w6d"
+        );
+    }
+
+    #[test]
+    fn a_birth_gets_the_post_birth_tasks_with_legal_deadlines() {
+        let ctx = PlanningContext::shipped();
+        let settings = ctx.resolve("131016", None);
+        let plan = plan(
+            &family("131016", vec![born("c1", d("2026-12-18"), 3000)]),
+            &ctx,
+            &settings,
+            d("2026-12-19"),
+        );
+        let birth = task(&plan, "birth_registration");
+        assert_eq!(
+            (birth.raw_deadline, birth.deadline),
+            (Some(d("2026-12-31")), Some(d("2027-01-04")))
+        );
+        assert_eq!(
+            task(&plan, "child_allowance_claim").deadline,
+            Some(d("2027-01-04"))
+        );
+        assert_eq!(
+            task(&plan, "kokuho_enrollment").deadline,
+            Some(d("2027-01-04"))
+        );
+        assert!(birth.reasons[0].contains("born 2026-12-18"));
+        assert_eq!(birth.key, "c1/birth_registration/0@131016");
+        assert!(
+            birth.office.is_some_and(|o| o.name.contains("千代田")),
+            "the municipality's office"
+        );
+        // 1歳6か月児健診: from the day after reaching 18 months to the day the child reaches 2.
+        let checkup = task(&plan, "checkup_18_months");
+        assert_eq!(checkup.opens_on, d("2028-06-18"));
+        assert_eq!(checkup.raw_deadline, Some(d("2028-12-17")));
+    }
+
+    #[test]
+    fn conditions_choose_the_tasks() {
+        let ctx = PlanningContext::shipped();
+        let settings = ctx.resolve("131016", None);
+        let today = d("2026-11-22");
+        let light = plan(
+            &family("131016", vec![born("c1", d("2026-11-20"), 2400)]),
+            &ctx,
+            &settings,
+            today,
+        );
+        assert!(ids(&light).contains(&"low_birth_weight_notification"));
+        assert!(task(&light, "low_birth_weight_notification")
+            .reasons
+            .iter()
+            .any(|r| r.contains("2400 g")));
+        let heavy = plan(
+            &family("131016", vec![born("c1", d("2026-11-20"), 3000)]),
+            &ctx,
+            &settings,
+            today,
+        );
+        assert!(!ids(&heavy).contains(&"low_birth_weight_notification"));
+
+        assert!(
+            ids(&heavy).contains(&"kokuho_enrollment")
+                && !ids(&heavy).contains(&"employee_insurance_dependent")
+        );
+        let mut employee = family("131016", vec![born("c1", d("2026-11-20"), 3000)]);
+        employee.health_insurance = Some(HealthInsurance::Employee);
+        let employee = plan(&employee, &ctx, &settings, today);
+        assert!(
+            !ids(&employee).contains(&"kokuho_enrollment")
+                && ids(&employee).contains(&"employee_insurance_dependent")
+        );
+
+        let mut single = family("131016", vec![born("c1", d("2024-11-20"), 3000)]);
+        assert!(!ids(&plan(&single, &ctx, &settings, today))
+            .contains(&"child_support_allowance_status_report"));
+        single.single_parent = true;
+        single.circumstances = vec![Circumstance::ReceivesChildSupportAllowance];
+        let single = plan(&single, &ctx, &settings, today);
+        let report = task(&single, "child_support_allowance_status_report");
+        assert_eq!(
+            (report.occurrence, report.opens_on, report.deadline),
+            (2027, d("2027-08-01"), Some(d("2027-08-31")))
+        );
+    }
+
+    #[test]
+    fn a_move_plans_under_the_new_municipality() {
+        let ctx = PlanningContext::shipped();
+        let mut facts = family("131016", vec![born("c1", d("2026-11-10"), 3000)]);
+        let before_settings = ctx.resolve("131016", None);
+        let before = plan(&facts, &ctx, &before_settings, d("2026-11-22"));
+        facts.municipality_code = "141003".into();
+        facts.moved_on = Some(d("2026-11-20"));
+        let settings = ctx.resolve("141003", None);
+        let after = plan(&facts, &ctx, &settings, d("2026-11-22"));
+        assert!(after
+            .tasks
+            .iter()
+            .filter(|t| t.procedure.files_with == FilesWith::Municipality)
+            .all(|t| t.key.ends_with("@141003")));
+        assert!(before.tasks.iter().any(|t| t.key.ends_with("@131016")));
+        let transfer = task(&after, "child_allowance_transfer_claim");
+        assert_eq!(
+            transfer.deadline,
+            Some(d("2026-12-07")),
+            "11/20 + 15 = 12/5 (Sat) → 12/7"
+        );
+    }
+
+    #[test]
+    fn municipality_settings_change_windows_and_switch_procedures_off() {
+        let ctx = PlanningContext::shipped();
+        let today = d("2026-11-22");
+        let child = vec![born("c1", d("2026-11-10"), 3000)];
+        let shibuya_settings = ctx.resolve("131130", None);
+        let shibuya = plan(
+            &family("131130", child.clone()),
+            &ctx,
+            &shibuya_settings,
+            today,
+        );
+        assert!(
+            !ids(&shibuya).contains(&"checkup_9_10_months"),
+            "渋谷区 does not run it"
+        );
+        assert_eq!(
+            task(&shibuya, "infant_medical_subsidy").deadline,
+            Some(d("2026-12-10")),
+            "30 days in 渋谷区"
+        );
+        let chiyoda_settings = ctx.resolve("131016", None);
+        let chiyoda = plan(&family("131016", child), &ctx, &chiyoda_settings, today);
+        assert_eq!(
+            task(&chiyoda, "infant_medical_subsidy").deadline,
+            Some(d("2026-11-25")),
+            "15 days by default"
+        );
+
+        let staff: MunicipalityOverride =
+            toml::from_str("[procedures.checkup_9_10_months]\nenabled = true\n").expect("settings");
+        let replaced_settings = ctx.resolve("131130", Some(&staff));
+        let replaced = plan(
+            &family("131130", vec![born("c1", d("2026-11-10"), 3000)]),
+            &ctx,
+            &replaced_settings,
+            today,
+        );
+        assert!(ids(&replaced).contains(&"checkup_9_10_months"));
+        assert_eq!(
+            task(&replaced, "infant_medical_subsidy").deadline,
+            Some(d("2026-11-25")),
+            "staff settings replace the shipped ones"
+        );
+    }
+
+    #[test]
+    fn local_closed_days_move_deadlines() {
+        let ctx = PlanningContext::shipped();
+        // Born 6/9/2027: 出生届 raw deadline 6/22 (Tue); 国保 raw 6/23 (Wed) — 慰霊の日 in 沖縄.
+        let born_on = d("2027-06-09");
+        let naha_settings = ctx.resolve("472018", None);
+        let naha = plan(
+            &family("472018", vec![born("c1", born_on, 3000)]),
+            &ctx,
+            &naha_settings,
+            born_on,
+        );
+        assert_eq!(
+            task(&naha, "kokuho_enrollment").deadline,
+            Some(d("2027-06-24"))
+        );
+        let tokyo_settings = ctx.resolve("131016", None);
+        let tokyo = plan(
+            &family("131016", vec![born("c1", born_on, 3000)]),
+            &ctx,
+            &tokyo_settings,
+            born_on,
+        );
+        assert_eq!(
+            task(&tokyo, "kokuho_enrollment").deadline,
+            Some(d("2027-06-23"))
+        );
+    }
+
+    #[test]
+    fn reminders_wait_for_the_allowed_hours_and_never_repeat_a_day() {
+        let ctx = PlanningContext::shipped();
+        let mut facts = family("131016", vec![born("c1", d("2026-11-20"), 3000)]);
+        facts.quiet_hours = QuietHours::from_minutes(19 * 60, 10 * 60 + 30).expect("span");
+        let settings = ctx.resolve("131016", None);
+        let plan = plan(&facts, &ctx, &settings, d("2026-11-22"));
+        assert!(!plan.notifications.is_empty());
+        for n in &plan.notifications {
+            let local = n.send_at.with_timezone(&Tokyo);
+            assert_eq!((local.hour(), local.minute()), (10, 30), "{n:?}");
+            assert_eq!(local.date_naive(), n.date);
+            assert!(n.date >= d("2026-11-22"));
+        }
+        let birth: Vec<_> = plan
+            .notifications
+            .iter()
+            .filter(|n| n.task_key.contains("birth_registration"))
+            .collect();
+        assert_eq!(
+            birth.iter().map(|n| n.date).collect::<Vec<_>>(),
+            [d("2026-11-30"), d("2026-12-03")]
+        );
+        assert_eq!(birth[0].key, "fam/c1/birth_registration/0@131016/r1");
+    }
+
+    /// Every birth date of four years, in municipalities with and without local closed days.
+    fn each_birth(mut check: impl FnMut(&PlanningContext, &str, NaiveDate)) {
+        let ctx = PlanningContext::shipped();
+        for municipality in ["131016", "472018", "341011"] {
+            let mut birth = d("2025-01-01");
+            while birth <= d("2028-12-31") {
+                check(&ctx, municipality, birth);
+                birth = birth + Days::new(1);
+            }
+        }
+    }
+
+    #[test]
+    fn property_a_municipal_deadline_is_an_open_day_never_before_the_raw_deadline() {
+        each_birth(|ctx, municipality, birth| {
+            let settings = ctx.resolve(municipality, None);
+            let plan = plan(
+                &family(municipality, vec![born("c", birth, 2000)]),
+                ctx,
+                &settings,
+                birth,
+            );
+            for t in &plan.tasks {
+                let (Some(deadline), Some(raw)) = (t.deadline, t.raw_deadline) else {
+                    continue;
+                };
+                let rule = t.procedure.deadline.as_ref().map(|r| r.closed_day);
+                if t.procedure.kind == ProcedureKind::Filing
+                    && t.procedure.files_with == FilesWith::Municipality
+                {
+                    assert_eq!(rule, Some(ClosedDay::Next));
+                }
+                if rule == Some(ClosedDay::Next) {
+                    assert!(
+                        ctx.calendar.is_open_day(deadline, &settings.extra_closed),
+                        "{} {birth} {municipality}: {deadline}",
+                        t.procedure.id
+                    );
+                    assert!(deadline >= raw, "{} {birth}", t.procedure.id);
+                    // The longest closed stretch: a weekend before the year-end closure (12/27–1/4).
+                    assert!(
+                        (deadline - raw).num_days() <= 9,
+                        "{} {birth}: moved too far",
+                        t.procedure.id
+                    );
+                }
+            }
+        });
+    }
+
+    #[test]
+    fn property_planning_is_idempotent_and_done_tasks_have_no_reminders() {
+        each_birth(|ctx, municipality, birth| {
+            if birth.day() % 7 != 0 {
+                return;
+            }
+            let settings = ctx.resolve(municipality, None);
+            let today = birth + Days::new(2);
+            let mut facts = family(municipality, vec![born("c", birth, 2400)]);
+            let first = plan(&facts, ctx, &settings, today);
+            assert_eq!(first, plan(&facts, ctx, &settings, today));
+            let done = first
+                .tasks
+                .iter()
+                .find(|t| t.procedure.id == "birth_registration")
+                .expect("birth task");
+            facts.closed.insert(done.closure_key.clone(), Closure::Done);
+            let after = plan(&facts, ctx, &settings, today);
+            assert!(
+                after.notifications.iter().all(|n| n.task_key != done.key),
+                "{birth}"
+            );
+            assert_eq!(after.tasks.len(), first.tasks.len());
+            assert_eq!(
+                after.notifications.len(),
+                first.notifications.len()
+                    - first
+                        .notifications
+                        .iter()
+                        .filter(|n| n.task_key == done.key)
+                        .count()
+            );
+        });
+    }
+}
