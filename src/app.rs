@@ -12,9 +12,11 @@ use crate::config::Settings;
 use crate::crypto::KeyRing;
 use crate::db::rows::FamilyRow;
 use crate::db::{Db, DbConnection};
+use crate::domain::dates::tokyo_today;
+use crate::domain::planner::PlanningContext;
 use crate::error::Error;
-use crate::service::access;
 use crate::service::principals::Principal;
+use crate::service::{access, planning};
 use crate::telemetry::Metrics;
 
 /// What every request handler may use.
@@ -23,16 +25,13 @@ pub struct AppState {
     pub keys: Arc<KeyRing>,
     pub settings: Arc<Settings>,
     pub metrics: Metrics,
+    /// The catalog, the calendar and the shipped municipality settings.
+    pub planning: Arc<PlanningContext>,
 }
 
 impl AppState {
     /// Runs `f` on the family if the caller may see it (read-only connection).
-    pub async fn read_family<R, F>(
-        &self,
-        principal: Principal,
-        family_id: String,
-        f: F,
-    ) -> Result<R, Error>
+    pub async fn read_family<R, F>(&self, principal: Principal, family_id: String, f: F) -> Result<R, Error>
     where
         F: FnOnce(&mut DbConnection, &KeyRing, FamilyRow) -> Result<R, Error> + Send + 'static,
         R: Send + 'static,
@@ -46,22 +45,21 @@ impl AppState {
             .await
     }
 
-    /// Runs `f` on the family, in one transaction, if the caller may change it.
-    pub async fn write_family<R, F>(
-        &self,
-        principal: Principal,
-        family_id: String,
-        f: F,
-    ) -> Result<R, Error>
+    /// Runs `f` on the family, in one transaction, if the caller may change it, then re-plans
+    /// the family in the same transaction: every change upstream flows into its tasks.
+    pub async fn write_family<R, F>(&self, principal: Principal, family_id: String, f: F) -> Result<R, Error>
     where
         F: FnOnce(&mut DbConnection, &KeyRing, FamilyRow) -> Result<R, Error> + Send + 'static,
         R: Send + 'static,
     {
         let keys = self.keys.clone();
+        let planning = self.planning.clone();
         self.db
             .write(move |conn| {
                 let family = access::family_for(conn, &principal, &family_id)?;
-                f(conn, &keys, family)
+                let result = f(conn, &keys, family)?;
+                planning::replan(conn, &planning, &family_id, tokyo_today(), crate::service::now())?;
+                Ok(result)
             })
             .await
     }
@@ -77,31 +75,20 @@ impl Application {
     /// Opens the database, runs migrations and binds the listener (port 0 picks a free one).
     pub fn build(settings: Settings) -> anyhow::Result<Self> {
         let location = settings.database_location().map_err(anyhow::Error::msg)?;
-        let db = Db::connect(
-            location,
-            settings.database.pool_size,
-            settings.database.sqlite_busy_timeout_ms,
-        )?;
+        let db = Db::connect(location, settings.database.pool_size, settings.database.sqlite_busy_timeout_ms)?;
         db.migrate()?;
         let keys = Arc::new(settings.key_ring()?);
         let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))
-            .map_err(|e| {
-                anyhow::anyhow!(
-                    "cannot listen on {}:{}: {e}",
-                    settings.server.host,
-                    settings.server.port
-                )
-            })?;
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}:{}: {e}", settings.server.host, settings.server.port))?;
         let port = listener.local_addr()?.port();
         let state = web::Data::new(AppState {
             db,
             keys,
             metrics: Metrics::new()?,
             settings: Arc::new(settings.clone()),
+            planning: Arc::new(PlanningContext::shipped()),
         });
-        let document = web::Data::new(crate::api::OpenApiJson(
-            crate::api::openapi().to_pretty_json()?,
-        ));
+        let document = web::Data::new(crate::api::OpenApiJson(crate::api::openapi().to_pretty_json()?));
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
@@ -117,10 +104,7 @@ impl Application {
         if let Some(workers) = settings.server.workers {
             server = server.workers(workers);
         }
-        Ok(Self {
-            port,
-            server: server.run(),
-        })
+        Ok(Self { port, server: server.run() })
     }
 
     pub fn port(&self) -> u16 {

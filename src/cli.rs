@@ -14,11 +14,7 @@ use crate::domain::MunicipalityCode;
 use crate::service::{now, principals};
 
 #[derive(Debug, Parser)]
-#[command(
-    name = "nonstop",
-    version,
-    about = "子育てノンストップ: reminders and pre-filled applications for families"
-)]
+#[command(name = "nonstop", version, about = "子育てノンストップ: reminders and pre-filled applications for families")]
 pub struct Cli {
     /// Settings file (TOML). Without it, `nonstop.toml` in the working directory is read when present.
     #[arg(long, global = true, env = "NONSTOP_CONFIG")]
@@ -94,10 +90,11 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             let db = open_database(&settings)?;
             let mut conn = db.get()?;
             let output = conn.transaction(|conn| match apps {
-                AppsCommand::Create { name } => {
-                    principals::create_app(conn, &name, now()).map(|(app_id, key)| json!({ "app_id": app_id, "key_id": key.key_id, "api_key": key.api_key }))
+                AppsCommand::Create { name } => principals::create_app(conn, &name, now())
+                    .map(|(app_id, key)| json!({ "app_id": app_id, "key_id": key.key_id, "api_key": key.api_key })),
+                AppsCommand::Revoke { app_id } => {
+                    principals::revoke_app(conn, &app_id, now()).map(|()| json!({ "revoked": app_id }))
                 }
-                AppsCommand::Revoke { app_id } => principals::revoke_app(conn, &app_id, now()).map(|()| json!({ "revoked": app_id })),
             })?;
             println!("{output}");
             Ok(())
@@ -107,10 +104,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             let mut conn = db.get()?;
             let output = match staff {
                 StaffCommand::Create { municipality, name } => {
-                    let code = MunicipalityCode::parse(&municipality)
-                        .map_err(|e| anyhow::anyhow!("--municipality: {e}"))?;
-                    let (staff_id, api_key) = conn
-                        .transaction(|conn| principals::create_staff(conn, &code, &name, now()))?;
+                    let code =
+                        MunicipalityCode::parse(&municipality).map_err(|e| anyhow::anyhow!("--municipality: {e}"))?;
+                    let (staff_id, api_key) =
+                        conn.transaction(|conn| principals::create_staff(conn, &code, &name, now()))?;
                     json!({ "staff_id": staff_id, "municipality_code": code, "api_key": api_key })
                 }
                 StaffCommand::Revoke { staff_id } => {

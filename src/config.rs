@@ -93,50 +93,31 @@ pub struct LogSettings {
 
 impl Default for ServerSettings {
     fn default() -> Self {
-        Self {
-            host: "127.0.0.1".into(),
-            port: 8080,
-            workers: None,
-            shutdown_timeout_seconds: 30,
-        }
+        Self { host: "127.0.0.1".into(), port: 8080, workers: None, shutdown_timeout_seconds: 30 }
     }
 }
 
 impl Default for DatabaseSettings {
     fn default() -> Self {
-        Self {
-            url: Secret::new("sqlite://data/nonstop.sqlite3"),
-            pool_size: 8,
-            sqlite_busy_timeout_ms: 5_000,
-        }
+        Self { url: Secret::new("sqlite://data/nonstop.sqlite3"), pool_size: 8, sqlite_busy_timeout_ms: 5_000 }
     }
 }
 
 impl Default for EncryptionSettings {
     fn default() -> Self {
-        Self {
-            active_key_id: "local".into(),
-            keys: BTreeMap::new(),
-            key_file: PathBuf::from("data/encryption.key"),
-        }
+        Self { active_key_id: "local".into(), keys: BTreeMap::new(), key_file: PathBuf::from("data/encryption.key") }
     }
 }
 
 impl Default for SessionSettings {
     fn default() -> Self {
-        Self {
-            default_ttl_seconds: 3_600,
-            max_ttl_seconds: 86_400,
-        }
+        Self { default_ttl_seconds: 3_600, max_ttl_seconds: 86_400 }
     }
 }
 
 impl Default for LogSettings {
     fn default() -> Self {
-        Self {
-            level: "info".into(),
-            format: "json".into(),
-        }
+        Self { level: "info".into(), format: "json".into() }
     }
 }
 
@@ -149,32 +130,22 @@ impl Settings {
                 if !path.exists() {
                     return Err(format!("settings file {} does not exist", path.display()));
                 }
-                builder =
-                    builder.add_source(config::File::from(path).format(config::FileFormat::Toml));
+                builder = builder.add_source(config::File::from(path).format(config::FileFormat::Toml));
             }
             None => {
                 builder = builder.add_source(
-                    config::File::with_name("nonstop.toml")
-                        .format(config::FileFormat::Toml)
-                        .required(false),
+                    config::File::with_name("nonstop.toml").format(config::FileFormat::Toml).required(false),
                 );
             }
         }
         if let Ok(url) = std::env::var("DATABASE_URL") {
-            builder = builder
-                .set_override("database.url", url)
-                .map_err(|e| e.to_string())?;
+            builder = builder.set_override("database.url", url).map_err(|e| e.to_string())?;
         }
         builder = builder.add_source(
-            config::Environment::with_prefix("NONSTOP")
-                .prefix_separator("__")
-                .separator("__")
-                .try_parsing(true),
+            config::Environment::with_prefix("NONSTOP").prefix_separator("__").separator("__").try_parsing(true),
         );
-        let settings: Settings = builder
-            .build()
-            .and_then(|c| c.try_deserialize())
-            .map_err(|e| format!("invalid settings: {e}"))?;
+        let settings: Settings =
+            builder.build().and_then(|c| c.try_deserialize()).map_err(|e| format!("invalid settings: {e}"))?;
         settings.validate()?;
         Ok(settings)
     }
@@ -201,10 +172,7 @@ impl Settings {
             problems.push("sessions: need 60 <= default_ttl_seconds <= max_ttl_seconds".into());
         }
         if !matches!(self.log.format.as_str(), "json" | "text") {
-            problems.push(format!(
-                "log.format: '{}' is neither 'json' nor 'text'",
-                self.log.format
-            ));
+            problems.push(format!("log.format: '{}' is neither 'json' nor 'text'", self.log.format));
         }
         if problems.is_empty() {
             Ok(())
@@ -218,12 +186,7 @@ impl Settings {
     }
 
     fn key_ring_from_settings(&self) -> Result<KeyRing, String> {
-        let keys = self
-            .encryption
-            .keys
-            .iter()
-            .map(|(id, k)| (id.clone(), k.expose().to_owned()))
-            .collect();
+        let keys = self.encryption.keys.iter().map(|(id, k)| (id.clone(), k.expose().to_owned())).collect();
         KeyRing::from_base64(&self.encryption.active_key_id, &keys)
     }
 
@@ -245,10 +208,7 @@ impl Settings {
             );
             key
         };
-        let keys = BTreeMap::from([(
-            self.encryption.active_key_id.clone(),
-            encoded.trim().to_owned(),
-        )]);
+        let keys = BTreeMap::from([(self.encryption.active_key_id.clone(), encoded.trim().to_owned())]);
         KeyRing::from_base64(&self.encryption.active_key_id, &keys)
             .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
     }
@@ -278,12 +238,7 @@ mod tests {
     fn defaults_serve_on_loopback_with_sqlite() {
         let s = Settings::default();
         assert_eq!((s.server.host.as_str(), s.server.port), ("127.0.0.1", 8080));
-        assert_eq!(
-            s.database_location(),
-            Ok(DatabaseLocation::Sqlite(PathBuf::from(
-                "data/nonstop.sqlite3"
-            )))
-        );
+        assert_eq!(s.database_location(), Ok(DatabaseLocation::Sqlite(PathBuf::from("data/nonstop.sqlite3"))));
         assert!(s.validate().is_ok());
     }
 
@@ -291,9 +246,7 @@ mod tests {
     fn secrets_are_redacted_in_debug_output() {
         let mut s = Settings::default();
         s.database.url = Secret::new("postgres://nonstop:hunter2@db/nonstop");
-        s.encryption
-            .keys
-            .insert("k1".into(), Secret::new(KeyRing::generate_key_base64()));
+        s.encryption.keys.insert("k1".into(), Secret::new(KeyRing::generate_key_base64()));
         let shown = format!("{s:?}");
         assert!(!shown.contains("hunter2"));
         assert!(!shown.contains(s.encryption.keys["k1"].expose()));
@@ -305,17 +258,10 @@ mod tests {
         s.database.url = Secret::new("mysql://x");
         s.database.pool_size = 0;
         s.log.format = "xml".into();
-        s.encryption
-            .keys
-            .insert("k1".into(), Secret::new("not base64!"));
+        s.encryption.keys.insert("k1".into(), Secret::new("not base64!"));
         s.encryption.active_key_id = "k1".into();
         let err = s.validate().unwrap_err();
-        for needle in [
-            "database.url",
-            "database.pool_size",
-            "log.format",
-            "encryption: encryption key 'k1'",
-        ] {
+        for needle in ["database.url", "database.pool_size", "log.format", "encryption: encryption key 'k1'"] {
             assert!(err.contains(needle), "{needle} missing from {err}");
         }
     }

@@ -42,32 +42,20 @@ impl KeyRing {
         let mut ring = BTreeMap::new();
         for (id, encoded) in keys {
             if id.is_empty() || id.contains(':') {
-                return Err(format!(
-                    "encryption key id '{id}' must be non-empty and contain no ':'"
-                ));
+                return Err(format!("encryption key id '{id}' must be non-empty and contain no ':'"));
             }
-            let bytes = STANDARD
-                .decode(encoded.trim())
-                .map_err(|_| format!("encryption key '{id}' is not valid base64"))?;
+            let bytes =
+                STANDARD.decode(encoded.trim()).map_err(|_| format!("encryption key '{id}' is not valid base64"))?;
             if bytes.len() != 32 {
-                return Err(format!(
-                    "encryption key '{id}' must be 32 bytes (AES-256), found {}",
-                    bytes.len()
-                ));
+                return Err(format!("encryption key '{id}' must be 32 bytes (AES-256), found {}", bytes.len()));
             }
-            let cipher = Aes256Gcm::new_from_slice(&bytes)
-                .map_err(|_| format!("encryption key '{id}' is unusable"))?;
+            let cipher = Aes256Gcm::new_from_slice(&bytes).map_err(|_| format!("encryption key '{id}' is unusable"))?;
             ring.insert(id.clone(), cipher);
         }
         if !ring.contains_key(active_id) {
-            return Err(format!(
-                "the active encryption key '{active_id}' is not among the configured keys"
-            ));
+            return Err(format!("the active encryption key '{active_id}' is not among the configured keys"));
         }
-        Ok(Self {
-            active_id: active_id.to_owned(),
-            keys: ring,
-        })
+        Ok(Self { active_id: active_id.to_owned(), keys: ring })
     }
 
     /// A fresh random key, base64-encoded, for `nonstop` to write on first start.
@@ -81,66 +69,35 @@ impl KeyRing {
         let cipher = &self.keys[&self.active_id];
         let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
         let ciphertext = cipher
-            .encrypt(
-                &nonce,
-                Payload {
-                    msg: plaintext.as_bytes(),
-                    aad: context.as_bytes(),
-                },
-            )
+            .encrypt(&nonce, Payload { msg: plaintext.as_bytes(), aad: context.as_bytes() })
             .map_err(|_| Error::internal("encryption failed"))?;
         let mut sealed = Vec::with_capacity(NONCE_LEN + ciphertext.len());
         sealed.extend_from_slice(&nonce);
         sealed.extend_from_slice(&ciphertext);
-        Ok(format!(
-            "{}:{}",
-            self.active_id,
-            URL_SAFE_NO_PAD.encode(sealed)
-        ))
+        Ok(format!("{}:{}", self.active_id, URL_SAFE_NO_PAD.encode(sealed)))
     }
 
     /// Opens a value sealed by [`KeyRing::seal`] for the same `context`.
     pub fn open(&self, context: &str, stored: &str) -> Result<String, Error> {
-        let (key_id, body) = stored
-            .split_once(':')
-            .ok_or_else(|| Error::internal(format!("{context}: stored value is not sealed")))?;
+        let (key_id, body) =
+            stored.split_once(':').ok_or_else(|| Error::internal(format!("{context}: stored value is not sealed")))?;
         let cipher = self.keys.get(key_id).ok_or_else(|| {
-            Error::internal(format!(
-                "{context}: sealed with key '{key_id}', which is not configured"
-            ))
+            Error::internal(format!("{context}: sealed with key '{key_id}', which is not configured"))
         })?;
-        let bytes = URL_SAFE_NO_PAD
-            .decode(body)
-            .map_err(|_| Error::internal(format!("{context}: sealed value is corrupt")))?;
+        let bytes =
+            URL_SAFE_NO_PAD.decode(body).map_err(|_| Error::internal(format!("{context}: sealed value is corrupt")))?;
         if bytes.len() < NONCE_LEN {
-            return Err(Error::internal(format!(
-                "{context}: sealed value is truncated"
-            )));
+            return Err(Error::internal(format!("{context}: sealed value is truncated")));
         }
         let (nonce, ciphertext) = bytes.split_at(NONCE_LEN);
-        let nonce: [u8; NONCE_LEN] = nonce
-            .try_into()
-            .map_err(|_| Error::internal(format!("{context}: bad nonce")))?;
+        let nonce: [u8; NONCE_LEN] = nonce.try_into().map_err(|_| Error::internal(format!("{context}: bad nonce")))?;
         let plaintext = cipher
-            .decrypt(
-                &Nonce::from(nonce),
-                Payload {
-                    msg: ciphertext,
-                    aad: context.as_bytes(),
-                },
-            )
-            .map_err(|_| {
-                Error::internal(format!("{context}: sealed value does not authenticate"))
-            })?;
-        String::from_utf8(plaintext)
-            .map_err(|_| Error::internal(format!("{context}: sealed value is not UTF-8")))
+            .decrypt(&Nonce::from(nonce), Payload { msg: ciphertext, aad: context.as_bytes() })
+            .map_err(|_| Error::internal(format!("{context}: sealed value does not authenticate")))?;
+        String::from_utf8(plaintext).map_err(|_| Error::internal(format!("{context}: sealed value is not UTF-8")))
     }
 
-    pub fn seal_opt(
-        &self,
-        context: &str,
-        plaintext: Option<&str>,
-    ) -> Result<Option<String>, Error> {
+    pub fn seal_opt(&self, context: &str, plaintext: Option<&str>) -> Result<Option<String>, Error> {
         plaintext.map(|p| self.seal(context, p)).transpose()
     }
 
@@ -166,10 +123,7 @@ mod tests {
     use super::*;
 
     fn ring(active: &str, ids: &[&str]) -> KeyRing {
-        let keys = ids
-            .iter()
-            .map(|id| (id.to_string(), KeyRing::generate_key_base64()))
-            .collect();
+        let keys = ids.iter().map(|id| (id.to_string(), KeyRing::generate_key_base64())).collect();
         KeyRing::from_base64(active, &keys).expect("valid ring")
     }
 
@@ -179,10 +133,7 @@ mod tests {
         let sealed = ring.seal("guardians.full_name", "山田 花子").expect("seal");
         assert!(sealed.starts_with("k1:"));
         assert!(!sealed.contains("山田"));
-        assert_eq!(
-            ring.open("guardians.full_name", &sealed).expect("open"),
-            "山田 花子"
-        );
+        assert_eq!(ring.open("guardians.full_name", &sealed).expect("open"), "山田 花子");
     }
 
     #[test]
@@ -200,14 +151,8 @@ mod tests {
         let sealed = old.seal("families.address", "千代田1-1").expect("seal");
         keys.insert("k2".to_owned(), KeyRing::generate_key_base64());
         let rotated = KeyRing::from_base64("k2", &keys).expect("ring");
-        assert_eq!(
-            rotated.open("families.address", &sealed).expect("open"),
-            "千代田1-1"
-        );
-        assert!(rotated
-            .seal("families.address", "x")
-            .expect("seal")
-            .starts_with("k2:"));
+        assert_eq!(rotated.open("families.address", &sealed).expect("open"), "千代田1-1");
+        assert!(rotated.seal("families.address", "x").expect("seal").starts_with("k2:"));
     }
 
     #[test]
@@ -218,9 +163,7 @@ mod tests {
         assert!(err.contains("'short'") && err.contains("32 bytes"), "{err}");
         keys.clear();
         keys.insert("k1".to_owned(), KeyRing::generate_key_base64());
-        assert!(KeyRing::from_base64("k9", &keys)
-            .unwrap_err()
-            .contains("'k9'"));
+        assert!(KeyRing::from_base64("k9", &keys).unwrap_err().contains("'k9'"));
     }
 
     #[test]
@@ -236,9 +179,6 @@ mod tests {
         let a = new_secret("nsk_");
         assert!(a.starts_with("nsk_") && a.len() > 40);
         assert_ne!(a, new_secret("nsk_"));
-        assert_eq!(
-            sha256_hex("abc"),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
+        assert_eq!(sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     }
 }

@@ -18,10 +18,7 @@ pub type FieldErrors = BTreeMap<String, String>;
 #[derive(Debug)]
 pub enum Error {
     /// The body is not the JSON the operation takes (syntax, type, unknown or missing field).
-    InvalidBody {
-        message: String,
-        fields: FieldErrors,
-    },
+    InvalidBody { message: String, fields: FieldErrors },
     /// The body parsed but a value breaks a rule (a check digit, a date in the future, …).
     Validation(FieldErrors),
     /// No credentials, or credentials that are unknown, revoked or expired.
@@ -135,11 +132,7 @@ impl ResponseError for Error {
         if matches!(self, Self::Unauthorized(_)) {
             response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
         }
-        response.json(ErrorBody {
-            error: self.code().to_owned(),
-            message: self.message(),
-            fields: self.fields(),
-        })
+        response.json(ErrorBody { error: self.code().to_owned(), message: self.message(), fields: self.fields() })
     }
 }
 
@@ -153,20 +146,12 @@ pub struct FieldCheck {
 impl FieldCheck {
     /// Field names get `prefix` in front: `guardians[0].` + `full_name`.
     pub fn under(prefix: impl Into<String>) -> Self {
-        Self {
-            prefix: prefix.into(),
-            errors: FieldErrors::new(),
-        }
+        Self { prefix: prefix.into(), errors: FieldErrors::new() }
     }
 
     /// Records the problem of `field`, if any, and passes the value through.
     pub fn check<T>(&mut self, field: &str, result: Result<T, String>) -> Option<T> {
-        result
-            .map_err(|problem| {
-                self.errors
-                    .insert(format!("{}{field}", self.prefix), problem)
-            })
-            .ok()
+        result.map_err(|problem| self.errors.insert(format!("{}{field}", self.prefix), problem)).ok()
     }
 
     /// Like [`FieldCheck::check`] for an optional input.
@@ -180,8 +165,7 @@ impl FieldCheck {
     }
 
     pub fn fail(&mut self, field: &str, problem: impl Into<String>) {
-        self.errors
-            .insert(format!("{}{field}", self.prefix), problem.into());
+        self.errors.insert(format!("{}{field}", self.prefix), problem.into());
     }
 
     /// Takes in the problems another check found (already prefixed).

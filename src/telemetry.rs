@@ -7,9 +7,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::web;
-use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
-};
+use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder};
 use tracing_subscriber::EnvFilter;
 
 use crate::app::AppState;
@@ -17,17 +15,10 @@ use crate::config::LogSettings;
 
 /// Installs the global log subscriber. `RUST_LOG`, when set, overrides `log.level`.
 pub fn init_logging(settings: &LogSettings) {
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&settings.level));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&settings.level));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     // A second init (tests build several apps in one process) is harmless: keep the first.
-    let _ = if settings.format == "json" {
-        builder.json().flatten_event(true).try_init()
-    } else {
-        builder.try_init()
-    };
+    let _ = if settings.format == "json" { builder.json().flatten_event(true).try_init() } else { builder.try_init() };
 }
 
 /// The service's Prometheus registry and the instruments in it.
@@ -43,17 +34,11 @@ impl Metrics {
     pub fn new() -> prometheus::Result<Self> {
         let registry = Registry::new_custom(Some("nonstop".into()), None)?;
         let requests = IntCounterVec::new(
-            Opts::new(
-                "http_requests_total",
-                "HTTP requests by method, route pattern and status",
-            ),
+            Opts::new("http_requests_total", "HTTP requests by method, route pattern and status"),
             &["method", "route", "status"],
         )?;
         let latency = HistogramVec::new(
-            HistogramOpts::new(
-                "http_request_duration_seconds",
-                "HTTP request latency by route pattern",
-            ),
+            HistogramOpts::new("http_request_duration_seconds", "HTTP request latency by route pattern"),
             &["route"],
         )?;
         let pool_connections = IntGauge::new("db_pool_connections", "Open database connections")?;
@@ -62,13 +47,7 @@ impl Metrics {
         registry.register(Box::new(latency.clone()))?;
         registry.register(Box::new(pool_connections.clone()))?;
         registry.register(Box::new(pool_idle.clone()))?;
-        Ok(Self {
-            registry,
-            requests,
-            latency,
-            pool_connections,
-            pool_idle,
-        })
+        Ok(Self { registry, requests, latency, pool_connections, pool_idle })
     }
 
     /// The text exposition, with the pool gauges read now.
@@ -92,23 +71,12 @@ pub async fn observe(
     let method = req.method().to_string();
     let state = req.app_data::<web::Data<AppState>>().cloned();
     let response = next.call(req).await?;
-    let route = response
-        .request()
-        .match_pattern()
-        .unwrap_or_else(|| "unmatched".to_owned());
+    let route = response.request().match_pattern().unwrap_or_else(|| "unmatched".to_owned());
     let status = response.status().as_u16();
     let elapsed = started.elapsed();
     if let Some(state) = state {
-        state
-            .metrics
-            .requests
-            .with_label_values(&[method.as_str(), route.as_str(), &status.to_string()])
-            .inc();
-        state
-            .metrics
-            .latency
-            .with_label_values(&[route.as_str()])
-            .observe(elapsed.as_secs_f64());
+        state.metrics.requests.with_label_values(&[method.as_str(), route.as_str(), &status.to_string()]).inc();
+        state.metrics.latency.with_label_values(&[route.as_str()]).observe(elapsed.as_secs_f64());
     }
     tracing::info!(method = %method, route = %route, status, duration_ms = elapsed.as_millis() as u64, "request");
     Ok(response)

@@ -63,9 +63,7 @@ pub async fn delete_child(
 ) -> Result<HttpResponse, Error> {
     let (family_id, child_id) = path.into_inner();
     state
-        .write_family(principal, family_id, move |conn, _, family| {
-            children::delete(conn, &family.id, &child_id)
-        })
+        .write_family(principal, family_id, move |conn, _, family| children::delete(conn, &family.id, &child_id))
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -46,9 +46,7 @@ pub async fn list_devices(
     path: web::Path<String>,
 ) -> Result<HttpResponse, Error> {
     let list = state
-        .read_family(principal, path.into_inner(), |conn, keys, family| {
-            devices::list(conn, keys, &family.id)
-        })
+        .read_family(principal, path.into_inner(), |conn, keys, family| devices::list(conn, keys, &family.id))
         .await?;
     Ok(HttpResponse::Ok().json(list))
 }
@@ -65,9 +63,7 @@ pub async fn delete_device(
 ) -> Result<HttpResponse, Error> {
     let (family_id, device_id) = path.into_inner();
     state
-        .write_family(principal, family_id, move |conn, _, family| {
-            devices::remove(conn, &family.id, &device_id)
-        })
+        .write_family(principal, family_id, move |conn, _, family| devices::remove(conn, &family.id, &device_id))
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

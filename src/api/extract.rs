@@ -44,13 +44,9 @@ impl<T: DeserializeOwned + 'static> FromRequest for ValidJson<T> {
             }
             let mut body = web::BytesMut::new();
             while let Some(chunk) = payload.next().await {
-                let chunk = chunk
-                    .map_err(|_| invalid_body("the body could not be read", FieldErrors::new()))?;
+                let chunk = chunk.map_err(|_| invalid_body("the body could not be read", FieldErrors::new()))?;
                 if body.len() + chunk.len() > BODY_LIMIT {
-                    return Err(invalid_body(
-                        &format!("the body exceeds {BODY_LIMIT} bytes"),
-                        FieldErrors::new(),
-                    ));
+                    return Err(invalid_body(&format!("the body exceeds {BODY_LIMIT} bytes"), FieldErrors::new()));
                 }
                 body.extend_from_slice(&chunk);
             }
@@ -67,16 +63,10 @@ pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, Error> {
         let inner = e.into_inner();
         let mut problem = strip_position(&inner.to_string());
         if inner.is_syntax() || inner.is_eof() {
-            return invalid_body(
-                &format!("the body is not valid JSON: {problem}"),
-                FieldErrors::new(),
-            );
+            return invalid_body(&format!("the body is not valid JSON: {problem}"), FieldErrors::new());
         }
         // A tagged body carries the path inside its variant in the message (service::tagged).
-        if let Some((nested, rest)) = problem
-            .strip_prefix(tagged::AT)
-            .and_then(|p| p.split_once("`: "))
-        {
+        if let Some((nested, rest)) = problem.strip_prefix(tagged::AT).and_then(|p| p.split_once("`: ")) {
             path = match (path.as_str(), nested) {
                 (outer, ".") => outer.to_owned(),
                 (".", nested) => nested.to_owned(),
@@ -88,26 +78,14 @@ pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, Error> {
         // serde_path_to_error includes an unknown field in the path, but reports a missing one
         // at the object that lacks it.
         let field = field_named_in(&problem)
-            .map(|name| {
-                if path == "." {
-                    name.to_owned()
-                } else {
-                    format!("{path}.{name}")
-                }
-            })
+            .map(|name| if path == "." { name.to_owned() } else { format!("{path}.{name}") })
             .unwrap_or_else(|| if path == "." { "body".to_owned() } else { path });
-        invalid_body(
-            &format!("{field}: {problem}"),
-            FieldErrors::from([(field.clone(), problem)]),
-        )
+        invalid_body(&format!("{field}: {problem}"), FieldErrors::from([(field.clone(), problem)]))
     })
 }
 
 fn invalid_body(message: &str, fields: FieldErrors) -> Error {
-    Error::InvalidBody {
-        message: message.to_owned(),
-        fields,
-    }
+    Error::InvalidBody { message: message.to_owned(), fields }
 }
 
 /// serde_json appends " at line 1 column 42", which means nothing to an API user.
@@ -149,22 +127,15 @@ impl FromRequest for Principal {
             .headers()
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
+            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
             .map(|v| v.trim().to_owned());
         let state = req.app_data::<web::Data<AppState>>().cloned();
         Box::pin(async move {
-            let bearer = bearer.ok_or(Error::Unauthorized(
-                "send the API key or session token as Authorization: Bearer …",
-            ))?;
+            let bearer =
+                bearer.ok_or(Error::Unauthorized("send the API key or session token as Authorization: Bearer …"))?;
             let state = state.ok_or_else(|| Error::internal("application state missing"))?;
             let now = crate::service::now();
-            state
-                .db
-                .read(move |conn| principals::authenticate(conn, &bearer, now))
-                .await
+            state.db.read(move |conn| principals::authenticate(conn, &bearer, now)).await
         })
     }
 }
@@ -172,12 +143,7 @@ impl FromRequest for Principal {
 /// Turns actix's own extractor failures (path, query) into the error envelope.
 pub fn query_error(err: actix_web::error::QueryPayloadError, _: &HttpRequest) -> actix_web::Error {
     let problem = strip_position(&err.to_string());
-    let field = problem
-        .split('`')
-        .nth(1)
-        .filter(|_| problem.contains("field `"))
-        .unwrap_or("query")
-        .to_owned();
+    let field = problem.split('`').nth(1).filter(|_| problem.contains("field `")).unwrap_or("query").to_owned();
     Error::InvalidBody {
         message: format!("invalid query string: {problem}"),
         fields: FieldErrors::from([(field, problem)]),
@@ -221,14 +187,8 @@ mod tests {
     fn names_the_offending_field() {
         assert_eq!(fields_of(r#"{"inner":[]}"#), ["name"]);
         assert_eq!(fields_of(r#"{"name":"a","nmae":"b"}"#), ["nmae"]);
-        assert_eq!(
-            fields_of(r#"{"name":"a","inner":[{"date":"2026-02-30"}]}"#),
-            ["inner[0].date"]
-        );
-        assert_eq!(
-            fields_of(r#"{"name":"a","inner":[{"date":"2026-02-01","x":1}]}"#),
-            ["inner[0].x"]
-        );
+        assert_eq!(fields_of(r#"{"name":"a","inner":[{"date":"2026-02-30"}]}"#), ["inner[0].date"]);
+        assert_eq!(fields_of(r#"{"name":"a","inner":[{"date":"2026-02-01","x":1}]}"#), ["inner[0].x"]);
         assert_eq!(fields_of(r#"{"name":5}"#), ["name"]);
     }
 
@@ -237,10 +197,7 @@ mod tests {
         match parse::<Outer>(b"{\"name\":") {
             Err(Error::InvalidBody { fields, message }) => {
                 assert!(fields.is_empty());
-                assert!(
-                    message.contains("not valid JSON") && !message.contains("line"),
-                    "{message}"
-                );
+                assert!(message.contains("not valid JSON") && !message.contains("line"), "{message}");
             }
             other => panic!("expected invalid body, got {other:?}"),
         }

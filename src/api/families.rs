@@ -10,7 +10,7 @@ use crate::domain::dates::tokyo_today;
 use crate::error::Error;
 use crate::service::families::{self, Family, FamilyInput, FamilyPage, FamilyPatch};
 use crate::service::principals::Principal;
-use crate::service::{access, now};
+use crate::service::{access, now, planning};
 
 /// Register a family (vendor app).
 ///
@@ -25,11 +25,15 @@ pub async fn create_family(
     body: ValidJson<FamilyInput>,
 ) -> Result<HttpResponse, Error> {
     let app_id = access::vendor_app(&principal)?.to_owned();
-    let keys = state.keys.clone();
+    let (keys, planning) = (state.keys.clone(), state.planning.clone());
     let (today, now) = (tokyo_today(), now());
     let family = state
         .db
-        .write(move |conn| families::create(conn, &keys, &app_id, body.0, today, now))
+        .write(move |conn| {
+            let family = families::create(conn, &keys, &app_id, body.0, today, now)?;
+            planning::replan(conn, &planning, &family.id, today, now)?;
+            Ok(family)
+        })
         .await?;
     Ok(HttpResponse::Created().json(family))
 }
@@ -60,10 +64,7 @@ pub async fn list_families(
         return Err(Error::field("limit", "must be between 1 and 100"));
     }
     let keys = state.keys.clone();
-    let page = state
-        .db
-        .read(move |conn| families::list(conn, &keys, &app_id, limit, query.after.as_deref()))
-        .await?;
+    let page = state.db.read(move |conn| families::list(conn, &keys, &app_id, limit, query.after.as_deref())).await?;
     Ok(HttpResponse::Ok().json(page))
 }
 
@@ -76,9 +77,7 @@ pub async fn get_family(
     principal: Principal,
     path: web::Path<String>,
 ) -> Result<HttpResponse, Error> {
-    let family = state
-        .read_family(principal, path.into_inner(), families::get)
-        .await?;
+    let family = state.read_family(principal, path.into_inner(), families::get).await?;
     Ok(HttpResponse::Ok().json(family))
 }
 
@@ -111,10 +110,6 @@ pub async fn delete_family(
     path: web::Path<String>,
 ) -> Result<HttpResponse, Error> {
     access::vendor_app(&principal)?;
-    state
-        .write_family(principal, path.into_inner(), |conn, _, row| {
-            families::delete(conn, row)
-        })
-        .await?;
+    state.write_family(principal, path.into_inner(), |conn, _, row| families::delete(conn, row)).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -63,9 +63,7 @@ pub async fn delete_guardian(
 ) -> Result<HttpResponse, Error> {
     let (family_id, guardian_id) = path.into_inner();
     state
-        .write_family(principal, family_id, move |conn, _, family| {
-            guardians::delete(conn, &family.id, &guardian_id)
-        })
+        .write_family(principal, family_id, move |conn, _, family| guardians::delete(conn, &family.id, &guardian_id))
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

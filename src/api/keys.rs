@@ -24,24 +24,15 @@ pub struct Whoami {
 #[get("/whoami")]
 pub async fn get_whoami(principal: Principal) -> HttpResponse {
     let whoami = match principal {
-        Principal::App { app_id, .. } => Whoami {
-            role: "app".into(),
-            app_id: Some(app_id),
-            municipality_code: None,
-            family_id: None,
-        },
-        Principal::Staff { municipality, .. } => Whoami {
-            role: "staff".into(),
-            app_id: None,
-            municipality_code: Some(municipality.into()),
-            family_id: None,
-        },
-        Principal::Parent { family_id, app_id } => Whoami {
-            role: "parent".into(),
-            app_id: Some(app_id),
-            municipality_code: None,
-            family_id: Some(family_id),
-        },
+        Principal::App { app_id, .. } => {
+            Whoami { role: "app".into(), app_id: Some(app_id), municipality_code: None, family_id: None }
+        }
+        Principal::Staff { municipality, .. } => {
+            Whoami { role: "staff".into(), app_id: None, municipality_code: Some(municipality.into()), family_id: None }
+        }
+        Principal::Parent { family_id, app_id } => {
+            Whoami { role: "parent".into(), app_id: Some(app_id), municipality_code: None, family_id: Some(family_id) }
+        }
     };
     HttpResponse::Ok().json(whoami)
 }
@@ -49,31 +40,19 @@ pub async fn get_whoami(principal: Principal) -> HttpResponse {
 /// List the app's API keys (vendor app).
 #[utoipa::path(tag = "keys", operation_id = "list_app_keys", responses((status = 200, description = "The keys, without secrets", body = Vec<AppKey>)))]
 #[get("/app/keys")]
-pub async fn list_app_keys(
-    state: web::Data<AppState>,
-    principal: Principal,
-) -> Result<HttpResponse, Error> {
+pub async fn list_app_keys(state: web::Data<AppState>, principal: Principal) -> Result<HttpResponse, Error> {
     let app_id = access::vendor_app(&principal)?.to_owned();
-    let keys = state
-        .db
-        .read(move |conn| principals::list_app_keys(conn, &app_id))
-        .await?;
+    let keys = state.db.read(move |conn| principals::list_app_keys(conn, &app_id)).await?;
     Ok(HttpResponse::Ok().json(keys))
 }
 
 /// Create another API key, e.g. to rotate keys without downtime (vendor app).
 #[utoipa::path(tag = "keys", operation_id = "create_app_key", responses((status = 201, description = "Created; the secret is shown once", body = IssuedKey)))]
 #[post("/app/keys")]
-pub async fn create_app_key(
-    state: web::Data<AppState>,
-    principal: Principal,
-) -> Result<HttpResponse, Error> {
+pub async fn create_app_key(state: web::Data<AppState>, principal: Principal) -> Result<HttpResponse, Error> {
     let app_id = access::vendor_app(&principal)?.to_owned();
     let now = now();
-    let key = state
-        .db
-        .write(move |conn| principals::create_app_key(conn, &app_id, now))
-        .await?;
+    let key = state.db.write(move |conn| principals::create_app_key(conn, &app_id, now)).await?;
     Ok(HttpResponse::Created().json(key))
 }
 
@@ -89,9 +68,6 @@ pub async fn revoke_app_key(
     let app_id = access::vendor_app(&principal)?.to_owned();
     let key_id = path.into_inner();
     let now = now();
-    state
-        .db
-        .write(move |conn| principals::revoke_app_key(conn, &app_id, &key_id, now))
-        .await?;
+    state.db.write(move |conn| principals::revoke_app_key(conn, &app_id, &key_id, now)).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -42,10 +42,7 @@ pub async fn list_life_events(
     principal: Principal,
     path: web::Path<String>,
 ) -> Result<HttpResponse, Error> {
-    let events = state
-        .read_family(principal, path.into_inner(), |conn, _, family| {
-            life_events::list(conn, &family.id)
-        })
-        .await?;
+    let events =
+        state.read_family(principal, path.into_inner(), |conn, _, family| life_events::list(conn, &family.id)).await?;
     Ok(HttpResponse::Ok().json(events))
 }

@@ -11,8 +11,10 @@ mod families;
 mod guardians;
 mod keys;
 mod life_events;
+mod municipalities;
 mod ops;
 mod sessions;
+mod tasks;
 
 use actix_web::web;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -44,6 +46,12 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .service(life_events::record_life_event)
             .service(life_events::list_life_events)
             .service(sessions::create_session)
+            .service(tasks::list_tasks)
+            .service(tasks::update_task)
+            .service(tasks::list_planned_notifications)
+            .service(municipalities::list_procedures)
+            .service(municipalities::get_municipality_settings)
+            .service(municipalities::update_municipality_settings)
             .service(keys::get_whoami)
             .service(keys::list_app_keys)
             .service(keys::create_app_key)
@@ -82,6 +90,9 @@ pub fn configure_unlisted(cfg: &mut web::ServiceConfig) {
         (name = "devices", description = "Push targets: Web Push, APNs, FCM"),
         (name = "life events", description = "ライフイベント: pregnancy, birth, moves…"),
         (name = "sessions", description = "Parent sessions minted by the vendor's backend"),
+        (name = "tasks", description = "タスク: what the family must do, with deadlines by law, and the reminders planned"),
+        (name = "procedures", description = "手続カタログ: the procedures nonstop plans from"),
+        (name = "municipalities", description = "自治体: a municipality's own settings, for its staff"),
         (name = "keys", description = "The caller's identity and the vendor's API keys"),
     )
 )]
@@ -98,31 +109,15 @@ impl Modify for Conventions {
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         );
         let errors = [
-            (
-                "400",
-                "The body is not the JSON this operation takes; `fields` names the culprit",
-            ),
-            (
-                "401",
-                "No credential, or one that is unknown, revoked or expired",
-            ),
+            ("400", "The body is not the JSON this operation takes; `fields` names the culprit"),
+            ("401", "No credential, or one that is unknown, revoked or expired"),
             ("403", "The caller's role may not do this"),
             ("404", "Not found, or not the caller's to see"),
-            (
-                "422",
-                "A value breaks a rule; `fields` names each one and the problem",
-            ),
+            ("422", "A value breaks a rule; `fields` names each one and the problem"),
         ];
         for item in doc.paths.paths.values_mut() {
-            for operation in [
-                &mut item.get,
-                &mut item.post,
-                &mut item.patch,
-                &mut item.put,
-                &mut item.delete,
-            ]
-            .into_iter()
-            .flatten()
+            for operation in
+                [&mut item.get, &mut item.post, &mut item.patch, &mut item.put, &mut item.delete].into_iter().flatten()
             {
                 for (status, description) in errors {
                     let response = Response::builder()
@@ -132,17 +127,10 @@ impl Modify for Conventions {
                             utoipa::openapi::Content::new(Some(Ref::from_schema_name("ErrorBody"))),
                         )
                         .build();
-                    operation
-                        .responses
-                        .responses
-                        .entry(status.to_owned())
-                        .or_insert(RefOr::T(response));
+                    operation.responses.responses.entry(status.to_owned()).or_insert(RefOr::T(response));
                 }
                 operation.security =
-                    Some(vec![utoipa::openapi::security::SecurityRequirement::new(
-                        "bearer",
-                        Vec::<String>::new(),
-                    )]);
+                    Some(vec![utoipa::openapi::security::SecurityRequirement::new("bearer", Vec::<String>::new())]);
             }
         }
     }
@@ -150,11 +138,8 @@ impl Modify for Conventions {
 
 /// The OpenAPI document, built from the same `configure` the server uses; no database needed.
 pub fn openapi() -> Document {
-    let (_, mut document) = actix_web::App::new()
-        .into_utoipa_app()
-        .openapi(ApiDoc::openapi())
-        .configure(configure)
-        .split_for_parts();
+    let (_, mut document) =
+        actix_web::App::new().into_utoipa_app().openapi(ApiDoc::openapi()).configure(configure).split_for_parts();
     Conventions.modify(&mut document);
     document
 }

@@ -35,10 +35,7 @@ pub async fn create_session(
     let limits = &state.settings.sessions;
     let ttl = body.0.ttl_seconds.unwrap_or(limits.default_ttl_seconds);
     if !(60..=limits.max_ttl_seconds).contains(&ttl) {
-        return Err(Error::field(
-            "ttl_seconds",
-            format!("must be between 60 and {}", limits.max_ttl_seconds),
-        ));
+        return Err(Error::field("ttl_seconds", format!("must be between 60 and {}", limits.max_ttl_seconds)));
     }
     let now = now();
     let session = state

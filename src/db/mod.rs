@@ -42,9 +42,7 @@ impl DatabaseLocation {
     pub fn parse(url: &str) -> Result<Self, String> {
         if let Some(path) = url.strip_prefix("sqlite://") {
             if path.is_empty() {
-                return Err(
-                    "the SQLite URL names no file: use sqlite://data/nonstop.sqlite3".into(),
-                );
+                return Err("the SQLite URL names no file: use sqlite://data/nonstop.sqlite3".into());
             }
             return Ok(Self::Sqlite(PathBuf::from(path)));
         }
@@ -79,9 +77,9 @@ impl ManageConnection for ConnectionFactory {
 
     fn connect(&self) -> Result<DbConnection, r2d2::Error> {
         match &self.location {
-            DatabaseLocation::Postgres(url) => diesel::PgConnection::establish(url)
-                .map(DbConnection::Postgresql)
-                .map_err(r2d2::Error::ConnectionError),
+            DatabaseLocation::Postgres(url) => {
+                diesel::PgConnection::establish(url).map(DbConnection::Postgresql).map_err(r2d2::Error::ConnectionError)
+            }
             DatabaseLocation::Sqlite(path) => {
                 let mut conn = diesel::SqliteConnection::establish(&path.to_string_lossy())
                     .map_err(r2d2::Error::ConnectionError)?;
@@ -100,8 +98,7 @@ impl ManageConnection for ConnectionFactory {
     }
 
     fn is_valid(&self, conn: &mut DbConnection) -> Result<(), r2d2::Error> {
-        conn.batch_execute("SELECT 1")
-            .map_err(r2d2::Error::QueryError)
+        conn.batch_execute("SELECT 1").map_err(r2d2::Error::QueryError)
     }
 
     fn has_broken(&self, _conn: &mut DbConnection) -> bool {
@@ -122,32 +119,19 @@ pub struct Db {
 
 impl Db {
     /// Opens the pool (creating the SQLite file and its folder when missing).
-    pub fn connect(
-        location: DatabaseLocation,
-        pool_size: u32,
-        busy_timeout_ms: u32,
-    ) -> anyhow::Result<Self> {
+    pub fn connect(location: DatabaseLocation, pool_size: u32, busy_timeout_ms: u32) -> anyhow::Result<Self> {
         if let DatabaseLocation::Sqlite(path) = &location {
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir)?;
             }
         }
-        let factory = ConnectionFactory {
-            location: location.clone(),
-            busy_timeout_ms,
-        };
+        let factory = ConnectionFactory { location: location.clone(), busy_timeout_ms };
         let pool = r2d2::Pool::builder()
             .max_size(pool_size)
             .connection_timeout(Duration::from_secs(10))
             .build(factory)
-            .map_err(|e| {
-                anyhow::anyhow!("cannot open the {} database: {e}", location.backend_name())
-            })?;
-        Ok(Self {
-            pool,
-            location,
-            sqlite_writer: Arc::new(tokio::sync::Mutex::new(())),
-        })
+            .map_err(|e| anyhow::anyhow!("cannot open the {} database: {e}", location.backend_name()))?;
+        Ok(Self { pool, location, sqlite_writer: Arc::new(tokio::sync::Mutex::new(())) })
     }
 
     pub fn location(&self) -> &DatabaseLocation {
@@ -159,18 +143,14 @@ impl Db {
         let mut conn = self.pool.get()?;
         let result = match &mut *conn {
             DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|_| ()),
-            DbConnection::Postgresql(c) => {
-                c.run_pending_migrations(POSTGRES_MIGRATIONS).map(|_| ())
-            }
+            DbConnection::Postgresql(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS).map(|_| ()),
         };
         result.map_err(|e| anyhow::anyhow!("migration failed: {e}"))
     }
 
     /// A blocking connection, for the CLI and for tests.
     pub fn get(&self) -> Result<r2d2::PooledConnection<ConnectionFactory>, Error> {
-        self.pool
-            .get()
-            .map_err(|e| Error::internal(format!("database pool: {e}")))
+        self.pool.get().map_err(|e| Error::internal(format!("database pool: {e}")))
     }
 
     /// Runs `f` on a pooled connection on a blocking thread.
@@ -181,9 +161,7 @@ impl Db {
     {
         let pool = self.pool.clone();
         tokio::task::spawn_blocking(move || {
-            let mut conn = pool
-                .get()
-                .map_err(|e| Error::internal(format!("database pool: {e}")))?;
+            let mut conn = pool.get().map_err(|e| Error::internal(format!("database pool: {e}")))?;
             f(&mut conn)
         })
         .await
@@ -224,23 +202,14 @@ mod tests {
             DatabaseLocation::parse("sqlite:///var/lib/x.db"),
             Ok(DatabaseLocation::Sqlite(PathBuf::from("/var/lib/x.db")))
         );
-        assert!(matches!(
-            DatabaseLocation::parse("postgres://u@h/db"),
-            Ok(DatabaseLocation::Postgres(_))
-        ));
-        assert!(matches!(
-            DatabaseLocation::parse("postgresql://u@h/db"),
-            Ok(DatabaseLocation::Postgres(_))
-        ));
+        assert!(matches!(DatabaseLocation::parse("postgres://u@h/db"), Ok(DatabaseLocation::Postgres(_))));
+        assert!(matches!(DatabaseLocation::parse("postgresql://u@h/db"), Ok(DatabaseLocation::Postgres(_))));
     }
 
     #[test]
     fn refuses_other_schemes_with_a_hint() {
         let err = DatabaseLocation::parse("mysql://u@h/db").unwrap_err();
-        assert!(
-            err.contains("'mysql'") && err.contains("sqlite://") && err.contains("postgres://"),
-            "{err}"
-        );
+        assert!(err.contains("'mysql'") && err.contains("sqlite://") && err.contains("postgres://"), "{err}");
         let err = DatabaseLocation::parse("data/nonstop.sqlite3").unwrap_err();
         assert!(err.contains("(none)"), "{err}");
         assert!(DatabaseLocation::parse("sqlite://").is_err());

@@ -52,6 +52,8 @@ pub struct FamilyRow {
     pub single_parent: bool,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// comma-separated `Circumstance` values
+    pub circumstances: String,
 }
 
 #[derive(Clone, Debug, Queryable, Selectable, Insertable, AsChangeset, Identifiable)]
@@ -129,4 +131,54 @@ pub struct ParentSessionRow {
     pub token_hash: String,
     pub created_at: NaiveDateTime,
     pub expires_at: NaiveDateTime,
+}
+
+#[derive(Clone, Debug, Queryable, Selectable, Insertable, AsChangeset, Identifiable)]
+#[diesel(table_name = tasks, treat_none_as_null = true)]
+pub struct TaskRow {
+    pub id: String,
+    pub family_id: String,
+    pub task_key: String,
+    pub procedure_id: String,
+    pub child_id: Option<String>,
+    pub municipality_code: String,
+    pub occurrence: i32,
+    pub opens_on: NaiveDate,
+    pub closes_on: NaiveDate,
+    pub deadline_on: Option<NaiveDate>,
+    pub raw_deadline_on: Option<NaiveDate>,
+    /// JSON array of strings
+    pub reasons: String,
+    /// planned | done | dismissed | cancelled
+    pub status: String,
+    pub status_changed_at: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Clone, Debug, Queryable, Selectable, Insertable, AsChangeset, Identifiable)]
+#[diesel(table_name = planned_notifications)]
+pub struct PlannedNotificationRow {
+    pub id: String,
+    pub family_id: String,
+    pub task_id: String,
+    pub notification_key: String,
+    pub reminder_index: i32,
+    pub local_date: NaiveDate,
+    pub send_at: NaiveDateTime,
+    /// planned | cancelled | sent
+    pub status: String,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Clone, Debug, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = municipality_settings)]
+pub struct MunicipalitySettingsRow {
+    pub municipality_code: String,
+    /// JSON of `MunicipalityOverride`
+    pub document: String,
+    pub updated_at: NaiveDateTime,
+    /// the staff member's id
+    pub updated_by: String,
 }

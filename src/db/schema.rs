@@ -45,6 +45,7 @@ diesel::table! {
         single_parent -> Bool,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        circumstances -> Text,
     }
 }
 
@@ -116,7 +117,54 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    tasks (id) {
+        id -> Text,
+        family_id -> Text,
+        task_key -> Text,
+        procedure_id -> Text,
+        child_id -> Nullable<Text>,
+        municipality_code -> Text,
+        occurrence -> Integer,
+        opens_on -> Date,
+        closes_on -> Date,
+        deadline_on -> Nullable<Date>,
+        raw_deadline_on -> Nullable<Date>,
+        reasons -> Text,
+        status -> Text,
+        status_changed_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    planned_notifications (id) {
+        id -> Text,
+        family_id -> Text,
+        task_id -> Text,
+        notification_key -> Text,
+        reminder_index -> Integer,
+        local_date -> Date,
+        send_at -> Timestamp,
+        status -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    municipality_settings (municipality_code) {
+        municipality_code -> Text,
+        document -> Text,
+        updated_at -> Timestamp,
+        updated_by -> Text,
+    }
+}
+
 diesel::joinable!(app_keys -> apps (app_id));
+diesel::joinable!(tasks -> families (family_id));
+diesel::joinable!(planned_notifications -> tasks (task_id));
 diesel::joinable!(families -> apps (app_id));
 diesel::joinable!(guardians -> families (family_id));
 diesel::joinable!(children -> families (family_id));
@@ -134,4 +182,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     devices,
     life_events,
     parent_sessions,
+    tasks,
+    planned_notifications,
+    municipality_settings,
 );

@@ -42,9 +42,7 @@ impl Calendar {
         let file: HolidayFile = toml::from_str(text).map_err(|e| e.to_string())?;
         let mut official: BTreeMap<i32, BTreeSet<NaiveDate>> = BTreeMap::new();
         for (year, days) in file.official {
-            let year: i32 = year
-                .parse()
-                .map_err(|_| format!("'{year}' is not a year"))?;
+            let year: i32 = year.parse().map_err(|_| format!("'{year}' is not a year"))?;
             let set = official.entry(year).or_default();
             for day in days {
                 let date = NaiveDate::parse_from_str(&format!("{year}-{day}"), "%Y-%m-%d")
@@ -65,19 +63,13 @@ impl Calendar {
                 holidays[index / 64] |= 1 << (index % 64);
             }
         }
-        Ok(Self {
-            holidays,
-            first,
-            official_years: official.keys().copied().collect(),
-        })
+        Ok(Self { holidays, first, official_years: official.keys().copied().collect() })
     }
 
     /// 国民の祝日 or 休日 (including 振替休日 and 国民の休日).
     pub fn is_national_holiday(&self, date: NaiveDate) -> bool {
         let index = (date - self.first).num_days();
-        if (0..(self.holidays.len() * 64) as i64).contains(&index)
-            && (FIRST_YEAR..=LAST_YEAR).contains(&date.year())
-        {
+        if (0..(self.holidays.len() * 64) as i64).contains(&index) && (FIRST_YEAR..=LAST_YEAR).contains(&date.year()) {
             let index = index as usize;
             return self.holidays[index / 64] & (1 << (index % 64)) != 0;
         }
@@ -198,18 +190,11 @@ mod tests {
             let official = Calendar::from_toml(text).expect("parse");
             let by_rule = holidays_by_rule(year);
             for day in by_rule.iter() {
-                assert!(
-                    official.is_national_holiday(*day),
-                    "{day} by rule, not official"
-                );
+                assert!(official.is_national_holiday(*day), "{day} by rule, not official");
             }
             let mut date = d(year, 1, 1);
             while date.year() == year {
-                assert_eq!(
-                    official.is_national_holiday(date),
-                    by_rule.contains(&date),
-                    "{date}"
-                );
+                assert_eq!(official.is_national_holiday(date), by_rule.contains(&date), "{date}");
                 date = date + Days::new(1);
             }
         }
@@ -218,28 +203,13 @@ mod tests {
     #[test]
     fn substitute_and_sandwiched_holidays() {
         let calendar = Calendar::shipped();
-        assert!(
-            calendar.is_national_holiday(d(2025, 2, 24)),
-            "振替: 2/23 was a Sunday"
-        );
-        assert!(
-            calendar.is_national_holiday(d(2026, 5, 6)),
-            "振替: 5/3 Sunday → 5/6"
-        );
-        assert!(
-            calendar.is_national_holiday(d(2026, 9, 22)),
-            "国民の休日 between 敬老の日 and 秋分の日"
-        );
-        assert!(
-            calendar.is_national_holiday(d(2027, 3, 22)),
-            "振替: 春分 on Sunday"
-        );
+        assert!(calendar.is_national_holiday(d(2025, 2, 24)), "振替: 2/23 was a Sunday");
+        assert!(calendar.is_national_holiday(d(2026, 5, 6)), "振替: 5/3 Sunday → 5/6");
+        assert!(calendar.is_national_holiday(d(2026, 9, 22)), "国民の休日 between 敬老の日 and 秋分の日");
+        assert!(calendar.is_national_holiday(d(2027, 3, 22)), "振替: 春分 on Sunday");
         // Computed years: 2032 has 9/20 敬老の日 and 9/22 秋分 → 9/21 国民の休日.
         assert!(holidays_by_rule(2032).contains(&d(2032, 9, 21)));
-        assert!(
-            !calendar.is_national_holiday(d(2026, 11, 24)),
-            "11/23/2026 is a Monday: no substitute"
-        );
+        assert!(!calendar.is_national_holiday(d(2026, 11, 24)), "11/23/2026 is a Monday: no substitute");
     }
 
     #[test]
@@ -250,16 +220,10 @@ mod tests {
         assert!(!calendar.is_open_day(d(2027, 1, 3), &[]), "年始");
         assert!(calendar.is_open_day(d(2027, 1, 4), &[]));
         assert!(calendar.is_open_day(d(2026, 6, 23), &[]));
-        assert!(
-            !calendar.is_open_day(d(2026, 6, 23), &[(6, 23)]),
-            "沖縄 慰霊の日"
-        );
+        assert!(!calendar.is_open_day(d(2026, 6, 23), &[(6, 23)]), "沖縄 慰霊の日");
         assert_eq!(calendar.next_open_day(d(2026, 12, 31), &[]), d(2027, 1, 4));
         assert_eq!(calendar.next_open_day(d(2026, 5, 3), &[]), d(2026, 5, 7));
-        assert_eq!(
-            calendar.previous_open_day(d(2026, 5, 31), &[]),
-            d(2026, 5, 29)
-        );
+        assert_eq!(calendar.previous_open_day(d(2026, 5, 31), &[]), d(2026, 5, 29));
     }
 
     #[test]

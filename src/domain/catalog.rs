@@ -170,12 +170,7 @@ impl DateRule {
 
     /// The date this rule gives for `anchor` (for `month_day`, the year of `anchor`), moved off
     /// a closed day as the rule says.
-    pub fn date(
-        &self,
-        anchor: NaiveDate,
-        calendar: &Calendar,
-        extra_closed: &[MonthDay],
-    ) -> NaiveDate {
+    pub fn date(&self, anchor: NaiveDate, calendar: &Calendar, extra_closed: &[MonthDay]) -> NaiveDate {
         let raw = self.raw_date(anchor, calendar, extra_closed);
         match self.closed_day {
             ClosedDay::Keep => raw,
@@ -185,12 +180,7 @@ impl DateRule {
     }
 
     /// The date as counted, before any move off a closed day (the 法定 raw deadline).
-    pub fn raw_date(
-        &self,
-        anchor: NaiveDate,
-        calendar: &Calendar,
-        extra_closed: &[MonthDay],
-    ) -> NaiveDate {
+    pub fn raw_date(&self, anchor: NaiveDate, calendar: &Calendar, extra_closed: &[MonthDay]) -> NaiveDate {
         let base = match self.rule {
             Rule::Days => periods::shift_days(anchor, self.n),
             Rule::KosekiDays => periods::koseki_days(anchor, self.n),
@@ -199,15 +189,9 @@ impl DateRule {
             Rule::MonthAge => periods::month_age_reached(anchor, self.n),
             Rule::AgeYears => periods::age_reached(anchor, self.n),
             Rule::WeeksDays => periods::weeks_days_after(anchor, self.n, 0),
-            Rule::ChildAllowance15Day => {
-                periods::child_allowance_deadline(anchor, calendar, extra_closed)
-            }
+            Rule::ChildAllowance15Day => periods::child_allowance_deadline(anchor, calendar, extra_closed),
             Rule::MonthDay => {
-                let (month, day) = self
-                    .on
-                    .as_deref()
-                    .and_then(|on| parse_month_day(on).ok())
-                    .unwrap_or((1, 1));
+                let (month, day) = self.on.as_deref().and_then(|on| parse_month_day(on).ok()).unwrap_or((1, 1));
                 NaiveDate::from_ymd_opt(anchor.year(), month, day).unwrap_or(anchor)
             }
         };
@@ -332,12 +316,9 @@ impl Catalog {
             if !ids.insert(p.id.clone()) {
                 return Err(format!("procedure '{}' appears twice", p.id));
             }
-            p.validate()
-                .map_err(|e| format!("procedure '{}': {e}", p.id))?;
+            p.validate().map_err(|e| format!("procedure '{}': {e}", p.id))?;
         }
-        Ok(Self {
-            procedures: file.procedure,
-        })
+        Ok(Self { procedures: file.procedure })
     }
 
     pub fn get(&self, id: &str) -> Option<&Procedure> {
@@ -347,25 +328,16 @@ impl Catalog {
 
 impl Procedure {
     fn validate(&self) -> Result<(), String> {
-        if self.id.is_empty()
-            || !self
-                .id
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
-        {
+        if self.id.is_empty() || !self.id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_') {
             return Err("the id must be snake_case".into());
         }
-        for (part, rule) in [
-            ("opens", Some(&self.opens)),
-            ("closes", self.closes.as_ref()),
-            ("deadline", self.deadline.as_ref()),
-        ] {
+        for (part, rule) in
+            [("opens", Some(&self.opens)), ("closes", self.closes.as_ref()), ("deadline", self.deadline.as_ref())]
+        {
             if let Some(rule) = rule {
                 rule.validate().map_err(|e| format!("{part}: {e}"))?;
                 if (rule.rule == Rule::MonthDay) != (self.trigger == Trigger::Yearly) {
-                    return Err(format!(
-                        "{part}: month_day rules go with yearly procedures, and only they"
-                    ));
+                    return Err(format!("{part}: month_day rules go with yearly procedures, and only they"));
                 }
             }
         }
@@ -384,7 +356,10 @@ impl Procedure {
         if self.kind == ProcedureKind::Filing && self.files_with == FilesWith::Municipality {
             if let Some(deadline) = &self.deadline {
                 if deadline.closed_day != ClosedDay::Next {
-                    return Err("deadline: a municipal filing's deadline moves to the next open day (closed_day = \"next\")".into());
+                    return Err(
+                        "deadline: a municipal filing's deadline moves to the next open day (closed_day = \"next\")"
+                            .into(),
+                    );
                 }
             }
         }
@@ -440,10 +415,7 @@ mod tests {
             "nursery_april_application",
         ] {
             let p = catalog.get(id).unwrap_or_else(|| panic!("{id} missing"));
-            assert!(
-                !p.legal_basis.is_empty() && !p.source.is_empty(),
-                "{id} lacks its basis"
-            );
+            assert!(!p.legal_basis.is_empty() && !p.source.is_empty(), "{id} lacks its basis");
         }
     }
 
@@ -451,67 +423,24 @@ mod tests {
     fn bad_catalog_entries_are_named() {
         let base = include_str!("../../catalog/procedures.toml");
         let first = base.find("\n[[procedure]]\n").expect("a procedure");
-        let second = first
-            + 1
-            + base[first + 1..]
-                .find("\n[[procedure]]\n")
-                .expect("two procedures");
+        let second = first + 1 + base[first + 1..].find("\n[[procedure]]\n").expect("two procedures");
         let twice = format!("{base}\n{}", &base[first..second]);
-        assert!(Catalog::from_toml(&twice)
-            .unwrap_err()
-            .contains("appears twice"));
-        let bad_rule = base.replacen(
-            "rule = \"koseki_days\", n = 14",
-            "rule = \"koseki_days\", n = 0",
-            1,
-        );
-        assert!(Catalog::from_toml(&bad_rule)
-            .unwrap_err()
-            .contains("birth_registration"));
+        assert!(Catalog::from_toml(&twice).unwrap_err().contains("appears twice"));
+        let bad_rule = base.replacen("rule = \"koseki_days\", n = 14", "rule = \"koseki_days\", n = 0", 1);
+        assert!(Catalog::from_toml(&bad_rule).unwrap_err().contains("birth_registration"));
     }
 
     #[test]
     fn rules_compute_and_move_off_closed_days() {
         let calendar = Calendar::shipped();
         let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("date");
-        let rule = |r: Rule, n: i64, closed_day: ClosedDay| DateRule {
-            rule: r,
-            n,
-            days: 0,
-            on: None,
-            closed_day,
-        };
-        assert_eq!(
-            rule(Rule::KosekiDays, 14, ClosedDay::Next).date(d("2026-04-20"), &calendar, &[]),
-            d("2026-05-07")
-        );
-        assert_eq!(
-            rule(Rule::KosekiDays, 14, ClosedDay::Keep).date(d("2026-04-20"), &calendar, &[]),
-            d("2026-05-03")
-        );
-        let august = DateRule {
-            rule: Rule::MonthDay,
-            n: 0,
-            days: 0,
-            on: Some("08-31".into()),
-            closed_day: ClosedDay::Previous,
-        };
-        assert_eq!(
-            august.date(d("2025-01-01"), &calendar, &[]),
-            d("2025-08-29"),
-            "8/31/2025 is a Sunday"
-        );
-        assert!(DateRule {
-            on: None,
-            ..august.clone()
-        }
-        .validate()
-        .is_err());
-        assert!(DateRule {
-            on: Some("02-30".into()),
-            ..august
-        }
-        .validate()
-        .is_err());
+        let rule = |r: Rule, n: i64, closed_day: ClosedDay| DateRule { rule: r, n, days: 0, on: None, closed_day };
+        assert_eq!(rule(Rule::KosekiDays, 14, ClosedDay::Next).date(d("2026-04-20"), &calendar, &[]), d("2026-05-07"));
+        assert_eq!(rule(Rule::KosekiDays, 14, ClosedDay::Keep).date(d("2026-04-20"), &calendar, &[]), d("2026-05-03"));
+        let august =
+            DateRule { rule: Rule::MonthDay, n: 0, days: 0, on: Some("08-31".into()), closed_day: ClosedDay::Previous };
+        assert_eq!(august.date(d("2025-01-01"), &calendar, &[]), d("2025-08-29"), "8/31/2025 is a Sunday");
+        assert!(DateRule { on: None, ..august.clone() }.validate().is_err());
+        assert!(DateRule { on: Some("02-30".into()), ..august }.validate().is_err());
     }
 }

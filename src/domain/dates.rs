@@ -27,17 +27,10 @@ const DUE_DATE_MAX_PAST_DAYS: u64 = 60;
 /// 生年月日 of a child: not in the future, not more than 23 years ago.
 pub fn child_birth_date(date: NaiveDate, today: NaiveDate) -> Result<NaiveDate, String> {
     if date > today {
-        return Err(format!(
-            "a birth date cannot be in the future (today in Japan is {today})"
-        ));
+        return Err(format!("a birth date cannot be in the future (today in Japan is {today})"));
     }
-    if today
-        .checked_sub_months(Months::new(12 * OLDEST_CHILD_YEARS))
-        .is_some_and(|oldest| date < oldest)
-    {
-        return Err(format!(
-            "a child born more than {OLDEST_CHILD_YEARS} years ago is outside what nonstop handles"
-        ));
+    if today.checked_sub_months(Months::new(12 * OLDEST_CHILD_YEARS)).is_some_and(|oldest| date < oldest) {
+        return Err(format!("a child born more than {OLDEST_CHILD_YEARS} years ago is outside what nonstop handles"));
     }
     Ok(date)
 }
@@ -47,9 +40,7 @@ pub fn due_date(date: NaiveDate, today: NaiveDate) -> Result<NaiveDate, String> 
     let earliest = today - Days::new(DUE_DATE_MAX_PAST_DAYS);
     let latest = today + Days::new(DUE_DATE_MAX_AHEAD_DAYS);
     if date < earliest || date > latest {
-        return Err(format!(
-            "a due date must lie between {earliest} and {latest}"
-        ));
+        return Err(format!("a due date must lie between {earliest} and {latest}"));
     }
     Ok(date)
 }
@@ -68,14 +59,9 @@ pub fn guardian_birth_date(date: NaiveDate, today: NaiveDate) -> Result<NaiveDat
 /// changes nothing nonstop would remind of).
 pub fn event_date(date: NaiveDate, today: NaiveDate) -> Result<NaiveDate, String> {
     if date > today {
-        return Err(format!(
-            "an event cannot be dated in the future (today in Japan is {today})"
-        ));
+        return Err(format!("an event cannot be dated in the future (today in Japan is {today})"));
     }
-    if today
-        .checked_sub_months(Months::new(12))
-        .is_some_and(|earliest| date < earliest)
-    {
+    if today.checked_sub_months(Months::new(12)).is_some_and(|earliest| date < earliest) {
         return Err("an event must have happened within the last year".into());
     }
     Ok(date)
@@ -101,15 +87,9 @@ mod tests {
 
     #[test]
     fn tokyo_is_nine_hours_ahead_of_utc() {
-        let late_utc = Utc
-            .with_ymd_and_hms(2026, 11, 30, 15, 30, 0)
-            .single()
-            .expect("instant");
+        let late_utc = Utc.with_ymd_and_hms(2026, 11, 30, 15, 30, 0).single().expect("instant");
         assert_eq!(tokyo_date(late_utc), d(2026, 12, 1));
-        let early_utc = Utc
-            .with_ymd_and_hms(2026, 11, 30, 14, 59, 0)
-            .single()
-            .expect("instant");
+        let early_utc = Utc.with_ymd_and_hms(2026, 11, 30, 14, 59, 0).single().expect("instant");
         assert_eq!(tokyo_date(early_utc), d(2026, 11, 30));
     }
 
@@ -117,9 +97,7 @@ mod tests {
     fn birth_dates_are_not_in_the_future() {
         let today = d(2026, 11, 22);
         assert!(child_birth_date(today, today).is_ok());
-        assert!(child_birth_date(d(2026, 11, 23), today)
-            .unwrap_err()
-            .contains("future"));
+        assert!(child_birth_date(d(2026, 11, 23), today).unwrap_err().contains("future"));
         assert!(child_birth_date(d(2003, 11, 21), today).is_err());
         assert!(child_birth_date(d(2004, 1, 1), today).is_ok());
     }

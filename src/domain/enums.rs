@@ -83,10 +83,7 @@ mod tests {
         for kind in LifeEventKind::ALL {
             assert_eq!(LifeEventKind::from_stored(kind.as_str()).ok(), Some(*kind));
         }
-        assert_eq!(
-            serde_json::to_string(&DeviceKind::WebPush).ok().as_deref(),
-            Some("\"web_push\"")
-        );
+        assert_eq!(serde_json::to_string(&DeviceKind::WebPush).ok().as_deref(), Some("\"web_push\""));
         assert!(HealthInsurance::from_stored("kokuho").is_err());
     }
 }

@@ -26,15 +26,13 @@ impl LanguageTag {
         }
         let mut parts = text.split('-');
         let language = parts.next().unwrap_or_default();
-        if !(2..=3).contains(&language.len()) || !language.chars().all(|c| c.is_ascii_alphabetic())
-        {
+        if !(2..=3).contains(&language.len()) || !language.chars().all(|c| c.is_ascii_alphabetic()) {
             return Err(HINT.into());
         }
         let mut canonical = vec![language.to_ascii_lowercase()];
         let mut private_use = false;
         for (index, part) in parts.enumerate() {
-            if part.is_empty() || part.len() > 8 || !part.chars().all(|c| c.is_ascii_alphanumeric())
-            {
+            if part.is_empty() || part.len() > 8 || !part.chars().all(|c| c.is_ascii_alphanumeric()) {
                 return Err(HINT.into());
             }
             let alphabetic = part.chars().all(|c| c.is_ascii_alphabetic());
@@ -94,26 +92,13 @@ mod tests {
             ("es-419", "es-419"),
             ("fil", "fil"),
         ] {
-            assert_eq!(
-                LanguageTag::parse(input).map(|t| t.0),
-                Ok(canonical.to_owned()),
-                "{input}"
-            );
+            assert_eq!(LanguageTag::parse(input).map(|t| t.0), Ok(canonical.to_owned()), "{input}");
         }
     }
 
     #[test]
     fn refuses_malformed_tags() {
-        for input in [
-            "",
-            "j",
-            "japanese",
-            "ja-",
-            "ja--JP",
-            "日本語",
-            "en-x",
-            "ja-toolongsubtag",
-        ] {
+        for input in ["", "j", "japanese", "ja-", "ja--JP", "日本語", "en-x", "ja-toolongsubtag"] {
             assert!(LanguageTag::parse(input).is_err(), "{input}");
         }
     }

@@ -11,11 +11,7 @@ pub struct MunicipalityCode(String);
 
 /// The check digit of a 5-digit code: `(11 − (6a+5b+4c+3d+2e) mod 11) mod 10`.
 pub fn check_digit(first_five: &[u8; 5]) -> u8 {
-    let sum: u32 = first_five
-        .iter()
-        .zip([6u32, 5, 4, 3, 2])
-        .map(|(d, w)| u32::from(*d) * w)
-        .sum();
+    let sum: u32 = first_five.iter().zip([6u32, 5, 4, 3, 2]).map(|(d, w)| u32::from(*d) * w).sum();
     ((11 - sum % 11) % 10) as u8
 }
 
@@ -30,25 +26,17 @@ impl MunicipalityCode {
         first_five.copy_from_slice(&digits[..5]);
         let expected = check_digit(&first_five);
         if text.len() == 5 {
-            return Err(format!(
-                "{text} lacks its check digit: the 6-digit code is {text}{expected}"
-            ));
+            return Err(format!("{text} lacks its check digit: the 6-digit code is {text}{expected}"));
         }
         let prefecture = digits[0] * 10 + digits[1];
         if !(1..=47).contains(&prefecture) {
-            return Err(format!(
-                "prefecture code {prefecture:02} does not exist (01–47)"
-            ));
+            return Err(format!("prefecture code {prefecture:02} does not exist (01–47)"));
         }
         if digits[2..5] == [0, 0, 0] {
             return Err("is a prefecture's own code: give the municipality (市区町村) code".into());
         }
         if digits[5] != expected {
-            return Err(format!(
-                "check digit is wrong: {} takes {expected} ({}{expected})",
-                &text[..5],
-                &text[..5]
-            ));
+            return Err(format!("check digit is wrong: {} takes {expected} ({}{expected})", &text[..5], &text[..5]));
         }
         Ok(Self(text.to_owned()))
     }
@@ -89,9 +77,7 @@ mod tests {
     #[test]
     fn real_codes_are_accepted() {
         // 千代田区, 札幌市, 札幌市中央区 (remainder 0), 渋谷区 (remainder 1), 神戸市, 大阪市, 横浜市
-        for code in [
-            "131016", "011002", "011011", "131130", "281000", "271004", "141003",
-        ] {
+        for code in ["131016", "011002", "011011", "131130", "281000", "271004", "141003"] {
             assert!(MunicipalityCode::parse(code).is_ok(), "{code}");
         }
     }
@@ -105,18 +91,10 @@ mod tests {
 
     #[test]
     fn wrong_codes_say_what_is_wrong() {
-        assert!(MunicipalityCode::parse("131017")
-            .unwrap_err()
-            .contains("takes 6 (131016)"));
-        assert!(MunicipalityCode::parse("13101")
-            .unwrap_err()
-            .contains("131016"));
-        assert!(MunicipalityCode::parse("481001")
-            .unwrap_err()
-            .contains("prefecture code 48"));
-        assert!(MunicipalityCode::parse("130001")
-            .unwrap_err()
-            .contains("prefecture's own code"));
+        assert!(MunicipalityCode::parse("131017").unwrap_err().contains("takes 6 (131016)"));
+        assert!(MunicipalityCode::parse("13101").unwrap_err().contains("131016"));
+        assert!(MunicipalityCode::parse("481001").unwrap_err().contains("prefecture code 48"));
+        assert!(MunicipalityCode::parse("130001").unwrap_err().contains("prefecture's own code"));
         assert!(MunicipalityCode::parse("13-101").is_err());
         assert!(MunicipalityCode::parse("").is_err());
     }

@@ -79,18 +79,13 @@ impl MunicipalityOverride {
                 errors.insert(path, format!("'{id}' is not a procedure of the catalog"));
                 continue;
             };
-            for (part, rule) in [
-                ("opens", &setting.opens),
-                ("closes", &setting.closes),
-                ("deadline", &setting.deadline),
-            ] {
+            for (part, rule) in
+                [("opens", &setting.opens), ("closes", &setting.closes), ("deadline", &setting.deadline)]
+            {
                 if let Some(rule) = rule {
                     let problem = rule.validate().err().or_else(|| {
                         ((rule.rule == Rule::MonthDay) != (procedure.trigger == Trigger::Yearly))
-                            .then(|| {
-                                "month_day rules go with yearly procedures, and only they"
-                                    .to_owned()
-                            })
+                            .then(|| "month_day rules go with yearly procedures, and only they".to_owned())
                     });
                     if let Some(problem) = problem {
                         errors.insert(format!("{path}.{part}"), problem);
@@ -99,10 +94,7 @@ impl MunicipalityOverride {
             }
             if let Some(office) = &setting.office {
                 if let Err(e) = text::name(&office.name) {
-                    errors.insert(
-                        format!("{path}.office.name"),
-                        e.replace("a name", "an office name"),
-                    );
+                    errors.insert(format!("{path}.office.name"), e.replace("a name", "an office name"));
                 }
                 if let Some(url) = &office.url {
                     if !url::Url::parse(url).is_ok_and(|u| u.scheme() == "https") {
@@ -180,13 +172,9 @@ impl ShippedOverrides {
         let file: OverrideFile = toml::from_str(text).map_err(|e| e.to_string())?;
         for (code, setting) in &file.municipality {
             if !(code.len() == 2 || code.len() == 6) || !code.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(format!(
-                    "'{code}' is neither a prefecture (2 digits) nor a municipality (6 digits)"
-                ));
+                return Err(format!("'{code}' is neither a prefecture (2 digits) nor a municipality (6 digits)"));
             }
-            setting
-                .validate(catalog)
-                .map_err(|errors| format!("{code}: {errors:?}"))?;
+            setting.validate(catalog).map_err(|errors| format!("{code}: {errors:?}"))?;
         }
         Ok(Self(file.municipality))
     }
@@ -213,10 +201,7 @@ fn designated_city_of_ward(code: &str) -> Option<String> {
     for (slot, b) in five.iter_mut().zip(first_five.bytes()) {
         *slot = b - b'0';
     }
-    Some(format!(
-        "{first_five}{}",
-        super::municipality::check_digit(&five)
-    ))
+    Some(format!("{first_five}{}", super::municipality::check_digit(&five)))
 }
 
 #[cfg(test)]
@@ -228,31 +213,18 @@ mod tests {
         let catalog = Catalog::shipped();
         let shipped = ShippedOverrides::shipped(&catalog);
         // 那覇市 (472018) gets 沖縄県's 慰霊の日; 広島市中区 (341011) its city's 平和記念日.
-        assert_eq!(
-            ResolvedOverride::merge(shipped.layers("472018")).extra_closed,
-            vec![(6, 23)]
-        );
+        assert_eq!(ResolvedOverride::merge(shipped.layers("472018")).extra_closed, vec![(6, 23)]);
         assert_eq!(designated_city_of_ward("341011").as_deref(), Some("341002"));
-        assert_eq!(
-            ResolvedOverride::merge(shipped.layers("341011")).extra_closed,
-            vec![(8, 6)]
-        );
-        assert!(ResolvedOverride::merge(shipped.layers("131016"))
-            .extra_closed
-            .is_empty());
-        assert_eq!(
-            designated_city_of_ward("132012"),
-            None,
-            "八王子市 is no ward"
-        );
+        assert_eq!(ResolvedOverride::merge(shipped.layers("341011")).extra_closed, vec![(8, 6)]);
+        assert!(ResolvedOverride::merge(shipped.layers("131016")).extra_closed.is_empty());
+        assert_eq!(designated_city_of_ward("132012"), None, "八王子市 is no ward");
     }
 
     #[test]
     fn a_narrower_layer_wins_field_by_field() {
-        let wide: MunicipalityOverride = toml::from_str(
-            "[procedures.checkup_3_years]\nenabled = false\noffice = { name = \"県\" }\n",
-        )
-        .expect("toml");
+        let wide: MunicipalityOverride =
+            toml::from_str("[procedures.checkup_3_years]\nenabled = false\noffice = { name = \"県\" }\n")
+                .expect("toml");
         let narrow: MunicipalityOverride =
             toml::from_str("[procedures.checkup_3_years]\nenabled = true\n").expect("toml");
         let merged = ResolvedOverride::merge([&wide, &narrow]);

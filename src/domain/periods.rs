@@ -30,11 +30,7 @@ pub fn civil_days(event: NaiveDate, n: i64) -> NaiveDate {
 /// day.
 fn same_day_months_later(date: NaiveDate, n: i64) -> NaiveDate {
     let months = Months::new(n.unsigned_abs() as u32);
-    let moved = if n >= 0 {
-        date.checked_add_months(months)
-    } else {
-        date.checked_sub_months(months)
-    };
+    let moved = if n >= 0 { date.checked_add_months(months) } else { date.checked_sub_months(months) };
     // chrono clamps to the month's last day itself; the fallback is unreachable for real dates.
     moved.unwrap_or(date)
 }
@@ -69,11 +65,7 @@ pub fn weeks_days_after(birth: NaiveDate, weeks: i64, days: i64) -> NaiveDate {
 }
 
 /// The last open day of the month `date` lies in.
-pub fn last_open_day_of_month(
-    date: NaiveDate,
-    calendar: &Calendar,
-    extra_closed: &[MonthDay],
-) -> NaiveDate {
+pub fn last_open_day_of_month(date: NaiveDate, calendar: &Calendar, extra_closed: &[MonthDay]) -> NaiveDate {
     let next_month = same_day_months_later(date.with_day(1).unwrap_or(date), 1);
     calendar.previous_open_day(shift_days(next_month, -1), extra_closed)
 }
@@ -82,11 +74,7 @@ pub fn last_open_day_of_month(
 /// birth counts as filed in the birth month. The last day that still secures next month's
 /// start is the later of the last open day of the birth month and birth + 15 days (moved to an
 /// open day).
-pub fn child_allowance_deadline(
-    birth: NaiveDate,
-    calendar: &Calendar,
-    extra_closed: &[MonthDay],
-) -> NaiveDate {
+pub fn child_allowance_deadline(birth: NaiveDate, calendar: &Calendar, extra_closed: &[MonthDay]) -> NaiveDate {
     let fifteen_days = calendar.next_open_day(civil_days(birth, 15), extra_closed);
     last_open_day_of_month(birth, calendar, extra_closed).max(fifteen_days)
 }
@@ -157,41 +145,15 @@ mod tests {
     #[test]
     fn the_worked_examples_of_the_rules_file() {
         let calendar = Calendar::shipped();
-        for (birth, koseki_raw, koseki, kokuho_raw, kokuho, fifteen_raw, fifteen, allowance) in
-            WORKED
-        {
+        for (birth, koseki_raw, koseki, kokuho_raw, kokuho, fifteen_raw, fifteen, allowance) in WORKED {
             let birth = d(birth);
-            assert_eq!(
-                koseki_days(birth, 14),
-                d(koseki_raw),
-                "出生届 raw for {birth}"
-            );
-            assert_eq!(
-                calendar.next_open_day(koseki_days(birth, 14), &[]),
-                d(koseki),
-                "出生届 for {birth}"
-            );
+            assert_eq!(koseki_days(birth, 14), d(koseki_raw), "出生届 raw for {birth}");
+            assert_eq!(calendar.next_open_day(koseki_days(birth, 14), &[]), d(koseki), "出生届 for {birth}");
             assert_eq!(civil_days(birth, 14), d(kokuho_raw), "国保 raw for {birth}");
-            assert_eq!(
-                calendar.next_open_day(civil_days(birth, 14), &[]),
-                d(kokuho),
-                "国保 for {birth}"
-            );
-            assert_eq!(
-                civil_days(birth, 15),
-                d(fifteen_raw),
-                "15日 raw for {birth}"
-            );
-            assert_eq!(
-                calendar.next_open_day(civil_days(birth, 15), &[]),
-                d(fifteen),
-                "15日 for {birth}"
-            );
-            assert_eq!(
-                child_allowance_deadline(birth, &calendar, &[]),
-                d(allowance),
-                "児童手当 for {birth}"
-            );
+            assert_eq!(calendar.next_open_day(civil_days(birth, 14), &[]), d(kokuho), "国保 for {birth}");
+            assert_eq!(civil_days(birth, 15), d(fifteen_raw), "15日 raw for {birth}");
+            assert_eq!(calendar.next_open_day(civil_days(birth, 15), &[]), d(fifteen), "15日 for {birth}");
+            assert_eq!(child_allowance_deadline(birth, &calendar, &[]), d(allowance), "児童手当 for {birth}");
         }
     }
 
@@ -204,15 +166,9 @@ mod tests {
     fn municipal_examples_of_the_fifteen_day_rule() {
         let calendar = Calendar::shipped();
         // Edogawa: born 4/30 → file by 5/15 → May's allowance.
-        assert_eq!(
-            child_allowance_deadline(d("2026-04-30"), &calendar, &[]),
-            d("2026-05-15")
-        );
+        assert_eq!(child_allowance_deadline(d("2026-04-30"), &calendar, &[]), d("2026-05-15"));
         // A birth early in a month: the last open day of that month is later than birth + 15.
-        assert_eq!(
-            child_allowance_deadline(d("2026-06-01"), &calendar, &[]),
-            d("2026-06-30")
-        );
+        assert_eq!(child_allowance_deadline(d("2026-06-01"), &calendar, &[]), d("2026-06-30"));
     }
 
     #[test]
@@ -225,19 +181,11 @@ mod tests {
 
     #[test]
     fn month_ages_as_municipalities_read_them() {
-        assert_eq!(
-            month_age_reached(d("2026-07-31"), 2),
-            d("2026-09-30"),
-            "born 7/31 reaches 2 months on 9/30"
-        );
+        assert_eq!(month_age_reached(d("2026-07-31"), 2), d("2026-09-30"), "born 7/31 reaches 2 months on 9/30");
         assert_eq!(month_age_reached(d("2026-07-15"), 2), d("2026-09-14"));
         assert_eq!(month_age_reached(d("2026-08-01"), 1), d("2026-08-31"));
         assert_eq!(month_age_reached(d("2026-01-30"), 1), d("2026-02-28"));
-        assert_eq!(
-            month_age_reached(d("2025-05-10"), 18),
-            d("2026-11-09"),
-            "1歳6か月"
-        );
+        assert_eq!(month_age_reached(d("2025-05-10"), 18), d("2026-11-09"), "1歳6か月");
     }
 
     #[test]
@@ -258,13 +206,7 @@ mod tests {
     #[test]
     fn last_open_day_of_a_month() {
         let calendar = Calendar::shipped();
-        assert_eq!(
-            last_open_day_of_month(d("2026-05-05"), &calendar, &[]),
-            d("2026-05-29")
-        );
-        assert_eq!(
-            last_open_day_of_month(d("2026-12-01"), &calendar, &[]),
-            d("2026-12-28")
-        );
+        assert_eq!(last_open_day_of_month(d("2026-05-05"), &calendar, &[]), d("2026-05-29"));
+        assert_eq!(last_open_day_of_month(d("2026-12-01"), &calendar, &[]), d("2026-12-28"));
     }
 }

@@ -11,8 +11,7 @@ use chrono_tz::Asia::Tokyo;
 
 use super::calendar::Calendar;
 use super::catalog::{
-    Catalog, Circumstance, Condition, DateRule, FilesWith, Procedure, ReminderBase, Subject,
-    Trigger,
+    Catalog, Circumstance, Condition, DateRule, FilesWith, Procedure, ReminderBase, Subject, Trigger,
 };
 use super::enums::{ChildStatus, HealthInsurance};
 use super::overrides::{MunicipalityOverride, Office, ResolvedOverride, ShippedOverrides};
@@ -38,28 +37,16 @@ impl PlanningContext {
     pub fn shipped() -> Self {
         let catalog = Catalog::shipped();
         let shipped = ShippedOverrides::shipped(&catalog);
-        Self {
-            catalog,
-            calendar: Calendar::shipped(),
-            shipped,
-        }
+        Self { catalog, calendar: Calendar::shipped(), shipped }
     }
 
     /// The settings in force for a municipality; `staff` (set through the API) replaces the
     /// shipped settings of that exact municipality.
-    pub fn resolve(
-        &self,
-        municipality: &str,
-        staff: Option<&MunicipalityOverride>,
-    ) -> ResolvedOverride {
+    pub fn resolve(&self, municipality: &str, staff: Option<&MunicipalityOverride>) -> ResolvedOverride {
         let mut layers = self.shipped.layers(municipality);
         if let Some(staff) = staff {
-            if layers.last().is_some_and(|own| {
-                self.shipped
-                    .0
-                    .get(municipality)
-                    .is_some_and(|s| std::ptr::eq(s, *own))
-            }) {
+            if layers.last().is_some_and(|own| self.shipped.0.get(municipality).is_some_and(|s| std::ptr::eq(s, *own)))
+            {
                 layers.pop();
             }
             layers.push(staff);
@@ -150,18 +137,13 @@ pub struct Plan<'a> {
 
 /// The instant to send a reminder meant for `date`.
 pub fn reminder_instant(date: NaiveDate, quiet: QuietHours) -> DateTime<Utc> {
-    let nominal = date.and_time(
-        NaiveTime::from_hms_opt(REMINDER_TIME.0, REMINDER_TIME.1, 0).unwrap_or(NaiveTime::MIN),
-    );
+    let nominal = date.and_time(NaiveTime::from_hms_opt(REMINDER_TIME.0, REMINDER_TIME.1, 0).unwrap_or(NaiveTime::MIN));
     local_instant(quiet.next_allowed(nominal))
 }
 
 /// A wall-clock time in Japan as an instant (Japan has no daylight saving time).
 pub fn local_instant(local: chrono::NaiveDateTime) -> DateTime<Utc> {
-    Tokyo
-        .from_local_datetime(&local)
-        .single()
-        .map_or_else(|| local.and_utc(), |t| t.with_timezone(&Utc))
+    Tokyo.from_local_datetime(&local).single().map_or_else(|| local.and_utc(), |t| t.with_timezone(&Utc))
 }
 
 /// The anchor a procedure is counted from, per subject.
@@ -185,25 +167,17 @@ pub fn plan<'a>(
         if setting.and_then(|s| s.enabled) == Some(false) {
             continue;
         }
-        let opens_rule = setting
-            .and_then(|s| s.opens.as_ref())
-            .unwrap_or(&procedure.opens);
-        let closes_rule = setting
-            .and_then(|s| s.closes.as_ref())
-            .or(procedure.closes.as_ref());
-        let deadline_rule = setting
-            .and_then(|s| s.deadline.as_ref())
-            .or(procedure.deadline.as_ref());
+        let opens_rule = setting.and_then(|s| s.opens.as_ref()).unwrap_or(&procedure.opens);
+        let closes_rule = setting.and_then(|s| s.closes.as_ref()).or(procedure.closes.as_ref());
+        let deadline_rule = setting.and_then(|s| s.deadline.as_ref()).or(procedure.deadline.as_ref());
         for occ in occurrences(procedure, facts, opens_rule, ctx, settings, today) {
             let Some(reasons) = applies(procedure, facts, &occ, opens_rule, ctx, settings) else {
                 continue;
             };
-            let date =
-                |rule: &DateRule| rule.date(occ.anchor, &ctx.calendar, &settings.extra_closed);
+            let date = |rule: &DateRule| rule.date(occ.anchor, &ctx.calendar, &settings.extra_closed);
             let opens_on = date(opens_rule);
             let deadline = deadline_rule.map(date);
-            let raw_deadline = deadline_rule
-                .map(|r| r.raw_date(occ.anchor, &ctx.calendar, &settings.extra_closed));
+            let raw_deadline = deadline_rule.map(|r| r.raw_date(occ.anchor, &ctx.calendar, &settings.extra_closed));
             let closes_on = closes_rule.map(date).or(deadline).unwrap_or(opens_on);
             if periods::shift_days(closes_on, PAST_DAYS_KEPT) < today {
                 continue;
@@ -288,35 +262,17 @@ fn occurrences<'c>(
             let this_year = chrono::Datelike::year(&today);
             let ends = |year: i32| {
                 let anchor = NaiveDate::from_ymd_opt(year, 1, 1).unwrap_or(today);
-                let end = procedure
-                    .deadline
-                    .as_ref()
-                    .or(procedure.closes.as_ref())
-                    .unwrap_or(opens_rule);
+                let end = procedure.deadline.as_ref().or(procedure.closes.as_ref()).unwrap_or(opens_rule);
                 end.date(anchor, &ctx.calendar, &settings.extra_closed)
             };
-            let year = if ends(this_year) >= today {
-                this_year
-            } else {
-                this_year + 1
-            };
+            let year = if ends(this_year) >= today { this_year } else { this_year + 1 };
             let anchor = NaiveDate::from_ymd_opt(year, 1, 1).unwrap_or(today);
             let reason = format!("every year ({year})");
             match procedure.subject {
-                Subject::Household => vec![Occurrence {
-                    child: None,
-                    anchor,
-                    occurrence: year,
-                    reason,
-                }],
+                Subject::Household => vec![Occurrence { child: None, anchor, occurrence: year, reason }],
                 Subject::Child => children
                     .filter(|c| c.status == ChildStatus::Born)
-                    .map(|c| Occurrence {
-                        child: Some(c),
-                        anchor,
-                        occurrence: year,
-                        reason: reason.clone(),
-                    })
+                    .map(|c| Occurrence { child: Some(c), anchor, occurrence: year, reason: reason.clone() })
                     .collect(),
             }
         }
@@ -342,18 +298,12 @@ fn applies(
                 let weight = occ.child.and_then(|c| c.birth_weight_grams)?;
                 (weight < *grams).then(|| format!("birth weight {weight} g, under {grams} g"))
             }
-            Condition::SingleParent => facts
-                .single_parent
-                .then(|| "single-parent household".to_owned()),
-            Condition::Circumstance { is } => facts
-                .circumstances
-                .contains(is)
-                .then(|| format!("circumstance: {is}")),
+            Condition::SingleParent => facts.single_parent.then(|| "single-parent household".to_owned()),
+            Condition::Circumstance { is } => facts.circumstances.contains(is).then(|| format!("circumstance: {is}")),
             Condition::ChildAgeBelow { years } => {
                 let born = occ.child.and_then(|c| c.birth_date)?;
                 let opens = opens_rule.date(occ.anchor, &ctx.calendar, &settings.extra_closed);
-                (opens <= periods::age_reached(born, *years))
-                    .then(|| format!("younger than {years} on {opens}"))
+                (opens <= periods::age_reached(born, *years)).then(|| format!("younger than {years} on {opens}"))
             }
             Condition::HouseholdHasChildBelow { years } => {
                 let on = occ.anchor;
@@ -450,69 +400,37 @@ mod tests {
     }
 
     fn task<'p, 'a>(plan: &'p Plan<'a>, id: &str) -> &'p PlannedTask<'a> {
-        plan.tasks
-            .iter()
-            .find(|t| t.procedure.id == id)
-            .unwrap_or_else(|| panic!("{id} not planned: {:?}", ids(plan)))
+        plan.tasks.iter().find(|t| t.procedure.id == id).unwrap_or_else(|| panic!("{id} not planned: {:?}", ids(plan)))
     }
 
     #[test]
     fn an_expected_child_gets_the_pregnancy_tasks_only() {
         let ctx = PlanningContext::shipped();
         let settings = ctx.resolve("131016", None);
-        let plan = plan(
-            &family("131016", vec![expected("c1", d("2027-05-01"))]),
-            &ctx,
-            &settings,
-            d("2026-11-22"),
-        );
+        let plan = plan(&family("131016", vec![expected("c1", d("2027-05-01"))]), &ctx, &settings, d("2026-11-22"));
         let planned = ids(&plan);
-        for id in [
-            "pregnancy_notification",
-            "prenatal_checkups",
-            "maternal_rsv_vaccine",
-            "kokuho_prenatal_premium_exemption",
-        ] {
+        for id in
+            ["pregnancy_notification", "prenatal_checkups", "maternal_rsv_vaccine", "kokuho_prenatal_premium_exemption"]
+        {
             assert!(planned.contains(&id), "{id} missing from {planned:?}");
         }
         assert!(!planned.contains(&"birth_registration"));
         let rsv = task(&plan, "maternal_rsv_vaccine");
-        assert_eq!(
-            (rsv.opens_on, rsv.closes_on),
-            (d("2027-02-06"), d("2027-04-09")),
-            "28w0d to 36w6d"
-        );
+        assert_eq!((rsv.opens_on, rsv.closes_on), (d("2027-02-06"), d("2027-04-09")), "28w0d to 36w6d");
     }
 
     #[test]
     fn a_birth_gets_the_post_birth_tasks_with_legal_deadlines() {
         let ctx = PlanningContext::shipped();
         let settings = ctx.resolve("131016", None);
-        let plan = plan(
-            &family("131016", vec![born("c1", d("2026-12-18"), 3000)]),
-            &ctx,
-            &settings,
-            d("2026-12-19"),
-        );
+        let plan = plan(&family("131016", vec![born("c1", d("2026-12-18"), 3000)]), &ctx, &settings, d("2026-12-19"));
         let birth = task(&plan, "birth_registration");
-        assert_eq!(
-            (birth.raw_deadline, birth.deadline),
-            (Some(d("2026-12-31")), Some(d("2027-01-04")))
-        );
-        assert_eq!(
-            task(&plan, "child_allowance_claim").deadline,
-            Some(d("2027-01-04"))
-        );
-        assert_eq!(
-            task(&plan, "kokuho_enrollment").deadline,
-            Some(d("2027-01-04"))
-        );
+        assert_eq!((birth.raw_deadline, birth.deadline), (Some(d("2026-12-31")), Some(d("2027-01-04"))));
+        assert_eq!(task(&plan, "child_allowance_claim").deadline, Some(d("2027-01-04")));
+        assert_eq!(task(&plan, "kokuho_enrollment").deadline, Some(d("2027-01-04")));
         assert!(birth.reasons[0].contains("born 2026-12-18"));
         assert_eq!(birth.key, "c1/birth_registration/0@131016");
-        assert!(
-            birth.office.is_some_and(|o| o.name.contains("千代田")),
-            "the municipality's office"
-        );
+        assert!(birth.office.is_some_and(|o| o.name.contains("千代田")), "the municipality's office");
         // 1歳6か月児健診: from the day after reaching 18 months to the day the child reaches 2.
         let checkup = task(&plan, "checkup_18_months");
         assert_eq!(checkup.opens_on, d("2028-06-18"));
@@ -524,40 +442,22 @@ mod tests {
         let ctx = PlanningContext::shipped();
         let settings = ctx.resolve("131016", None);
         let today = d("2026-11-22");
-        let light = plan(
-            &family("131016", vec![born("c1", d("2026-11-20"), 2400)]),
-            &ctx,
-            &settings,
-            today,
-        );
+        let light = plan(&family("131016", vec![born("c1", d("2026-11-20"), 2400)]), &ctx, &settings, today);
         assert!(ids(&light).contains(&"low_birth_weight_notification"));
-        assert!(task(&light, "low_birth_weight_notification")
-            .reasons
-            .iter()
-            .any(|r| r.contains("2400 g")));
-        let heavy = plan(
-            &family("131016", vec![born("c1", d("2026-11-20"), 3000)]),
-            &ctx,
-            &settings,
-            today,
-        );
+        assert!(task(&light, "low_birth_weight_notification").reasons.iter().any(|r| r.contains("2400 g")));
+        let heavy = plan(&family("131016", vec![born("c1", d("2026-11-20"), 3000)]), &ctx, &settings, today);
         assert!(!ids(&heavy).contains(&"low_birth_weight_notification"));
 
-        assert!(
-            ids(&heavy).contains(&"kokuho_enrollment")
-                && !ids(&heavy).contains(&"employee_insurance_dependent")
-        );
+        assert!(ids(&heavy).contains(&"kokuho_enrollment") && !ids(&heavy).contains(&"employee_insurance_dependent"));
         let mut employee = family("131016", vec![born("c1", d("2026-11-20"), 3000)]);
         employee.health_insurance = Some(HealthInsurance::Employee);
         let employee = plan(&employee, &ctx, &settings, today);
         assert!(
-            !ids(&employee).contains(&"kokuho_enrollment")
-                && ids(&employee).contains(&"employee_insurance_dependent")
+            !ids(&employee).contains(&"kokuho_enrollment") && ids(&employee).contains(&"employee_insurance_dependent")
         );
 
         let mut single = family("131016", vec![born("c1", d("2024-11-20"), 3000)]);
-        assert!(!ids(&plan(&single, &ctx, &settings, today))
-            .contains(&"child_support_allowance_status_report"));
+        assert!(!ids(&plan(&single, &ctx, &settings, today)).contains(&"child_support_allowance_status_report"));
         single.single_parent = true;
         single.circumstances = vec![Circumstance::ReceivesChildSupportAllowance];
         let single = plan(&single, &ctx, &settings, today);
@@ -585,11 +485,7 @@ mod tests {
             .all(|t| t.key.ends_with("@141003")));
         assert!(before.tasks.iter().any(|t| t.key.ends_with("@131016")));
         let transfer = task(&after, "child_allowance_transfer_claim");
-        assert_eq!(
-            transfer.deadline,
-            Some(d("2026-12-07")),
-            "11/20 + 15 = 12/5 (Sat) → 12/7"
-        );
+        assert_eq!(transfer.deadline, Some(d("2026-12-07")), "11/20 + 15 = 12/5 (Sat) → 12/7");
     }
 
     #[test]
@@ -598,38 +494,18 @@ mod tests {
         let today = d("2026-11-22");
         let child = vec![born("c1", d("2026-11-10"), 3000)];
         let shibuya_settings = ctx.resolve("131130", None);
-        let shibuya = plan(
-            &family("131130", child.clone()),
-            &ctx,
-            &shibuya_settings,
-            today,
-        );
-        assert!(
-            !ids(&shibuya).contains(&"checkup_9_10_months"),
-            "渋谷区 does not run it"
-        );
-        assert_eq!(
-            task(&shibuya, "infant_medical_subsidy").deadline,
-            Some(d("2026-12-10")),
-            "30 days in 渋谷区"
-        );
+        let shibuya = plan(&family("131130", child.clone()), &ctx, &shibuya_settings, today);
+        assert!(!ids(&shibuya).contains(&"checkup_9_10_months"), "渋谷区 does not run it");
+        assert_eq!(task(&shibuya, "infant_medical_subsidy").deadline, Some(d("2026-12-10")), "30 days in 渋谷区");
         let chiyoda_settings = ctx.resolve("131016", None);
         let chiyoda = plan(&family("131016", child), &ctx, &chiyoda_settings, today);
-        assert_eq!(
-            task(&chiyoda, "infant_medical_subsidy").deadline,
-            Some(d("2026-11-25")),
-            "15 days by default"
-        );
+        assert_eq!(task(&chiyoda, "infant_medical_subsidy").deadline, Some(d("2026-11-25")), "15 days by default");
 
         let staff: MunicipalityOverride =
             toml::from_str("[procedures.checkup_9_10_months]\nenabled = true\n").expect("settings");
         let replaced_settings = ctx.resolve("131130", Some(&staff));
-        let replaced = plan(
-            &family("131130", vec![born("c1", d("2026-11-10"), 3000)]),
-            &ctx,
-            &replaced_settings,
-            today,
-        );
+        let replaced =
+            plan(&family("131130", vec![born("c1", d("2026-11-10"), 3000)]), &ctx, &replaced_settings, today);
         assert!(ids(&replaced).contains(&"checkup_9_10_months"));
         assert_eq!(
             task(&replaced, "infant_medical_subsidy").deadline,
@@ -644,27 +520,11 @@ mod tests {
         // Born 6/9/2027: 出生届 raw deadline 6/22 (Tue); 国保 raw 6/23 (Wed) — 慰霊の日 in 沖縄.
         let born_on = d("2027-06-09");
         let naha_settings = ctx.resolve("472018", None);
-        let naha = plan(
-            &family("472018", vec![born("c1", born_on, 3000)]),
-            &ctx,
-            &naha_settings,
-            born_on,
-        );
-        assert_eq!(
-            task(&naha, "kokuho_enrollment").deadline,
-            Some(d("2027-06-24"))
-        );
+        let naha = plan(&family("472018", vec![born("c1", born_on, 3000)]), &ctx, &naha_settings, born_on);
+        assert_eq!(task(&naha, "kokuho_enrollment").deadline, Some(d("2027-06-24")));
         let tokyo_settings = ctx.resolve("131016", None);
-        let tokyo = plan(
-            &family("131016", vec![born("c1", born_on, 3000)]),
-            &ctx,
-            &tokyo_settings,
-            born_on,
-        );
-        assert_eq!(
-            task(&tokyo, "kokuho_enrollment").deadline,
-            Some(d("2027-06-23"))
-        );
+        let tokyo = plan(&family("131016", vec![born("c1", born_on, 3000)]), &ctx, &tokyo_settings, born_on);
+        assert_eq!(task(&tokyo, "kokuho_enrollment").deadline, Some(d("2027-06-23")));
     }
 
     #[test]
@@ -681,15 +541,8 @@ mod tests {
             assert_eq!(local.date_naive(), n.date);
             assert!(n.date >= d("2026-11-22"));
         }
-        let birth: Vec<_> = plan
-            .notifications
-            .iter()
-            .filter(|n| n.task_key.contains("birth_registration"))
-            .collect();
-        assert_eq!(
-            birth.iter().map(|n| n.date).collect::<Vec<_>>(),
-            [d("2026-11-30"), d("2026-12-03")]
-        );
+        let birth: Vec<_> = plan.notifications.iter().filter(|n| n.task_key.contains("birth_registration")).collect();
+        assert_eq!(birth.iter().map(|n| n.date).collect::<Vec<_>>(), [d("2026-11-30"), d("2026-12-03")]);
         assert_eq!(birth[0].key, "fam/c1/birth_registration/0@131016/r1");
     }
 
@@ -709,20 +562,13 @@ mod tests {
     fn property_a_municipal_deadline_is_an_open_day_never_before_the_raw_deadline() {
         each_birth(|ctx, municipality, birth| {
             let settings = ctx.resolve(municipality, None);
-            let plan = plan(
-                &family(municipality, vec![born("c", birth, 2000)]),
-                ctx,
-                &settings,
-                birth,
-            );
+            let plan = plan(&family(municipality, vec![born("c", birth, 2000)]), ctx, &settings, birth);
             for t in &plan.tasks {
                 let (Some(deadline), Some(raw)) = (t.deadline, t.raw_deadline) else {
                     continue;
                 };
                 let rule = t.procedure.deadline.as_ref().map(|r| r.closed_day);
-                if t.procedure.kind == ProcedureKind::Filing
-                    && t.procedure.files_with == FilesWith::Municipality
-                {
+                if t.procedure.kind == ProcedureKind::Filing && t.procedure.files_with == FilesWith::Municipality {
                     assert_eq!(rule, Some(ClosedDay::Next));
                 }
                 if rule == Some(ClosedDay::Next) {
@@ -733,11 +579,7 @@ mod tests {
                     );
                     assert!(deadline >= raw, "{} {birth}", t.procedure.id);
                     // The longest closed stretch: a weekend before the year-end closure (12/27–1/4).
-                    assert!(
-                        (deadline - raw).num_days() <= 9,
-                        "{} {birth}: moved too far",
-                        t.procedure.id
-                    );
+                    assert!((deadline - raw).num_days() <= 9, "{} {birth}: moved too far", t.procedure.id);
                 }
             }
         });
@@ -754,26 +596,14 @@ mod tests {
             let mut facts = family(municipality, vec![born("c", birth, 2400)]);
             let first = plan(&facts, ctx, &settings, today);
             assert_eq!(first, plan(&facts, ctx, &settings, today));
-            let done = first
-                .tasks
-                .iter()
-                .find(|t| t.procedure.id == "birth_registration")
-                .expect("birth task");
+            let done = first.tasks.iter().find(|t| t.procedure.id == "birth_registration").expect("birth task");
             facts.closed.insert(done.closure_key.clone(), Closure::Done);
             let after = plan(&facts, ctx, &settings, today);
-            assert!(
-                after.notifications.iter().all(|n| n.task_key != done.key),
-                "{birth}"
-            );
+            assert!(after.notifications.iter().all(|n| n.task_key != done.key), "{birth}");
             assert_eq!(after.tasks.len(), first.tasks.len());
             assert_eq!(
                 after.notifications.len(),
-                first.notifications.len()
-                    - first
-                        .notifications
-                        .iter()
-                        .filter(|n| n.task_key == done.key)
-                        .count()
+                first.notifications.len() - first.notifications.iter().filter(|n| n.task_key == done.key).count()
             );
         });
     }

@@ -10,18 +10,9 @@ use crate::error::FieldErrors;
 /// push service, so it is personal data and stored sealed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PushTarget {
-    WebPush {
-        endpoint: String,
-        p256dh: String,
-        auth: String,
-    },
-    Apns {
-        token: String,
-        environment: ApnsEnvironment,
-    },
-    Fcm {
-        token: String,
-    },
+    WebPush { endpoint: String, p256dh: String, auth: String },
+    Apns { token: String, environment: ApnsEnvironment },
+    Fcm { token: String },
 }
 
 impl PushTarget {
@@ -44,9 +35,7 @@ impl PushTarget {
     /// A Web Push subscription as the browser's `PushSubscription.toJSON()` gives it.
     pub fn web_push(endpoint: &str, p256dh: &str, auth: &str) -> Result<Self, FieldErrors> {
         let mut errors = FieldErrors::new();
-        let endpoint = web_push_endpoint(endpoint)
-            .map_err(|e| errors.insert("endpoint".into(), e))
-            .ok();
+        let endpoint = web_push_endpoint(endpoint).map_err(|e| errors.insert("endpoint".into(), e)).ok();
         let p256dh = base64url_key(p256dh, 65, "an uncompressed P-256 public key (65 bytes)")
             .and_then(|(text, bytes)| {
                 if bytes[0] == 0x04 {
@@ -62,11 +51,9 @@ impl PushTarget {
             .map_err(|e| errors.insert("keys.auth".into(), e))
             .ok();
         match (endpoint, p256dh, auth) {
-            (Some(endpoint), Some(p256dh), Some(auth)) if errors.is_empty() => Ok(Self::WebPush {
-                endpoint,
-                p256dh,
-                auth,
-            }),
+            (Some(endpoint), Some(p256dh), Some(auth)) if errors.is_empty() => {
+                Ok(Self::WebPush { endpoint, p256dh, auth })
+            }
             _ => Err(errors),
         }
     }
@@ -95,13 +82,10 @@ impl PushTarget {
         if !(20..=4096).contains(&token.len()) || !token.bytes().all(allowed) {
             return Err(FieldErrors::from([(
                 "token".to_owned(),
-                "must be an FCM registration token (20–4096 characters of A–Z, a–z, 0–9, - _ : .)"
-                    .to_owned(),
+                "must be an FCM registration token (20–4096 characters of A–Z, a–z, 0–9, - _ : .)".to_owned(),
             )]));
         }
-        Ok(Self::Fcm {
-            token: token.to_owned(),
-        })
+        Ok(Self::Fcm { token: token.to_owned() })
     }
 }
 
@@ -128,9 +112,7 @@ fn web_push_endpoint(input: &str) -> Result<String, String> {
 /// returning it re-encoded without padding.
 fn base64url_key(input: &str, len: usize, what: &str) -> Result<(String, Vec<u8>), String> {
     let trimmed = input.trim().trim_end_matches('=');
-    let bytes = URL_SAFE_NO_PAD
-        .decode(trimmed)
-        .map_err(|_| format!("must be {what} in base64url"))?;
+    let bytes = URL_SAFE_NO_PAD.decode(trimmed).map_err(|_| format!("must be {what} in base64url"))?;
     if bytes.len() != len {
         return Err(format!("must be {what}; found {} bytes", bytes.len()));
     }
@@ -150,39 +132,20 @@ mod tests {
     #[test]
     fn accepts_a_browser_subscription() {
         let auth = URL_SAFE_NO_PAD.encode([9u8; 16]) + "==";
-        let target =
-            PushTarget::web_push("https://fcm.googleapis.com/fcm/send/abc", &p256dh(), &auth)
-                .expect("valid");
+        let target = PushTarget::web_push("https://fcm.googleapis.com/fcm/send/abc", &p256dh(), &auth).expect("valid");
         assert_eq!(target.kind(), DeviceKind::WebPush);
     }
 
     #[test]
     fn names_each_bad_part_of_a_subscription() {
         let errors = PushTarget::web_push("ftp://push.example/x", "AAAA", "short").unwrap_err();
-        assert_eq!(
-            errors.keys().collect::<Vec<_>>(),
-            ["endpoint", "keys.auth", "keys.p256dh"]
-        );
+        assert_eq!(errors.keys().collect::<Vec<_>>(), ["endpoint", "keys.auth", "keys.p256dh"]);
         let compressed = URL_SAFE_NO_PAD.encode([2u8; 65]);
-        let errors = PushTarget::web_push(
-            "https://push.example/x",
-            &compressed,
-            &URL_SAFE_NO_PAD.encode([1u8; 16]),
-        )
-        .unwrap_err();
+        let errors = PushTarget::web_push("https://push.example/x", &compressed, &URL_SAFE_NO_PAD.encode([1u8; 16]))
+            .unwrap_err();
         assert!(errors["keys.p256dh"].contains("0x04"));
-        assert!(PushTarget::web_push(
-            "http://push.example/x",
-            &p256dh(),
-            &URL_SAFE_NO_PAD.encode([1u8; 16])
-        )
-        .is_err());
-        assert!(PushTarget::web_push(
-            "http://127.0.0.1:9/x",
-            &p256dh(),
-            &URL_SAFE_NO_PAD.encode([1u8; 16])
-        )
-        .is_ok());
+        assert!(PushTarget::web_push("http://push.example/x", &p256dh(), &URL_SAFE_NO_PAD.encode([1u8; 16])).is_err());
+        assert!(PushTarget::web_push("http://127.0.0.1:9/x", &p256dh(), &URL_SAFE_NO_PAD.encode([1u8; 16])).is_ok());
     }
 
     #[test]

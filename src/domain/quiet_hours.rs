@@ -40,10 +40,7 @@ impl ToSchema for QuietHours {
 
 impl Default for QuietHours {
     fn default() -> Self {
-        Self {
-            start_minute: 20 * 60,
-            end_minute: 9 * 60,
-        }
+        Self { start_minute: 20 * 60, end_minute: 9 * 60 }
     }
 }
 
@@ -57,10 +54,8 @@ impl QuietHours {
     /// From minutes after midnight, as stored; `None` when out of range or empty.
     pub fn from_minutes(start_minute: i32, end_minute: i32) -> Option<Self> {
         let valid = |m: i32| (0..24 * 60).contains(&m);
-        (valid(start_minute) && valid(end_minute) && start_minute != end_minute).then_some(Self {
-            start_minute: start_minute as u16,
-            end_minute: end_minute as u16,
-        })
+        (valid(start_minute) && valid(end_minute) && start_minute != end_minute)
+            .then_some(Self { start_minute: start_minute as u16, end_minute: end_minute as u16 })
     }
 
     pub fn start_minute(self) -> i32 {
@@ -77,12 +72,8 @@ impl QuietHours {
         if !self.is_quiet(local.time()) {
             return local;
         }
-        let end = NaiveTime::from_hms_opt(
-            u32::from(self.end_minute / 60),
-            u32::from(self.end_minute % 60),
-            0,
-        )
-        .unwrap_or(NaiveTime::MIN);
+        let end = NaiveTime::from_hms_opt(u32::from(self.end_minute / 60), u32::from(self.end_minute % 60), 0)
+            .unwrap_or(NaiveTime::MIN);
         let same_day = local.date().and_time(end);
         if same_day > local {
             same_day
@@ -107,19 +98,15 @@ impl TryFrom<QuietHoursText> for QuietHours {
     fn try_from(text: QuietHoursText) -> Result<Self, String> {
         let start = parse_hhmm("start", &text.start)?;
         let end = parse_hhmm("end", &text.end)?;
-        Self::from_minutes(i32::from(start), i32::from(end)).ok_or_else(|| {
-            "start and end must differ: quiet hours cannot be empty or the whole day".into()
-        })
+        Self::from_minutes(i32::from(start), i32::from(end))
+            .ok_or_else(|| "start and end must differ: quiet hours cannot be empty or the whole day".into())
     }
 }
 
 impl From<QuietHours> for QuietHoursText {
     fn from(q: QuietHours) -> Self {
         let show = |m: u16| format!("{:02}:{:02}", m / 60, m % 60);
-        Self {
-            start: show(q.start_minute),
-            end: show(q.end_minute),
-        }
+        Self { start: show(q.start_minute), end: show(q.end_minute) }
     }
 }
 
@@ -142,43 +129,22 @@ mod tests {
     fn a_push_due_in_the_night_waits_for_the_morning() {
         let q = QuietHours::default();
         let day = chrono::NaiveDate::from_ymd_opt(2026, 11, 22).expect("date");
-        assert_eq!(
-            q.next_allowed(day.and_time(at(3, 0))),
-            day.and_time(at(9, 0))
-        );
-        assert_eq!(
-            q.next_allowed(day.and_time(at(21, 0))),
-            (day + chrono::Days::new(1)).and_time(at(9, 0))
-        );
-        assert_eq!(
-            q.next_allowed(day.and_time(at(12, 0))),
-            day.and_time(at(12, 0))
-        );
+        assert_eq!(q.next_allowed(day.and_time(at(3, 0))), day.and_time(at(9, 0)));
+        assert_eq!(q.next_allowed(day.and_time(at(21, 0))), (day + chrono::Days::new(1)).and_time(at(9, 0)));
+        assert_eq!(q.next_allowed(day.and_time(at(12, 0))), day.and_time(at(12, 0)));
         let lunch = QuietHours::from_minutes(12 * 60, 13 * 60).expect("span");
-        assert_eq!(
-            lunch.next_allowed(day.and_time(at(12, 30))),
-            day.and_time(at(13, 0))
-        );
+        assert_eq!(lunch.next_allowed(day.and_time(at(12, 30))), day.and_time(at(13, 0)));
     }
 
     #[test]
     fn a_daytime_span_does_not_wrap() {
-        let q = QuietHours::try_from(QuietHoursText {
-            start: "13:00".into(),
-            end: "15:30".into(),
-        })
-        .expect("valid");
+        let q = QuietHours::try_from(QuietHoursText { start: "13:00".into(), end: "15:30".into() }).expect("valid");
         assert!(q.is_quiet(at(14, 0)) && !q.is_quiet(at(15, 30)) && !q.is_quiet(at(3, 0)));
     }
 
     #[test]
     fn bad_spans_are_refused() {
-        let bad = |s: &str, e: &str| {
-            QuietHours::try_from(QuietHoursText {
-                start: s.into(),
-                end: e.into(),
-            })
-        };
+        let bad = |s: &str, e: &str| QuietHours::try_from(QuietHoursText { start: s.into(), end: e.into() });
         assert!(bad("25:00", "09:00").unwrap_err().contains("start"));
         assert!(bad("20:00", "9h").unwrap_err().contains("end"));
         assert!(bad("08:00", "08:00").unwrap_err().contains("differ"));

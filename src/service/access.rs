@@ -10,38 +10,27 @@ use crate::db::schema::families;
 use crate::db::DbConnection;
 use crate::error::Error;
 
-const STAFF_REFUSED: Error =
-    Error::Forbidden("municipal staff keys cannot read or change family records");
+const STAFF_REFUSED: Error = Error::Forbidden("municipal staff keys cannot read or change family records");
 
 /// Loads the family if the caller may read and change it.
-pub fn family_for(
-    conn: &mut DbConnection,
-    principal: &Principal,
-    family_id: &str,
-) -> Result<FamilyRow, Error> {
-    let query = families::table
-        .find(family_id)
-        .select(FamilyRow::as_select())
-        .into_boxed();
+pub fn family_for(conn: &mut DbConnection, principal: &Principal, family_id: &str) -> Result<FamilyRow, Error> {
+    let query = families::table.find(family_id).select(FamilyRow::as_select()).into_boxed();
     let query = match principal {
         Principal::App { app_id, .. } => query.filter(families::app_id.eq(app_id.clone())),
         Principal::Parent { family_id: own, .. } if own == family_id => query,
         Principal::Parent { .. } => return Err(Error::NotFound("family")),
         Principal::Staff { .. } => return Err(STAFF_REFUSED),
     };
-    query
-        .first(conn)
-        .optional()?
-        .ok_or(Error::NotFound("family"))
+    query.first(conn).optional()?.ok_or(Error::NotFound("family"))
 }
 
 /// The vendor app behind a caller that may create families or mint sessions.
 pub fn vendor_app(principal: &Principal) -> Result<&str, Error> {
     match principal {
         Principal::App { app_id, .. } => Ok(app_id),
-        Principal::Parent { .. } => Err(Error::Forbidden(
-            "this operation is for the vendor's backend, not a parent session",
-        )),
+        Principal::Parent { .. } => {
+            Err(Error::Forbidden("this operation is for the vendor's backend, not a parent session"))
+        }
         Principal::Staff { .. } => Err(STAFF_REFUSED),
     }
 }

@@ -85,12 +85,7 @@ pub struct NewChild(ChildInput);
 /// Checks a child's values as a whole (the status decides which dates it needs).
 /// `new_due_date` is false when a stored due date is kept as it was: a pregnancy that has
 /// run past its due date must not block a name correction.
-fn validate(
-    input: ChildInput,
-    today: NaiveDate,
-    prefix: &str,
-    new_due_date: bool,
-) -> Result<ChildInput, FieldErrors> {
+fn validate(input: ChildInput, today: NaiveDate, prefix: &str, new_due_date: bool) -> Result<ChildInput, FieldErrors> {
     let mut check = FieldCheck::under(prefix);
     let mut valid = ChildInput {
         status: input.status,
@@ -109,33 +104,21 @@ fn validate(
                 None => check.fail("due_date", "an expected child needs a due date"),
             }
             if input.birth_date.is_some() {
-                check.fail(
-                    "birth_date",
-                    "an expected child has no birth date: record a birth event instead",
-                );
+                check.fail("birth_date", "an expected child has no birth date: record a birth event instead");
             }
             if input.birth_weight_grams.is_some() {
-                check.fail(
-                    "birth_weight_grams",
-                    "an expected child has no birth weight: record a birth event instead",
-                );
+                check.fail("birth_weight_grams", "an expected child has no birth weight: record a birth event instead");
             }
         }
         ChildStatus::Born => {
             // The due date of a born child is history and is not re-checked against today.
             valid.due_date = input.due_date;
             match input.birth_date {
-                Some(born) => {
-                    valid.birth_date =
-                        check.check("birth_date", dates::child_birth_date(born, today))
-                }
+                Some(born) => valid.birth_date = check.check("birth_date", dates::child_birth_date(born, today)),
                 None => check.fail("birth_date", "a born child needs a birth date"),
             }
-            valid.birth_weight_grams = check.check_opt(
-                "birth_weight_grams",
-                input.birth_weight_grams,
-                dates::birth_weight_grams,
-            );
+            valid.birth_weight_grams =
+                check.check_opt("birth_weight_grams", input.birth_weight_grams, dates::birth_weight_grams);
         }
     }
     let errors = check.into_errors();
@@ -157,10 +140,7 @@ pub fn insert(
     child: NewChild,
     now: NaiveDateTime,
 ) -> Result<Child, Error> {
-    let count: i64 = children::table
-        .filter(children::family_id.eq(family_id))
-        .count()
-        .get_result(conn)?;
+    let count: i64 = children::table.filter(children::family_id.eq(family_id)).count().get_result(conn)?;
     if count >= MAX_PER_FAMILY {
         return Err(Error::Conflict {
             code: "too_many_children",
@@ -168,9 +148,7 @@ pub fn insert(
         });
     }
     let row = seal(keys, new_id(), family_id, child.0, now, now)?;
-    diesel::insert_into(children::table)
-        .values(&row)
-        .execute(conn)?;
+    diesel::insert_into(children::table).values(&row).execute(conn)?;
     view(keys, row)
 }
 
@@ -184,10 +162,7 @@ pub fn update(
     now: NaiveDateTime,
 ) -> Result<Child, Error> {
     if change.status.is_some() {
-        return Err(Error::field(
-            "status",
-            "the status is not edited: record a birth event for the birth",
-        ));
+        return Err(Error::field("status", "the status is not edited: record a birth event for the birth"));
     }
     let row = find(conn, family_id, child_id)?;
     let current = view(keys, row.clone())?;
@@ -209,9 +184,7 @@ pub fn update(
     patch::apply(&mut merged.sex, change.sex);
     let valid = validate(merged, today, "", due_date_changed).map_err(Error::Validation)?;
     let updated = seal(keys, row.id, family_id, valid, row.created_at, now)?;
-    diesel::update(children::table.find(&updated.id))
-        .set(&updated)
-        .execute(conn)?;
+    diesel::update(children::table.find(&updated.id)).set(&updated).execute(conn)?;
     view(keys, updated)
 }
 
@@ -243,9 +216,7 @@ pub fn mark_born(
         sex: birth.sex.or(current.sex),
     };
     let updated = seal(keys, row.id, &row.family_id, valid, row.created_at, now)?;
-    diesel::update(children::table.find(&updated.id))
-        .set(&updated)
-        .execute(conn)?;
+    diesel::update(children::table.find(&updated.id)).set(&updated).execute(conn)?;
     view(keys, updated)
 }
 

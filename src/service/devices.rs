@@ -138,67 +138,36 @@ pub fn register(
         let row = reenable(conn, keys, row, &target)?;
         return view(keys, row).map(Registered::Existing);
     }
-    let active: i64 = devices::table
-        .filter(devices::family_id.eq(family_id))
-        .count()
-        .get_result(conn)?;
+    let active: i64 = devices::table.filter(devices::family_id.eq(family_id)).count().get_result(conn)?;
     if active >= MAX_PER_FAMILY {
         return Err(Error::Conflict {
             code: "too_many_devices",
-            message: format!(
-                "a family registers at most {MAX_PER_FAMILY} devices: remove one first"
-            ),
+            message: format!("a family registers at most {MAX_PER_FAMILY} devices: remove one first"),
         });
     }
     let row = seal(keys, family_id, &target, token_hash, now)?;
-    diesel::insert_into(devices::table)
-        .values(&row)
-        .execute(conn)?;
+    diesel::insert_into(devices::table).values(&row).execute(conn)?;
     view(keys, row).map(Registered::Created)
 }
 
 /// Takes fresh keys (a re-subscription may rotate them) and clears a disabled state.
-fn reenable(
-    conn: &mut DbConnection,
-    keys: &KeyRing,
-    row: DeviceRow,
-    target: &PushTarget,
-) -> Result<DeviceRow, Error> {
-    let fresh = seal(
-        keys,
-        &row.family_id,
-        target,
-        row.token_hash.clone(),
-        row.created_at,
-    )?;
-    let updated = DeviceRow {
-        id: row.id,
-        ..fresh
-    };
-    diesel::update(devices::table.find(&updated.id))
-        .set(&updated)
-        .execute(conn)?;
+fn reenable(conn: &mut DbConnection, keys: &KeyRing, row: DeviceRow, target: &PushTarget) -> Result<DeviceRow, Error> {
+    let fresh = seal(keys, &row.family_id, target, row.token_hash.clone(), row.created_at)?;
+    let updated = DeviceRow { id: row.id, ..fresh };
+    diesel::update(devices::table.find(&updated.id)).set(&updated).execute(conn)?;
     Ok(updated)
 }
 
 pub fn remove(conn: &mut DbConnection, family_id: &str, device_id: &str) -> Result<(), Error> {
-    let deleted = diesel::delete(
-        devices::table
-            .find(device_id)
-            .filter(devices::family_id.eq(family_id)),
-    )
-    .execute(conn)?;
+    let deleted =
+        diesel::delete(devices::table.find(device_id).filter(devices::family_id.eq(family_id))).execute(conn)?;
     if deleted == 0 {
         return Err(Error::NotFound("device"));
     }
     Ok(())
 }
 
-pub fn list(
-    conn: &mut DbConnection,
-    keys: &KeyRing,
-    family_id: &str,
-) -> Result<Vec<Device>, Error> {
+pub fn list(conn: &mut DbConnection, keys: &KeyRing, family_id: &str) -> Result<Vec<Device>, Error> {
     devices::table
         .filter(devices::family_id.eq(family_id))
         .order(devices::id.asc())
@@ -217,9 +186,7 @@ fn seal(
     now: NaiveDateTime,
 ) -> Result<DeviceRow, Error> {
     let (p256dh, auth, environment) = match target {
-        PushTarget::WebPush { p256dh, auth, .. } => {
-            (Some(p256dh.as_str()), Some(auth.as_str()), None)
-        }
+        PushTarget::WebPush { p256dh, auth, .. } => (Some(p256dh.as_str()), Some(auth.as_str()), None),
         PushTarget::Apns { environment, .. } => (None, None, Some(environment.as_str().to_owned())),
         PushTarget::Fcm { .. } => (None, None, None),
     };
@@ -244,20 +211,14 @@ fn view(keys: &KeyRing, row: DeviceRow) -> Result<Device, Error> {
     let push_service = match kind {
         DeviceKind::WebPush => {
             let endpoint = keys.open("devices.token", &row.token)?;
-            url::Url::parse(&endpoint)
-                .ok()
-                .and_then(|u| u.host_str().map(str::to_owned))
+            url::Url::parse(&endpoint).ok().and_then(|u| u.host_str().map(str::to_owned))
         }
         DeviceKind::Apns | DeviceKind::Fcm => None,
     };
     Ok(Device {
         kind,
         push_service,
-        apns_environment: row
-            .apns_environment
-            .as_deref()
-            .map(ApnsEnvironment::from_stored)
-            .transpose()?,
+        apns_environment: row.apns_environment.as_deref().map(ApnsEnvironment::from_stored).transpose()?,
         created_at: utc(row.created_at),
         disabled_at: row.disabled_at.map(utc),
         disabled_reason: row.disabled_reason,

@@ -13,6 +13,7 @@ use crate::crypto::KeyRing;
 use crate::db::rows::FamilyRow;
 use crate::db::schema::families;
 use crate::db::DbConnection;
+use crate::domain::catalog::Circumstance;
 use crate::domain::enums::HealthInsurance;
 use crate::domain::{text, LanguageTag, MunicipalityCode, PostalCode, QuietHours};
 use crate::error::{Error, FieldCheck};
@@ -33,6 +34,8 @@ pub struct Family {
     pub health_insurance: Option<HealthInsurance>,
     /// ひとり親世帯.
     pub single_parent: bool,
+    /// Household circumstances some procedures depend on (児童扶養手当を受給, …).
+    pub circumstances: Vec<Circumstance>,
     pub guardians: Vec<Guardian>,
     pub children: Vec<Child>,
     pub devices: Vec<Device>,
@@ -55,6 +58,8 @@ pub struct FamilyInput {
     pub health_insurance: Option<HealthInsurance>,
     #[serde(default)]
     pub single_parent: bool,
+    #[serde(default)]
+    pub circumstances: Vec<Circumstance>,
     #[serde(default)]
     pub guardians: Vec<GuardianInput>,
     #[serde(default)]
@@ -81,6 +86,8 @@ pub struct FamilyPatch {
     #[schema(value_type = Option<HealthInsurance>)]
     pub health_insurance: Option<Option<HealthInsurance>>,
     pub single_parent: Option<bool>,
+    /// Replaces the whole list.
+    pub circumstances: Option<Vec<Circumstance>>,
 }
 
 /// One page of a vendor's families, oldest first.
@@ -104,22 +111,10 @@ pub fn create(
     let mut check = FieldCheck::default();
     let address = check.check_opt("address", input.address, |a| text::address(&a));
     if input.guardians.len() as i64 > guardians::MAX_PER_FAMILY {
-        check.fail(
-            "guardians",
-            format!(
-                "a family holds at most {} guardians",
-                guardians::MAX_PER_FAMILY
-            ),
-        );
+        check.fail("guardians", format!("a family holds at most {} guardians", guardians::MAX_PER_FAMILY));
     }
     if input.children.len() as i64 > children::MAX_PER_FAMILY {
-        check.fail(
-            "children",
-            format!(
-                "a family holds at most {} children",
-                children::MAX_PER_FAMILY
-            ),
-        );
+        check.fail("children", format!("a family holds at most {} children", children::MAX_PER_FAMILY));
     }
     let mut new_guardians = Vec::new();
     for (i, g) in input.guardians.into_iter().enumerate() {
@@ -150,10 +145,9 @@ pub fn create(
         single_parent: input.single_parent,
         created_at: now,
         updated_at: now,
+        circumstances: encode_circumstances(&input.circumstances),
     };
-    diesel::insert_into(families::table)
-        .values(&row)
-        .execute(conn)?;
+    diesel::insert_into(families::table).values(&row).execute(conn)?;
     for guardian in new_guardians {
         guardians::insert(conn, keys, &row.id, guardian, now)?;
     }
@@ -169,24 +163,15 @@ pub fn get(conn: &mut DbConnection, keys: &KeyRing, row: FamilyRow) -> Result<Fa
     let children = children::list(conn, keys, &row.id)?;
     let devices = devices::list(conn, keys, &row.id)?;
     Ok(Family {
-        municipality_code: MunicipalityCode::parse(&row.municipality_code)
-            .map_err(Error::internal)?,
-        postal_code: row
-            .postal_code
-            .as_deref()
-            .map(PostalCode::parse)
-            .transpose()
-            .map_err(Error::internal)?,
+        municipality_code: MunicipalityCode::parse(&row.municipality_code).map_err(Error::internal)?,
+        postal_code: row.postal_code.as_deref().map(PostalCode::parse).transpose().map_err(Error::internal)?,
         address: keys.open_opt("families.address", row.address.as_deref())?,
         preferred_language: LanguageTag::parse(&row.preferred_language).map_err(Error::internal)?,
         quiet_hours: QuietHours::from_minutes(row.quiet_hours_start, row.quiet_hours_end)
             .ok_or_else(|| Error::internal("families.quiet_hours out of range"))?,
-        health_insurance: row
-            .health_insurance
-            .as_deref()
-            .map(HealthInsurance::from_stored)
-            .transpose()?,
+        health_insurance: row.health_insurance.as_deref().map(HealthInsurance::from_stored).transpose()?,
         single_parent: row.single_parent,
+        circumstances: decode_circumstances(&row.circumstances)?,
         guardians,
         children,
         devices,
@@ -231,20 +216,16 @@ pub fn update(
         row.quiet_hours_end = quiet.end_minute();
     }
     let mut insurance = row.health_insurance.take();
-    patch::apply(
-        &mut insurance,
-        change
-            .health_insurance
-            .map(|h| h.map(|h| h.as_str().to_owned())),
-    );
+    patch::apply(&mut insurance, change.health_insurance.map(|h| h.map(|h| h.as_str().to_owned())));
     row.health_insurance = insurance;
     if let Some(single_parent) = change.single_parent {
         row.single_parent = single_parent;
     }
+    if let Some(circumstances) = change.circumstances {
+        row.circumstances = encode_circumstances(&circumstances);
+    }
     row.updated_at = now;
-    diesel::update(families::table.find(&row.id))
-        .set(&row)
-        .execute(conn)?;
+    diesel::update(families::table.find(&row.id)).set(&row).execute(conn)?;
     get(conn, keys, row)
 }
 
@@ -262,26 +243,27 @@ pub fn list(
     limit: i64,
     after: Option<&str>,
 ) -> Result<FamilyPage, Error> {
-    let mut query = families::table
-        .filter(families::app_id.eq(app_id))
-        .select(FamilyRow::as_select())
-        .into_boxed();
+    let mut query = families::table.filter(families::app_id.eq(app_id)).select(FamilyRow::as_select()).into_boxed();
     if let Some(after) = after {
         query = query.filter(families::id.gt(after.to_owned()));
     }
-    let mut rows: Vec<FamilyRow> = query
-        .order(families::id.asc())
-        .limit(limit + 1)
-        .load(conn)?;
+    let mut rows: Vec<FamilyRow> = query.order(families::id.asc()).limit(limit + 1).load(conn)?;
     let next_after = if rows.len() as i64 > limit {
         rows.truncate(limit as usize);
         rows.last().map(|r| r.id.clone())
     } else {
         None
     };
-    let items = rows
-        .into_iter()
-        .map(|row| get(conn, keys, row))
-        .collect::<Result<_, _>>()?;
+    let items = rows.into_iter().map(|row| get(conn, keys, row)).collect::<Result<_, _>>()?;
     Ok(FamilyPage { items, next_after })
+}
+
+/// Stored as sorted, comma-separated text (a set: order and repeats carry no meaning).
+fn encode_circumstances(circumstances: &[Circumstance]) -> String {
+    let set: std::collections::BTreeSet<&str> = circumstances.iter().map(|c| c.as_str()).collect();
+    set.into_iter().collect::<Vec<_>>().join(",")
+}
+
+pub fn decode_circumstances(stored: &str) -> Result<Vec<Circumstance>, Error> {
+    stored.split(',').filter(|s| !s.is_empty()).map(Circumstance::from_stored).collect()
 }

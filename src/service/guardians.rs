@@ -77,21 +77,14 @@ struct Valid {
 fn validate(input: GuardianInput, today: NaiveDate, prefix: &str) -> Result<Valid, FieldErrors> {
     let mut check = FieldCheck::under(prefix);
     let full_name = check.check("full_name", text::name(&input.full_name));
-    let full_name_kana =
-        check.check_opt("full_name_kana", input.full_name_kana, |k| text::kana(&k));
-    let birth_date = check.check_opt("birth_date", input.birth_date, |d| {
-        dates::guardian_birth_date(d, today)
-    });
+    let full_name_kana = check.check_opt("full_name_kana", input.full_name_kana, |k| text::kana(&k));
+    let birth_date = check.check_opt("birth_date", input.birth_date, |d| dates::guardian_birth_date(d, today));
     let phone = check.check_opt("phone", input.phone, |p| text::phone(&p));
     let errors = check.into_errors();
     match full_name {
-        Some(full_name) if errors.is_empty() => Ok(Valid {
-            relationship: input.relationship,
-            full_name,
-            full_name_kana,
-            birth_date,
-            phone,
-        }),
+        Some(full_name) if errors.is_empty() => {
+            Ok(Valid { relationship: input.relationship, full_name, full_name_kana, birth_date, phone })
+        }
         _ => Err(errors),
     }
 }
@@ -100,11 +93,7 @@ fn validate(input: GuardianInput, today: NaiveDate, prefix: &str) -> Result<Vali
 /// together before anything is written).
 pub struct NewGuardian(Valid);
 
-pub fn prepare(
-    input: GuardianInput,
-    today: NaiveDate,
-    prefix: &str,
-) -> Result<NewGuardian, FieldErrors> {
+pub fn prepare(input: GuardianInput, today: NaiveDate, prefix: &str) -> Result<NewGuardian, FieldErrors> {
     validate(input, today, prefix).map(NewGuardian)
 }
 
@@ -115,10 +104,7 @@ pub fn insert(
     guardian: NewGuardian,
     now: NaiveDateTime,
 ) -> Result<Guardian, Error> {
-    let count: i64 = guardians::table
-        .filter(guardians::family_id.eq(family_id))
-        .count()
-        .get_result(conn)?;
+    let count: i64 = guardians::table.filter(guardians::family_id.eq(family_id)).count().get_result(conn)?;
     if count >= MAX_PER_FAMILY {
         return Err(Error::Conflict {
             code: "too_many_guardians",
@@ -126,9 +112,7 @@ pub fn insert(
         });
     }
     let row = seal(keys, new_id(), family_id, guardian.0, now, now)?;
-    diesel::insert_into(guardians::table)
-        .values(&row)
-        .execute(conn)?;
+    diesel::insert_into(guardians::table).values(&row).execute(conn)?;
     view(keys, row)
 }
 
@@ -155,9 +139,7 @@ pub fn update(
     patch::apply(&mut merged.phone, change.phone);
     let valid = validate(merged, today, "").map_err(Error::Validation)?;
     let updated = seal(keys, row.id, family_id, valid, row.created_at, now)?;
-    diesel::update(guardians::table.find(&updated.id))
-        .set(&updated)
-        .execute(conn)?;
+    diesel::update(guardians::table.find(&updated.id)).set(&updated).execute(conn)?;
     view(keys, updated)
 }
 
@@ -167,11 +149,7 @@ pub fn delete(conn: &mut DbConnection, family_id: &str, guardian_id: &str) -> Re
     Ok(())
 }
 
-pub fn list(
-    conn: &mut DbConnection,
-    keys: &KeyRing,
-    family_id: &str,
-) -> Result<Vec<Guardian>, Error> {
+pub fn list(conn: &mut DbConnection, keys: &KeyRing, family_id: &str) -> Result<Vec<Guardian>, Error> {
     guardians::table
         .filter(guardians::family_id.eq(family_id))
         .order(guardians::id.asc())

@@ -93,14 +93,9 @@ impl<'de> Deserialize<'de> for LifeEventInput {
             "moved" => tagged::variant(body).map(Self::Moved),
             "health_insurance_changed" => tagged::variant(body).map(Self::HealthInsuranceChanged),
             "single_parent_changed" => tagged::variant(body).map(Self::SingleParentChanged),
-            other => Err(tagged::unknown(
-                "type",
-                other,
-                &LifeEventKind::ALL
-                    .iter()
-                    .map(|k| k.as_str())
-                    .collect::<Vec<_>>(),
-            )),
+            other => {
+                Err(tagged::unknown("type", other, &LifeEventKind::ALL.iter().map(|k| k.as_str()).collect::<Vec<_>>()))
+            }
         }
     }
 }
@@ -161,38 +156,15 @@ pub fn record(
             )
             .map_err(Error::Validation)?;
             let child = children::insert(conn, keys, &family.id, child, now)?;
-            (
-                LifeEventKind::Pregnancy,
-                date,
-                Some(child.id),
-                json!({ "due_date": due_date }),
-            )
+            (LifeEventKind::Pregnancy, date, Some(child.id), json!({ "due_date": due_date }))
         }
-        LifeEventInput::Birth(BirthEvent {
-            date,
-            child_id,
-            birth_weight_grams,
-            full_name,
-            full_name_kana,
-            sex,
-        }) => {
+        LifeEventInput::Birth(BirthEvent { date, child_id, birth_weight_grams, full_name, full_name_kana, sex }) => {
             check.check("date", dates::child_birth_date(date, today));
-            let weight = check.check_opt(
-                "birth_weight_grams",
-                birth_weight_grams,
-                dates::birth_weight_grams,
-            );
+            let weight = check.check_opt("birth_weight_grams", birth_weight_grams, dates::birth_weight_grams);
             let full_name = check.check_opt("full_name", full_name, |n| text::name(&n));
-            let full_name_kana =
-                check.check_opt("full_name_kana", full_name_kana, |k| text::kana(&k));
+            let full_name_kana = check.check_opt("full_name_kana", full_name_kana, |k| text::kana(&k));
             check.finish()?;
-            let facts = BirthFacts {
-                birth_date: date,
-                birth_weight_grams: weight,
-                full_name,
-                full_name_kana,
-                sex,
-            };
+            let facts = BirthFacts { birth_date: date, birth_weight_grams: weight, full_name, full_name_kana, sex };
             let child = match child_id {
                 Some(child_id) => {
                     let row = children::find(conn, &family.id, &child_id)?;
@@ -206,19 +178,9 @@ pub fn record(
                 }
                 None => children::insert_born(conn, keys, &family.id, facts, now)?,
             };
-            (
-                LifeEventKind::Birth,
-                date,
-                Some(child.id),
-                json!({ "birth_weight_grams": weight }),
-            )
+            (LifeEventKind::Birth, date, Some(child.id), json!({ "birth_weight_grams": weight }))
         }
-        LifeEventInput::Moved(MovedEvent {
-            date,
-            municipality_code,
-            postal_code,
-            address,
-        }) => {
+        LifeEventInput::Moved(MovedEvent { date, municipality_code, postal_code, address }) => {
             let address = check.check_opt("address", address, |a| text::address(&a));
             check.finish()?;
             let from = family.municipality_code.clone();
@@ -233,41 +195,19 @@ pub fn record(
             let details = json!({ "from_municipality_code": from, "to_municipality_code": municipality_code });
             (LifeEventKind::Moved, date, None, details)
         }
-        LifeEventInput::HealthInsuranceChanged(HealthInsuranceChangedEvent {
-            date,
-            health_insurance,
-        }) => {
+        LifeEventInput::HealthInsuranceChanged(HealthInsuranceChangedEvent { date, health_insurance }) => {
             check.finish()?;
             diesel::update(families::table.find(&family.id))
-                .set((
-                    families::health_insurance.eq(Some(health_insurance.as_str())),
-                    families::updated_at.eq(now),
-                ))
+                .set((families::health_insurance.eq(Some(health_insurance.as_str())), families::updated_at.eq(now)))
                 .execute(conn)?;
-            (
-                LifeEventKind::HealthInsuranceChanged,
-                date,
-                None,
-                json!({ "health_insurance": health_insurance }),
-            )
+            (LifeEventKind::HealthInsuranceChanged, date, None, json!({ "health_insurance": health_insurance }))
         }
-        LifeEventInput::SingleParentChanged(SingleParentChangedEvent {
-            date,
-            single_parent,
-        }) => {
+        LifeEventInput::SingleParentChanged(SingleParentChangedEvent { date, single_parent }) => {
             check.finish()?;
             diesel::update(families::table.find(&family.id))
-                .set((
-                    families::single_parent.eq(single_parent),
-                    families::updated_at.eq(now),
-                ))
+                .set((families::single_parent.eq(single_parent), families::updated_at.eq(now)))
                 .execute(conn)?;
-            (
-                LifeEventKind::SingleParentChanged,
-                date,
-                None,
-                json!({ "single_parent": single_parent }),
-            )
+            (LifeEventKind::SingleParentChanged, date, None, json!({ "single_parent": single_parent }))
         }
     };
     let row = LifeEventRow {
@@ -279,9 +219,7 @@ pub fn record(
         details: details.to_string(),
         recorded_at: now,
     };
-    diesel::insert_into(life_events::table)
-        .values(&row)
-        .execute(conn)?;
+    diesel::insert_into(life_events::table).values(&row).execute(conn)?;
     view(row)
 }
 

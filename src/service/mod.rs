@@ -10,9 +10,12 @@ pub mod devices;
 pub mod families;
 pub mod guardians;
 pub mod life_events;
+pub mod municipalities;
 pub mod patch;
+pub mod planning;
 pub mod principals;
 pub mod tagged;
+pub mod tasks;
 
 use chrono::{DateTime, NaiveDateTime, SubsecRound, Utc};
 

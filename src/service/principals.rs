@@ -26,10 +26,7 @@ pub enum Principal {
     /// A vendor app's backend: sees only its own families.
     App { app_id: String, key_id: String },
     /// 自治体職員: staff of one municipality; never sees family records directly.
-    Staff {
-        staff_id: String,
-        municipality: MunicipalityCode,
-    },
+    Staff { staff_id: String, municipality: MunicipalityCode },
     /// A parent's app, through a session minted by its vendor: sees one family only.
     Parent { family_id: String, app_id: String },
 }
@@ -61,31 +58,16 @@ pub struct ParentSession {
 }
 
 /// Creates a vendor app with its first API key (operator, via the CLI).
-pub fn create_app(
-    conn: &mut DbConnection,
-    name: &str,
-    now: NaiveDateTime,
-) -> Result<(String, IssuedKey), Error> {
+pub fn create_app(conn: &mut DbConnection, name: &str, now: NaiveDateTime) -> Result<(String, IssuedKey), Error> {
     let name = crate::domain::text::name(name).map_err(|e| Error::field("name", e))?;
-    let app = AppRow {
-        id: new_id(),
-        name,
-        created_at: now,
-        revoked_at: None,
-    };
-    diesel::insert_into(apps::table)
-        .values(&app)
-        .execute(conn)?;
+    let app = AppRow { id: new_id(), name, created_at: now, revoked_at: None };
+    diesel::insert_into(apps::table).values(&app).execute(conn)?;
     let key = create_app_key(conn, &app.id, now)?;
     Ok((app.id, key))
 }
 
 /// Adds an API key to an app, e.g. to rotate keys without downtime.
-pub fn create_app_key(
-    conn: &mut DbConnection,
-    app_id: &str,
-    now: NaiveDateTime,
-) -> Result<IssuedKey, Error> {
+pub fn create_app_key(conn: &mut DbConnection, app_id: &str, now: NaiveDateTime) -> Result<IssuedKey, Error> {
     let secret = new_secret(APP_KEY_PREFIX);
     let row = AppKeyRow {
         id: new_id(),
@@ -94,13 +76,8 @@ pub fn create_app_key(
         created_at: now,
         revoked_at: None,
     };
-    diesel::insert_into(app_keys::table)
-        .values(&row)
-        .execute(conn)?;
-    Ok(IssuedKey {
-        key_id: row.id,
-        api_key: secret,
-    })
+    diesel::insert_into(app_keys::table).values(&row).execute(conn)?;
+    Ok(IssuedKey { key_id: row.id, api_key: secret })
 }
 
 pub fn list_app_keys(conn: &mut DbConnection, app_id: &str) -> Result<Vec<AppKey>, Error> {
@@ -111,28 +88,15 @@ pub fn list_app_keys(conn: &mut DbConnection, app_id: &str) -> Result<Vec<AppKey
         .load(conn)?;
     Ok(rows
         .into_iter()
-        .map(|r| AppKey {
-            key_id: r.id,
-            created_at: utc(r.created_at),
-            revoked_at: r.revoked_at.map(utc),
-        })
+        .map(|r| AppKey { key_id: r.id, created_at: utc(r.created_at), revoked_at: r.revoked_at.map(utc) })
         .collect())
 }
 
 /// Revokes one key of an app. Revoking the key in use is allowed: the caller is locked out.
-pub fn revoke_app_key(
-    conn: &mut DbConnection,
-    app_id: &str,
-    key_id: &str,
-    now: NaiveDateTime,
-) -> Result<(), Error> {
-    let changed = diesel::update(
-        app_keys::table
-            .filter(app_keys::id.eq(key_id))
-            .filter(app_keys::app_id.eq(app_id)),
-    )
-    .set(app_keys::revoked_at.eq(Some(now)))
-    .execute(conn)?;
+pub fn revoke_app_key(conn: &mut DbConnection, app_id: &str, key_id: &str, now: NaiveDateTime) -> Result<(), Error> {
+    let changed = diesel::update(app_keys::table.filter(app_keys::id.eq(key_id)).filter(app_keys::app_id.eq(app_id)))
+        .set(app_keys::revoked_at.eq(Some(now)))
+        .execute(conn)?;
     if changed == 0 {
         return Err(Error::NotFound("API key"));
     }
@@ -141,19 +105,13 @@ pub fn revoke_app_key(
 
 /// Revokes an app and every key it has (operator). Its families stay stored.
 pub fn revoke_app(conn: &mut DbConnection, app_id: &str, now: NaiveDateTime) -> Result<(), Error> {
-    let changed = diesel::update(apps::table.find(app_id))
-        .set(apps::revoked_at.eq(Some(now)))
-        .execute(conn)?;
+    let changed = diesel::update(apps::table.find(app_id)).set(apps::revoked_at.eq(Some(now))).execute(conn)?;
     if changed == 0 {
         return Err(Error::NotFound("app"));
     }
-    diesel::update(
-        app_keys::table
-            .filter(app_keys::app_id.eq(app_id))
-            .filter(app_keys::revoked_at.is_null()),
-    )
-    .set(app_keys::revoked_at.eq(Some(now)))
-    .execute(conn)?;
+    diesel::update(app_keys::table.filter(app_keys::app_id.eq(app_id)).filter(app_keys::revoked_at.is_null()))
+        .set(app_keys::revoked_at.eq(Some(now)))
+        .execute(conn)?;
     Ok(())
 }
 
@@ -174,17 +132,11 @@ pub fn create_staff(
         created_at: now,
         revoked_at: None,
     };
-    diesel::insert_into(staff_members::table)
-        .values(&row)
-        .execute(conn)?;
+    diesel::insert_into(staff_members::table).values(&row).execute(conn)?;
     Ok((row.id, secret))
 }
 
-pub fn revoke_staff(
-    conn: &mut DbConnection,
-    staff_id: &str,
-    now: NaiveDateTime,
-) -> Result<(), Error> {
+pub fn revoke_staff(conn: &mut DbConnection, staff_id: &str, now: NaiveDateTime) -> Result<(), Error> {
     let changed = diesel::update(staff_members::table.find(staff_id))
         .set(staff_members::revoked_at.eq(Some(now)))
         .execute(conn)?;
@@ -209,23 +161,13 @@ pub fn create_session(
         created_at: now,
         expires_at: now + ttl,
     };
-    diesel::insert_into(parent_sessions::table)
-        .values(&row)
-        .execute(conn)?;
-    Ok(ParentSession {
-        token,
-        family_id: row.family_id,
-        expires_at: utc(row.expires_at),
-    })
+    diesel::insert_into(parent_sessions::table).values(&row).execute(conn)?;
+    Ok(ParentSession { token, family_id: row.family_id, expires_at: utc(row.expires_at) })
 }
 
 /// Resolves a bearer credential to its principal; unknown, revoked and expired credentials
 /// are all refused alike.
-pub fn authenticate(
-    conn: &mut DbConnection,
-    bearer: &str,
-    now: NaiveDateTime,
-) -> Result<Principal, Error> {
+pub fn authenticate(conn: &mut DbConnection, bearer: &str, now: NaiveDateTime) -> Result<Principal, Error> {
     const REFUSED: Error = Error::Unauthorized("the credential is unknown, revoked or expired");
     let hash = sha256_hex(bearer);
     if bearer.starts_with(APP_KEY_PREFIX) {
@@ -237,9 +179,7 @@ pub fn authenticate(
             .select((app_keys::id, apps::id))
             .first(conn)
             .optional()?;
-        return found
-            .map(|(key_id, app_id)| Principal::App { app_id, key_id })
-            .ok_or(REFUSED);
+        return found.map(|(key_id, app_id)| Principal::App { app_id, key_id }).ok_or(REFUSED);
     }
     if bearer.starts_with(STAFF_KEY_PREFIX) {
         let found: Option<(String, String)> = staff_members::table
@@ -250,10 +190,7 @@ pub fn authenticate(
             .optional()?;
         let (staff_id, code) = found.ok_or(REFUSED)?;
         let municipality = MunicipalityCode::parse(&code).map_err(Error::internal)?;
-        return Ok(Principal::Staff {
-            staff_id,
-            municipality,
-        });
+        return Ok(Principal::Staff { staff_id, municipality });
     }
     if bearer.starts_with(SESSION_PREFIX) {
         let found: Option<(String, String)> = parent_sessions::table
@@ -264,9 +201,7 @@ pub fn authenticate(
             .select((parent_sessions::family_id, families::app_id))
             .first(conn)
             .optional()?;
-        return found
-            .map(|(family_id, app_id)| Principal::Parent { family_id, app_id })
-            .ok_or(REFUSED);
+        return found.map(|(family_id, app_id)| Principal::Parent { family_id, app_id }).ok_or(REFUSED);
     }
     Err(REFUSED)
 }

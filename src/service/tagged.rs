@@ -36,8 +36,5 @@ pub fn variant<T: DeserializeOwned, E: de::Error>(body: Map<String, Value>) -> R
 
 /// The error for a tag naming no variant.
 pub fn unknown<E: de::Error>(tag: &str, found: &str, expected: &[&str]) -> E {
-    E::custom(format!(
-        "{AT}{tag}`: unknown variant `{found}`, expected one of {}",
-        expected.join(", ")
-    ))
+    E::custom(format!("{AT}{tag}`: unknown variant `{found}`, expected one of {}", expected.join(", ")))
 }

@@ -34,10 +34,7 @@ async fn a_family_is_registered_read_corrected_and_deleted() {
     assert_eq!(status, StatusCode::CREATED, "{family}");
     let id = family["id"].as_str().expect("id").to_owned();
     assert_eq!(family["postal_code"], "100-0001");
-    assert_eq!(
-        family["quiet_hours"],
-        json!({ "start": "20:00", "end": "09:00" })
-    );
+    assert_eq!(family["quiet_hours"], json!({ "start": "20:00", "end": "09:00" }));
     assert_eq!(family["single_parent"], false);
     assert_eq!(family["guardians"][0]["full_name"], "山田 花子");
     assert_eq!(family["guardians"][0]["phone"], "09012345678");
@@ -58,16 +55,10 @@ async fn a_family_is_registered_read_corrected_and_deleted() {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{patched}");
-    assert_eq!(
-        patched["quiet_hours"],
-        json!({ "start": "21:30", "end": "07:00" })
-    );
+    assert_eq!(patched["quiet_hours"], json!({ "start": "21:30", "end": "07:00" }));
     assert_eq!(patched["preferred_language"], "pt-BR");
     assert_eq!(patched["address"], json!(null));
-    assert_eq!(
-        patched["postal_code"], "100-0001",
-        "fields left out keep their value"
-    );
+    assert_eq!(patched["postal_code"], "100-0001", "fields left out keep their value");
 
     // A second guardian, corrected and removed.
     let (status, father) = app
@@ -80,18 +71,12 @@ async fn a_family_is_registered_read_corrected_and_deleted() {
     assert_eq!(status, StatusCode::CREATED, "{father}");
     let father_id = father["id"].as_str().expect("id");
     let (status, father) = app
-        .patch(
-            &format!("/v1/families/{id}/guardians/{father_id}"),
-            &key,
-            json!({ "full_name_kana": "やまだ たろう" }),
-        )
+        .patch(&format!("/v1/families/{id}/guardians/{father_id}"), &key, json!({ "full_name_kana": "やまだ たろう" }))
         .await;
     assert_eq!(status, StatusCode::OK, "{father}");
     assert_eq!(father["full_name"], "山田 太郎");
     assert_eq!(father["full_name_kana"], "やまだ たろう");
-    let (status, _) = app
-        .delete(&format!("/v1/families/{id}/guardians/{father_id}"), &key)
-        .await;
+    let (status, _) = app.delete(&format!("/v1/families/{id}/guardians/{father_id}"), &key).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
 
     // A born sibling, corrected.
@@ -116,37 +101,24 @@ async fn a_family_is_registered_read_corrected_and_deleted() {
 
     // Devices of each kind; the same token twice is one device.
     let web = web_push_device("https://fcm.googleapis.com/fcm/send/abc123");
-    let (status, device) = app
-        .post(&format!("/v1/families/{id}/devices"), &key, web.clone())
-        .await;
+    let (status, device) = app.post(&format!("/v1/families/{id}/devices"), &key, web.clone()).await;
     assert_eq!(status, StatusCode::CREATED, "{device}");
     assert_eq!(device["push_service"], "fcm.googleapis.com");
-    assert!(
-        device.get("endpoint").is_none() && device.get("token").is_none(),
-        "tokens are never shown: {device}"
-    );
-    let (status, again) = app
-        .post(&format!("/v1/families/{id}/devices"), &key, web)
-        .await;
+    assert!(device.get("endpoint").is_none() && device.get("token").is_none(), "tokens are never shown: {device}");
+    let (status, again) = app.post(&format!("/v1/families/{id}/devices"), &key, web).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(again["id"], device["id"]);
     let apns = json!({ "kind": "apns", "token": "ab".repeat(32), "environment": "sandbox" });
-    let (status, apns) = app
-        .post(&format!("/v1/families/{id}/devices"), &key, apns)
-        .await;
+    let (status, apns) = app.post(&format!("/v1/families/{id}/devices"), &key, apns).await;
     assert_eq!(status, StatusCode::CREATED, "{apns}");
     assert_eq!(apns["apns_environment"], "sandbox");
     let fcm = json!({ "kind": "fcm", "token": "dGVzdA:APA91bHun4MxP5egoKMwt2KZFBaFUH-1RYqx" });
-    let (status, _) = app
-        .post(&format!("/v1/families/{id}/devices"), &key, fcm)
-        .await;
+    let (status, _) = app.post(&format!("/v1/families/{id}/devices"), &key, fcm).await;
     assert_eq!(status, StatusCode::CREATED);
     let (_, devices) = app.get(&format!("/v1/families/{id}/devices"), &key).await;
     assert_eq!(devices.as_array().map(Vec::len), Some(3));
     let apns_id = apns["id"].as_str().expect("id");
-    let (status, _) = app
-        .delete(&format!("/v1/families/{id}/devices/{apns_id}"), &key)
-        .await;
+    let (status, _) = app.delete(&format!("/v1/families/{id}/devices/{apns_id}"), &key).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let (_, devices) = app.get(&format!("/v1/families/{id}/devices"), &key).await;
     assert_eq!(devices.as_array().map(Vec::len), Some(2));
@@ -171,34 +143,16 @@ async fn families_are_listed_in_pages() {
     let (_, key) = app.create_app("pager");
     let mut ids = Vec::new();
     for _ in 0..5 {
-        ids.push(
-            app.create_family(&key, json!({ "municipality_code": "141003" }))
-                .await,
-        );
+        ids.push(app.create_family(&key, json!({ "municipality_code": "141003" })).await);
     }
     let (_, first) = app.get("/v1/families?limit=2", &key).await;
     let after = first["next_after"].as_str().expect("more pages");
-    let (_, second) = app
-        .get(&format!("/v1/families?limit=2&after={after}"), &key)
-        .await;
-    let (_, third) = app
-        .get(
-            &format!(
-                "/v1/families?limit=2&after={}",
-                second["next_after"].as_str().expect("more")
-            ),
-            &key,
-        )
-        .await;
+    let (_, second) = app.get(&format!("/v1/families?limit=2&after={after}"), &key).await;
+    let (_, third) =
+        app.get(&format!("/v1/families?limit=2&after={}", second["next_after"].as_str().expect("more")), &key).await;
     let seen: Vec<&str> = [&first, &second, &third]
         .iter()
-        .flat_map(|page| {
-            page["items"]
-                .as_array()
-                .expect("items")
-                .iter()
-                .map(|f| f["id"].as_str().expect("id"))
-        })
+        .flat_map(|page| page["items"].as_array().expect("items").iter().map(|f| f["id"].as_str().expect("id")))
         .collect();
     assert_eq!(seen, ids.iter().map(String::as_str).collect::<Vec<_>>());
     assert_eq!(third["next_after"], json!(null));
@@ -211,16 +165,8 @@ async fn families_are_listed_in_pages() {
 async fn a_parent_session_reads_and_updates_its_family() {
     let app = TestApp::spawn().await;
     let (_, key) = app.create_app("vendor");
-    let id = app
-        .create_family(&key, json!({ "municipality_code": "131016" }))
-        .await;
-    let (status, session) = app
-        .post(
-            &format!("/v1/families/{id}/sessions"),
-            &key,
-            json!({ "ttl_seconds": 600 }),
-        )
-        .await;
+    let id = app.create_family(&key, json!({ "municipality_code": "131016" })).await;
+    let (status, session) = app.post(&format!("/v1/families/{id}/sessions"), &key, json!({ "ttl_seconds": 600 })).await;
     assert_eq!(status, StatusCode::CREATED, "{session}");
     let token = session["token"].as_str().expect("token");
     assert!(token.starts_with("nsp_"));
@@ -233,19 +179,9 @@ async fn a_parent_session_reads_and_updates_its_family() {
     let (status, _) = app.get(&format!("/v1/families/{id}"), token).await;
     assert_eq!(status, StatusCode::OK);
     let (status, device) = app
-        .post(
-            &format!("/v1/families/{id}/devices"),
-            token,
-            web_push_device("https://web.push.apple.com/QGuAb"),
-        )
+        .post(&format!("/v1/families/{id}/devices"), token, web_push_device("https://web.push.apple.com/QGuAb"))
         .await;
     assert_eq!(status, StatusCode::CREATED, "{device}");
-    let (status, _) = app
-        .patch(
-            &format!("/v1/families/{id}"),
-            token,
-            json!({ "single_parent": true }),
-        )
-        .await;
+    let (status, _) = app.patch(&format!("/v1/families/{id}"), token, json!({ "single_parent": true })).await;
     assert_eq!(status, StatusCode::OK);
 }

@@ -29,14 +29,9 @@ pub fn fresh_database_url(dir: &std::path::Path) -> String {
     match std::env::var("TEST_DATABASE_URL") {
         Ok(server) if !server.is_empty() => {
             let name = format!("nonstop_test_{}", uuid::Uuid::new_v4().simple());
-            let mut admin =
-                diesel::PgConnection::establish(&server).expect("connect to TEST_DATABASE_URL");
-            diesel::sql_query(format!("CREATE DATABASE {name}"))
-                .execute(&mut admin)
-                .expect("create test database");
-            let (base, _) = server
-                .rsplit_once('/')
-                .expect("TEST_DATABASE_URL ends with /database");
+            let mut admin = diesel::PgConnection::establish(&server).expect("connect to TEST_DATABASE_URL");
+            diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut admin).expect("create test database");
+            let (base, _) = server.rsplit_once('/').expect("TEST_DATABASE_URL ends with /database");
             format!("{base}/{name}")
         }
         _ => format!("sqlite://{}", dir.join("nonstop.sqlite3").display()),
@@ -50,10 +45,7 @@ pub fn test_settings(database_url: String) -> Settings {
     settings.database.url = Secret::new(database_url);
     settings.database.pool_size = 4;
     settings.encryption.active_key_id = "test1".into();
-    settings.encryption.keys = BTreeMap::from([(
-        "test1".to_owned(),
-        Secret::new(KeyRing::generate_key_base64()),
-    )]);
+    settings.encryption.keys = BTreeMap::from([("test1".to_owned(), Secret::new(KeyRing::generate_key_base64()))]);
     settings
 }
 
@@ -70,31 +62,20 @@ impl TestApp {
         let base = format!("http://127.0.0.1:{}", app.port());
         actix_web::rt::spawn(app.run_until_stopped());
         let db = Db::connect(location, 2, 5_000).expect("test pool");
-        Self {
-            base,
-            client: reqwest::Client::new(),
-            db,
-            settings,
-            sqlite_path,
-            _dir: dir,
-        }
+        Self { base, client: reqwest::Client::new(), db, settings, sqlite_path, _dir: dir }
     }
 
     /// A vendor app and its API key, made the way the operator's CLI makes them.
     pub fn create_app(&self, name: &str) -> (String, String) {
         let mut conn = self.db.get().expect("conn");
-        let (app_id, key) = conn
-            .transaction(|c| principals::create_app(c, name, now()))
-            .expect("create app");
+        let (app_id, key) = conn.transaction(|c| principals::create_app(c, name, now())).expect("create app");
         (app_id, key.api_key)
     }
 
     pub fn create_staff(&self, code: &str) -> String {
         let mut conn = self.db.get().expect("conn");
         let code = MunicipalityCode::parse(code).expect("code");
-        conn.transaction(|c| principals::create_staff(c, &code, "窓口 担当", now()))
-            .expect("create staff")
-            .1
+        conn.transaction(|c| principals::create_staff(c, &code, "窓口 担当", now())).expect("create staff").1
     }
 
     pub async fn call(
@@ -114,11 +95,8 @@ impl TestApp {
         let response = request.send().await.expect("request sent");
         let status = response.status();
         let text = response.text().await.expect("body");
-        let value = if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap_or(Value::String(text))
-        };
+        let value =
+            if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
         (status, value)
     }
 

@@ -9,37 +9,18 @@ use crate::helpers::TestApp;
 async fn health_readiness_and_metrics_answer() {
     let app = TestApp::spawn().await;
     let (status, health) = app.call(Method::GET, "/healthz", None, None).await;
-    assert_eq!(
-        (status, health["status"].as_str()),
-        (StatusCode::OK, Some("ok"))
-    );
+    assert_eq!((status, health["status"].as_str()), (StatusCode::OK, Some("ok")));
     let (status, ready) = app.call(Method::GET, "/readyz", None, None).await;
-    assert_eq!(
-        (status, ready["status"].as_str()),
-        (StatusCode::OK, Some("ready"))
-    );
-    let expected_backend = if app.sqlite_path.is_some() {
-        "sqlite"
-    } else {
-        "postgres"
-    };
+    assert_eq!((status, ready["status"].as_str()), (StatusCode::OK, Some("ready")));
+    let expected_backend = if app.sqlite_path.is_some() { "sqlite" } else { "postgres" };
     assert_eq!(ready["database"], expected_backend);
 
     let (status, _) = app.call(Method::GET, "/v1/whoami", None, None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    let metrics = app
-        .client
-        .get(format!("{}/metrics", app.base))
-        .send()
-        .await
-        .expect("sent")
-        .text()
-        .await
-        .expect("text");
+    let metrics =
+        app.client.get(format!("{}/metrics", app.base)).send().await.expect("sent").text().await.expect("text");
     assert!(
-        metrics.contains(
-            r#"nonstop_http_requests_total{method="GET",route="/v1/whoami",status="401"} 1"#
-        ),
+        metrics.contains(r#"nonstop_http_requests_total{method="GET",route="/v1/whoami",status="401"} 1"#),
         "{metrics}"
     );
     assert!(metrics.contains("nonstop_http_request_duration_seconds_bucket"));
@@ -58,27 +39,12 @@ async fn unknown_routes_answer_with_the_error_envelope() {
 #[actix_web::test]
 async fn the_served_document_is_the_committed_one_and_the_page_works_offline() {
     let app = TestApp::spawn().await;
-    let served: Value = app
-        .client
-        .get(format!("{}/openapi.json", app.base))
-        .send()
-        .await
-        .expect("sent")
-        .json()
-        .await
-        .expect("json");
-    let committed: Value = serde_json::from_str(include_str!("../../openapi/openapi.json"))
-        .expect("committed document parses");
+    let served: Value =
+        app.client.get(format!("{}/openapi.json", app.base)).send().await.expect("sent").json().await.expect("json");
+    let committed: Value =
+        serde_json::from_str(include_str!("../../openapi/openapi.json")).expect("committed document parses");
     assert_eq!(served, committed);
-    let page = app
-        .client
-        .get(format!("{}/docs", app.base))
-        .send()
-        .await
-        .expect("sent")
-        .text()
-        .await
-        .expect("text");
+    let page = app.client.get(format!("{}/docs", app.base)).send().await.expect("sent").text().await.expect("text");
     assert!(page.contains("/openapi.json"));
     assert!(
         !page.contains("http://") && !page.contains("https://") && !page.contains("//cdn"),
@@ -102,32 +68,16 @@ fn the_committed_openapi_document_is_current() {
 
 #[test]
 fn every_operation_is_named_verb_resource_and_documents_its_errors() {
-    let document: Value =
-        serde_json::from_str(&nonstop::api::openapi().to_json().expect("json")).expect("parse");
+    let document: Value = serde_json::from_str(&nonstop::api::openapi().to_json().expect("json")).expect("parse");
     let paths = document["paths"].as_object().expect("paths");
     assert!(paths.len() >= 10);
-    let verbs = [
-        "create_",
-        "get_",
-        "list_",
-        "update_",
-        "delete_",
-        "register_",
-        "record_",
-        "revoke_",
-    ];
+    let verbs = ["create_", "get_", "list_", "update_", "delete_", "register_", "record_", "revoke_"];
     for (path, item) in paths {
         for (method, operation) in item.as_object().expect("item") {
             let id = operation["operationId"].as_str().unwrap_or_default();
-            assert!(
-                verbs.iter().any(|v| id.starts_with(v)),
-                "{method} {path}: operation id '{id}'"
-            );
+            assert!(verbs.iter().any(|v| id.starts_with(v)), "{method} {path}: operation id '{id}'");
             for status in ["401", "422"] {
-                assert!(
-                    operation["responses"][status].is_object(),
-                    "{id} lacks {status}"
-                );
+                assert!(operation["responses"][status].is_object(), "{id} lacks {status}");
             }
         }
     }
@@ -136,9 +86,7 @@ fn every_operation_is_named_verb_resource_and_documents_its_errors() {
 #[test]
 fn both_backends_have_the_same_migrations() {
     let names = |backend: &str| {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("migrations")
-            .join(backend);
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations").join(backend);
         let mut names: Vec<String> = std::fs::read_dir(dir)
             .expect("migrations folder")
             .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())

@@ -29,36 +29,20 @@ async fn the_database_holds_no_plaintext_personal_data() {
         )
         .await;
     let devices = format!("/v1/families/{family}/devices");
-    let (status, _) = app
-        .post(&devices, &key, json!({ "kind": "fcm", "token": FCM_TOKEN }))
-        .await;
+    let (status, _) = app.post(&devices, &key, json!({ "kind": "fcm", "token": FCM_TOKEN })).await;
     assert!(status.is_success());
     let (status, _) = app
         .post(
             &devices,
             &key,
-            crate::helpers::web_push_device(&format!(
-                "https://fcm.googleapis.com/fcm/send/{ENDPOINT_ID}"
-            )),
+            crate::helpers::web_push_device(&format!("https://fcm.googleapis.com/fcm/send/{ENDPOINT_ID}")),
         )
         .await;
     assert!(status.is_success());
     let (_, read) = app.get(&format!("/v1/families/{family}"), &key).await;
-    assert_eq!(
-        read["guardians"][0]["full_name"], NAME,
-        "the API still shows the parent their data"
-    );
+    assert_eq!(read["guardians"][0]["full_name"], NAME, "the API still shows the parent their data");
 
-    let secrets = [
-        NAME,
-        KANA,
-        ADDRESS,
-        PHONE,
-        FCM_TOKEN,
-        ENDPOINT_ID,
-        "木下",
-        "陽葵",
-    ];
+    let secrets = [NAME, KANA, ADDRESS, PHONE, FCM_TOKEN, ENDPOINT_ID, "木下", "陽葵"];
     match &app.sqlite_path {
         Some(path) => {
             // The main file and its write-ahead log, byte for byte.
@@ -89,11 +73,7 @@ async fn the_database_holds_no_plaintext_personal_data() {
             assert!(cells.len() >= 5);
             for cell in cells {
                 for secret in secrets {
-                    assert!(
-                        !cell.value.contains(secret),
-                        "{secret} found in {}",
-                        cell.value
-                    );
+                    assert!(!cell.value.contains(secret), "{secret} found in {}", cell.value);
                 }
             }
         }

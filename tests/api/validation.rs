@@ -22,67 +22,17 @@ async fn each_bad_family_field_is_named() {
     let app = TestApp::spawn().await;
     let (_, key) = app.create_app("validator");
     let cases: Vec<(Value, StatusCode, &str, &str)> = vec![
-        (
-            json!({ "municipality_code": "131017" }),
-            BAD_REQUEST,
-            "municipality_code",
-            "check digit",
-        ),
-        (
-            json!({ "municipality_code": "13101" }),
-            BAD_REQUEST,
-            "municipality_code",
-            "131016",
-        ),
-        (
-            json!({ "municipality_code": "991001" }),
-            BAD_REQUEST,
-            "municipality_code",
-            "prefecture",
-        ),
+        (json!({ "municipality_code": "131017" }), BAD_REQUEST, "municipality_code", "check digit"),
+        (json!({ "municipality_code": "13101" }), BAD_REQUEST, "municipality_code", "131016"),
+        (json!({ "municipality_code": "991001" }), BAD_REQUEST, "municipality_code", "prefecture"),
         (json!({}), BAD_REQUEST, "municipality_code", "missing"),
-        (
-            family(json!({ "postal_code": "100-001" })),
-            BAD_REQUEST,
-            "postal_code",
-            "7 digits",
-        ),
-        (
-            family(json!({ "preferred_language": "japanese" })),
-            BAD_REQUEST,
-            "preferred_language",
-            "BCP 47",
-        ),
-        (
-            family(json!({ "quiet_hours": { "start": "24:00", "end": "07:00" } })),
-            BAD_REQUEST,
-            "quiet_hours",
-            "HH:MM",
-        ),
-        (
-            family(json!({ "quiet_hours": { "start": "07:00", "end": "07:00" } })),
-            BAD_REQUEST,
-            "quiet_hours",
-            "differ",
-        ),
-        (
-            family(json!({ "health_insurance": "kokuho" })),
-            BAD_REQUEST,
-            "health_insurance",
-            "unknown variant",
-        ),
-        (
-            family(json!({ "adress": "typo" })),
-            BAD_REQUEST,
-            "adress",
-            "unknown field",
-        ),
-        (
-            family(json!({ "address": "  " })),
-            UNPROCESSABLE,
-            "address",
-            "empty",
-        ),
+        (family(json!({ "postal_code": "100-001" })), BAD_REQUEST, "postal_code", "7 digits"),
+        (family(json!({ "preferred_language": "japanese" })), BAD_REQUEST, "preferred_language", "BCP 47"),
+        (family(json!({ "quiet_hours": { "start": "24:00", "end": "07:00" } })), BAD_REQUEST, "quiet_hours", "HH:MM"),
+        (family(json!({ "quiet_hours": { "start": "07:00", "end": "07:00" } })), BAD_REQUEST, "quiet_hours", "differ"),
+        (family(json!({ "health_insurance": "kokuho" })), BAD_REQUEST, "health_insurance", "unknown variant"),
+        (family(json!({ "adress": "typo" })), BAD_REQUEST, "adress", "unknown field"),
+        (family(json!({ "address": "  " })), UNPROCESSABLE, "address", "empty"),
         (
             family(json!({ "guardians": [{ "relationship": "mother", "full_name": "" }] })),
             UNPROCESSABLE,
@@ -98,9 +48,7 @@ async fn each_bad_family_field_is_named() {
             "katakana",
         ),
         (
-            family(
-                json!({ "guardians": [{ "relationship": "mother", "full_name": "山田 花子", "phone": "12345" }] }),
-            ),
+            family(json!({ "guardians": [{ "relationship": "mother", "full_name": "山田 花子", "phone": "12345" }] })),
             UNPROCESSABLE,
             "guardians[0].phone",
             "phone",
@@ -146,9 +94,7 @@ async fn each_bad_family_field_is_named() {
             "grams",
         ),
         (
-            family(
-                json!({ "children": [{ "status": "expected", "due_date": tokyo_day(365 * 20) }] }),
-            ),
+            family(json!({ "children": [{ "status": "expected", "due_date": tokyo_day(365 * 20) }] })),
             UNPROCESSABLE,
             "children[0].due_date",
             "between",
@@ -171,17 +117,10 @@ async fn each_bad_family_field_is_named() {
     for (body, status, field, needle) in cases {
         let (got, error) = app.post("/v1/families", &key, body.clone()).await;
         assert_eq!(got, status, "{body} → {error}");
-        let problem = error["fields"][field]
-            .as_str()
-            .unwrap_or_else(|| panic!("{field} not named for {body}: {error}"));
-        assert!(
-            problem.contains(needle),
-            "{field}: '{problem}' lacks '{needle}'"
-        );
-        assert!(
-            error["error"] == "invalid_body" || error["error"] == "validation_failed",
-            "{error}"
-        );
+        let problem =
+            error["fields"][field].as_str().unwrap_or_else(|| panic!("{field} not named for {body}: {error}"));
+        assert!(problem.contains(needle), "{field}: '{problem}' lacks '{needle}'");
+        assert!(error["error"] == "invalid_body" || error["error"] == "validation_failed", "{error}");
     }
     // Nothing was stored by any of the refused requests.
     let (_, page) = app.get("/v1/families", &key).await;
@@ -199,19 +138,8 @@ async fn several_bad_fields_are_all_named_at_once() {
     }));
     let (status, error) = app.post("/v1/families", &key, body).await;
     assert_eq!(status, UNPROCESSABLE);
-    let named: Vec<&String> = error["fields"]
-        .as_object()
-        .expect("fields")
-        .keys()
-        .collect();
-    assert_eq!(
-        named,
-        [
-            "address",
-            "children[0].birth_date",
-            "guardians[0].full_name"
-        ]
-    );
+    let named: Vec<&String> = error["fields"].as_object().expect("fields").keys().collect();
+    assert_eq!(named, ["address", "children[0].birth_date", "guardians[0].full_name"]);
 }
 
 #[actix_web::test]
@@ -226,42 +154,17 @@ async fn bad_devices_are_refused_with_the_part_named() {
     let cases: Vec<(Value, StatusCode, &str)> = vec![
         (short_key, UNPROCESSABLE, "keys.p256dh"),
         (short_auth, UNPROCESSABLE, "keys.auth"),
-        (
-            web_push_device("http://push.example.com/x"),
-            UNPROCESSABLE,
-            "endpoint",
-        ),
+        (web_push_device("http://push.example.com/x"), UNPROCESSABLE, "endpoint"),
         (web_push_device("not a url"), UNPROCESSABLE, "endpoint"),
-        (
-            json!({ "kind": "apns", "token": "xyz" }),
-            UNPROCESSABLE,
-            "token",
-        ),
-        (
-            json!({ "kind": "apns", "token": "ab".repeat(32), "environment": "staging" }),
-            BAD_REQUEST,
-            "environment",
-        ),
-        (
-            json!({ "kind": "fcm", "token": "tiny" }),
-            UNPROCESSABLE,
-            "token",
-        ),
-        (
-            json!({ "kind": "pager", "token": "x" }),
-            BAD_REQUEST,
-            "kind",
-        ),
+        (json!({ "kind": "apns", "token": "xyz" }), UNPROCESSABLE, "token"),
+        (json!({ "kind": "apns", "token": "ab".repeat(32), "environment": "staging" }), BAD_REQUEST, "environment"),
+        (json!({ "kind": "fcm", "token": "tiny" }), UNPROCESSABLE, "token"),
+        (json!({ "kind": "pager", "token": "x" }), BAD_REQUEST, "kind"),
     ];
     for (body, status, field) in cases {
-        let (got, error) = app
-            .post(&format!("/v1/families/{id}/devices"), &key, body.clone())
-            .await;
+        let (got, error) = app.post(&format!("/v1/families/{id}/devices"), &key, body.clone()).await;
         assert_eq!(got, status, "{body} → {error}");
-        assert!(
-            error["fields"][field].is_string(),
-            "{field} not named for {body}: {error}"
-        );
+        assert!(error["fields"][field].is_string(), "{field} not named for {body}: {error}");
     }
     let (_, devices) = app.get(&format!("/v1/families/{id}/devices"), &key).await;
     assert_eq!(devices, json!([]));
@@ -285,38 +188,16 @@ async fn a_refused_update_changes_nothing() {
     let (_, before) = app.get(&format!("/v1/families/{id}"), &key).await;
 
     // One good field and one bad one: neither is applied.
-    let (status, error) = app
-        .patch(
-            &format!("/v1/families/{id}"),
-            &key,
-            json!({ "postal_code": "150-0002", "address": "" }),
-        )
-        .await;
+    let (status, error) =
+        app.patch(&format!("/v1/families/{id}"), &key, json!({ "postal_code": "150-0002", "address": "" })).await;
     assert_eq!(status, UNPROCESSABLE, "{error}");
-    assert_eq!(
-        error["fields"]["address"]
-            .as_str()
-            .map(|s| s.contains("empty")),
-        Some(true)
-    );
-    let (status, error) = app
-        .patch(
-            &format!("/v1/families/{id}"),
-            &key,
-            json!({ "municipality_code": "131130" }),
-        )
-        .await;
+    assert_eq!(error["fields"]["address"].as_str().map(|s| s.contains("empty")), Some(true));
+    let (status, error) =
+        app.patch(&format!("/v1/families/{id}"), &key, json!({ "municipality_code": "131130" })).await;
     assert_eq!(status, UNPROCESSABLE);
-    assert!(error["fields"]["municipality_code"]
-        .as_str()
-        .is_some_and(|s| s.contains("moved")));
-    let (status, _) = app
-        .patch(
-            &format!("/v1/families/{id}"),
-            &key,
-            json!({ "quiet_hours": { "start": "9", "end": "x" } }),
-        )
-        .await;
+    assert!(error["fields"]["municipality_code"].as_str().is_some_and(|s| s.contains("moved")));
+    let (status, _) =
+        app.patch(&format!("/v1/families/{id}"), &key, json!({ "quiet_hours": { "start": "9", "end": "x" } })).await;
     assert_eq!(status, BAD_REQUEST);
 
     let guardian_id = before["guardians"][0]["id"].as_str().expect("guardian");
@@ -332,21 +213,12 @@ async fn a_refused_update_changes_nothing() {
 
     let child_id = before["children"][0]["id"].as_str().expect("child");
     let (status, error) = app
-        .patch(
-            &format!("/v1/families/{id}/children/{child_id}"),
-            &key,
-            json!({ "birth_weight_grams": 99999 }),
-        )
+        .patch(&format!("/v1/families/{id}/children/{child_id}"), &key, json!({ "birth_weight_grams": 99999 }))
         .await;
     assert_eq!(status, UNPROCESSABLE);
     assert!(error["fields"]["birth_weight_grams"].is_string());
-    let (status, error) = app
-        .patch(
-            &format!("/v1/families/{id}/children/{child_id}"),
-            &key,
-            json!({ "status": "expected" }),
-        )
-        .await;
+    let (status, error) =
+        app.patch(&format!("/v1/families/{id}/children/{child_id}"), &key, json!({ "status": "expected" })).await;
     assert_eq!(status, UNPROCESSABLE);
     assert!(error["fields"]["status"].is_string());
 
@@ -381,10 +253,5 @@ async fn bodies_that_are_not_json_are_refused_clearly() {
         .expect("sent");
     assert_eq!(response.status(), BAD_REQUEST);
     let body: Value = response.json().await.expect("json");
-    assert!(
-        body["message"]
-            .as_str()
-            .is_some_and(|m| m.contains("not valid JSON")),
-        "{body}"
-    );
+    assert!(body["message"].as_str().is_some_and(|m| m.contains("not valid JSON")), "{body}");
 }

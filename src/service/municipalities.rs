@@ -1,0 +1,111 @@
+//! 自治体: a municipality's settings, read and replaced by its own staff.
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::planning::{self, PlanDiff};
+use super::principals::Principal;
+use super::utc;
+use crate::db::rows::{FamilyRow, MunicipalitySettingsRow};
+use crate::db::schema::{families, municipality_settings};
+use crate::db::DbConnection;
+use crate::domain::overrides::MunicipalityOverride;
+use crate::domain::planner::PlanningContext;
+use crate::domain::MunicipalityCode;
+use crate::error::Error;
+
+/// A municipality's settings and where they come from.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MunicipalitySettings {
+    pub municipality_code: String,
+    /// `staff` (set through the API), `shipped` (nonstop's data) or `default` (none: the
+    /// catalog's defaults apply).
+    pub source: String,
+    pub settings: MunicipalityOverride,
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+/// The result of replacing the settings: what re-planning the residents changed.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SettingsReplaced {
+    pub settings: MunicipalitySettings,
+    /// Resident families re-planned under the new settings.
+    pub families_replanned: usize,
+    pub changes: PlanDiff,
+}
+
+/// The staff member, if the caller is staff of this municipality.
+pub fn staff_of<'p>(principal: &'p Principal, code: &MunicipalityCode) -> Result<&'p str, Error> {
+    match principal {
+        Principal::Staff { staff_id, municipality } if municipality == code => Ok(staff_id),
+        Principal::Staff { .. } => Err(Error::Forbidden("a staff key manages its own municipality only")),
+        _ => Err(Error::Forbidden("only the municipality's staff manage its settings")),
+    }
+}
+
+pub fn get(
+    conn: &mut DbConnection,
+    ctx: &PlanningContext,
+    code: &MunicipalityCode,
+) -> Result<MunicipalitySettings, Error> {
+    let row: Option<MunicipalitySettingsRow> = municipality_settings::table
+        .find(code.as_str())
+        .select(MunicipalitySettingsRow::as_select())
+        .first(conn)
+        .optional()?;
+    if let Some(row) = row {
+        return Ok(MunicipalitySettings {
+            municipality_code: row.municipality_code,
+            source: "staff".into(),
+            settings: serde_json::from_str(&row.document)
+                .map_err(|e| Error::internal(format!("municipality_settings.document: {e}")))?,
+            updated_at: Some(utc(row.updated_at)),
+        });
+    }
+    let (source, settings) = match ctx.shipped.0.get(code.as_str()) {
+        Some(shipped) => ("shipped", shipped.clone()),
+        None => ("default", MunicipalityOverride::default()),
+    };
+    Ok(MunicipalitySettings { municipality_code: code.to_string(), source: source.into(), settings, updated_at: None })
+}
+
+/// Replaces the settings and re-plans every resident family under them. A refused document
+/// leaves the old settings in force.
+pub fn replace(
+    conn: &mut DbConnection,
+    ctx: &PlanningContext,
+    code: &MunicipalityCode,
+    settings: MunicipalityOverride,
+    staff_id: &str,
+    today: NaiveDate,
+    now: NaiveDateTime,
+) -> Result<SettingsReplaced, Error> {
+    settings.validate(&ctx.catalog).map_err(Error::Validation)?;
+    let row = MunicipalitySettingsRow {
+        municipality_code: code.to_string(),
+        document: serde_json::to_string(&settings).map_err(|e| Error::internal(e.to_string()))?,
+        updated_at: now,
+        updated_by: staff_id.to_owned(),
+    };
+    let exists: i64 = municipality_settings::table
+        .filter(municipality_settings::municipality_code.eq(code.as_str()))
+        .count()
+        .get_result(conn)?;
+    if exists > 0 {
+        diesel::update(municipality_settings::table.find(code.as_str())).set(&row).execute(conn)?;
+    } else {
+        diesel::insert_into(municipality_settings::table).values(&row).execute(conn)?;
+    }
+    let resolved = ctx.resolve(code.as_str(), Some(&settings));
+    let residents: Vec<FamilyRow> = families::table
+        .filter(families::municipality_code.eq(code.as_str()))
+        .select(FamilyRow::as_select())
+        .load(conn)?;
+    let mut changes = PlanDiff::default();
+    for family in &residents {
+        changes += planning::replan_with(conn, ctx, &resolved, family, today, now)?;
+    }
+    Ok(SettingsReplaced { settings: get(conn, ctx, code)?, families_replanned: residents.len(), changes })
+}
