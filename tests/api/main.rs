@@ -7,5 +7,6 @@ mod helpers;
 mod isolation;
 mod life_events;
 mod operations;
+mod planning;
 mod privacy;
 mod validation;

@@ -1,0 +1,144 @@
+//! Benchmarks that print their figures (they assert nothing: see the tests for behaviour).
+//!
+//! `nonstop-bench plan --families N` plans N synthetic families, streaming (each family is
+//! generated, planned and dropped), on every core, and prints families/s and peak memory.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use chrono::{Days, NaiveDate};
+use clap::{Parser, Subcommand};
+use nonstop::domain::catalog::Circumstance;
+use nonstop::domain::enums::{ChildStatus, HealthInsurance};
+use nonstop::domain::overrides::ResolvedOverride;
+use nonstop::domain::planner::{plan, ChildFacts, FamilyFacts, PlanningContext};
+use nonstop::domain::QuietHours;
+
+#[derive(Parser)]
+#[command(name = "nonstop-bench", about = "nonstop benchmarks; each prints its figures")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Plan N synthetic families with the real planner and catalog.
+    Plan {
+        #[arg(long, default_value_t = 100_000)]
+        families: usize,
+        /// Worker threads (default: the number of cores).
+        #[arg(long)]
+        threads: Option<usize>,
+    },
+}
+
+const MUNICIPALITIES: [&str; 8] = ["131016", "131130", "141003", "472018", "341011", "011002", "271004", "281000"];
+
+fn main() {
+    match Cli::parse().command {
+        Command::Plan { families, threads } => bench_plan(families, threads),
+    }
+}
+
+/// A small, fast, deterministic generator (SplitMix64), so every run plans the same families.
+struct SplitMix(u64);
+
+impl SplitMix {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+fn synthetic_family(index: usize, today: NaiveDate) -> FamilyFacts {
+    let mut rng = SplitMix(index as u64);
+    let children = (0..rng.below(4))
+        .map(|c| {
+            if rng.below(5) == 0 {
+                ChildFacts {
+                    id: format!("c{c}"),
+                    status: ChildStatus::Expected,
+                    due_date: Some(today + Days::new(rng.below(280))),
+                    birth_date: None,
+                    birth_weight_grams: None,
+                }
+            } else {
+                ChildFacts {
+                    id: format!("c{c}"),
+                    status: ChildStatus::Born,
+                    due_date: None,
+                    birth_date: Some(today - Days::new(rng.below(365 * 8))),
+                    birth_weight_grams: Some(1_800 + rng.below(2_400) as i32),
+                }
+            }
+        })
+        .collect();
+    let single_parent = rng.below(10) == 0;
+    FamilyFacts {
+        family_id: format!("family-{index}"),
+        municipality_code: MUNICIPALITIES[rng.below(MUNICIPALITIES.len() as u64) as usize].to_owned(),
+        health_insurance: Some(if rng.below(3) == 0 { HealthInsurance::National } else { HealthInsurance::Employee }),
+        single_parent,
+        circumstances: if single_parent { vec![Circumstance::ReceivesChildSupportAllowance] } else { vec![] },
+        quiet_hours: QuietHours::default(),
+        moved_on: (rng.below(20) == 0).then(|| today - Days::new(rng.below(30))),
+        children,
+        closed: BTreeMap::new(),
+    }
+}
+
+/// Peak resident memory of this process (VmHWM), in MiB.
+fn peak_memory_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).map(str::to_owned))
+        .and_then(|l| l.split_whitespace().nth(1).and_then(|kb| kb.parse::<f64>().ok()))
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+fn bench_plan(families: usize, threads: Option<usize>) {
+    let ctx = PlanningContext::shipped();
+    let settings: BTreeMap<&str, ResolvedOverride> =
+        MUNICIPALITIES.iter().map(|m| (*m, ctx.resolve(m, None))).collect();
+    let today = nonstop::domain::dates::tokyo_today();
+    let threads = threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let next = AtomicUsize::new(0);
+    let (tasks, reminders) = (AtomicUsize::new(0), AtomicUsize::new(0));
+    const CHUNK: usize = 1_000;
+    let started = Instant::now();
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                let (mut t, mut r) = (0, 0);
+                loop {
+                    let first = next.fetch_add(CHUNK, Ordering::Relaxed);
+                    if first >= families {
+                        break;
+                    }
+                    for index in first..(first + CHUNK).min(families) {
+                        let facts = synthetic_family(index, today);
+                        let planned = plan(&facts, &ctx, &settings[facts.municipality_code.as_str()], today);
+                        t += planned.tasks.len();
+                        r += planned.notifications.len();
+                    }
+                }
+                tasks.fetch_add(t, Ordering::Relaxed);
+                reminders.fetch_add(r, Ordering::Relaxed);
+            });
+        }
+    });
+    let elapsed = started.elapsed().as_secs_f64();
+    println!("plan: {families} families on {threads} threads in {elapsed:.2} s");
+    println!("plan: {:.0} families/s", families as f64 / elapsed);
+    println!("plan: {} tasks, {} reminders planned", tasks.into_inner(), reminders.into_inner());
+    println!("plan: peak memory {:.1} MiB", peak_memory_mib());
+}

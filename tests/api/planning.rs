@@ -1,0 +1,241 @@
+//! The planner through the API: the right task, on the right day, by law.
+
+use chrono::{NaiveDate, Timelike};
+use nonstop::domain::calendar::Calendar;
+use nonstop::domain::periods;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::helpers::{tokyo_day, TestApp};
+
+fn tasks_by_procedure<'a>(tasks: &'a Value, procedure: &str) -> Vec<&'a Value> {
+    tasks.as_array().expect("tasks").iter().filter(|t| t["procedure_id"] == procedure).collect()
+}
+
+fn one<'a>(tasks: &'a Value, procedure: &str) -> &'a Value {
+    let found = tasks_by_procedure(tasks, procedure);
+    assert_eq!(found.len(), 1, "{procedure}: {found:?}");
+    found[0]
+}
+
+fn has(tasks: &Value, procedure: &str, state: Option<&str>) -> bool {
+    tasks_by_procedure(tasks, procedure).iter().any(|t| state.is_none_or(|s| t["state"] == s))
+}
+
+fn date(value: &Value) -> NaiveDate {
+    value.as_str().and_then(|s| s.parse().ok()).expect("a date")
+}
+
+#[actix_web::test]
+async fn a_birth_recorded_brings_the_post_birth_tasks_with_their_deadlines() {
+    let app = TestApp::spawn().await;
+    let (_, key) = app.create_app("vendor");
+    let family = app
+        .create_family(&key, json!({ "municipality_code": "131016", "health_insurance": "national", "children": [{ "status": "expected", "due_date": tokyo_day(3) }] }))
+        .await;
+    let path = format!("/v1/families/{family}/tasks");
+    let (status, before) = app.get(&path, &key).await;
+    assert_eq!(status, StatusCode::OK, "{before}");
+    assert!(has(&before, "prenatal_checkups", None));
+    assert!(!has(&before, "birth_registration", None), "no birth tasks before the birth");
+
+    let (_, read) = app.get(&format!("/v1/families/{family}"), &key).await;
+    let child = read["children"][0]["id"].as_str().expect("child").to_owned();
+    let birth = tokyo_day(-1);
+    let (status, _) = app
+        .post(
+            &format!("/v1/families/{family}/events"),
+            &key,
+            json!({ "type": "birth", "date": birth, "child_id": child, "birth_weight_grams": 3100 }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (_, after) = app.get(&path, &key).await;
+
+    let born: NaiveDate = birth.parse().expect("date");
+    let calendar = Calendar::shipped();
+    let registration = one(&after, "birth_registration");
+    assert_eq!(date(&registration["raw_deadline"]), periods::koseki_days(born, 14));
+    assert_eq!(date(&registration["deadline"]), calendar.next_open_day(periods::koseki_days(born, 14), &[]));
+    assert_eq!(registration["state"], "open");
+    assert_eq!(registration["files_with"], "municipality");
+    assert!(registration["legal_basis"].as_str().is_some_and(|b| b.contains("戸籍法")));
+    assert!(registration["reasons"][0].as_str().is_some_and(|r| r.contains(&birth)));
+    assert_eq!(registration["office"]["name"], "千代田区役所 戸籍住民課");
+    let allowance = one(&after, "child_allowance_claim");
+    assert_eq!(date(&allowance["deadline"]), periods::child_allowance_deadline(born, &calendar, &[]));
+    assert_eq!(
+        date(&one(&after, "kokuho_enrollment")["deadline"]),
+        calendar.next_open_day(periods::civil_days(born, 14), &[])
+    );
+    assert!(!has(&after, "low_birth_weight_notification", None), "3,100 g");
+    assert!(!has(&after, "employee_insurance_dependent", None));
+    // The pregnancy tasks no longer apply.
+    assert!(has(&after, "prenatal_checkups", Some("cancelled")));
+    assert!(has(&after, "checkup_18_months", Some("upcoming")));
+
+    let (_, open) = app.get(&format!("{path}?state=open"), &key).await;
+    assert!(open.as_array().expect("tasks").iter().all(|t| t["state"] == "open"));
+}
+
+#[actix_web::test]
+async fn birth_weight_and_insurance_choose_the_tasks() {
+    let app = TestApp::spawn().await;
+    let (_, key) = app.create_app("vendor");
+    let family = |grams: i32, insurance: &str| {
+        json!({ "municipality_code": "131016", "health_insurance": insurance,
+                "children": [{ "status": "born", "birth_date": tokyo_day(-2), "birth_weight_grams": grams }] })
+    };
+    let light = app.create_family(&key, family(2400, "national")).await;
+    let heavy = app.create_family(&key, family(3000, "employee")).await;
+    let (_, light) = app.get(&format!("/v1/families/{light}/tasks"), &key).await;
+    let (_, heavy) = app.get(&format!("/v1/families/{heavy}/tasks"), &key).await;
+    assert!(has(&light, "low_birth_weight_notification", Some("open")));
+    assert!(!has(&heavy, "low_birth_weight_notification", None));
+    assert!(has(&light, "kokuho_enrollment", None) && !has(&light, "employee_insurance_dependent", None));
+    assert!(has(&heavy, "employee_insurance_dependent", None) && !has(&heavy, "kokuho_enrollment", None));
+    assert!(one(&light, "low_birth_weight_notification")["reasons"].to_string().contains("2400 g"));
+}
+
+#[actix_web::test]
+async fn a_move_plans_under_the_new_municipality_and_cancels_the_old() {
+    let app = TestApp::spawn().await;
+    let (_, key) = app.create_app("vendor");
+    let family = app
+        .create_family(
+            &key,
+            json!({ "municipality_code": "131016", "health_insurance": "national",
+                    "children": [{ "status": "born", "birth_date": tokyo_day(-3), "birth_weight_grams": 3000 }] }),
+        )
+        .await;
+    let (status, _) = app
+        .post(
+            &format!("/v1/families/{family}/events"),
+            &key,
+            json!({ "type": "moved", "date": tokyo_day(0), "municipality_code": "141003" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (_, tasks) = app.get(&format!("/v1/families/{family}/tasks"), &key).await;
+    let live: Vec<&Value> = tasks.as_array().expect("tasks").iter().filter(|t| t["state"] != "cancelled").collect();
+    assert!(
+        live.iter().filter(|t| t["files_with"] == "municipality").all(|t| t["municipality_code"] == "141003"),
+        "{live:?}"
+    );
+    let cancelled: Vec<&Value> =
+        tasks.as_array().expect("tasks").iter().filter(|t| t["state"] == "cancelled").collect();
+    assert!(!cancelled.is_empty() && cancelled.iter().all(|t| t["municipality_code"] == "131016"));
+    assert!(has(&tasks, "child_allowance_transfer_claim", Some("open")));
+    assert!(has(&tasks, "kokuho_transfer", Some("open")));
+    // No reminder is planned for the old municipality's tasks.
+    let (_, planned) = app.get(&format!("/v1/families/{family}/planned-notifications"), &key).await;
+    let cancelled_ids: Vec<&Value> = cancelled.iter().map(|t| &t["id"]).collect();
+    assert!(planned.as_array().expect("planned").iter().all(|n| !cancelled_ids.contains(&&n["task_id"])));
+}
+
+#[actix_web::test]
+async fn a_task_marked_done_has_no_more_reminders_and_can_be_reopened() {
+    let app = TestApp::spawn().await;
+    let (_, key) = app.create_app("vendor");
+    let family = app
+        .create_family(
+            &key,
+            json!({ "municipality_code": "131016", "quiet_hours": { "start": "19:00", "end": "10:30" },
+                    "children": [{ "status": "born", "birth_date": tokyo_day(0), "birth_weight_grams": 3000 }] }),
+        )
+        .await;
+    let (_, tasks) = app.get(&format!("/v1/families/{family}/tasks"), &key).await;
+    let registration = one(&tasks, "birth_registration")["id"].as_str().expect("id").to_owned();
+    let planned_path = format!("/v1/families/{family}/planned-notifications");
+    let (_, planned) = app.get(&planned_path, &key).await;
+    let for_task = |planned: &Value| {
+        planned.as_array().expect("planned").iter().filter(|n| n["task_id"] == registration.as_str()).count()
+    };
+    assert!(for_task(&planned) >= 2, "{planned}");
+    for n in planned.as_array().expect("planned") {
+        let at: chrono::DateTime<chrono::Utc> = n["send_at"].as_str().and_then(|s| s.parse().ok()).expect("instant");
+        let local = at.with_timezone(&chrono_tz::Asia::Tokyo);
+        assert_eq!((local.hour(), local.minute()), (10, 30), "never in the quiet hours: {n}");
+    }
+
+    let task_path = format!("/v1/families/{family}/tasks/{registration}");
+    let (status, done) = app.patch(&task_path, &key, json!({ "status": "done" })).await;
+    assert_eq!(status, StatusCode::OK, "{done}");
+    assert_eq!(done["state"], "done");
+    assert!(done["status_changed_at"].is_string());
+    let (_, planned) = app.get(&planned_path, &key).await;
+    assert_eq!(for_task(&planned), 0, "no reminder for a done task");
+
+    let (status, reopened) = app.patch(&task_path, &key, json!({ "status": "open" })).await;
+    assert_eq!((status, reopened["state"].as_str()), (StatusCode::OK, Some("open")));
+    let (_, planned) = app.get(&planned_path, &key).await;
+    assert!(for_task(&planned) >= 2);
+
+    let (status, error) = app.patch(&task_path, &key, json!({ "status": "finished" })).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(error["fields"]["status"].is_string());
+}
+
+#[actix_web::test]
+async fn municipal_staff_replace_their_settings_and_residents_are_replanned() {
+    let app = TestApp::spawn().await;
+    let (_, key) = app.create_app("vendor");
+    let family = app
+        .create_family(&key, json!({ "municipality_code": "131130", "children": [{ "status": "born", "birth_date": tokyo_day(-5), "birth_weight_grams": 3000 }] }))
+        .await;
+    let staff = app.create_staff("131130");
+    let settings_path = "/v1/municipalities/131130/settings";
+    let (status, current) = app.get(settings_path, &staff).await;
+    assert_eq!(status, StatusCode::OK, "{current}");
+    assert_eq!(current["source"], "shipped");
+    let (_, tasks) = app.get(&format!("/v1/families/{family}/tasks"), &key).await;
+    assert!(!has(&tasks, "checkup_9_10_months", None), "渋谷区's shipped settings switch it off");
+
+    // A bad document is refused with the field named, and the old settings stay in force.
+    let bad = json!({ "procedures": { "checkup_9_10_months": { "enabled": true }, "birth_registration": { "deadline": { "rule": "koseki_days", "n": 0 } } } });
+    let (status, error) = app.call(reqwest::Method::PUT, settings_path, Some(&staff), Some(bad)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{error}");
+    assert!(error["fields"]["procedures.birth_registration.deadline"].is_string(), "{error}");
+    let (_, still) = app.get(settings_path, &staff).await;
+    assert_eq!(still, current);
+
+    let good = json!({
+        "name": "渋谷区",
+        "procedures": {
+            "checkup_9_10_months": { "enabled": true },
+            "checkup_3_4_months": { "enabled": false },
+            "birth_registration": { "office": { "name": "渋谷区役所 戸籍係", "url": "https://www.city.shibuya.tokyo.jp/", "phone": "03-3463-1211" } }
+        }
+    });
+    let (status, replaced) = app.call(reqwest::Method::PUT, settings_path, Some(&staff), Some(good)).await;
+    assert_eq!(status, StatusCode::OK, "{replaced}");
+    assert_eq!(replaced["families_replanned"], 1);
+    assert_eq!(replaced["settings"]["source"], "staff");
+    let (_, tasks) = app.get(&format!("/v1/families/{family}/tasks"), &key).await;
+    assert!(has(&tasks, "checkup_9_10_months", Some("upcoming")));
+    assert!(has(&tasks, "checkup_3_4_months", Some("cancelled")));
+    assert_eq!(one(&tasks, "birth_registration")["office"]["name"], "渋谷区役所 戸籍係");
+    // The shipped 30-day subsidy deadline was replaced along with the rest.
+    let subsidy = one(&tasks, "infant_medical_subsidy");
+    assert_eq!((date(&subsidy["raw_deadline"]) - date(&json!(tokyo_day(-5)))).num_days(), 15);
+
+    // Nobody else manages 渋谷区's settings.
+    let other_staff = app.create_staff("131016");
+    let (status, _) = app.get(settings_path, &other_staff).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = app.call(reqwest::Method::PUT, settings_path, Some(&key), Some(json!({}))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = app.get("/v1/municipalities/131131/settings", &staff).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[actix_web::test]
+async fn the_catalog_is_published() {
+    let app = TestApp::spawn().await;
+    let (_, key) = app.create_app("vendor");
+    let (status, procedures) = app.get("/v1/procedures", &key).await;
+    assert_eq!(status, StatusCode::OK);
+    let registration =
+        procedures.as_array().expect("list").iter().find(|p| p["id"] == "birth_registration").expect("出生届");
+    assert_eq!(registration["deadline"], json!({ "rule": "koseki_days", "n": 14, "days": 0, "closed_day": "next" }));
+}
