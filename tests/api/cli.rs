@@ -70,3 +70,68 @@ fn operator_mistakes_are_explained() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("unsupported database URL scheme 'mysql'"), "{stderr}");
 }
+
+/// `nonstop serve` as an operator runs it: JSON logs with no personal data, and a graceful stop
+/// on SIGTERM.
+#[actix_web::test]
+async fn serve_logs_no_personal_data_and_stops_gracefully_on_sigterm() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = fresh_database_url(dir.path());
+    let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port();
+    let output = nonstop(&["apps", "create", "--name", "ログ確認アプリ"], &url);
+    let key =
+        serde_json::from_slice::<Value>(&output.stdout).expect("json")["api_key"].as_str().expect("key").to_owned();
+
+    let server = Command::new(env!("CARGO_BIN_EXE_nonstop"))
+        .arg("serve")
+        .env("DATABASE_URL", &url)
+        .env("NONSTOP__SERVER__PORT", port.to_string())
+        .env("NONSTOP__ENCRYPTION__KEY_FILE", dir.path().join("key"))
+        .env("NONSTOP__LOG__LEVEL", "debug")
+        .env_remove("RUST_LOG")
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("serve starts");
+    let client = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut ready = false;
+    for _ in 0..100 {
+        if client.get(format!("{base}/readyz")).send().await.is_ok_and(|r| r.status().is_success()) {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(ready, "the server did not become ready");
+    let secret_name = "秘密野 花子";
+    let response = client
+        .post(format!("{base}/v1/families?probe=secret-query"))
+        .bearer_auth(&key)
+        .json(&serde_json::json!({
+            "municipality_code": "131016", "address": "秘密町1-2-3",
+            "guardians": [{ "relationship": "mother", "full_name": secret_name, "phone": "090-9999-8888" }]
+        }))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), reqwest::StatusCode::CREATED);
+    let _ = client.get(format!("{base}/v1/families")).bearer_auth("nsk_app_wrong-key-value").send().await;
+
+    let pid = server.id().to_string();
+    let killed = Command::new("kill").args(["-TERM", &pid]).status().expect("kill runs");
+    assert!(killed.success());
+    let output = server.wait_with_output().expect("server exits");
+    assert!(output.status.success(), "exit after SIGTERM: {:?}", output.status);
+    let logs = String::from_utf8_lossy(&output.stderr);
+    assert!(logs.contains("\"route\":\"/v1/families\""), "{logs}");
+    assert!(logs.contains("nonstop stopped"), "a graceful stop is logged: {logs}");
+    for secret in
+        [secret_name, "秘密町", "09099998888", "090-9999-8888", key.as_str(), "wrong-key-value", "secret-query"]
+    {
+        assert!(!logs.contains(secret), "{secret} appeared in the logs");
+    }
+    for line in logs.lines().filter(|l| !l.trim().is_empty()) {
+        serde_json::from_str::<Value>(line).unwrap_or_else(|_| panic!("a log line is not JSON: {line}"));
+    }
+}
