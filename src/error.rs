@@ -25,6 +25,8 @@ pub enum Error {
     Unauthorized(&'static str),
     /// The caller is known but its role may not do this.
     Forbidden(&'static str),
+    /// The body is not in a form the API reads (not JSON, or compressed).
+    UnsupportedMediaType(&'static str),
     /// Not there, or not the caller's to see: the two are indistinguishable on purpose.
     NotFound(&'static str),
     /// The request conflicts with what is stored.
@@ -51,6 +53,7 @@ impl Error {
             Self::Validation(_) => "validation_failed",
             Self::Unauthorized(_) => "unauthorized",
             Self::Forbidden(_) => "forbidden",
+            Self::UnsupportedMediaType(_) => "unsupported_media_type",
             Self::NotFound(_) => "not_found",
             Self::Conflict { code, .. } => code,
             Self::Internal(_) => "internal_error",
@@ -64,7 +67,7 @@ impl Error {
                 let names: Vec<&str> = fields.keys().map(String::as_str).collect();
                 format!("invalid value for {}", names.join(", "))
             }
-            Self::Unauthorized(why) | Self::Forbidden(why) => (*why).to_owned(),
+            Self::Unauthorized(why) | Self::Forbidden(why) | Self::UnsupportedMediaType(why) => (*why).to_owned(),
             Self::NotFound(what) => format!("{what} not found"),
             Self::Conflict { message, .. } => message.clone(),
             Self::Internal(_) => "an internal error occurred; it has been logged".to_owned(),
@@ -118,6 +121,7 @@ impl ResponseError for Error {
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

@@ -34,12 +34,21 @@ impl<T: DeserializeOwned + 'static> FromRequest for ValidJson<T> {
                 let mime = mime.trim().to_ascii_lowercase();
                 mime == "application/json" || mime.ends_with("+json")
             });
+        // Compressed bodies are refused outright: decompressing before the size limit applies is
+        // how RUSTSEC-2026-0447 exhausts memory.
+        let compressed = req
+            .headers()
+            .get(header::CONTENT_ENCODING)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| !v.trim().eq_ignore_ascii_case("identity"));
         let mut payload = payload.take();
         Box::pin(async move {
+            if compressed {
+                return Err(Error::UnsupportedMediaType("compressed request bodies are not accepted: send plain JSON"));
+            }
             if !is_json {
-                return Err(invalid_body(
+                return Err(Error::UnsupportedMediaType(
                     "the body must be JSON, sent with Content-Type: application/json",
-                    FieldErrors::new(),
                 ));
             }
             let mut body = web::BytesMut::new();

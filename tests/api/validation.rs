@@ -239,9 +239,21 @@ async fn bodies_that_are_not_json_are_refused_clearly() {
         .send()
         .await
         .expect("sent");
-    assert_eq!(response.status(), BAD_REQUEST);
+    assert_eq!(response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
     let body: Value = response.json().await.expect("json");
-    assert_eq!(body["error"], "invalid_body");
+    assert_eq!(body["error"], "unsupported_media_type");
+    // A compressed body is refused before anything is decompressed.
+    let response = app
+        .client
+        .post(format!("{}/v1/families", app.base))
+        .bearer_auth(&key)
+        .header("content-type", "application/json")
+        .header("content-encoding", "gzip")
+        .body(vec![0x1f, 0x8b, 0x08, 0x00])
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
     let response = app
         .client
         .post(format!("{}/v1/families", app.base))
