@@ -1,0 +1,250 @@
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use chrono::NaiveDate;
+
+use super::*;
+use crate::domain::catalog::Catalog;
+
+const ALL_LANGUAGES: [&str; 9] = ["ja", "en", "ja-x-easy", "zh-Hans", "vi", "pt-BR", "ko", "tl", "ne"];
+const POST_BIRTH_AND_CHECKUPS: [&str; 18] = [
+    "birth_registration",
+    "child_allowance_claim",
+    "kokuho_enrollment",
+    "employee_insurance_dependent",
+    "infant_medical_subsidy",
+    "birth_notification_card",
+    "low_birth_weight_notification",
+    "newborn_my_number_card",
+    "newborn_visit",
+    "infant_home_visit",
+    "childbirth_lump_sum",
+    "checkup_1_month",
+    "checkup_3_4_months",
+    "checkup_6_7_months",
+    "checkup_9_10_months",
+    "checkup_18_months",
+    "checkup_3_years",
+    "checkup_5_years",
+];
+
+fn d(text: &str) -> NaiveDate {
+    text.parse().expect("date")
+}
+
+/// Fixed sample values for every variable a built-in template declares.
+fn samples(meta: &TemplateMeta, long: bool) -> BTreeMap<String, TemplateValue> {
+    meta.variables
+        .iter()
+        .map(|(name, kind)| {
+            let value = match (name.as_str(), kind) {
+                ("due", _) => TemplateValue::Date(d("2026-12-01")),
+                ("opens_on", _) => TemplateValue::Date(d("2026-11-20")),
+                ("days_left", _) => TemplateValue::Integer(3),
+                ("field_count", _) => TemplateValue::Integer(if long { 12 } else { 2 }),
+                ("form_name", _) if long => TemplateValue::Text("児童手当 認定請求書（監護相当・生計費の負担についての確認書を含む）".into()),
+                ("form_name", _) => TemplateValue::Text("児童手当 認定請求書".into()),
+                ("municipality_name", _) if long => TemplateValue::Text("北海道札幌市中央区役所 保健福祉部 子育て支援課 児童手当係".into()),
+                ("municipality_name", _) => TemplateValue::Text("千代田区".into()),
+                ("notice_title", _) if long => TemplateValue::Text(
+                    "【重要】令和9年度 1歳6か月児健康診査の日程変更と、会場（保健所3階 大会議室）の変更についてのお知らせ。対象のお子さまがいるご家庭は必ずご確認ください。"
+                        .repeat(3),
+                ),
+                ("notice_title", _) => TemplateValue::Text("1歳6か月児健診の日程のお知らせ".into()),
+                ("fields", _) if long => TemplateValue::List((1..=12).map(|i| format!("受取口座の口座名義（カナ）その{i}")).collect()),
+                ("fields", _) => TemplateValue::List(vec!["口座番号".into(), "口座名義（カナ）".into()]),
+                (_, kind) => TemplateValue::sample(*kind),
+            };
+            (name.clone(), value)
+        })
+        .collect()
+}
+
+#[test]
+fn built_in_templates_load_and_cover_the_catalog_and_statuses() {
+    let templates = Templates::built_in().expect("built-in templates are valid");
+    for procedure in Catalog::shipped().procedures {
+        let template = templates.get(&format!("reminder_{}", procedure.id)).unwrap_or_else(|| panic!("no reminder for {}", procedure.id));
+        assert!(template.languages().any(|l| l == "ja") && template.languages().any(|l| l == "en"), "{}", procedure.id);
+    }
+    for id in POST_BIRTH_AND_CHECKUPS {
+        let template = templates.get(&format!("reminder_{id}")).expect("template");
+        let languages: Vec<&str> = template.languages().collect();
+        for language in ALL_LANGUAGES {
+            assert!(languages.contains(&language), "reminder_{id} lacks {language}");
+        }
+    }
+    for id in [
+        "submission_received",
+        "submission_in_review",
+        "submission_correction_requested",
+        "submission_accepted",
+        "submission_rejected",
+        "submission_completed",
+        "municipal_notice",
+    ] {
+        assert!(templates.get(id).is_some(), "{id}");
+    }
+}
+
+/// Every template in every language with fixed values, compared with the reviewed snapshot in
+/// `tests/snapshots/notification_templates.txt` (`UPDATE_SNAPSHOTS=1` rewrites it).
+#[test]
+fn snapshot_of_every_template_in_every_language() {
+    let templates = Templates::built_in().expect("templates");
+    let mut out = String::new();
+    for id in templates.ids() {
+        let template = templates.get(id).expect("template");
+        for language in template.languages() {
+            let rendered = templates.render(id, language, &samples(&template.meta, false)).expect("renders");
+            assert_eq!(rendered.language, language);
+            out.push_str(&format!("== {id} [{language}]\n{}\n{}\n", rendered.title, rendered.body));
+            if rendered.inbox_text != rendered.body {
+                out.push_str(&format!("-- inbox\n{}\n", rendered.inbox_text));
+            }
+        }
+    }
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots/notification_templates.txt");
+    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+        std::fs::create_dir_all(path.parent().expect("folder")).expect("mkdir");
+        std::fs::write(&path, &out).expect("write snapshot");
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(committed == out, "the rendered templates differ from {}: review, then UPDATE_SNAPSHOTS=1", path.display());
+}
+
+#[test]
+fn every_template_stays_under_the_push_limit_with_long_values() {
+    let templates = Templates::built_in().expect("templates");
+    for id in templates.ids() {
+        let template = templates.get(id).expect("template");
+        for language in template.languages() {
+            let rendered = templates.render(id, language, &samples(&template.meta, true)).expect("renders");
+            assert!(push_payload_size(&rendered) <= MAX_PUSH_PAYLOAD_BYTES, "{id} [{language}]");
+        }
+    }
+}
+
+#[test]
+fn a_push_over_the_limit_is_refused_naming_the_template() {
+    let templates = Templates::built_in().expect("templates");
+    let mut values = samples(&templates.get("municipal_notice").expect("t").meta, false);
+    values.insert("notice_title".into(), TemplateValue::Text("お".repeat(2_000)));
+    let err = templates.render("municipal_notice", "ja", &values).unwrap_err();
+    assert!(err.0.contains("municipal_notice") && err.0.contains("limit"), "{err}");
+}
+
+#[test]
+fn missing_unknown_and_mistyped_variables_are_refused() {
+    let templates = Templates::built_in().expect("templates");
+    let meta = &templates.get("reminder_birth_registration").expect("t").meta;
+    let mut values = samples(meta, false);
+    values.remove("due");
+    assert!(templates.render("reminder_birth_registration", "ja", &values).unwrap_err().0.contains("missing variable 'due'"));
+    let mut values = samples(meta, false);
+    values.insert("child_name".into(), TemplateValue::Text("さくら".into()));
+    assert!(templates.render("reminder_birth_registration", "ja", &values).unwrap_err().0.contains("unknown variable 'child_name'"));
+    let mut values = samples(meta, false);
+    values.insert("due".into(), TemplateValue::Text("明日".into()));
+    assert!(templates.render("reminder_birth_registration", "ja", &values).unwrap_err().0.contains("'due' must be date"));
+}
+
+#[test]
+fn languages_fall_back_to_japanese_and_say_which_was_used() {
+    let templates = Templates::built_in().expect("templates");
+    let values = samples(&templates.get("reminder_birth_registration").expect("t").meta, false);
+    let render = |language: &str| templates.render("reminder_birth_registration", language, &values).expect("renders").language;
+    assert_eq!(render("vi"), "vi");
+    assert_eq!(render("fr"), "ja");
+    assert_eq!(render("pt-PT"), "pt-BR");
+    assert_eq!(render("zh"), "zh-Hans");
+    assert_eq!(render("ja-x-easy"), "ja-x-easy");
+    let vaccine = samples(&templates.get("reminder_vaccine_bcg").expect("t").meta, false);
+    assert_eq!(templates.render("reminder_vaccine_bcg", "vi", &vaccine).expect("renders").language, "ja");
+}
+
+#[test]
+fn deadlines_show_the_weekday_in_each_language() {
+    let templates = Templates::built_in().expect("templates");
+    let values = samples(&templates.get("reminder_birth_registration").expect("t").meta, false);
+    let body = |language: &str| templates.render("reminder_birth_registration", language, &values).expect("renders").body;
+    assert!(body("ja").contains("令和8年12月1日（火）"));
+    assert!(body("en").contains("Tue 1 Dec 2026"));
+    assert!(body("ko").contains("2026년 12월 1일 (화)"));
+    let title = templates.render("reminder_birth_registration", "ja", &values).expect("renders").title;
+    assert_eq!(title, "出生届：期限まであと3日");
+}
+
+/// Writes a one-template folder for the loader tests.
+fn write_template(root: &Path, id: &str, toml: &str, files: &[(&str, &str, &str)]) {
+    let dir = root.join(id);
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    std::fs::write(dir.join("template.toml"), toml).expect("toml");
+    for (language, file, text) in files {
+        std::fs::create_dir_all(dir.join(language)).expect("mkdir");
+        std::fs::write(dir.join(language).join(file), text).expect("file");
+    }
+}
+
+const META: &str = "description = \"t\"\ncategory = \"reminder\"\nurgency = \"normal\"\nttl_seconds = 60\ncollapse = \"task\"\n[variables]\ndue = \"date\"\n";
+
+#[test]
+fn a_template_using_an_undeclared_variable_is_refused_naming_the_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_template(dir.path(), "t", META, &[("ja", "title.txt.j2", "{{ due }}"), ("ja", "body.txt.j2", "期限は\n{{ deu }}です")]);
+    let err = Templates::from_dir(dir.path()).unwrap_err().0;
+    assert!(err.contains("t/ja/body.txt.j2") && err.contains("deu"), "{err}");
+}
+
+#[test]
+fn a_template_without_japanese_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_template(dir.path(), "t", META, &[("en", "title.txt.j2", "{{ due }}"), ("en", "body.txt.j2", "by {{ due }}")]);
+    let err = Templates::from_dir(dir.path()).unwrap_err().0;
+    assert!(err.contains("t/ja") && err.contains("Japanese"), "{err}");
+}
+
+#[test]
+fn a_broken_override_is_refused_with_file_and_line_and_the_built_in_stays() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let meta = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("notification_templates/reminder_birth_registration/template.toml"))
+        .expect("meta");
+    write_template(
+        dir.path(),
+        "reminder_birth_registration",
+        &meta,
+        &[("ja", "title.txt.j2", "出生届"), ("ja", "body.txt.j2", "一行目\n{% if days_left %}期限 {{ due }")],
+    );
+    let (templates, problem) = Templates::with_overrides(Some(dir.path())).expect("built-ins load");
+    let problem = problem.expect("the override is refused").0;
+    assert!(problem.contains("reminder_birth_registration/ja/body.txt.j2 line 2"), "{problem}");
+    let values = samples(&templates.get("reminder_birth_registration").expect("t").meta, false);
+    let title = templates.render("reminder_birth_registration", "ja", &values).expect("renders").title;
+    assert_eq!(title, "出生届：期限まであと3日", "the built-in template stays in force");
+}
+
+#[test]
+fn a_valid_override_replaces_the_built_in() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let meta = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("notification_templates/reminder_birth_registration/template.toml"))
+        .expect("meta");
+    write_template(
+        dir.path(),
+        "reminder_birth_registration",
+        &meta,
+        &[("ja", "title.txt.j2", "【千代田区】出生届"), ("ja", "body.txt.j2", "{{ due }}までに区役所へ")],
+    );
+    let (templates, problem) = Templates::with_overrides(Some(dir.path())).expect("load");
+    assert!(problem.is_none());
+    let values = samples(&templates.get("reminder_birth_registration").expect("t").meta, false);
+    let rendered = templates.render("reminder_birth_registration", "en", &values).expect("renders");
+    assert_eq!((rendered.language.as_str(), rendered.title.as_str()), ("ja", "【千代田区】出生届"), "the override has only ja");
+}
+
+#[test]
+fn bad_toml_is_refused_naming_the_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_template(dir.path(), "t", "category = \"reminder\"\n", &[("ja", "title.txt.j2", "x"), ("ja", "body.txt.j2", "y")]);
+    let err = Templates::from_dir(dir.path()).unwrap_err().0;
+    assert!(err.contains("t/template.toml"), "{err}");
+}
