@@ -18,6 +18,7 @@ use crate::error::Error;
 use crate::service::principals::Principal;
 use crate::service::{access, planning};
 use crate::telemetry::Metrics;
+use crate::templates::Templates;
 
 /// What every request handler may use.
 pub struct AppState {
@@ -27,6 +28,8 @@ pub struct AppState {
     pub metrics: Metrics,
     /// The catalog, the calendar and the shipped municipality settings.
     pub planning: Arc<PlanningContext>,
+    /// Every word sent to a parent.
+    pub templates: Arc<Templates>,
 }
 
 impl AppState {
@@ -65,6 +68,16 @@ impl AppState {
     }
 }
 
+/// The built-in templates, with the operator's overrides when they pass the same checks.
+fn load_templates(settings: &Settings) -> anyhow::Result<Templates> {
+    let (templates, refused) = Templates::with_overrides(settings.templates.override_dir.as_deref())
+        .map_err(|e| anyhow::anyhow!("built-in templates: {e}"))?;
+    if let Some(problem) = refused {
+        tracing::error!(problem = %problem, "template overrides refused; the built-in templates stay in force");
+    }
+    Ok(templates)
+}
+
 /// The service, bound and ready to run.
 pub struct Application {
     port: u16,
@@ -87,6 +100,7 @@ impl Application {
             metrics: Metrics::new()?,
             settings: Arc::new(settings.clone()),
             planning: Arc::new(PlanningContext::shipped()),
+            templates: Arc::new(load_templates(&settings)?),
         });
         let document = web::Data::new(crate::api::OpenApiJson(crate::api::openapi().to_pretty_json()?));
         let mut server = HttpServer::new(move || {

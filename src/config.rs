@@ -40,6 +40,16 @@ pub struct Settings {
     pub encryption: EncryptionSettings,
     pub sessions: SessionSettings,
     pub log: LogSettings,
+    pub templates: TemplateSettings,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TemplateSettings {
+    /// A folder laid out like `notification_templates/` whose templates replace the built-in
+    /// ones of the same id. A broken folder is refused (logged with file and line) and the
+    /// built-in templates stay in force.
+    pub override_dir: Option<PathBuf>,
 }
 
 #[derive(Clone, Debug, Deserialize)]

@@ -15,6 +15,7 @@ mod municipalities;
 mod ops;
 mod sessions;
 mod tasks;
+mod templates;
 
 use actix_web::web;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -52,6 +53,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .service(municipalities::list_procedures)
             .service(municipalities::get_municipality_settings)
             .service(municipalities::update_municipality_settings)
+            .service(templates::preview_template)
             .service(keys::get_whoami)
             .service(keys::list_app_keys)
             .service(keys::create_app_key)
@@ -93,6 +95,7 @@ pub fn configure_unlisted(cfg: &mut web::ServiceConfig) {
         (name = "tasks", description = "タスク: what the family must do, with deadlines by law, and the reminders planned"),
         (name = "procedures", description = "手続カタログ: the procedures nonstop plans from"),
         (name = "municipalities", description = "自治体: a municipality's own settings, for its staff"),
+        (name = "templates", description = "通知文: the words nonstop sends, in the families' languages"),
         (name = "keys", description = "The caller's identity and the vendor's API keys"),
     )
 )]

@@ -35,16 +35,32 @@ pub fn date(language: &str, date: NaiveDate) -> String {
         "en" => date.format("%a %-d %b %Y").to_string(),
         "zh-Hans" => format!("{y}年{m}月{d}日（{}）", ["周一", "周二", "周三", "周四", "周五", "周六", "周日"][w]),
         "ko" => format!("{y}년 {m}월 {d}일 ({})", ["월", "화", "수", "목", "금", "토", "일"][w]),
-        "vi" => format!("{}, {d:02}/{m:02}/{y}", ["Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ Nhật"][w]),
+        "vi" => format!(
+            "{}, {d:02}/{m:02}/{y}",
+            ["Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ Nhật"][w]
+        ),
         "pt-BR" => format!("{}, {d:02}/{m:02}/{y}", ["seg.", "ter.", "qua.", "qui.", "sex.", "sáb.", "dom."][w]),
         "tl" => {
             const MONTHS: [&str; 12] = [
-                "Enero", "Pebrero", "Marso", "Abril", "Mayo", "Hunyo", "Hulyo", "Agosto", "Setyembre", "Oktubre", "Nobyembre", "Disyembre",
+                "Enero",
+                "Pebrero",
+                "Marso",
+                "Abril",
+                "Mayo",
+                "Hunyo",
+                "Hulyo",
+                "Agosto",
+                "Setyembre",
+                "Oktubre",
+                "Nobyembre",
+                "Disyembre",
             ];
             let day = ["Lunes", "Martes", "Miyerkoles", "Huwebes", "Biyernes", "Sabado", "Linggo"][w];
             format!("{day}, {} {d}, {y}", MONTHS[m as usize - 1])
         }
-        "ne" => format!("{y}-{m:02}-{d:02} ({})", ["सोमबार", "मंगलबार", "बुधबार", "बिहीबार", "शुक्रबार", "शनिबार", "आइतबार"][w]),
+        "ne" => {
+            format!("{y}-{m:02}-{d:02} ({})", ["सोमबार", "मंगलबार", "बुधबार", "बिहीबार", "शुक्रबार", "शनिबार", "आइतबार"][w])
+        }
         _ => format!("{} {}", date.format("%Y-%m-%d"), weekday_en(date.weekday())),
     }
 }

@@ -167,7 +167,10 @@ impl TemplateValue {
         Ok(match kind {
             VariableType::Text => Self::Text(value.as_str().ok_or_else(expected)?.to_owned()),
             VariableType::Date => Self::Date(
-                value.as_str().and_then(|s| s.parse().ok()).ok_or_else(|| "expected a date written YYYY-MM-DD".to_owned())?,
+                value
+                    .as_str()
+                    .and_then(|s| s.parse().ok())
+                    .ok_or_else(|| "expected a date written YYYY-MM-DD".to_owned())?,
             ),
             VariableType::Integer => Self::Integer(value.as_i64().ok_or_else(expected)?),
             VariableType::Yen => Self::Yen(value.as_i64().ok_or_else(expected)?),
@@ -231,7 +234,11 @@ impl Source for Embedded {
     fn read(&self, path: &str) -> Result<Option<String>, TemplateError> {
         BUILT_IN
             .get_file(path)
-            .map(|f| f.contents_utf8().map(str::to_owned).ok_or_else(|| TemplateError(format!("{}: not UTF-8", self.display(path)))))
+            .map(|f| {
+                f.contents_utf8()
+                    .map(str::to_owned)
+                    .ok_or_else(|| TemplateError(format!("{}: not UTF-8", self.display(path))))
+            })
             .transpose()
     }
     fn display(&self, path: &str) -> String {
@@ -306,23 +313,35 @@ impl Templates {
         let mut templates = BTreeMap::new();
         for id in source.template_ids()? {
             let toml_path = format!("{id}/template.toml");
-            let text = source.read(&toml_path)?.ok_or_else(|| TemplateError(format!("{}: missing", source.display(&toml_path))))?;
-            let meta: TemplateMeta =
-                toml::from_str(&text).map_err(|e| TemplateError(format!("{}: {}", source.display(&toml_path), e.message())))?;
+            let text = source
+                .read(&toml_path)?
+                .ok_or_else(|| TemplateError(format!("{}: missing", source.display(&toml_path))))?;
+            let meta: TemplateMeta = toml::from_str(&text)
+                .map_err(|e| TemplateError(format!("{}: {}", source.display(&toml_path), e.message())))?;
             let mut languages = BTreeMap::new();
             for language in source.languages(&id)? {
-                crate::domain::LanguageTag::parse(&language)
-                    .map_err(|e| TemplateError(format!("{}: folder name {e}", source.display(&format!("{id}/{language}")))))?;
+                crate::domain::LanguageTag::parse(&language).map_err(|e| {
+                    TemplateError(format!("{}: folder name {e}", source.display(&format!("{id}/{language}"))))
+                })?;
                 let read = |file: &str| source.read(&format!("{id}/{language}/{file}"));
                 let required = |file: &str| {
-                    read(file)?.ok_or_else(|| TemplateError(format!("{}: missing", source.display(&format!("{id}/{language}/{file}")))))
+                    read(file)?.ok_or_else(|| {
+                        TemplateError(format!("{}: missing", source.display(&format!("{id}/{language}/{file}"))))
+                    })
                 };
-                let texts = Texts { title: required("title.txt.j2")?, body: required("body.txt.j2")?, inbox: read("inbox.txt.j2")? };
+                let texts = Texts {
+                    title: required("title.txt.j2")?,
+                    body: required("body.txt.j2")?,
+                    inbox: read("inbox.txt.j2")?,
+                };
                 check_language(source, &id, &language, &meta, &texts)?;
                 languages.insert(language, texts);
             }
             if !languages.contains_key(FALLBACK_LANGUAGE) {
-                return Err(TemplateError(format!("{}: missing (every template needs Japanese)", source.display(&format!("{id}/ja")))));
+                return Err(TemplateError(format!(
+                    "{}: missing (every template needs Japanese)",
+                    source.display(&format!("{id}/ja"))
+                )));
             }
             templates.insert(id.clone(), Template { id, meta, languages });
         }
@@ -344,13 +363,20 @@ impl Templates {
         template
             .languages
             .get_key_value(preferred)
-            .or_else(|| template.languages.iter().find(|(tag, _)| tag.split('-').next() == Some(primary) && primary != "ja"))
+            .or_else(|| {
+                template.languages.iter().find(|(tag, _)| tag.split('-').next() == Some(primary) && primary != "ja")
+            })
             .map_or(FALLBACK_LANGUAGE, |(tag, _)| tag.as_str())
     }
 
     /// Renders a template for a family's language. Every declared variable must be given, and
     /// nothing else; the push must fit the providers' payload limit.
-    pub fn render(&self, id: &str, preferred_language: &str, values: &BTreeMap<String, TemplateValue>) -> Result<Rendered, TemplateError> {
+    pub fn render(
+        &self,
+        id: &str,
+        preferred_language: &str,
+        values: &BTreeMap<String, TemplateValue>,
+    ) -> Result<Rendered, TemplateError> {
         let template = self.get(id).ok_or_else(|| TemplateError(format!("no template '{id}'")))?;
         for (name, kind) in &template.meta.variables {
             match values.get(name) {
@@ -366,9 +392,11 @@ impl Templates {
         }
         let language = Self::language_for(template, preferred_language);
         let texts = &template.languages[language];
-        let context: BTreeMap<String, Value> = values.iter().map(|(k, v)| (k.clone(), v.for_language(language))).collect();
+        let context: BTreeMap<String, Value> =
+            values.iter().map(|(k, v)| (k.clone(), v.for_language(language))).collect();
         let render = |file: &str, source: &str| {
-            render_text(source, &context).map_err(|e| TemplateError(format!("notification_templates/{id}/{language}/{file}: {e}")))
+            render_text(source, &context)
+                .map_err(|e| TemplateError(format!("notification_templates/{id}/{language}/{file}: {e}")))
         };
         let title = render("title.txt.j2", &texts.title)?;
         let body = render("body.txt.j2", &texts.body)?;
@@ -400,7 +428,9 @@ impl Templates {
 /// inbox entry and the task), as JSON. Personal data never goes into a push.
 pub fn push_payload_size(rendered: &Rendered) -> usize {
     const ID: &str = "00000000-0000-0000-0000-000000000000";
-    serde_json::json!({ "title": rendered.title, "body": rendered.body, "entry_id": ID, "task_id": ID }).to_string().len()
+    serde_json::json!({ "title": rendered.title, "body": rendered.body, "entry_id": ID, "task_id": ID })
+        .to_string()
+        .len()
 }
 
 fn environment() -> Environment<'static> {
@@ -417,11 +447,24 @@ fn render_text(source: &str, context: &BTreeMap<String, Value>) -> Result<String
 
 /// Checks one language of a template: it parses, uses only declared variables, and renders
 /// with samples of the declared types.
-fn check_language(source: &dyn Source, id: &str, language: &str, meta: &TemplateMeta, texts: &Texts) -> Result<(), TemplateError> {
+fn check_language(
+    source: &dyn Source,
+    id: &str,
+    language: &str,
+    meta: &TemplateMeta,
+    texts: &Texts,
+) -> Result<(), TemplateError> {
     let declared: BTreeSet<&str> = meta.variables.keys().map(String::as_str).collect();
-    let samples: BTreeMap<String, Value> =
-        meta.variables.iter().map(|(name, kind)| (name.clone(), TemplateValue::sample(*kind).for_language(language))).collect();
-    let files = [("title.txt.j2", Some(&texts.title)), ("body.txt.j2", Some(&texts.body)), ("inbox.txt.j2", texts.inbox.as_ref())];
+    let samples: BTreeMap<String, Value> = meta
+        .variables
+        .iter()
+        .map(|(name, kind)| (name.clone(), TemplateValue::sample(*kind).for_language(language)))
+        .collect();
+    let files = [
+        ("title.txt.j2", Some(&texts.title)),
+        ("body.txt.j2", Some(&texts.body)),
+        ("inbox.txt.j2", texts.inbox.as_ref()),
+    ];
     for (file, text) in files {
         let Some(text) = text else { continue };
         let path = source.display(&format!("{id}/{language}/{file}"));

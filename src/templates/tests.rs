@@ -64,7 +64,9 @@ fn samples(meta: &TemplateMeta, long: bool) -> BTreeMap<String, TemplateValue> {
 fn built_in_templates_load_and_cover_the_catalog_and_statuses() {
     let templates = Templates::built_in().expect("built-in templates are valid");
     for procedure in Catalog::shipped().procedures {
-        let template = templates.get(&format!("reminder_{}", procedure.id)).unwrap_or_else(|| panic!("no reminder for {}", procedure.id));
+        let template = templates
+            .get(&format!("reminder_{}", procedure.id))
+            .unwrap_or_else(|| panic!("no reminder for {}", procedure.id));
         assert!(template.languages().any(|l| l == "ja") && template.languages().any(|l| l == "en"), "{}", procedure.id);
     }
     for id in POST_BIRTH_AND_CHECKUPS {
@@ -140,20 +142,33 @@ fn missing_unknown_and_mistyped_variables_are_refused() {
     let meta = &templates.get("reminder_birth_registration").expect("t").meta;
     let mut values = samples(meta, false);
     values.remove("due");
-    assert!(templates.render("reminder_birth_registration", "ja", &values).unwrap_err().0.contains("missing variable 'due'"));
+    assert!(templates
+        .render("reminder_birth_registration", "ja", &values)
+        .unwrap_err()
+        .0
+        .contains("missing variable 'due'"));
     let mut values = samples(meta, false);
     values.insert("child_name".into(), TemplateValue::Text("さくら".into()));
-    assert!(templates.render("reminder_birth_registration", "ja", &values).unwrap_err().0.contains("unknown variable 'child_name'"));
+    assert!(templates
+        .render("reminder_birth_registration", "ja", &values)
+        .unwrap_err()
+        .0
+        .contains("unknown variable 'child_name'"));
     let mut values = samples(meta, false);
     values.insert("due".into(), TemplateValue::Text("明日".into()));
-    assert!(templates.render("reminder_birth_registration", "ja", &values).unwrap_err().0.contains("'due' must be date"));
+    assert!(templates
+        .render("reminder_birth_registration", "ja", &values)
+        .unwrap_err()
+        .0
+        .contains("'due' must be date"));
 }
 
 #[test]
 fn languages_fall_back_to_japanese_and_say_which_was_used() {
     let templates = Templates::built_in().expect("templates");
     let values = samples(&templates.get("reminder_birth_registration").expect("t").meta, false);
-    let render = |language: &str| templates.render("reminder_birth_registration", language, &values).expect("renders").language;
+    let render =
+        |language: &str| templates.render("reminder_birth_registration", language, &values).expect("renders").language;
     assert_eq!(render("vi"), "vi");
     assert_eq!(render("fr"), "ja");
     assert_eq!(render("pt-PT"), "pt-BR");
@@ -167,7 +182,8 @@ fn languages_fall_back_to_japanese_and_say_which_was_used() {
 fn deadlines_show_the_weekday_in_each_language() {
     let templates = Templates::built_in().expect("templates");
     let values = samples(&templates.get("reminder_birth_registration").expect("t").meta, false);
-    let body = |language: &str| templates.render("reminder_birth_registration", language, &values).expect("renders").body;
+    let body =
+        |language: &str| templates.render("reminder_birth_registration", language, &values).expect("renders").body;
     assert!(body("ja").contains("令和8年12月1日（火）"));
     assert!(body("en").contains("Tue 1 Dec 2026"));
     assert!(body("ko").contains("2026년 12월 1일 (화)"));
@@ -191,7 +207,12 @@ const META: &str = "description = \"t\"\ncategory = \"reminder\"\nurgency = \"no
 #[test]
 fn a_template_using_an_undeclared_variable_is_refused_naming_the_file() {
     let dir = tempfile::tempdir().expect("tempdir");
-    write_template(dir.path(), "t", META, &[("ja", "title.txt.j2", "{{ due }}"), ("ja", "body.txt.j2", "期限は\n{{ deu }}です")]);
+    write_template(
+        dir.path(),
+        "t",
+        META,
+        &[("ja", "title.txt.j2", "{{ due }}"), ("ja", "body.txt.j2", "期限は\n{{ deu }}です")],
+    );
     let err = Templates::from_dir(dir.path()).unwrap_err().0;
     assert!(err.contains("t/ja/body.txt.j2") && err.contains("deu"), "{err}");
 }
@@ -199,7 +220,12 @@ fn a_template_using_an_undeclared_variable_is_refused_naming_the_file() {
 #[test]
 fn a_template_without_japanese_is_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
-    write_template(dir.path(), "t", META, &[("en", "title.txt.j2", "{{ due }}"), ("en", "body.txt.j2", "by {{ due }}")]);
+    write_template(
+        dir.path(),
+        "t",
+        META,
+        &[("en", "title.txt.j2", "{{ due }}"), ("en", "body.txt.j2", "by {{ due }}")],
+    );
     let err = Templates::from_dir(dir.path()).unwrap_err().0;
     assert!(err.contains("t/ja") && err.contains("Japanese"), "{err}");
 }
@@ -207,8 +233,10 @@ fn a_template_without_japanese_is_refused() {
 #[test]
 fn a_broken_override_is_refused_with_file_and_line_and_the_built_in_stays() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let meta = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("notification_templates/reminder_birth_registration/template.toml"))
-        .expect("meta");
+    let meta = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("notification_templates/reminder_birth_registration/template.toml"),
+    )
+    .expect("meta");
     write_template(
         dir.path(),
         "reminder_birth_registration",
@@ -226,8 +254,10 @@ fn a_broken_override_is_refused_with_file_and_line_and_the_built_in_stays() {
 #[test]
 fn a_valid_override_replaces_the_built_in() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let meta = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("notification_templates/reminder_birth_registration/template.toml"))
-        .expect("meta");
+    let meta = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("notification_templates/reminder_birth_registration/template.toml"),
+    )
+    .expect("meta");
     write_template(
         dir.path(),
         "reminder_birth_registration",
@@ -238,13 +268,22 @@ fn a_valid_override_replaces_the_built_in() {
     assert!(problem.is_none());
     let values = samples(&templates.get("reminder_birth_registration").expect("t").meta, false);
     let rendered = templates.render("reminder_birth_registration", "en", &values).expect("renders");
-    assert_eq!((rendered.language.as_str(), rendered.title.as_str()), ("ja", "【千代田区】出生届"), "the override has only ja");
+    assert_eq!(
+        (rendered.language.as_str(), rendered.title.as_str()),
+        ("ja", "【千代田区】出生届"),
+        "the override has only ja"
+    );
 }
 
 #[test]
 fn bad_toml_is_refused_naming_the_file() {
     let dir = tempfile::tempdir().expect("tempdir");
-    write_template(dir.path(), "t", "category = \"reminder\"\n", &[("ja", "title.txt.j2", "x"), ("ja", "body.txt.j2", "y")]);
+    write_template(
+        dir.path(),
+        "t",
+        "category = \"reminder\"\n",
+        &[("ja", "title.txt.j2", "x"), ("ja", "body.txt.j2", "y")],
+    );
     let err = Templates::from_dir(dir.path()).unwrap_err().0;
     assert!(err.contains("t/template.toml"), "{err}");
 }

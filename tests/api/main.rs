@@ -9,4 +9,5 @@ mod life_events;
 mod operations;
 mod planning;
 mod privacy;
+mod templates;
 mod validation;
