@@ -25,7 +25,7 @@ pub struct AppState {
     pub db: Db,
     pub keys: Arc<KeyRing>,
     pub settings: Arc<Settings>,
-    pub metrics: Metrics,
+    pub metrics: Arc<Metrics>,
     /// The catalog, the calendar and the shipped municipality settings.
     pub planning: Arc<PlanningContext>,
     /// Every word sent to a parent.
@@ -82,6 +82,7 @@ fn load_templates(settings: &Settings) -> anyhow::Result<Templates> {
 pub struct Application {
     port: u16,
     server: Server,
+    background: Option<crate::jobs::Background>,
 }
 
 impl Application {
@@ -97,11 +98,24 @@ impl Application {
         let state = web::Data::new(AppState {
             db,
             keys,
-            metrics: Metrics::new()?,
+            metrics: Arc::new(Metrics::new()?),
             settings: Arc::new(settings.clone()),
             planning: Arc::new(PlanningContext::shipped()),
             templates: Arc::new(load_templates(&settings)?),
         });
+        let background = if settings.jobs.enabled {
+            let ctx = crate::jobs::JobContext {
+                db: state.db.clone(),
+                keys: state.keys.clone(),
+                templates: state.templates.clone(),
+                senders: Arc::new(crate::jobs::senders(&settings.push)?),
+                metrics: state.metrics.clone(),
+                settings: settings.jobs.clone(),
+            };
+            Some(crate::jobs::Background::start(ctx)?)
+        } else {
+            None
+        };
         let document = web::Data::new(crate::api::OpenApiJson(crate::api::openapi().to_pretty_json()?));
         let mut server = HttpServer::new(move || {
             App::new()
@@ -118,7 +132,7 @@ impl Application {
         if let Some(workers) = settings.server.workers {
             server = server.workers(workers);
         }
-        Ok(Self { port, server: server.run() })
+        Ok(Self { port, server: server.run(), background })
     }
 
     pub fn port(&self) -> u16 {
@@ -127,6 +141,12 @@ impl Application {
 
     /// Serves until SIGINT/SIGTERM; in-flight requests get `shutdown_timeout_seconds` to finish.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let served = self.server.await;
+        // Stop taking deliveries once the HTTP server has stopped; a batch in flight finishes
+        // (or its lease expires and another replica takes it).
+        if let Some(background) = self.background {
+            tokio::task::spawn_blocking(move || background.stop()).await.ok();
+        }
+        served
     }
 }

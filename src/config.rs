@@ -41,6 +41,60 @@ pub struct Settings {
     pub sessions: SessionSettings,
     pub log: LogSettings,
     pub templates: TemplateSettings,
+    pub push: PushSettings,
+    pub jobs: JobSettings,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PushSettings {
+    /// Push-service hosts Web Push subscriptions may point at (`*.example.com` for subdomains).
+    /// Subscriptions elsewhere are refused at registration and never contacted.
+    pub web_push_allowed_hosts: Vec<String>,
+    /// FCM HTTP v1 base URL.
+    pub fcm_base_url: String,
+    /// Timeout of one send.
+    pub timeout_seconds: u64,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct JobSettings {
+    /// Run the delivery worker and the scheduler in this process.
+    pub enabled: bool,
+    /// Deliveries claimed at once by a worker.
+    pub batch_size: i64,
+    /// Sends in flight at once per worker.
+    pub concurrency: usize,
+    /// How long a claimed delivery stays reserved; a crashed worker's lease expires after it.
+    pub lease_seconds: i64,
+    /// How often the worker looks for due deliveries when idle, in milliseconds.
+    pub poll_interval_ms: u64,
+    /// How often the scheduler materializes due reminders, in seconds (a divisor of 60).
+    pub materialize_every_seconds: u32,
+}
+
+impl Default for PushSettings {
+    fn default() -> Self {
+        Self {
+            web_push_allowed_hosts: crate::push::webpush::DEFAULT_ALLOWED_HOSTS.iter().map(|h| h.to_string()).collect(),
+            fcm_base_url: "https://fcm.googleapis.com".into(),
+            timeout_seconds: 10,
+        }
+    }
+}
+
+impl Default for JobSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            batch_size: 200,
+            concurrency: 64,
+            lease_seconds: 60,
+            poll_interval_ms: 500,
+            materialize_every_seconds: 15,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -180,6 +234,12 @@ impl Settings {
         let s = &self.sessions;
         if s.default_ttl_seconds < 60 || s.max_ttl_seconds < s.default_ttl_seconds {
             problems.push("sessions: need 60 <= default_ttl_seconds <= max_ttl_seconds".into());
+        }
+        if self.jobs.materialize_every_seconds == 0 || 60 % self.jobs.materialize_every_seconds != 0 {
+            problems.push("jobs.materialize_every_seconds: must divide 60 (1, 2, 3, 5, 10, 15, 20, 30 or 60)".into());
+        }
+        if self.jobs.batch_size < 1 || self.jobs.concurrency == 0 || self.jobs.lease_seconds < 5 {
+            problems.push("jobs: need batch_size >= 1, concurrency >= 1, lease_seconds >= 5".into());
         }
         if !matches!(self.log.format.as_str(), "json" | "text") {
             problems.push(format!("log.format: '{}' is neither 'json' nor 'text'", self.log.format));

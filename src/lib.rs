@@ -11,6 +11,8 @@ pub mod crypto;
 pub mod db;
 pub mod domain;
 pub mod error;
+pub mod jobs;
+pub mod push;
 pub mod service;
 pub mod telemetry;
 pub mod templates;

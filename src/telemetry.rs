@@ -28,6 +28,9 @@ pub struct Metrics {
     latency: HistogramVec,
     pool_connections: IntGauge,
     pool_idle: IntGauge,
+    deliveries: IntCounterVec,
+    pub queue_depth: IntGauge,
+    pub oldest_due_seconds: IntGauge,
 }
 
 impl Metrics {
@@ -43,11 +46,35 @@ impl Metrics {
         )?;
         let pool_connections = IntGauge::new("db_pool_connections", "Open database connections")?;
         let pool_idle = IntGauge::new("db_pool_idle_connections", "Idle database connections")?;
+        let deliveries = IntCounterVec::new(
+            Opts::new("push_deliveries_total", "Push attempts by provider, outcome class and resulting status"),
+            &["provider", "outcome", "status"],
+        )?;
+        let queue_depth = IntGauge::new("push_queue_depth", "Deliveries due now and not yet sent")?;
+        let oldest_due_seconds =
+            IntGauge::new("push_oldest_due_seconds", "Age of the oldest delivery due and not yet sent")?;
+        registry.register(Box::new(deliveries.clone()))?;
+        registry.register(Box::new(queue_depth.clone()))?;
+        registry.register(Box::new(oldest_due_seconds.clone()))?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(latency.clone()))?;
         registry.register(Box::new(pool_connections.clone()))?;
         registry.register(Box::new(pool_idle.clone()))?;
-        Ok(Self { registry, requests, latency, pool_connections, pool_idle })
+        Ok(Self {
+            registry,
+            requests,
+            latency,
+            pool_connections,
+            pool_idle,
+            deliveries,
+            queue_depth,
+            oldest_due_seconds,
+        })
+    }
+
+    /// Counts one push attempt.
+    pub fn delivery(&self, provider: &str, outcome: &str, status: &str) {
+        self.deliveries.with_label_values(&[provider, outcome, status]).inc();
     }
 
     /// The text exposition, with the pool gauges read now.

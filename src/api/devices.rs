@@ -25,9 +25,10 @@ pub async fn register_device(
     body: ValidJson<DeviceInput>,
 ) -> Result<HttpResponse, Error> {
     let now = now();
+    let allowed = state.settings.push.web_push_allowed_hosts.clone();
     let registered = state
         .write_family(principal, path.into_inner(), move |conn, keys, family| {
-            devices::register(conn, keys, &family.id, body.0, now)
+            devices::register(conn, keys, &family.id, body.0, &allowed, now)
         })
         .await?;
     Ok(match registered {

@@ -9,10 +9,12 @@ mod docs;
 pub mod extract;
 mod families;
 mod guardians;
+mod inbox;
 mod keys;
 mod life_events;
 mod municipalities;
 mod ops;
+mod push_credentials;
 mod sessions;
 mod tasks;
 mod templates;
@@ -54,6 +56,13 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .service(municipalities::get_municipality_settings)
             .service(municipalities::update_municipality_settings)
             .service(templates::preview_template)
+            .service(inbox::list_inbox)
+            .service(inbox::update_inbox_entry_read)
+            .service(inbox::list_deliveries)
+            .service(push_credentials::get_push_credentials)
+            .service(push_credentials::update_web_push_credentials)
+            .service(push_credentials::update_apns_credentials)
+            .service(push_credentials::update_fcm_credentials)
             .service(keys::get_whoami)
             .service(keys::list_app_keys)
             .service(keys::create_app_key)
@@ -96,6 +105,8 @@ pub fn configure_unlisted(cfg: &mut web::ServiceConfig) {
         (name = "procedures", description = "手続カタログ: the procedures nonstop plans from"),
         (name = "municipalities", description = "自治体: a municipality's own settings, for its staff"),
         (name = "templates", description = "通知文: the words nonstop sends, in the families' languages"),
+        (name = "inbox", description = "受信箱: every notification a family received, and its deliveries"),
+        (name = "push credentials", description = "The vendor's own VAPID, APNs and FCM credentials"),
         (name = "keys", description = "The caller's identity and the vendor's API keys"),
     )
 )]

@@ -24,8 +24,15 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     }
 }
 
-/// Prometheus text exposition.
+/// Prometheus text exposition (the queue figures are read now).
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    match state.db.read(|conn| crate::jobs::outbox::queue_figures(conn, crate::service::now())).await {
+        Ok((depth, oldest)) => {
+            state.metrics.queue_depth.set(depth);
+            state.metrics.oldest_due_seconds.set(oldest);
+        }
+        Err(e) => tracing::warn!(error = %e, "queue figures unavailable"),
+    }
     HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(state.metrics.render(state.db.pool_state()))
 }
 

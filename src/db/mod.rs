@@ -188,6 +188,20 @@ impl Db {
     }
 }
 
+/// Inserts many rows in few statements. MultiConnection has no batch insert, so each backend
+/// runs its own (chunked below SQLite's limit of bound parameters).
+pub fn insert_deliveries(conn: &mut DbConnection, rows: &[rows::DeliveryRow]) -> diesel::QueryResult<usize> {
+    const CHUNK: usize = 1_000;
+    let mut inserted = 0;
+    for chunk in rows.chunks(CHUNK) {
+        inserted += match conn {
+            DbConnection::Sqlite(c) => diesel::insert_into(schema::deliveries::table).values(chunk).execute(c)?,
+            DbConnection::Postgresql(c) => diesel::insert_into(schema::deliveries::table).values(chunk).execute(c)?,
+        };
+    }
+    Ok(inserted)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -182,3 +182,58 @@ pub struct MunicipalitySettingsRow {
     /// the staff member's id
     pub updated_by: String,
 }
+
+#[derive(Clone, Debug, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = push_credentials, treat_none_as_null = true)]
+pub struct PushCredentialsRow {
+    pub app_id: String,
+    pub provider: String,
+    /// sealed JSON
+    pub secret: String,
+    pub public_info: String,
+    pub config_error: Option<String>,
+    pub config_error_at: Option<NaiveDateTime>,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Clone, Debug, Queryable, Selectable, Insertable)]
+#[diesel(table_name = inbox_entries)]
+pub struct InboxEntryRow {
+    pub id: String,
+    pub family_id: String,
+    pub dedupe_key: String,
+    /// reminder | status | notice
+    pub kind: String,
+    pub template_id: String,
+    pub language: String,
+    pub title: String,
+    pub body: String,
+    pub inbox_text: String,
+    pub task_id: Option<String>,
+    pub urgency: String,
+    pub collapse_key: Option<String>,
+    pub recorded_at: NaiveDateTime,
+    pub expires_at: NaiveDateTime,
+    pub read_at: Option<NaiveDateTime>,
+}
+
+#[derive(Clone, Debug, Queryable, Selectable, Insertable)]
+#[diesel(table_name = deliveries)]
+pub struct DeliveryRow {
+    pub id: String,
+    pub entry_id: String,
+    pub device_id: String,
+    pub provider: String,
+    /// pending | sent | dead | expired | failed
+    pub status: String,
+    pub attempts: i32,
+    pub next_attempt_at: NaiveDateTime,
+    pub lease_owner: Option<String>,
+    pub lease_until: Option<NaiveDateTime>,
+    pub last_error: Option<String>,
+    pub provider_message_id: Option<String>,
+    pub due_at: NaiveDateTime,
+    pub sent_at: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}

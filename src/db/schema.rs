@@ -162,7 +162,74 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    push_credentials (app_id, provider) {
+        app_id -> Text,
+        provider -> Text,
+        secret -> Text,
+        public_info -> Text,
+        config_error -> Nullable<Text>,
+        config_error_at -> Nullable<Timestamp>,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    inbox_entries (id) {
+        id -> Text,
+        family_id -> Text,
+        dedupe_key -> Text,
+        kind -> Text,
+        template_id -> Text,
+        language -> Text,
+        title -> Text,
+        body -> Text,
+        inbox_text -> Text,
+        task_id -> Nullable<Text>,
+        urgency -> Text,
+        collapse_key -> Nullable<Text>,
+        recorded_at -> Timestamp,
+        expires_at -> Timestamp,
+        read_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    deliveries (id) {
+        id -> Text,
+        entry_id -> Text,
+        device_id -> Text,
+        provider -> Text,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        lease_owner -> Nullable<Text>,
+        lease_until -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+        provider_message_id -> Nullable<Text>,
+        due_at -> Timestamp,
+        sent_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    scheduled_jobs (dedupe_key) {
+        dedupe_key -> Text,
+        name -> Text,
+        scheduled_for -> Timestamp,
+        status -> Text,
+        lease_until -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        finished_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(app_keys -> apps (app_id));
+diesel::joinable!(deliveries -> inbox_entries (entry_id));
+diesel::joinable!(deliveries -> devices (device_id));
+diesel::joinable!(inbox_entries -> families (family_id));
 diesel::joinable!(tasks -> families (family_id));
 diesel::joinable!(planned_notifications -> tasks (task_id));
 diesel::joinable!(families -> apps (app_id));
@@ -185,4 +252,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     tasks,
     planned_notifications,
     municipality_settings,
+    push_credentials,
+    inbox_entries,
+    deliveries,
+    scheduled_jobs,
 );

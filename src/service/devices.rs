@@ -124,9 +124,17 @@ pub fn register(
     keys: &KeyRing,
     family_id: &str,
     input: DeviceInput,
+    allowed_hosts: &[String],
     now: NaiveDateTime,
 ) -> Result<Registered, Error> {
     let target = input.into_target()?;
+    // Endpoints are user-supplied URLs: only known push services are ever contacted.
+    if let PushTarget::WebPush { endpoint, .. } = &target {
+        let host = url::Url::parse(endpoint).ok().and_then(|u| u.host_str().map(str::to_owned)).unwrap_or_default();
+        if !crate::push::webpush::host_allowed(&host, allowed_hosts) {
+            return Err(Error::field("endpoint", format!("'{host}' is not a push service nonstop sends to")));
+        }
+    }
     let token_hash = sha256_hex(target.address());
     let existing: Option<DeviceRow> = devices::table
         .filter(devices::family_id.eq(family_id))

@@ -9,11 +9,13 @@ pub mod children;
 pub mod devices;
 pub mod families;
 pub mod guardians;
+pub mod inbox;
 pub mod life_events;
 pub mod municipalities;
 pub mod patch;
 pub mod planning;
 pub mod principals;
+pub mod push_credentials;
 pub mod tagged;
 pub mod tasks;
 

@@ -1,0 +1,172 @@
+//! Background work: the delivery worker and the scheduler, on a runtime of their own so that
+//! encryption and bookkeeping do not compete with the HTTP workers' event loops.
+
+pub mod materialize;
+pub mod outbox;
+pub mod scheduler;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::stream::{self, StreamExt};
+use tokio::sync::watch;
+
+use crate::config::{JobSettings, PushSettings};
+use crate::crypto::KeyRing;
+use crate::db::Db;
+use crate::error::Error;
+use crate::push::apns::ApnsSender;
+use crate::push::fcm::FcmSender;
+use crate::push::webpush::WebPushSender;
+use crate::push::{SendOutcome, Senders};
+use crate::service::{now, push_credentials};
+use crate::telemetry::Metrics;
+use crate::templates::Templates;
+
+/// What the background work needs.
+#[derive(Clone)]
+pub struct JobContext {
+    pub db: Db,
+    pub keys: Arc<KeyRing>,
+    pub templates: Arc<Templates>,
+    pub senders: Arc<Senders>,
+    pub metrics: Arc<Metrics>,
+    pub settings: JobSettings,
+}
+
+/// The real senders, with one pooled HTTP/2 client for Web Push and FCM.
+pub fn senders(settings: &PushSettings) -> anyhow::Result<Senders> {
+    let timeout = Duration::from_secs(settings.timeout_seconds);
+    let client = reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout)
+        .pool_max_idle_per_host(64)
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("nonstop/", env!("CARGO_PKG_VERSION")))
+        .build()?;
+    Ok(Senders {
+        web_push: Box::new(WebPushSender::new(client.clone(), settings.web_push_allowed_hosts.clone())),
+        apns: Box::new(ApnsSender::new(timeout)),
+        fcm: Box::new(FcmSender::new(client, settings.fcm_base_url.clone())),
+    })
+}
+
+/// Claims one batch of due deliveries, sends them concurrently and records the outcomes.
+/// Returns how many were handled.
+pub async fn deliver_once(ctx: &JobContext) -> Result<usize, Error> {
+    let keys = ctx.keys.clone();
+    let lease = chrono::Duration::seconds(ctx.settings.lease_seconds);
+    let limit = ctx.settings.batch_size;
+    let claimed = ctx.db.write(move |conn| outbox::claim(conn, &keys, now(), lease, limit)).await?;
+    if claimed.is_empty() {
+        return Ok(0);
+    }
+    // Credentials once per app in the batch.
+    let apps: std::collections::BTreeSet<String> = claimed.iter().map(|c| c.app_id.clone()).collect();
+    let keys = ctx.keys.clone();
+    let credentials = ctx
+        .db
+        .read(move |conn| {
+            apps.into_iter()
+                .map(|app| push_credentials::load(conn, &keys, &app).map(|c| (app, c)))
+                .collect::<Result<std::collections::HashMap<_, _>, _>>()
+        })
+        .await?;
+    let credentials = Arc::new(credentials);
+    let outcomes: Vec<(outbox::Claimed, SendOutcome)> = stream::iter(claimed)
+        .map(|claimed| {
+            let credentials = credentials.clone();
+            async move {
+                let outcome = match (&claimed.target, credentials.get(&claimed.app_id)) {
+                    (Ok(target), Some(app)) => {
+                        ctx.senders.for_target(target).send(&claimed.app_id, app, target, &claimed.message).await
+                    }
+                    (Err(problem), _) => SendOutcome::failed(format!("device unreadable: {problem}")),
+                    (_, None) => SendOutcome::config("no credentials"),
+                };
+                (claimed, outcome)
+            }
+        })
+        .buffer_unordered(ctx.settings.concurrency)
+        .collect()
+        .await;
+    let handled = outcomes.len();
+    let metrics = ctx.metrics.clone();
+    ctx.db
+        .write(move |conn| {
+            let at = now();
+            for (claimed, outcome) in &outcomes {
+                let status = outbox::record(conn, claimed, outcome, at)?;
+                metrics.delivery(claimed.kind.as_str(), outcome.class(), status.as_str());
+            }
+            Ok(())
+        })
+        .await?;
+    Ok(handled)
+}
+
+/// The worker loop: deliver while there is work, then wait a little; stop when told.
+pub async fn run_worker(ctx: JobContext, mut stop: watch::Receiver<bool>) {
+    let idle = Duration::from_millis(ctx.settings.poll_interval_ms);
+    loop {
+        if *stop.borrow() {
+            break;
+        }
+        let pause = match deliver_once(&ctx).await {
+            Ok(0) => idle,
+            Ok(_) => Duration::ZERO,
+            Err(e) => {
+                tracing::error!(error = %e, "delivery batch failed");
+                idle
+            }
+        };
+        if !pause.is_zero() {
+            tokio::select! {
+                _ = tokio::time::sleep(pause) => {}
+                _ = stop.changed() => {}
+            }
+        }
+    }
+}
+
+/// The background work of one process: a thread with its own runtime running the worker and
+/// the scheduler until `stop` is called.
+pub struct Background {
+    stop: watch::Sender<bool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Background {
+    pub fn start(ctx: JobContext) -> anyhow::Result<Self> {
+        let (stop, watcher) = watch::channel(false);
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("nonstop-jobs")
+            .enable_all()
+            .build()?;
+        let thread = std::thread::Builder::new().name("nonstop-jobs".into()).spawn(move || {
+            runtime.block_on(async move {
+                let scheduler = match scheduler::start(ctx.clone()).await {
+                    Ok(s) => Some(s),
+                    Err(e) => {
+                        tracing::error!(error = %e, "the scheduler did not start");
+                        None
+                    }
+                };
+                run_worker(ctx, watcher).await;
+                if let Some(mut scheduler) = scheduler {
+                    let _ = scheduler.shutdown().await;
+                }
+            });
+        })?;
+        Ok(Self { stop, thread: Some(thread) })
+    }
+
+    /// Stops taking new work, lets the batch in flight finish, and waits for the thread.
+    pub fn stop(mut self) {
+        let _ = self.stop.send(true);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}

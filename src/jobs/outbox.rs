@@ -1,0 +1,271 @@
+//! The outbox store: claim due deliveries with a lease, and record what the provider said.
+//!
+//! Claiming is one conditional UPDATE (`… WHERE id IN (…) AND status = 'pending' AND (lease
+//! free or expired)`) tagged with a token unique to the claim, then a read of the rows carrying
+//! that token: safe with several workers on PostgreSQL and on SQLite. A crashed worker's lease
+//! expires and the delivery is claimed again; sends happen outside any transaction.
+
+use std::time::Duration;
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use rand::Rng;
+
+use crate::crypto::KeyRing;
+use crate::db::rows::{DeliveryRow, DeviceRow, InboxEntryRow};
+use crate::db::schema::{deliveries, devices, families, inbox_entries, tasks};
+use crate::db::DbConnection;
+use crate::domain::enums::{ApnsEnvironment, DeviceKind};
+use crate::domain::push_target::PushTarget;
+use crate::error::Error;
+use crate::push::{PushMessage, SendOutcome};
+use crate::service::inbox::DeliveryStatus;
+use crate::service::{new_id, push_credentials};
+use crate::templates::Urgency;
+
+/// A claimed delivery with everything needed to send it.
+pub struct Claimed {
+    pub delivery_id: String,
+    pub owner: String,
+    pub attempts: i32,
+    pub app_id: String,
+    pub kind: DeviceKind,
+    pub device_id: String,
+    pub target: Result<PushTarget, String>,
+    pub message: PushMessage,
+    pub expires_at: NaiveDateTime,
+}
+
+/// Claims up to `limit` due deliveries for `lease`.
+pub fn claim(
+    conn: &mut DbConnection,
+    keys: &KeyRing,
+    now: NaiveDateTime,
+    lease: chrono::Duration,
+    limit: i64,
+) -> Result<Vec<Claimed>, Error> {
+    let candidates: Vec<String> = deliveries::table
+        .filter(deliveries::status.eq(DeliveryStatus::Pending.as_str()))
+        .filter(deliveries::next_attempt_at.le(now))
+        .filter(deliveries::lease_until.is_null().or(deliveries::lease_until.lt(now)))
+        .order(deliveries::next_attempt_at.asc())
+        .limit(limit)
+        .select(deliveries::id)
+        .load(conn)?;
+    if candidates.is_empty() {
+        return Ok(Vec::new());
+    }
+    let owner = new_id();
+    diesel::update(
+        deliveries::table
+            .filter(deliveries::id.eq_any(&candidates))
+            .filter(deliveries::status.eq(DeliveryStatus::Pending.as_str()))
+            .filter(deliveries::lease_until.is_null().or(deliveries::lease_until.lt(now))),
+    )
+    .set((deliveries::lease_owner.eq(Some(&owner)), deliveries::lease_until.eq(Some(now + lease))))
+    .execute(conn)?;
+    let rows: Vec<(DeliveryRow, InboxEntryRow, DeviceRow, String, Option<String>)> = deliveries::table
+        .inner_join(inbox_entries::table.inner_join(families::table))
+        .inner_join(devices::table)
+        .left_join(tasks::table.on(tasks::id.nullable().eq(inbox_entries::task_id)))
+        .filter(deliveries::lease_owner.eq(&owner))
+        .select((
+            DeliveryRow::as_select(),
+            InboxEntryRow::as_select(),
+            DeviceRow::as_select(),
+            families::app_id,
+            tasks::child_id.nullable(),
+        ))
+        .load(conn)?;
+    rows.into_iter()
+        .map(|(delivery, entry, device, app_id, child_id)| {
+            let kind = DeviceKind::from_stored(&device.kind)?;
+            let remaining = (entry.expires_at - now).num_seconds().max(0) as u64;
+            Ok(Claimed {
+                target: open_target(keys, &device, kind),
+                message: PushMessage {
+                    entry_id: entry.id,
+                    task_id: entry.task_id,
+                    title: entry.title,
+                    body: entry.body,
+                    urgency: Urgency::from_stored(&entry.urgency)?,
+                    ttl: Duration::from_secs(remaining),
+                    collapse_key: entry.collapse_key,
+                    thread_id: child_id,
+                },
+                delivery_id: delivery.id,
+                owner: owner.clone(),
+                attempts: delivery.attempts,
+                app_id,
+                kind,
+                device_id: device.id,
+                expires_at: entry.expires_at,
+            })
+        })
+        .collect()
+}
+
+/// The device's address, opened; a row that cannot be opened is reported, not sent.
+fn open_target(keys: &KeyRing, device: &DeviceRow, kind: DeviceKind) -> Result<PushTarget, String> {
+    let open = |context: &str, value: &str| keys.open(context, value).map_err(|e| e.to_string());
+    let address = open("devices.token", &device.token)?;
+    Ok(match kind {
+        DeviceKind::WebPush => PushTarget::WebPush {
+            endpoint: address,
+            p256dh: open("devices.p256dh", device.p256dh.as_deref().unwrap_or_default())?,
+            auth: open("devices.auth_secret", device.auth_secret.as_deref().unwrap_or_default())?,
+        },
+        DeviceKind::Apns => PushTarget::Apns {
+            token: address,
+            environment: device
+                .apns_environment
+                .as_deref()
+                .map(ApnsEnvironment::from_stored)
+                .transpose()
+                .map_err(|e| e.to_string())?
+                .unwrap_or(ApnsEnvironment::Production),
+        },
+        DeviceKind::Fcm => PushTarget::Fcm { token: address },
+    })
+}
+
+/// Exponential backoff with jitter: about 5 s, 10 s, 20 s … capped at an hour.
+pub fn backoff(attempts: i32) -> Duration {
+    let base = 5.0 * 2f64.powi(attempts.clamp(0, 12));
+    let jittered = base * rand::thread_rng().gen_range(0.8..1.2);
+    Duration::from_secs_f64(jittered.min(3_600.0))
+}
+
+/// Records an outcome, if the claim still holds the lease (a worker whose lease expired and
+/// was re-claimed must not overwrite the newer attempt). Returns the status written.
+pub fn record(
+    conn: &mut DbConnection,
+    claimed: &Claimed,
+    outcome: &SendOutcome,
+    now: NaiveDateTime,
+) -> Result<DeliveryStatus, Error> {
+    let attempts = claimed.attempts + 1;
+    let mine = deliveries::table
+        .filter(deliveries::id.eq(&claimed.delivery_id))
+        .filter(deliveries::lease_owner.eq(&claimed.owner));
+    let release = (deliveries::lease_owner.eq(None::<String>), deliveries::lease_until.eq(None::<NaiveDateTime>));
+    let status = match outcome {
+        SendOutcome::Sent { message_id } => {
+            diesel::update(mine)
+                .set((
+                    deliveries::status.eq(DeliveryStatus::Sent.as_str()),
+                    deliveries::attempts.eq(attempts),
+                    deliveries::sent_at.eq(Some(now)),
+                    deliveries::provider_message_id.eq(message_id.as_deref()),
+                    deliveries::last_error.eq(None::<String>),
+                    deliveries::updated_at.eq(now),
+                    release,
+                ))
+                .execute(conn)?;
+            DeliveryStatus::Sent
+        }
+        SendOutcome::Retry { after, class } => retry_or_expire(conn, claimed, attempts, *after, class, now)?,
+        SendOutcome::ConfigError { reason } => {
+            push_credentials::report_config_error(conn, &claimed.app_id, claimed.kind, reason, now)?;
+            // Pending deliveries go through once the vendor fixes the credentials, within the TTL.
+            retry_or_expire(conn, claimed, attempts, Some(Duration::from_secs(300)), "config_error", now)?
+        }
+        SendOutcome::DeadToken { reason } => {
+            diesel::update(mine)
+                .set((
+                    deliveries::status.eq(DeliveryStatus::Dead.as_str()),
+                    deliveries::attempts.eq(attempts),
+                    deliveries::last_error.eq(Some("dead_token")),
+                    deliveries::updated_at.eq(now),
+                    release,
+                ))
+                .execute(conn)?;
+            disable_device(conn, &claimed.device_id, reason, now)?;
+            DeliveryStatus::Dead
+        }
+        SendOutcome::Failed { class } => {
+            diesel::update(mine)
+                .set((
+                    deliveries::status.eq(DeliveryStatus::Failed.as_str()),
+                    deliveries::attempts.eq(attempts),
+                    deliveries::last_error.eq(Some(class.as_str())),
+                    deliveries::updated_at.eq(now),
+                    release,
+                ))
+                .execute(conn)?;
+            DeliveryStatus::Failed
+        }
+    };
+    Ok(status)
+}
+
+fn retry_or_expire(
+    conn: &mut DbConnection,
+    claimed: &Claimed,
+    attempts: i32,
+    after: Option<Duration>,
+    class: &str,
+    now: NaiveDateTime,
+) -> Result<DeliveryStatus, Error> {
+    let wait = after.unwrap_or_else(|| backoff(attempts));
+    let next = now + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::hours(1));
+    let mine = deliveries::table
+        .filter(deliveries::id.eq(&claimed.delivery_id))
+        .filter(deliveries::lease_owner.eq(&claimed.owner));
+    let status = if next >= claimed.expires_at { DeliveryStatus::Expired } else { DeliveryStatus::Pending };
+    diesel::update(mine)
+        .set((
+            deliveries::status.eq(status.as_str()),
+            deliveries::attempts.eq(attempts),
+            deliveries::next_attempt_at.eq(next),
+            deliveries::last_error.eq(Some(class)),
+            deliveries::updated_at.eq(now),
+            deliveries::lease_owner.eq(None::<String>),
+            deliveries::lease_until.eq(None::<NaiveDateTime>),
+        ))
+        .execute(conn)?;
+    Ok(status)
+}
+
+/// A dead token: the device is disabled with the reason, and nothing pending goes to it.
+pub fn disable_device(conn: &mut DbConnection, device_id: &str, reason: &str, now: NaiveDateTime) -> Result<(), Error> {
+    diesel::update(devices::table.find(device_id).filter(devices::disabled_at.is_null()))
+        .set((devices::disabled_at.eq(Some(now)), devices::disabled_reason.eq(Some(reason))))
+        .execute(conn)?;
+    diesel::update(
+        deliveries::table
+            .filter(deliveries::device_id.eq(device_id))
+            .filter(deliveries::status.eq(DeliveryStatus::Pending.as_str())),
+    )
+    .set((
+        deliveries::status.eq(DeliveryStatus::Dead.as_str()),
+        deliveries::last_error.eq(Some("device_disabled")),
+        deliveries::updated_at.eq(now),
+    ))
+    .execute(conn)?;
+    Ok(())
+}
+
+/// Queue depth (due now) and the age in seconds of the oldest due delivery, for the metrics.
+pub fn queue_figures(conn: &mut DbConnection, now: NaiveDateTime) -> Result<(i64, i64), Error> {
+    let due = deliveries::table
+        .filter(deliveries::status.eq(DeliveryStatus::Pending.as_str()))
+        .filter(deliveries::next_attempt_at.le(now));
+    let depth: i64 = due.count().get_result(conn)?;
+    let oldest: Option<NaiveDateTime> = deliveries::table
+        .filter(deliveries::status.eq(DeliveryStatus::Pending.as_str()))
+        .filter(deliveries::next_attempt_at.le(now))
+        .select(diesel::dsl::min(deliveries::next_attempt_at))
+        .first(conn)?;
+    Ok((depth, oldest.map_or(0, |o| (now - o).num_seconds().max(0))))
+}
+
+/// Deletes finished deliveries older than `before` (their entries stay in the inbox).
+pub fn purge(conn: &mut DbConnection, before: NaiveDateTime) -> Result<usize, Error> {
+    let finished = [DeliveryStatus::Sent, DeliveryStatus::Dead, DeliveryStatus::Expired, DeliveryStatus::Failed]
+        .map(|s| s.as_str());
+    Ok(diesel::delete(
+        deliveries::table.filter(deliveries::status.eq_any(finished)).filter(deliveries::updated_at.lt(before)),
+    )
+    .execute(conn)?)
+}

@@ -1,0 +1,161 @@
+//! 送信: one sender trait, three providers (Web Push, APNs, FCM HTTP v1).
+//!
+//! A sender turns a generic message and a device into one request to its provider and says
+//! what the answer means (`SendOutcome`): sent, retry later, the token is dead, the app's
+//! credentials are wrong, or a failure that retrying will not fix. Provider semantics follow
+//! `shared/design/push-providers.md`. Every base URL is configurable, so tests aim at loopback
+//! mocks while the code path stays the production one.
+
+pub mod apns;
+pub mod credentials;
+pub mod fcm;
+pub mod webpush;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::domain::push_target::PushTarget;
+use crate::templates::Urgency;
+pub use credentials::AppCredentials;
+
+/// What every push carries: generic texts from the template and two ids. No personal data:
+/// the app fetches the details with its session.
+#[derive(Clone, Debug)]
+pub struct PushMessage {
+    pub entry_id: String,
+    pub task_id: Option<String>,
+    pub title: String,
+    pub body: String,
+    pub urgency: Urgency,
+    /// How long the provider may keep trying (the entry's remaining TTL).
+    pub ttl: Duration,
+    /// Replaces an older push with the same key (Web Push `Topic`, `apns-collapse-id`, FCM
+    /// `collapse_key`).
+    pub collapse_key: Option<String>,
+    /// Groups pushes on iOS (one thread per child).
+    pub thread_id: Option<String>,
+}
+
+/// The JSON the app receives (Web Push body; FCM and APNs carry the same fields).
+#[derive(Serialize)]
+pub struct PushPayload<'a> {
+    pub title: &'a str,
+    pub body: &'a str,
+    pub entry_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub task_id: Option<&'a str>,
+}
+
+impl PushMessage {
+    pub fn payload(&self) -> PushPayload<'_> {
+        PushPayload { title: &self.title, body: &self.body, entry_id: &self.entry_id, task_id: self.task_id.as_deref() }
+    }
+
+    /// The payload as bytes, refused when over the providers' limit.
+    pub fn payload_bytes(&self) -> Result<Vec<u8>, SendOutcome> {
+        let bytes = serde_json::to_vec(&self.payload()).map_err(|_| SendOutcome::failed("payload_unserializable"))?;
+        if bytes.len() > crate::templates::MAX_PUSH_PAYLOAD_BYTES {
+            return Err(SendOutcome::failed("payload_too_large"));
+        }
+        Ok(bytes)
+    }
+}
+
+/// What a provider's answer means for the delivery and the device.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SendOutcome {
+    /// Accepted by the provider.
+    Sent { message_id: Option<String> },
+    /// Try again later: after `after` when the provider said so (Retry-After), else back off.
+    Retry { after: Option<Duration>, class: String },
+    /// The token or subscription is gone: disable the device, never send to it again.
+    DeadToken { reason: String },
+    /// The app's credentials were refused: report it on the app, keep the device.
+    ConfigError { reason: String },
+    /// A failure that retrying will not fix (payload refused, endpoint not allowed).
+    Failed { class: String },
+}
+
+impl SendOutcome {
+    pub fn retry(class: impl Into<String>, after: Option<Duration>) -> Self {
+        Self::Retry { after, class: class.into() }
+    }
+    pub fn failed(class: impl Into<String>) -> Self {
+        Self::Failed { class: class.into() }
+    }
+    pub fn dead(reason: impl Into<String>) -> Self {
+        Self::DeadToken { reason: reason.into() }
+    }
+    pub fn config(reason: impl Into<String>) -> Self {
+        Self::ConfigError { reason: reason.into() }
+    }
+
+    /// A short class for the ledger and the metrics.
+    pub fn class(&self) -> &str {
+        match self {
+            Self::Sent { .. } => "sent",
+            Self::Retry { class, .. } | Self::Failed { class } => class,
+            Self::DeadToken { .. } => "dead_token",
+            Self::ConfigError { .. } => "config_error",
+        }
+    }
+}
+
+/// A boxed future, so senders can sit behind one trait object.
+pub type SendFuture<'a> = Pin<Box<dyn Future<Output = SendOutcome> + Send + 'a>>;
+
+/// One push provider.
+pub trait Sender: Send + Sync {
+    /// Sends one message to one device with the app's credentials for this provider.
+    fn send<'a>(
+        &'a self,
+        app_id: &'a str,
+        credentials: &'a AppCredentials,
+        target: &'a PushTarget,
+        message: &'a PushMessage,
+    ) -> SendFuture<'a>;
+}
+
+/// The three senders, chosen by the device's kind.
+pub struct Senders {
+    pub web_push: Box<dyn Sender>,
+    pub apns: Box<dyn Sender>,
+    pub fcm: Box<dyn Sender>,
+}
+
+impl Senders {
+    pub fn for_target(&self, target: &PushTarget) -> &dyn Sender {
+        match target {
+            PushTarget::WebPush { .. } => self.web_push.as_ref(),
+            PushTarget::Apns { .. } => self.apns.as_ref(),
+            PushTarget::Fcm { .. } => self.fcm.as_ref(),
+        }
+    }
+}
+
+/// Parses a `Retry-After` header given in seconds (HTTP dates are rare from push services and
+/// fall back to the backoff).
+pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    headers
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_secs)
+}
+
+/// Reads at most `limit` bytes of a response body: a hostile endpoint cannot make us buffer a
+/// huge body (RUSTSEC-2025-0015).
+pub async fn bounded_body(mut response: reqwest::Response, limit: usize) -> Vec<u8> {
+    let mut body = Vec::new();
+    while let Ok(Some(chunk)) = response.chunk().await {
+        let room = limit.saturating_sub(body.len());
+        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if body.len() >= limit {
+            break;
+        }
+    }
+    body
+}

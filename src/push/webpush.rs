@@ -1,0 +1,209 @@
+//! Web Push (RFC 8030) with aes128gcm (RFC 8291) and VAPID (RFC 8292), through the `web-push`
+//! crate for encryption and signing and our own `reqwest` client for the request: a timeout on
+//! every send, a bounded response body, and our reading of 429.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use web_push::{ContentEncoding, SubscriptionInfo, VapidSignature, VapidSignatureBuilder, WebPushMessageBuilder};
+
+use super::{bounded_body, retry_after, AppCredentials, PushMessage, SendFuture, SendOutcome, Sender};
+use crate::domain::push_target::PushTarget;
+use crate::templates::Urgency;
+
+/// How long a VAPID JWT is valid (push services refuse more than 24 hours).
+const VAPID_LIFETIME: Duration = Duration::from_secs(12 * 3600);
+/// A cached signature is replaced this long before it expires.
+const VAPID_REFRESH_MARGIN: Duration = Duration::from_secs(3600);
+
+/// The push services' hosts nonstop contacts by default; a subscription to any other host is
+/// refused (endpoints are user-supplied URLs: this is the SSRF guard).
+pub const DEFAULT_ALLOWED_HOSTS: [&str; 6] = [
+    "fcm.googleapis.com",
+    "updates.push.services.mozilla.com",
+    "push.services.mozilla.com",
+    "web.push.apple.com",
+    "*.push.apple.com",
+    "*.notify.windows.com",
+];
+
+/// Whether `host` is on the allowlist (`*.example.com` allows subdomains).
+pub fn host_allowed(host: &str, allowed: &[String]) -> bool {
+    allowed.iter().any(|pattern| match pattern.strip_prefix("*.") {
+        Some(suffix) => {
+            host.len() > suffix.len() && host.ends_with(suffix) && host[..host.len() - suffix.len()].ends_with('.')
+        }
+        None => host.eq_ignore_ascii_case(pattern),
+    })
+}
+
+/// The origin of an endpoint, as VAPID's `aud` must name it (scheme, host and any port).
+pub fn origin(endpoint: &url::Url) -> String {
+    endpoint.origin().ascii_serialization()
+}
+
+pub struct WebPushSender {
+    client: reqwest::Client,
+    allowed_hosts: Vec<String>,
+    /// VAPID signatures per (app, key version, push-service origin), reused until shortly
+    /// before they expire: signing every message would cost an ECDSA signature each.
+    signatures: Mutex<HashMap<(String, String, String), (VapidSignature, Instant)>>,
+}
+
+impl WebPushSender {
+    pub fn new(client: reqwest::Client, allowed_hosts: Vec<String>) -> Self {
+        Self { client, allowed_hosts, signatures: Mutex::new(HashMap::new()) }
+    }
+
+    fn signature(
+        &self,
+        app_id: &str,
+        credentials: &AppCredentials,
+        subscription: &SubscriptionInfo,
+        origin: &str,
+    ) -> Result<VapidSignature, SendOutcome> {
+        let vapid = credentials
+            .web_push
+            .as_ref()
+            .ok_or_else(|| SendOutcome::config("no Web Push (VAPID) credentials set for the app"))?;
+        let key = (app_id.to_owned(), credentials.version.clone(), origin.to_owned());
+        let now = Instant::now();
+        if let Ok(cache) = self.signatures.lock() {
+            if let Some((signature, until)) = cache.get(&key) {
+                if *until > now {
+                    return Ok(signature.clone());
+                }
+            }
+        }
+        let mut builder = VapidSignatureBuilder::from_base64(&vapid.private_key, subscription)
+            .map_err(|_| SendOutcome::config("the VAPID private key is not usable"))?;
+        builder.add_claim("sub", vapid.subject.as_str());
+        builder.add_claim("aud", origin);
+        let expires = chrono::Utc::now().timestamp() + VAPID_LIFETIME.as_secs() as i64;
+        builder.add_claim("exp", expires);
+        let signature = builder.build().map_err(|e| SendOutcome::config(format!("VAPID signing failed: {e}")))?;
+        if let Ok(mut cache) = self.signatures.lock() {
+            cache.insert(key, (signature.clone(), now + VAPID_LIFETIME - VAPID_REFRESH_MARGIN));
+        }
+        Ok(signature)
+    }
+
+    async fn send_inner(
+        &self,
+        app_id: &str,
+        credentials: &AppCredentials,
+        target: &PushTarget,
+        message: &PushMessage,
+    ) -> SendOutcome {
+        let PushTarget::WebPush { endpoint, p256dh, auth } = target else {
+            return SendOutcome::failed("not_a_web_push_device");
+        };
+        let Ok(url) = url::Url::parse(endpoint) else {
+            return SendOutcome::dead("the endpoint is not a URL");
+        };
+        if !url.host_str().is_some_and(|h| host_allowed(h, &self.allowed_hosts)) {
+            return SendOutcome::failed("endpoint_not_allowed");
+        }
+        let payload = match message.payload_bytes() {
+            Ok(bytes) => bytes,
+            Err(outcome) => return outcome,
+        };
+        let subscription = SubscriptionInfo::new(endpoint.as_str(), p256dh.as_str(), auth.as_str());
+        let signature = match self.signature(app_id, credentials, &subscription, &origin(&url)) {
+            Ok(signature) => signature,
+            Err(outcome) => return outcome,
+        };
+        let mut builder = WebPushMessageBuilder::new(&subscription);
+        builder.set_payload(ContentEncoding::Aes128Gcm, &payload);
+        builder.set_ttl(message.ttl.as_secs().min(u64::from(u32::MAX)) as u32);
+        builder.set_urgency(match message.urgency {
+            Urgency::VeryLow => web_push::Urgency::VeryLow,
+            Urgency::Low => web_push::Urgency::Low,
+            Urgency::Normal => web_push::Urgency::Normal,
+            // Apple's push service needs Urgency: high to show a notification promptly.
+            Urgency::High => web_push::Urgency::High,
+        });
+        if let Some(topic) = &message.collapse_key {
+            builder.set_topic(topic.clone());
+        }
+        builder.set_vapid_signature(signature);
+        let built = match builder.build() {
+            Ok(built) => built,
+            Err(e) => return SendOutcome::failed(format!("encryption: {e}")),
+        };
+        let request = web_push::request_builder::build_request::<Vec<u8>>(built);
+        let mut outgoing = self.client.post(url.clone());
+        for (name, value) in request.headers() {
+            if let Ok(value) = value.to_str() {
+                outgoing = outgoing.header(name.as_str(), value);
+            }
+        }
+        let response = match outgoing.body(request.into_body()).send().await {
+            Ok(response) => response,
+            Err(e) if e.is_timeout() => return SendOutcome::retry("timeout", None),
+            Err(_) => return SendOutcome::retry("network", None),
+        };
+        interpret(response).await
+    }
+}
+
+/// What a push service's answer means (RFC 8030 §7.3, autopush, Apple, WNS).
+async fn interpret(response: reqwest::Response) -> SendOutcome {
+    let status = response.status().as_u16();
+    let after = retry_after(response.headers());
+    let location = response.headers().get(reqwest::header::LOCATION).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let body = bounded_body(response, 4_096).await;
+    let reason = String::from_utf8_lossy(&body).chars().take(200).collect::<String>();
+    match status {
+        200..=299 => SendOutcome::Sent { message_id: location },
+        404 | 410 => SendOutcome::dead(format!("push service answered {status}: subscription gone")),
+        429 => SendOutcome::retry("rate_limited", after),
+        // WNS throttles with 406.
+        406 => SendOutcome::retry("rate_limited", after),
+        413 => SendOutcome::failed("payload_too_large"),
+        400 | 401 | 403 => {
+            SendOutcome::config(format!("push service refused the VAPID credentials ({status}): {reason}"))
+        }
+        500..=599 => SendOutcome::retry(format!("provider_{status}"), after),
+        _ => SendOutcome::failed(format!("provider_{status}")),
+    }
+}
+
+impl Sender for WebPushSender {
+    fn send<'a>(
+        &'a self,
+        app_id: &'a str,
+        credentials: &'a AppCredentials,
+        target: &'a PushTarget,
+        message: &'a PushMessage,
+    ) -> SendFuture<'a> {
+        Box::pin(self.send_inner(app_id, credentials, target, message))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_allowlist_matches_hosts_and_subdomains_only() {
+        let allowed: Vec<String> = DEFAULT_ALLOWED_HOSTS.iter().map(|s| s.to_string()).collect();
+        assert!(host_allowed("fcm.googleapis.com", &allowed));
+        assert!(host_allowed("web.push.apple.com", &allowed));
+        assert!(host_allowed("db5p.notify.windows.com", &allowed));
+        assert!(!host_allowed("notify.windows.com.evil.example", &allowed));
+        assert!(!host_allowed("evilnotify.windows.com", &allowed));
+        assert!(!host_allowed("169.254.169.254", &allowed));
+        assert!(!host_allowed("localhost", &allowed));
+    }
+
+    #[test]
+    fn the_audience_is_the_origin_with_its_port() {
+        assert_eq!(
+            origin(&url::Url::parse("https://fcm.googleapis.com/fcm/send/x").expect("url")),
+            "https://fcm.googleapis.com"
+        );
+        assert_eq!(origin(&url::Url::parse("http://127.0.0.1:8123/push/x").expect("url")), "http://127.0.0.1:8123");
+    }
+}
