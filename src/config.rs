@@ -60,8 +60,10 @@ pub struct PushSettings {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct JobSettings {
-    /// Run the delivery worker and the scheduler in this process.
+    /// Run the delivery worker (and, with `scheduler`, the periodic jobs) in this process.
     pub enabled: bool,
+    /// Run the periodic jobs (materializing due reminders, purging) in this process.
+    pub scheduler: bool,
     /// Deliveries claimed at once by a worker.
     pub batch_size: i64,
     /// Sends in flight at once per worker.
@@ -88,6 +90,7 @@ impl Default for JobSettings {
     fn default() -> Self {
         Self {
             enabled: true,
+            scheduler: true,
             batch_size: 200,
             concurrency: 64,
             lease_seconds: 60,

@@ -101,8 +101,10 @@ impl ManageConnection for ConnectionFactory {
         conn.batch_execute("SELECT 1").map_err(r2d2::Error::QueryError)
     }
 
-    fn has_broken(&self, _conn: &mut DbConnection) -> bool {
-        false
+    /// A connection left inside a transaction (a panic mid-write) is thrown away.
+    fn has_broken(&self, conn: &mut DbConnection) -> bool {
+        use diesel::connection::TransactionManager;
+        <DbConnection as Connection>::TransactionManager::is_broken_transaction_manager(conn)
     }
 }
 
@@ -178,13 +180,41 @@ impl Db {
             DatabaseLocation::Sqlite(_) => Some(self.sqlite_writer.lock().await),
             DatabaseLocation::Postgres(_) => None,
         };
-        self.read(move |conn| conn.transaction(f)).await
+        self.read(move |conn| write_transaction(conn, f)).await
     }
 
     /// Pool figures for the metrics endpoint: (open connections, idle connections).
     pub fn pool_state(&self) -> (u32, u32) {
         let state = self.pool.state();
         (state.connections, state.idle_connections)
+    }
+}
+
+/// One write transaction. On SQLite it starts with `BEGIN IMMEDIATE`, taking the write lock up
+/// front: a deferred transaction that reads and then writes fails at once with SQLITE_BUSY when
+/// another process (a second replica, the CLI) wrote in between, whatever the busy timeout.
+pub fn write_transaction<R>(
+    conn: &mut DbConnection,
+    f: impl FnOnce(&mut DbConnection) -> Result<R, Error>,
+) -> Result<R, Error> {
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    let DbConnection::Sqlite(sqlite) = conn else {
+        return conn.transaction(f);
+    };
+    AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")?;
+    let result = f(conn);
+    let DbConnection::Sqlite(sqlite) = conn else {
+        return Err(Error::internal("the connection changed backend"));
+    };
+    match result {
+        Ok(value) => {
+            AnsiTransactionManager::commit_transaction(sqlite)?;
+            Ok(value)
+        }
+        Err(e) => {
+            AnsiTransactionManager::rollback_transaction(sqlite)?;
+            Err(e)
+        }
     }
 }
 

@@ -136,6 +136,14 @@ pub struct Background {
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
+impl Drop for Background {
+    /// An application dropped without a graceful stop (a test's runtime ending) still stops
+    /// its background work; the thread finishes its batch on its own.
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
+}
+
 impl Background {
     pub fn start(ctx: JobContext) -> anyhow::Result<Self> {
         let (stop, watcher) = watch::channel(false);
@@ -146,12 +154,16 @@ impl Background {
             .build()?;
         let thread = std::thread::Builder::new().name("nonstop-jobs".into()).spawn(move || {
             runtime.block_on(async move {
-                let scheduler = match scheduler::start(ctx.clone()).await {
-                    Ok(s) => Some(s),
-                    Err(e) => {
-                        tracing::error!(error = %e, "the scheduler did not start");
-                        None
+                let scheduler = if ctx.settings.scheduler {
+                    match scheduler::start(ctx.clone()).await {
+                        Ok(s) => Some(s),
+                        Err(e) => {
+                            tracing::error!(error = %e, "the scheduler did not start");
+                            None
+                        }
                     }
+                } else {
+                    None
                 };
                 run_worker(ctx, watcher).await;
                 if let Some(mut scheduler) = scheduler {
@@ -164,6 +176,10 @@ impl Background {
 
     /// Stops taking new work, lets the batch in flight finish, and waits for the thread.
     pub fn stop(mut self) {
+        self.stop_and_join();
+    }
+
+    fn stop_and_join(&mut self) {
         let _ = self.stop.send(true);
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();

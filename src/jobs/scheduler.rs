@@ -24,6 +24,11 @@ pub fn tick_instant(at: DateTime<Utc>, every_seconds: u32) -> NaiveDateTime {
     at.with_second(second).unwrap_or(at)
 }
 
+/// `materialize:2026-11-22T09:00:15`: the same for every replica ticking at that instant.
+fn job_key(name: &str, scheduled_for: NaiveDateTime) -> String {
+    format!("{name}:{}", scheduled_for.format("%Y-%m-%dT%H:%M:%S%.f"))
+}
+
 /// Enqueues the job of this tick (once, whoever ticks first) and takes it if no one else has.
 /// Returns whether this process should run it.
 pub fn take(
@@ -32,7 +37,7 @@ pub fn take(
     scheduled_for: NaiveDateTime,
     now: NaiveDateTime,
 ) -> Result<bool, Error> {
-    let key = format!("{name}:{}", scheduled_for.format("%Y-%m-%dT%H:%M:%S"));
+    let key = job_key(name, scheduled_for);
     let exists: i64 = scheduled_jobs::table.filter(scheduled_jobs::dedupe_key.eq(&key)).count().get_result(conn)?;
     if exists == 0 {
         let inserted = diesel::insert_into(scheduled_jobs::table)
@@ -68,7 +73,7 @@ pub fn take(
 }
 
 fn finish(conn: &mut DbConnection, name: &str, scheduled_for: NaiveDateTime, now: NaiveDateTime) -> Result<(), Error> {
-    let key = format!("{name}:{}", scheduled_for.format("%Y-%m-%dT%H:%M:%S"));
+    let key = job_key(name, scheduled_for);
     diesel::update(scheduled_jobs::table.find(key))
         .set((scheduled_jobs::status.eq("done"), scheduled_jobs::finished_at.eq(Some(now))))
         .execute(conn)?;

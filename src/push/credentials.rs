@@ -75,6 +75,10 @@ pub fn generate_vapid_keys() -> (String, String) {
 pub fn vapid_public_key(private_key: &str) -> Result<String, String> {
     let bytes =
         URL_SAFE_NO_PAD.decode(private_key.trim_end_matches('=')).map_err(|_| "must be base64url".to_owned())?;
+    // jwt-simple panics on a key of the wrong length: check it first.
+    if bytes.len() != 32 {
+        return Err("must be a raw P-256 private key (32 bytes)".to_owned());
+    }
     let pair = ES256KeyPair::from_bytes(&bytes).map_err(|_| "must be a raw P-256 private key (32 bytes)".to_owned())?;
     Ok(URL_SAFE_NO_PAD.encode(pair.public_key().public_key().to_bytes_uncompressed()))
 }

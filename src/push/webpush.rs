@@ -43,12 +43,15 @@ pub fn origin(endpoint: &url::Url) -> String {
     endpoint.origin().ascii_serialization()
 }
 
+/// (app, credentials version, push-service origin).
+type SignatureKey = (String, String, String);
+
 pub struct WebPushSender {
     client: reqwest::Client,
     allowed_hosts: Vec<String>,
     /// VAPID signatures per (app, key version, push-service origin), reused until shortly
     /// before they expire: signing every message would cost an ECDSA signature each.
-    signatures: Mutex<HashMap<(String, String, String), (VapidSignature, Instant)>>,
+    signatures: Mutex<HashMap<SignatureKey, (VapidSignature, Instant)>>,
 }
 
 impl WebPushSender {

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use diesel::{Connection, RunQueryDsl};
+use diesel::prelude::*;
 use nonstop::app::Application;
 use nonstop::config::{Secret, Settings};
 use nonstop::crypto::KeyRing;
@@ -46,13 +46,37 @@ pub fn test_settings(database_url: String) -> Settings {
     settings.database.pool_size = 4;
     settings.encryption.active_key_id = "test1".into();
     settings.encryption.keys = BTreeMap::from([("test1".to_owned(), Secret::new(KeyRing::generate_key_base64()))]);
+    // The loopback mocks are push services too; the worker and the scheduler run fast.
+    settings.push.web_push_allowed_hosts.push("127.0.0.1".into());
+    settings.jobs.poll_interval_ms = 25;
+    settings.jobs.materialize_every_seconds = 1;
+    // Tests materialize reminders when they choose (the job the scheduler runs); one test runs
+    // the scheduler itself.
+    settings.jobs.scheduler = false;
     settings
 }
 
 impl TestApp {
     pub async fn spawn() -> Self {
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// Spawns the app with settings changed by `adjust` (e.g. the FCM mock's URL).
+    pub async fn spawn_with(adjust: impl FnOnce(&mut Settings)) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
-        let settings = test_settings(fresh_database_url(dir.path()));
+        let mut settings = test_settings(fresh_database_url(dir.path()));
+        adjust(&mut settings);
+        Self::spawn_on(settings, dir).await
+    }
+
+    /// Another app process on the same database (a second replica).
+    pub async fn replica(&self, adjust: impl FnOnce(&mut Settings)) -> Self {
+        let mut settings = self.settings.clone();
+        adjust(&mut settings);
+        Self::spawn_on(settings, tempfile::tempdir().expect("tempdir")).await
+    }
+
+    async fn spawn_on(settings: Settings, dir: tempfile::TempDir) -> Self {
         let location = settings.database_location().expect("location");
         let sqlite_path = match &location {
             DatabaseLocation::Sqlite(path) => Some(path.clone()),
@@ -121,6 +145,77 @@ impl TestApp {
         let (status, family) = self.post("/v1/families", key, body).await;
         assert_eq!(status, StatusCode::CREATED, "{family}");
         family["id"].as_str().expect("id").to_owned()
+    }
+}
+
+/// Quiet hours that do not include the present moment in Japan, so pushes go out now.
+pub fn awake_quiet_hours() -> Value {
+    use chrono::Timelike;
+    let hour = chrono::Utc::now().with_timezone(&chrono_tz::Asia::Tokyo).hour();
+    serde_json::json!({ "start": format!("{:02}:00", (hour + 3) % 24), "end": format!("{:02}:00", (hour + 4) % 24) })
+}
+
+impl TestApp {
+    /// Makes the first planned reminder of `procedure` due now (as if its time had come) and
+    /// every other reminder of the family wait, then runs the materializing job the scheduler
+    /// runs. Returns how many reminders it recorded.
+    pub async fn make_due(&self, family_id: &str, procedure: &str) -> usize {
+        self.hold_reminders(family_id, procedure);
+        let ctx = nonstop::jobs::JobContext {
+            db: self.db.clone(),
+            keys: std::sync::Arc::new(self.settings.key_ring().expect("keys")),
+            templates: std::sync::Arc::new(nonstop::templates::Templates::built_in().expect("templates")),
+            senders: std::sync::Arc::new(nonstop::jobs::senders(&self.settings.push).expect("senders")),
+            metrics: std::sync::Arc::new(nonstop::telemetry::Metrics::new().expect("metrics")),
+            settings: self.settings.jobs.clone(),
+        };
+        // A run of its own (the instant is this moment, not a tick any scheduler shares).
+        let tick = nonstop::service::now();
+        nonstop::jobs::scheduler::run_materialize(&ctx, tick).await.expect("materialize")
+    }
+
+    fn hold_reminders(&self, family_id: &str, procedure: &str) -> usize {
+        use nonstop::db::schema::{planned_notifications, tasks};
+        let mut conn = self.db.get().expect("conn");
+        // Every other reminder in this test's database waits.
+        diesel::update(planned_notifications::table)
+            .set(planned_notifications::send_at.eq(nonstop::service::now() + chrono::Duration::days(365)))
+            .execute(&mut *conn)
+            .expect("hold");
+        let task_ids: Vec<String> = tasks::table
+            .filter(tasks::family_id.eq(family_id))
+            .filter(tasks::procedure_id.eq(procedure))
+            .select(tasks::id)
+            .load(&mut *conn)
+            .expect("tasks");
+        let first: Option<String> = planned_notifications::table
+            .filter(planned_notifications::task_id.eq_any(&task_ids))
+            .filter(planned_notifications::status.eq("planned"))
+            .order(planned_notifications::send_at.asc())
+            .select(planned_notifications::id)
+            .first(&mut *conn)
+            .optional()
+            .expect("planned");
+        let Some(first) = first else { return 0 };
+        diesel::update(planned_notifications::table.find(first))
+            .set(planned_notifications::send_at.eq(nonstop::service::now() - chrono::Duration::seconds(1)))
+            .execute(&mut *conn)
+            .expect("due")
+    }
+
+    /// A vendor app with Web Push credentials set, and its key.
+    pub async fn push_ready_app(&self, name: &str) -> String {
+        let (_, key) = self.create_app(name);
+        let (status, body) = self
+            .call(
+                Method::PUT,
+                "/v1/app/push-credentials/web-push",
+                Some(&key),
+                Some(serde_json::json!({ "subject": "mailto:push@nonstop-test.jp" })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        key
     }
 }
 

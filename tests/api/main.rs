@@ -2,10 +2,12 @@
 //! PostgreSQL. Each test gets its own database.
 
 mod cli;
+mod delivery;
 mod families;
 mod helpers;
 mod isolation;
 mod life_events;
+mod mocks;
 mod operations;
 mod planning;
 mod privacy;

@@ -1,0 +1,367 @@
+//! Push delivery end to end: planned reminder → inbox entry → deliveries → loopback push
+//! services, with the providers' answers driving retries, expiry and dead tokens.
+
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+use crate::helpers::{awake_quiet_hours, tokyo_day, TestApp};
+use crate::mocks::{fcm_error, FcmMock, Reply, WebPushMock};
+
+const WAIT: Duration = Duration::from_secs(15);
+
+/// A family with a baby born today, quiet hours away from now, and the given devices.
+async fn family_with_devices(app: &TestApp, key: &str, devices: &[Value]) -> (String, Vec<String>) {
+    let family = app
+        .create_family(
+            key,
+            json!({ "municipality_code": "131016", "quiet_hours": awake_quiet_hours(),
+                    "guardians": [{ "relationship": "mother", "full_name": "配信 試子" }],
+                    "children": [{ "status": "born", "birth_date": tokyo_day(0), "full_name": "配信 赤子", "birth_weight_grams": 3000 }] }),
+        )
+        .await;
+    let mut ids = Vec::new();
+    for device in devices {
+        let (status, body) = app.post(&format!("/v1/families/{family}/devices"), key, device.clone()).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        ids.push(body["id"].as_str().expect("id").to_owned());
+    }
+    (family, ids)
+}
+
+async fn inbox(app: &TestApp, key: &str, family: &str) -> Value {
+    let (status, page) = app.get(&format!("/v1/families/{family}/inbox"), key).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    page
+}
+
+async fn ledger(app: &TestApp, key: &str, family: &str, entry: &str) -> Vec<Value> {
+    let (_, list) = app.get(&format!("/v1/families/{family}/inbox/{entry}/deliveries"), key).await;
+    list.as_array().cloned().unwrap_or_default()
+}
+
+/// Waits until every delivery of the entry has left `pending`.
+async fn settled(app: &TestApp, key: &str, family: &str, entry: &str) -> Vec<Value> {
+    let started = std::time::Instant::now();
+    loop {
+        let list = ledger(app, key, family, entry).await;
+        if (!list.is_empty() && list.iter().all(|d| d["status"] != "pending")) || started.elapsed() > WAIT {
+            return list;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[actix_web::test]
+async fn a_reminder_due_now_reaches_every_device_in_plaintext() {
+    let web = WebPushMock::start().await;
+    let fcm = FcmMock::start().await;
+    let base = fcm.base.clone();
+    let app = TestApp::spawn_with(|s| s.push.fcm_base_url = base).await;
+    let key = app.push_ready_app("vendor").await;
+    let (status, body) =
+        app.call(Method::PUT, "/v1/app/push-credentials/fcm", Some(&key), Some(fcm.service_account())).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body.to_string().find("PRIVATE KEY").is_none(), "secrets are never returned");
+    let (sub_a, device_a) = web.subscribe();
+    let (sub_b, device_b) = web.subscribe();
+    let fcm_token = "fcmTokenForTheTest:APA91bHyyyyyyyyyyyyyyy";
+    let (family, _) =
+        family_with_devices(&app, &key, &[device_a, device_b, json!({ "kind": "fcm", "token": fcm_token })]).await;
+    assert_eq!(app.make_due(&family, "birth_registration").await, 1);
+
+    let received = web.wait_for(WAIT, |r| r.len() >= 2).await;
+    let sent = fcm.wait_for(WAIT, 1).await;
+    assert_eq!(received.len(), 2, "{received:?}");
+    for subscription in [&sub_a, &sub_b] {
+        let push = web.received_by(subscription).pop().expect("received");
+        assert_eq!(push.status, 201);
+        let plaintext = push.plaintext.expect("decrypted at the mock");
+        assert!(plaintext["title"].as_str().is_some_and(|t| t.starts_with("出生届")), "{plaintext}");
+        assert!(plaintext["entry_id"].is_string() && plaintext["task_id"].is_string());
+        let text = plaintext.to_string();
+        assert!(
+            !text.contains("配信") && !text.contains("試子") && !text.contains("赤子"),
+            "no personal data in a push: {text}"
+        );
+        assert_eq!(push.vapid_subject.as_deref(), Some("mailto:push@nonstop-test.jp"));
+        assert!(
+            push.ttl.is_some_and(|ttl| ttl > 0) && push.urgency.as_deref() == Some("normal") && push.topic.is_some()
+        );
+    }
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].0, fcm_token);
+    assert!(sent[0].1["message"]["notification"]["title"].as_str().is_some_and(|t| t.starts_with("出生届")));
+    assert!(fcm.tokens_issued() >= 1, "an OAuth token was fetched from the token endpoint");
+
+    let page = inbox(&app, &key, &family).await;
+    assert_eq!(page["unread_count"], 1);
+    let entry = page["items"][0]["id"].as_str().expect("entry").to_owned();
+    assert_eq!(page["items"][0]["language"], "ja");
+    let deliveries = settled(&app, &key, &family, &entry).await;
+    assert_eq!(deliveries.len(), 3);
+    assert!(
+        deliveries.iter().all(|d| d["status"] == "sent" && d["attempts"] == 1 && d["provider_message_id"].is_string()),
+        "{deliveries:?}"
+    );
+
+    let (status, read) = app.post(&format!("/v1/families/{family}/inbox/{entry}/read"), &key, json!({})).await;
+    assert_eq!((status, read["read_at"].is_string()), (StatusCode::OK, true));
+    assert_eq!(inbox(&app, &key, &family).await["unread_count"], 0);
+
+    // Recorded exactly once: the same reminder made due again is not recorded twice.
+    let metrics =
+        app.client.get(format!("{}/metrics", app.base)).send().await.expect("sent").text().await.expect("text");
+    assert!(
+        metrics.contains(r#"nonstop_push_deliveries_total{outcome="sent",provider="web_push",status="sent"} 2"#),
+        "{metrics}"
+    );
+}
+
+#[actix_web::test]
+async fn a_429_is_retried_after_the_delay_the_service_gave() {
+    let web = WebPushMock::start().await;
+    let app = TestApp::spawn().await;
+    let key = app.push_ready_app("vendor").await;
+    let (subscription, device) = web.subscribe();
+    web.script(&subscription, vec![Reply::retry_after(429, 2), Reply::status(201)]);
+    let (family, _) = family_with_devices(&app, &key, &[device]).await;
+    app.make_due(&family, "birth_registration").await;
+    let received = web.wait_for(WAIT, |r| r.len() >= 2).await;
+    assert_eq!(received.iter().map(|r| r.status).collect::<Vec<_>>(), [429, 201]);
+    let waited = received[1].at - received[0].at;
+    assert!(waited >= Duration::from_millis(1_900), "retried after {waited:?}, before the Retry-After of 2 s");
+    let entry = inbox(&app, &key, &family).await["items"][0]["id"].as_str().expect("entry").to_owned();
+    let deliveries = settled(&app, &key, &family, &entry).await;
+    assert_eq!((deliveries[0]["status"].as_str(), deliveries[0]["attempts"].as_i64()), (Some("sent"), Some(2)));
+}
+
+#[actix_web::test]
+async fn a_410_disables_the_device_and_nothing_is_sent_to_it_again() {
+    let web = WebPushMock::start().await;
+    let app = TestApp::spawn().await;
+    let key = app.push_ready_app("vendor").await;
+    let (gone, gone_device) = web.subscribe();
+    let (alive, alive_device) = web.subscribe();
+    web.always(&gone, Reply::status(410));
+    let (family, ids) = family_with_devices(&app, &key, &[gone_device, alive_device]).await;
+    app.make_due(&family, "birth_registration").await;
+    web.wait_for(WAIT, |r| r.len() >= 2).await;
+    let entry = inbox(&app, &key, &family).await["items"][0]["id"].as_str().expect("entry").to_owned();
+    let deliveries = settled(&app, &key, &family, &entry).await;
+    let dead = deliveries.iter().find(|d| d["device_id"] == ids[0].as_str()).expect("delivery");
+    assert_eq!((dead["status"].as_str(), dead["last_error"].as_str()), (Some("dead"), Some("dead_token")));
+    let (_, devices) = app.get(&format!("/v1/families/{family}/devices"), &key).await;
+    let disabled = devices.as_array().expect("devices").iter().find(|d| d["id"] == ids[0].as_str()).expect("device");
+    assert!(
+        disabled["disabled_at"].is_string() && disabled["disabled_reason"].as_str().is_some_and(|r| r.contains("410")),
+        "{disabled}"
+    );
+
+    // The next reminder goes to the live device only.
+    app.make_due(&family, "child_allowance_claim").await;
+    web.wait_for(WAIT, |r| r.iter().filter(|x| x.subscription == alive).count() >= 2).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(web.received_by(&gone).len(), 1, "never sent to a dead subscription again");
+    assert_eq!(web.received_by(&alive).len(), 2);
+}
+
+#[actix_web::test]
+async fn server_errors_until_the_ttl_ends_give_expired() {
+    let web = WebPushMock::start().await;
+    let app = TestApp::spawn().await;
+    let key = app.push_ready_app("vendor").await;
+    let (subscription, device) = web.subscribe();
+    web.always(&subscription, Reply::retry_after(500, 1));
+    let (family, _) = family_with_devices(&app, &key, &[device]).await;
+    app.make_due(&family, "birth_registration").await;
+    web.wait_for(WAIT, |r| !r.is_empty()).await;
+    // Shorten the entry's TTL to a few seconds, as if it were nearly over.
+    {
+        use diesel::prelude::*;
+        use nonstop::db::schema::inbox_entries;
+        let mut conn = app.db.get().expect("conn");
+        diesel::update(inbox_entries::table.filter(inbox_entries::family_id.eq(&family)))
+            .set(inbox_entries::expires_at.eq(nonstop::service::now() + chrono::Duration::seconds(3)))
+            .execute(&mut *conn)
+            .expect("ttl");
+    }
+    let entry = inbox(&app, &key, &family).await["items"][0]["id"].as_str().expect("entry").to_owned();
+    let deliveries = settled(&app, &key, &family, &entry).await;
+    assert_eq!(deliveries[0]["status"], "expired", "{deliveries:?}");
+    assert!(deliveries[0]["attempts"].as_i64().is_some_and(|a| a >= 2));
+    assert_eq!(deliveries[0]["last_error"], "provider_500");
+    let (_, devices) = app.get(&format!("/v1/families/{family}/devices"), &key).await;
+    assert!(devices[0]["disabled_at"].is_null(), "a transient error never disables a device");
+}
+
+#[actix_web::test]
+async fn fcm_unregistered_disables_the_device_and_bad_vapid_keys_are_a_config_error() {
+    let web = WebPushMock::start().await;
+    let fcm = FcmMock::start().await;
+    let base = fcm.base.clone();
+    let app = TestApp::spawn_with(|s| s.push.fcm_base_url = base).await;
+    let key = app.push_ready_app("vendor").await;
+    app.call(Method::PUT, "/v1/app/push-credentials/fcm", Some(&key), Some(fcm.service_account())).await;
+    let token = "fcmTokenThatIsGone:APA91bHzzzzzzzzzzzzzzz";
+    fcm.script(token, vec![Reply::json(404, fcm_error(404, "UNREGISTERED"))]);
+    let (family, ids) = family_with_devices(&app, &key, &[json!({ "kind": "fcm", "token": token })]).await;
+    app.make_due(&family, "birth_registration").await;
+    fcm.wait_for(WAIT, 1).await;
+    let entry = inbox(&app, &key, &family).await["items"][0]["id"].as_str().expect("entry").to_owned();
+    let deliveries = settled(&app, &key, &family, &entry).await;
+    assert_eq!(deliveries[0]["status"], "dead");
+    let (_, devices) = app.get(&format!("/v1/families/{family}/devices"), &key).await;
+    assert!(devices
+        .as_array()
+        .expect("devices")
+        .iter()
+        .any(|d| d["id"] == ids[0].as_str() && d["disabled_reason"] == "FCM: UNREGISTERED"));
+
+    // An app whose VAPID key the push service refuses: reported on the app, device kept.
+    let (_, other_key) = app.create_app("misconfigured");
+    let (subscription, device) = web.subscribe();
+    web.always(&subscription, Reply::json(403, json!({ "reason": "BadJwtToken" })));
+    let (status, _) = app
+        .call(
+            Method::PUT,
+            "/v1/app/push-credentials/web-push",
+            Some(&other_key),
+            Some(json!({ "subject": "mailto:ops@nonstop-test.jp" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (family, _) = family_with_devices(&app, &other_key, &[device]).await;
+    app.make_due(&family, "birth_registration").await;
+    web.wait_for(WAIT, |r| r.iter().any(|x| x.subscription == subscription)).await;
+    let started = std::time::Instant::now();
+    let mut view = Value::Null;
+    while started.elapsed() < WAIT {
+        view = app.get("/v1/app/push-credentials", &other_key).await.1;
+        if view["web_push"]["config_error"].is_string() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(view["web_push"]["config_error"].as_str().is_some_and(|e| e.contains("403")), "{view}");
+    let (_, devices) = app.get(&format!("/v1/families/{family}/devices"), &other_key).await;
+    assert!(devices[0]["disabled_at"].is_null(), "a configuration error does not burn the token");
+}
+
+#[actix_web::test]
+async fn two_workers_on_one_database_never_send_one_delivery_twice() {
+    let web = WebPushMock::start().await;
+    let app = TestApp::spawn_with(|s| s.jobs.batch_size = 7).await;
+    let replica = app.replica(|s| s.jobs.batch_size = 7).await;
+    let key = app.push_ready_app("vendor").await;
+    let mut subscriptions = Vec::new();
+    let mut families = Vec::new();
+    for _ in 0..6 {
+        let devices: Vec<Value> = (0..20)
+            .map(|_| {
+                let (id, device) = web.subscribe();
+                subscriptions.push(id);
+                device
+            })
+            .collect();
+        families.push(family_with_devices(&app, &key, &devices).await.0);
+    }
+    for family in &families {
+        app.make_due(family, "birth_registration").await;
+    }
+    let received = web.wait_for(Duration::from_secs(30), |r| r.len() >= 120).await;
+    tokio::time::sleep(Duration::from_millis(1_000)).await;
+    let received = if received.len() >= 120 { web.received() } else { received };
+    assert_eq!(received.len(), 120, "every delivery once");
+    let distinct: std::collections::HashSet<&str> = received.iter().map(|r| r.subscription.as_str()).collect();
+    assert_eq!(distinct.len(), 120, "no delivery sent twice");
+    drop(replica);
+}
+
+#[actix_web::test]
+async fn subscriptions_to_unknown_hosts_and_bad_credentials_are_refused() {
+    let app = TestApp::spawn().await;
+    let (_, key) = app.create_app("vendor");
+    let family = app.create_family(&key, json!({ "municipality_code": "131016" })).await;
+    let (status, error) = app
+        .post(
+            &format!("/v1/families/{family}/devices"),
+            &key,
+            crate::helpers::web_push_device("https://push.evil.example/x"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(error["fields"]["endpoint"].as_str().is_some_and(|e| e.contains("not a push service")), "{error}");
+    for (path, body, field) in [
+        ("/v1/app/push-credentials/web-push", json!({ "subject": "mailto:me@localhost" }), "subject"),
+        (
+            "/v1/app/push-credentials/web-push",
+            json!({ "subject": "mailto:push@nonstop-test.jp", "private_key": "nope" }),
+            "private_key",
+        ),
+        (
+            "/v1/app/push-credentials/apns",
+            json!({ "key_pem": "x", "key_id": "ABC", "team_id": "TEAM123456", "topic": "jp.example" }),
+            "key_pem",
+        ),
+        (
+            "/v1/app/push-credentials/fcm",
+            json!({ "project_id": "p", "client_email": "x", "private_key": "-----BEGIN PRIVATE KEY-----" }),
+            "client_email",
+        ),
+    ] {
+        let (status, error) = app.call(Method::PUT, path, Some(&key), Some(body)).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{path}: {error}");
+        assert!(error["fields"][field].is_string(), "{path}: {error}");
+    }
+    let (status, generated) = app
+        .call(
+            Method::PUT,
+            "/v1/app/push-credentials/web-push",
+            Some(&key),
+            Some(json!({ "subject": "https://nonstop-test.jp/contact" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let public = generated["web_push"]["public_key"].as_str().expect("public key");
+    assert_eq!(public.len(), 87, "65 bytes in base64url");
+    let (status, _) = app
+        .call(Method::PUT, "/v1/app/push-credentials/web-push", Some(&key), Some(json!({ "subject": "mailto:a@b.jp" })))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, rotated) = app.get("/v1/app/push-credentials", &key).await;
+    assert_ne!(rotated["web_push"]["public_key"].as_str(), Some(public), "rotation makes a new pair");
+}
+
+#[actix_web::test]
+async fn the_scheduler_records_each_due_reminder_exactly_once() {
+    let web = WebPushMock::start().await;
+    let app = TestApp::spawn_with(|s| s.jobs.scheduler = true).await;
+    let key = app.push_ready_app("vendor").await;
+    let (subscription, device) = web.subscribe();
+    let (family, _) = family_with_devices(&app, &key, &[device]).await;
+    {
+        // One reminder due a moment ago; the scheduler's next tick (every second) records it.
+        use diesel::prelude::*;
+        use nonstop::db::schema::planned_notifications;
+        let mut conn = app.db.get().expect("conn");
+        diesel::update(planned_notifications::table.filter(planned_notifications::family_id.eq(&family)))
+            .set(planned_notifications::send_at.eq(nonstop::service::now() + chrono::Duration::days(365)))
+            .execute(&mut *conn)
+            .expect("hold");
+        let first: String = planned_notifications::table
+            .filter(planned_notifications::family_id.eq(&family))
+            .select(planned_notifications::id)
+            .first(&mut *conn)
+            .expect("one");
+        diesel::update(planned_notifications::table.find(first))
+            .set(planned_notifications::send_at.eq(nonstop::service::now() - chrono::Duration::seconds(1)))
+            .execute(&mut *conn)
+            .expect("due");
+    }
+    web.wait_for(WAIT, |r| !r.is_empty()).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(web.received_by(&subscription).len(), 1, "one push for one reminder, across several ticks");
+    assert_eq!(inbox(&app, &key, &family).await["items"].as_array().map(Vec::len), Some(1));
+}
