@@ -2,6 +2,7 @@
 //! PostgreSQL. Each test gets its own database.
 
 mod cli;
+mod crash;
 mod delivery;
 mod families;
 mod helpers;
