@@ -178,13 +178,7 @@ pub fn set_status(
     action: TaskAction,
     now: NaiveDateTime,
 ) -> Result<(), Error> {
-    let row: TaskRow = tasks::table
-        .find(task_id)
-        .filter(tasks::family_id.eq(family_id))
-        .select(TaskRow::as_select())
-        .first(conn)
-        .optional()?
-        .ok_or(Error::NotFound("task"))?;
+    let row = find(conn, family_id, task_id)?;
     if row.status == TaskStatus::Cancelled.as_str() {
         return Err(Error::Conflict {
             code: "task_cancelled",
@@ -212,14 +206,19 @@ pub fn get(
     today: NaiveDate,
 ) -> Result<Task, Error> {
     let settings = super::planning::resolved_settings(conn, ctx, municipality)?;
-    let row: TaskRow = tasks::table
+    let row = find(conn, family_id, task_id)?;
+    view(row, ctx, &settings, today)
+}
+
+/// A task of the family, or "not found".
+fn find(conn: &mut DbConnection, family_id: &str, task_id: &str) -> Result<TaskRow, Error> {
+    tasks::table
         .find(task_id)
         .filter(tasks::family_id.eq(family_id))
         .select(TaskRow::as_select())
         .first(conn)
         .optional()?
-        .ok_or(Error::NotFound("task"))?;
-    view(row, ctx, &settings, today)
+        .ok_or(Error::NotFound("task"))
 }
 
 /// The reminders nonstop will send, soonest first.
