@@ -13,6 +13,7 @@ mod inbox;
 mod keys;
 mod life_events;
 mod municipalities;
+mod notices;
 mod ops;
 mod push_credentials;
 mod sessions;
@@ -63,6 +64,15 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .service(push_credentials::update_web_push_credentials)
             .service(push_credentials::update_apns_credentials)
             .service(push_credentials::update_fcm_credentials)
+            .service(notices::preview_notice_audience)
+            .service(notices::create_notice)
+            .service(notices::get_notice)
+            .service(notices::update_notice)
+            .service(notices::approve_notice)
+            .service(notices::send_notice)
+            .service(notices::cancel_notice)
+            .service(notices::get_notice_figures)
+            .service(notices::update_notice_consent)
             .service(keys::get_whoami)
             .service(keys::list_app_keys)
             .service(keys::create_app_key)
@@ -107,6 +117,7 @@ pub fn configure_unlisted(cfg: &mut web::ServiceConfig) {
         (name = "templates", description = "通知文: the words nonstop sends, in the families' languages"),
         (name = "inbox", description = "受信箱: every notification a family received, and its deliveries"),
         (name = "push credentials", description = "The vendor's own VAPID, APNs and FCM credentials"),
+        (name = "notices", description = "お知らせ: notices a municipality sends its residents"),
         (name = "keys", description = "The caller's identity and the vendor's API keys"),
     )
 )]

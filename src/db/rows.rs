@@ -237,3 +237,24 @@ pub struct DeliveryRow {
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
 }
+
+#[derive(Clone, Debug, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = notices, treat_none_as_null = true)]
+pub struct NoticeRow {
+    pub id: String,
+    pub municipality_code: String,
+    pub category: String,
+    /// JSON of `NoticeContent`
+    pub content: String,
+    /// JSON of `Audience`
+    pub audience: String,
+    /// draft | approved | sent | cancelled
+    pub status: String,
+    pub author_staff_id: String,
+    pub approver_staff_id: Option<String>,
+    pub approved_at: Option<NaiveDateTime>,
+    pub sent_at: Option<NaiveDateTime>,
+    pub expires_at: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}

@@ -226,7 +226,44 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    notices (id) {
+        id -> Text,
+        municipality_code -> Text,
+        category -> Text,
+        content -> Text,
+        audience -> Text,
+        status -> Text,
+        author_staff_id -> Text,
+        approver_staff_id -> Nullable<Text>,
+        approved_at -> Nullable<Timestamp>,
+        sent_at -> Nullable<Timestamp>,
+        expires_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    notice_consents (family_id, municipality_code) {
+        family_id -> Text,
+        municipality_code -> Text,
+        consented -> Bool,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    notice_recipients (notice_id, family_id) {
+        notice_id -> Text,
+        family_id -> Text,
+        entry_id -> Nullable<Text>,
+        needs_paper -> Bool,
+    }
+}
+
 diesel::joinable!(app_keys -> apps (app_id));
+diesel::joinable!(notice_recipients -> notices (notice_id));
 diesel::joinable!(deliveries -> inbox_entries (entry_id));
 diesel::joinable!(deliveries -> devices (device_id));
 diesel::joinable!(inbox_entries -> families (family_id));
@@ -256,4 +293,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     inbox_entries,
     deliveries,
     scheduled_jobs,
+    notices,
+    notice_consents,
+    notice_recipients,
 );

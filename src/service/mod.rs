@@ -12,6 +12,7 @@ pub mod guardians;
 pub mod inbox;
 pub mod life_events;
 pub mod municipalities;
+pub mod notices;
 pub mod patch;
 pub mod planning;
 pub mod principals;

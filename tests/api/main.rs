@@ -9,6 +9,7 @@ mod helpers;
 mod isolation;
 mod life_events;
 mod mocks;
+mod notices;
 mod operations;
 mod planning;
 mod privacy;

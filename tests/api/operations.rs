@@ -71,7 +71,20 @@ fn every_operation_is_named_verb_resource_and_documents_its_errors() {
     let document: Value = serde_json::from_str(&nonstop::api::openapi().to_json().expect("json")).expect("parse");
     let paths = document["paths"].as_object().expect("paths");
     assert!(paths.len() >= 10);
-    let verbs = ["create_", "get_", "list_", "update_", "delete_", "register_", "record_", "revoke_", "preview_"];
+    let verbs = [
+        "create_",
+        "get_",
+        "list_",
+        "update_",
+        "delete_",
+        "register_",
+        "record_",
+        "revoke_",
+        "preview_",
+        "approve_",
+        "send_",
+        "cancel_",
+    ];
     for (path, item) in paths {
         for (method, operation) in item.as_object().expect("item") {
             let id = operation["operationId"].as_str().unwrap_or_default();

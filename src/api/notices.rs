@@ -1,0 +1,189 @@
+//! `/v1/municipalities/{code}/notices`: お知らせ written, approved and sent by a municipality's
+//! staff; `/v1/families/{family_id}/notice-consent`: a family's consent to official notifications.
+
+use actix_web::{get, post, put, web, HttpResponse};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::extract::ValidJson;
+use crate::app::AppState;
+use crate::domain::dates::tokyo_today;
+use crate::domain::MunicipalityCode;
+use crate::error::Error;
+use crate::service::notices::{self, Audience, Notice, NoticeFigures, NoticeInput};
+use crate::service::principals::Principal;
+use crate::service::{municipalities, now};
+
+fn staff(principal: &Principal, code: String) -> Result<(MunicipalityCode, String), Error> {
+    let code = MunicipalityCode::parse(&code).map_err(|_| Error::NotFound("municipality"))?;
+    let staff_id = municipalities::staff_of(principal, &code)?.to_owned();
+    Ok((code, staff_id))
+}
+
+/// Write a notice (a draft, until another member of staff approves it).
+#[utoipa::path(tag = "notices", operation_id = "create_notice", params(("code" = String, Path)), request_body = NoticeInput,
+    responses((status = 201, description = "Drafted", body = Notice)))]
+#[post("/municipalities/{code}/notices")]
+pub async fn create_notice(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<String>,
+    body: ValidJson<NoticeInput>,
+) -> Result<HttpResponse, Error> {
+    let (code, staff_id) = staff(&principal, path.into_inner())?;
+    let now = now();
+    let notice = state.db.write(move |conn| notices::create(conn, &code, &staff_id, body.0, now)).await?;
+    Ok(HttpResponse::Created().json(notice))
+}
+
+/// Read a notice.
+#[utoipa::path(tag = "notices", operation_id = "get_notice", params(("code" = String, Path), ("notice_id" = String, Path)),
+    responses((status = 200, description = "The notice", body = Notice)))]
+#[get("/municipalities/{code}/notices/{notice_id}")]
+pub async fn get_notice(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, Error> {
+    let (code, id) = path.into_inner();
+    let (code, _) = staff(&principal, code)?;
+    let notice = state.db.read(move |conn| notices::get(conn, &code, &id)).await?;
+    Ok(HttpResponse::Ok().json(notice))
+}
+
+/// Replace a notice's contents; an approved notice needs approval again.
+#[utoipa::path(tag = "notices", operation_id = "update_notice", params(("code" = String, Path), ("notice_id" = String, Path)),
+    request_body = NoticeInput, responses((status = 200, description = "Back to draft", body = Notice)))]
+#[put("/municipalities/{code}/notices/{notice_id}")]
+pub async fn update_notice(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<(String, String)>,
+    body: ValidJson<NoticeInput>,
+) -> Result<HttpResponse, Error> {
+    let (code, id) = path.into_inner();
+    let (code, _) = staff(&principal, code)?;
+    let now = now();
+    let notice = state.db.write(move |conn| notices::update(conn, &code, &id, body.0, now)).await?;
+    Ok(HttpResponse::Ok().json(notice))
+}
+
+/// Approve a notice (a member of staff other than its author).
+#[utoipa::path(tag = "notices", operation_id = "approve_notice", params(("code" = String, Path), ("notice_id" = String, Path)),
+    responses((status = 200, description = "Approved", body = Notice),
+        (status = 409, description = "`approval_by_author` or not a draft", body = crate::error::ErrorBody)))]
+#[post("/municipalities/{code}/notices/{notice_id}/approve")]
+pub async fn approve_notice(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, Error> {
+    let (code, id) = path.into_inner();
+    let (code, staff_id) = staff(&principal, code)?;
+    let now = now();
+    let notice = state.db.write(move |conn| notices::approve(conn, &code, &id, &staff_id, now)).await?;
+    Ok(HttpResponse::Ok().json(notice))
+}
+
+/// Send an approved notice now, through the families' inboxes and devices.
+#[utoipa::path(tag = "notices", operation_id = "send_notice", params(("code" = String, Path), ("notice_id" = String, Path)),
+    responses((status = 200, description = "Sent", body = Notice),
+        (status = 409, description = "Not approved, cancelled or already sent", body = crate::error::ErrorBody)))]
+#[post("/municipalities/{code}/notices/{notice_id}/send")]
+pub async fn send_notice(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, Error> {
+    let (code, id) = path.into_inner();
+    let (code, _) = staff(&principal, code)?;
+    let (planning, templates) = (state.planning.clone(), state.templates.clone());
+    let (today, now) = (tokyo_today(), now());
+    let notice = state
+        .db
+        .write(move |conn| {
+            let name = municipalities::get(conn, &planning, &code)?.settings.name.unwrap_or_else(|| code.to_string());
+            notices::send(conn, &templates, &code, &name, &id, today, now)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(notice))
+}
+
+/// Cancel a notice not yet sent.
+#[utoipa::path(tag = "notices", operation_id = "cancel_notice", params(("code" = String, Path), ("notice_id" = String, Path)),
+    responses((status = 200, description = "Cancelled", body = Notice)))]
+#[post("/municipalities/{code}/notices/{notice_id}/cancel")]
+pub async fn cancel_notice(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, Error> {
+    let (code, id) = path.into_inner();
+    let (code, _) = staff(&principal, code)?;
+    let now = now();
+    let notice = state.db.write(move |conn| notices::cancel(conn, &code, &id, now)).await?;
+    Ok(HttpResponse::Ok().json(notice))
+}
+
+/// The audience a set of conditions would reach: a count, never a list of families.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AudienceSize {
+    pub audience_size: i64,
+}
+
+/// Preview the audience size of conditions.
+#[utoipa::path(tag = "notices", operation_id = "preview_notice_audience", params(("code" = String, Path)), request_body = Audience,
+    responses((status = 200, description = "How many resident families", body = AudienceSize)))]
+#[post("/municipalities/{code}/notices/audience-preview")]
+pub async fn preview_notice_audience(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<String>,
+    body: ValidJson<Audience>,
+) -> Result<HttpResponse, Error> {
+    let (code, _) = staff(&principal, path.into_inner())?;
+    let today = tokyo_today();
+    let size = state.db.read(move |conn| notices::audience_size(conn, &code, &body.0, today)).await?;
+    Ok(HttpResponse::Ok().json(AudienceSize { audience_size: size }))
+}
+
+/// The figures of a notice (families, each counted once).
+#[utoipa::path(tag = "notices", operation_id = "get_notice_figures", params(("code" = String, Path), ("notice_id" = String, Path)),
+    responses((status = 200, description = "Figures", body = NoticeFigures)))]
+#[get("/municipalities/{code}/notices/{notice_id}/figures")]
+pub async fn get_notice_figures(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, Error> {
+    let (code, id) = path.into_inner();
+    let (code, _) = staff(&principal, code)?;
+    let figures = state.db.read(move |conn| notices::figures(conn, &code, &id)).await?;
+    Ok(HttpResponse::Ok().json(figures))
+}
+
+/// A family's consent to receive its municipality's official notifications electronically.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConsentInput {
+    pub consented: bool,
+}
+
+/// Give or withdraw consent to official notifications (recorded with its time).
+#[utoipa::path(tag = "notices", operation_id = "update_notice_consent", params(("family_id" = String, Path)), request_body = ConsentInput,
+    responses((status = 204, description = "Recorded")))]
+#[put("/families/{family_id}/notice-consent")]
+pub async fn update_notice_consent(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<String>,
+    body: ValidJson<ConsentInput>,
+) -> Result<HttpResponse, Error> {
+    let now = now();
+    state
+        .write_family(principal, path.into_inner(), move |conn, _, family| {
+            notices::set_consent(conn, &family, body.0.consented, now)
+        })
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,580 @@
+//! お知らせ: notices a municipality's staff write for the families resident there, approved by
+//! a second staff member, fanned out through the same inbox and outbox as reminders, and
+//! measured without counting a family twice.
+
+use std::collections::{BTreeMap, HashSet};
+
+use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::inbox::{self, EntryKind, NewEntry};
+use super::planning::TaskStatus;
+use super::{new_id, utc};
+use crate::db::rows::{ChildRow, FamilyRow, NoticeRow};
+use crate::db::schema::{
+    children, deliveries, families, inbox_entries, notice_consents, notice_recipients, notices, tasks,
+};
+use crate::db::DbConnection;
+use crate::domain::enums::{ChildStatus, HealthInsurance};
+use crate::domain::{periods, text, LanguageTag, MunicipalityCode};
+use crate::error::{Error, FieldCheck};
+use crate::templates::{TemplateValue, Templates};
+use crate::text_enum;
+
+/// Families read per query while resolving an audience: memory stays bounded.
+const BATCH: i64 = 1_000;
+
+text_enum! {
+    /// What a notice is about.
+    pub enum NoticeCategory {
+        Checkup => "checkup",
+        Vaccination => "vaccination",
+        Benefit => "benefit",
+        Event => "event",
+        Emergency => "emergency",
+        /// 公的な通知: reaches only families who consented to electronic notification; the
+        /// others are counted as needing paper.
+        OfficialNotification => "official_notification",
+    }
+}
+
+text_enum! {
+    /// Where a notice stands.
+    pub enum NoticeStatus {
+        Draft => "draft",
+        Approved => "approved",
+        Sent => "sent",
+        Cancelled => "cancelled",
+    }
+}
+
+/// A notice's title and body in one language.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NoticeText {
+    pub title: String,
+    pub body: String,
+}
+
+/// A link or attachment.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NoticeLink {
+    pub title: String,
+    /// An https URL.
+    pub url: String,
+    pub size_bytes: Option<i64>,
+    /// SHA-256 of the file, hex.
+    pub sha256: Option<String>,
+}
+
+/// Who a notice is for: every condition given must hold (none: every resident family).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct Audience {
+    /// A child whose age in completed months lies in this range (inclusive).
+    pub child_age_months: Option<MonthRange>,
+    /// A child born in this range of dates (inclusive).
+    pub child_born_between: Option<DateRange>,
+    /// An expected child due in this range (inclusive).
+    pub due_between: Option<DateRange>,
+    /// A task of this procedure still open (e.g. `checkup_18_months`).
+    pub open_procedure: Option<String>,
+    pub health_insurance: Option<HealthInsurance>,
+    pub single_parent: Option<bool>,
+}
+
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MonthRange {
+    pub min: i64,
+    pub max: i64,
+}
+
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DateRange {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+}
+
+/// A notice to write (or a replacement of a draft's contents).
+#[derive(Clone, Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NoticeInput {
+    pub category: NoticeCategory,
+    /// Language tag → title and body; Japanese (`ja`) is required.
+    pub texts: BTreeMap<String, NoticeText>,
+    #[serde(default)]
+    pub links: Vec<NoticeLink>,
+    #[serde(default)]
+    pub audience: Audience,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct Content {
+    texts: BTreeMap<String, NoticeText>,
+    links: Vec<NoticeLink>,
+}
+
+/// A notice as staff see it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Notice {
+    pub id: String,
+    pub municipality_code: String,
+    pub category: NoticeCategory,
+    pub status: NoticeStatus,
+    pub texts: BTreeMap<String, NoticeText>,
+    pub links: Vec<NoticeLink>,
+    pub audience: Audience,
+    pub author_staff_id: String,
+    pub approver_staff_id: Option<String>,
+    pub approved_at: Option<DateTime<Utc>>,
+    pub sent_at: Option<DateTime<Utc>>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// The figures of a sent notice. Each counts families, never a family twice.
+#[derive(Debug, Default, Serialize, ToSchema)]
+pub struct NoticeFigures {
+    /// Families the notice was for.
+    pub audience: i64,
+    /// Recorded in their inbox.
+    pub recorded: i64,
+    /// At least one push accepted by a provider.
+    pub pushed: i64,
+    /// Per provider: families with a push accepted by it.
+    pub delivered_by_provider: BTreeMap<String, i64>,
+    /// Recorded, had devices, and no push accepted (all failed, expired or dead).
+    pub failed: i64,
+    /// Opened in the app.
+    pub read: i64,
+    /// Official notifications to families without consent: post them a letter.
+    pub needs_paper: i64,
+}
+
+fn validate(input: &NoticeInput) -> Result<(), Error> {
+    let mut check = FieldCheck::default();
+    if !input.texts.contains_key("ja") {
+        check.fail("texts.ja", "a notice needs its Japanese text");
+    }
+    for (language, t) in &input.texts {
+        if LanguageTag::parse(language).is_err() {
+            check.fail(&format!("texts.{language}"), "is not a language tag");
+        }
+        check.check(
+            &format!("texts.{language}.title"),
+            text::name(&t.title).map_err(|e| e.replace("a name", "a title")),
+        );
+        if t.body.trim().is_empty() || t.body.chars().count() > 10_000 {
+            check.fail(&format!("texts.{language}.body"), "must be 1–10000 characters");
+        }
+    }
+    for (i, link) in input.links.iter().enumerate() {
+        if !url::Url::parse(&link.url).is_ok_and(|u| u.scheme() == "https") {
+            check.fail(&format!("links[{i}].url"), "must be an https URL");
+        }
+        if link.sha256.as_ref().is_some_and(|h| h.len() != 64 || !h.bytes().all(|b| b.is_ascii_hexdigit())) {
+            check.fail(&format!("links[{i}].sha256"), "must be 64 hexadecimal characters");
+        }
+    }
+    if let Some(r) = input.audience.child_age_months {
+        if r.min < 0 || r.max < r.min || r.max > 12 * 23 {
+            check.fail("audience.child_age_months", "needs 0 <= min <= max <= 276");
+        }
+    }
+    for (field, range) in [
+        ("audience.child_born_between", input.audience.child_born_between),
+        ("audience.due_between", input.audience.due_between),
+    ] {
+        if range.is_some_and(|r| r.to < r.from) {
+            check.fail(field, "`to` must not be before `from`");
+        }
+    }
+    check.finish()
+}
+
+fn view(row: NoticeRow) -> Result<Notice, Error> {
+    let content: Content =
+        serde_json::from_str(&row.content).map_err(|e| Error::internal(format!("notices.content: {e}")))?;
+    Ok(Notice {
+        category: NoticeCategory::from_stored(&row.category)?,
+        status: NoticeStatus::from_stored(&row.status)?,
+        texts: content.texts,
+        links: content.links,
+        audience: serde_json::from_str(&row.audience).map_err(|e| Error::internal(format!("notices.audience: {e}")))?,
+        municipality_code: row.municipality_code,
+        author_staff_id: row.author_staff_id,
+        approver_staff_id: row.approver_staff_id,
+        approved_at: row.approved_at.map(utc),
+        sent_at: row.sent_at.map(utc),
+        expires_at: row.expires_at.map(utc),
+        created_at: utc(row.created_at),
+        id: row.id,
+    })
+}
+
+fn encode(input: &NoticeInput) -> Result<(String, String), Error> {
+    let content = Content { texts: input.texts.clone(), links: input.links.clone() };
+    Ok((
+        serde_json::to_string(&content).map_err(|e| Error::internal(e.to_string()))?,
+        serde_json::to_string(&input.audience).map_err(|e| Error::internal(e.to_string()))?,
+    ))
+}
+
+pub fn create(
+    conn: &mut DbConnection,
+    code: &MunicipalityCode,
+    staff_id: &str,
+    input: NoticeInput,
+    now: NaiveDateTime,
+) -> Result<Notice, Error> {
+    validate(&input)?;
+    let (content, audience) = encode(&input)?;
+    let row = NoticeRow {
+        id: new_id(),
+        municipality_code: code.to_string(),
+        category: input.category.as_str().to_owned(),
+        content,
+        audience,
+        status: NoticeStatus::Draft.as_str().to_owned(),
+        author_staff_id: staff_id.to_owned(),
+        approver_staff_id: None,
+        approved_at: None,
+        sent_at: None,
+        expires_at: input.expires_at.map(|t| t.naive_utc()),
+        created_at: now,
+        updated_at: now,
+    };
+    diesel::insert_into(notices::table).values(&row).execute(conn)?;
+    view(row)
+}
+
+fn find(conn: &mut DbConnection, code: &MunicipalityCode, id: &str) -> Result<NoticeRow, Error> {
+    notices::table
+        .find(id)
+        .filter(notices::municipality_code.eq(code.as_str()))
+        .select(NoticeRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or(Error::NotFound("notice"))
+}
+
+pub fn get(conn: &mut DbConnection, code: &MunicipalityCode, id: &str) -> Result<Notice, Error> {
+    view(find(conn, code, id)?)
+}
+
+/// Replaces a notice's contents; an approved notice goes back to draft and needs approval again.
+pub fn update(
+    conn: &mut DbConnection,
+    code: &MunicipalityCode,
+    id: &str,
+    input: NoticeInput,
+    now: NaiveDateTime,
+) -> Result<Notice, Error> {
+    let row = find(conn, code, id)?;
+    if !matches!(NoticeStatus::from_stored(&row.status)?, NoticeStatus::Draft | NoticeStatus::Approved) {
+        return Err(Error::Conflict {
+            code: "notice_not_editable",
+            message: "a sent or cancelled notice cannot be edited".into(),
+        });
+    }
+    validate(&input)?;
+    let (content, audience) = encode(&input)?;
+    let updated = NoticeRow {
+        category: input.category.as_str().to_owned(),
+        content,
+        audience,
+        status: NoticeStatus::Draft.as_str().to_owned(),
+        approver_staff_id: None,
+        approved_at: None,
+        expires_at: input.expires_at.map(|t| t.naive_utc()),
+        updated_at: now,
+        ..row
+    };
+    diesel::update(notices::table.find(&updated.id)).set(&updated).execute(conn)?;
+    view(updated)
+}
+
+/// Approval by a second member of staff: the author cannot approve their own notice.
+pub fn approve(
+    conn: &mut DbConnection,
+    code: &MunicipalityCode,
+    id: &str,
+    staff_id: &str,
+    now: NaiveDateTime,
+) -> Result<Notice, Error> {
+    let row = find(conn, code, id)?;
+    if row.status != NoticeStatus::Draft.as_str() {
+        return Err(Error::Conflict { code: "notice_not_draft", message: "only a draft can be approved".into() });
+    }
+    if row.author_staff_id == staff_id {
+        return Err(Error::Conflict {
+            code: "approval_by_author",
+            message: "a notice is approved by another member of staff than its author".into(),
+        });
+    }
+    let updated = NoticeRow {
+        status: NoticeStatus::Approved.as_str().to_owned(),
+        approver_staff_id: Some(staff_id.to_owned()),
+        approved_at: Some(now),
+        updated_at: now,
+        ..row
+    };
+    diesel::update(notices::table.find(&updated.id)).set(&updated).execute(conn)?;
+    view(updated)
+}
+
+/// Cancels a notice not yet sent.
+pub fn cancel(conn: &mut DbConnection, code: &MunicipalityCode, id: &str, now: NaiveDateTime) -> Result<Notice, Error> {
+    let row = find(conn, code, id)?;
+    if !matches!(NoticeStatus::from_stored(&row.status)?, NoticeStatus::Draft | NoticeStatus::Approved) {
+        return Err(Error::Conflict {
+            code: "notice_not_cancellable",
+            message: "a sent notice cannot be cancelled".into(),
+        });
+    }
+    let updated = NoticeRow { status: NoticeStatus::Cancelled.as_str().to_owned(), updated_at: now, ..row };
+    diesel::update(notices::table.find(&updated.id)).set(&updated).execute(conn)?;
+    view(updated)
+}
+
+/// Completed months of age on `today` (a child reaches N months at the end of 生後N月に至る日).
+pub fn age_in_months(birth: NaiveDate, today: NaiveDate) -> i64 {
+    if today <= birth {
+        return 0;
+    }
+    let mut months = (i64::from(today.year()) - i64::from(birth.year())) * 12 + i64::from(today.month0())
+        - i64::from(birth.month0());
+    months = months.max(0) + 1;
+    while months > 0 && periods::month_age_reached(birth, months) >= today {
+        months -= 1;
+    }
+    months
+}
+
+fn matches(
+    audience: &Audience,
+    family: &FamilyRow,
+    kids: &[ChildRow],
+    open: &HashSet<String>,
+    today: NaiveDate,
+) -> bool {
+    let born: Vec<NaiveDate> =
+        kids.iter().filter(|c| c.status == ChildStatus::Born.as_str()).filter_map(|c| c.birth_date).collect();
+    let due: Vec<NaiveDate> =
+        kids.iter().filter(|c| c.status == ChildStatus::Expected.as_str()).filter_map(|c| c.due_date).collect();
+    audience.child_age_months.is_none_or(|r| born.iter().any(|b| (r.min..=r.max).contains(&age_in_months(*b, today))))
+        && audience.child_born_between.is_none_or(|r| born.iter().any(|b| (r.from..=r.to).contains(b)))
+        && audience.due_between.is_none_or(|r| due.iter().any(|d| (r.from..=r.to).contains(d)))
+        && (audience.open_procedure.is_none() || open.contains(&family.id))
+        && audience.health_insurance.is_none_or(|h| family.health_insurance.as_deref() == Some(h.as_str()))
+        && audience.single_parent.is_none_or(|s| family.single_parent == s)
+}
+
+/// Streams the resident families matching the audience to `each`, a batch at a time.
+fn for_each_recipient(
+    conn: &mut DbConnection,
+    code: &str,
+    audience: &Audience,
+    today: NaiveDate,
+    mut each: impl FnMut(&mut DbConnection, &FamilyRow) -> Result<(), Error>,
+) -> Result<i64, Error> {
+    let mut after = String::new();
+    let mut count = 0;
+    loop {
+        let batch: Vec<FamilyRow> = families::table
+            .filter(families::municipality_code.eq(code))
+            .filter(families::id.gt(&after))
+            .order(families::id.asc())
+            .limit(BATCH)
+            .select(FamilyRow::as_select())
+            .load(conn)?;
+        let Some(last) = batch.last() else { break };
+        after = last.id.clone();
+        let ids: Vec<&str> = batch.iter().map(|f| f.id.as_str()).collect();
+        let kids: Vec<ChildRow> =
+            children::table.filter(children::family_id.eq_any(&ids)).select(ChildRow::as_select()).load(conn)?;
+        let open: HashSet<String> = match &audience.open_procedure {
+            Some(procedure) => tasks::table
+                .filter(tasks::family_id.eq_any(&ids))
+                .filter(tasks::procedure_id.eq(procedure))
+                .filter(tasks::status.eq(TaskStatus::Planned.as_str()))
+                .select(tasks::family_id)
+                .load::<String>(conn)?
+                .into_iter()
+                .collect(),
+            None => HashSet::new(),
+        };
+        for family in &batch {
+            let own: Vec<ChildRow> = kids.iter().filter(|c| c.family_id == family.id).cloned().collect();
+            if matches(audience, family, &own, &open, today) {
+                count += 1;
+                each(conn, family)?;
+            }
+        }
+    }
+    Ok(count)
+}
+
+/// How many resident families the audience reaches (never who).
+pub fn audience_size(
+    conn: &mut DbConnection,
+    code: &MunicipalityCode,
+    audience: &Audience,
+    today: NaiveDate,
+) -> Result<i64, Error> {
+    for_each_recipient(conn, code.as_str(), audience, today, |_, _| Ok(()))
+}
+
+/// Sends an approved notice now: each family in the audience gets an inbox entry (and pushes),
+/// or, for an official notification without consent, is counted as needing paper.
+pub fn send(
+    conn: &mut DbConnection,
+    templates: &Templates,
+    code: &MunicipalityCode,
+    municipality_name: &str,
+    id: &str,
+    today: NaiveDate,
+    now: NaiveDateTime,
+) -> Result<Notice, Error> {
+    let row = find(conn, code, id)?;
+    if row.status != NoticeStatus::Approved.as_str() {
+        return Err(Error::Conflict {
+            code: "notice_not_approved",
+            message: "a notice is sent once approved (and not cancelled or already sent)".into(),
+        });
+    }
+    let notice = view(row.clone())?;
+    let official = notice.category == NoticeCategory::OfficialNotification;
+    for_each_recipient(conn, code.as_str(), &notice.audience, today, |conn, family| {
+        let consented = !official
+            || notice_consents::table
+                .find((&family.id, code.as_str()))
+                .select(notice_consents::consented)
+                .first::<bool>(conn)
+                .optional()?
+                .unwrap_or(false);
+        let entry_id = if consented {
+            let text = notice
+                .texts
+                .get(&family.preferred_language)
+                .or_else(|| notice.texts.get("ja"))
+                .ok_or_else(|| Error::internal("notice without ja"))?;
+            let values = BTreeMap::from([
+                ("municipality_name".to_owned(), TemplateValue::Text(municipality_name.to_owned())),
+                ("notice_title".to_owned(), TemplateValue::Text(text.title.clone())),
+            ]);
+            let rendered = templates
+                .render("municipal_notice", &family.preferred_language, &values)
+                .map_err(|e| Error::Conflict { code: "notice_too_long", message: e.0 })?;
+            let rendered =
+                crate::templates::Rendered { inbox_text: format!("{}\n\n{}", text.title, text.body), ..rendered };
+            let key = format!("notice:{}:{}", notice.id, family.id);
+            inbox::record(
+                conn,
+                family,
+                NewEntry {
+                    dedupe_key: &key,
+                    kind: EntryKind::Notice,
+                    rendered: &rendered,
+                    task_id: None,
+                    collapse_key: None,
+                },
+                now,
+            )?
+        } else {
+            None
+        };
+        diesel::insert_into(notice_recipients::table)
+            .values((
+                notice_recipients::notice_id.eq(&notice.id),
+                notice_recipients::family_id.eq(&family.id),
+                notice_recipients::entry_id.eq(entry_id),
+                notice_recipients::needs_paper.eq(!consented),
+            ))
+            .execute(conn)?;
+        Ok(())
+    })?;
+    let sent = NoticeRow { status: NoticeStatus::Sent.as_str().to_owned(), sent_at: Some(now), updated_at: now, ..row };
+    diesel::update(notices::table.find(&sent.id)).set(&sent).execute(conn)?;
+    view(sent)
+}
+
+/// The figures of a notice, counting families.
+pub fn figures(conn: &mut DbConnection, code: &MunicipalityCode, id: &str) -> Result<NoticeFigures, Error> {
+    let row = find(conn, code, id)?;
+    let recipients = notice_recipients::table.filter(notice_recipients::notice_id.eq(&row.id));
+    let audience: i64 = recipients.count().get_result(conn)?;
+    let needs_paper: i64 = recipients.filter(notice_recipients::needs_paper.eq(true)).count().get_result(conn)?;
+    let recorded: i64 = recipients.filter(notice_recipients::entry_id.is_not_null()).count().get_result(conn)?;
+    let read: i64 = notice_recipients::table
+        .inner_join(inbox_entries::table.on(inbox_entries::id.nullable().eq(notice_recipients::entry_id)))
+        .filter(notice_recipients::notice_id.eq(&row.id))
+        .filter(inbox_entries::read_at.is_not_null())
+        .count()
+        .get_result(conn)?;
+    let outcomes: Vec<(String, String, String)> = notice_recipients::table
+        .inner_join(deliveries::table.on(deliveries::entry_id.nullable().eq(notice_recipients::entry_id)))
+        .filter(notice_recipients::notice_id.eq(&row.id))
+        .select((notice_recipients::family_id, deliveries::provider, deliveries::status))
+        .load(conn)?;
+    let mut figures = NoticeFigures { audience, recorded, read, needs_paper, ..Default::default() };
+    let mut pushed: HashSet<&str> = HashSet::new();
+    let mut by_provider: BTreeMap<String, HashSet<&str>> = BTreeMap::new();
+    let mut settled_without: HashSet<&str> = HashSet::new();
+    for (family, provider, status) in &outcomes {
+        if status == "sent" {
+            pushed.insert(family);
+            by_provider.entry(provider.clone()).or_default().insert(family);
+        } else if status != "pending" {
+            settled_without.insert(family);
+        }
+    }
+    figures.pushed = pushed.len() as i64;
+    figures.failed = settled_without.iter().filter(|f| !pushed.contains(*f)).count() as i64;
+    figures.delivered_by_provider = by_provider.into_iter().map(|(p, f)| (p, f.len() as i64)).collect();
+    Ok(figures)
+}
+
+/// Records a family's consent (or its withdrawal) to official notifications of its municipality.
+pub fn set_consent(
+    conn: &mut DbConnection,
+    family: &FamilyRow,
+    consented: bool,
+    now: NaiveDateTime,
+) -> Result<(), Error> {
+    diesel::delete(notice_consents::table.find((&family.id, &family.municipality_code))).execute(conn)?;
+    diesel::insert_into(notice_consents::table)
+        .values((
+            notice_consents::family_id.eq(&family.id),
+            notice_consents::municipality_code.eq(&family.municipality_code),
+            notice_consents::consented.eq(consented),
+            notice_consents::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        s.parse().expect("date")
+    }
+
+    #[test]
+    fn ages_in_months_follow_the_municipal_reading() {
+        // Born 5/10: reaches 1 month at the end of 6/9, so is 1 month old on 6/10.
+        assert_eq!(age_in_months(d("2026-05-10"), d("2026-06-09")), 0);
+        assert_eq!(age_in_months(d("2026-05-10"), d("2026-06-10")), 1);
+        assert_eq!(age_in_months(d("2025-05-10"), d("2026-11-22")), 18);
+        assert_eq!(age_in_months(d("2026-07-31"), d("2026-10-01")), 2, "reached 2 months at the end of 9/30");
+        assert_eq!(age_in_months(d("2026-11-22"), d("2026-11-22")), 0);
+    }
+}
