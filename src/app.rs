@@ -57,11 +57,19 @@ impl AppState {
     {
         let keys = self.keys.clone();
         let planning = self.planning.clone();
+        let templates = self.templates.clone();
         self.db
             .write(move |conn| {
                 let family = access::family_for(conn, &principal, &family_id)?;
                 let result = f(conn, &keys, family)?;
-                planning::replan(conn, &planning, &family_id, tokyo_today(), crate::service::now())?;
+                let (today, now) = (tokyo_today(), crate::service::now());
+                planning::replan(conn, &planning, &family_id, today, now)?;
+                // A family that moved in gets the municipality's standing notices.
+                if let Ok(family) = access::family_for(conn, &principal, &family_id) {
+                    let name =
+                        crate::service::municipalities::display_name(conn, &planning, &family.municipality_code)?;
+                    crate::service::notices::deliver_standing(conn, &templates, &family, &name, today, now)?;
+                }
                 Ok(result)
             })
             .await
@@ -108,6 +116,7 @@ impl Application {
                 db: state.db.clone(),
                 keys: state.keys.clone(),
                 templates: state.templates.clone(),
+                planning: state.planning.clone(),
                 senders: Arc::new(crate::jobs::senders(&settings.push)?),
                 metrics: state.metrics.clone(),
                 settings: settings.jobs.clone(),

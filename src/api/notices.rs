@@ -102,7 +102,7 @@ pub async fn send_notice(
     let notice = state
         .db
         .write(move |conn| {
-            let name = municipalities::get(conn, &planning, &code)?.settings.name.unwrap_or_else(|| code.to_string());
+            let name = municipalities::display_name(conn, &planning, code.as_str())?;
             notices::send(conn, &templates, &code, &name, &id, today, now)
         })
         .await?;
@@ -183,6 +183,68 @@ pub async fn update_notice_consent(
     state
         .write_family(principal, path.into_inner(), move |conn, _, family| {
             notices::set_consent(conn, &family, body.0.consented, now)
+        })
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// When to send a notice.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleInput {
+    pub send_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// Schedule an approved notice; it goes out at `send_at`, each family's pushes within its
+/// allowed hours.
+#[utoipa::path(tag = "notices", operation_id = "schedule_notice", params(("code" = String, Path), ("notice_id" = String, Path)),
+    request_body = ScheduleInput, responses((status = 200, description = "Scheduled", body = Notice)))]
+#[post("/municipalities/{code}/notices/{notice_id}/schedule")]
+pub async fn schedule_notice(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<(String, String)>,
+    body: ValidJson<ScheduleInput>,
+) -> Result<HttpResponse, Error> {
+    let (code, id) = path.into_inner();
+    let (code, _) = staff(&principal, code)?;
+    let now = now();
+    let notice =
+        state.db.write(move |conn| notices::schedule(conn, &code, &id, body.0.send_at.naive_utc(), now)).await?;
+    Ok(HttpResponse::Ok().json(notice))
+}
+
+/// The replies to a notice: counts per choice, and each reply with the guardians' names.
+#[utoipa::path(tag = "notices", operation_id = "list_notice_replies", params(("code" = String, Path), ("notice_id" = String, Path)),
+    responses((status = 200, description = "Replies", body = notices::RepliesSummary)))]
+#[get("/municipalities/{code}/notices/{notice_id}/replies")]
+pub async fn list_notice_replies(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, Error> {
+    let (code, id) = path.into_inner();
+    let (code, _) = staff(&principal, code)?;
+    let keys = state.keys.clone();
+    let summary = state.db.read(move |conn| notices::replies(conn, &keys, &code, &id)).await?;
+    Ok(HttpResponse::Ok().json(summary))
+}
+
+/// Answer a notice's questionnaire (once; it may be changed until the reply deadline).
+#[utoipa::path(tag = "notices", operation_id = "update_notice_reply", params(("family_id" = String, Path), ("notice_id" = String, Path)),
+    request_body = notices::ReplyInput, responses((status = 204, description = "Recorded")))]
+#[put("/families/{family_id}/notices/{notice_id}/reply")]
+pub async fn update_notice_reply(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<(String, String)>,
+    body: ValidJson<notices::ReplyInput>,
+) -> Result<HttpResponse, Error> {
+    let (family_id, notice_id) = path.into_inner();
+    let now = now();
+    state
+        .write_family(principal, family_id, move |conn, keys, family| {
+            notices::reply(conn, keys, &family, &notice_id, body.0, now)
         })
         .await?;
     Ok(HttpResponse::NoContent().finish())

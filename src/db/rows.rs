@@ -257,4 +257,8 @@ pub struct NoticeRow {
     pub expires_at: Option<NaiveDateTime>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// When a scheduled notice goes out.
+    pub send_at: Option<NaiveDateTime>,
+    /// Still delivered to families who move in after it was sent.
+    pub standing: bool,
 }

@@ -241,6 +241,19 @@ diesel::table! {
         expires_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        send_at -> Nullable<Timestamp>,
+        standing -> Bool,
+    }
+}
+
+diesel::table! {
+    notice_replies (notice_id, family_id) {
+        notice_id -> Text,
+        family_id -> Text,
+        choices -> Text,
+        free_text -> Nullable<Text>,
+        replied_at -> Timestamp,
+        updated_at -> Timestamp,
     }
 }
 
@@ -296,4 +309,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     notices,
     notice_consents,
     notice_recipients,
+    notice_replies,
 );

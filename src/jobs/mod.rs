@@ -29,6 +29,7 @@ pub struct JobContext {
     pub db: Db,
     pub keys: Arc<KeyRing>,
     pub templates: Arc<Templates>,
+    pub planning: Arc<crate::domain::planner::PlanningContext>,
     pub senders: Arc<Senders>,
     pub metrics: Arc<Metrics>,
     pub settings: JobSettings,

@@ -106,6 +106,31 @@ pub async fn run_materialize(ctx: &JobContext, scheduled_for: NaiveDateTime) -> 
     Ok(total)
 }
 
+/// Sends the scheduled notices whose time has come, for the tick at `scheduled_for`.
+pub async fn run_notices(ctx: &JobContext, scheduled_for: NaiveDateTime) -> Result<usize, Error> {
+    if !ctx.db.write(move |conn| take(conn, "notices", scheduled_for, now())).await? {
+        return Ok(0);
+    }
+    let (templates, planning) = (ctx.templates.clone(), ctx.planning.clone());
+    let sent = ctx
+        .db
+        .write(move |conn| {
+            let names = |conn: &mut crate::db::DbConnection, code: &str| {
+                crate::service::municipalities::display_name(conn, &planning, code)
+            };
+            crate::service::notices::send_scheduled(
+                conn,
+                &templates,
+                &names,
+                crate::domain::dates::tokyo_today(),
+                now(),
+            )
+        })
+        .await?;
+    ctx.db.write(move |conn| finish(conn, "notices", scheduled_for, now())).await?;
+    Ok(sent)
+}
+
 async fn run_purge(ctx: &JobContext, scheduled_for: NaiveDateTime) -> Result<usize, Error> {
     if !ctx.db.write(move |conn| take(conn, "purge", scheduled_for, now())).await? {
         return Ok(0);
@@ -124,8 +149,12 @@ pub async fn start(ctx: JobContext) -> anyhow::Result<JobScheduler> {
         .add(Job::new_async(format!("*/{every} * * * * *"), move |_, _| {
             let ctx = materialize_ctx.clone();
             Box::pin(async move {
-                if let Err(e) = run_materialize(&ctx, tick_instant(Utc::now(), every)).await {
+                let tick = tick_instant(Utc::now(), every);
+                if let Err(e) = run_materialize(&ctx, tick).await {
                     tracing::error!(error = %e, "materializing due reminders failed");
+                }
+                if let Err(e) = run_notices(&ctx, tick).await {
+                    tracing::error!(error = %e, "sending scheduled notices failed");
                 }
             })
         })?)

@@ -109,3 +109,9 @@ pub fn replace(
     }
     Ok(SettingsReplaced { settings: get(conn, ctx, code)?, families_replanned: residents.len(), changes })
 }
+
+/// The name families see for a municipality: its settings' name, or its code.
+pub fn display_name(conn: &mut DbConnection, ctx: &PlanningContext, code: &str) -> Result<String, Error> {
+    let Ok(parsed) = MunicipalityCode::parse(code) else { return Ok(code.to_owned()) };
+    Ok(get(conn, ctx, &parsed)?.settings.name.unwrap_or_else(|| code.to_owned()))
+}

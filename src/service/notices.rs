@@ -14,7 +14,8 @@ use super::planning::TaskStatus;
 use super::{new_id, utc};
 use crate::db::rows::{ChildRow, FamilyRow, NoticeRow};
 use crate::db::schema::{
-    children, deliveries, families, inbox_entries, notice_consents, notice_recipients, notices, tasks,
+    children, deliveries, families, guardians, inbox_entries, notice_consents, notice_recipients, notice_replies,
+    notices, tasks,
 };
 use crate::db::DbConnection;
 use crate::domain::enums::{ChildStatus, HealthInsurance};
@@ -45,6 +46,8 @@ text_enum! {
     pub enum NoticeStatus {
         Draft => "draft",
         Approved => "approved",
+        /// Approved and waiting for its `send_at`.
+        Scheduled => "scheduled",
         Sent => "sent",
         Cancelled => "cancelled",
     }
@@ -68,6 +71,29 @@ pub struct NoticeLink {
     pub size_bytes: Option<i64>,
     /// SHA-256 of the file, hex.
     pub sha256: Option<String>,
+}
+
+text_enum! {
+    /// Whether a questionnaire takes one choice or several.
+    pub enum AnswerKind {
+        Single => "single",
+        Multiple => "multiple",
+    }
+}
+
+/// An optional questionnaire on a notice.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Questionnaire {
+    pub question: String,
+    pub kind: AnswerKind,
+    /// 2 to 20 choices.
+    pub choices: Vec<String>,
+    /// Whether a free-text answer is accepted.
+    #[serde(default)]
+    pub free_text: bool,
+    /// Replies are taken (and may be changed) until then.
+    pub reply_deadline: Option<DateTime<Utc>>,
 }
 
 /// Who a notice is for: every condition given must hold (none: every resident family).
@@ -111,6 +137,11 @@ pub struct NoticeInput {
     pub links: Vec<NoticeLink>,
     #[serde(default)]
     pub audience: Audience,
+    pub questionnaire: Option<Questionnaire>,
+    /// Also delivered to families who move into the municipality later (e.g. "welcome: your
+    /// checkup schedule"), until it expires.
+    #[serde(default)]
+    pub standing: bool,
     pub expires_at: Option<DateTime<Utc>>,
 }
 
@@ -118,6 +149,8 @@ pub struct NoticeInput {
 struct Content {
     texts: BTreeMap<String, NoticeText>,
     links: Vec<NoticeLink>,
+    #[serde(default)]
+    questionnaire: Option<Questionnaire>,
 }
 
 /// A notice as staff see it.
@@ -130,6 +163,9 @@ pub struct Notice {
     pub texts: BTreeMap<String, NoticeText>,
     pub links: Vec<NoticeLink>,
     pub audience: Audience,
+    pub questionnaire: Option<Questionnaire>,
+    pub standing: bool,
+    pub send_at: Option<DateTime<Utc>>,
     pub author_staff_id: String,
     pub approver_staff_id: Option<String>,
     pub approved_at: Option<DateTime<Utc>>,
@@ -153,6 +189,8 @@ pub struct NoticeFigures {
     pub failed: i64,
     /// Opened in the app.
     pub read: i64,
+    /// Answered the questionnaire.
+    pub replied: i64,
     /// Official notifications to families without consent: post them a letter.
     pub needs_paper: i64,
 }
@@ -182,6 +220,18 @@ fn validate(input: &NoticeInput) -> Result<(), Error> {
             check.fail(&format!("links[{i}].sha256"), "must be 64 hexadecimal characters");
         }
     }
+    if let Some(q) = &input.questionnaire {
+        check.check("questionnaire.question", text::name(&q.question).map_err(|e| e.replace("a name", "a question")));
+        if !(2..=20).contains(&q.choices.len()) {
+            check.fail("questionnaire.choices", "needs 2 to 20 choices");
+        }
+        for (i, choice) in q.choices.iter().enumerate() {
+            check.check(
+                &format!("questionnaire.choices[{i}]"),
+                text::name(choice).map_err(|e| e.replace("a name", "a choice")),
+            );
+        }
+    }
     if let Some(r) = input.audience.child_age_months {
         if r.min < 0 || r.max < r.min || r.max > 12 * 23 {
             check.fail("audience.child_age_months", "needs 0 <= min <= max <= 276");
@@ -206,6 +256,9 @@ fn view(row: NoticeRow) -> Result<Notice, Error> {
         status: NoticeStatus::from_stored(&row.status)?,
         texts: content.texts,
         links: content.links,
+        questionnaire: content.questionnaire,
+        standing: row.standing,
+        send_at: row.send_at.map(utc),
         audience: serde_json::from_str(&row.audience).map_err(|e| Error::internal(format!("notices.audience: {e}")))?,
         municipality_code: row.municipality_code,
         author_staff_id: row.author_staff_id,
@@ -219,7 +272,8 @@ fn view(row: NoticeRow) -> Result<Notice, Error> {
 }
 
 fn encode(input: &NoticeInput) -> Result<(String, String), Error> {
-    let content = Content { texts: input.texts.clone(), links: input.links.clone() };
+    let content =
+        Content { texts: input.texts.clone(), links: input.links.clone(), questionnaire: input.questionnaire.clone() };
     Ok((
         serde_json::to_string(&content).map_err(|e| Error::internal(e.to_string()))?,
         serde_json::to_string(&input.audience).map_err(|e| Error::internal(e.to_string()))?,
@@ -249,6 +303,8 @@ pub fn create(
         expires_at: input.expires_at.map(|t| t.naive_utc()),
         created_at: now,
         updated_at: now,
+        send_at: None,
+        standing: input.standing,
     };
     diesel::insert_into(notices::table).values(&row).execute(conn)?;
     view(row)
@@ -277,7 +333,10 @@ pub fn update(
     now: NaiveDateTime,
 ) -> Result<Notice, Error> {
     let row = find(conn, code, id)?;
-    if !matches!(NoticeStatus::from_stored(&row.status)?, NoticeStatus::Draft | NoticeStatus::Approved) {
+    if !matches!(
+        NoticeStatus::from_stored(&row.status)?,
+        NoticeStatus::Draft | NoticeStatus::Approved | NoticeStatus::Scheduled
+    ) {
         return Err(Error::Conflict {
             code: "notice_not_editable",
             message: "a sent or cancelled notice cannot be edited".into(),
@@ -292,6 +351,8 @@ pub fn update(
         status: NoticeStatus::Draft.as_str().to_owned(),
         approver_staff_id: None,
         approved_at: None,
+        send_at: None,
+        standing: input.standing,
         expires_at: input.expires_at.map(|t| t.naive_utc()),
         updated_at: now,
         ..row
@@ -332,7 +393,10 @@ pub fn approve(
 /// Cancels a notice not yet sent.
 pub fn cancel(conn: &mut DbConnection, code: &MunicipalityCode, id: &str, now: NaiveDateTime) -> Result<Notice, Error> {
     let row = find(conn, code, id)?;
-    if !matches!(NoticeStatus::from_stored(&row.status)?, NoticeStatus::Draft | NoticeStatus::Approved) {
+    if !matches!(
+        NoticeStatus::from_stored(&row.status)?,
+        NoticeStatus::Draft | NoticeStatus::Approved | NoticeStatus::Scheduled
+    ) {
         return Err(Error::Conflict {
             code: "notice_not_cancellable",
             message: "a sent notice cannot be cancelled".into(),
@@ -431,8 +495,53 @@ pub fn audience_size(
     for_each_recipient(conn, code.as_str(), audience, today, |_, _| Ok(()))
 }
 
-/// Sends an approved notice now: each family in the audience gets an inbox entry (and pushes),
-/// or, for an official notification without consent, is counted as needing paper.
+/// Schedules an approved notice for `send_at`; the scheduler sends it then (once, whatever the
+/// number of replicas), each family's pushes waiting for its allowed hours.
+pub fn schedule(
+    conn: &mut DbConnection,
+    code: &MunicipalityCode,
+    id: &str,
+    send_at: NaiveDateTime,
+    now: NaiveDateTime,
+) -> Result<Notice, Error> {
+    let row = find(conn, code, id)?;
+    if row.status != NoticeStatus::Approved.as_str() {
+        return Err(Error::Conflict {
+            code: "notice_not_approved",
+            message: "only an approved notice is scheduled".into(),
+        });
+    }
+    if send_at < now {
+        return Err(Error::field("send_at", "must not be in the past"));
+    }
+    let updated = NoticeRow {
+        status: NoticeStatus::Scheduled.as_str().to_owned(),
+        send_at: Some(send_at),
+        updated_at: now,
+        ..row
+    };
+    diesel::update(notices::table.find(&updated.id)).set(&updated).execute(conn)?;
+    view(updated)
+}
+
+/// Takes a notice from `from` to sent, if no one else did: one conditional update decides.
+fn take_for_sending(
+    conn: &mut DbConnection,
+    row: &NoticeRow,
+    from: NoticeStatus,
+    now: NaiveDateTime,
+) -> Result<bool, Error> {
+    let taken = diesel::update(notices::table.find(&row.id).filter(notices::status.eq(from.as_str())))
+        .set((
+            notices::status.eq(NoticeStatus::Sent.as_str()),
+            notices::sent_at.eq(Some(now)),
+            notices::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(taken == 1)
+}
+
+/// Sends an approved notice now.
 pub fn send(
     conn: &mut DbConnection,
     templates: &Templates,
@@ -443,66 +552,158 @@ pub fn send(
     now: NaiveDateTime,
 ) -> Result<Notice, Error> {
     let row = find(conn, code, id)?;
-    if row.status != NoticeStatus::Approved.as_str() {
+    if !take_for_sending(conn, &row, NoticeStatus::Approved, now)? {
         return Err(Error::Conflict {
             code: "notice_not_approved",
             message: "a notice is sent once approved (and not cancelled or already sent)".into(),
         });
     }
-    let notice = view(row.clone())?;
-    let official = notice.category == NoticeCategory::OfficialNotification;
+    let notice = view(row)?;
     for_each_recipient(conn, code.as_str(), &notice.audience, today, |conn, family| {
-        let consented = !official
-            || notice_consents::table
-                .find((&family.id, code.as_str()))
-                .select(notice_consents::consented)
-                .first::<bool>(conn)
-                .optional()?
-                .unwrap_or(false);
-        let entry_id = if consented {
-            let text = notice
-                .texts
-                .get(&family.preferred_language)
-                .or_else(|| notice.texts.get("ja"))
-                .ok_or_else(|| Error::internal("notice without ja"))?;
-            let values = BTreeMap::from([
-                ("municipality_name".to_owned(), TemplateValue::Text(municipality_name.to_owned())),
-                ("notice_title".to_owned(), TemplateValue::Text(text.title.clone())),
-            ]);
-            let rendered = templates
-                .render("municipal_notice", &family.preferred_language, &values)
-                .map_err(|e| Error::Conflict { code: "notice_too_long", message: e.0 })?;
-            let rendered =
-                crate::templates::Rendered { inbox_text: format!("{}\n\n{}", text.title, text.body), ..rendered };
-            let key = format!("notice:{}:{}", notice.id, family.id);
-            inbox::record(
-                conn,
-                family,
-                NewEntry {
-                    dedupe_key: &key,
-                    kind: EntryKind::Notice,
-                    rendered: &rendered,
-                    task_id: None,
-                    collapse_key: None,
-                },
-                now,
-            )?
-        } else {
-            None
-        };
-        diesel::insert_into(notice_recipients::table)
-            .values((
-                notice_recipients::notice_id.eq(&notice.id),
-                notice_recipients::family_id.eq(&family.id),
-                notice_recipients::entry_id.eq(entry_id),
-                notice_recipients::needs_paper.eq(!consented),
-            ))
-            .execute(conn)?;
-        Ok(())
+        deliver(conn, templates, &notice, municipality_name, family, now)
     })?;
-    let sent = NoticeRow { status: NoticeStatus::Sent.as_str().to_owned(), sent_at: Some(now), updated_at: now, ..row };
-    diesel::update(notices::table.find(&sent.id)).set(&sent).execute(conn)?;
-    view(sent)
+    get(conn, code, id)
+}
+
+/// Sends every scheduled notice whose time has come (the scheduler's job).
+pub fn send_scheduled(
+    conn: &mut DbConnection,
+    templates: &Templates,
+    names: &dyn Fn(&mut DbConnection, &str) -> Result<String, Error>,
+    today: NaiveDate,
+    now: NaiveDateTime,
+) -> Result<usize, Error> {
+    let due: Vec<NoticeRow> = notices::table
+        .filter(notices::status.eq(NoticeStatus::Scheduled.as_str()))
+        .filter(notices::send_at.le(now))
+        .select(NoticeRow::as_select())
+        .load(conn)?;
+    let mut sent = 0;
+    for row in due {
+        if !take_for_sending(conn, &row, NoticeStatus::Scheduled, now)? {
+            continue;
+        }
+        let name = names(conn, &row.municipality_code)?;
+        let code = row.municipality_code.clone();
+        let notice = view(row)?;
+        for_each_recipient(conn, &code, &notice.audience, today, |conn, family| {
+            deliver(conn, templates, &notice, &name, family, now)
+        })?;
+        sent += 1;
+    }
+    Ok(sent)
+}
+
+/// Delivers a sent standing notice of the family's (new) municipality that it has not had yet.
+pub fn deliver_standing(
+    conn: &mut DbConnection,
+    templates: &Templates,
+    family: &FamilyRow,
+    municipality_name: &str,
+    today: NaiveDate,
+    now: NaiveDateTime,
+) -> Result<usize, Error> {
+    let standing: Vec<NoticeRow> = notices::table
+        .filter(notices::municipality_code.eq(&family.municipality_code))
+        .filter(notices::status.eq(NoticeStatus::Sent.as_str()))
+        .filter(notices::standing.eq(true))
+        .filter(notices::expires_at.is_null().or(notices::expires_at.gt(now)))
+        .select(NoticeRow::as_select())
+        .load(conn)?;
+    let mut delivered = 0;
+    for row in standing {
+        let had: i64 = notice_recipients::table.find((&row.id, &family.id)).count().get_result(conn)?;
+        if had > 0 {
+            continue;
+        }
+        let notice = view(row)?;
+        if family_matches(conn, &notice.audience, family, today)? {
+            deliver(conn, templates, &notice, municipality_name, family, now)?;
+            delivered += 1;
+        }
+    }
+    Ok(delivered)
+}
+
+fn family_matches(
+    conn: &mut DbConnection,
+    audience: &Audience,
+    family: &FamilyRow,
+    today: NaiveDate,
+) -> Result<bool, Error> {
+    let kids: Vec<ChildRow> =
+        children::table.filter(children::family_id.eq(&family.id)).select(ChildRow::as_select()).load(conn)?;
+    let open: HashSet<String> = match &audience.open_procedure {
+        Some(procedure) => tasks::table
+            .filter(tasks::family_id.eq(&family.id))
+            .filter(tasks::procedure_id.eq(procedure))
+            .filter(tasks::status.eq(TaskStatus::Planned.as_str()))
+            .select(tasks::family_id)
+            .load::<String>(conn)?
+            .into_iter()
+            .collect(),
+        None => HashSet::new(),
+    };
+    Ok(matches(audience, family, &kids, &open, today))
+}
+
+/// One family's copy of a notice: an inbox entry (and pushes), or, for an official
+/// notification without consent, a mark that a letter is needed.
+fn deliver(
+    conn: &mut DbConnection,
+    templates: &Templates,
+    notice: &Notice,
+    municipality_name: &str,
+    family: &FamilyRow,
+    now: NaiveDateTime,
+) -> Result<(), Error> {
+    let consented = notice.category != NoticeCategory::OfficialNotification
+        || notice_consents::table
+            .find((&family.id, &notice.municipality_code))
+            .select(notice_consents::consented)
+            .first::<bool>(conn)
+            .optional()?
+            .unwrap_or(false);
+    let entry_id = if consented {
+        let text = notice
+            .texts
+            .get(&family.preferred_language)
+            .or_else(|| notice.texts.get("ja"))
+            .ok_or_else(|| Error::internal("notice without ja"))?;
+        let values = BTreeMap::from([
+            ("municipality_name".to_owned(), TemplateValue::Text(municipality_name.to_owned())),
+            ("notice_title".to_owned(), TemplateValue::Text(text.title.clone())),
+        ]);
+        let rendered = templates
+            .render("municipal_notice", &family.preferred_language, &values)
+            .map_err(|e| Error::Conflict { code: "notice_too_long", message: e.0 })?;
+        let rendered =
+            crate::templates::Rendered { inbox_text: format!("{}\n\n{}", text.title, text.body), ..rendered };
+        let key = format!("notice:{}:{}", notice.id, family.id);
+        inbox::record(
+            conn,
+            family,
+            NewEntry {
+                dedupe_key: &key,
+                kind: EntryKind::Notice,
+                rendered: &rendered,
+                task_id: None,
+                collapse_key: None,
+            },
+            now,
+        )?
+    } else {
+        None
+    };
+    diesel::insert_into(notice_recipients::table)
+        .values((
+            notice_recipients::notice_id.eq(&notice.id),
+            notice_recipients::family_id.eq(&family.id),
+            notice_recipients::entry_id.eq(entry_id),
+            notice_recipients::needs_paper.eq(!consented),
+        ))
+        .execute(conn)?;
+    Ok(())
 }
 
 /// The figures of a notice, counting families.
@@ -523,7 +724,8 @@ pub fn figures(conn: &mut DbConnection, code: &MunicipalityCode, id: &str) -> Re
         .filter(notice_recipients::notice_id.eq(&row.id))
         .select((notice_recipients::family_id, deliveries::provider, deliveries::status))
         .load(conn)?;
-    let mut figures = NoticeFigures { audience, recorded, read, needs_paper, ..Default::default() };
+    let replied: i64 = notice_replies::table.filter(notice_replies::notice_id.eq(&row.id)).count().get_result(conn)?;
+    let mut figures = NoticeFigures { audience, recorded, read, replied, needs_paper, ..Default::default() };
     let mut pushed: HashSet<&str> = HashSet::new();
     let mut by_provider: BTreeMap<String, HashSet<&str>> = BTreeMap::new();
     let mut settled_without: HashSet<&str> = HashSet::new();
@@ -577,4 +779,145 @@ mod tests {
         assert_eq!(age_in_months(d("2026-07-31"), d("2026-10-01")), 2, "reached 2 months at the end of 9/30");
         assert_eq!(age_in_months(d("2026-11-22"), d("2026-11-22")), 0);
     }
+}
+
+/// A family's answer to a notice's questionnaire.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReplyInput {
+    /// Indices of the chosen answers (exactly one for a single-choice question).
+    pub choices: Vec<usize>,
+    pub free_text: Option<String>,
+}
+
+/// How many families chose each answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChoiceCount {
+    pub choice: String,
+    pub count: i64,
+}
+
+/// One family's reply, with its guardians' names (shown only for families that answered).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReplyView {
+    pub guardian_names: Vec<String>,
+    pub choices: Vec<String>,
+    pub free_text: Option<String>,
+    pub replied_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// The replies to a notice.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RepliesSummary {
+    /// Families that replied (each once).
+    pub replied: i64,
+    pub counts: Vec<ChoiceCount>,
+    pub replies: Vec<ReplyView>,
+}
+
+/// Records (or changes, until the deadline) a family's reply to a notice it received.
+pub fn reply(
+    conn: &mut DbConnection,
+    keys: &crate::crypto::KeyRing,
+    family: &FamilyRow,
+    notice_id: &str,
+    input: ReplyInput,
+    now: NaiveDateTime,
+) -> Result<(), Error> {
+    let received: Option<Option<String>> = notice_recipients::table
+        .find((notice_id, &family.id))
+        .select(notice_recipients::entry_id)
+        .first(conn)
+        .optional()?;
+    if !matches!(received, Some(Some(_))) {
+        return Err(Error::NotFound("notice"));
+    }
+    let row: NoticeRow = notices::table.find(notice_id).select(NoticeRow::as_select()).first(conn)?;
+    let notice = view(row)?;
+    let questionnaire = notice
+        .questionnaire
+        .ok_or(Error::Conflict { code: "no_questionnaire", message: "this notice asks nothing".into() })?;
+    if questionnaire.reply_deadline.is_some_and(|deadline| deadline.naive_utc() < now) {
+        return Err(Error::Conflict { code: "reply_deadline_passed", message: "the reply deadline has passed".into() });
+    }
+    let mut check = FieldCheck::default();
+    let mut choices = input.choices.clone();
+    choices.sort_unstable();
+    choices.dedup();
+    if choices.is_empty() || choices.iter().any(|&c| c >= questionnaire.choices.len()) {
+        check.fail("choices", format!("must name choices between 0 and {}", questionnaire.choices.len() - 1));
+    } else if questionnaire.kind == AnswerKind::Single && choices.len() != 1 {
+        check.fail("choices", "this question takes exactly one choice");
+    }
+    match &input.free_text {
+        Some(_) if !questionnaire.free_text => check.fail("free_text", "this question takes no free text"),
+        Some(t) if t.chars().count() > 2_000 => check.fail("free_text", "must be at most 2000 characters"),
+        _ => {}
+    }
+    check.finish()?;
+    let first: Option<NaiveDateTime> = notice_replies::table
+        .find((notice_id, &family.id))
+        .select(notice_replies::replied_at)
+        .first(conn)
+        .optional()?;
+    diesel::delete(notice_replies::table.find((notice_id, &family.id))).execute(conn)?;
+    diesel::insert_into(notice_replies::table)
+        .values((
+            notice_replies::notice_id.eq(notice_id),
+            notice_replies::family_id.eq(&family.id),
+            notice_replies::choices.eq(serde_json::to_string(&choices).map_err(|e| Error::internal(e.to_string()))?),
+            notice_replies::free_text.eq(keys.seal_opt("notice_replies.free_text", input.free_text.as_deref())?),
+            notice_replies::replied_at.eq(first.unwrap_or(now)),
+            notice_replies::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Counts per choice and each reply with the names of the family's guardians.
+pub fn replies(
+    conn: &mut DbConnection,
+    keys: &crate::crypto::KeyRing,
+    code: &MunicipalityCode,
+    id: &str,
+) -> Result<RepliesSummary, Error> {
+    let notice = view(find(conn, code, id)?)?;
+    let choices = notice.questionnaire.map(|q| q.choices).unwrap_or_default();
+    let rows: Vec<(String, String, Option<String>, NaiveDateTime, NaiveDateTime)> = notice_replies::table
+        .filter(notice_replies::notice_id.eq(&notice.id))
+        .order(notice_replies::replied_at.asc())
+        .select((
+            notice_replies::family_id,
+            notice_replies::choices,
+            notice_replies::free_text,
+            notice_replies::replied_at,
+            notice_replies::updated_at,
+        ))
+        .load(conn)?;
+    let mut counts = vec![0i64; choices.len()];
+    let mut replies = Vec::with_capacity(rows.len());
+    for (family_id, chosen, free_text, replied_at, updated_at) in rows {
+        let chosen: Vec<usize> =
+            serde_json::from_str(&chosen).map_err(|e| Error::internal(format!("notice_replies.choices: {e}")))?;
+        for &c in &chosen {
+            if let Some(count) = counts.get_mut(c) {
+                *count += 1;
+            }
+        }
+        let names: Vec<String> =
+            guardians::table.filter(guardians::family_id.eq(&family_id)).select(guardians::full_name).load(conn)?;
+        replies.push(ReplyView {
+            guardian_names: names.iter().map(|n| keys.open("guardians.full_name", n)).collect::<Result<_, _>>()?,
+            choices: chosen.iter().filter_map(|&c| choices.get(c).cloned()).collect(),
+            free_text: keys.open_opt("notice_replies.free_text", free_text.as_deref())?,
+            replied_at: utc(replied_at),
+            updated_at: utc(updated_at),
+        });
+    }
+    Ok(RepliesSummary {
+        replied: replies.len() as i64,
+        counts: choices.into_iter().zip(counts).map(|(choice, count)| ChoiceCount { choice, count }).collect(),
+        replies,
+    })
 }

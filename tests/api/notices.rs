@@ -131,7 +131,7 @@ async fn a_notice_is_approved_by_another_member_of_staff_and_reaches_inboxes_and
     }
     assert_eq!(
         figures,
-        json!({ "audience": 1, "recorded": 1, "pushed": 1, "delivered_by_provider": { "web_push": 1 }, "failed": 0, "read": 1, "needs_paper": 0 })
+        json!({ "audience": 1, "recorded": 1, "pushed": 1, "delivered_by_provider": { "web_push": 1 }, "failed": 0, "read": 1, "replied": 0, "needs_paper": 0 })
     );
 }
 
@@ -225,4 +225,182 @@ async fn a_cancelled_notice_sends_nothing_and_other_municipalities_see_nothing()
     for field in ["texts.ja", "links[0].url", "audience.child_age_months"] {
         assert!(error["fields"][field].is_string(), "{field}: {error}");
     }
+}
+
+fn with_questionnaire(mut body: Value, deadline: Option<String>) -> Value {
+    body["questionnaire"] = json!({ "question": "健診に参加しますか", "kind": "single", "choices": ["参加する", "参加しない", "未定"],
+                                     "free_text": true, "reply_deadline": deadline });
+    body
+}
+
+async fn approved(app: &TestApp, author: &str, approver: &str, body: Value) -> String {
+    let (status, draft) = app.post("/v1/municipalities/131016/notices", author, body).await;
+    assert_eq!(status, StatusCode::CREATED, "{draft}");
+    let base = format!("/v1/municipalities/131016/notices/{}", draft["id"].as_str().expect("id"));
+    let (status, _) = app.post(&format!("{base}/approve"), approver, json!({})).await;
+    assert_eq!(status, StatusCode::OK);
+    base
+}
+
+#[actix_web::test]
+async fn replies_are_counted_once_per_family_and_show_the_guardians_names() {
+    let app = TestApp::spawn().await;
+    let (_, key) = app.create_app("vendor");
+    let author = app.create_staff("131016");
+    let approver = app.create_staff("131016");
+    let mut families = Vec::new();
+    for name in ["回答 一郎", "回答 二郎", "無回答 三郎"] {
+        let family = app
+            .create_family(&key, json!({ "municipality_code": "131016", "guardians": [{ "relationship": "father", "full_name": name }] }))
+            .await;
+        families.push(family);
+    }
+    let outsider = app.create_family(&key, json!({ "municipality_code": "131130" })).await;
+    let base = approved(&app, &author, &approver, with_questionnaire(notice("event", json!({})), None)).await;
+    app.post(&format!("{base}/send"), &author, json!({})).await;
+    let notice_id = base.rsplit('/').next().expect("id").to_owned();
+    let reply = |family: &str| format!("/v1/families/{family}/notices/{notice_id}/reply");
+
+    let (status, _) = app.call(Method::PUT, &reply(&families[0]), Some(&key), Some(json!({ "choices": [0] }))).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    // Changed before the deadline: still one reply for the family.
+    let (status, _) = app
+        .call(
+            Method::PUT,
+            &reply(&families[0]),
+            Some(&key),
+            Some(json!({ "choices": [2], "free_text": "仕事の都合で未定" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    app.call(Method::PUT, &reply(&families[1]), Some(&key), Some(json!({ "choices": [0] }))).await;
+    let (status, error) =
+        app.call(Method::PUT, &reply(&families[2]), Some(&key), Some(json!({ "choices": [0, 1] }))).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "a single-choice question: {error}");
+    let (status, _) = app.call(Method::PUT, &reply(&outsider), Some(&key), Some(json!({ "choices": [0] }))).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "a family that did not receive it cannot reply");
+
+    let (status, summary) = app.get(&format!("{base}/replies"), &author).await;
+    assert_eq!(status, StatusCode::OK, "{summary}");
+    assert_eq!(summary["replied"], 2);
+    assert_eq!(
+        summary["counts"],
+        json!([{ "choice": "参加する", "count": 1 }, { "choice": "参加しない", "count": 0 }, { "choice": "未定", "count": 1 }])
+    );
+    let names: Vec<&str> = summary["replies"]
+        .as_array()
+        .expect("replies")
+        .iter()
+        .filter_map(|r| r["guardian_names"][0].as_str())
+        .collect();
+    assert_eq!(names, ["回答 一郎", "回答 二郎"], "names only of families that answered");
+    assert_eq!(summary["replies"][0]["free_text"], "仕事の都合で未定");
+    let (_, figures) = app.get(&format!("{base}/figures"), &author).await;
+    assert_eq!((figures["audience"].as_i64(), figures["replied"].as_i64()), (Some(3), Some(2)));
+    let outsider_staff = app.create_staff("131130");
+    let (status, _) = app.get(&format!("{base}/replies"), &outsider_staff).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // After the deadline nothing changes.
+    let past = (chrono::Utc::now() - chrono::Duration::minutes(1)).to_rfc3339();
+    let closed = approved(&app, &author, &approver, with_questionnaire(notice("event", json!({})), Some(past))).await;
+    app.post(&format!("{closed}/send"), &author, json!({})).await;
+    let closed_id = closed.rsplit('/').next().expect("id");
+    let (status, error) = app
+        .call(
+            Method::PUT,
+            &format!("/v1/families/{}/notices/{closed_id}/reply", families[0]),
+            Some(&key),
+            Some(json!({ "choices": [1] })),
+        )
+        .await;
+    assert_eq!((status, error["error"].as_str()), (StatusCode::CONFLICT, Some("reply_deadline_passed")));
+}
+
+#[actix_web::test]
+async fn a_scheduled_notice_is_sent_once_at_its_time_even_with_two_workers() {
+    let app = TestApp::spawn_with(|s| s.jobs.scheduler = true).await;
+    let replica = app.replica(|s| s.jobs.scheduler = true).await;
+    let (_, key) = app.create_app("vendor");
+    let author = app.create_staff("131016");
+    let approver = app.create_staff("131016");
+    let families = [
+        app.create_family(&key, json!({ "municipality_code": "131016" })).await,
+        app.create_family(&key, json!({ "municipality_code": "131016" })).await,
+    ];
+    let scheduled = approved(&app, &author, &approver, notice("event", json!({}))).await;
+    let cancelled = approved(&app, &author, &approver, notice("emergency", json!({}))).await;
+    let at = (chrono::Utc::now() + chrono::Duration::seconds(2)).to_rfc3339();
+    for base in [&scheduled, &cancelled] {
+        let (status, body) = app.post(&format!("{base}/schedule"), &author, json!({ "send_at": at })).await;
+        assert_eq!((status, body["status"].as_str()), (StatusCode::OK, Some("scheduled")), "{body}");
+    }
+    let (status, body) = app.post(&format!("{cancelled}/cancel"), &author, json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, early) = app.get(&format!("/v1/families/{}/inbox", families[0]), &key).await;
+    assert_eq!(early["items"], json!([]), "nothing before its time");
+    let started = std::time::Instant::now();
+    while started.elapsed() < std::time::Duration::from_secs(15) {
+        let (_, notice) = app.get(&scheduled, &author).await;
+        if notice["status"] == "sent" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    for family in &families {
+        let (_, inbox) = app.get(&format!("/v1/families/{family}/inbox"), &key).await;
+        assert_eq!(
+            inbox["items"].as_array().map(Vec::len),
+            Some(1),
+            "sent once, and the cancelled one not at all: {inbox}"
+        );
+    }
+    let (_, figures) = app.get(&format!("{scheduled}/figures"), &author).await;
+    assert_eq!(figures["recorded"], 2);
+    drop(replica);
+}
+
+#[actix_web::test]
+async fn a_family_moving_in_gets_the_standing_notices_and_one_moving_out_does_not() {
+    let app = TestApp::spawn().await;
+    let (_, key) = app.create_app("vendor");
+    let author = app.create_staff("131016");
+    let approver = app.create_staff("131016");
+    let mut welcome = notice("checkup", json!({}));
+    welcome["standing"] = json!(true);
+    welcome["texts"]["ja"]["title"] = json!("ようこそ：健診の予定");
+    let base = approved(&app, &author, &approver, welcome).await;
+    app.post(&format!("{base}/send"), &author, json!({})).await;
+
+    let newcomer = app.create_family(&key, json!({ "municipality_code": "141003" })).await;
+    let (_, before) = app.get(&format!("/v1/families/{newcomer}/inbox"), &key).await;
+    assert_eq!(before["items"], json!([]));
+    let (status, _) = app
+        .post(
+            &format!("/v1/families/{newcomer}/events"),
+            &key,
+            json!({ "type": "moved", "date": crate::helpers::tokyo_day(0), "municipality_code": "131016" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (_, after) = app.get(&format!("/v1/families/{newcomer}/inbox"), &key).await;
+    assert_eq!(after["items"].as_array().map(Vec::len), Some(1), "{after}");
+    assert!(after["items"][0]["inbox_text"].as_str().is_some_and(|t| t.starts_with("ようこそ")));
+    // Another write does not deliver it twice.
+    app.patch(&format!("/v1/families/{newcomer}"), &key, json!({ "single_parent": false })).await;
+    let (_, again) = app.get(&format!("/v1/families/{newcomer}/inbox"), &key).await;
+    assert_eq!(again["items"].as_array().map(Vec::len), Some(1));
+
+    let leaver = app.create_family(&key, json!({ "municipality_code": "131130" })).await;
+    app.post(
+        &format!("/v1/families/{leaver}/events"),
+        &key,
+        json!({ "type": "moved", "date": crate::helpers::tokyo_day(0), "municipality_code": "141003" }),
+    )
+    .await;
+    let (_, none) = app.get(&format!("/v1/families/{leaver}/inbox"), &key).await;
+    assert_eq!(none["items"], json!([]), "a family elsewhere never gets 131016's standing notice");
+    let (_, figures) = app.get(&format!("{base}/figures"), &author).await;
+    assert_eq!(figures["recorded"], 1);
 }

@@ -165,6 +165,7 @@ pub fn run(families_n: usize, per_family: usize, workers: usize, compare_npm: bo
         db: db.clone(),
         keys: keys.clone(),
         templates,
+        planning: Arc::new(nonstop::domain::planner::PlanningContext::shipped()),
         senders: Arc::new(jobs::senders(&settings.push)?),
         metrics: Arc::new(Metrics::new()?),
         settings: settings.jobs.clone(),
