@@ -24,7 +24,7 @@ use nonstop::templates::{TemplateValue, Templates};
 
 /// A loopback push service that accepts everything (it skips decryption: the benchmark measures
 /// the sender), counting what it receives.
-fn start_mock(counter: Arc<AtomicUsize>) -> anyhow::Result<u16> {
+pub fn start_mock(counter: Arc<AtomicUsize>) -> anyhow::Result<u16> {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let system = actix_web::rt::System::new();
@@ -53,7 +53,7 @@ fn start_mock(counter: Arc<AtomicUsize>) -> anyhow::Result<u16> {
     Ok(rx.recv()?)
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
+pub fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
     }
@@ -218,7 +218,7 @@ pub fn run(families_n: usize, per_family: usize, workers: usize, compare_npm: bo
     Ok(())
 }
 
-fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
+pub fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
     let dir = std::env::temp_dir().join(format!("nonstop-bench-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir)?;
     Ok(dir)

@@ -3,6 +3,10 @@
 //! `nonstop-bench plan --families N` plans N synthetic families, streaming (each family is
 //! generated, planned and dropped), on every core, and prints families/s and peak memory.
 //!
+//! `nonstop-bench notice --families N` sends one notice to N resident families with a device
+//! each and prints the time until every inbox entry is recorded and every delivery handed to a
+//! loopback Web Push service, with peak memory.
+//!
 //! `nonstop-bench fanout --families N --devices-per-family K` runs the real delivery pipeline
 //! (inbox entries, deliveries, claims with leases, aes128gcm encryption, VAPID, outcomes) on
 //! SQLite against a loopback Web Push service, and prints deliveries/s, the time from due to
@@ -38,6 +42,12 @@ enum Command {
         #[arg(long)]
         threads: Option<usize>,
     },
+    /// Send one municipal notice to N resident families (one device each) through the real
+    /// pipeline.
+    Notice {
+        #[arg(long, default_value_t = 100_000)]
+        families: usize,
+    },
     /// Fan one reminder out to every device of N families through the real pipeline.
     Fanout {
         #[arg(long, default_value_t = 2_000)]
@@ -54,12 +64,19 @@ enum Command {
 }
 
 mod fanout;
+mod notice;
 
 const MUNICIPALITIES: [&str; 8] = ["131016", "131130", "141003", "472018", "341011", "011002", "271004", "281000"];
 
 fn main() {
     match Cli::parse().command {
         Command::Plan { families, threads } => bench_plan(families, threads),
+        Command::Notice { families } => {
+            if let Err(e) = notice::run(families) {
+                eprintln!("notice: {e:#}");
+                std::process::exit(2);
+            }
+        }
         Command::Fanout { families, devices_per_family, workers, compare_npm } => {
             if let Err(e) = fanout::run(families, devices_per_family, workers, compare_npm) {
                 eprintln!("fanout: {e:#}");
