@@ -84,6 +84,7 @@ fn every_operation_is_named_verb_resource_and_documents_its_errors() {
         "approve_",
         "send_",
         "cancel_",
+        "schedule_",
     ];
     for (path, item) in paths {
         for (method, operation) in item.as_object().expect("item") {
