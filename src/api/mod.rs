@@ -66,6 +66,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .service(push_credentials::update_fcm_credentials)
             .service(notices::preview_notice_audience)
             .service(notices::create_notice)
+            .service(notices::list_notices)
             .service(notices::get_notice)
             .service(notices::update_notice)
             .service(notices::approve_notice)

@@ -249,3 +249,17 @@ pub async fn update_notice_reply(
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
+
+/// The municipality's notices, newest first (the latest 100).
+#[utoipa::path(tag = "notices", operation_id = "list_notices", params(("code" = String, Path)),
+    responses((status = 200, description = "Notices, newest first", body = Vec<Notice>)))]
+#[get("/municipalities/{code}/notices")]
+pub async fn list_notices(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<String>,
+) -> Result<HttpResponse, Error> {
+    let (code, _) = staff(&principal, path.into_inner())?;
+    let list = state.db.read(move |conn| notices::list(conn, &code, 100)).await?;
+    Ok(HttpResponse::Ok().json(list))
+}

@@ -921,3 +921,16 @@ pub fn replies(
         replies,
     })
 }
+
+/// The municipality's notices, newest first (at most `limit`).
+pub fn list(conn: &mut DbConnection, code: &MunicipalityCode, limit: i64) -> Result<Vec<Notice>, Error> {
+    notices::table
+        .filter(notices::municipality_code.eq(code.as_str()))
+        .order(notices::id.desc())
+        .limit(limit)
+        .select(NoticeRow::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(view)
+        .collect()
+}

@@ -210,6 +210,10 @@ async fn a_cancelled_notice_sends_nothing_and_other_municipalities_see_nothing()
     assert_eq!(status, StatusCode::FORBIDDEN, "vendors do not write notices");
 
     app.post(&format!("{base}/approve"), &approver, json!({})).await;
+    let (status, listed) = app.get("/v1/municipalities/131016/notices", &author).await;
+    assert_eq!((status, listed.as_array().map(Vec::len)), (StatusCode::OK, Some(1)));
+    let (_, foreign) = app.get("/v1/municipalities/131130/notices", &outsider).await;
+    assert_eq!(foreign, json!([]), "131130's list holds none of 131016's notices");
     let (status, cancelled) = app.post(&format!("{base}/cancel"), &author, json!({})).await;
     assert_eq!((status, cancelled["status"].as_str()), (StatusCode::OK, Some("cancelled")));
     let (status, _) = app.post(&format!("{base}/send"), &author, json!({})).await;
