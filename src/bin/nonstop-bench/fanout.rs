@@ -1,57 +1,17 @@
 //! The fan-out benchmark: the real delivery pipeline against a loopback Web Push service.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use actix_web::{web, App, HttpResponse, HttpServer};
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
 use diesel::prelude::*;
-use nonstop::config::{Secret, Settings};
-use nonstop::crypto::KeyRing;
 use nonstop::db::schema::deliveries;
-use nonstop::db::Db;
-use nonstop::jobs::{self, JobContext};
-use nonstop::service::devices::{DeviceInput, WebPushDevice, WebPushKeys};
 use nonstop::service::families::FamilyInput;
 use nonstop::service::inbox::{self, EntryKind, NewEntry};
-use nonstop::service::push_credentials::{self, WebPushCredentialsInput};
-use nonstop::service::{devices, families, now, principals};
-use nonstop::telemetry::Metrics;
-use nonstop::templates::{TemplateValue, Templates};
+use nonstop::service::{devices, families, now};
+use nonstop::templates::TemplateValue;
 
-/// A loopback push service that accepts everything (it skips decryption: the benchmark measures
-/// the sender), counting what it receives.
-pub fn start_mock(counter: Arc<AtomicUsize>) -> anyhow::Result<u16> {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let system = actix_web::rt::System::new();
-        system.block_on(async move {
-            let counter = web::Data::new(counter);
-            let server = HttpServer::new(move || {
-                App::new().app_data(counter.clone()).route(
-                    "/push/{id}",
-                    web::post().to(|counter: web::Data<Arc<AtomicUsize>>, _body: web::Bytes| async move {
-                        counter.fetch_add(1, Ordering::Relaxed);
-                        HttpResponse::Created().finish()
-                    }),
-                )
-            })
-            .workers(1)
-            .bind(("127.0.0.1", 0));
-            match server {
-                Ok(server) => {
-                    let _ = tx.send(server.addrs()[0].port());
-                    let _ = server.run().await;
-                }
-                Err(e) => eprintln!("mock: {e}"),
-            }
-        });
-    });
-    Ok(rx.recv()?)
-}
+use super::env::{tempfile_dir, BenchEnv};
 
 pub fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
@@ -61,20 +21,8 @@ pub fn percentile(sorted: &[f64], p: f64) -> f64 {
 }
 
 pub fn run(families_n: usize, per_family: usize, workers: usize, compare_npm: bool) -> anyhow::Result<()> {
-    let received = Arc::new(AtomicUsize::new(0));
-    let port = start_mock(received.clone())?;
-    let dir = tempfile_dir()?;
-    let mut settings = Settings::default();
-    settings.database.url = Secret::new(format!("sqlite://{}/bench.sqlite3", dir.display()));
-    settings.encryption.active_key_id = "bench".into();
-    settings.encryption.keys = BTreeMap::from([("bench".to_owned(), Secret::new(KeyRing::generate_key_base64()))]);
-    settings.push.web_push_allowed_hosts.push("127.0.0.1".into());
-    settings.jobs.batch_size = 500;
-    settings.jobs.concurrency = 64;
-    let db = Db::connect(settings.database_location().map_err(anyhow::Error::msg)?, 8, 5_000)?;
-    db.migrate()?;
-    let keys = Arc::new(settings.key_ring()?);
-    let templates = Arc::new(Templates::built_in().map_err(|e| anyhow::anyhow!("{e}"))?);
+    let bench = BenchEnv::start()?;
+    let (db, keys, templates, app_id) = (&bench.db, &bench.keys, &bench.templates, &bench.app_id);
     let rendered = templates
         .render(
             "reminder_birth_registration",
@@ -90,36 +38,16 @@ pub fn run(families_n: usize, per_family: usize, workers: usize, compare_npm: bo
     // Families and devices, written the way the API writes them.
     let setup = Instant::now();
     let mut conn = db.get()?;
-    let (app_id, _) = nonstop::db::write_transaction(&mut conn, |c| principals::create_app(c, "bench", now()))?;
-    nonstop::db::write_transaction(&mut conn, |c| {
-        push_credentials::set_web_push(
-            c,
-            &keys,
-            &app_id,
-            WebPushCredentialsInput { subject: "mailto:bench@nonstop-bench.jp".into(), private_key: None },
-            now(),
-        )
-    })?;
-    let subscriber = jwt_simple::prelude::ES256KeyPair::generate();
-    let p256dh = URL_SAFE_NO_PAD.encode(
-        jwt_simple::prelude::ECDSAP256PublicKeyLike::public_key(&subscriber.public_key()).to_bytes_uncompressed(),
-    );
-    let auth = URL_SAFE_NO_PAD.encode([7u8; 16]);
-    let allowed = settings.push.web_push_allowed_hosts.clone();
+    let allowed = bench.settings.push.web_push_allowed_hosts.clone();
     let mut family_rows = Vec::with_capacity(families_n);
     for chunk in (0..families_n).collect::<Vec<_>>().chunks(200) {
         nonstop::db::write_transaction(&mut conn, |c| {
             for i in chunk {
                 let input: FamilyInput = serde_json::from_value(serde_json::json!({ "municipality_code": "131016" }))
                     .map_err(|e| nonstop::error::Error::internal(e.to_string()))?;
-                let family = families::create(c, &keys, &app_id, input, nonstop::domain::dates::tokyo_today(), now())?;
+                let family = families::create(c, keys, app_id, input, nonstop::domain::dates::tokyo_today(), now())?;
                 for d in 0..per_family {
-                    let device = DeviceInput::WebPush(WebPushDevice {
-                        endpoint: format!("http://127.0.0.1:{port}/push/{i}-{d}"),
-                        keys: WebPushKeys { p256dh: p256dh.clone(), auth: auth.clone() },
-                        expiration_time: None,
-                    });
-                    devices::register(c, &keys, &family.id, device, &allowed, now())?;
+                    devices::register(c, keys, &family.id, bench.device(&format!("{i}-{d}")), &allowed, now())?;
                 }
                 family_rows.push(family.id);
             }
@@ -159,34 +87,9 @@ pub fn run(families_n: usize, per_family: usize, workers: usize, compare_npm: bo
     let recorded = due.elapsed();
     println!("fanout: {total} deliveries recorded in {:.2} s", recorded.as_secs_f64());
 
-    // Deliver with the real senders on a runtime of its own, as `nonstop serve` does.
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
-    let ctx = JobContext {
-        db: db.clone(),
-        keys: keys.clone(),
-        templates,
-        planning: Arc::new(nonstop::domain::planner::PlanningContext::shipped()),
-        senders: Arc::new(jobs::senders(&settings.push)?),
-        metrics: Arc::new(Metrics::new()?),
-        settings: settings.jobs.clone(),
-    };
+    // Deliver with the real senders on a runtime of their own, as `nonstop serve` does.
     let started = Instant::now();
-    runtime.block_on(async {
-        let mut handles = Vec::new();
-        for _ in 0..workers {
-            let ctx = ctx.clone();
-            handles.push(tokio::spawn(async move {
-                while let Ok(n) = jobs::deliver_once(&ctx).await {
-                    if n == 0 {
-                        break;
-                    }
-                }
-            }));
-        }
-        for handle in handles {
-            let _ = handle.await;
-        }
-    });
+    bench.deliver_all(workers)?;
     let elapsed = started.elapsed().as_secs_f64();
     let mut conn = db.get()?;
     let timings: Vec<(chrono::NaiveDateTime, Option<chrono::NaiveDateTime>)> = deliveries::table
@@ -200,13 +103,14 @@ pub fn run(families_n: usize, per_family: usize, workers: usize, compare_npm: bo
     let rate = sent as f64 / elapsed;
     println!(
         "fanout: {sent} of {total} sent ({} received by the mock) in {elapsed:.2} s with {workers} workers",
-        received.load(Ordering::Relaxed)
+        bench.received.load(Ordering::Relaxed)
     );
     println!("fanout: {rate:.0} deliveries/s (encryption, VAPID, claims and outcomes included)");
     println!("fanout: due → sent p50 {:.2} s, p99 {:.2} s", percentile(&latencies, 0.50), percentile(&latencies, 0.99));
     println!("fanout: peak memory {:.1} MiB", super::peak_memory_mib());
     if compare_npm {
-        match npm_rate(port, total.min(5_000), &p256dh, &auth) {
+        let (p256dh, auth) = bench.subscription_keys();
+        match npm_rate(bench.port(), total.min(5_000), p256dh, auth) {
             Ok(npm) => println!(
                 "fanout: npm web-push {npm:.0} deliveries/s against the same mock; nonstop is {:.1}× that",
                 rate / npm
@@ -214,14 +118,7 @@ pub fn run(families_n: usize, per_family: usize, workers: usize, compare_npm: bo
             Err(e) => println!("fanout: npm web-push not measured: {e}"),
         }
     }
-    let _ = std::fs::remove_dir_all(&dir);
     Ok(())
-}
-
-pub fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
-    let dir = std::env::temp_dir().join(format!("nonstop-bench-{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&dir)?;
-    Ok(dir)
 }
 
 /// Installs the npm `web-push` library in a temporary folder and sends `count` pushes with it

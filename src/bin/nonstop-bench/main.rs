@@ -63,6 +63,7 @@ enum Command {
     },
 }
 
+mod env;
 mod fanout;
 mod notice;
 

@@ -1,0 +1,167 @@
+//! What the delivery benchmarks share: a loopback Web Push service, a SQLite database in a
+//! temporary folder, a vendor app with VAPID credentials, and the delivery workers.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use actix_web::{web, App, HttpResponse, HttpServer};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use nonstop::config::{Secret, Settings};
+use nonstop::crypto::KeyRing;
+use nonstop::db::{write_transaction, Db};
+use nonstop::jobs::{self, JobContext};
+use nonstop::service::devices::{DeviceInput, WebPushDevice, WebPushKeys};
+use nonstop::service::push_credentials::{self, WebPushCredentialsInput};
+use nonstop::service::{now, principals};
+use nonstop::telemetry::Metrics;
+use nonstop::templates::Templates;
+
+pub struct BenchEnv {
+    pub settings: Settings,
+    pub db: Db,
+    pub keys: Arc<KeyRing>,
+    pub templates: Arc<Templates>,
+    pub app_id: String,
+    /// Pushes the loopback service accepted.
+    pub received: Arc<AtomicUsize>,
+    port: u16,
+    dir: PathBuf,
+    p256dh: String,
+    auth: String,
+}
+
+/// A loopback push service that accepts everything (it skips decryption: the benchmarks measure
+/// the sender), counting what it receives. Returns its port.
+fn start_mock(counter: Arc<AtomicUsize>) -> anyhow::Result<u16> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let system = actix_web::rt::System::new();
+        system.block_on(async move {
+            let counter = web::Data::new(counter);
+            let server = HttpServer::new(move || {
+                App::new().app_data(counter.clone()).route(
+                    "/push/{id}",
+                    web::post().to(|counter: web::Data<Arc<AtomicUsize>>, _body: web::Bytes| async move {
+                        counter.fetch_add(1, Ordering::Relaxed);
+                        HttpResponse::Created().finish()
+                    }),
+                )
+            })
+            .workers(1)
+            .bind(("127.0.0.1", 0));
+            match server {
+                Ok(server) => {
+                    let _ = tx.send(server.addrs()[0].port());
+                    let _ = server.run().await;
+                }
+                Err(e) => eprintln!("mock: {e}"),
+            }
+        });
+    });
+    Ok(rx.recv()?)
+}
+
+pub fn tempfile_dir() -> anyhow::Result<PathBuf> {
+    let dir = std::env::temp_dir().join(format!("nonstop-bench-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
+
+impl BenchEnv {
+    pub fn start() -> anyhow::Result<Self> {
+        let received = Arc::new(AtomicUsize::new(0));
+        let port = start_mock(received.clone())?;
+        let dir = tempfile_dir()?;
+        let mut settings = Settings::default();
+        settings.database.url = Secret::new(format!("sqlite://{}/bench.sqlite3", dir.display()));
+        settings.encryption.active_key_id = "bench".into();
+        settings.encryption.keys = BTreeMap::from([("bench".to_owned(), Secret::new(KeyRing::generate_key_base64()))]);
+        settings.push.web_push_allowed_hosts.push("127.0.0.1".into());
+        settings.jobs.batch_size = 500;
+        settings.jobs.concurrency = 64;
+        let db = Db::connect(settings.database_location().map_err(anyhow::Error::msg)?, 8, 5_000)?;
+        db.migrate()?;
+        let keys = Arc::new(settings.key_ring()?);
+        let templates = Arc::new(Templates::built_in().map_err(|e| anyhow::anyhow!("{e}"))?);
+        let mut conn = db.get()?;
+        let (app_id, _) = write_transaction(&mut conn, |c| principals::create_app(c, "bench", now()))?;
+        write_transaction(&mut conn, |c| {
+            let input = WebPushCredentialsInput { subject: "mailto:bench@nonstop-bench.jp".into(), private_key: None };
+            push_credentials::set_web_push(c, &keys, &app_id, input, now())
+        })?;
+        // One subscriber key pair serves every device: the sender encrypts per message anyway.
+        let subscriber = jwt_simple::prelude::ES256KeyPair::generate();
+        let p256dh = URL_SAFE_NO_PAD.encode(
+            jwt_simple::prelude::ECDSAP256PublicKeyLike::public_key(&subscriber.public_key()).to_bytes_uncompressed(),
+        );
+        Ok(Self {
+            settings,
+            db,
+            keys,
+            templates,
+            app_id,
+            received,
+            port,
+            dir,
+            p256dh,
+            auth: URL_SAFE_NO_PAD.encode([7u8; 16]),
+        })
+    }
+
+    /// A Web Push subscription to the loopback service.
+    pub fn device(&self, name: &str) -> DeviceInput {
+        DeviceInput::WebPush(WebPushDevice {
+            endpoint: format!("http://127.0.0.1:{}/push/{name}", self.port),
+            keys: WebPushKeys { p256dh: self.p256dh.clone(), auth: self.auth.clone() },
+            expiration_time: None,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn subscription_keys(&self) -> (&str, &str) {
+        (&self.p256dh, &self.auth)
+    }
+
+    /// Runs `workers` delivery workers, as replicas of `nonstop serve` would, until nothing is due.
+    pub fn deliver_all(&self, workers: usize) -> anyhow::Result<()> {
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+        let ctx = JobContext {
+            db: self.db.clone(),
+            keys: self.keys.clone(),
+            templates: self.templates.clone(),
+            planning: Arc::new(nonstop::domain::planner::PlanningContext::shipped()),
+            senders: Arc::new(jobs::senders(&self.settings.push)?),
+            metrics: Arc::new(Metrics::new()?),
+            settings: self.settings.jobs.clone(),
+        };
+        runtime.block_on(async {
+            let mut handles = Vec::new();
+            for _ in 0..workers {
+                let ctx = ctx.clone();
+                handles.push(tokio::spawn(async move {
+                    while let Ok(n) = jobs::deliver_once(&ctx).await {
+                        if n == 0 {
+                            break;
+                        }
+                    }
+                }));
+            }
+            for handle in handles {
+                let _ = handle.await;
+            }
+        });
+        Ok(())
+    }
+}
+
+impl Drop for BenchEnv {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
