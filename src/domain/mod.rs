@@ -7,6 +7,7 @@ pub mod calendar;
 pub mod catalog;
 pub mod dates;
 pub mod enums;
+pub mod individual_number;
 pub mod language;
 pub mod municipality;
 pub mod overrides;

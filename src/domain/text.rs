@@ -6,9 +6,20 @@ pub fn name(input: &str) -> Result<String, String> {
     bounded_text(input, 100, "a name")
 }
 
-/// An address line (町名・番地・建物名): 1–200 characters, no control characters.
+/// An address line (町名・番地・建物名): 1–200 characters, no control characters, and no
+/// individual number typed into it by mistake.
 pub fn address(input: &str) -> Result<String, String> {
-    bounded_text(input, 200, "an address")
+    let text = bounded_text(input, 200, "an address")?;
+    no_individual_number(text)
+}
+
+/// Refuses a text that holds a 個人番号 (see `individual_number`).
+pub fn no_individual_number(text: String) -> Result<String, String> {
+    if super::individual_number::appears_in(&text) {
+        Err(super::individual_number::REFUSAL.to_owned())
+    } else {
+        Ok(text)
+    }
 }
 
 fn bounded_text(input: &str, max: usize, what: &str) -> Result<String, String> {
@@ -76,6 +87,12 @@ mod tests {
         assert!(kana("ヤマダ・ジョー").is_ok());
         assert!(kana("山田").unwrap_err().contains("hiragana or katakana"));
         assert!(kana("yamada").is_err());
+    }
+
+    #[test]
+    fn an_address_with_an_individual_number_is_refused() {
+        assert!(address("千代田1-1-1").is_ok());
+        assert!(address("千代田1-1-1 1234 5678 9018").unwrap_err().contains("マイナンバー"));
     }
 
     #[test]

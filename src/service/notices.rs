@@ -210,6 +210,8 @@ fn validate(input: &NoticeInput) -> Result<(), Error> {
         );
         if t.body.trim().is_empty() || t.body.chars().count() > 10_000 {
             check.fail(&format!("texts.{language}.body"), "must be 1–10000 characters");
+        } else if crate::domain::individual_number::appears_in(&t.body) {
+            check.fail(&format!("texts.{language}.body"), crate::domain::individual_number::REFUSAL);
         }
     }
     for (i, link) in input.links.iter().enumerate() {
@@ -853,6 +855,9 @@ pub fn reply(
     match &input.free_text {
         Some(_) if !questionnaire.free_text => check.fail("free_text", "this question takes no free text"),
         Some(t) if t.chars().count() > 2_000 => check.fail("free_text", "must be at most 2000 characters"),
+        Some(t) if crate::domain::individual_number::appears_in(t) => {
+            check.fail("free_text", crate::domain::individual_number::REFUSAL)
+        }
         _ => {}
     }
     check.finish()?;

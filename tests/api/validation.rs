@@ -33,6 +33,7 @@ async fn each_bad_family_field_is_named() {
         (family(json!({ "health_insurance": "kokuho" })), BAD_REQUEST, "health_insurance", "unknown variant"),
         (family(json!({ "adress": "typo" })), BAD_REQUEST, "adress", "unknown field"),
         (family(json!({ "address": "  " })), UNPROCESSABLE, "address", "empty"),
+        (family(json!({ "address": "千代田1-1 1234 5678 9018" })), UNPROCESSABLE, "address", "マイナンバー"),
         (
             family(json!({ "guardians": [{ "relationship": "mother", "full_name": "" }] })),
             UNPROCESSABLE,
