@@ -2,8 +2,7 @@
 //! `thread-id` per child, and an expiration from the entry's TTL. `a2` fixes the APNs hosts, so
 //! tests cover the payload we hand it and the meaning of every APNs error reason.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use a2::request::notification::{NotificationOptions, Priority, PushType};
@@ -12,7 +11,7 @@ use a2::{Client, ClientConfig, CollapseId, ErrorReason};
 use serde::Serialize;
 
 use super::credentials::apns_endpoint;
-use super::{AppCredentials, PushMessage, SendFuture, SendOutcome, Sender};
+use super::{AppCredentials, ClientCache, PushMessage, SendFuture, SendOutcome, Sender};
 use crate::domain::enums::ApnsEnvironment;
 use crate::domain::push_target::PushTarget;
 use crate::templates::Urgency;
@@ -127,13 +126,13 @@ pub fn interpret(status: u16, reason: Option<&ErrorReason>) -> SendOutcome {
 
 pub struct ApnsSender {
     /// One client (one HTTP/2 connection, kept open) per app, credentials version and environment.
-    clients: Mutex<HashMap<(String, String, ApnsEnvironment), Arc<Client>>>,
+    clients: ClientCache<(String, String, ApnsEnvironment), Client>,
     timeout_secs: u64,
 }
 
 impl ApnsSender {
     pub fn new(timeout: Duration) -> Self {
-        Self { clients: Mutex::new(HashMap::new()), timeout_secs: timeout.as_secs().max(1) }
+        Self { clients: ClientCache::default(), timeout_secs: timeout.as_secs().max(1) }
     }
 
     fn client(
@@ -143,17 +142,13 @@ impl ApnsSender {
         environment: ApnsEnvironment,
     ) -> Result<(Arc<Client>, String), SendOutcome> {
         let apns = credentials.apns.as_ref().ok_or_else(|| SendOutcome::config("no APNs token key set for the app"))?;
-        let key = (app_id.to_owned(), credentials.version.clone(), environment);
-        let mut clients = self.clients.lock().map_err(|_| SendOutcome::retry("internal", None))?;
-        if let Some(client) = clients.get(&key) {
-            return Ok((client.clone(), apns.topic.clone()));
-        }
-        let mut config = ClientConfig::new(apns_endpoint(environment));
-        config.request_timeout_secs = Some(self.timeout_secs);
-        let client = Client::token(apns.key_pem.as_bytes(), apns.key_id.clone(), apns.team_id.clone(), config)
-            .map_err(|e| SendOutcome::config(format!("the APNs key is not usable: {e}")))?;
-        let client = Arc::new(client);
-        clients.insert(key, client.clone());
+        let client =
+            self.clients.get_or_build((app_id.to_owned(), credentials.version.clone(), environment), || {
+                let mut config = ClientConfig::new(apns_endpoint(environment));
+                config.request_timeout_secs = Some(self.timeout_secs);
+                Client::token(apns.key_pem.as_bytes(), apns.key_id.clone(), apns.team_id.clone(), config)
+                    .map_err(|e| SendOutcome::config(format!("the APNs key is not usable: {e}")))
+            })?;
         Ok((client, apns.topic.clone()))
     }
 

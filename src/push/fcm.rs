@@ -2,14 +2,13 @@
 //! refreshed by it), then one request per device token over a pooled HTTP/2 client. Not the
 //! legacy `/fcm/send` API, which Google shut down in 2024.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use gcp_auth::{CustomServiceAccount, TokenProvider};
 use serde_json::{json, Value};
 
-use super::{bounded_body, retry_after, AppCredentials, PushMessage, SendFuture, SendOutcome, Sender};
+use super::{bounded_body, retry_after, AppCredentials, ClientCache, PushMessage, SendFuture, SendOutcome, Sender};
 use crate::domain::push_target::PushTarget;
 use crate::templates::Urgency;
 
@@ -22,12 +21,12 @@ pub struct FcmSender {
     /// `https://fcm.googleapis.com` in production; a loopback mock in tests.
     base_url: String,
     /// One service account per (app, credentials version): `gcp_auth` caches its token.
-    accounts: Mutex<HashMap<(String, String), Arc<CustomServiceAccount>>>,
+    accounts: ClientCache<(String, String), CustomServiceAccount>,
 }
 
 impl FcmSender {
     pub fn new(client: reqwest::Client, base_url: String) -> Self {
-        Self { client, base_url: base_url.trim_end_matches('/').to_owned(), accounts: Mutex::new(HashMap::new()) }
+        Self { client, base_url: base_url.trim_end_matches('/').to_owned(), accounts: ClientCache::default() }
     }
 
     fn account(
@@ -37,15 +36,10 @@ impl FcmSender {
     ) -> Result<(Arc<CustomServiceAccount>, String), SendOutcome> {
         let fcm =
             credentials.fcm.as_ref().ok_or_else(|| SendOutcome::config("no FCM service account set for the app"))?;
-        let key = (app_id.to_owned(), credentials.version.clone());
-        let mut accounts = self.accounts.lock().map_err(|_| SendOutcome::retry("internal", None))?;
-        if let Some(account) = accounts.get(&key) {
-            return Ok((account.clone(), fcm.project_id.clone()));
-        }
-        let account = CustomServiceAccount::from_json(&fcm.service_account_json())
-            .map_err(|e| SendOutcome::config(format!("the FCM service account is not usable: {e}")))?;
-        let account = Arc::new(account);
-        accounts.insert(key, account.clone());
+        let account = self.accounts.get_or_build((app_id.to_owned(), credentials.version.clone()), || {
+            CustomServiceAccount::from_json(&fcm.service_account_json())
+                .map_err(|e| SendOutcome::config(format!("the FCM service account is not usable: {e}")))
+        })?;
         Ok((account, fcm.project_id.clone()))
     }
 

@@ -136,6 +136,33 @@ impl Senders {
     }
 }
 
+/// Provider clients built once per key (app, credentials version, …) and shared: building one
+/// parses keys and, for APNs, opens a connection Apple wants kept open.
+pub struct ClientCache<K, V>(std::sync::Mutex<std::collections::HashMap<K, std::sync::Arc<V>>>);
+
+impl<K: std::hash::Hash + Eq, V> Default for ClientCache<K, V> {
+    fn default() -> Self {
+        Self(std::sync::Mutex::new(std::collections::HashMap::new()))
+    }
+}
+
+impl<K: std::hash::Hash + Eq, V> ClientCache<K, V> {
+    /// The cached client for `key`, or the one `build` makes (kept only when it succeeds).
+    pub fn get_or_build(
+        &self,
+        key: K,
+        build: impl FnOnce() -> Result<V, SendOutcome>,
+    ) -> Result<std::sync::Arc<V>, SendOutcome> {
+        let mut clients = self.0.lock().map_err(|_| SendOutcome::retry("internal", None))?;
+        if let Some(client) = clients.get(&key) {
+            return Ok(client.clone());
+        }
+        let client = std::sync::Arc::new(build()?);
+        clients.insert(key, client.clone());
+        Ok(client)
+    }
+}
+
 /// Parses a `Retry-After` header given in seconds (HTTP dates are rare from push services and
 /// fall back to the backoff).
 pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
