@@ -12,6 +12,7 @@ pub mod db;
 pub mod domain;
 pub mod error;
 pub mod jobs;
+pub mod jpki;
 pub mod push;
 pub mod service;
 pub mod telemetry;

@@ -4,6 +4,7 @@
 //! … is valid by construction, so the rest of the code never re-checks it.
 
 pub mod calendar;
+pub mod canonical_json;
 pub mod catalog;
 pub mod dates;
 pub mod enums;
