@@ -275,12 +275,103 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    draft_bundles (id) {
+        id -> Text,
+        family_id -> Text,
+        kind -> Text,
+        child_id -> Text,
+        status -> Text,
+        document -> Nullable<Text>,
+        digest -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    drafts (id) {
+        id -> Text,
+        family_id -> Text,
+        draft_key -> Text,
+        form_id -> Text,
+        form_version -> Integer,
+        task_id -> Nullable<Text>,
+        child_id -> Nullable<Text>,
+        bundle_id -> Nullable<Text>,
+        status -> Text,
+        content -> Text,
+        corrects_submission_id -> Nullable<Text>,
+        document -> Nullable<Text>,
+        digest -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    signatures (id) {
+        id -> Text,
+        family_id -> Text,
+        signed_document -> Text,
+        signed_digest -> Text,
+        signature_value -> Text,
+        certificate -> Text,
+        certificate_sha256 -> Text,
+        signer_guardian_id -> Text,
+        verification -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    submissions (id) {
+        id -> Text,
+        family_id -> Text,
+        signature_id -> Text,
+        draft_id -> Text,
+        bundle_id -> Nullable<Text>,
+        municipality_code -> Text,
+        form_id -> Text,
+        form_version -> Integer,
+        task_id -> Nullable<Text>,
+        corrects_submission_id -> Nullable<Text>,
+        document -> Text,
+        digest -> Text,
+        status -> Text,
+        submitted_at -> Timestamp,
+        status_changed_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    submission_events (id) {
+        id -> Text,
+        submission_id -> Text,
+        status -> Text,
+        comments -> Nullable<Text>,
+        staff_id -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    registered_certificates (guardian_id, certificate_sha256) {
+        guardian_id -> Text,
+        certificate_sha256 -> Text,
+        family_id -> Text,
+        registered_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(app_keys -> apps (app_id));
 diesel::joinable!(notice_recipients -> notices (notice_id));
 diesel::joinable!(deliveries -> inbox_entries (entry_id));
 diesel::joinable!(deliveries -> devices (device_id));
 diesel::joinable!(inbox_entries -> families (family_id));
 diesel::joinable!(tasks -> families (family_id));
+diesel::joinable!(submissions -> signatures (signature_id));
+diesel::joinable!(submission_events -> submissions (submission_id));
 diesel::joinable!(planned_notifications -> tasks (task_id));
 diesel::joinable!(families -> apps (app_id));
 diesel::joinable!(guardians -> families (family_id));
@@ -310,4 +401,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     notice_consents,
     notice_recipients,
     notice_replies,
+    draft_bundles,
+    drafts,
+    signatures,
+    submissions,
+    submission_events,
+    registered_certificates,
 );

@@ -8,6 +8,7 @@ pub mod canonical_json;
 pub mod catalog;
 pub mod dates;
 pub mod enums;
+pub mod forms;
 pub mod individual_number;
 pub mod language;
 pub mod municipality;
