@@ -30,6 +30,8 @@ pub struct AppState {
     pub planning: Arc<PlanningContext>,
     /// Every word sent to a parent.
     pub templates: Arc<Templates>,
+    /// Verifies the parents' signatures against the pinned trust anchors.
+    pub verifier: Arc<crate::jpki::Verifier>,
 }
 
 impl AppState {
@@ -64,8 +66,10 @@ impl AppState {
                 let result = f(conn, &keys, family)?;
                 let (today, now) = (tokyo_today(), crate::service::now());
                 planning::replan(conn, &planning, &family_id, today, now)?;
-                // A family that moved in gets the municipality's standing notices.
                 if let Ok(family) = access::family_for(conn, &principal, &family_id) {
+                    // Drafts for tasks whose window opened, re-filled from the changed profile.
+                    crate::service::drafts::sync(conn, &keys, &planning, &family, today, now)?;
+                    // A family that moved in gets the municipality's standing notices.
                     let name =
                         crate::service::municipalities::display_name(conn, &planning, &family.municipality_code)?;
                     crate::service::notices::deliver_standing(conn, &templates, &family, &name, today, now)?;
@@ -110,6 +114,7 @@ impl Application {
             settings: Arc::new(settings.clone()),
             planning: Arc::new(PlanningContext::shipped()),
             templates: Arc::new(load_templates(&settings)?),
+            verifier: Arc::new(settings.signatures.verifier().map_err(anyhow::Error::msg)?),
         });
         let background = if settings.jobs.enabled {
             let ctx = crate::jobs::JobContext {

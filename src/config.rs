@@ -43,6 +43,42 @@ pub struct Settings {
     pub templates: TemplateSettings,
     pub push: PushSettings,
     pub jobs: JobSettings,
+    pub signatures: SignatureSettings,
+}
+
+/// Verifying the parents' マイナンバーカード signatures (see `crate::jpki`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SignatureSettings {
+    /// Trust the J-LIS signing root built into nonstop (signca03, 2023–2033).
+    pub trust_jlis_roots: bool,
+    /// More trust anchors, as PEM files: the other J-LIS generations an operator has checked
+    /// against J-LIS's published fingerprints (signca02, for cards issued 2019–2023), or a
+    /// test hierarchy in a test environment. Never a root sent by a client.
+    pub trust_anchor_files: Vec<PathBuf>,
+    /// Certificate policies accepted (the production signing policy by default; the JPKI
+    /// test-card policy 1.2.392.200149.8.5.1.0.20 only when listed here).
+    pub accepted_policies: Vec<String>,
+}
+
+impl Default for SignatureSettings {
+    fn default() -> Self {
+        Self {
+            trust_jlis_roots: true,
+            trust_anchor_files: Vec::new(),
+            accepted_policies: vec![crate::jpki::JPKI_SIGNING_POLICY.to_owned()],
+        }
+    }
+}
+
+impl SignatureSettings {
+    pub fn verifier(&self) -> Result<crate::jpki::Verifier, String> {
+        crate::jpki::Verifier::from_settings(
+            self.trust_jlis_roots,
+            &self.trust_anchor_files,
+            self.accepted_policies.clone(),
+        )
+    }
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -243,6 +279,12 @@ impl Settings {
         }
         if self.jobs.batch_size < 1 || self.jobs.concurrency == 0 || self.jobs.lease_seconds < 5 {
             problems.push("jobs: need batch_size >= 1, concurrency >= 1, lease_seconds >= 5".into());
+        }
+        if let Err(e) = self.signatures.verifier() {
+            problems.push(format!("signatures: {e}"));
+        }
+        if self.signatures.accepted_policies.is_empty() {
+            problems.push("signatures.accepted_policies: name at least one policy".into());
         }
         if !matches!(self.log.format.as_str(), "json" | "text") {
             problems.push(format!("log.format: '{}' is neither 'json' nor 'text'", self.log.format));

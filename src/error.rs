@@ -31,6 +31,9 @@ pub enum Error {
     NotFound(&'static str),
     /// The request conflicts with what is stored.
     Conflict { code: &'static str, message: String },
+    /// The request is well formed but refused for a reason with its own code (a signature
+    /// that does not verify, a certificate that is not trusted, …).
+    Refused { code: &'static str, message: String },
     /// A fault of ours; the cause goes to the log only.
     Internal(String),
 }
@@ -55,7 +58,7 @@ impl Error {
             Self::Forbidden(_) => "forbidden",
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
             Self::NotFound(_) => "not_found",
-            Self::Conflict { code, .. } => code,
+            Self::Conflict { code, .. } | Self::Refused { code, .. } => code,
             Self::Internal(_) => "internal_error",
         }
     }
@@ -69,7 +72,7 @@ impl Error {
             }
             Self::Unauthorized(why) | Self::Forbidden(why) | Self::UnsupportedMediaType(why) => (*why).to_owned(),
             Self::NotFound(what) => format!("{what} not found"),
-            Self::Conflict { message, .. } => message.clone(),
+            Self::Conflict { message, .. } | Self::Refused { message, .. } => message.clone(),
             Self::Internal(_) => "an internal error occurred; it has been logged".to_owned(),
         }
     }
@@ -124,6 +127,7 @@ impl ResponseError for Error {
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::Refused { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

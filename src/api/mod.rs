@@ -6,6 +6,7 @@
 mod children;
 mod devices;
 mod docs;
+mod drafts;
 pub mod extract;
 mod families;
 mod guardians;
@@ -17,6 +18,7 @@ mod notices;
 mod ops;
 mod push_credentials;
 mod sessions;
+mod submissions;
 mod tasks;
 mod templates;
 
@@ -77,6 +79,21 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .service(notices::schedule_notice)
             .service(notices::list_notice_replies)
             .service(notices::update_notice_reply)
+            .service(drafts::list_drafts)
+            .service(drafts::get_draft)
+            .service(drafts::update_draft)
+            .service(drafts::confirm_draft)
+            .service(drafts::sign_draft)
+            .service(drafts::get_bundle)
+            .service(drafts::update_bundle)
+            .service(drafts::confirm_bundle)
+            .service(drafts::sign_bundle)
+            .service(drafts::register_signing_certificate)
+            .service(drafts::list_family_submissions)
+            .service(drafts::get_family_submission)
+            .service(submissions::list_municipal_submissions)
+            .service(submissions::get_municipal_submission)
+            .service(submissions::update_submission_status)
             .service(keys::get_whoami)
             .service(keys::list_app_keys)
             .service(keys::create_app_key)
@@ -122,6 +139,8 @@ pub fn configure_unlisted(cfg: &mut web::ServiceConfig) {
         (name = "inbox", description = "受信箱: every notification a family received, and its deliveries"),
         (name = "push credentials", description = "The vendor's own VAPID, APNs and FCM credentials"),
         (name = "notices", description = "お知らせ: notices a municipality sends its residents"),
+        (name = "drafts", description = "申請書の下書き: pre-filled forms the parent checks, confirms and signs with the マイナンバーカード; the birth bundle (一括申請)"),
+        (name = "submissions", description = "申請: signed applications, received by the municipality, with their status"),
         (name = "keys", description = "The caller's identity and the vendor's API keys"),
     )
 )]

@@ -262,3 +262,83 @@ pub struct NoticeRow {
     /// Still delivered to families who move in after it was sent.
     pub standing: bool,
 }
+
+#[derive(Clone, Debug, Queryable, Selectable, Insertable)]
+#[diesel(table_name = draft_bundles)]
+pub struct DraftBundleRow {
+    pub id: String,
+    pub family_id: String,
+    pub kind: String,
+    pub child_id: String,
+    pub status: String,
+    pub document: Option<String>,
+    pub digest: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Clone, Debug, Queryable, Selectable, Insertable)]
+#[diesel(table_name = drafts)]
+pub struct DraftRow {
+    pub id: String,
+    pub family_id: String,
+    pub draft_key: String,
+    pub form_id: String,
+    pub form_version: i32,
+    pub task_id: Option<String>,
+    pub child_id: Option<String>,
+    pub bundle_id: Option<String>,
+    pub status: String,
+    pub content: String,
+    pub corrects_submission_id: Option<String>,
+    pub document: Option<String>,
+    pub digest: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Clone, Debug, Queryable, Selectable, Insertable)]
+#[diesel(table_name = signatures)]
+pub struct SignatureRow {
+    pub id: String,
+    pub family_id: String,
+    pub signed_document: String,
+    pub signed_digest: String,
+    pub signature_value: String,
+    pub certificate: String,
+    pub certificate_sha256: String,
+    pub signer_guardian_id: String,
+    pub verification: String,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Clone, Debug, Queryable, Selectable, Insertable)]
+#[diesel(table_name = submissions)]
+pub struct SubmissionRow {
+    pub id: String,
+    pub family_id: String,
+    pub signature_id: String,
+    pub draft_id: String,
+    pub bundle_id: Option<String>,
+    pub municipality_code: String,
+    pub form_id: String,
+    pub form_version: i32,
+    pub task_id: Option<String>,
+    pub corrects_submission_id: Option<String>,
+    pub document: String,
+    pub digest: String,
+    pub status: String,
+    pub submitted_at: NaiveDateTime,
+    pub status_changed_at: NaiveDateTime,
+}
+
+#[derive(Clone, Debug, Queryable, Selectable, Insertable)]
+#[diesel(table_name = submission_events)]
+pub struct SubmissionEventRow {
+    pub id: String,
+    pub submission_id: String,
+    pub status: String,
+    pub comments: Option<String>,
+    pub staff_id: Option<String>,
+    pub created_at: NaiveDateTime,
+}

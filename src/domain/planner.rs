@@ -31,13 +31,16 @@ pub struct PlanningContext {
     pub catalog: Catalog,
     pub calendar: Calendar,
     pub shipped: ShippedOverrides,
+    /// The application forms drafts are made from (one per procedure that has a form).
+    pub forms: super::forms::FormCatalog,
 }
 
 impl PlanningContext {
     pub fn shipped() -> Self {
         let catalog = Catalog::shipped();
         let shipped = ShippedOverrides::shipped(&catalog);
-        Self { catalog, calendar: Calendar::shipped(), shipped }
+        let forms = super::forms::FormCatalog::shipped(&catalog);
+        Self { catalog, calendar: Calendar::shipped(), shipped, forms }
     }
 
     /// The settings in force for a municipality; `staff` (set through the API) replaces the

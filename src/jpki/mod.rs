@@ -161,6 +161,13 @@ pub struct VerifiedSignature {
     pub holder: BasicFourInfo,
 }
 
+struct Checked<'a> {
+    cert: X509,
+    key: PKey<Public>,
+    profile: Profile,
+    anchor: &'a TrustAnchor,
+}
+
 /// Verifies signatures against pinned anchors and an accepted set of policies.
 #[derive(Clone)]
 pub struct Verifier {
@@ -209,15 +216,7 @@ impl Verifier {
         client_chain: &[Vec<u8>],
         at: DateTime<Utc>,
     ) -> Result<VerifiedSignature, Refusal> {
-        let cert = X509::from_der(certificate)
-            .map_err(|_| Refusal::MalformedCertificate("not a DER X.509 certificate".into()))?;
-        let profile = Profile::from_der(certificate).map_err(|e| Refusal::MalformedCertificate(e.to_string()))?;
-        let key = cert.public_key().map_err(|_| Refusal::MalformedCertificate("unreadable public key".into()))?;
-        check_algorithms(&cert, &key)?;
-        let anchor = self.issuer_of(&cert, client_chain)?;
-        check_validity(&cert, at)?;
-        check_validity(&anchor.certificate, at)?;
-        self.check_profile(&profile)?;
+        let Checked { cert, key, profile, anchor } = self.check(certificate, client_chain, at)?;
         check_signature(&key, document, signature)?;
         let serial = cert
             .serial_number()
@@ -240,6 +239,26 @@ impl Verifier {
             },
             holder: profile.holder,
         })
+    }
+
+    /// Checks a signing certificate alone (for registering it beforehand); returns its SHA-256.
+    pub fn check_certificate(&self, certificate: &[u8], at: DateTime<Utc>) -> Result<String, Refusal> {
+        self.check(certificate, &[], at)?;
+        Ok(hex::encode(Sha256::digest(certificate)))
+    }
+
+    /// Every check of the certificate: algorithms, issuer, validity, profile.
+    fn check(&self, certificate: &[u8], client_chain: &[Vec<u8>], at: DateTime<Utc>) -> Result<Checked<'_>, Refusal> {
+        let cert = X509::from_der(certificate)
+            .map_err(|_| Refusal::MalformedCertificate("not a DER X.509 certificate".into()))?;
+        let profile = Profile::from_der(certificate).map_err(|e| Refusal::MalformedCertificate(e.to_string()))?;
+        let key = cert.public_key().map_err(|_| Refusal::MalformedCertificate("unreadable public key".into()))?;
+        check_algorithms(&cert, &key)?;
+        let anchor = self.issuer_of(&cert, client_chain)?;
+        check_validity(&cert, at)?;
+        check_validity(&anchor.certificate, at)?;
+        self.check_profile(&profile)?;
+        Ok(Checked { cert, key, profile, anchor })
     }
 
     /// The pinned anchor whose key signed the certificate. JPKI has no intermediates: the leaf

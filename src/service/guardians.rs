@@ -160,7 +160,7 @@ pub fn list(conn: &mut DbConnection, keys: &KeyRing, family_id: &str) -> Result<
         .collect()
 }
 
-fn find(conn: &mut DbConnection, family_id: &str, guardian_id: &str) -> Result<GuardianRow, Error> {
+pub fn find(conn: &mut DbConnection, family_id: &str, guardian_id: &str) -> Result<GuardianRow, Error> {
     guardians::table
         .find(guardian_id)
         .filter(guardians::family_id.eq(family_id))

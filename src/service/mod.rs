@@ -5,8 +5,10 @@
 //! contract of each use case; the HTTP layer uses them as request and response bodies.
 
 pub mod access;
+pub mod bundles;
 pub mod children;
 pub mod devices;
+pub mod drafts;
 pub mod families;
 pub mod guardians;
 pub mod inbox;
@@ -16,7 +18,10 @@ pub mod notices;
 pub mod patch;
 pub mod planning;
 pub mod principals;
+pub mod profile;
 pub mod push_credentials;
+pub mod signing;
+pub mod submissions;
 pub mod tagged;
 pub mod tasks;
 

@@ -78,6 +78,8 @@ fn every_operation_is_named_verb_resource_and_documents_its_errors() {
         "update_",
         "delete_",
         "register_",
+        "confirm_",
+        "sign_",
         "record_",
         "revoke_",
         "preview_",

@@ -1,0 +1,282 @@
+//! `/v1/families/{family_id}/drafts` and `/bundles`: pre-filled applications the parent checks,
+//! corrects, confirms and signs; `/submissions`: what was sent, and where it stands.
+
+use actix_web::{get, patch, post, put, web, HttpResponse};
+
+use super::extract::ValidJson;
+use crate::app::AppState;
+use crate::domain::dates::tokyo_today;
+use crate::error::Error;
+use crate::service::bundles::{self, Bundle};
+use crate::service::drafts::{self, Draft, DraftPatch};
+use crate::service::now;
+use crate::service::principals::Principal;
+use crate::service::signing::{self, CertificateRegistration, RegisteredCertificate, SignatureInput, Signed};
+use crate::service::submissions::{self, Submission};
+
+/// The family's drafts (withdrawn ones left out), newest first.
+#[utoipa::path(tag = "drafts", operation_id = "list_drafts", params(("family_id" = String, Path)),
+    responses((status = 200, description = "The drafts", body = Vec<Draft>)))]
+#[get("/families/{family_id}/drafts")]
+pub async fn list_drafts(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<String>,
+) -> Result<HttpResponse, Error> {
+    let planning = state.planning.clone();
+    let list = state
+        .read_family(principal, path.into_inner(), move |conn, keys, family| {
+            drafts::list(conn, keys, &planning, &family.id)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(list))
+}
+
+/// A draft: each field with its value, where the value came from, and whether the parent
+/// must still fill or check it.
+#[utoipa::path(tag = "drafts", operation_id = "get_draft", params(("family_id" = String, Path), ("draft_id" = String, Path)),
+    responses((status = 200, description = "The draft", body = Draft)))]
+#[get("/families/{family_id}/drafts/{draft_id}")]
+pub async fn get_draft(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, Error> {
+    let (family_id, draft_id) = path.into_inner();
+    let planning = state.planning.clone();
+    let draft = state
+        .read_family(principal, family_id, move |conn, keys, family| {
+            drafts::view(&planning, keys, drafts::find(conn, &family.id, &draft_id)?)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(draft))
+}
+
+/// Correct fields of an open draft (`null` returns a field to its pre-filled value). Each
+/// value is checked; a bad one is refused naming the field, and the draft stays as it was. In
+/// the birth bundle, a shared field changes in every open form of the bundle.
+#[utoipa::path(tag = "drafts", operation_id = "update_draft", params(("family_id" = String, Path), ("draft_id" = String, Path)),
+    request_body = DraftPatch,
+    responses((status = 200, description = "The corrected draft", body = Draft),
+        (status = 409, description = "`draft_not_open`", body = crate::error::ErrorBody)))]
+#[patch("/families/{family_id}/drafts/{draft_id}")]
+pub async fn update_draft(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<(String, String)>,
+    body: ValidJson<DraftPatch>,
+) -> Result<HttpResponse, Error> {
+    let (family_id, draft_id) = path.into_inner();
+    let planning = state.planning.clone();
+    let (today, now) = (tokyo_today(), now());
+    let draft = state
+        .write_family(principal, family_id, move |conn, keys, family| {
+            drafts::patch(conn, keys, &planning, &family, &draft_id, body.0, today, now)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(draft))
+}
+
+/// Confirm a draft: nonstop freezes it into a canonical document (RFC 8785) and returns it
+/// with its SHA-256 digest, for the app to sign exactly those bytes.
+#[utoipa::path(tag = "drafts", operation_id = "confirm_draft", params(("family_id" = String, Path), ("draft_id" = String, Path)),
+    responses((status = 200, description = "The confirmed draft with `confirmed.document` and `confirmed.digest_sha256`", body = Draft),
+        (status = 409, description = "`draft_not_open`", body = crate::error::ErrorBody)))]
+#[post("/families/{family_id}/drafts/{draft_id}/confirm")]
+pub async fn confirm_draft(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, Error> {
+    let (family_id, draft_id) = path.into_inner();
+    let planning = state.planning.clone();
+    let (today, now) = (tokyo_today(), now());
+    let draft = state
+        .write_family(principal, family_id, move |conn, keys, family| {
+            drafts::confirm(conn, keys, &planning, &family, &draft_id, today, now)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(draft))
+}
+
+fn signed_response(signed: Signed) -> HttpResponse {
+    if signed.created {
+        HttpResponse::Created().json(signed)
+    } else {
+        HttpResponse::Ok().json(signed)
+    }
+}
+
+/// Sign a confirmed draft with the parent's マイナンバーカード 署名用電子証明書. nonstop checks the
+/// signature over exactly the confirmed document, the certificate against its pinned trust
+/// anchors and profile, and that the holder is this family's guardian; revocation is left to
+/// the municipality. The draft becomes a submission and its task is done. Signing again
+/// returns the same submission.
+#[utoipa::path(tag = "drafts", operation_id = "sign_draft", params(("family_id" = String, Path), ("draft_id" = String, Path)),
+    request_body = SignatureInput,
+    responses((status = 201, description = "Submitted", body = Signed),
+        (status = 200, description = "Already signed: the same submission", body = Signed),
+        (status = 409, description = "`draft_not_confirmed`, `sign_the_bundle`", body = crate::error::ErrorBody)))]
+#[post("/families/{family_id}/drafts/{draft_id}/signature")]
+pub async fn sign_draft(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<(String, String)>,
+    body: ValidJson<SignatureInput>,
+) -> Result<HttpResponse, Error> {
+    let (family_id, draft_id) = path.into_inner();
+    let (planning, verifier, now) = (state.planning.clone(), state.verifier.clone(), now());
+    let signed = state
+        .write_family(principal, family_id, move |conn, keys, family| {
+            signing::sign_draft(conn, keys, &planning, &verifier, &family, &draft_id, &body.0, now)
+        })
+        .await?;
+    Ok(signed_response(signed))
+}
+
+/// The birth bundle (一括申請): the post-birth forms of one child, each shared field once.
+#[utoipa::path(tag = "drafts", operation_id = "get_bundle", params(("family_id" = String, Path), ("bundle_id" = String, Path)),
+    responses((status = 200, description = "The bundle", body = Bundle)))]
+#[get("/families/{family_id}/bundles/{bundle_id}")]
+pub async fn get_bundle(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, Error> {
+    let (family_id, bundle_id) = path.into_inner();
+    let planning = state.planning.clone();
+    let bundle = state
+        .read_family(principal, family_id, move |conn, keys, family| {
+            bundles::get(conn, keys, &planning, &family.id, &bundle_id)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(bundle))
+}
+
+/// Set fields once for the whole bundle: each value changes in every open form that has it.
+#[utoipa::path(tag = "drafts", operation_id = "update_bundle", params(("family_id" = String, Path), ("bundle_id" = String, Path)),
+    request_body = DraftPatch,
+    responses((status = 200, description = "The bundle", body = Bundle),
+        (status = 409, description = "`bundle_not_open`", body = crate::error::ErrorBody)))]
+#[patch("/families/{family_id}/bundles/{bundle_id}")]
+pub async fn update_bundle(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<(String, String)>,
+    body: ValidJson<DraftPatch>,
+) -> Result<HttpResponse, Error> {
+    let (family_id, bundle_id) = path.into_inner();
+    let planning = state.planning.clone();
+    let (today, now) = (tokyo_today(), now());
+    let bundle = state
+        .write_family(principal, family_id, move |conn, keys, family| {
+            bundles::patch(conn, keys, &planning, &family, &bundle_id, body.0, today, now)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(bundle))
+}
+
+/// Confirm every open form of the bundle: one canonical bundle document listing each form's
+/// document and digest.
+#[utoipa::path(tag = "drafts", operation_id = "confirm_bundle", params(("family_id" = String, Path), ("bundle_id" = String, Path)),
+    responses((status = 200, description = "The confirmed bundle", body = Bundle),
+        (status = 409, description = "`bundle_not_open`, `bundle_empty`", body = crate::error::ErrorBody)))]
+#[post("/families/{family_id}/bundles/{bundle_id}/confirm")]
+pub async fn confirm_bundle(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, Error> {
+    let (family_id, bundle_id) = path.into_inner();
+    let planning = state.planning.clone();
+    let (today, now) = (tokyo_today(), now());
+    let bundle = state
+        .write_family(principal, family_id, move |conn, keys, family| {
+            bundles::confirm(conn, keys, &planning, &family, &bundle_id, today, now)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(bundle))
+}
+
+/// Sign the confirmed bundle document once: one submission per form.
+#[utoipa::path(tag = "drafts", operation_id = "sign_bundle", params(("family_id" = String, Path), ("bundle_id" = String, Path)),
+    request_body = SignatureInput,
+    responses((status = 201, description = "Submitted, one submission per form", body = Signed),
+        (status = 200, description = "Already signed: the same submissions", body = Signed),
+        (status = 409, description = "`bundle_not_confirmed`", body = crate::error::ErrorBody)))]
+#[post("/families/{family_id}/bundles/{bundle_id}/signature")]
+pub async fn sign_bundle(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<(String, String)>,
+    body: ValidJson<SignatureInput>,
+) -> Result<HttpResponse, Error> {
+    let (family_id, bundle_id) = path.into_inner();
+    let (planning, verifier, now) = (state.planning.clone(), state.verifier.clone(), now());
+    let signed = state
+        .write_family(principal, family_id, move |conn, keys, family| {
+            signing::sign_bundle(conn, keys, &planning, &verifier, &family, &bundle_id, &body.0, now)
+        })
+        .await?;
+    Ok(signed_response(signed))
+}
+
+/// Register a guardian's signing certificate beforehand (kept as its SHA-256 only), for a
+/// card whose name uses substituted characters (代替文字) and cannot be compared.
+#[utoipa::path(tag = "drafts", operation_id = "register_signing_certificate",
+    params(("family_id" = String, Path), ("guardian_id" = String, Path)), request_body = CertificateRegistration,
+    responses((status = 200, description = "Registered", body = RegisteredCertificate)))]
+#[put("/families/{family_id}/guardians/{guardian_id}/signing-certificate")]
+pub async fn register_signing_certificate(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<(String, String)>,
+    body: ValidJson<CertificateRegistration>,
+) -> Result<HttpResponse, Error> {
+    let (family_id, guardian_id) = path.into_inner();
+    let (verifier, now) = (state.verifier.clone(), now());
+    let registered = state
+        .write_family(principal, family_id, move |conn, _, family| {
+            signing::register_certificate(conn, &verifier, &family, &guardian_id, &body.0, now)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(registered))
+}
+
+/// The family's submissions and where each stands, with the municipality's comments.
+#[utoipa::path(tag = "submissions", operation_id = "list_family_submissions", params(("family_id" = String, Path)),
+    responses((status = 200, description = "Newest first", body = Vec<Submission>)))]
+#[get("/families/{family_id}/submissions")]
+pub async fn list_family_submissions(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<String>,
+) -> Result<HttpResponse, Error> {
+    let planning = state.planning.clone();
+    let list = state
+        .read_family(principal, path.into_inner(), move |conn, keys, family| {
+            submissions::list_for_family(conn, keys, &planning, &family.id)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(list))
+}
+
+/// One of the family's submissions.
+#[utoipa::path(tag = "submissions", operation_id = "get_family_submission",
+    params(("family_id" = String, Path), ("submission_id" = String, Path)),
+    responses((status = 200, description = "The submission", body = Submission)))]
+#[get("/families/{family_id}/submissions/{submission_id}")]
+pub async fn get_family_submission(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, Error> {
+    let (family_id, id) = path.into_inner();
+    let planning = state.planning.clone();
+    let submission = state
+        .read_family(principal, family_id, move |conn, keys, family| {
+            submissions::get_for_family(conn, keys, &planning, &family.id, &id)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(submission))
+}
