@@ -237,3 +237,45 @@ pub fn web_push_device(endpoint: &str) -> Value {
 pub fn tokyo_day(days: i64) -> String {
     (nonstop::domain::dates::tokyo_today() + chrono::Duration::days(days)).to_string()
 }
+
+/// Fails if any of `secrets` is stored in plaintext: on SQLite, anywhere in the database file
+/// and its write-ahead log, byte for byte; on PostgreSQL, in any value of any of our tables.
+pub fn assert_not_stored(app: &TestApp, secrets: &[&str]) {
+    match &app.sqlite_path {
+        Some(path) => {
+            for file in [path.clone(), path.with_extension("sqlite3-wal")] {
+                let bytes = std::fs::read(&file).unwrap_or_default();
+                for secret in secrets {
+                    let found = bytes.windows(secret.len()).any(|w| w == secret.as_bytes());
+                    assert!(!found, "{secret} found in {}", file.display());
+                }
+            }
+        }
+        None => {
+            #[derive(QueryableByName)]
+            struct Cell {
+                #[diesel(sql_type = diesel::sql_types::Text)]
+                value: String,
+            }
+            let mut conn = app.db.get().expect("conn");
+            let tables: Vec<Cell> = diesel::sql_query(
+                "SELECT table_name::text AS value FROM information_schema.tables \
+                 WHERE table_schema = 'public' AND table_name <> '__diesel_schema_migrations'",
+            )
+            .load(&mut *conn)
+            .expect("tables");
+            assert!(tables.len() > 10);
+            for table in tables {
+                let cells: Vec<Cell> =
+                    diesel::sql_query(format!("SELECT row_to_json(t)::text AS value FROM {} t", table.value))
+                        .load(&mut *conn)
+                        .expect("dump");
+                for cell in cells {
+                    for secret in secrets {
+                        assert!(!cell.value.contains(secret), "{secret} found in {}: {}", table.value, cell.value);
+                    }
+                }
+            }
+        }
+    }
+}

@@ -175,10 +175,6 @@ impl TestCa {
         Self { key, root, pem_path, _dir: dir }
     }
 
-    pub fn root_base64(&self) -> String {
-        base64::engine::general_purpose::STANDARD.encode(self.root.to_der().expect("der"))
-    }
-
     pub fn issue(&self, holder: &Holder) -> Card {
         self.issue_with(holder, Profile::default())
     }

@@ -15,5 +15,6 @@ mod operations;
 mod planning;
 mod privacy;
 mod signatures;
+mod submissions;
 mod templates;
 mod validation;

@@ -1,7 +1,6 @@
 //! Personal data at rest is sealed: the database holds no plaintext name, address, phone
 //! number or device token.
 
-use diesel::prelude::*;
 use serde_json::json;
 
 use crate::helpers::TestApp;
@@ -43,39 +42,5 @@ async fn the_database_holds_no_plaintext_personal_data() {
     assert_eq!(read["guardians"][0]["full_name"], NAME, "the API still shows the parent their data");
 
     let secrets = [NAME, KANA, ADDRESS, PHONE, FCM_TOKEN, ENDPOINT_ID, "木下", "陽葵"];
-    match &app.sqlite_path {
-        Some(path) => {
-            // The main file and its write-ahead log, byte for byte.
-            for file in [path.clone(), path.with_extension("sqlite3-wal")] {
-                let bytes = std::fs::read(&file).unwrap_or_default();
-                for secret in secrets {
-                    let found = bytes.windows(secret.len()).any(|w| w == secret.as_bytes());
-                    assert!(!found, "{secret} found in {}", file.display());
-                }
-            }
-        }
-        None => {
-            // PostgreSQL: every text value of every table of ours.
-            #[derive(QueryableByName)]
-            struct Cell {
-                #[diesel(sql_type = diesel::sql_types::Text)]
-                value: String,
-            }
-            let mut conn = app.db.get().expect("conn");
-            let cells: Vec<Cell> = diesel::sql_query(
-                "SELECT row_to_json(t)::text AS value FROM (SELECT * FROM families) t \
-                 UNION ALL SELECT row_to_json(t)::text FROM (SELECT * FROM guardians) t \
-                 UNION ALL SELECT row_to_json(t)::text FROM (SELECT * FROM children) t \
-                 UNION ALL SELECT row_to_json(t)::text FROM (SELECT * FROM devices) t",
-            )
-            .load(&mut *conn)
-            .expect("dump");
-            assert!(cells.len() >= 5);
-            for cell in cells {
-                for secret in secrets {
-                    assert!(!cell.value.contains(secret), "{secret} found in {}", cell.value);
-                }
-            }
-        }
-    }
+    crate::helpers::assert_not_stored(&app, &secrets);
 }

@@ -1,0 +1,411 @@
+//! Drafts pre-filled from the profile, signed with a (test) マイナンバーカード, submitted to the
+//! municipality, corrected and accepted: the whole path through the API.
+
+use std::collections::BTreeMap;
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+use crate::helpers::{assert_not_stored, tokyo_day, TestApp};
+use crate::jpki_ca::{Card, Holder, TestCa};
+
+const MOTHER: &str = "山田 花子";
+const MOTHER_BORN: &str = "1990-04-01";
+const ACCOUNT: &str = "7654321";
+
+struct Setup {
+    app: TestApp,
+    ca: TestCa,
+    key: String,
+    family: String,
+}
+
+async fn setup(weight: i32) -> Setup {
+    let ca = TestCa::new("JPKI");
+    let pem = ca.pem_path.clone();
+    let app = TestApp::spawn_with(move |s| s.signatures.trust_anchor_files = vec![pem]).await;
+    let (_, key) = app.create_app("vendor");
+    let family = app
+        .create_family(
+            &key,
+            json!({
+                "municipality_code": "131016",
+                "postal_code": "1000001",
+                "address": "千代田1-1-1",
+                "health_insurance": "national",
+                "guardians": [
+                    { "relationship": "mother", "full_name": MOTHER, "full_name_kana": "ヤマダ ハナコ", "birth_date": MOTHER_BORN, "phone": "090-1234-5678" },
+                    { "relationship": "father", "full_name": "山田 太郎", "birth_date": "1988-08-08" }
+                ]
+            }),
+        )
+        .await;
+    let (status, birth) = app
+        .post(
+            &format!("/v1/families/{family}/events"),
+            &key,
+            json!({ "type": "birth", "date": tokyo_day(-2), "birth_weight_grams": weight, "full_name": "山田 さくら", "sex": "female" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{birth}");
+    Setup { app, ca, key, family }
+}
+
+fn field<'a>(draft: &'a Value, id: &str) -> &'a Value {
+    draft["fields"]
+        .as_array()
+        .expect("fields")
+        .iter()
+        .find(|f| f["id"] == id)
+        .unwrap_or_else(|| panic!("no field {id}"))
+}
+
+async fn draft_of(s: &Setup, form: &str) -> Value {
+    let (status, drafts) = s.app.get(&format!("/v1/families/{}/drafts", s.family), &s.key).await;
+    assert_eq!(status, StatusCode::OK, "{drafts}");
+    drafts
+        .as_array()
+        .expect("list")
+        .iter()
+        .find(|d| d["form_id"] == form && d["status"] != "signed")
+        .unwrap_or_else(|| panic!("no open draft of {form}: {drafts}"))
+        .clone()
+}
+
+fn signature_body(card: &Card, document: &str) -> Value {
+    json!({ "signature": card.sign(document.as_bytes()), "certificate": card.certificate_base64() })
+}
+
+fn sha256_hex(text: &str) -> String {
+    hex::encode(Sha256::digest(text.as_bytes()))
+}
+
+#[actix_web::test]
+async fn birth_to_accepted_claim_through_a_correction_request() {
+    let s = setup(3000).await;
+    let (app, key, family) = (&s.app, &s.key, &s.family);
+    let staff = app.create_staff("131016");
+    let other_staff = app.create_staff("131130");
+
+    // The birth opened the 児童手当 draft, pre-filled from the profile.
+    let draft = draft_of(&s, "child_allowance_claim").await;
+    assert_eq!(field(&draft, "child.name")["value"], "山田 さくら");
+    assert_eq!(field(&draft, "child.name")["origin"], "profile");
+    assert_eq!(field(&draft, "child.birth_date")["value"], json!(tokyo_day(-2)));
+    assert_eq!(field(&draft, "applicant.name")["value"], MOTHER);
+    assert_eq!(field(&draft, "applicant.address")["value"], "千代田1-1-1");
+    assert_eq!(field(&draft, "applicant.relationship")["needs"], "check");
+    assert_eq!(field(&draft, "applicant.individual_number")["needs"], "municipality");
+    assert_eq!(field(&draft, "addressee")["value"], "千代田区長");
+    let to_fill: Vec<&str> = draft["to_fill"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+    assert!(
+        to_fill.contains(&"payment.use_public_account") && to_fill.contains(&"consent.public_records"),
+        "{to_fill:?}"
+    );
+    let path = format!("/v1/families/{family}/drafts/{}", draft["id"].as_str().unwrap());
+
+    // A bad value is refused naming the field, and nothing changes.
+    let (status, refused) = app
+        .patch(&path, key, json!({ "values": { "payment.account_number": "12", "payment.bank_name": "123456789018", "filed_on": "2026-01-01" } }))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    assert_eq!(refused["fields"]["values.payment.account_number"], "must be 7 digits");
+    assert!(refused["fields"]["values.payment.bank_name"].as_str().unwrap().contains("individual number"));
+    assert!(refused["fields"]["values.filed_on"].is_string());
+    let (_, unchanged) = app.get(&path, key).await;
+    assert_eq!(unchanged["fields"], draft["fields"]);
+
+    // Confirming too early names what is missing.
+    let (status, early) = app.post(&format!("{path}/confirm"), key, json!({})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{early}");
+    assert!(early["fields"]["values.payment.use_public_account"].is_string());
+
+    // The parent adds the bank account, confirms and signs.
+    let (status, patched) = app
+        .patch(
+            &path,
+            key,
+            json!({ "values": {
+                "consent.public_records": true, "child.kana": "ヤマダ サクラ", "payment.use_public_account": false, "payment.bank_name": "ノンストップ銀行",
+                "payment.bank_code": "0001", "payment.branch_name": "本店", "payment.branch_code": "001",
+                "payment.account_number": ACCOUNT
+            } }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{patched}");
+    assert_eq!(field(&patched, "payment.account_number")["origin"], "parent");
+    let (status, confirmed) = app.post(&format!("{path}/confirm"), key, json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{confirmed}");
+    assert_eq!(confirmed["status"], "confirmed");
+    let document = confirmed["confirmed"]["document"].as_str().unwrap().to_owned();
+    assert_eq!(confirmed["confirmed"]["digest_sha256"], sha256_hex(&document));
+    let parsed: Value = serde_json::from_str(&document).unwrap();
+    assert_eq!(parsed["fields"]["payment.account_number"], ACCOUNT);
+    assert_eq!(parsed["left_for_municipality"], json!(["applicant.individual_number", "child.individual_number"]));
+
+    // Another person's card is refused, and the draft stays confirmed and unsigned.
+    let stranger = s.ca.issue(&Holder::new("佐藤 次郎", "1985-01-01"));
+    let (status, wrong) = app.post(&format!("{path}/signature"), key, signature_body(&stranger, &document)).await;
+    assert_eq!((status, wrong["error"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("wrong_signer")), "{wrong}");
+    let (_, still) = app.get(&path, key).await;
+    assert_eq!(still["status"], "confirmed");
+
+    let card = s.ca.issue(&Holder::new(MOTHER, MOTHER_BORN));
+    let (status, signed) = app.post(&format!("{path}/signature"), key, signature_body(&card, &document)).await;
+    assert_eq!(status, StatusCode::CREATED, "{signed}");
+    let first = signed["submissions"][0].clone();
+    let first_id = first["id"].as_str().unwrap().to_owned();
+    assert_eq!(first["status"], "submitted");
+    assert_eq!(first["verification"]["statement"], "signature and chain verified, revocation not checked");
+    assert_eq!(first["document"], json!(document));
+    assert_eq!(first["certificate"], json!(card.certificate_base64()));
+
+    // Signing again gives the same submission.
+    let (status, again) = app.post(&format!("{path}/signature"), key, signature_body(&card, &document)).await;
+    assert_eq!(status, StatusCode::OK, "{again}");
+    assert_eq!(again["submissions"][0]["id"], json!(first_id));
+
+    // Visible to the municipality's staff, and to no other municipality.
+    let (status, list) = app.get("/v1/municipalities/131016/submissions", &staff).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert_eq!(list[0]["id"], json!(first_id));
+    let staff_path = format!("/v1/municipalities/131016/submissions/{first_id}");
+    let (status, _) = app.get(&staff_path, &other_staff).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = app.get(&format!("/v1/municipalities/131130/submissions/{first_id}"), &other_staff).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = app
+        .post(
+            &format!("/v1/municipalities/131130/submissions/{first_id}/status"),
+            &other_staff,
+            json!({ "status": "accepted" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (_, others) = app.get("/v1/municipalities/131130/submissions", &other_staff).await;
+    assert_eq!(others, json!([]));
+    let (status, _) = app.get("/v1/municipalities/131016/submissions", key).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "a vendor key is not staff");
+
+    // 受付, then 補正依頼 on one field.
+    let (status, received) = app.post(&format!("{staff_path}/status"), &staff, json!({ "status": "received" })).await;
+    assert_eq!((status, received["status"].as_str()), (StatusCode::OK, Some("received")), "{received}");
+    let (status, bad) = app
+        .post(
+            &format!("{staff_path}/status"),
+            &staff,
+            json!({ "status": "correction_requested", "field_comments": { "nope": "x" } }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad["fields"]["field_comments.nope"].is_string(), "{bad}");
+    let (status, correction) = app
+        .post(
+            &format!("{staff_path}/status"),
+            &staff,
+            json!({ "status": "correction_requested", "field_comments": { "payment.account_number": "口座番号が通帳と一致しません" } }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{correction}");
+    let reopened = correction["correction_draft_id"].as_str().expect("a new draft").to_owned();
+    let (status, late) = app.post(&format!("{staff_path}/status"), &staff, json!({ "status": "accepted" })).await;
+    assert_eq!((status, late["error"].as_str()), (StatusCode::CONFLICT, Some("invalid_transition")));
+
+    // The parent is told, sees the comment on the field, fixes it and signs again.
+    let (_, inbox) = app.get(&format!("/v1/families/{family}/inbox"), key).await;
+    let templates: Vec<&str> =
+        inbox["items"].as_array().unwrap().iter().filter_map(|e| e["template_id"].as_str()).collect();
+    assert!(
+        templates.contains(&"submission_received") && templates.contains(&"submission_correction_requested"),
+        "{templates:?}"
+    );
+    let entry = inbox["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["template_id"] == "submission_correction_requested")
+        .unwrap();
+    assert!(entry["inbox_text"].as_str().unwrap().contains("口座番号"), "{entry}");
+    let path = format!("/v1/families/{family}/drafts/{reopened}");
+    let (_, fix) = app.get(&path, key).await;
+    assert_eq!(fix["corrects_submission_id"], json!(first_id));
+    assert_eq!(field(&fix, "payment.account_number")["comment"], "口座番号が通帳と一致しません");
+    assert_eq!(field(&fix, "payment.account_number")["needs"], "fix");
+    assert_eq!(field(&fix, "payment.account_number")["value"], ACCOUNT);
+    let (status, fixed) = app.patch(&path, key, json!({ "values": { "payment.account_number": "7654322" } })).await;
+    assert_eq!(status, StatusCode::OK, "{fixed}");
+    assert!(field(&fixed, "payment.account_number")["comment"].is_null());
+    let (_, confirmed) = app.post(&format!("{path}/confirm"), key, json!({})).await;
+    let document = confirmed["confirmed"]["document"].as_str().unwrap().to_owned();
+    let (status, resigned) = app.post(&format!("{path}/signature"), key, signature_body(&card, &document)).await;
+    assert_eq!(status, StatusCode::CREATED, "{resigned}");
+    let second = resigned["submissions"][0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(resigned["submissions"][0]["corrects_submission_id"], json!(first_id));
+
+    // 受理: the task is done and no reminder for it remains planned.
+    let second_path = format!("/v1/municipalities/131016/submissions/{second}");
+    let (status, accepted) = app.post(&format!("{second_path}/status"), &staff, json!({ "status": "accepted" })).await;
+    assert_eq!((status, accepted["status"].as_str()), (StatusCode::OK, Some("accepted")), "{accepted}");
+    let (_, tasks) = app.get(&format!("/v1/families/{family}/tasks"), key).await;
+    let task = tasks.as_array().unwrap().iter().find(|t| t["procedure_id"] == "child_allowance_claim").unwrap();
+    assert_eq!(task["state"], "done");
+    let (_, planned) = app.get(&format!("/v1/families/{family}/planned-notifications"), key).await;
+    assert!(planned.as_array().unwrap().iter().all(|p| p["task_id"] != task["id"]), "{planned}");
+    let (_, inbox) = app.get(&format!("/v1/families/{family}/inbox"), key).await;
+    assert!(inbox["items"].as_array().unwrap().iter().any(|e| e["template_id"] == "submission_accepted"));
+
+    // Nothing the parent typed or the card carries is stored in plaintext.
+    assert_not_stored(app, &[ACCOUNT, "7654322", "山田\u{3000}花子", "ノンストップ銀行", "口座番号が通帳"]);
+}
+
+#[actix_web::test]
+async fn a_profile_change_updates_prefilled_fields_but_never_what_the_parent_typed() {
+    let s = setup(3000).await;
+    let (app, key, family) = (&s.app, &s.key, &s.family);
+    let draft = draft_of(&s, "child_allowance_claim").await;
+    let path = format!("/v1/families/{family}/drafts/{}", draft["id"].as_str().unwrap());
+    let (status, _) = app.patch(&path, key, json!({ "values": { "applicant.phone": "03-1111-2222" } })).await;
+    assert_eq!(status, StatusCode::OK);
+
+    let (_, fam) = app.get(&format!("/v1/families/{family}"), key).await;
+    let guardian = fam["guardians"][0]["id"].as_str().unwrap();
+    let (status, _) = app
+        .patch(
+            &format!("/v1/families/{family}/guardians/{guardian}"),
+            key,
+            json!({ "full_name": "鈴木 花子", "phone": "080-9999-0000" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, after) = app.get(&path, key).await;
+    assert_eq!(field(&after, "applicant.name")["value"], "鈴木 花子", "pre-filled: follows the profile");
+    assert_eq!(field(&after, "applicant.phone")["value"], "0311112222", "typed by the parent: kept");
+    assert_eq!(field(&after, "applicant.phone")["origin"], "parent");
+
+    // Back to the profile's value on request.
+    let (_, reverted) = app.patch(&path, key, json!({ "values": { "applicant.phone": null } })).await;
+    assert_eq!(field(&reverted, "applicant.phone")["value"], "08099990000");
+    assert_eq!(field(&reverted, "applicant.phone")["origin"], "profile");
+}
+
+#[actix_web::test]
+async fn one_signature_over_the_birth_bundle_makes_one_submission_per_form() {
+    let s = setup(2400).await;
+    let (app, key, family) = (&s.app, &s.key, &s.family);
+    let draft = draft_of(&s, "child_allowance_claim").await;
+    let bundle_id = draft["bundle_id"].as_str().expect("in the birth bundle").to_owned();
+    let path = format!("/v1/families/{family}/bundles/{bundle_id}");
+    let (status, bundle) = app.get(&path, key).await;
+    assert_eq!(status, StatusCode::OK, "{bundle}");
+    let forms: Vec<&str> = bundle["members"].as_array().unwrap().iter().filter_map(|m| m["form_id"].as_str()).collect();
+    for form in [
+        "birth_registration",
+        "child_allowance_claim",
+        "kokuho_enrollment",
+        "low_birth_weight_notification",
+        "newborn_my_number_card",
+    ] {
+        assert!(forms.contains(&form), "{form} in {forms:?}");
+    }
+    // A shared field appears once, carried by several forms.
+    let fields = bundle["fields"].as_array().unwrap();
+    let child_names: Vec<&Value> = fields.iter().filter(|f| f["id"] == "child.name").collect();
+    assert_eq!(child_names.len(), 1);
+    assert!(child_names[0]["forms"].as_array().unwrap().len() >= 5);
+
+    // Changing a shared field once changes it in every form.
+    let (status, _) = app.patch(&path, key, json!({ "values": { "child.kana": "ヤマダ サクラ" } })).await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, drafts) = app.get(&format!("/v1/families/{family}/drafts"), key).await;
+    let members: Vec<&Value> =
+        drafts.as_array().unwrap().iter().filter(|d| d["bundle_id"] == json!(bundle_id)).collect();
+    for member in &members {
+        if let Some(kana) = member["fields"].as_array().unwrap().iter().find(|f| f["id"] == "child.kana") {
+            assert_eq!(kana["value"], "ヤマダ サクラ", "{}", member["form_id"]);
+        }
+    }
+
+    // Fill what is left, once for the bundle.
+    let answers: BTreeMap<&str, Value> = BTreeMap::from([
+        ("legitimacy", json!("嫡出子")),
+        ("child.birth_time", json!("09:15")),
+        ("child.birth_place", json!("千代田区千代田2-2-2")),
+        ("honseki", json!("東京都千代田区千代田1番")),
+        ("honseki_head", json!("山田 太郎")),
+        ("household_main_work", json!("4 勤労者（3以外）・役員")),
+        ("child.gestation_weeks", json!(36)),
+        ("consent.public_records", json!(true)),
+        ("payment.use_public_account", json!(true)),
+        ("insurance.pending", json!(true)),
+    ]);
+    let (_, bundle) = app.get(&path, key).await;
+    let mut values = serde_json::Map::new();
+    for id in bundle["to_fill"].as_array().unwrap().iter().filter_map(Value::as_str) {
+        values.insert(id.to_owned(), answers.get(id).cloned().unwrap_or_else(|| panic!("no answer for {id}")));
+    }
+    let (status, filled) = app.patch(&path, key, json!({ "values": values })).await;
+    assert_eq!(status, StatusCode::OK, "{filled}");
+    assert_eq!(filled["to_fill"], json!([]));
+    let (status, confirmed) = app.post(&format!("{path}/confirm"), key, json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{confirmed}");
+    let document = confirmed["confirmed"]["document"].as_str().unwrap().to_owned();
+    let listed: Value = serde_json::from_str(&document).unwrap();
+
+    let card = s.ca.issue(&Holder::new(MOTHER, MOTHER_BORN));
+    let (status, signed) = app.post(&format!("{path}/signature"), key, signature_body(&card, &document)).await;
+    assert_eq!(status, StatusCode::CREATED, "{signed}");
+    let submissions = signed["submissions"].as_array().unwrap();
+    assert_eq!(submissions.len(), members.len());
+    for submission in submissions {
+        // Each form's document is listed, with its digest, in the one signed bundle document.
+        let own = submission["document"].as_str().unwrap();
+        assert_eq!(submission["digest_sha256"], sha256_hex(own));
+        assert_eq!(submission["signed_document"], json!(document));
+        assert_eq!(submission["signature"], submissions[0]["signature"]);
+        let entry = listed["forms"].as_array().unwrap().iter().find(|f| f["form_id"] == submission["form_id"]).unwrap();
+        assert_eq!((entry["document"].as_str(), &entry["digest_sha256"]), (Some(own), &submission["digest_sha256"]));
+    }
+    // Every task of the bundle is done.
+    let (_, tasks) = app.get(&format!("/v1/families/{family}/tasks"), key).await;
+    for form in &forms {
+        let task = tasks.as_array().unwrap().iter().find(|t| t["procedure_id"] == *form).unwrap();
+        assert_eq!(task["state"], "done", "{form}");
+    }
+    // Signed again: the same submissions.
+    let (status, again) = app.post(&format!("{path}/signature"), key, signature_body(&card, &document)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(again["submissions"].as_array().unwrap().len(), submissions.len());
+}
+
+#[actix_web::test]
+async fn a_card_with_substituted_characters_signs_once_its_certificate_is_registered() {
+    let s = setup(3000).await;
+    let (app, key, family) = (&s.app, &s.key, &s.family);
+    let mut holder = Holder::new(MOTHER, MOTHER_BORN);
+    holder.name = "山田\u{3000}〓子".into();
+    holder.name_flags = "00010".into();
+    let card = s.ca.issue(&holder);
+    let draft = draft_of(&s, "child_allowance_claim").await;
+    let path = format!("/v1/families/{family}/drafts/{}", draft["id"].as_str().unwrap());
+    app.patch(&path, key, json!({ "values": { "consent.public_records": true, "child.kana": "ヤマダ サクラ", "payment.use_public_account": true } })).await;
+    let (_, confirmed) = app.post(&format!("{path}/confirm"), key, json!({})).await;
+    let document = confirmed["confirmed"]["document"].as_str().unwrap().to_owned();
+    let (status, refused) = app.post(&format!("{path}/signature"), key, signature_body(&card, &document)).await;
+    assert_eq!((status, refused["error"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("wrong_signer")));
+
+    let (_, fam) = app.get(&format!("/v1/families/{family}"), key).await;
+    let guardian = fam["guardians"][0]["id"].as_str().unwrap();
+    let (status, registered) = app
+        .call(
+            reqwest::Method::PUT,
+            &format!("/v1/families/{family}/guardians/{guardian}/signing-certificate"),
+            Some(key),
+            Some(json!({ "certificate": card.certificate_base64() })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{registered}");
+    let (status, signed) = app.post(&format!("{path}/signature"), key, signature_body(&card, &document)).await;
+    assert_eq!(status, StatusCode::CREATED, "{signed}");
+}
