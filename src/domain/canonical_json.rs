@@ -108,7 +108,7 @@ fn write_number(n: &serde_json::Number, out: &mut String) -> Result<(), String> 
             out.push_str(&digits[1..]);
         }
         out.push('e');
-        out.push(if n_pos - 1 >= 0 { '+' } else { '-' });
+        out.push(if n_pos > 0 { '+' } else { '-' });
         out.push_str(&(n_pos - 1).abs().to_string());
     }
     Ok(())

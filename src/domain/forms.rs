@@ -311,7 +311,7 @@ fn build_field(id: &str, def: &FieldFile) -> Result<FieldDef, String> {
             return Err(format!("unknown profile value '{path}'"));
         }
     }
-    if (def.kind == FieldType::Enum) != !def.options.is_empty() {
+    if (def.kind == FieldType::Enum) == def.options.is_empty() {
         return Err("options are given for enum fields, and only for them".into());
     }
     if (def.kind == FieldType::IndividualNumber) != (source == Source::Municipality) {

@@ -131,6 +131,29 @@ pub async fn run_notices(ctx: &JobContext, scheduled_for: NaiveDateTime) -> Resu
     Ok(sent)
 }
 
+/// Opens the drafts of tasks whose window opened by the calendar (the last week, so a missed
+/// day catches up), one family per transaction.
+pub async fn run_drafts(ctx: &JobContext, scheduled_for: NaiveDateTime) -> Result<usize, Error> {
+    if !ctx.db.write(move |conn| take(conn, "drafts", scheduled_for, now())).await? {
+        return Ok(0);
+    }
+    let today = crate::domain::dates::tokyo_today();
+    let planning = ctx.planning.clone();
+    let families = ctx
+        .db
+        .read(move |conn| crate::service::drafts::families_with_opened_windows(conn, &planning, today, 7))
+        .await?;
+    let count = families.len();
+    for family in families {
+        let (keys, planning) = (ctx.keys.clone(), ctx.planning.clone());
+        ctx.db
+            .write(move |conn| crate::service::drafts::sync_family(conn, &keys, &planning, &family, today, now()))
+            .await?;
+    }
+    ctx.db.write(move |conn| finish(conn, "drafts", scheduled_for, now())).await?;
+    Ok(count)
+}
+
 async fn run_purge(ctx: &JobContext, scheduled_for: NaiveDateTime) -> Result<usize, Error> {
     if !ctx.db.write(move |conn| take(conn, "purge", scheduled_for, now())).await? {
         return Ok(0);
@@ -140,7 +163,8 @@ async fn run_purge(ctx: &JobContext, scheduled_for: NaiveDateTime) -> Result<usi
     Ok(purged)
 }
 
-/// Starts the ticks: materialize every `materialize_every_seconds`, purge daily at 03:00 UTC.
+/// Starts the ticks: materialize every `materialize_every_seconds`, purge daily at 03:00 UTC,
+/// open the day's drafts daily at 00:05 Asia/Tokyo (15:05 UTC).
 pub async fn start(ctx: JobContext) -> anyhow::Result<JobScheduler> {
     let scheduler = JobScheduler::new().await?;
     let every = ctx.settings.materialize_every_seconds;
@@ -155,6 +179,17 @@ pub async fn start(ctx: JobContext) -> anyhow::Result<JobScheduler> {
                 }
                 if let Err(e) = run_notices(&ctx, tick).await {
                     tracing::error!(error = %e, "sending scheduled notices failed");
+                }
+            })
+        })?)
+        .await?;
+    let drafts_ctx = ctx.clone();
+    scheduler
+        .add(Job::new_async("0 5 15 * * *", move |_, _| {
+            let ctx = drafts_ctx.clone();
+            Box::pin(async move {
+                if let Err(e) = run_drafts(&ctx, tick_instant(Utc::now(), 60)).await {
+                    tracing::error!(error = %e, "opening drafts failed");
                 }
             })
         })?)

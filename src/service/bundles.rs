@@ -196,6 +196,7 @@ pub fn get(
 }
 
 /// Sets fields once for the whole bundle: each value goes to every open form that has it.
+#[allow(clippy::too_many_arguments)]
 pub fn patch(
     conn: &mut DbConnection,
     keys: &KeyRing,

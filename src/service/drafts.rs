@@ -380,6 +380,43 @@ pub fn sync(
     Ok(())
 }
 
+/// Families with a task whose window opened in the last `days` days and whose procedure has
+/// a form: the daily job gives them their drafts (a window opens by the calendar too, not
+/// only at a family write).
+pub fn families_with_opened_windows(
+    conn: &mut DbConnection,
+    ctx: &PlanningContext,
+    today: NaiveDate,
+    days: i64,
+) -> Result<Vec<String>, Error> {
+    let form_ids: Vec<&str> = ctx.forms.ids().collect();
+    Ok(tasks::table
+        .filter(tasks::status.eq(TaskStatus::Planned.as_str()))
+        .filter(tasks::opens_on.le(today))
+        .filter(tasks::opens_on.gt(today - chrono::Duration::days(days)))
+        .filter(tasks::procedure_id.eq_any(&form_ids))
+        .select(tasks::family_id)
+        .distinct()
+        .load(conn)?)
+}
+
+/// `sync` for a family given by id (from a job, with no caller to check).
+pub fn sync_family(
+    conn: &mut DbConnection,
+    keys: &KeyRing,
+    ctx: &PlanningContext,
+    family_id: &str,
+    today: NaiveDate,
+    now: NaiveDateTime,
+) -> Result<(), Error> {
+    let family: Option<FamilyRow> =
+        crate::db::schema::families::table.find(family_id).select(FamilyRow::as_select()).first(conn).optional()?;
+    match family {
+        Some(family) => sync(conn, keys, ctx, &family, today, now),
+        None => Ok(()),
+    }
+}
+
 pub struct NewDraft<'a> {
     pub family_id: &'a str,
     pub key: String,
@@ -513,6 +550,7 @@ pub fn apply(
 
 /// Corrects fields of an open draft. In the birth bundle, a shared field changes in every
 /// open draft of the bundle that has it.
+#[allow(clippy::too_many_arguments)]
 pub fn patch(
     conn: &mut DbConnection,
     keys: &KeyRing,

@@ -159,6 +159,7 @@ fn signer_of(
 }
 
 /// Signs a confirmed draft. Signing a signed draft returns its submission again.
+#[allow(clippy::too_many_arguments)]
 pub fn sign_draft(
     conn: &mut DbConnection,
     keys: &KeyRing,
@@ -195,6 +196,7 @@ pub fn sign_draft(
 }
 
 /// Signs a confirmed bundle: one signature, one submission per form.
+#[allow(clippy::too_many_arguments)]
 pub fn sign_bundle(
     conn: &mut DbConnection,
     keys: &KeyRing,

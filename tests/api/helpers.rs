@@ -161,7 +161,14 @@ impl TestApp {
     /// runs. Returns how many reminders it recorded.
     pub async fn make_due(&self, family_id: &str, procedure: &str) -> usize {
         self.hold_reminders(family_id, procedure);
-        let ctx = nonstop::jobs::JobContext {
+        // A run of its own (the instant is this moment, not a tick any scheduler shares).
+        let tick = nonstop::service::now();
+        nonstop::jobs::scheduler::run_materialize(&self.job_context(), tick).await.expect("materialize")
+    }
+
+    /// What the periodic jobs run with, on this test's database.
+    pub fn job_context(&self) -> nonstop::jobs::JobContext {
+        nonstop::jobs::JobContext {
             db: self.db.clone(),
             keys: std::sync::Arc::new(self.settings.key_ring().expect("keys")),
             templates: std::sync::Arc::new(nonstop::templates::Templates::built_in().expect("templates")),
@@ -169,10 +176,7 @@ impl TestApp {
             senders: std::sync::Arc::new(nonstop::jobs::senders(&self.settings.push).expect("senders")),
             metrics: std::sync::Arc::new(nonstop::telemetry::Metrics::new().expect("metrics")),
             settings: self.settings.jobs.clone(),
-        };
-        // A run of its own (the instant is this moment, not a tick any scheduler shares).
-        let tick = nonstop::service::now();
-        nonstop::jobs::scheduler::run_materialize(&ctx, tick).await.expect("materialize")
+        }
     }
 
     fn hold_reminders(&self, family_id: &str, procedure: &str) -> usize {

@@ -409,3 +409,30 @@ async fn a_card_with_substituted_characters_signs_once_its_certificate_is_regist
     let (status, signed) = app.post(&format!("{path}/signature"), key, signature_body(&card, &document)).await;
     assert_eq!(status, StatusCode::CREATED, "{signed}");
 }
+
+#[actix_web::test]
+async fn a_window_opened_by_the_calendar_gets_its_draft_from_the_daily_job() {
+    use diesel::prelude::*;
+    use nonstop::db::schema::{drafts, tasks};
+    let s = setup(3000).await;
+    let (app, key, family) = (&s.app, &s.key, &s.family);
+    // As if the 児童手当 window had not opened yet: no draft.
+    let task_id: String = {
+        let mut conn = app.db.get().expect("conn");
+        let id: String = tasks::table
+            .filter(tasks::family_id.eq(family))
+            .filter(tasks::procedure_id.eq("child_allowance_claim"))
+            .select(tasks::id)
+            .first(&mut *conn)
+            .expect("task");
+        diesel::delete(drafts::table.filter(drafts::task_id.eq(&id))).execute(&mut *conn).expect("delete");
+        id
+    };
+    let (_, list) = app.get(&format!("/v1/families/{family}/drafts"), key).await;
+    assert!(list.as_array().unwrap().iter().all(|d| d["task_id"] != json!(task_id)));
+    let opened = nonstop::jobs::scheduler::run_drafts(&app.job_context(), nonstop::service::now()).await.expect("job");
+    assert_eq!(opened, 1);
+    let draft = draft_of(&s, "child_allowance_claim").await;
+    assert_eq!(draft["task_id"], json!(task_id));
+    assert_eq!(field(&draft, "child.name")["value"], "山田 さくら");
+}
