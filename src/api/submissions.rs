@@ -1,8 +1,8 @@
 //! `/v1/municipalities/{code}/submissions`: the applications addressed to a municipality, for
-//! its own staff only: list, read (document, signature, certificate, verification), and set
-//! their status.
+//! its own staff only: list, read (document, signature, certificate, verification), set their
+//! status; and `/webhook`, to receive them in the municipality's own system as well.
 
-use actix_web::{get, post, web, HttpResponse};
+use actix_web::{delete, get, post, put, web, HttpResponse};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -12,6 +12,7 @@ use crate::domain::MunicipalityCode;
 use crate::error::Error;
 use crate::service::principals::Principal;
 use crate::service::submissions::{self, StatusChange, Submission, SubmissionStatus, SubmissionSummary};
+use crate::service::webhooks::{self, Webhook, WebhookCreated, WebhookInput};
 use crate::service::{municipalities, now};
 
 fn staff(principal: &Principal, code: String) -> Result<(MunicipalityCode, String), Error> {
@@ -90,4 +91,50 @@ pub async fn update_submission_status(
         })
         .await?;
     Ok(HttpResponse::Ok().json(submission))
+}
+
+/// Receive the municipality's submissions by webhook as well: each new submission is POSTed to
+/// `url`, signed with HMAC-SHA256 (`Nonstop-Signature: t=…,v1=…`), retried until the receiver
+/// answers 2xx. Setting it again replaces the URL and the secret.
+#[utoipa::path(tag = "submissions", operation_id = "update_municipal_webhook", params(("code" = String, Path)),
+    request_body = WebhookInput, responses((status = 200, description = "Set; the secret is shown this once", body = WebhookCreated)))]
+#[put("/municipalities/{code}/webhook")]
+pub async fn update_municipal_webhook(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<String>,
+    body: ValidJson<WebhookInput>,
+) -> Result<HttpResponse, Error> {
+    let (code, _) = staff(&principal, path.into_inner())?;
+    let (keys, now) = (state.keys.clone(), now());
+    let created = state.db.write(move |conn| webhooks::set(conn, &keys, &code, body.0, now)).await?;
+    Ok(HttpResponse::Ok().json(created))
+}
+
+/// The webhook and how its deliveries stand (pending, delivered, failed, last error).
+#[utoipa::path(tag = "submissions", operation_id = "get_municipal_webhook", params(("code" = String, Path)),
+    responses((status = 200, description = "The webhook", body = Webhook)))]
+#[get("/municipalities/{code}/webhook")]
+pub async fn get_municipal_webhook(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<String>,
+) -> Result<HttpResponse, Error> {
+    let (code, _) = staff(&principal, path.into_inner())?;
+    let webhook = state.db.read(move |conn| webhooks::get(conn, &code)).await?;
+    Ok(HttpResponse::Ok().json(webhook))
+}
+
+/// Stop the webhook; deliveries still pending are dropped (the submissions stay in the API).
+#[utoipa::path(tag = "submissions", operation_id = "delete_municipal_webhook", params(("code" = String, Path)),
+    responses((status = 204, description = "Removed")))]
+#[delete("/municipalities/{code}/webhook")]
+pub async fn delete_municipal_webhook(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<String>,
+) -> Result<HttpResponse, Error> {
+    let (code, _) = staff(&principal, path.into_inner())?;
+    state.db.write(move |conn| webhooks::delete(conn, &code)).await?;
+    Ok(HttpResponse::NoContent().finish())
 }

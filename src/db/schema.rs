@@ -364,6 +364,33 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    municipal_webhooks (municipality_code) {
+        municipality_code -> Text,
+        url -> Text,
+        secret -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    webhook_deliveries (id) {
+        id -> Text,
+        municipality_code -> Text,
+        event_key -> Text,
+        payload -> Text,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        lease_owner -> Nullable<Text>,
+        lease_until -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+        delivered_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(app_keys -> apps (app_id));
 diesel::joinable!(notice_recipients -> notices (notice_id));
 diesel::joinable!(deliveries -> inbox_entries (entry_id));
@@ -407,4 +434,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     submissions,
     submission_events,
     registered_certificates,
+    municipal_webhooks,
+    webhook_deliveries,
 );

@@ -4,6 +4,7 @@
 pub mod materialize;
 pub mod outbox;
 pub mod scheduler;
+pub mod webhooks;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -180,6 +180,9 @@ pub async fn start(ctx: JobContext) -> anyhow::Result<JobScheduler> {
                 if let Err(e) = run_notices(&ctx, tick).await {
                     tracing::error!(error = %e, "sending scheduled notices failed");
                 }
+                if let Err(e) = super::webhooks::run_once(&ctx).await {
+                    tracing::error!(error = %e, "sending municipal webhooks failed");
+                }
             })
         })?)
         .await?;

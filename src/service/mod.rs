@@ -24,6 +24,7 @@ pub mod signing;
 pub mod submissions;
 pub mod tagged;
 pub mod tasks;
+pub mod webhooks;
 
 use chrono::{DateTime, NaiveDateTime, SubsecRound, Utc};
 

@@ -192,7 +192,9 @@ pub fn sign_draft(
     let (document, digest) = drafts::document_of(keys, &row)?;
     let signature_id = verify_and_record(conn, keys, verifier, family, (&document, &digest), input, now)?;
     let submission = submit(conn, keys, family, &row, (&document, &digest), &signature_id, None, now)?;
-    Ok(Signed { created: true, submissions: vec![submissions::view_for(conn, keys, ctx, submission)?] })
+    let submission = submissions::view_for(conn, keys, ctx, submission)?;
+    super::webhooks::enqueue_submission(conn, keys, &submission, now)?;
+    Ok(Signed { created: true, submissions: vec![submission] })
 }
 
 /// Signs a confirmed bundle: one signature, one submission per form.
@@ -234,7 +236,9 @@ pub fn sign_bundle(
     for member in members.iter().filter(|m| m.status == DraftStatus::ConfirmedInBundle.as_str()) {
         let own = drafts::document_of(keys, member)?;
         let id = submit(conn, keys, family, member, (&own.0, &own.1), &signature_id, Some(&bundle.id), now)?;
-        out.push(submissions::view_for(conn, keys, ctx, id)?);
+        let submission = submissions::view_for(conn, keys, ctx, id)?;
+        super::webhooks::enqueue_submission(conn, keys, &submission, now)?;
+        out.push(submission);
     }
     bundles::mark_signed(conn, &bundle.id, now)?;
     Ok(Signed { created: true, submissions: out })

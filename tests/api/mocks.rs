@@ -330,3 +330,56 @@ pub fn fcm_error(code: u16, error_code: &str) -> Value {
     json!({ "error": { "code": code, "message": error_code, "status": "NOT_FOUND",
         "details": [{ "@type": "type.googleapis.com/google.firebase.fcm.v1.FcmError", "errorCode": error_code }] } })
 }
+
+/// A municipality's system receiving webhooks: records each request, answers as scripted
+/// (then 200).
+#[derive(Clone)]
+pub struct WebhookReceiver {
+    state: Arc<WebhookState>,
+    pub url: String,
+}
+
+#[derive(Default)]
+struct WebhookState {
+    script: Mutex<VecDeque<u16>>,
+    received: Mutex<Vec<WebhookRequest>>,
+}
+
+#[derive(Clone, Debug)]
+pub struct WebhookRequest {
+    pub event_id: String,
+    pub signature: String,
+    pub body: String,
+    pub status: u16,
+}
+
+impl WebhookReceiver {
+    pub async fn start(script: Vec<u16>) -> Self {
+        let state = Arc::new(WebhookState { script: Mutex::new(script.into()), ..Default::default() });
+        let data = web::Data::from(state.clone());
+        let server =
+            HttpServer::new(move || App::new().app_data(data.clone()).route("/hook", web::post().to(webhook_receive)))
+                .workers(1)
+                .bind(("127.0.0.1", 0))
+                .expect("bind");
+        let port = server.addrs()[0].port();
+        actix_web::rt::spawn(server.run());
+        Self { state, url: format!("http://127.0.0.1:{port}/hook") }
+    }
+
+    pub fn received(&self) -> Vec<WebhookRequest> {
+        self.state.received.lock().expect("lock").clone()
+    }
+}
+
+async fn webhook_receive(state: web::Data<WebhookState>, request: HttpRequest, body: String) -> HttpResponse {
+    let header = |name: &str| request.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    let status = state.script.lock().expect("lock").pop_front().unwrap_or(200);
+    state.received.lock().expect("lock").push(WebhookRequest {
+        event_id: header("nonstop-event-id"),
+        signature: header("nonstop-signature"),
+        body,
+        status,
+    });
+    HttpResponse::build(actix_web::http::StatusCode::from_u16(status).expect("status")).finish()
+}

@@ -436,3 +436,75 @@ async fn a_window_opened_by_the_calendar_gets_its_draft_from_the_daily_job() {
     assert_eq!(draft["task_id"], json!(task_id));
     assert_eq!(field(&draft, "child.name")["value"], "山田 さくら");
 }
+
+#[actix_web::test]
+async fn a_municipality_receives_its_submissions_by_signed_webhook_with_retries() {
+    use diesel::prelude::*;
+    use nonstop::db::schema::webhook_deliveries;
+    let s = setup(3000).await;
+    let (app, key, family) = (&s.app, &s.key, &s.family);
+    let staff = app.create_staff("131016");
+    let receiver = crate::mocks::WebhookReceiver::start(vec![500]).await;
+    let hook = "/v1/municipalities/131016/webhook";
+
+    let (status, refused) =
+        app.call(reqwest::Method::PUT, hook, Some(&staff), Some(json!({ "url": "http://example.com/hook" }))).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused["fields"]["url"].is_string());
+    let other = app.create_staff("131130");
+    let (status, _) = app.call(reqwest::Method::PUT, hook, Some(&other), Some(json!({ "url": receiver.url }))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, created) =
+        app.call(reqwest::Method::PUT, hook, Some(&staff), Some(json!({ "url": receiver.url }))).await;
+    assert_eq!(status, StatusCode::OK, "{created}");
+    let secret = created["secret"].as_str().unwrap().to_owned();
+
+    // A submission is queued for the webhook in the same transaction.
+    let draft = draft_of(&s, "child_allowance_claim").await;
+    let path = format!("/v1/families/{family}/drafts/{}", draft["id"].as_str().unwrap());
+    app.patch(&path, key, json!({ "values": { "consent.public_records": true, "child.kana": "ヤマダ サクラ", "payment.use_public_account": true } })).await;
+    let (_, confirmed) = app.post(&format!("{path}/confirm"), key, json!({})).await;
+    let document = confirmed["confirmed"]["document"].as_str().unwrap().to_owned();
+    let card = s.ca.issue(&Holder::new(MOTHER, MOTHER_BORN));
+    let (status, signed) = app.post(&format!("{path}/signature"), key, signature_body(&card, &document)).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let submission_id = signed["submissions"][0]["id"].as_str().unwrap().to_owned();
+
+    // The receiver fails once: the delivery waits and is retried.
+    let ctx = app.job_context();
+    assert_eq!(nonstop::jobs::webhooks::run_once(&ctx).await.unwrap(), 0);
+    let (_, state) = app.get(hook, &staff).await;
+    assert_eq!((state["pending"].as_i64(), state["last_error"].as_str()), (Some(1), Some("HTTP 500")), "{state}");
+    assert_eq!(nonstop::jobs::webhooks::run_once(&ctx).await.unwrap(), 0, "not before its backoff");
+    {
+        let mut conn = app.db.get().unwrap();
+        diesel::update(webhook_deliveries::table)
+            .set(webhook_deliveries::next_attempt_at.eq(nonstop::service::now()))
+            .execute(&mut *conn)
+            .unwrap();
+    }
+    assert_eq!(nonstop::jobs::webhooks::run_once(&ctx).await.unwrap(), 1);
+    let (_, state) = app.get(hook, &staff).await;
+    assert_eq!((state["pending"].as_i64(), state["delivered"].as_i64()), (Some(0), Some(1)));
+
+    // Both attempts carried the same event id and a valid HMAC over the timestamp and body.
+    let requests = receiver.received();
+    assert_eq!(requests.len(), 2);
+    assert_eq!(requests[0].event_id, requests[1].event_id);
+    assert_eq!((requests[0].status, requests[1].status), (500, 200));
+    for request in &requests {
+        let (t, v1) = request.signature.split_once(",v1=").unwrap();
+        let t = t.strip_prefix("t=").unwrap();
+        let mac_key = openssl::pkey::PKey::hmac(secret.as_bytes()).unwrap();
+        let mut signer = openssl::sign::Signer::new(openssl::hash::MessageDigest::sha256(), &mac_key).unwrap();
+        let expected = hex::encode(signer.sign_oneshot_to_vec(format!("{t}.{}", request.body).as_bytes()).unwrap());
+        assert_eq!(v1, expected);
+    }
+    let body: Value = serde_json::from_str(&requests[1].body).unwrap();
+    assert_eq!(body["type"], "submission.submitted");
+    assert_eq!(body["submission"]["id"], json!(submission_id));
+    assert_eq!(body["submission"]["document"], json!(document));
+    // Delivered once: nothing more goes out.
+    assert_eq!(nonstop::jobs::webhooks::run_once(&ctx).await.unwrap(), 0);
+    assert_eq!(receiver.received().len(), 2);
+}

@@ -1,0 +1,165 @@
+//! A municipality's webhook: each submission addressed to it is also pushed to its own system,
+//! signed with HMAC-SHA256 and retried through an outbox (`webhook_deliveries`) written in the
+//! same transaction as the submission. The API stays the record; the webhook is a convenience.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::submissions::Submission;
+use super::{new_id, utc};
+use crate::crypto::{new_secret, KeyRing};
+use crate::db::schema::{municipal_webhooks, webhook_deliveries};
+use crate::db::DbConnection;
+use crate::domain::MunicipalityCode;
+use crate::error::Error;
+
+pub const SECRET: &str = "municipal_webhooks.secret";
+pub const PAYLOAD: &str = "webhook_deliveries.payload";
+
+/// Where to push the municipality's submissions.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookInput {
+    /// An `https://` URL (plain `http://` only to this machine, for a local receiver).
+    pub url: String,
+}
+
+/// The webhook just set, with its signing secret: shown this once.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WebhookCreated {
+    pub url: String,
+    /// HMAC-SHA256 key: each request carries `Nonstop-Signature: t=<unix time>,v1=<hex of
+    /// HMAC(secret, "<t>.<body>")>`.
+    pub secret: String,
+}
+
+/// The webhook and how its deliveries stand.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Webhook {
+    pub url: String,
+    pub pending: i64,
+    pub delivered: i64,
+    /// Given up after every retry; the submissions are still in the API.
+    pub failed: i64,
+    pub last_error: Option<String>,
+    pub updated_at: DateTime<Utc>,
+}
+
+fn check_url(input: &str) -> Result<String, Error> {
+    let url = url::Url::parse(input.trim()).map_err(|_| Error::field("url", "must be an absolute URL"))?;
+    let local = matches!(url.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
+    match url.scheme() {
+        "https" => {}
+        "http" if local => {}
+        _ => return Err(Error::field("url", "must be https (http only to this machine)")),
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(Error::field("url", "must not carry credentials; the HMAC signature authenticates nonstop"));
+    }
+    Ok(url.to_string())
+}
+
+/// Sets (or replaces) the webhook with a new secret.
+pub fn set(
+    conn: &mut DbConnection,
+    keys: &KeyRing,
+    code: &MunicipalityCode,
+    input: WebhookInput,
+    now: NaiveDateTime,
+) -> Result<WebhookCreated, Error> {
+    let url = check_url(&input.url)?;
+    let secret = new_secret("whsec_");
+    diesel::delete(municipal_webhooks::table.find(code.as_str())).execute(conn)?;
+    diesel::insert_into(municipal_webhooks::table)
+        .values((
+            municipal_webhooks::municipality_code.eq(code.as_str()),
+            municipal_webhooks::url.eq(&url),
+            municipal_webhooks::secret.eq(keys.seal(SECRET, &secret)?),
+            municipal_webhooks::created_at.eq(now),
+            municipal_webhooks::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(WebhookCreated { url, secret })
+}
+
+pub fn get(conn: &mut DbConnection, code: &MunicipalityCode) -> Result<Webhook, Error> {
+    let (url, updated_at): (String, NaiveDateTime) = municipal_webhooks::table
+        .find(code.as_str())
+        .select((municipal_webhooks::url, municipal_webhooks::updated_at))
+        .first(conn)
+        .optional()?
+        .ok_or(Error::NotFound("webhook"))?;
+    let count = |conn: &mut DbConnection, status: &str| -> Result<i64, Error> {
+        Ok(webhook_deliveries::table
+            .filter(webhook_deliveries::municipality_code.eq(code.as_str()))
+            .filter(webhook_deliveries::status.eq(status))
+            .count()
+            .get_result(conn)?)
+    };
+    let last_error: Option<Option<String>> = webhook_deliveries::table
+        .filter(webhook_deliveries::municipality_code.eq(code.as_str()))
+        .filter(webhook_deliveries::last_error.is_not_null())
+        .order(webhook_deliveries::id.desc())
+        .select(webhook_deliveries::last_error)
+        .first(conn)
+        .optional()?;
+    Ok(Webhook {
+        url,
+        pending: count(conn, "pending")?,
+        delivered: count(conn, "delivered")?,
+        failed: count(conn, "failed")?,
+        last_error: last_error.flatten(),
+        updated_at: utc(updated_at),
+    })
+}
+
+pub fn delete(conn: &mut DbConnection, code: &MunicipalityCode) -> Result<(), Error> {
+    let removed = diesel::delete(municipal_webhooks::table.find(code.as_str())).execute(conn)?;
+    if removed == 0 {
+        return Err(Error::NotFound("webhook"));
+    }
+    // Nothing more goes out to the removed address.
+    diesel::update(
+        webhook_deliveries::table
+            .filter(webhook_deliveries::municipality_code.eq(code.as_str()))
+            .filter(webhook_deliveries::status.eq("pending")),
+    )
+    .set((webhook_deliveries::status.eq("failed"), webhook_deliveries::last_error.eq(Some("webhook removed"))))
+    .execute(conn)?;
+    Ok(())
+}
+
+/// Queues the submission for the municipality's webhook, if it has one (same transaction as
+/// the submission, so it is never lost and never sent for a submission that was rolled back).
+pub fn enqueue_submission(
+    conn: &mut DbConnection,
+    keys: &KeyRing,
+    submission: &Submission,
+    now: NaiveDateTime,
+) -> Result<(), Error> {
+    let configured: i64 = municipal_webhooks::table
+        .filter(municipal_webhooks::municipality_code.eq(&submission.municipality_code))
+        .count()
+        .get_result(conn)?;
+    if configured == 0 {
+        return Ok(());
+    }
+    let id = new_id();
+    let payload = serde_json::json!({ "id": id, "type": "submission.submitted", "submission": submission });
+    let payload = serde_json::to_string(&payload).map_err(|e| Error::internal(e.to_string()))?;
+    diesel::insert_into(webhook_deliveries::table)
+        .values((
+            webhook_deliveries::id.eq(&id),
+            webhook_deliveries::municipality_code.eq(&submission.municipality_code),
+            webhook_deliveries::event_key.eq(format!("submission:{}", submission.id)),
+            webhook_deliveries::payload.eq(keys.seal(PAYLOAD, &payload)?),
+            webhook_deliveries::status.eq("pending"),
+            webhook_deliveries::attempts.eq(0),
+            webhook_deliveries::next_attempt_at.eq(now),
+            webhook_deliveries::created_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
