@@ -31,6 +31,18 @@ use utoipa_actix_web::AppExt;
 
 pub use docs::OpenApiJson;
 
+/// The municipality of a `/municipalities/{code}/…` path and the calling member of its staff;
+/// anyone else is refused (an unreadable code is "not found").
+fn staff(
+    principal: &crate::service::principals::Principal,
+    code: String,
+) -> Result<(crate::domain::MunicipalityCode, String), crate::error::Error> {
+    let code =
+        crate::domain::MunicipalityCode::parse(&code).map_err(|_| crate::error::Error::NotFound("municipality"))?;
+    let staff_id = crate::service::municipalities::staff_of(principal, &code)?.to_owned();
+    Ok((code, staff_id))
+}
+
 /// The documented API under `/v1`.
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(

@@ -6,19 +6,13 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::extract::ValidJson;
+use super::staff;
 use crate::app::AppState;
 use crate::domain::dates::tokyo_today;
-use crate::domain::MunicipalityCode;
 use crate::error::Error;
 use crate::service::notices::{self, Audience, Notice, NoticeFigures, NoticeInput};
 use crate::service::principals::Principal;
 use crate::service::{municipalities, now};
-
-fn staff(principal: &Principal, code: String) -> Result<(MunicipalityCode, String), Error> {
-    let code = MunicipalityCode::parse(&code).map_err(|_| Error::NotFound("municipality"))?;
-    let staff_id = municipalities::staff_of(principal, &code)?.to_owned();
-    Ok((code, staff_id))
-}
 
 /// Write a notice (a draft, until another member of staff approves it).
 #[utoipa::path(tag = "notices", operation_id = "create_notice", params(("code" = String, Path)), request_body = NoticeInput,

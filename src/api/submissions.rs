@@ -7,19 +7,13 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::extract::ValidJson;
+use super::staff;
 use crate::app::AppState;
-use crate::domain::MunicipalityCode;
 use crate::error::Error;
+use crate::service::now;
 use crate::service::principals::Principal;
 use crate::service::submissions::{self, StatusChange, Submission, SubmissionStatus, SubmissionSummary};
 use crate::service::webhooks::{self, Webhook, WebhookCreated, WebhookInput};
-use crate::service::{municipalities, now};
-
-fn staff(principal: &Principal, code: String) -> Result<(MunicipalityCode, String), Error> {
-    let code = MunicipalityCode::parse(&code).map_err(|_| Error::NotFound("municipality"))?;
-    let staff_id = municipalities::staff_of(principal, &code)?.to_owned();
-    Ok((code, staff_id))
-}
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]

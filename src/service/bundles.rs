@@ -11,14 +11,13 @@ use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::drafts::{self, ConfirmedDocument, DraftPatch, DraftStatus, FieldNeed, Origin};
+use super::drafts::{self, ConfirmedDocument, DraftField, DraftPatch, DraftStatus, FieldNeed};
 use super::{new_id, utc};
 use crate::crypto::KeyRing;
 use crate::db::rows::{DraftBundleRow, DraftRow, FamilyRow};
 use crate::db::schema::{draft_bundles, drafts as drafts_table};
 use crate::db::DbConnection;
 use crate::domain::catalog::Names;
-use crate::domain::forms::FieldType;
 use crate::domain::planner::PlanningContext;
 use crate::error::{Error, FieldErrors};
 use crate::text_enum;
@@ -45,18 +44,8 @@ pub struct BundleMember {
 /// A field of the bundle, shown once however many forms carry it.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct BundleField {
-    pub id: String,
-    pub label: Names,
-    #[serde(rename = "type")]
-    pub kind: FieldType,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub options: Vec<String>,
-    #[schema(value_type = Object)]
-    pub value: Option<Value>,
-    pub origin: Option<Origin>,
-    pub editable: bool,
-    pub required: bool,
-    pub needs: Option<FieldNeed>,
+    #[serde(flatten)]
+    pub field: DraftField,
     /// The forms (of those still open) that carry this field.
     pub forms: Vec<String>,
 }
@@ -147,24 +136,13 @@ pub fn get(
         let draft = drafts::view(ctx, keys, draft_row)?;
         if draft.status == DraftStatus::Open {
             for f in draft.fields {
-                if let Some(seen) = fields.iter_mut().find(|s| s.id == f.id) {
+                if let Some(seen) = fields.iter_mut().find(|s| s.field.id == f.id) {
                     seen.forms.push(draft.form_id.clone());
-                    seen.required |= f.required;
-                    seen.needs = seen.needs.or(f.needs);
+                    seen.field.required |= f.required;
+                    seen.field.needs = seen.field.needs.or(f.needs);
                     continue;
                 }
-                fields.push(BundleField {
-                    id: f.id,
-                    label: f.label,
-                    kind: f.kind,
-                    options: f.options,
-                    value: f.value,
-                    origin: f.origin,
-                    editable: f.editable,
-                    required: f.required,
-                    needs: f.needs,
-                    forms: vec![draft.form_id.clone()],
-                });
+                fields.push(BundleField { field: f, forms: vec![draft.form_id.clone()] });
             }
         }
         members.push(BundleMember {
@@ -174,7 +152,8 @@ pub fn get(
             status: draft.status,
         });
     }
-    let to_fill = fields.iter().filter(|f| f.needs == Some(FieldNeed::Fill)).map(|f| f.id.clone()).collect();
+    let to_fill =
+        fields.iter().filter(|f| f.field.needs == Some(FieldNeed::Fill)).map(|f| f.field.id.clone()).collect();
     let confirmed = match (&row.document, &row.digest) {
         (Some(doc), Some(digest)) => {
             Some(ConfirmedDocument { document: keys.open(DOCUMENT, doc)?, digest_sha256: digest.clone() })
