@@ -86,6 +86,10 @@ pub struct Content {
     /// The municipality's comment per field, on a draft reopened by a correction request.
     #[serde(default)]
     pub comments: BTreeMap<String, String>,
+    /// For a value the parent typed, what the profile now says when it says something else:
+    /// the parent's value stays, and the difference is shown rather than hidden.
+    #[serde(default)]
+    pub profile_values: BTreeMap<String, Value>,
 }
 
 impl Content {
@@ -116,6 +120,11 @@ pub struct DraftField {
     pub needs: Option<FieldNeed>,
     /// The municipality's comment, after a correction request (補正依頼).
     pub comment: Option<String>,
+    /// When the parent typed this value and the profile now holds another: the profile's
+    /// value, for the parent to compare (nonstop never overwrites what the parent typed).
+    #[schema(value_type = Object)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub profile_value: Option<Value>,
 }
 
 /// The frozen document the parent signs.
@@ -189,7 +198,9 @@ pub fn view(ctx: &PlanningContext, keys: &KeyRing, row: DraftRow) -> Result<Draf
             Some(FieldNeed::Fix)
         } else if entry.is_none() && required {
             Some(FieldNeed::Fill)
-        } else if entry.is_some_and(|e| e.origin != Origin::Parent && (def.check || e.origin == Origin::Default)) {
+        } else if entry.is_some_and(|e| e.origin != Origin::Parent && (def.check || e.origin == Origin::Default))
+            || content.profile_values.contains_key(&def.id)
+        {
             Some(FieldNeed::Check)
         } else {
             None
@@ -206,6 +217,7 @@ pub fn view(ctx: &PlanningContext, keys: &KeyRing, row: DraftRow) -> Result<Draf
             editable: def.source.editable(),
             needs,
             comment,
+            profile_value: content.profile_values.get(&def.id).cloned(),
         });
     }
     let to_fill = fields.iter().filter(|f| f.needs == Some(FieldNeed::Fill)).map(|f| f.id.clone()).collect();
@@ -245,8 +257,25 @@ pub fn view(ctx: &PlanningContext, keys: &KeyRing, row: DraftRow) -> Result<Draf
 pub fn prefill(form: &Form, profile: &BTreeMap<&'static str, Value>, content: &mut Content, today: NaiveDate) -> bool {
     let mut changed = false;
     for def in &form.fields {
-        if content.values.get(&def.id).is_some_and(|e| e.origin == Origin::Parent) {
+        if let Some(typed) = content.values.get(&def.id).filter(|e| e.origin == Origin::Parent) {
+            let differs = match &def.source {
+                Source::Profile(path) => {
+                    profile.get(path.as_str()).and_then(|v| def.parse(v).ok()).filter(|v| *v != typed.value)
+                }
+                _ => None,
+            };
+            let before = content.profile_values.get(&def.id).cloned();
+            if before != differs {
+                changed = true;
+                match differs {
+                    Some(v) => content.profile_values.insert(def.id.clone(), v),
+                    None => content.profile_values.remove(&def.id),
+                };
+            }
             continue;
+        }
+        if content.profile_values.remove(&def.id).is_some() {
+            changed = true;
         }
         let fresh = match &def.source {
             Source::Profile(path) => profile

@@ -283,11 +283,14 @@ async fn a_profile_change_updates_prefilled_fields_but_never_what_the_parent_typ
     assert_eq!(field(&after, "applicant.name")["value"], "鈴木 花子", "pre-filled: follows the profile");
     assert_eq!(field(&after, "applicant.phone")["value"], "0311112222", "typed by the parent: kept");
     assert_eq!(field(&after, "applicant.phone")["origin"], "parent");
+    assert_eq!(field(&after, "applicant.phone")["profile_value"], "08099990000", "the difference is shown, not hidden");
+    assert_eq!(field(&after, "applicant.phone")["needs"], "check");
 
     // Back to the profile's value on request.
     let (_, reverted) = app.patch(&path, key, json!({ "values": { "applicant.phone": null } })).await;
     assert_eq!(field(&reverted, "applicant.phone")["value"], "08099990000");
     assert_eq!(field(&reverted, "applicant.phone")["origin"], "profile");
+    assert!(field(&reverted, "applicant.phone").get("profile_value").is_none());
 }
 
 #[actix_web::test]
