@@ -24,6 +24,16 @@ pub fn family_for(conn: &mut DbConnection, principal: &Principal, family_id: &st
     query.first(conn).optional()?.ok_or(Error::NotFound("family"))
 }
 
+/// A family by id, for jobs and tools that act for nonstop itself (no caller to check).
+pub fn family_row(conn: &mut DbConnection, family_id: &str) -> Result<FamilyRow, Error> {
+    families::table
+        .find(family_id)
+        .select(FamilyRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or(Error::NotFound("family"))
+}
+
 /// The vendor app behind a caller that may create families or mint sessions.
 pub fn vendor_app(principal: &Principal) -> Result<&str, Error> {
     match principal {

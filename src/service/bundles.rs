@@ -208,14 +208,14 @@ pub fn patch(
     if !errors.is_empty() {
         return Err(Error::Validation(errors));
     }
+    let profile = drafts::FamilyProfile::load(conn, keys, ctx, family)?;
     for member in members {
         let form = drafts::form_of(ctx, &member.form_id)?;
         if !checked.keys().any(|id| form.field(id).is_some()) {
             continue;
         }
-        let profile = drafts::profile_for(conn, keys, ctx, family, member.child_id.as_deref())?;
         let mut content = drafts::open_content(keys, &member)?;
-        drafts::apply(form, &mut content, &checked, &profile, today);
+        drafts::apply(form, &mut content, &checked, &profile.values(member.child_id.as_deref()), today);
         diesel::update(drafts_table::table.find(&member.id))
             .set((drafts_table::content.eq(drafts::seal_content(keys, &content)?), drafts_table::updated_at.eq(now)))
             .execute(conn)?;
@@ -253,8 +253,9 @@ pub fn confirm(
     }
     let mut errors = FieldErrors::new();
     let mut frozen = Vec::new();
+    let profile = drafts::FamilyProfile::load(conn, keys, ctx, family)?;
     for member in &members {
-        match drafts::freeze(conn, keys, ctx, family, member, today, now) {
+        match drafts::freeze(conn, keys, ctx, family, &profile, member, today, now) {
             Ok(doc) => frozen.push((member, doc)),
             Err(Error::Validation(e)) => {
                 for (field, problem) in e {

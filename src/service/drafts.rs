@@ -299,28 +299,44 @@ pub fn prefill(form: &Form, profile: &BTreeMap<&'static str, Value>, content: &m
     changed
 }
 
-/// The profile of the family, for the child of a draft.
-pub fn profile_for(
-    conn: &mut DbConnection,
-    keys: &KeyRing,
-    ctx: &PlanningContext,
-    family: &FamilyRow,
-    child_id: Option<&str>,
-) -> Result<BTreeMap<&'static str, Value>, Error> {
-    let guardians = guardians::list(conn, keys, &family.id)?;
-    let children = children::list(conn, keys, &family.id)?;
-    let child = child_id.and_then(|id| children.iter().find(|c| c.id == id));
-    let address = keys.open_opt("families.address", family.address.as_deref())?;
-    let municipality_name = super::municipalities::display_name(conn, ctx, &family.municipality_code)?;
-    let insurance = family.health_insurance.as_deref().map(HealthInsurance::from_stored).transpose()?;
-    Ok(profile::values(&profile::ProfileInput {
-        guardians: &guardians,
-        child,
-        address: address.as_deref(),
-        postal_code: family.postal_code.as_deref(),
-        health_insurance: insurance,
-        municipality_name: &municipality_name,
-    }))
+/// The family as the forms read it, loaded (and opened) once for all its drafts.
+pub struct FamilyProfile {
+    guardians: Vec<super::guardians::Guardian>,
+    children: Vec<super::children::Child>,
+    address: Option<String>,
+    postal_code: Option<String>,
+    insurance: Option<HealthInsurance>,
+    municipality_name: String,
+}
+
+impl FamilyProfile {
+    pub fn load(
+        conn: &mut DbConnection,
+        keys: &KeyRing,
+        ctx: &PlanningContext,
+        family: &FamilyRow,
+    ) -> Result<Self, Error> {
+        Ok(Self {
+            guardians: guardians::list(conn, keys, &family.id)?,
+            children: children::list(conn, keys, &family.id)?,
+            address: keys.open_opt("families.address", family.address.as_deref())?,
+            postal_code: family.postal_code.clone(),
+            insurance: family.health_insurance.as_deref().map(HealthInsurance::from_stored).transpose()?,
+            municipality_name: super::municipalities::display_name(conn, ctx, &family.municipality_code)?,
+        })
+    }
+
+    /// The profile values for a draft about `child_id`.
+    pub fn values(&self, child_id: Option<&str>) -> BTreeMap<&'static str, Value> {
+        profile::values(&profile::ProfileInput {
+            guardians: &self.guardians,
+            child: child_id.and_then(|id| self.children.iter().find(|c| c.id == id)),
+            address: self.address.as_deref(),
+            postal_code: self.postal_code.as_deref(),
+            health_insurance: self.insurance,
+            municipality_name: &self.municipality_name,
+        })
+    }
 }
 
 /// Keeps the family's drafts in step with its tasks and profile: a draft for each task whose
@@ -361,19 +377,10 @@ pub fn sync(
     if missing.is_empty() && refresh.is_empty() {
         return Ok(());
     }
-    let mut profiles: BTreeMap<Option<String>, BTreeMap<&'static str, Value>> = BTreeMap::new();
-    let mut profile =
-        |conn: &mut DbConnection, child: &Option<String>| -> Result<BTreeMap<&'static str, Value>, Error> {
-            if let Some(p) = profiles.get(child) {
-                return Ok(p.clone());
-            }
-            let p = profile_for(conn, keys, ctx, family, child.as_deref())?;
-            profiles.insert(child.clone(), p.clone());
-            Ok(p)
-        };
+    let profile = FamilyProfile::load(conn, keys, ctx, family)?;
     for task in missing {
         let form = form_of(ctx, &task.procedure_id)?;
-        let values = profile(conn, &task.child_id)?;
+        let values = profile.values(task.child_id.as_deref());
         let mut content = Content::default();
         prefill(form, &values, &mut content, today);
         let bundle_id = match (&task.child_id, BIRTH_BUNDLE.contains(&form.id.as_str())) {
@@ -398,7 +405,7 @@ pub fn sync(
     }
     for draft in refresh {
         let form = form_of(ctx, &draft.form_id)?;
-        let values = profile(conn, &draft.child_id)?;
+        let values = profile.values(draft.child_id.as_deref());
         let mut content = open_content(keys, draft)?;
         if prefill(form, &values, &mut content, today) {
             diesel::update(drafts::table.find(&draft.id))
@@ -438,11 +445,10 @@ pub fn sync_family(
     today: NaiveDate,
     now: NaiveDateTime,
 ) -> Result<(), Error> {
-    let family: Option<FamilyRow> =
-        crate::db::schema::families::table.find(family_id).select(FamilyRow::as_select()).first(conn).optional()?;
-    match family {
-        Some(family) => sync(conn, keys, ctx, &family, today, now),
-        None => Ok(()),
+    match super::access::family_row(conn, family_id) {
+        Ok(family) => sync(conn, keys, ctx, &family, today, now),
+        Err(Error::NotFound(_)) => Ok(()),
+        Err(other) => Err(other),
     }
 }
 
@@ -598,14 +604,14 @@ pub fn patch(
     if let Some(bundle) = &row.bundle_id {
         targets.extend(super::bundles::open_members(conn, bundle)?.into_iter().filter(|d| d.id != row.id));
     }
+    let profile = FamilyProfile::load(conn, keys, ctx, family)?;
     for target in targets {
         let form = form_of(ctx, &target.form_id)?;
         if target.id != row.id && !values.keys().any(|id| form.field(id).is_some()) {
             continue;
         }
-        let profile = profile_for(conn, keys, ctx, family, target.child_id.as_deref())?;
         let mut content = open_content(keys, &target)?;
-        apply(form, &mut content, &values, &profile, today);
+        apply(form, &mut content, &values, &profile.values(target.child_id.as_deref()), today);
         diesel::update(drafts::table.find(&target.id))
             .set((drafts::content.eq(seal_content(keys, &content)?), drafts::updated_at.eq(now)))
             .execute(conn)?;
@@ -680,7 +686,8 @@ pub fn confirm(
         return view(ctx, keys, row);
     }
     require_open(&row)?;
-    let (document, digest) = freeze(conn, keys, ctx, family, &row, today, now)?;
+    let profile = FamilyProfile::load(conn, keys, ctx, family)?;
+    let (document, digest) = freeze(conn, keys, ctx, family, &profile, &row, today, now)?;
     diesel::update(drafts::table.find(&row.id))
         .set((
             drafts::status.eq(DraftStatus::Confirmed.as_str()),
@@ -694,19 +701,20 @@ pub fn confirm(
 
 /// The canonical document of an open draft, refreshed from the profile; refused naming every
 /// required field still empty.
+#[allow(clippy::too_many_arguments)]
 pub fn freeze(
     conn: &mut DbConnection,
     keys: &KeyRing,
     ctx: &PlanningContext,
     family: &FamilyRow,
+    profile: &FamilyProfile,
     row: &DraftRow,
     today: NaiveDate,
     now: NaiveDateTime,
 ) -> Result<(String, String), Error> {
     let form = form_of(ctx, &row.form_id)?;
-    let profile = profile_for(conn, keys, ctx, family, row.child_id.as_deref())?;
     let mut content = open_content(keys, row)?;
-    prefill(form, &profile, &mut content, today);
+    prefill(form, &profile.values(row.child_id.as_deref()), &mut content, today);
     let missing = missing_fields(form, &content, "values.");
     if !missing.is_empty() {
         return Err(Error::Validation(missing));

@@ -16,7 +16,7 @@ use super::inbox::{self, EntryKind, NewEntry};
 use super::{municipalities, new_id, utc};
 use crate::crypto::KeyRing;
 use crate::db::rows::{DraftRow, FamilyRow, SignatureRow, SubmissionEventRow, SubmissionRow};
-use crate::db::schema::{families, signatures, submission_events, submissions};
+use crate::db::schema::{signatures, submission_events, submissions};
 use crate::db::DbConnection;
 use crate::domain::catalog::Names;
 use crate::domain::planner::PlanningContext;
@@ -418,7 +418,7 @@ pub fn set_status(
             created_at: now,
         })
         .execute(conn)?;
-    let family: FamilyRow = families::table.find(&row.family_id).select(FamilyRow::as_select()).first(conn)?;
+    let family = super::access::family_row(conn, &row.family_id)?;
     if change.status == SubmissionStatus::CorrectionRequested {
         reopen(conn, keys, form, &family, &row, &comments.field_comments, now)?;
     }

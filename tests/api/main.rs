@@ -7,6 +7,7 @@ mod delivery;
 mod families;
 mod helpers;
 mod isolation;
+#[path = "../../src/bin/nonstop-bench/jpki_ca.rs"]
 mod jpki_ca;
 mod life_events;
 mod mocks;

@@ -11,7 +11,7 @@ const DOCUMENT: &[u8] =
     r#"{"fields":{"child.name":"山田 さくら"},"form":{"id":"child_allowance_claim","version":1}}"#.as_bytes();
 
 fn verifier(ca: &TestCa) -> Verifier {
-    let anchors = TrustAnchor::from_pem(&ca.root.to_pem().expect("pem")).expect("anchor");
+    let anchors = TrustAnchor::from_pem(&ca.root_pem()).expect("anchor");
     Verifier::new(anchors, vec![JPKI_SIGNING_POLICY.to_owned()])
 }
 
@@ -111,7 +111,7 @@ fn the_test_card_policy_is_accepted_only_when_configured() {
     let ca = TestCa::new("JPKI-TEST");
     let card = ca.issue_with(&holder(), Profile { policy: TEST_CARD_POLICY, ..Profile::default() });
     let signed = card.sign_raw(DOCUMENT, MessageDigest::sha256());
-    let anchors = TrustAnchor::from_pem(&ca.root.to_pem().unwrap()).unwrap();
+    let anchors = TrustAnchor::from_pem(&ca.root_pem()).unwrap();
     let configured = Verifier::new(anchors, vec![JPKI_SIGNING_POLICY.to_owned(), TEST_CARD_POLICY.to_owned()]);
     assert_eq!(code(configured.verify(DOCUMENT, &signed, &card.der(), &[], Utc::now())), "ok");
 }

@@ -19,11 +19,14 @@ struct Setup {
     ca: TestCa,
     key: String,
     family: String,
+    _anchors: tempfile::TempDir,
 }
 
 async fn setup(weight: i32) -> Setup {
     let ca = TestCa::new("JPKI");
-    let pem = ca.pem_path.clone();
+    let anchors = tempfile::tempdir().expect("dir");
+    let pem = anchors.path().join("root.pem");
+    std::fs::write(&pem, ca.root_pem()).expect("write root");
     let app = TestApp::spawn_with(move |s| s.signatures.trust_anchor_files = vec![pem]).await;
     let (_, key) = app.create_app("vendor");
     let family = app
@@ -49,7 +52,7 @@ async fn setup(weight: i32) -> Setup {
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{birth}");
-    Setup { app, ca, key, family }
+    Setup { app, ca, key, family, _anchors: anchors }
 }
 
 fn field<'a>(draft: &'a Value, id: &str) -> &'a Value {

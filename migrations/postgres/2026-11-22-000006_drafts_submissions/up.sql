@@ -36,6 +36,7 @@ CREATE TABLE drafts (
     updated_at TIMESTAMP NOT NULL
 );
 CREATE INDEX drafts_family ON drafts (family_id, status);
+CREATE INDEX drafts_bundle ON drafts (bundle_id);
 
 -- 署名: one per signing; a bundle's one signature covers several submissions.
 CREATE TABLE signatures (

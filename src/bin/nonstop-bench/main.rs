@@ -48,6 +48,12 @@ enum Command {
         #[arg(long, default_value_t = 100_000)]
         families: usize,
     },
+    /// Correct, confirm, sign (with a generated JPKI-shaped card) and submit the 児童手当 draft of N
+    /// families through the real services.
+    Sign {
+        #[arg(long, default_value_t = 2_000)]
+        families: usize,
+    },
     /// Fan one reminder out to every device of N families through the real pipeline.
     Fanout {
         #[arg(long, default_value_t = 2_000)]
@@ -65,13 +71,21 @@ enum Command {
 
 mod env;
 mod fanout;
+mod jpki_ca;
 mod notice;
+mod sign;
 
 const MUNICIPALITIES: [&str; 8] = ["131016", "131130", "141003", "472018", "341011", "011002", "271004", "281000"];
 
 fn main() {
     match Cli::parse().command {
         Command::Plan { families, threads } => bench_plan(families, threads),
+        Command::Sign { families } => {
+            if let Err(e) = sign::run(families) {
+                eprintln!("sign: {e:#}");
+                std::process::exit(2);
+            }
+        }
         Command::Notice { families } => {
             if let Err(e) = notice::run(families) {
                 eprintln!("notice: {e:#}");

@@ -1,7 +1,11 @@
-//! A JPKI-shaped test certificate authority, generated in the test (no key is committed):
+//! A JPKI-shaped test certificate authority, generated at run time (no key is committed):
 //! an RSA-2048 self-signed root, and signing certificates ("cards") issued directly by it
 //! with critical keyUsage (digitalSignature, nonRepudiation), critical certificatePolicies
 //! (1.2.392.200149.8.5.1.1.20 and the CPS URI) and the 基本4情報 as subjectAltName otherNames.
+//!
+//! Shared by the `sign` benchmark and the integration tests (`tests/api/main.rs` includes this
+//! file), so not every item is used by both.
+#![allow(dead_code)]
 
 use base64::Engine;
 use openssl::asn1::{Asn1Integer, Asn1Object, Asn1OctetString, Asn1Time};
@@ -131,9 +135,6 @@ impl Default for Profile {
 pub struct TestCa {
     key: PKey<Private>,
     pub root: X509,
-    /// The root as a PEM file, for `signatures.trust_anchor_files`.
-    pub pem_path: std::path::PathBuf,
-    _dir: tempfile::TempDir,
 }
 
 fn time(days: i64) -> Asn1Time {
@@ -168,11 +169,12 @@ impl TestCa {
             .append_extension(KeyUsage::new().critical().key_cert_sign().crl_sign().build().expect("ku"))
             .expect("ku");
         builder.sign(&key, MessageDigest::sha256()).expect("sign root");
-        let root = builder.build();
-        let dir = tempfile::tempdir().expect("dir");
-        let pem_path = dir.path().join("root.pem");
-        std::fs::write(&pem_path, root.to_pem().expect("pem")).expect("write root");
-        Self { key, root, pem_path, _dir: dir }
+        Self { key, root: builder.build() }
+    }
+
+    /// The root as PEM, for `signatures.trust_anchor_files` or `TrustAnchor::from_pem`.
+    pub fn root_pem(&self) -> Vec<u8> {
+        self.root.to_pem().expect("pem")
     }
 
     pub fn issue(&self, holder: &Holder) -> Card {
