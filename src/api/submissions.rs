@@ -21,6 +21,9 @@ use crate::service::webhooks::{self, Webhook, WebhookCreated, WebhookInput};
 pub struct SubmissionQuery {
     /// Only submissions in this status (`submitted` for those not yet acknowledged).
     status: Option<SubmissionStatus>,
+    /// Only submissions of this form (each department takes its own: `child_allowance_claim`,
+    /// `kokuho_enrollment`, …).
+    form_id: Option<String>,
 }
 
 /// Submissions addressed to the municipality, newest first (at most 500).
@@ -35,8 +38,13 @@ pub async fn list_municipal_submissions(
 ) -> Result<HttpResponse, Error> {
     let (code, _) = staff(&principal, path.into_inner())?;
     let planning = state.planning.clone();
-    let only = query.into_inner().status;
-    let list = state.db.read(move |conn| submissions::list_for_municipality(conn, &planning, &code, only)).await?;
+    let query = query.into_inner();
+    let list = state
+        .db
+        .read(move |conn| {
+            submissions::list_for_municipality(conn, &planning, &code, query.status, query.form_id.as_deref())
+        })
+        .await?;
     Ok(HttpResponse::Ok().json(list))
 }
 

@@ -270,12 +270,13 @@ fn summary(ctx: &PlanningContext, row: SubmissionRow) -> Result<SubmissionSummar
     })
 }
 
-/// Submissions addressed to a municipality, newest first, optionally in one status.
+/// Submissions addressed to a municipality, newest first, optionally in one status or of one form.
 pub fn list_for_municipality(
     conn: &mut DbConnection,
     ctx: &PlanningContext,
     code: &MunicipalityCode,
     only: Option<SubmissionStatus>,
+    form_id: Option<&str>,
 ) -> Result<Vec<SubmissionSummary>, Error> {
     let mut query = submissions::table
         .filter(submissions::municipality_code.eq(code.as_str()))
@@ -285,6 +286,9 @@ pub fn list_for_municipality(
         .into_boxed();
     if let Some(status) = only {
         query = query.filter(submissions::status.eq(status.as_str()));
+    }
+    if let Some(form_id) = form_id {
+        query = query.filter(submissions::form_id.eq(form_id.to_owned()));
     }
     query.load(conn)?.into_iter().map(|row| summary(ctx, row)).collect()
 }

@@ -155,6 +155,17 @@ async fn birth_to_accepted_claim_through_a_correction_request() {
     assert_eq!(still["status"], "confirmed");
 
     let card = s.ca.issue(&Holder::new(MOTHER, MOTHER_BORN));
+    // The app says it signed another document; or sends what is not base64.
+    let mut stale = signature_body(&card, &document);
+    stale["digest_sha256"] = json!(sha256_hex("an older version"));
+    let (status, changed) = app.post(&format!("{path}/signature"), key, stale).await;
+    assert_eq!((status, changed["error"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("document_changed")));
+    let mut garbled = signature_body(&card, &document);
+    garbled["signature"] = json!("not base64!");
+    let (status, garbled) = app.post(&format!("{path}/signature"), key, garbled).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(garbled["fields"]["signature"], "must be base64");
+
     let (status, signed) = app.post(&format!("{path}/signature"), key, signature_body(&card, &document)).await;
     assert_eq!(status, StatusCode::CREATED, "{signed}");
     let first = signed["submissions"][0].clone();
@@ -174,6 +185,11 @@ async fn birth_to_accepted_claim_through_a_correction_request() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(list.as_array().unwrap().len(), 1);
     assert_eq!(list[0]["id"], json!(first_id));
+    let (_, mine) =
+        app.get("/v1/municipalities/131016/submissions?form_id=child_allowance_claim&status=submitted", &staff).await;
+    assert_eq!(mine.as_array().unwrap().len(), 1);
+    let (_, none) = app.get("/v1/municipalities/131016/submissions?form_id=kokuho_enrollment", &staff).await;
+    assert_eq!(none, json!([]));
     let staff_path = format!("/v1/municipalities/131016/submissions/{first_id}");
     let (status, _) = app.get(&staff_path, &other_staff).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
