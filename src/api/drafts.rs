@@ -99,6 +99,26 @@ pub async fn confirm_draft(
     Ok(HttpResponse::Ok().json(draft))
 }
 
+/// Take a confirmed draft back to open, to correct it before signing (its document is dropped).
+#[utoipa::path(tag = "drafts", operation_id = "reopen_draft", params(("family_id" = String, Path), ("draft_id" = String, Path)),
+    responses((status = 200, description = "The draft, open again", body = Draft),
+        (status = 409, description = "`reopen_the_bundle`, `draft_not_confirmed`", body = crate::error::ErrorBody)))]
+#[post("/families/{family_id}/drafts/{draft_id}/reopen")]
+pub async fn reopen_draft(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, Error> {
+    let (family_id, draft_id) = path.into_inner();
+    let (planning, now) = (state.planning.clone(), now());
+    let draft = state
+        .write_family(principal, family_id, move |conn, keys, family| {
+            drafts::reopen(conn, keys, &planning, &family, &draft_id, now)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(draft))
+}
+
 fn signed_response(signed: Signed) -> HttpResponse {
     if signed.created {
         HttpResponse::Created().json(signed)
@@ -193,6 +213,26 @@ pub async fn confirm_bundle(
     let bundle = state
         .write_family(principal, family_id, move |conn, keys, family| {
             bundles::confirm(conn, keys, &planning, &family, &bundle_id, today, now)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(bundle))
+}
+
+/// Take a confirmed bundle (and the forms confirmed with it) back to open, before signing.
+#[utoipa::path(tag = "drafts", operation_id = "reopen_bundle", params(("family_id" = String, Path), ("bundle_id" = String, Path)),
+    responses((status = 200, description = "The bundle, open again", body = Bundle),
+        (status = 409, description = "`bundle_not_confirmed`", body = crate::error::ErrorBody)))]
+#[post("/families/{family_id}/bundles/{bundle_id}/reopen")]
+pub async fn reopen_bundle(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, Error> {
+    let (family_id, bundle_id) = path.into_inner();
+    let (planning, now) = (state.planning.clone(), now());
+    let bundle = state
+        .write_family(principal, family_id, move |conn, keys, family| {
+            bundles::reopen(conn, keys, &planning, &family, &bundle_id, now)
         })
         .await?;
     Ok(HttpResponse::Ok().json(bundle))

@@ -303,6 +303,37 @@ pub fn confirm(
     get(conn, keys, ctx, &family.id, bundle_id)
 }
 
+/// Takes a confirmed bundle back to open, with every form confirmed through it.
+pub fn reopen(
+    conn: &mut DbConnection,
+    keys: &KeyRing,
+    ctx: &PlanningContext,
+    family: &FamilyRow,
+    bundle_id: &str,
+    now: NaiveDateTime,
+) -> Result<Bundle, Error> {
+    let row = find(conn, &family.id, bundle_id)?;
+    match BundleStatus::from_stored(&row.status)? {
+        BundleStatus::Open => return get(conn, keys, ctx, &family.id, bundle_id),
+        BundleStatus::Confirmed => {}
+        BundleStatus::Signed => {
+            return Err(Error::Conflict { code: "bundle_not_confirmed", message: "the bundle is signed".into() })
+        }
+    }
+    for member in members(conn, &row.id)?.iter().filter(|m| m.status == DraftStatus::ConfirmedInBundle.as_str()) {
+        drafts::set_open(conn, &member.id, now)?;
+    }
+    diesel::update(draft_bundles::table.find(&row.id))
+        .set((
+            draft_bundles::status.eq(BundleStatus::Open.as_str()),
+            draft_bundles::document.eq(None::<String>),
+            draft_bundles::digest.eq(None::<String>),
+            draft_bundles::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    get(conn, keys, ctx, &family.id, bundle_id)
+}
+
 /// The stored bundle document and digest.
 pub fn document_of(keys: &KeyRing, row: &DraftBundleRow) -> Result<(String, String), Error> {
     match (&row.document, &row.digest) {

@@ -699,6 +699,50 @@ pub fn confirm(
     view(ctx, keys, find(conn, &family.id, draft_id)?)
 }
 
+/// Takes a confirmed draft back to open (the parent found a mistake before signing): its
+/// document is dropped, so a signature over it no longer matches anything.
+pub fn reopen(
+    conn: &mut DbConnection,
+    keys: &KeyRing,
+    ctx: &PlanningContext,
+    family: &FamilyRow,
+    draft_id: &str,
+    now: NaiveDateTime,
+) -> Result<Draft, Error> {
+    let row = find(conn, &family.id, draft_id)?;
+    match DraftStatus::from_stored(&row.status)? {
+        DraftStatus::Open => return view(ctx, keys, row),
+        DraftStatus::Confirmed => {}
+        DraftStatus::ConfirmedInBundle => {
+            return Err(Error::Conflict {
+                code: "reopen_the_bundle",
+                message: "this draft was confirmed with its bundle; reopen the bundle".into(),
+            })
+        }
+        DraftStatus::Signed | DraftStatus::Withdrawn => {
+            return Err(Error::Conflict {
+                code: "draft_not_confirmed",
+                message: format!("the draft is {}", row.status),
+            })
+        }
+    }
+    set_open(conn, &row.id, now)?;
+    view(ctx, keys, find(conn, &family.id, draft_id)?)
+}
+
+/// Back to open, without a document.
+pub fn set_open(conn: &mut DbConnection, draft_id: &str, now: NaiveDateTime) -> Result<(), Error> {
+    diesel::update(drafts::table.find(draft_id))
+        .set((
+            drafts::status.eq(DraftStatus::Open.as_str()),
+            drafts::document.eq(None::<String>),
+            drafts::digest.eq(None::<String>),
+            drafts::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
 /// The canonical document of an open draft, refreshed from the profile; refused naming every
 /// required field still empty.
 #[allow(clippy::too_many_arguments)]

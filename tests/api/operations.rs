@@ -79,6 +79,7 @@ fn every_operation_is_named_verb_resource_and_documents_its_errors() {
         "delete_",
         "register_",
         "confirm_",
+        "reopen_",
         "sign_",
         "record_",
         "revoke_",

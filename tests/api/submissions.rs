@@ -147,6 +147,20 @@ async fn birth_to_accepted_claim_through_a_correction_request() {
     assert_eq!(parsed["fields"]["payment.account_number"], ACCOUNT);
     assert_eq!(parsed["left_for_municipality"], json!(["applicant.individual_number", "child.individual_number"]));
 
+    // Reopened before signing, corrected and confirmed again: the old document is gone.
+    let (status, reopened) = app.post(&format!("{path}/reopen"), key, json!({})).await;
+    assert_eq!((status, reopened["status"].as_str()), (StatusCode::OK, Some("open")), "{reopened}");
+    assert!(reopened["confirmed"].is_null());
+    let (status, _) = app.patch(&path, key, json!({ "values": { "payment.branch_name": "丸の内支店" } })).await;
+    assert_eq!(status, StatusCode::OK);
+    let old_document = document;
+    let (_, confirmed) = app.post(&format!("{path}/confirm"), key, json!({})).await;
+    let document = confirmed["confirmed"]["document"].as_str().unwrap().to_owned();
+    assert_ne!(document, old_document);
+    let early_card = s.ca.issue(&Holder::new(MOTHER, MOTHER_BORN));
+    let (status, stale) = app.post(&format!("{path}/signature"), key, signature_body(&early_card, &old_document)).await;
+    assert_eq!((status, stale["error"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("document_changed")));
+
     // Another person's card is refused, and the draft stays confirmed and unsigned.
     let stranger = s.ca.issue(&Holder::new("佐藤 次郎", "1985-01-01"));
     let (status, wrong) = app.post(&format!("{path}/signature"), key, signature_body(&stranger, &document)).await;
@@ -370,6 +384,12 @@ async fn one_signature_over_the_birth_bundle_makes_one_submission_per_form() {
     let (status, filled) = app.patch(&path, key, json!({ "values": values })).await;
     assert_eq!(status, StatusCode::OK, "{filled}");
     assert_eq!(filled["to_fill"], json!([]));
+    let (status, confirmed) = app.post(&format!("{path}/confirm"), key, json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{confirmed}");
+    // Reopened and confirmed again (a member drafts follows its bundle).
+    let (status, reopened) = app.post(&format!("{path}/reopen"), key, json!({})).await;
+    assert_eq!((status, reopened["status"].as_str()), (StatusCode::OK, Some("open")));
+    assert!(reopened["members"].as_array().unwrap().iter().all(|m| m["status"] == "open"), "{reopened}");
     let (status, confirmed) = app.post(&format!("{path}/confirm"), key, json!({})).await;
     assert_eq!(status, StatusCode::OK, "{confirmed}");
     let document = confirmed["confirmed"]["document"].as_str().unwrap().to_owned();
