@@ -63,6 +63,8 @@ pub enum Refusal {
     DocumentChanged,
     /// The certificate's holder is not this family's guardian.
     WrongSigner,
+    /// The holder is a guardian, but not the applicant the form names.
+    NotTheApplicant,
 }
 
 impl Refusal {
@@ -81,6 +83,7 @@ impl Refusal {
             Self::BadSignature => "bad_signature",
             Self::DocumentChanged => "document_changed",
             Self::WrongSigner => "wrong_signer",
+            Self::NotTheApplicant => "not_the_applicant",
         }
     }
 
@@ -103,6 +106,9 @@ impl Refusal {
             Self::BadSignature => "the signature does not verify with the certificate's key".into(),
             Self::DocumentChanged => "the signature is over a different document than the one confirmed".into(),
             Self::WrongSigner => "the certificate's holder is not a guardian of this family".into(),
+            Self::NotTheApplicant => {
+                "the certificate's holder is not the applicant named on the form: the applicant signs".into()
+            }
         }
     }
 }
@@ -360,11 +366,16 @@ fn asn1_to_utc(time: &openssl::asn1::Asn1TimeRef) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp(i64::from(diff.days) * 86_400 + i64::from(diff.secs), 0)
 }
 
+/// Two ways of writing one name: the same characters, spaces (half- or full-width) ignored.
+pub fn same_name(a: &str, b: &str) -> bool {
+    let squeeze = |s: &str| s.chars().filter(|c| !c.is_whitespace()).collect::<String>();
+    squeeze(a) == squeeze(b)
+}
+
 /// Whether a certificate's holder is this guardian: the same name (spaces ignored: the card
 /// writes a full-width space between family and given name) and the same birth date.
 pub fn holder_matches(holder: &BasicFourInfo, full_name: &str, birth_date: Option<chrono::NaiveDate>) -> bool {
-    let squeeze = |s: &str| s.chars().filter(|c| !c.is_whitespace()).collect::<String>();
-    let same_name = holder.name.as_deref().is_some_and(|n| squeeze(n) == squeeze(full_name));
+    let same_name = holder.name.as_deref().is_some_and(|n| same_name(n, full_name));
     let same_birth = matches!((holder.birth_date(), birth_date), (Some(a), Some(b)) if a == b);
     !holder.name_has_substitutes() && same_name && same_birth
 }

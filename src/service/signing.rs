@@ -116,6 +116,9 @@ fn verify_and_record(
         .verify(document.as_bytes(), &decoded.signature, &decoded.certificate, &decoded.chain, now.and_utc())
         .map_err(refused)?;
     let signer = signer_of(conn, keys, family, &verified.holder, &verified.verification.certificate_sha256)?;
+    if applicants(document).iter().any(|name| !jpki::same_name(name, &signer.full_name)) {
+        return Err(refused(Refusal::NotTheApplicant));
+    }
     let row = SignatureRow {
         id: new_id(),
         family_id: family.id.clone(),
@@ -125,7 +128,7 @@ fn verify_and_record(
         certificate: keys
             .seal("signatures.certificate", &base64::engine::general_purpose::STANDARD.encode(&decoded.certificate))?,
         certificate_sha256: verified.verification.certificate_sha256.clone(),
-        signer_guardian_id: signer,
+        signer_guardian_id: signer.id,
         verification: serde_json::to_string(&verified.verification).map_err(|e| Error::internal(e.to_string()))?,
         created_at: now,
     };
@@ -141,21 +144,38 @@ fn signer_of(
     family: &FamilyRow,
     holder: &jpki::BasicFourInfo,
     certificate_sha256: &str,
-) -> Result<String, Error> {
+) -> Result<guardians::Guardian, Error> {
     let registered: Option<String> = registered_certificates::table
         .filter(registered_certificates::family_id.eq(&family.id))
         .filter(registered_certificates::certificate_sha256.eq(certificate_sha256))
         .select(registered_certificates::guardian_id)
         .first(conn)
         .optional()?;
-    if let Some(guardian) = registered {
-        return Ok(guardian);
-    }
     guardians::list(conn, keys, &family.id)?
         .into_iter()
-        .find(|g| jpki::holder_matches(holder, &g.full_name, g.birth_date))
-        .map(|g| g.id)
+        .find(|g| match &registered {
+            Some(id) => &g.id == id,
+            None => jpki::holder_matches(holder, &g.full_name, g.birth_date),
+        })
         .ok_or_else(|| refused(Refusal::WrongSigner))
+}
+
+/// The applicants a signed document names (`applicant.name` of the form, or of each form of
+/// a bundle): the person who signs must be that applicant.
+fn applicants(document: &str) -> Vec<String> {
+    let Ok(value) = serde_json::from_str::<serde_json::Value>(document) else { return Vec::new() };
+    let forms: Vec<serde_json::Value> = match value.get("forms").and_then(|f| f.as_array()) {
+        Some(forms) => forms
+            .iter()
+            .filter_map(|f| f.get("document").and_then(|d| d.as_str()))
+            .filter_map(|d| serde_json::from_str(d).ok())
+            .collect(),
+        None => vec![value],
+    };
+    forms
+        .iter()
+        .filter_map(|f| f.pointer("/fields/applicant.name").and_then(|n| n.as_str()).map(str::to_owned))
+        .collect()
 }
 
 /// Signs a confirmed draft. Signing a signed draft returns its submission again.

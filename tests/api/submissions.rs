@@ -161,6 +161,14 @@ async fn birth_to_accepted_claim_through_a_correction_request() {
     let (status, stale) = app.post(&format!("{path}/signature"), key, signature_body(&early_card, &old_document)).await;
     assert_eq!((status, stale["error"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("document_changed")));
 
+    // The father is a guardian, but the claim names the mother: the applicant signs.
+    let father = s.ca.issue(&Holder::new("山田 太郎", "1988-08-08"));
+    let (status, not_applicant) = app.post(&format!("{path}/signature"), key, signature_body(&father, &document)).await;
+    assert_eq!(
+        (status, not_applicant["error"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("not_the_applicant"))
+    );
+
     // Another person's card is refused, and the draft stays confirmed and unsigned.
     let stranger = s.ca.issue(&Holder::new("佐藤 次郎", "1985-01-01"));
     let (status, wrong) = app.post(&format!("{path}/signature"), key, signature_body(&stranger, &document)).await;
