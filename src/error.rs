@@ -43,6 +43,17 @@ impl Error {
         Self::Internal(cause.into())
     }
 
+    /// Stored JSON that does not read back: the position only, never the text (serde's
+    /// message may quote a sealed value that was just opened).
+    pub fn unreadable(column: &str, e: &serde_json::Error) -> Self {
+        Self::Internal(format!(
+            "{column}: unreadable JSON ({:?} at line {}, column {})",
+            e.classify(),
+            e.line(),
+            e.column()
+        ))
+    }
+
     /// A single-field validation failure.
     pub fn field(field: impl Into<String>, problem: impl Into<String>) -> Self {
         let mut fields = FieldErrors::new();
@@ -192,5 +203,20 @@ impl FieldCheck {
         } else {
             Err(Error::Validation(self.errors))
         }
+    }
+}
+
+#[cfg(test)]
+mod unreadable_tests {
+    use super::Error;
+
+    /// serde's own message quotes the value; the logged one must not.
+    #[test]
+    fn unreadable_json_is_reported_without_its_text() {
+        let e = serde_json::from_str::<u32>(r#""山田 花子""#).unwrap_err();
+        assert!(e.to_string().contains("山田"), "serde quotes it: {e}");
+        let Error::Internal(logged) = Error::unreadable("drafts.content", &e) else { panic!("internal") };
+        assert!(!logged.contains("山田"), "{logged}");
+        assert!(logged.starts_with("drafts.content: unreadable JSON"), "{logged}");
     }
 }

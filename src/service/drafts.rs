@@ -175,8 +175,7 @@ pub fn form_of<'c>(ctx: &'c PlanningContext, form_id: &str) -> Result<&'c Form, 
 }
 
 pub fn open_content(keys: &KeyRing, row: &DraftRow) -> Result<Content, Error> {
-    serde_json::from_str(&keys.open(CONTENT, &row.content)?)
-        .map_err(|e| Error::internal(format!("drafts.content: {e}")))
+    serde_json::from_str(&keys.open(CONTENT, &row.content)?).map_err(|e| Error::unreadable(CONTENT, &e))
 }
 
 pub fn seal_content(keys: &KeyRing, content: &Content) -> Result<String, Error> {

@@ -240,8 +240,7 @@ fn view(row: LifeEventRow) -> Result<LifeEvent, Error> {
         kind: LifeEventKind::from_stored(&row.kind)?,
         date: row.occurred_on,
         child_id: row.child_id,
-        details: serde_json::from_str(&row.details)
-            .map_err(|e| Error::internal(format!("life_events.details: {e}")))?,
+        details: serde_json::from_str(&row.details).map_err(|e| Error::unreadable("life_events.details", &e))?,
         recorded_at: utc(row.recorded_at),
         id: row.id,
     })

@@ -60,7 +60,7 @@ pub fn get(
             municipality_code: row.municipality_code,
             source: "staff".into(),
             settings: serde_json::from_str(&row.document)
-                .map_err(|e| Error::internal(format!("municipality_settings.document: {e}")))?,
+                .map_err(|e| Error::unreadable("municipality_settings.document", &e))?,
             updated_at: Some(utc(row.updated_at)),
         });
     }

@@ -251,8 +251,7 @@ fn validate(input: &NoticeInput) -> Result<(), Error> {
 }
 
 fn view(row: NoticeRow) -> Result<Notice, Error> {
-    let content: Content =
-        serde_json::from_str(&row.content).map_err(|e| Error::internal(format!("notices.content: {e}")))?;
+    let content: Content = serde_json::from_str(&row.content).map_err(|e| Error::unreadable("notices.content", &e))?;
     Ok(Notice {
         category: NoticeCategory::from_stored(&row.category)?,
         status: NoticeStatus::from_stored(&row.status)?,
@@ -261,7 +260,7 @@ fn view(row: NoticeRow) -> Result<Notice, Error> {
         questionnaire: content.questionnaire,
         standing: row.standing,
         send_at: row.send_at.map(utc),
-        audience: serde_json::from_str(&row.audience).map_err(|e| Error::internal(format!("notices.audience: {e}")))?,
+        audience: serde_json::from_str(&row.audience).map_err(|e| Error::unreadable("notices.audience", &e))?,
         municipality_code: row.municipality_code,
         author_staff_id: row.author_staff_id,
         approver_staff_id: row.approver_staff_id,
@@ -904,7 +903,7 @@ pub fn replies(
     let mut replies = Vec::with_capacity(rows.len());
     for (family_id, chosen, free_text, replied_at, updated_at) in rows {
         let chosen: Vec<usize> =
-            serde_json::from_str(&chosen).map_err(|e| Error::internal(format!("notice_replies.choices: {e}")))?;
+            serde_json::from_str(&chosen).map_err(|e| Error::unreadable("notice_replies.choices", &e))?;
         for &c in &chosen {
             if let Some(count) = counts.get_mut(c) {
                 *count += 1;

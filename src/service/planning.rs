@@ -76,10 +76,8 @@ pub fn staff_settings(conn: &mut DbConnection, municipality: &str) -> Result<Opt
         .select(MunicipalitySettingsRow::as_select())
         .first(conn)
         .optional()?;
-    row.map(|r| {
-        serde_json::from_str(&r.document).map_err(|e| Error::internal(format!("municipality_settings.document: {e}")))
-    })
-    .transpose()
+    row.map(|r| serde_json::from_str(&r.document).map_err(|e| Error::unreadable("municipality_settings.document", &e)))
+        .transpose()
 }
 
 /// The settings in force for a municipality.

@@ -218,7 +218,7 @@ pub fn load(conn: &mut DbConnection, keys: &KeyRing, app_id: &str) -> Result<App
     let mut versions = Vec::new();
     for row in rows(conn, app_id)? {
         let secret = keys.open("push_credentials.secret", &row.secret)?;
-        let parse_err = |e: serde_json::Error| Error::internal(format!("push_credentials.secret: {e}"));
+        let parse_err = |e: serde_json::Error| Error::unreadable("push_credentials.secret", &e);
         versions.push(format!("{}@{}", row.provider, row.updated_at));
         match DeviceKind::from_stored(&row.provider)? {
             DeviceKind::WebPush => credentials.web_push = Some(serde_json::from_str(&secret).map_err(parse_err)?),

@@ -215,7 +215,7 @@ fn detail(
     for event in events {
         let comments: Comments = match &event.comments {
             Some(sealed) => {
-                serde_json::from_str(&keys.open(COMMENTS, sealed)?).map_err(|e| Error::internal(e.to_string()))?
+                serde_json::from_str(&keys.open(COMMENTS, sealed)?).map_err(|e| Error::unreadable(COMMENTS, &e))?
             }
             None => Comments::default(),
         };
@@ -240,7 +240,8 @@ fn detail(
         signed_digest_sha256: signature.signed_digest,
         signature: signature.signature_value,
         certificate: keys.open("signatures.certificate", &signature.certificate)?,
-        verification: serde_json::from_str(&signature.verification).map_err(|e| Error::internal(e.to_string()))?,
+        verification: serde_json::from_str(&signature.verification)
+            .map_err(|e| Error::unreadable("signatures.verification", &e))?,
         correction_draft_id,
         history,
         submitted_at: utc(row.submitted_at),
@@ -442,7 +443,7 @@ fn reopen(
     now: NaiveDateTime,
 ) -> Result<(), Error> {
     let document: Value =
-        serde_json::from_str(&keys.open(DOCUMENT, &row.document)?).map_err(|e| Error::internal(e.to_string()))?;
+        serde_json::from_str(&keys.open(DOCUMENT, &row.document)?).map_err(|e| Error::unreadable(DOCUMENT, &e))?;
     let mut content = Content::default();
     if let Some(fields) = document.get("fields").and_then(Value::as_object) {
         for (id, value) in fields {

@@ -131,7 +131,7 @@ fn view(row: TaskRow, ctx: &PlanningContext, settings: &ResolvedOverride, today:
         deadline: row.deadline_on,
         raw_deadline: row.raw_deadline_on,
         deadline_kind: procedure.deadline.as_ref().map(|_| procedure.deadline_kind),
-        reasons: serde_json::from_str(&row.reasons).map_err(|e| Error::internal(format!("tasks.reasons: {e}")))?,
+        reasons: serde_json::from_str(&row.reasons).map_err(|e| Error::unreadable("tasks.reasons", &e))?,
         who: procedure.who.clone(),
         files_with: procedure.files_with,
         office: settings.procedure(&row.procedure_id).and_then(|s| s.office.clone()),
