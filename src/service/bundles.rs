@@ -208,18 +208,7 @@ pub fn patch(
     if !errors.is_empty() {
         return Err(Error::Validation(errors));
     }
-    let profile = drafts::FamilyProfile::load(conn, keys, ctx, family)?;
-    for member in members {
-        let form = drafts::form_of(ctx, &member.form_id)?;
-        if !checked.keys().any(|id| form.field(id).is_some()) {
-            continue;
-        }
-        let mut content = drafts::open_content(keys, &member)?;
-        drafts::apply(form, &mut content, &checked, &profile.values(member.child_id.as_deref()), today);
-        diesel::update(drafts_table::table.find(&member.id))
-            .set((drafts_table::content.eq(drafts::seal_content(keys, &content)?), drafts_table::updated_at.eq(now)))
-            .execute(conn)?;
-    }
+    drafts::apply_to(conn, keys, ctx, family, &members, &checked, today, now)?;
     get(conn, keys, ctx, &family.id, bundle_id)
 }
 

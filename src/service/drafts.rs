@@ -407,9 +407,7 @@ pub fn sync(
         let values = profile.values(draft.child_id.as_deref());
         let mut content = open_content(keys, draft)?;
         if prefill(form, &values, &mut content, today) {
-            diesel::update(drafts::table.find(&draft.id))
-                .set((drafts::content.eq(seal_content(keys, &content)?), drafts::updated_at.eq(now)))
-                .execute(conn)?;
+            save_content(conn, keys, &draft.id, &content, now)?;
         }
     }
     Ok(())
@@ -582,6 +580,44 @@ pub fn apply(
     prefill(form, profile, content, today);
 }
 
+/// Applies checked values to each of `drafts` that carries one of the fields, and saves it.
+#[allow(clippy::too_many_arguments)]
+pub fn apply_to(
+    conn: &mut DbConnection,
+    keys: &KeyRing,
+    ctx: &PlanningContext,
+    family: &FamilyRow,
+    drafts: &[DraftRow],
+    values: &BTreeMap<String, Option<Value>>,
+    today: NaiveDate,
+    now: NaiveDateTime,
+) -> Result<(), Error> {
+    let profile = FamilyProfile::load(conn, keys, ctx, family)?;
+    for draft in drafts {
+        let form = form_of(ctx, &draft.form_id)?;
+        if !values.keys().any(|id| form.field(id).is_some()) {
+            continue;
+        }
+        let mut content = open_content(keys, draft)?;
+        apply(form, &mut content, values, &profile.values(draft.child_id.as_deref()), today);
+        save_content(conn, keys, &draft.id, &content, now)?;
+    }
+    Ok(())
+}
+
+fn save_content(
+    conn: &mut DbConnection,
+    keys: &KeyRing,
+    draft_id: &str,
+    content: &Content,
+    now: NaiveDateTime,
+) -> Result<(), Error> {
+    diesel::update(drafts::table.find(draft_id))
+        .set((drafts::content.eq(seal_content(keys, content)?), drafts::updated_at.eq(now)))
+        .execute(conn)?;
+    Ok(())
+}
+
 /// Corrects fields of an open draft. In the birth bundle, a shared field changes in every
 /// open draft of the bundle that has it.
 #[allow(clippy::too_many_arguments)]
@@ -599,22 +635,12 @@ pub fn patch(
     require_open(&row)?;
     let form = form_of(ctx, &row.form_id)?;
     let values = check_values(form, &patch.values, "values.")?;
-    let mut targets = vec![row.clone()];
-    if let Some(bundle) = &row.bundle_id {
-        targets.extend(super::bundles::open_members(conn, bundle)?.into_iter().filter(|d| d.id != row.id));
+    let bundle = row.bundle_id.clone();
+    let mut targets = vec![row];
+    if let Some(bundle) = bundle {
+        targets.extend(super::bundles::open_members(conn, &bundle)?.into_iter().filter(|d| d.id != draft_id));
     }
-    let profile = FamilyProfile::load(conn, keys, ctx, family)?;
-    for target in targets {
-        let form = form_of(ctx, &target.form_id)?;
-        if target.id != row.id && !values.keys().any(|id| form.field(id).is_some()) {
-            continue;
-        }
-        let mut content = open_content(keys, &target)?;
-        apply(form, &mut content, &values, &profile.values(target.child_id.as_deref()), today);
-        diesel::update(drafts::table.find(&target.id))
-            .set((drafts::content.eq(seal_content(keys, &content)?), drafts::updated_at.eq(now)))
-            .execute(conn)?;
-    }
+    apply_to(conn, keys, ctx, family, &targets, &values, today, now)?;
     view(ctx, keys, find(conn, &family.id, draft_id)?)
 }
 

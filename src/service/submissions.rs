@@ -16,7 +16,7 @@ use super::inbox::{self, EntryKind, NewEntry};
 use super::{municipalities, new_id, utc};
 use crate::crypto::KeyRing;
 use crate::db::rows::{DraftRow, FamilyRow, SignatureRow, SubmissionEventRow, SubmissionRow};
-use crate::db::schema::{signatures, submission_events, submissions};
+use crate::db::schema::{drafts as drafts_table, signatures, submission_events, submissions};
 use crate::db::DbConnection;
 use crate::domain::catalog::Names;
 use crate::domain::planner::PlanningContext;
@@ -226,9 +226,9 @@ fn detail(
             at: utc(event.created_at),
         });
     }
-    let correction_draft_id: Option<String> = crate::db::schema::drafts::table
-        .filter(crate::db::schema::drafts::draft_key.eq(format!("correction:{}", row.id)))
-        .select(crate::db::schema::drafts::id)
+    let correction_draft_id: Option<String> = drafts_table::table
+        .filter(drafts_table::draft_key.eq(format!("correction:{}", row.id)))
+        .select(drafts_table::id)
         .first(conn)
         .optional()?;
     Ok(Submission {
@@ -456,7 +456,7 @@ fn reopen(
     }
     content.comments = field_comments.clone();
     let child_id: Option<String> =
-        crate::db::schema::drafts::table.find(&row.draft_id).select(crate::db::schema::drafts::child_id).first(conn)?;
+        drafts_table::table.find(&row.draft_id).select(drafts_table::child_id).first(conn)?;
     drafts::insert(
         conn,
         keys,
