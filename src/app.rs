@@ -8,11 +8,11 @@ use actix_web::dev::Server;
 use actix_web::{web, App, HttpServer};
 use utoipa_actix_web::AppExt;
 
+use crate::clock::Clock;
 use crate::config::Settings;
 use crate::crypto::KeyRing;
 use crate::db::rows::FamilyRow;
 use crate::db::{Db, DbConnection};
-use crate::domain::dates::tokyo_today;
 use crate::domain::planner::PlanningContext;
 use crate::error::Error;
 use crate::service::principals::Principal;
@@ -32,6 +32,8 @@ pub struct AppState {
     pub templates: Arc<Templates>,
     /// Verifies the parents' signatures against the pinned trust anchors.
     pub verifier: Arc<crate::jpki::Verifier>,
+    /// Where every handler reads the time (see `crate::clock`).
+    pub clock: Clock,
 }
 
 impl AppState {
@@ -60,11 +62,12 @@ impl AppState {
         let keys = self.keys.clone();
         let planning = self.planning.clone();
         let templates = self.templates.clone();
+        let clock = self.clock.clone();
         self.db
             .write(move |conn| {
                 let family = access::family_for(conn, &principal, &family_id)?;
                 let result = f(conn, &keys, family)?;
-                let (today, now) = (tokyo_today(), crate::service::now());
+                let (today, now) = (clock.today(), clock.now());
                 planning::replan(conn, &planning, &family_id, today, now)?;
                 if let Ok(family) = access::family_for(conn, &principal, &family_id) {
                     // Drafts for tasks whose window opened, re-filled from the changed profile.
@@ -99,7 +102,14 @@ pub struct Application {
 
 impl Application {
     /// Opens the database, runs migrations and binds the listener (port 0 picks a free one).
+    /// Time comes from the system clock, or from `clock.start_at` when set.
     pub fn build(settings: Settings) -> anyhow::Result<Self> {
+        let clock = settings.clock.clock().map_err(anyhow::Error::msg)?;
+        Self::build_with_clock(settings, clock)
+    }
+
+    /// The same, on a clock the caller holds (a test that moves time).
+    pub fn build_with_clock(settings: Settings, clock: Clock) -> anyhow::Result<Self> {
         let location = settings.database_location().map_err(anyhow::Error::msg)?;
         let db = Db::connect(location, settings.database.pool_size, settings.database.sqlite_busy_timeout_ms)?;
         db.migrate()?;
@@ -115,6 +125,7 @@ impl Application {
             planning: Arc::new(PlanningContext::shipped()),
             templates: Arc::new(load_templates(&settings)?),
             verifier: Arc::new(settings.signatures.verifier().map_err(anyhow::Error::msg)?),
+            clock,
         });
         let background = if settings.jobs.enabled {
             let ctx = crate::jobs::JobContext {
@@ -125,6 +136,7 @@ impl Application {
                 senders: Arc::new(crate::jobs::senders(&settings.push)?),
                 metrics: state.metrics.clone(),
                 settings: settings.jobs.clone(),
+                clock: state.clock.clone(),
             };
             Some(crate::jobs::Background::start(ctx)?)
         } else {

@@ -11,7 +11,7 @@ use crate::app::Application;
 use crate::config::Settings;
 use crate::db::Db;
 use crate::domain::MunicipalityCode;
-use crate::service::{now, principals};
+use crate::service::principals;
 
 #[derive(Debug, Parser)]
 #[command(name = "nonstop", version, about = "子育てノンストップ: reminders and pre-filled applications for families")]
@@ -79,6 +79,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     }
     let settings = Settings::load(cli.config.as_deref()).map_err(anyhow::Error::msg)?;
     crate::telemetry::init_logging(&settings.log);
+    let clock = settings.clock.clock().map_err(anyhow::Error::msg)?;
+    let now = || clock.now();
     match command {
         Command::Serve => serve(settings),
         Command::Migrate => {

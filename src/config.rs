@@ -44,6 +44,29 @@ pub struct Settings {
     pub push: PushSettings,
     pub jobs: JobSettings,
     pub signatures: SignatureSettings,
+    pub clock: ClockSettings,
+}
+
+/// Where the service's time comes from (see `crate::clock`).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClockSettings {
+    /// Start the clock at this instant (RFC 3339, e.g. `2026-12-01T12:00:00+09:00`) and let it
+    /// run from there, instead of the system clock: for rehearsals, demos and tests that must
+    /// behave as at another hour. Never set in production.
+    pub start_at: Option<String>,
+}
+
+impl ClockSettings {
+    /// The clock these settings describe.
+    pub fn clock(&self) -> Result<crate::clock::Clock, String> {
+        match &self.start_at {
+            None => Ok(crate::clock::Clock::system()),
+            Some(at) => chrono::DateTime::parse_from_rfc3339(at)
+                .map(|at| crate::clock::Clock::starting_at(at.to_utc()))
+                .map_err(|e| format!("'{at}' is not an RFC 3339 instant such as 2026-12-01T12:00:00+09:00 ({e})")),
+        }
+    }
 }
 
 /// Verifying the parents' マイナンバーカード signatures (see `crate::jpki`).
@@ -285,6 +308,9 @@ impl Settings {
         }
         if self.signatures.accepted_policies.is_empty() {
             problems.push("signatures.accepted_policies: name at least one policy".into());
+        }
+        if let Err(e) = self.clock.clock() {
+            problems.push(format!("clock.start_at: {e}"));
         }
         if !matches!(self.log.format.as_str(), "json" | "text") {
             problems.push(format!("log.format: '{}' is neither 'json' nor 'text'", self.log.format));

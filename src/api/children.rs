@@ -4,10 +4,8 @@ use actix_web::{delete, patch, post, web, HttpResponse};
 
 use super::extract::ValidJson;
 use crate::app::AppState;
-use crate::domain::dates::tokyo_today;
 use crate::error::Error;
 use crate::service::children::{self, Child, ChildInput, ChildPatch};
-use crate::service::now;
 use crate::service::principals::Principal;
 
 /// Add a child: `expected` with a due date, or `born` with a birth date.
@@ -20,7 +18,7 @@ pub async fn create_child(
     path: web::Path<String>,
     body: ValidJson<ChildInput>,
 ) -> Result<HttpResponse, Error> {
-    let (today, now) = (tokyo_today(), now());
+    let (today, now) = (state.clock.today(), state.clock.now());
     let child = state
         .write_family(principal, path.into_inner(), move |conn, keys, family| {
             let valid = children::prepare(body.0, today, "").map_err(Error::Validation)?;
@@ -42,7 +40,7 @@ pub async fn update_child(
     body: ValidJson<ChildPatch>,
 ) -> Result<HttpResponse, Error> {
     let (family_id, child_id) = path.into_inner();
-    let (today, now) = (tokyo_today(), now());
+    let (today, now) = (state.clock.today(), state.clock.now());
     let child = state
         .write_family(principal, family_id, move |conn, keys, family| {
             children::update(conn, keys, &family.id, &child_id, body.0, today, now)

@@ -6,7 +6,6 @@ use super::extract::ValidJson;
 use crate::app::AppState;
 use crate::error::Error;
 use crate::service::devices::{self, Device, DeviceInput, Registered};
-use crate::service::now;
 use crate::service::principals::Principal;
 
 /// Register a device (Web Push subscription, APNs token or FCM token).
@@ -24,7 +23,7 @@ pub async fn register_device(
     path: web::Path<String>,
     body: ValidJson<DeviceInput>,
 ) -> Result<HttpResponse, Error> {
-    let now = now();
+    let now = state.clock.now();
     let allowed = state.settings.push.web_push_allowed_hosts.clone();
     let registered = state
         .write_family(principal, path.into_inner(), move |conn, keys, family| {

@@ -5,11 +5,9 @@ use actix_web::{get, patch, post, put, web, HttpResponse};
 
 use super::extract::ValidJson;
 use crate::app::AppState;
-use crate::domain::dates::tokyo_today;
 use crate::error::Error;
 use crate::service::bundles::{self, Bundle};
 use crate::service::drafts::{self, Draft, DraftPatch};
-use crate::service::now;
 use crate::service::principals::Principal;
 use crate::service::signing::{self, CertificateRegistration, RegisteredCertificate, SignatureInput, Signed};
 use crate::service::submissions::{self, Submission};
@@ -68,7 +66,7 @@ pub async fn update_draft(
 ) -> Result<HttpResponse, Error> {
     let (family_id, draft_id) = path.into_inner();
     let planning = state.planning.clone();
-    let (today, now) = (tokyo_today(), now());
+    let (today, now) = (state.clock.today(), state.clock.now());
     let draft = state
         .write_family(principal, family_id, move |conn, keys, family| {
             drafts::patch(conn, keys, &planning, &family, &draft_id, body.0, today, now)
@@ -90,7 +88,7 @@ pub async fn confirm_draft(
 ) -> Result<HttpResponse, Error> {
     let (family_id, draft_id) = path.into_inner();
     let planning = state.planning.clone();
-    let (today, now) = (tokyo_today(), now());
+    let (today, now) = (state.clock.today(), state.clock.now());
     let draft = state
         .write_family(principal, family_id, move |conn, keys, family| {
             drafts::confirm(conn, keys, &planning, &family, &draft_id, today, now)
@@ -110,7 +108,7 @@ pub async fn reopen_draft(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, Error> {
     let (family_id, draft_id) = path.into_inner();
-    let (planning, now) = (state.planning.clone(), now());
+    let (planning, now) = (state.planning.clone(), state.clock.now());
     let draft = state
         .write_family(principal, family_id, move |conn, keys, family| {
             drafts::reopen(conn, keys, &planning, &family, &draft_id, now)
@@ -145,7 +143,7 @@ pub async fn sign_draft(
     body: ValidJson<SignatureInput>,
 ) -> Result<HttpResponse, Error> {
     let (family_id, draft_id) = path.into_inner();
-    let (planning, verifier, now) = (state.planning.clone(), state.verifier.clone(), now());
+    let (planning, verifier, now) = (state.planning.clone(), state.verifier.clone(), state.clock.now());
     let signed = state
         .write_family(principal, family_id, move |conn, keys, family| {
             signing::sign_draft(conn, keys, &planning, &verifier, &family, &draft_id, &body.0, now)
@@ -187,7 +185,7 @@ pub async fn update_bundle(
 ) -> Result<HttpResponse, Error> {
     let (family_id, bundle_id) = path.into_inner();
     let planning = state.planning.clone();
-    let (today, now) = (tokyo_today(), now());
+    let (today, now) = (state.clock.today(), state.clock.now());
     let bundle = state
         .write_family(principal, family_id, move |conn, keys, family| {
             bundles::patch(conn, keys, &planning, &family, &bundle_id, body.0, today, now)
@@ -209,7 +207,7 @@ pub async fn confirm_bundle(
 ) -> Result<HttpResponse, Error> {
     let (family_id, bundle_id) = path.into_inner();
     let planning = state.planning.clone();
-    let (today, now) = (tokyo_today(), now());
+    let (today, now) = (state.clock.today(), state.clock.now());
     let bundle = state
         .write_family(principal, family_id, move |conn, keys, family| {
             bundles::confirm(conn, keys, &planning, &family, &bundle_id, today, now)
@@ -229,7 +227,7 @@ pub async fn reopen_bundle(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, Error> {
     let (family_id, bundle_id) = path.into_inner();
-    let (planning, now) = (state.planning.clone(), now());
+    let (planning, now) = (state.planning.clone(), state.clock.now());
     let bundle = state
         .write_family(principal, family_id, move |conn, keys, family| {
             bundles::reopen(conn, keys, &planning, &family, &bundle_id, now)
@@ -252,7 +250,7 @@ pub async fn sign_bundle(
     body: ValidJson<SignatureInput>,
 ) -> Result<HttpResponse, Error> {
     let (family_id, bundle_id) = path.into_inner();
-    let (planning, verifier, now) = (state.planning.clone(), state.verifier.clone(), now());
+    let (planning, verifier, now) = (state.planning.clone(), state.verifier.clone(), state.clock.now());
     let signed = state
         .write_family(principal, family_id, move |conn, keys, family| {
             signing::sign_bundle(conn, keys, &planning, &verifier, &family, &bundle_id, &body.0, now)
@@ -274,7 +272,7 @@ pub async fn register_signing_certificate(
     body: ValidJson<CertificateRegistration>,
 ) -> Result<HttpResponse, Error> {
     let (family_id, guardian_id) = path.into_inner();
-    let (verifier, now) = (state.verifier.clone(), now());
+    let (verifier, now) = (state.verifier.clone(), state.clock.now());
     let registered = state
         .write_family(principal, family_id, move |conn, _, family| {
             signing::register_certificate(conn, &verifier, &family, &guardian_id, &body.0, now)

@@ -143,7 +143,7 @@ impl FromRequest for Principal {
             let bearer =
                 bearer.ok_or(Error::Unauthorized("send the API key or session token as Authorization: Bearer …"))?;
             let state = state.ok_or_else(|| Error::internal("application state missing"))?;
-            let now = crate::service::now();
+            let now = state.clock.now();
             state.db.read(move |conn| principals::authenticate(conn, &bearer, now)).await
         })
     }

@@ -6,11 +6,10 @@ use utoipa::IntoParams;
 
 use super::extract::ValidJson;
 use crate::app::AppState;
-use crate::domain::dates::tokyo_today;
 use crate::error::Error;
 use crate::service::families::{self, Family, FamilyInput, FamilyPage, FamilyPatch};
 use crate::service::principals::Principal;
-use crate::service::{access, now, planning};
+use crate::service::{access, planning};
 
 /// Register a family (vendor app).
 ///
@@ -26,7 +25,7 @@ pub async fn create_family(
 ) -> Result<HttpResponse, Error> {
     let app_id = access::vendor_app(&principal)?.to_owned();
     let (keys, planning) = (state.keys.clone(), state.planning.clone());
-    let (today, now) = (tokyo_today(), now());
+    let (today, now) = (state.clock.today(), state.clock.now());
     let family = state
         .db
         .write(move |conn| {
@@ -91,7 +90,7 @@ pub async fn update_family(
     path: web::Path<String>,
     body: ValidJson<FamilyPatch>,
 ) -> Result<HttpResponse, Error> {
-    let now = now();
+    let now = state.clock.now();
     let family = state
         .write_family(principal, path.into_inner(), move |conn, keys, row| {
             families::update(conn, keys, row, body.0, now)

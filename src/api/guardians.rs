@@ -4,10 +4,8 @@ use actix_web::{delete, patch, post, web, HttpResponse};
 
 use super::extract::ValidJson;
 use crate::app::AppState;
-use crate::domain::dates::tokyo_today;
 use crate::error::Error;
 use crate::service::guardians::{self, Guardian, GuardianInput, GuardianPatch};
-use crate::service::now;
 use crate::service::principals::Principal;
 
 /// Add a guardian.
@@ -20,7 +18,7 @@ pub async fn create_guardian(
     path: web::Path<String>,
     body: ValidJson<GuardianInput>,
 ) -> Result<HttpResponse, Error> {
-    let (today, now) = (tokyo_today(), now());
+    let (today, now) = (state.clock.today(), state.clock.now());
     let guardian = state
         .write_family(principal, path.into_inner(), move |conn, keys, family| {
             let valid = guardians::prepare(body.0, today, "").map_err(Error::Validation)?;
@@ -42,7 +40,7 @@ pub async fn update_guardian(
     body: ValidJson<GuardianPatch>,
 ) -> Result<HttpResponse, Error> {
     let (family_id, guardian_id) = path.into_inner();
-    let (today, now) = (tokyo_today(), now());
+    let (today, now) = (state.clock.today(), state.clock.now());
     let guardian = state
         .write_family(principal, family_id, move |conn, keys, family| {
             guardians::update(conn, keys, &family.id, &guardian_id, body.0, today, now)

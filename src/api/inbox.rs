@@ -6,7 +6,6 @@ use actix_web::{get, post, web, HttpResponse};
 use crate::app::AppState;
 use crate::error::Error;
 use crate::service::inbox::{self, Delivery, InboxEntry, InboxPage, InboxQuery};
-use crate::service::now;
 use crate::service::principals::Principal;
 
 /// The family's inbox, newest first, with the unread count.
@@ -42,7 +41,7 @@ pub async fn update_inbox_entry_read(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, Error> {
     let (family_id, entry_id) = path.into_inner();
-    let now = now();
+    let now = state.clock.now();
     let entry = state
         .db
         .write(move |conn| {

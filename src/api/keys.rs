@@ -6,8 +6,8 @@ use utoipa::ToSchema;
 
 use crate::app::AppState;
 use crate::error::Error;
+use crate::service::access;
 use crate::service::principals::{self, AppKey, IssuedKey, Principal};
-use crate::service::{access, now};
 
 /// Who the credential belongs to.
 #[derive(Debug, Serialize, ToSchema)]
@@ -51,7 +51,7 @@ pub async fn list_app_keys(state: web::Data<AppState>, principal: Principal) -> 
 #[post("/app/keys")]
 pub async fn create_app_key(state: web::Data<AppState>, principal: Principal) -> Result<HttpResponse, Error> {
     let app_id = access::vendor_app(&principal)?.to_owned();
-    let now = now();
+    let now = state.clock.now();
     let key = state.db.write(move |conn| principals::create_app_key(conn, &app_id, now)).await?;
     Ok(HttpResponse::Created().json(key))
 }
@@ -67,7 +67,7 @@ pub async fn revoke_app_key(
 ) -> Result<HttpResponse, Error> {
     let app_id = access::vendor_app(&principal)?.to_owned();
     let key_id = path.into_inner();
-    let now = now();
+    let now = state.clock.now();
     state.db.write(move |conn| principals::revoke_app_key(conn, &app_id, &key_id, now)).await?;
     Ok(HttpResponse::NoContent().finish())
 }

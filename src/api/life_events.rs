@@ -4,10 +4,8 @@ use actix_web::{get, post, web, HttpResponse};
 
 use super::extract::ValidJson;
 use crate::app::AppState;
-use crate::domain::dates::tokyo_today;
 use crate::error::Error;
 use crate::service::life_events::{self, LifeEvent, LifeEventInput};
-use crate::service::now;
 use crate::service::principals::Principal;
 
 /// Record a life event (pregnancy, birth, move, …) and apply it to the profile.
@@ -24,7 +22,7 @@ pub async fn record_life_event(
     path: web::Path<String>,
     body: ValidJson<LifeEventInput>,
 ) -> Result<HttpResponse, Error> {
-    let (today, now) = (tokyo_today(), now());
+    let (today, now) = (state.clock.today(), state.clock.now());
     let event = state
         .write_family(principal, path.into_inner(), move |conn, keys, family| {
             life_events::record(conn, keys, family, body.0, today, now)

@@ -6,12 +6,10 @@ use actix_web::{get, put, web, HttpResponse};
 use super::extract::ValidJson;
 use crate::app::AppState;
 use crate::domain::catalog::Procedure;
-use crate::domain::dates::tokyo_today;
 use crate::domain::overrides::MunicipalityOverride;
 use crate::domain::MunicipalityCode;
 use crate::error::Error;
 use crate::service::municipalities::{self, MunicipalitySettings, SettingsReplaced};
-use crate::service::now;
 use crate::service::principals::Principal;
 
 fn code(path: String) -> Result<MunicipalityCode, Error> {
@@ -57,7 +55,7 @@ pub async fn update_municipality_settings(
     let code = code(path.into_inner())?;
     let staff_id = municipalities::staff_of(&principal, &code)?.to_owned();
     let planning = state.planning.clone();
-    let (today, now) = (tokyo_today(), now());
+    let (today, now) = (state.clock.today(), state.clock.now());
     let replaced = state
         .db
         .write(move |conn| municipalities::replace(conn, &planning, &code, body.0, &staff_id, today, now))

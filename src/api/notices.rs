@@ -8,11 +8,10 @@ use utoipa::ToSchema;
 use super::extract::ValidJson;
 use super::staff;
 use crate::app::AppState;
-use crate::domain::dates::tokyo_today;
 use crate::error::Error;
+use crate::service::municipalities;
 use crate::service::notices::{self, Audience, Notice, NoticeFigures, NoticeInput};
 use crate::service::principals::Principal;
-use crate::service::{municipalities, now};
 
 /// Write a notice (a draft, until another member of staff approves it).
 #[utoipa::path(tag = "notices", operation_id = "create_notice", params(("code" = String, Path)), request_body = NoticeInput,
@@ -25,7 +24,7 @@ pub async fn create_notice(
     body: ValidJson<NoticeInput>,
 ) -> Result<HttpResponse, Error> {
     let (code, staff_id) = staff(&principal, path.into_inner())?;
-    let now = now();
+    let now = state.clock.now();
     let notice = state.db.write(move |conn| notices::create(conn, &code, &staff_id, body.0, now)).await?;
     Ok(HttpResponse::Created().json(notice))
 }
@@ -57,7 +56,7 @@ pub async fn update_notice(
 ) -> Result<HttpResponse, Error> {
     let (code, id) = path.into_inner();
     let (code, _) = staff(&principal, code)?;
-    let now = now();
+    let now = state.clock.now();
     let notice = state.db.write(move |conn| notices::update(conn, &code, &id, body.0, now)).await?;
     Ok(HttpResponse::Ok().json(notice))
 }
@@ -74,7 +73,7 @@ pub async fn approve_notice(
 ) -> Result<HttpResponse, Error> {
     let (code, id) = path.into_inner();
     let (code, staff_id) = staff(&principal, code)?;
-    let now = now();
+    let now = state.clock.now();
     let notice = state.db.write(move |conn| notices::approve(conn, &code, &id, &staff_id, now)).await?;
     Ok(HttpResponse::Ok().json(notice))
 }
@@ -92,7 +91,7 @@ pub async fn send_notice(
     let (code, id) = path.into_inner();
     let (code, _) = staff(&principal, code)?;
     let (planning, templates) = (state.planning.clone(), state.templates.clone());
-    let (today, now) = (tokyo_today(), now());
+    let (today, now) = (state.clock.today(), state.clock.now());
     let notice = state
         .db
         .write(move |conn| {
@@ -114,7 +113,7 @@ pub async fn cancel_notice(
 ) -> Result<HttpResponse, Error> {
     let (code, id) = path.into_inner();
     let (code, _) = staff(&principal, code)?;
-    let now = now();
+    let now = state.clock.now();
     let notice = state.db.write(move |conn| notices::cancel(conn, &code, &id, now)).await?;
     Ok(HttpResponse::Ok().json(notice))
 }
@@ -136,7 +135,7 @@ pub async fn preview_notice_audience(
     body: ValidJson<Audience>,
 ) -> Result<HttpResponse, Error> {
     let (code, _) = staff(&principal, path.into_inner())?;
-    let today = tokyo_today();
+    let today = state.clock.today();
     let size = state.db.read(move |conn| notices::audience_size(conn, &code, &body.0, today)).await?;
     Ok(HttpResponse::Ok().json(AudienceSize { audience_size: size }))
 }
@@ -173,7 +172,7 @@ pub async fn update_notice_consent(
     path: web::Path<String>,
     body: ValidJson<ConsentInput>,
 ) -> Result<HttpResponse, Error> {
-    let now = now();
+    let now = state.clock.now();
     state
         .write_family(principal, path.into_inner(), move |conn, _, family| {
             notices::set_consent(conn, &family, body.0.consented, now)
@@ -202,7 +201,7 @@ pub async fn schedule_notice(
 ) -> Result<HttpResponse, Error> {
     let (code, id) = path.into_inner();
     let (code, _) = staff(&principal, code)?;
-    let now = now();
+    let now = state.clock.now();
     let notice =
         state.db.write(move |conn| notices::schedule(conn, &code, &id, body.0.send_at.naive_utc(), now)).await?;
     Ok(HttpResponse::Ok().json(notice))
@@ -235,7 +234,7 @@ pub async fn update_notice_reply(
     body: ValidJson<notices::ReplyInput>,
 ) -> Result<HttpResponse, Error> {
     let (family_id, notice_id) = path.into_inner();
-    let now = now();
+    let now = state.clock.now();
     state
         .write_family(principal, family_id, move |conn, keys, family| {
             notices::reply(conn, keys, &family, &notice_id, body.0, now)

@@ -26,7 +26,8 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
 
 /// Prometheus text exposition (the queue figures are read now).
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    match state.db.read(|conn| crate::jobs::outbox::queue_figures(conn, crate::service::now())).await {
+    let now = state.clock.now();
+    match state.db.read(move |conn| crate::jobs::outbox::queue_figures(conn, now)).await {
         Ok((depth, oldest)) => {
             state.metrics.queue_depth.set(depth);
             state.metrics.oldest_due_seconds.set(oldest);

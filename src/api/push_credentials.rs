@@ -7,9 +7,9 @@ use super::extract::ValidJson;
 use crate::app::AppState;
 use crate::error::Error;
 use crate::push::credentials::PushCredentialsView;
+use crate::service::access;
 use crate::service::principals::Principal;
 use crate::service::push_credentials::{self, ApnsCredentialsInput, FcmCredentialsInput, WebPushCredentialsInput};
-use crate::service::{access, now};
 
 async fn view(state: &AppState, app_id: String) -> Result<HttpResponse, Error> {
     let view = state.db.read(move |conn| push_credentials::view(conn, &app_id)).await?;
@@ -35,7 +35,7 @@ pub async fn update_web_push_credentials(
     body: ValidJson<WebPushCredentialsInput>,
 ) -> Result<HttpResponse, Error> {
     let app_id = access::vendor_app(&principal)?.to_owned();
-    let (keys, id, now) = (state.keys.clone(), app_id.clone(), now());
+    let (keys, id, now) = (state.keys.clone(), app_id.clone(), state.clock.now());
     state.db.write(move |conn| push_credentials::set_web_push(conn, &keys, &id, body.0, now)).await?;
     view(&state, app_id).await
 }
@@ -50,7 +50,7 @@ pub async fn update_apns_credentials(
     body: ValidJson<ApnsCredentialsInput>,
 ) -> Result<HttpResponse, Error> {
     let app_id = access::vendor_app(&principal)?.to_owned();
-    let (keys, id, now) = (state.keys.clone(), app_id.clone(), now());
+    let (keys, id, now) = (state.keys.clone(), app_id.clone(), state.clock.now());
     state.db.write(move |conn| push_credentials::set_apns(conn, &keys, &id, body.0, now)).await?;
     view(&state, app_id).await
 }
@@ -65,7 +65,7 @@ pub async fn update_fcm_credentials(
     body: ValidJson<FcmCredentialsInput>,
 ) -> Result<HttpResponse, Error> {
     let app_id = access::vendor_app(&principal)?.to_owned();
-    let (keys, id, now) = (state.keys.clone(), app_id.clone(), now());
+    let (keys, id, now) = (state.keys.clone(), app_id.clone(), state.clock.now());
     state.db.write(move |conn| push_credentials::set_fcm(conn, &keys, &id, body.0, now)).await?;
     view(&state, app_id).await
 }

@@ -7,8 +7,8 @@ use utoipa::ToSchema;
 use super::extract::ValidJson;
 use crate::app::AppState;
 use crate::error::Error;
+use crate::service::access;
 use crate::service::principals::{self, ParentSession, Principal};
-use crate::service::{access, now};
 
 /// How long the session should last.
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -37,7 +37,7 @@ pub async fn create_session(
     if !(60..=limits.max_ttl_seconds).contains(&ttl) {
         return Err(Error::field("ttl_seconds", format!("must be between 60 and {}", limits.max_ttl_seconds)));
     }
-    let now = now();
+    let now = state.clock.now();
     let session = state
         .write_family(principal, path.into_inner(), move |conn, _, family| {
             principals::create_session(conn, &family.id, chrono::Duration::seconds(ttl), now)

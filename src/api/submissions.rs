@@ -10,7 +10,6 @@ use super::extract::ValidJson;
 use super::staff;
 use crate::app::AppState;
 use crate::error::Error;
-use crate::service::now;
 use crate::service::principals::Principal;
 use crate::service::submissions::{self, StatusChange, Submission, SubmissionStatus, SubmissionSummary};
 use crate::service::webhooks::{self, Webhook, WebhookCreated, WebhookInput};
@@ -85,7 +84,8 @@ pub async fn update_submission_status(
 ) -> Result<HttpResponse, Error> {
     let (code, id) = path.into_inner();
     let (code, staff_id) = staff(&principal, code)?;
-    let (keys, planning, templates, now) = (state.keys.clone(), state.planning.clone(), state.templates.clone(), now());
+    let (keys, planning, templates, now) =
+        (state.keys.clone(), state.planning.clone(), state.templates.clone(), state.clock.now());
     let submission = state
         .db
         .write(move |conn| {
@@ -108,7 +108,7 @@ pub async fn update_municipal_webhook(
     body: ValidJson<WebhookInput>,
 ) -> Result<HttpResponse, Error> {
     let (code, _) = staff(&principal, path.into_inner())?;
-    let (keys, now) = (state.keys.clone(), now());
+    let (keys, now) = (state.keys.clone(), state.clock.now());
     let created = state.db.write(move |conn| webhooks::set(conn, &keys, &code, body.0, now)).await?;
     Ok(HttpResponse::Ok().json(created))
 }

@@ -7,9 +7,7 @@ use utoipa::IntoParams;
 
 use super::extract::ValidJson;
 use crate::app::AppState;
-use crate::domain::dates::tokyo_today;
 use crate::error::Error;
-use crate::service::now;
 use crate::service::principals::Principal;
 use crate::service::tasks::{self, PlannedNotification, Task, TaskState, TaskUpdate};
 
@@ -34,9 +32,10 @@ pub async fn list_tasks(
 ) -> Result<HttpResponse, Error> {
     let planning = state.planning.clone();
     let only = query.into_inner().state;
+    let today = state.clock.today();
     let list = state
         .read_family(principal, path.into_inner(), move |conn, _, family| {
-            tasks::list(conn, &planning, &family.id, &family.municipality_code, only, tokyo_today())
+            tasks::list(conn, &planning, &family.id, &family.municipality_code, only, today)
         })
         .await?;
     Ok(HttpResponse::Ok().json(list))
@@ -57,17 +56,17 @@ pub async fn update_task(
     body: ValidJson<TaskUpdate>,
 ) -> Result<HttpResponse, Error> {
     let (family_id, task_id) = path.into_inner();
-    let now = now();
+    let now = state.clock.now();
     let changed = task_id.clone();
     state
         .write_family(principal.clone(), family_id.clone(), move |conn, _, family| {
             tasks::set_status(conn, &family.id, &changed, body.0.status, now)
         })
         .await?;
-    let planning = state.planning.clone();
+    let (planning, today) = (state.planning.clone(), state.clock.today());
     let task = state
         .read_family(principal, family_id, move |conn, _, family| {
-            tasks::get(conn, &planning, &family.id, &family.municipality_code, &task_id, tokyo_today())
+            tasks::get(conn, &planning, &family.id, &family.municipality_code, &task_id, today)
         })
         .await?;
     Ok(HttpResponse::Ok().json(task))

@@ -9,11 +9,6 @@ pub fn tokyo_date(now: DateTime<Utc>) -> NaiveDate {
     now.with_timezone(&Tokyo).date_naive()
 }
 
-/// Today's date in Japan.
-pub fn tokyo_today() -> NaiveDate {
-    tokyo_date(Utc::now())
-}
-
 /// How far back a child's birth may lie: 児童手当 counts children up to the March after
 /// their 22nd birthday, so older "children" are outside anything nonstop does.
 const OLDEST_CHILD_YEARS: u32 = 23;

@@ -20,7 +20,7 @@ use crate::push::apns::ApnsSender;
 use crate::push::fcm::FcmSender;
 use crate::push::webpush::WebPushSender;
 use crate::push::{SendOutcome, Senders};
-use crate::service::{now, push_credentials};
+use crate::service::push_credentials;
 use crate::telemetry::Metrics;
 use crate::templates::Templates;
 
@@ -34,6 +34,8 @@ pub struct JobContext {
     pub senders: Arc<Senders>,
     pub metrics: Arc<Metrics>,
     pub settings: JobSettings,
+    /// The application's clock: what is due, and when a lease ends.
+    pub clock: crate::clock::Clock,
 }
 
 /// The real senders, with one pooled HTTP/2 client for Web Push and FCM.
@@ -59,7 +61,8 @@ pub async fn deliver_once(ctx: &JobContext) -> Result<usize, Error> {
     let keys = ctx.keys.clone();
     let lease = chrono::Duration::seconds(ctx.settings.lease_seconds);
     let limit = ctx.settings.batch_size;
-    let claimed = ctx.db.write(move |conn| outbox::claim(conn, &keys, now(), lease, limit)).await?;
+    let now = ctx.clock.now();
+    let claimed = ctx.db.write(move |conn| outbox::claim(conn, &keys, now, lease, limit)).await?;
     if claimed.is_empty() {
         return Ok(0);
     }
@@ -94,9 +97,9 @@ pub async fn deliver_once(ctx: &JobContext) -> Result<usize, Error> {
         .await;
     let handled = outcomes.len();
     let metrics = ctx.metrics.clone();
+    let at = ctx.clock.now();
     ctx.db
         .write(move |conn| {
-            let at = now();
             for (claimed, outcome) in &outcomes {
                 let status = outbox::record(conn, claimed, outcome, at)?;
                 metrics.delivery(claimed.kind.as_str(), outcome.class(), status.as_str());

@@ -10,7 +10,6 @@ use super::{materialize, outbox, JobContext};
 use crate::db::schema::scheduled_jobs;
 use crate::db::DbConnection;
 use crate::error::Error;
-use crate::service::now;
 
 /// Reminders handled per transaction when materializing.
 const MATERIALIZE_BATCH: i64 = 500;
@@ -89,55 +88,53 @@ fn finish(conn: &mut DbConnection, name: &str, scheduled_for: NaiveDateTime, now
 
 /// Materializes every due reminder (in batches) for the tick at `scheduled_for`.
 pub async fn run_materialize(ctx: &JobContext, scheduled_for: NaiveDateTime) -> Result<usize, Error> {
-    if !ctx.db.write(move |conn| take(conn, "materialize", scheduled_for, now())).await? {
+    let clock = ctx.clock.clone();
+    if !ctx.db.write(move |conn| take(conn, "materialize", scheduled_for, clock.now())).await? {
         return Ok(0);
     }
     let mut total = 0;
     loop {
-        let templates = ctx.templates.clone();
+        let (templates, now) = (ctx.templates.clone(), ctx.clock.now());
         let handled =
-            ctx.db.write(move |conn| materialize::due_reminders(conn, &templates, now(), MATERIALIZE_BATCH)).await?;
+            ctx.db.write(move |conn| materialize::due_reminders(conn, &templates, now, MATERIALIZE_BATCH)).await?;
         total += handled;
         if handled < MATERIALIZE_BATCH as usize {
             break;
         }
     }
-    ctx.db.write(move |conn| finish(conn, "materialize", scheduled_for, now())).await?;
+    finish_job(ctx, "materialize", scheduled_for).await?;
     Ok(total)
 }
 
 /// Sends the scheduled notices whose time has come, for the tick at `scheduled_for`.
 pub async fn run_notices(ctx: &JobContext, scheduled_for: NaiveDateTime) -> Result<usize, Error> {
-    if !ctx.db.write(move |conn| take(conn, "notices", scheduled_for, now())).await? {
+    let clock = ctx.clock.clone();
+    if !ctx.db.write(move |conn| take(conn, "notices", scheduled_for, clock.now())).await? {
         return Ok(0);
     }
     let (templates, planning) = (ctx.templates.clone(), ctx.planning.clone());
+    let (today, now) = (ctx.clock.today(), ctx.clock.now());
     let sent = ctx
         .db
         .write(move |conn| {
             let names = |conn: &mut crate::db::DbConnection, code: &str| {
                 crate::service::municipalities::display_name(conn, &planning, code)
             };
-            crate::service::notices::send_scheduled(
-                conn,
-                &templates,
-                &names,
-                crate::domain::dates::tokyo_today(),
-                now(),
-            )
+            crate::service::notices::send_scheduled(conn, &templates, &names, today, now)
         })
         .await?;
-    ctx.db.write(move |conn| finish(conn, "notices", scheduled_for, now())).await?;
+    finish_job(ctx, "notices", scheduled_for).await?;
     Ok(sent)
 }
 
 /// Opens the drafts of tasks whose window opened by the calendar (the last week, so a missed
 /// day catches up), one family per transaction.
 pub async fn run_drafts(ctx: &JobContext, scheduled_for: NaiveDateTime) -> Result<usize, Error> {
-    if !ctx.db.write(move |conn| take(conn, "drafts", scheduled_for, now())).await? {
+    let clock = ctx.clock.clone();
+    if !ctx.db.write(move |conn| take(conn, "drafts", scheduled_for, clock.now())).await? {
         return Ok(0);
     }
-    let today = crate::domain::dates::tokyo_today();
+    let today = ctx.clock.today();
     let planning = ctx.planning.clone();
     let families = ctx
         .db
@@ -145,66 +142,84 @@ pub async fn run_drafts(ctx: &JobContext, scheduled_for: NaiveDateTime) -> Resul
         .await?;
     let count = families.len();
     for family in families {
-        let (keys, planning) = (ctx.keys.clone(), ctx.planning.clone());
+        let (keys, planning, now) = (ctx.keys.clone(), ctx.planning.clone(), ctx.clock.now());
         ctx.db
-            .write(move |conn| crate::service::drafts::sync_family(conn, &keys, &planning, &family, today, now()))
+            .write(move |conn| crate::service::drafts::sync_family(conn, &keys, &planning, &family, today, now))
             .await?;
     }
-    ctx.db.write(move |conn| finish(conn, "drafts", scheduled_for, now())).await?;
+    finish_job(ctx, "drafts", scheduled_for).await?;
     Ok(count)
 }
 
 async fn run_purge(ctx: &JobContext, scheduled_for: NaiveDateTime) -> Result<usize, Error> {
-    if !ctx.db.write(move |conn| take(conn, "purge", scheduled_for, now())).await? {
+    let clock = ctx.clock.clone();
+    if !ctx.db.write(move |conn| take(conn, "purge", scheduled_for, clock.now())).await? {
         return Ok(0);
     }
-    let purged = ctx.db.write(|conn| outbox::purge(conn, now() - chrono::Duration::days(KEEP_DELIVERIES_DAYS))).await?;
-    ctx.db.write(move |conn| finish(conn, "purge", scheduled_for, now())).await?;
+    let before = ctx.clock.now() - chrono::Duration::days(KEEP_DELIVERIES_DAYS);
+    let purged = ctx.db.write(move |conn| outbox::purge(conn, before)).await?;
+    finish_job(ctx, "purge", scheduled_for).await?;
     Ok(purged)
 }
 
-/// Starts the ticks: materialize every `materialize_every_seconds`, purge daily at 03:00 UTC,
-/// open the day's drafts daily at 00:05 Asia/Tokyo (15:05 UTC).
+async fn finish_job(ctx: &JobContext, name: &'static str, scheduled_for: NaiveDateTime) -> Result<(), Error> {
+    let now = ctx.clock.now();
+    ctx.db.write(move |conn| finish(conn, name, scheduled_for, now)).await
+}
+
+/// The latest instant at or before `now` that reads `hour:minute` in Japan: the instant a
+/// daily job stands for. Every replica agrees on it, and a day missed (the service was down at
+/// that time) is caught up at the next tick.
+pub fn last_daily_instant(now: DateTime<Utc>, hour: u32, minute: u32) -> NaiveDateTime {
+    let today = crate::domain::dates::tokyo_date(now);
+    let at = |date: chrono::NaiveDate| {
+        date.and_hms_opt(hour, minute, 0)
+            .and_then(|local| local.and_local_timezone(chrono_tz::Asia::Tokyo).single())
+            .map(|local| local.naive_utc())
+            .unwrap_or_else(|| now.naive_utc())
+    };
+    let candidate = at(today);
+    if candidate <= now.naive_utc() {
+        candidate
+    } else {
+        at(today - chrono::Days::new(1))
+    }
+}
+
+/// One tick of the periodic work, at the application clock's present instant: due reminders,
+/// scheduled notices and webhooks every tick; the daily jobs (the day's drafts at 00:05 in
+/// Japan, the purge at 03:00) once their time of day has come. Cron only paces the ticks; what
+/// is due is always decided by the clock, so a test or a rehearsal that moves the clock moves
+/// the jobs with it.
+pub async fn tick(ctx: &JobContext) {
+    let now = ctx.clock.now_utc();
+    let every = ctx.settings.materialize_every_seconds;
+    let tick = tick_instant(now, every);
+    if let Err(e) = run_materialize(ctx, tick).await {
+        tracing::error!(error = %e, "materializing due reminders failed");
+    }
+    if let Err(e) = run_notices(ctx, tick).await {
+        tracing::error!(error = %e, "sending scheduled notices failed");
+    }
+    if let Err(e) = super::webhooks::run_once(ctx).await {
+        tracing::error!(error = %e, "sending municipal webhooks failed");
+    }
+    if let Err(e) = run_drafts(ctx, last_daily_instant(now, 0, 5)).await {
+        tracing::error!(error = %e, "opening drafts failed");
+    }
+    if let Err(e) = run_purge(ctx, last_daily_instant(now, 3, 0)).await {
+        tracing::error!(error = %e, "purging old deliveries failed");
+    }
+}
+
+/// Starts the ticks, every `materialize_every_seconds`.
 pub async fn start(ctx: JobContext) -> anyhow::Result<JobScheduler> {
     let scheduler = JobScheduler::new().await?;
     let every = ctx.settings.materialize_every_seconds;
-    let materialize_ctx = ctx.clone();
     scheduler
         .add(Job::new_async(format!("*/{every} * * * * *"), move |_, _| {
-            let ctx = materialize_ctx.clone();
-            Box::pin(async move {
-                let tick = tick_instant(Utc::now(), every);
-                if let Err(e) = run_materialize(&ctx, tick).await {
-                    tracing::error!(error = %e, "materializing due reminders failed");
-                }
-                if let Err(e) = run_notices(&ctx, tick).await {
-                    tracing::error!(error = %e, "sending scheduled notices failed");
-                }
-                if let Err(e) = super::webhooks::run_once(&ctx).await {
-                    tracing::error!(error = %e, "sending municipal webhooks failed");
-                }
-            })
-        })?)
-        .await?;
-    let drafts_ctx = ctx.clone();
-    scheduler
-        .add(Job::new_async("0 5 15 * * *", move |_, _| {
-            let ctx = drafts_ctx.clone();
-            Box::pin(async move {
-                if let Err(e) = run_drafts(&ctx, tick_instant(Utc::now(), 60)).await {
-                    tracing::error!(error = %e, "opening drafts failed");
-                }
-            })
-        })?)
-        .await?;
-    scheduler
-        .add(Job::new_async("0 0 3 * * *", move |_, _| {
             let ctx = ctx.clone();
-            Box::pin(async move {
-                if let Err(e) = run_purge(&ctx, tick_instant(Utc::now(), 60)).await {
-                    tracing::error!(error = %e, "purging old deliveries failed");
-                }
-            })
+            Box::pin(async move { tick(&ctx).await })
         })?)
         .await?;
     scheduler.start().await?;
@@ -222,5 +237,16 @@ mod tests {
         let b = Utc.with_ymd_and_hms(2026, 11, 22, 9, 0, 29).single().expect("instant");
         assert_eq!(tick_instant(a, 15), tick_instant(b, 15));
         assert_eq!(tick_instant(a, 15).second(), 15);
+    }
+
+    #[test]
+    fn a_daily_job_stands_for_its_last_time_of_day_in_japan() {
+        let utc = |d, h, m| Utc.with_ymd_and_hms(2026, 11, d, h, m, 0).single().expect("instant");
+        // 00:05 JST on 23 November is 15:05 UTC on 22 November.
+        assert_eq!(last_daily_instant(utc(22, 15, 5), 0, 5), utc(22, 15, 5).naive_utc());
+        assert_eq!(last_daily_instant(utc(23, 15, 4), 0, 5), utc(22, 15, 5).naive_utc(), "not yet today's");
+        assert_eq!(last_daily_instant(utc(23, 15, 6), 0, 5), utc(23, 15, 5).naive_utc());
+        // 03:00 JST is 18:00 UTC the day before.
+        assert_eq!(last_daily_instant(utc(23, 12, 0), 3, 0), utc(22, 18, 0).naive_utc());
     }
 }

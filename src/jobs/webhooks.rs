@@ -16,8 +16,8 @@ use crate::crypto::KeyRing;
 use crate::db::schema::{municipal_webhooks, webhook_deliveries};
 use crate::db::DbConnection;
 use crate::error::Error;
+use crate::service::new_id;
 use crate::service::webhooks::{PAYLOAD, SECRET};
-use crate::service::{new_id, now};
 
 /// About a day of retries with the outbox's backoff (capped at an hour).
 pub const MAX_ATTEMPTS: i32 = 30;
@@ -107,7 +107,7 @@ fn client() -> &'static reqwest::Client {
 }
 
 async fn post(claimed: &Claimed) -> Result<(), String> {
-    let timestamp = chrono::Utc::now().timestamp();
+    let timestamp = crate::clock::real_now().timestamp();
     let mac = signature(&claimed.secret, timestamp, &claimed.payload).map_err(|e| e.to_string())?;
     let response = client()
         .post(&claimed.url)
@@ -168,12 +168,14 @@ fn record(
 /// Sends what is due; returns how many were delivered.
 pub async fn run_once(ctx: &JobContext) -> Result<usize, Error> {
     let keys = ctx.keys.clone();
-    let claimed = ctx.db.write(move |conn| claim(conn, &keys, now())).await?;
+    let now = ctx.clock.now();
+    let claimed = ctx.db.write(move |conn| claim(conn, &keys, now)).await?;
     let mut delivered = 0;
     for item in claimed {
         let outcome = post(&item).await;
         delivered += usize::from(outcome.is_ok());
-        ctx.db.write(move |conn| record(conn, &item, outcome, now())).await?;
+        let now = ctx.clock.now();
+        ctx.db.write(move |conn| record(conn, &item, outcome, now)).await?;
     }
     Ok(delivered)
 }

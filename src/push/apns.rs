@@ -169,7 +169,7 @@ impl ApnsSender {
             Ok(found) => found,
             Err(outcome) => return outcome,
         };
-        let expires = (chrono::Utc::now().timestamp().max(0) as u64).saturating_add(message.ttl.as_secs());
+        let expires = (crate::clock::real_now().timestamp().max(0) as u64).saturating_add(message.ttl.as_secs());
         match client.send(payload(token, &topic, message, expires)).await {
             Ok(response) => SendOutcome::Sent { message_id: response.apns_id },
             Err(a2::Error::ResponseError(response)) => {

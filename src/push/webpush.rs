@@ -83,7 +83,7 @@ impl WebPushSender {
             .map_err(|_| SendOutcome::config("the VAPID private key is not usable"))?;
         builder.add_claim("sub", vapid.subject.as_str());
         builder.add_claim("aud", origin);
-        let expires = chrono::Utc::now().timestamp() + VAPID_LIFETIME.as_secs() as i64;
+        let expires = crate::clock::real_now().timestamp() + VAPID_LIFETIME.as_secs() as i64;
         builder.add_claim("exp", expires);
         let signature = builder.build().map_err(|e| SendOutcome::config(format!("VAPID signing failed: {e}")))?;
         if let Ok(mut cache) = self.signatures.lock() {

@@ -26,16 +26,11 @@ pub mod tagged;
 pub mod tasks;
 pub mod webhooks;
 
-use chrono::{DateTime, NaiveDateTime, SubsecRound, Utc};
+use chrono::{DateTime, NaiveDateTime, Utc};
 
 /// A new identifier: a UUIDv7, so that ids sort by creation time (stable paging).
 pub fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()
-}
-
-/// Now, in UTC, at the microsecond precision both backends store.
-pub fn now() -> NaiveDateTime {
-    Utc::now().naive_utc().trunc_subsecs(6)
 }
 
 /// A stored UTC timestamp, for responses.

@@ -46,14 +46,17 @@ fn apps_and_staff_are_created_and_their_keys_printed_once() {
     let db = nonstop::db::Db::connect(location, 1, 5_000).expect("db");
     let mut conn = db.get().expect("conn");
     let principal =
-        nonstop::service::principals::authenticate(&mut conn, api_key, nonstop::service::now()).expect("app key works");
+        nonstop::service::principals::authenticate(&mut conn, api_key, nonstop::clock::Clock::system().now())
+            .expect("app key works");
     assert!(matches!(principal, nonstop::service::principals::Principal::App { .. }));
 
     // Revocation through the CLI.
     let app_id = created["app_id"].as_str().expect("app_id");
     let output = nonstop(&["apps", "revoke", "--app-id", app_id], &url);
     assert!(output.status.success());
-    assert!(nonstop::service::principals::authenticate(&mut conn, api_key, nonstop::service::now()).is_err());
+    assert!(
+        nonstop::service::principals::authenticate(&mut conn, api_key, nonstop::clock::Clock::system().now()).is_err()
+    );
 }
 
 #[test]

@@ -162,7 +162,7 @@ async fn a_410_disables_the_device_and_nothing_is_sent_to_it_again() {
     // The next reminder goes to the live device only.
     app.make_due(&family, "child_allowance_claim").await;
     web.wait_for(WAIT, |r| r.iter().filter(|x| x.subscription == alive).count() >= 2).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    app.wait_until_settled().await;
     assert_eq!(web.received_by(&gone).len(), 1, "never sent to a dead subscription again");
     assert_eq!(web.received_by(&alive).len(), 2);
 }
@@ -176,18 +176,25 @@ async fn server_errors_until_the_ttl_ends_give_expired() {
     web.always(&subscription, Reply::retry_after(500, 1));
     let (family, _) = family_with_devices(&app, &key, &[device]).await;
     app.make_due(&family, "birth_registration").await;
-    web.wait_for(WAIT, |r| !r.is_empty()).await;
-    // Shorten the entry's TTL to a few seconds, as if it were nearly over.
+    let entry = inbox(&app, &key, &family).await["items"][0]["id"].as_str().expect("entry").to_owned();
+    // The first attempt failed and a retry is planned.
+    let started = std::time::Instant::now();
+    while ledger(&app, &key, &family, &entry).await.first().is_none_or(|d| d["attempts"].as_i64() < Some(1)) {
+        assert!(started.elapsed() < WAIT, "no first attempt");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    // The entry's TTL ends in a minute, and the clock moves past it: the next failure (a retry
+    // that would come after the end) expires it.
     {
         use diesel::prelude::*;
         use nonstop::db::schema::inbox_entries;
         let mut conn = app.db.get().expect("conn");
         diesel::update(inbox_entries::table.filter(inbox_entries::family_id.eq(&family)))
-            .set(inbox_entries::expires_at.eq(nonstop::service::now() + chrono::Duration::seconds(3)))
+            .set(inbox_entries::expires_at.eq(app.clock.now() + chrono::Duration::minutes(1)))
             .execute(&mut *conn)
             .expect("ttl");
     }
-    let entry = inbox(&app, &key, &family).await["items"][0]["id"].as_str().expect("entry").to_owned();
+    app.clock.advance(chrono::Duration::minutes(2));
     let deliveries = settled(&app, &key, &family, &entry).await;
     assert_eq!(deliveries[0]["status"], "expired", "{deliveries:?}");
     assert!(deliveries[0]["attempts"].as_i64().is_some_and(|a| a >= 2));
@@ -270,9 +277,9 @@ async fn two_workers_on_one_database_never_send_one_delivery_twice() {
     for family in &families {
         app.make_due(family, "birth_registration").await;
     }
-    let received = web.wait_for(Duration::from_secs(30), |r| r.len() >= 120).await;
-    tokio::time::sleep(Duration::from_millis(1_000)).await;
-    let received = if received.len() >= 120 { web.received() } else { received };
+    web.wait_for(Duration::from_secs(30), |r| r.len() >= 120).await;
+    app.wait_until_settled().await;
+    let received = web.received();
     assert_eq!(received.len(), 120, "every delivery once");
     let distinct: std::collections::HashSet<&str> = received.iter().map(|r| r.subscription.as_str()).collect();
     assert_eq!(distinct.len(), 120, "no delivery sent twice");
@@ -347,7 +354,7 @@ async fn the_scheduler_records_each_due_reminder_exactly_once() {
         use nonstop::db::schema::planned_notifications;
         let mut conn = app.db.get().expect("conn");
         diesel::update(planned_notifications::table.filter(planned_notifications::family_id.eq(&family)))
-            .set(planned_notifications::send_at.eq(nonstop::service::now() + chrono::Duration::days(365)))
+            .set(planned_notifications::send_at.eq(app.clock.now() + chrono::Duration::days(365)))
             .execute(&mut *conn)
             .expect("hold");
         let first: String = planned_notifications::table
@@ -356,12 +363,12 @@ async fn the_scheduler_records_each_due_reminder_exactly_once() {
             .first(&mut *conn)
             .expect("one");
         diesel::update(planned_notifications::table.find(first))
-            .set(planned_notifications::send_at.eq(nonstop::service::now() - chrono::Duration::seconds(1)))
+            .set(planned_notifications::send_at.eq(app.clock.now() - chrono::Duration::seconds(1)))
             .execute(&mut *conn)
             .expect("due");
     }
     web.wait_for(WAIT, |r| !r.is_empty()).await;
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    app.wait_for_ticks(3).await;
     assert_eq!(web.received_by(&subscription).len(), 1, "one push for one reminder, across several ticks");
     assert_eq!(inbox(&app, &key, &family).await["items"].as_array().map(Vec::len), Some(1));
 }

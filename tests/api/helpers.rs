@@ -6,16 +6,31 @@ use std::path::PathBuf;
 
 use diesel::prelude::*;
 use nonstop::app::Application;
+use nonstop::clock::Clock;
 use nonstop::config::{Secret, Settings};
 use nonstop::crypto::KeyRing;
 use nonstop::db::{DatabaseLocation, Db};
 use nonstop::domain::MunicipalityCode;
-use nonstop::service::{now, principals};
+use nonstop::service::principals;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
+/// The instant every test runs at unless it says otherwise: Tuesday 1 December 2026, 12:00 in
+/// Japan, a working day inside the hours pushes may be sent. Tests about another time of day
+/// set their clock to it.
+pub fn pinned_instant() -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::parse_from_rfc3339("2026-12-01T12:00:00+09:00").expect("instant").to_utc()
+}
+
+/// An instant given as `2026-12-01T23:30:00+09:00`.
+pub fn instant(rfc3339: &str) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::parse_from_rfc3339(rfc3339).expect("instant").to_utc()
+}
+
 pub struct TestApp {
     pub base: String,
+    /// The clock the server, its workers and this test share: set or advance it to move time.
+    pub clock: Clock,
     pub client: reqwest::Client,
     pub db: Db,
     pub settings: Settings,
@@ -63,43 +78,49 @@ impl TestApp {
 
     /// Spawns the app with settings changed by `adjust` (e.g. the FCM mock's URL).
     pub async fn spawn_with(adjust: impl FnOnce(&mut Settings)) -> Self {
+        Self::spawn_at(Clock::starting_at(pinned_instant()), adjust).await
+    }
+
+    /// Spawns the app on `clock` (a frozen clock, another hour) with settings changed by `adjust`.
+    pub async fn spawn_at(clock: Clock, adjust: impl FnOnce(&mut Settings)) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut settings = test_settings(fresh_database_url(dir.path()));
         adjust(&mut settings);
-        Self::spawn_on(settings, dir).await
+        Self::spawn_on(settings, dir, clock).await
     }
 
-    /// Another app process on the same database (a second replica).
+    /// Another app process on the same database (a second replica), on the same clock.
     pub async fn replica(&self, adjust: impl FnOnce(&mut Settings)) -> Self {
         let mut settings = self.settings.clone();
         adjust(&mut settings);
-        Self::spawn_on(settings, tempfile::tempdir().expect("tempdir")).await
+        Self::spawn_on(settings, tempfile::tempdir().expect("tempdir"), self.clock.clone()).await
     }
 
-    async fn spawn_on(settings: Settings, dir: tempfile::TempDir) -> Self {
+    async fn spawn_on(settings: Settings, dir: tempfile::TempDir, clock: Clock) -> Self {
         let location = settings.database_location().expect("location");
         let sqlite_path = match &location {
             DatabaseLocation::Sqlite(path) => Some(path.clone()),
             DatabaseLocation::Postgres(_) => None,
         };
-        let app = Application::build(settings.clone()).expect("application builds");
+        let app = Application::build_with_clock(settings.clone(), clock.clone()).expect("application builds");
         let base = format!("http://127.0.0.1:{}", app.port());
         actix_web::rt::spawn(app.run_until_stopped());
         let db = Db::connect(location, 2, 5_000).expect("test pool");
-        Self { base, client: reqwest::Client::new(), db, settings, sqlite_path, _dir: dir }
+        Self { base, clock, client: reqwest::Client::new(), db, settings, sqlite_path, _dir: dir }
     }
 
     /// A vendor app and its API key, made the way the operator's CLI makes them.
     pub fn create_app(&self, name: &str) -> (String, String) {
         let mut conn = self.db.get().expect("conn");
-        let (app_id, key) = conn.transaction(|c| principals::create_app(c, name, now())).expect("create app");
+        let (app_id, key) =
+            conn.transaction(|c| principals::create_app(c, name, self.clock.now())).expect("create app");
         (app_id, key.api_key)
     }
 
     pub fn create_staff(&self, code: &str) -> String {
         let mut conn = self.db.get().expect("conn");
         let code = MunicipalityCode::parse(code).expect("code");
-        conn.transaction(|c| principals::create_staff(c, &code, "窓口 担当", now())).expect("create staff").1
+        conn.transaction(|c| principals::create_staff(c, &code, "窓口 担当", self.clock.now())).expect("create staff").1
     }
 
     pub async fn call(
@@ -148,11 +169,9 @@ impl TestApp {
     }
 }
 
-/// Quiet hours that do not include the present moment in Japan, so pushes go out now.
+/// Quiet hours away from the pinned instant (12:00 in Japan), so pushes go out at once.
 pub fn awake_quiet_hours() -> Value {
-    use chrono::Timelike;
-    let hour = chrono::Utc::now().with_timezone(&chrono_tz::Asia::Tokyo).hour();
-    serde_json::json!({ "start": format!("{:02}:00", (hour + 3) % 24), "end": format!("{:02}:00", (hour + 4) % 24) })
+    serde_json::json!({ "start": "15:00", "end": "16:00" })
 }
 
 impl TestApp {
@@ -162,8 +181,48 @@ impl TestApp {
     pub async fn make_due(&self, family_id: &str, procedure: &str) -> usize {
         self.hold_reminders(family_id, procedure);
         // A run of its own (the instant is this moment, not a tick any scheduler shares).
-        let tick = nonstop::service::now();
+        let tick = self.clock.now();
         nonstop::jobs::scheduler::run_materialize(&self.job_context(), tick).await.expect("materialize")
+    }
+
+    /// Waits (15 s at most) until no delivery in this test's database is pending: each push has
+    /// been handed over, or has failed for good. A condition, not a sleep.
+    pub async fn wait_until_settled(&self) {
+        use nonstop::db::schema::deliveries;
+        self.wait_until("every delivery settled", |conn| {
+            let pending: i64 =
+                deliveries::table.filter(deliveries::status.eq("pending")).count().get_result(conn).expect("count");
+            pending == 0
+        })
+        .await;
+    }
+
+    /// Waits (15 s at most) until the scheduler has finished `ticks` more materializing runs
+    /// than it had when called: enough ticks to show that something happens only once.
+    pub async fn wait_for_ticks(&self, ticks: i64) {
+        use nonstop::db::schema::scheduled_jobs;
+        let done = |conn: &mut nonstop::db::DbConnection| -> i64 {
+            scheduled_jobs::table
+                .filter(scheduled_jobs::name.eq("materialize"))
+                .filter(scheduled_jobs::status.eq("done"))
+                .count()
+                .get_result(conn)
+                .expect("count")
+        };
+        let before = done(&mut self.db.get().expect("conn"));
+        self.wait_until("scheduler ticks", move |conn| done(conn) >= before + ticks).await;
+    }
+
+    /// Polls `condition` on this test's database until it holds; fails the test after 15 s.
+    pub async fn wait_until(&self, what: &str, condition: impl Fn(&mut nonstop::db::DbConnection) -> bool) {
+        let started = std::time::Instant::now();
+        loop {
+            if condition(&mut self.db.get().expect("conn")) {
+                return;
+            }
+            assert!(started.elapsed() < std::time::Duration::from_secs(15), "timed out waiting for {what}");
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
     }
 
     /// What the periodic jobs run with, on this test's database.
@@ -176,6 +235,7 @@ impl TestApp {
             senders: std::sync::Arc::new(nonstop::jobs::senders(&self.settings.push).expect("senders")),
             metrics: std::sync::Arc::new(nonstop::telemetry::Metrics::new().expect("metrics")),
             settings: self.settings.jobs.clone(),
+            clock: self.clock.clone(),
         }
     }
 
@@ -184,7 +244,7 @@ impl TestApp {
         let mut conn = self.db.get().expect("conn");
         // Every other reminder in this test's database waits.
         diesel::update(planned_notifications::table)
-            .set(planned_notifications::send_at.eq(nonstop::service::now() + chrono::Duration::days(365)))
+            .set(planned_notifications::send_at.eq(self.clock.now() + chrono::Duration::days(365)))
             .execute(&mut *conn)
             .expect("hold");
         let task_ids: Vec<String> = tasks::table
@@ -203,7 +263,7 @@ impl TestApp {
             .expect("planned");
         let Some(first) = first else { return 0 };
         diesel::update(planned_notifications::table.find(first))
-            .set(planned_notifications::send_at.eq(nonstop::service::now() - chrono::Duration::seconds(1)))
+            .set(planned_notifications::send_at.eq(self.clock.now() - chrono::Duration::seconds(1)))
             .execute(&mut *conn)
             .expect("due")
     }
@@ -237,9 +297,9 @@ pub fn web_push_device(endpoint: &str) -> Value {
     })
 }
 
-/// Today in Japan, shifted by `days`, as an ISO date.
+/// The pinned day in Japan (2026-12-01), shifted by `days`, as an ISO date.
 pub fn tokyo_day(days: i64) -> String {
-    (nonstop::domain::dates::tokyo_today() + chrono::Duration::days(days)).to_string()
+    (nonstop::domain::dates::tokyo_date(pinned_instant()) + chrono::Duration::days(days)).to_string()
 }
 
 /// Fails if any of `secrets` is stored in plaintext: on SQLite, anywhere in the database file

@@ -152,7 +152,7 @@ async fn unknown_revoked_and_expired_credentials_are_refused() {
     {
         use nonstop::db::schema::parent_sessions;
         let mut conn = app.db.get().expect("conn");
-        let past = nonstop::service::now() - chrono::Duration::seconds(1);
+        let past = app.clock.now() - chrono::Duration::seconds(1);
         diesel::update(parent_sessions::table)
             .set(parent_sessions::expires_at.eq(past))
             .execute(&mut *conn)
@@ -166,8 +166,7 @@ async fn unknown_revoked_and_expired_credentials_are_refused() {
     let token = session["token"].as_str().expect("token").to_owned();
     {
         let mut conn = app.db.get().expect("conn");
-        conn.transaction(|c| nonstop::service::principals::revoke_app(c, &app_id, nonstop::service::now()))
-            .expect("revoke");
+        conn.transaction(|c| nonstop::service::principals::revoke_app(c, &app_id, app.clock.now())).expect("revoke");
     }
     let (status, _) = app.get("/v1/whoami", &second_key).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
@@ -182,7 +181,7 @@ async fn unknown_revoked_and_expired_credentials_are_refused() {
         use nonstop::db::schema::staff_members;
         let mut conn = app.db.get().expect("conn");
         let staff_id: String = staff_members::table.select(staff_members::id).first(&mut *conn).expect("staff");
-        conn.transaction(|c| nonstop::service::principals::revoke_staff(c, &staff_id, nonstop::service::now()))
+        conn.transaction(|c| nonstop::service::principals::revoke_staff(c, &staff_id, app.clock.now()))
             .expect("revoke");
     }
     let (status, _) = app.get("/v1/whoami", &staff).await;

@@ -18,4 +18,5 @@ mod privacy;
 mod signatures;
 mod submissions;
 mod templates;
+mod time;
 mod validation;

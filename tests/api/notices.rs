@@ -10,7 +10,7 @@ use crate::mocks::WebPushMock;
 
 /// A birth date that makes a child exactly `months` old today (by the municipal reading).
 fn born_months_ago(months: u32) -> String {
-    let today = nonstop::domain::dates::tokyo_today();
+    let today = nonstop::domain::dates::tokyo_date(crate::helpers::pinned_instant());
     // On the same date N months later the child has just turned N months.
     today.checked_sub_months(Months::new(months)).expect("date").to_string()
 }
@@ -306,7 +306,7 @@ async fn replies_are_counted_once_per_family_and_show_the_guardians_names() {
     assert_eq!(status, StatusCode::FORBIDDEN);
 
     // After the deadline nothing changes.
-    let past = (chrono::Utc::now() - chrono::Duration::minutes(1)).to_rfc3339();
+    let past = (app.clock.now_utc() - chrono::Duration::minutes(1)).to_rfc3339();
     let closed = approved(&app, &author, &approver, with_questionnaire(notice("event", json!({})), Some(past))).await;
     app.post(&format!("{closed}/send"), &author, json!({})).await;
     let closed_id = closed.rsplit('/').next().expect("id");
@@ -334,24 +334,26 @@ async fn a_scheduled_notice_is_sent_once_at_its_time_even_with_two_workers() {
     ];
     let scheduled = approved(&app, &author, &approver, notice("event", json!({}))).await;
     let cancelled = approved(&app, &author, &approver, notice("emergency", json!({}))).await;
-    let at = (chrono::Utc::now() + chrono::Duration::seconds(2)).to_rfc3339();
+    // At 13:00; the clock reads 12:00.
+    let at = "2026-12-01T13:00:00+09:00";
     for base in [&scheduled, &cancelled] {
         let (status, body) = app.post(&format!("{base}/schedule"), &author, json!({ "send_at": at })).await;
         assert_eq!((status, body["status"].as_str()), (StatusCode::OK, Some("scheduled")), "{body}");
     }
     let (status, body) = app.post(&format!("{cancelled}/cancel"), &author, json!({})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
+    app.wait_for_ticks(2).await;
     let (_, early) = app.get(&format!("/v1/families/{}/inbox", families[0]), &key).await;
     assert_eq!(early["items"], json!([]), "nothing before its time");
+
+    app.clock.set(crate::helpers::instant(at));
     let started = std::time::Instant::now();
-    while started.elapsed() < std::time::Duration::from_secs(15) {
-        let (_, notice) = app.get(&scheduled, &author).await;
-        if notice["status"] == "sent" {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    while app.get(&scheduled, &author).await.1["status"] != "sent" {
+        assert!(started.elapsed() < std::time::Duration::from_secs(15), "not sent at its time");
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
     }
-    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    // Ticks of both replicas after the sending leave it sent once.
+    app.wait_for_ticks(2).await;
     for family in &families {
         let (_, inbox) = app.get(&format!("/v1/families/{family}/inbox"), &key).await;
         assert_eq!(

@@ -1,7 +1,6 @@
 //! The JPKI verifier against a test CA generated here: a good signature passes, and each way a
 //! signature can be wrong is refused with its own code.
 
-use chrono::Utc;
 use openssl::hash::MessageDigest;
 
 use crate::jpki_ca::{Holder, Profile, TestCa, TEST_CARD_POLICY};
@@ -13,6 +12,11 @@ const DOCUMENT: &[u8] =
 fn verifier(ca: &TestCa) -> Verifier {
     let anchors = TrustAnchor::from_pem(&ca.root_pem()).expect("anchor");
     Verifier::new(anchors, vec![JPKI_SIGNING_POLICY.to_owned()])
+}
+
+/// The instant the certificates are issued and checked at.
+fn now() -> chrono::DateTime<chrono::Utc> {
+    crate::helpers::pinned_instant()
 }
 
 fn holder() -> Holder {
@@ -28,10 +32,10 @@ fn code(result: Result<nonstop::jpki::VerifiedSignature, nonstop::jpki::Refusal>
 
 #[test]
 fn a_good_signature_is_verified_and_recorded_honestly() {
-    let ca = TestCa::new("JPKI");
+    let ca = TestCa::new("JPKI", now());
     let card = ca.issue(&holder());
     let signature = card.sign_raw(DOCUMENT, MessageDigest::sha256());
-    let verified = verifier(&ca).verify(DOCUMENT, &signature, &card.der(), &[], Utc::now()).expect("verified");
+    let verified = verifier(&ca).verify(DOCUMENT, &signature, &card.der(), &[], now()).expect("verified");
     let v = &verified.verification;
     assert_eq!(v.statement, "signature and chain verified, revocation not checked");
     assert_eq!((v.signature_verified, v.chain_verified, v.revocation.as_str()), (true, true, "not_checked"));
@@ -43,10 +47,10 @@ fn a_good_signature_is_verified_and_recorded_honestly() {
 
 #[test]
 fn each_wrong_signature_is_refused_with_its_own_code() {
-    let ca = TestCa::new("JPKI");
+    let ca = TestCa::new("JPKI", now());
     let card = ca.issue(&holder());
     let verifier = verifier(&ca);
-    let now = Utc::now();
+    let now = crate::helpers::pinned_instant();
     let good = card.sign_raw(DOCUMENT, MessageDigest::sha256());
 
     // A signature made with another key (another card of the same CA).
@@ -79,7 +83,7 @@ fn each_wrong_signature_is_refused_with_its_own_code() {
     assert_eq!(code(verifier.verify(DOCUMENT, &signed, &early.der(), &[], now)), "certificate_not_yet_valid");
 
     // Issued by a CA nonstop does not trust, with and without that CA's root sent along.
-    let stranger = TestCa::new("JPKI");
+    let stranger = TestCa::new("JPKI", now);
     let forged = stranger.issue(&holder());
     let signed = forged.sign_raw(DOCUMENT, MessageDigest::sha256());
     assert_eq!(code(verifier.verify(DOCUMENT, &signed, &forged.der(), &[], now)), "untrusted_issuer");
@@ -108,10 +112,10 @@ fn each_wrong_signature_is_refused_with_its_own_code() {
 
 #[test]
 fn the_test_card_policy_is_accepted_only_when_configured() {
-    let ca = TestCa::new("JPKI-TEST");
+    let ca = TestCa::new("JPKI-TEST", now());
     let card = ca.issue_with(&holder(), Profile { policy: TEST_CARD_POLICY, ..Profile::default() });
     let signed = card.sign_raw(DOCUMENT, MessageDigest::sha256());
     let anchors = TrustAnchor::from_pem(&ca.root_pem()).unwrap();
     let configured = Verifier::new(anchors, vec![JPKI_SIGNING_POLICY.to_owned(), TEST_CARD_POLICY.to_owned()]);
-    assert_eq!(code(configured.verify(DOCUMENT, &signed, &card.der(), &[], Utc::now())), "ok");
+    assert_eq!(code(configured.verify(DOCUMENT, &signed, &card.der(), &[], now())), "ok");
 }

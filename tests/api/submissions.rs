@@ -23,7 +23,7 @@ struct Setup {
 }
 
 async fn setup(weight: i32) -> Setup {
-    let ca = TestCa::new("JPKI");
+    let ca = TestCa::new("JPKI", crate::helpers::pinned_instant());
     let anchors = tempfile::tempdir().expect("dir");
     let pem = anchors.path().join("root.pem");
     std::fs::write(&pem, ca.root_pem()).expect("write root");
@@ -480,7 +480,7 @@ async fn a_window_opened_by_the_calendar_gets_its_draft_from_the_daily_job() {
     };
     let (_, list) = app.get(&format!("/v1/families/{family}/drafts"), key).await;
     assert!(list.as_array().unwrap().iter().all(|d| d["task_id"] != json!(task_id)));
-    let opened = nonstop::jobs::scheduler::run_drafts(&app.job_context(), nonstop::service::now()).await.expect("job");
+    let opened = nonstop::jobs::scheduler::run_drafts(&app.job_context(), app.clock.now()).await.expect("job");
     assert_eq!(opened, 1);
     let draft = draft_of(&s, "child_allowance_claim").await;
     assert_eq!(draft["task_id"], json!(task_id));
@@ -529,7 +529,7 @@ async fn a_municipality_receives_its_submissions_by_signed_webhook_with_retries(
     {
         let mut conn = app.db.get().unwrap();
         diesel::update(webhook_deliveries::table)
-            .set(webhook_deliveries::next_attempt_at.eq(nonstop::service::now()))
+            .set(webhook_deliveries::next_attempt_at.eq(app.clock.now()))
             .execute(&mut *conn)
             .unwrap();
     }

@@ -9,13 +9,14 @@ use std::sync::Arc;
 use actix_web::{web, App, HttpResponse, HttpServer};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use nonstop::clock::Clock;
 use nonstop::config::{Secret, Settings};
 use nonstop::crypto::KeyRing;
 use nonstop::db::{write_transaction, Db};
 use nonstop::jobs::{self, JobContext};
 use nonstop::service::devices::{DeviceInput, WebPushDevice, WebPushKeys};
+use nonstop::service::principals;
 use nonstop::service::push_credentials::{self, WebPushCredentialsInput};
-use nonstop::service::{now, principals};
 use nonstop::telemetry::Metrics;
 use nonstop::templates::Templates;
 
@@ -25,6 +26,8 @@ pub struct BenchEnv {
     pub keys: Arc<KeyRing>,
     pub templates: Arc<Templates>,
     pub app_id: String,
+    /// The benchmark's clock, pinned by `--at`.
+    pub clock: Clock,
     /// Pushes the loopback service accepted.
     pub received: Arc<AtomicUsize>,
     port: u16,
@@ -71,7 +74,7 @@ pub fn tempfile_dir() -> anyhow::Result<PathBuf> {
 }
 
 impl BenchEnv {
-    pub fn start() -> anyhow::Result<Self> {
+    pub fn start(clock: Clock) -> anyhow::Result<Self> {
         let received = Arc::new(AtomicUsize::new(0));
         let port = start_mock(received.clone())?;
         let dir = tempfile_dir()?;
@@ -87,10 +90,10 @@ impl BenchEnv {
         let keys = Arc::new(settings.key_ring()?);
         let templates = Arc::new(Templates::built_in().map_err(|e| anyhow::anyhow!("{e}"))?);
         let mut conn = db.get()?;
-        let (app_id, _) = write_transaction(&mut conn, |c| principals::create_app(c, "bench", now()))?;
+        let (app_id, _) = write_transaction(&mut conn, |c| principals::create_app(c, "bench", clock.now()))?;
         write_transaction(&mut conn, |c| {
             let input = WebPushCredentialsInput { subject: "mailto:bench@nonstop-bench.jp".into(), private_key: None };
-            push_credentials::set_web_push(c, &keys, &app_id, input, now())
+            push_credentials::set_web_push(c, &keys, &app_id, input, clock.now())
         })?;
         // One subscriber key pair serves every device: the sender encrypts per message anyway.
         let subscriber = jwt_simple::prelude::ES256KeyPair::generate();
@@ -103,6 +106,7 @@ impl BenchEnv {
             keys,
             templates,
             app_id,
+            clock,
             received,
             port,
             dir,
@@ -139,6 +143,7 @@ impl BenchEnv {
             senders: Arc::new(jobs::senders(&self.settings.push)?),
             metrics: Arc::new(Metrics::new()?),
             settings: self.settings.jobs.clone(),
+            clock: self.clock.clone(),
         };
         runtime.block_on(async {
             let mut handles = Vec::new();

@@ -8,7 +8,7 @@ use diesel::prelude::*;
 use nonstop::db::schema::deliveries;
 use nonstop::service::families::FamilyInput;
 use nonstop::service::inbox::{self, EntryKind, NewEntry};
-use nonstop::service::{devices, families, now};
+use nonstop::service::{devices, families};
 use nonstop::templates::TemplateValue;
 
 use super::env::{tempfile_dir, BenchEnv};
@@ -20,16 +20,22 @@ pub fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
-pub fn run(families_n: usize, per_family: usize, workers: usize, compare_npm: bool) -> anyhow::Result<()> {
-    let bench = BenchEnv::start()?;
+pub fn run(
+    clock: nonstop::clock::Clock,
+    families_n: usize,
+    per_family: usize,
+    workers: usize,
+    compare_npm: bool,
+) -> anyhow::Result<()> {
+    let bench = BenchEnv::start(clock)?;
     let (db, keys, templates, app_id) = (&bench.db, &bench.keys, &bench.templates, &bench.app_id);
     let rendered = templates
         .render(
             "reminder_birth_registration",
             "ja",
             &BTreeMap::from([
-                ("opens_on".into(), TemplateValue::Date(nonstop::domain::dates::tokyo_today())),
-                ("due".into(), TemplateValue::Date(nonstop::domain::dates::tokyo_today())),
+                ("opens_on".into(), TemplateValue::Date(bench.clock.today())),
+                ("due".into(), TemplateValue::Date(bench.clock.today())),
                 ("days_left".into(), TemplateValue::Integer(3)),
             ]),
         )
@@ -45,9 +51,16 @@ pub fn run(families_n: usize, per_family: usize, workers: usize, compare_npm: bo
             for i in chunk {
                 let input: FamilyInput = serde_json::from_value(serde_json::json!({ "municipality_code": "131016" }))
                     .map_err(|e| nonstop::error::Error::internal(e.to_string()))?;
-                let family = families::create(c, keys, app_id, input, nonstop::domain::dates::tokyo_today(), now())?;
+                let family = families::create(c, keys, app_id, input, bench.clock.today(), bench.clock.now())?;
                 for d in 0..per_family {
-                    devices::register(c, keys, &family.id, bench.device(&format!("{i}-{d}")), &allowed, now())?;
+                    devices::register(
+                        c,
+                        keys,
+                        &family.id,
+                        bench.device(&format!("{i}-{d}")),
+                        &allowed,
+                        bench.clock.now(),
+                    )?;
                 }
                 family_rows.push(family.id);
             }
@@ -76,7 +89,7 @@ pub fn run(families_n: usize, per_family: usize, workers: usize, compare_npm: bo
                         task_id: None,
                         collapse_key: None,
                     },
-                    now(),
+                    bench.clock.now(),
                 )?;
             }
             Ok(())

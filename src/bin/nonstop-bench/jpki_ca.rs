@@ -111,7 +111,7 @@ pub struct Profile {
     pub digest: MessageDigest,
     pub policy: &'static str,
     pub non_repudiation: bool,
-    /// Days from now.
+    /// Days from the CA's instant.
     pub not_before: i64,
     pub not_after: i64,
     pub unknown_critical: bool,
@@ -135,10 +135,12 @@ impl Default for Profile {
 pub struct TestCa {
     key: PKey<Private>,
     pub root: X509,
+    /// The instant validity periods are counted from: the clock of the test or benchmark.
+    at: chrono::DateTime<chrono::Utc>,
 }
 
-fn time(days: i64) -> Asn1Time {
-    Asn1Time::from_unix(chrono::Utc::now().timestamp() + days * 86_400).expect("time")
+fn time(at: chrono::DateTime<chrono::Utc>, days: i64) -> Asn1Time {
+    Asn1Time::from_unix(at.timestamp() + days * 86_400).expect("time")
 }
 
 fn serial() -> Asn1Integer {
@@ -148,7 +150,8 @@ fn serial() -> Asn1Integer {
 }
 
 impl TestCa {
-    pub fn new(organization: &str) -> Self {
+    /// A root valid from a year before `at` to ten years after.
+    pub fn new(organization: &str, at: chrono::DateTime<chrono::Utc>) -> Self {
         let key = PKey::from_rsa(Rsa::generate(2048).expect("rsa")).expect("pkey");
         let mut name = X509NameBuilder::new().expect("name");
         name.append_entry_by_text("C", "JP").expect("C");
@@ -162,14 +165,14 @@ impl TestCa {
         builder.set_subject_name(&name).expect("subject");
         builder.set_issuer_name(&name).expect("issuer");
         builder.set_pubkey(&key).expect("key");
-        builder.set_not_before(&time(-365)).expect("nb");
-        builder.set_not_after(&time(365 * 10)).expect("na");
+        builder.set_not_before(&time(at, -365)).expect("nb");
+        builder.set_not_after(&time(at, 365 * 10)).expect("na");
         builder.append_extension(BasicConstraints::new().critical().ca().build().expect("bc")).expect("bc");
         builder
             .append_extension(KeyUsage::new().critical().key_cert_sign().crl_sign().build().expect("ku"))
             .expect("ku");
         builder.sign(&key, MessageDigest::sha256()).expect("sign root");
-        Self { key, root: builder.build() }
+        Self { key, root: builder.build(), at }
     }
 
     /// The root as PEM, for `signatures.trust_anchor_files` or `TrustAnchor::from_pem`.
@@ -194,8 +197,8 @@ impl TestCa {
         builder.set_subject_name(&subject.build()).expect("subject");
         builder.set_issuer_name(self.root.subject_name()).expect("issuer");
         builder.set_pubkey(&key).expect("key");
-        builder.set_not_before(&time(profile.not_before)).expect("nb");
-        builder.set_not_after(&time(profile.not_after)).expect("na");
+        builder.set_not_before(&time(self.at, profile.not_before)).expect("nb");
+        builder.set_not_after(&time(self.at, profile.not_after)).expect("na");
         let mut usage = KeyUsage::new();
         usage.critical().digital_signature();
         if profile.non_repudiation {

@@ -12,6 +12,9 @@
 //! SQLite against a loopback Web Push service, and prints deliveries/s, the time from due to
 //! sent (p50, p99) and peak memory; with `--compare-npm` it also runs the npm `web-push`
 //! library against the same service and prints both rates.
+//!
+//! Time is an input: every benchmark runs on a clock pinned to `--at` (by default 12:00 in Japan
+//! on today's date, inside the hours pushes may be sent) and prints the instant it ran at.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -19,6 +22,7 @@ use std::time::Instant;
 
 use chrono::{Days, NaiveDate};
 use clap::{Parser, Subcommand};
+use nonstop::clock::Clock;
 use nonstop::domain::catalog::Circumstance;
 use nonstop::domain::enums::{ChildStatus, HealthInsurance};
 use nonstop::domain::overrides::ResolvedOverride;
@@ -30,6 +34,32 @@ use nonstop::domain::QuietHours;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// The instant the benchmark runs at (RFC 3339, e.g. 2026-12-01T12:00:00+09:00); its clock
+    /// runs on from there. Default: 12:00 in Japan today, when pushes may be sent.
+    #[arg(long, global = true)]
+    at: Option<String>,
+}
+
+/// The benchmark's clock: `--at`, or noon in Japan today.
+fn bench_clock(at: Option<&str>) -> anyhow::Result<Clock> {
+    let at = match at {
+        Some(at) => chrono::DateTime::parse_from_rfc3339(at)
+            .map_err(|e| anyhow::anyhow!("--at: '{at}' is not an RFC 3339 instant ({e})"))?
+            .to_utc(),
+        None => {
+            let noon = Clock::system().today().and_hms_opt(12, 0, 0).ok_or_else(|| anyhow::anyhow!("noon"))?;
+            noon.and_local_timezone(chrono_tz::Asia::Tokyo)
+                .single()
+                .ok_or_else(|| anyhow::anyhow!("noon in Japan"))?
+                .to_utc()
+        }
+    };
+    println!(
+        "clock: runs at {} ({} in Japan)",
+        at.to_rfc3339(),
+        at.with_timezone(&chrono_tz::Asia::Tokyo).format("%Y-%m-%d %H:%M")
+    );
+    Ok(Clock::starting_at(at))
 }
 
 #[derive(Subcommand)]
@@ -78,22 +108,30 @@ mod sign;
 const MUNICIPALITIES: [&str; 8] = ["131016", "131130", "141003", "472018", "341011", "011002", "271004", "281000"];
 
 fn main() {
-    match Cli::parse().command {
-        Command::Plan { families, threads } => bench_plan(families, threads),
+    let cli = Cli::parse();
+    let clock = match bench_clock(cli.at.as_deref()) {
+        Ok(clock) => clock,
+        Err(e) => {
+            eprintln!("{e:#}");
+            std::process::exit(2);
+        }
+    };
+    match cli.command {
+        Command::Plan { families, threads } => bench_plan(clock.today(), families, threads),
         Command::Sign { families } => {
-            if let Err(e) = sign::run(families) {
+            if let Err(e) = sign::run(clock, families) {
                 eprintln!("sign: {e:#}");
                 std::process::exit(2);
             }
         }
         Command::Notice { families } => {
-            if let Err(e) = notice::run(families) {
+            if let Err(e) = notice::run(clock, families) {
                 eprintln!("notice: {e:#}");
                 std::process::exit(2);
             }
         }
         Command::Fanout { families, devices_per_family, workers, compare_npm } => {
-            if let Err(e) = fanout::run(families, devices_per_family, workers, compare_npm) {
+            if let Err(e) = fanout::run(clock, families, devices_per_family, workers, compare_npm) {
                 eprintln!("fanout: {e:#}");
                 std::process::exit(2);
             }
@@ -164,11 +202,10 @@ pub fn peak_memory_mib() -> f64 {
         .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
-fn bench_plan(families: usize, threads: Option<usize>) {
+fn bench_plan(today: NaiveDate, families: usize, threads: Option<usize>) {
     let ctx = PlanningContext::shipped();
     let settings: BTreeMap<&str, ResolvedOverride> =
         MUNICIPALITIES.iter().map(|m| (*m, ctx.resolve(m, None))).collect();
-    let today = nonstop::domain::dates::tokyo_today();
     let threads = threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let next = AtomicUsize::new(0);
     let (tasks, reminders) = (AtomicUsize::new(0), AtomicUsize::new(0));

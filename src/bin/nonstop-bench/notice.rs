@@ -4,15 +4,14 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use nonstop::db::write_transaction;
-use nonstop::domain::dates::tokyo_today;
 use nonstop::domain::MunicipalityCode;
 use nonstop::service::notices::{self, NoticeInput};
-use nonstop::service::{devices, families, now};
+use nonstop::service::{devices, families};
 
 use super::env::BenchEnv;
 
-pub fn run(families_n: usize) -> anyhow::Result<()> {
-    let bench = BenchEnv::start()?;
+pub fn run(clock: nonstop::clock::Clock, families_n: usize) -> anyhow::Result<()> {
+    let bench = BenchEnv::start(clock)?;
     let (keys, templates) = (&bench.keys, &bench.templates);
     let code = MunicipalityCode::parse("131016").map_err(anyhow::Error::msg)?;
     let setup = Instant::now();
@@ -23,8 +22,8 @@ pub fn run(families_n: usize) -> anyhow::Result<()> {
             for i in chunk {
                 let input = serde_json::from_value(serde_json::json!({ "municipality_code": code.as_str() }))
                     .map_err(|e| nonstop::error::Error::internal(e.to_string()))?;
-                let family = families::create(c, keys, &bench.app_id, input, tokyo_today(), now())?;
-                devices::register(c, keys, &family.id, bench.device(&i.to_string()), &allowed, now())?;
+                let family = families::create(c, keys, &bench.app_id, input, bench.clock.today(), bench.clock.now())?;
+                devices::register(c, keys, &family.id, bench.device(&i.to_string()), &allowed, bench.clock.now())?;
             }
             Ok(())
         })?;
@@ -33,15 +32,17 @@ pub fn run(families_n: usize) -> anyhow::Result<()> {
         "category": "checkup",
         "texts": { "ja": { "title": "1歳6か月児健診のご案内", "body": "日程と会場をご確認ください。" } }
     }))?;
-    let notice = write_transaction(&mut conn, |c| notices::create(c, &code, "bench-author", input, now()))?;
-    write_transaction(&mut conn, |c| notices::approve(c, &code, &notice.id, "bench-approver", now()))?;
+    let notice = write_transaction(&mut conn, |c| notices::create(c, &code, "bench-author", input, bench.clock.now()))?;
+    write_transaction(&mut conn, |c| notices::approve(c, &code, &notice.id, "bench-approver", bench.clock.now()))?;
     println!(
         "notice: set up {families_n} resident families with a device each in {:.1} s",
         setup.elapsed().as_secs_f64()
     );
 
     let started = Instant::now();
-    write_transaction(&mut conn, |c| notices::send(c, templates, &code, "千代田区", &notice.id, tokyo_today(), now()))?;
+    write_transaction(&mut conn, |c| {
+        notices::send(c, templates, &code, "千代田区", &notice.id, bench.clock.today(), bench.clock.now())
+    })?;
     drop(conn);
     let recorded = started.elapsed().as_secs_f64();
     println!("notice: {families_n} inbox entries recorded in {recorded:.2} s");

@@ -5,12 +5,11 @@
 use std::time::Instant;
 
 use nonstop::db::write_transaction;
-use nonstop::domain::dates::tokyo_today;
 use nonstop::domain::planner::PlanningContext;
 use nonstop::jpki::{TrustAnchor, Verifier, JPKI_SIGNING_POLICY};
 use nonstop::service::drafts::{self, DraftPatch};
 use nonstop::service::signing::{self, SignatureInput};
-use nonstop::service::{families, now, planning};
+use nonstop::service::{families, planning};
 
 use super::env::BenchEnv;
 use super::jpki_ca::{Holder, TestCa};
@@ -19,17 +18,17 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
-pub fn run(families_n: usize) -> anyhow::Result<()> {
-    let bench = BenchEnv::start()?;
+pub fn run(clock: nonstop::clock::Clock, families_n: usize) -> anyhow::Result<()> {
+    let bench = BenchEnv::start(clock)?;
     let keys = &bench.keys;
     let ctx = PlanningContext::shipped();
-    let ca = TestCa::new("JPKI");
+    let ca = TestCa::new("JPKI", bench.clock.now_utc());
     let verifier = Verifier::new(
         TrustAnchor::from_pem(&ca.root_pem()).map_err(anyhow::Error::msg)?,
         vec![JPKI_SIGNING_POLICY.to_owned()],
     );
     let card = ca.issue(&Holder::new("山田 花子", "1990-04-01"));
-    let born = (tokyo_today() - chrono::Duration::days(2)).to_string();
+    let born = (bench.clock.today() - chrono::Duration::days(2)).to_string();
     let mut conn = bench.db.get()?;
 
     // Families with a newborn: their drafts open as the API would open them.
@@ -44,10 +43,10 @@ pub fn run(families_n: usize) -> anyhow::Result<()> {
                     "children": [{ "status": "born", "birth_date": born, "birth_weight_grams": 3000, "full_name": "山田 さくら", "full_name_kana": "ヤマダ サクラ", "sex": "female" }]
                 }))
                 .map_err(|e| nonstop::error::Error::internal(e.to_string()))?;
-                let family = families::create(c, keys, &bench.app_id, input, tokyo_today(), now())?;
-                planning::replan(c, &ctx, &family.id, tokyo_today(), now())?;
+                let family = families::create(c, keys, &bench.app_id, input, bench.clock.today(), bench.clock.now())?;
+                planning::replan(c, &ctx, &family.id, bench.clock.today(), bench.clock.now())?;
                 let row = nonstop::service::access::family_row(c, &family.id)?;
-                drafts::sync(c, keys, &ctx, &row, tokyo_today(), now())?;
+                drafts::sync(c, keys, &ctx, &row, bench.clock.today(), bench.clock.now())?;
                 let draft = drafts::list(c, keys, &ctx, &family.id)?
                     .into_iter()
                     .find(|d| d.form_id == "child_allowance_claim")
@@ -73,8 +72,8 @@ pub fn run(families_n: usize) -> anyhow::Result<()> {
                 "payment.bank_code": "0001", "payment.branch_name": "本店", "payment.branch_code": "001", "payment.account_number": "7654321"
             } }))
             .map_err(|e| nonstop::error::Error::internal(e.to_string()))?;
-            drafts::patch(c, keys, &ctx, &row, draft_id, patch, tokyo_today(), now())?;
-            drafts::confirm(c, keys, &ctx, &row, draft_id, tokyo_today(), now())
+            drafts::patch(c, keys, &ctx, &row, draft_id, patch, bench.clock.today(), bench.clock.now())?;
+            drafts::confirm(c, keys, &ctx, &row, draft_id, bench.clock.today(), bench.clock.now())
         })?;
         let confirmed = draft.confirmed.ok_or_else(|| anyhow::anyhow!("not confirmed"))?;
         documents.push(confirmed.document);
@@ -101,8 +100,8 @@ pub fn run(families_n: usize) -> anyhow::Result<()> {
         let one = Instant::now();
         write_transaction(&mut conn, |c| {
             let row = nonstop::service::access::family_row(c, family_id)?;
-            let signed = signing::sign_draft(c, keys, &ctx, &verifier, &row, draft_id, body, now())?;
-            planning::replan(c, &ctx, family_id, tokyo_today(), now())?;
+            let signed = signing::sign_draft(c, keys, &ctx, &verifier, &row, draft_id, body, bench.clock.now())?;
+            planning::replan(c, &ctx, family_id, bench.clock.today(), bench.clock.now())?;
             Ok(signed)
         })?;
         latencies.push(one.elapsed().as_secs_f64() * 1000.0);
