@@ -112,6 +112,9 @@ pub struct PushSettings {
     pub web_push_allowed_hosts: Vec<String>,
     /// FCM HTTP v1 base URL.
     pub fcm_base_url: String,
+    /// The OAuth2 token endpoint of FCM service accounts: Google's. The operator's to set (a
+    /// loopback mock in tests), never the vendor's: a service account naming another is refused.
+    pub fcm_token_uri: String,
     /// Timeout of one send.
     pub timeout_seconds: u64,
 }
@@ -140,6 +143,7 @@ impl Default for PushSettings {
         Self {
             web_push_allowed_hosts: crate::push::webpush::DEFAULT_ALLOWED_HOSTS.iter().map(|h| h.to_string()).collect(),
             fcm_base_url: "https://fcm.googleapis.com".into(),
+            fcm_token_uri: "https://oauth2.googleapis.com/token".into(),
             timeout_seconds: 10,
         }
     }

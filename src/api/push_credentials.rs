@@ -66,6 +66,7 @@ pub async fn update_fcm_credentials(
 ) -> Result<HttpResponse, Error> {
     let app_id = access::vendor_app(&principal)?.to_owned();
     let (keys, id, now) = (state.keys.clone(), app_id.clone(), state.clock.now());
-    state.db.write(move |conn| push_credentials::set_fcm(conn, &keys, &id, body.0, now)).await?;
+    let token_uri = state.settings.push.fcm_token_uri.clone();
+    state.db.write(move |conn| push_credentials::set_fcm(conn, &keys, &id, body.0, &token_uri, now)).await?;
     view(&state, app_id).await
 }

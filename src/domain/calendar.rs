@@ -92,22 +92,40 @@ impl Calendar {
     /// `date` itself when open, else the next open day: a deadline that falls on a closed day
     /// moves there (地方自治法4条の2④, 行政機関の休日に関する法律2条).
     pub fn next_open_day(&self, date: NaiveDate, extra_closed: &[MonthDay]) -> NaiveDate {
-        let mut day = date;
-        while !self.is_open_day(day, extra_closed) {
-            day = day + Days::new(1);
-        }
-        day
+        self.first_open_day(date, extra_closed, |day| day.succ_opt())
     }
 
     /// `date` itself when open, else the open day before it.
     pub fn previous_open_day(&self, date: NaiveDate, extra_closed: &[MonthDay]) -> NaiveDate {
+        self.first_open_day(date, extra_closed, |day| day.pred_opt())
+    }
+
+    /// The first open day from `date` on, stepping with `step`, within `MAX_CLOSED_RUN` days.
+    /// Settings cannot close that many days in a row (`MAX_EXTRA_CLOSED_DAYS`); should a run
+    /// ever be longer, the date as the law counts it stands rather than the search spinning.
+    fn first_open_day(
+        &self,
+        date: NaiveDate,
+        extra_closed: &[MonthDay],
+        step: impl Fn(NaiveDate) -> Option<NaiveDate>,
+    ) -> NaiveDate {
         let mut day = date;
-        while !self.is_open_day(day, extra_closed) {
-            day = day - Days::new(1);
+        for _ in 0..MAX_CLOSED_RUN {
+            if self.is_open_day(day, extra_closed) {
+                return day;
+            }
+            match step(day) {
+                Some(next) => day = next,
+                None => break,
+            }
         }
-        day
+        date
     }
 }
+
+/// The longest run of closed days searched for an open one: far more than any real calendar
+/// (年末年始 with a weekend and 振替休日 is under ten days).
+const MAX_CLOSED_RUN: usize = 120;
 
 /// 年末年始: 12/29–1/3, closed in every municipality.
 pub fn is_year_end_closure(date: NaiveDate) -> bool {
@@ -224,6 +242,10 @@ mod tests {
         assert_eq!(calendar.next_open_day(d(2026, 12, 31), &[]), d(2027, 1, 4));
         assert_eq!(calendar.next_open_day(d(2026, 5, 3), &[]), d(2026, 5, 7));
         assert_eq!(calendar.previous_open_day(d(2026, 5, 31), &[]), d(2026, 5, 29));
+        // Every day closed: the search ends at once with the date itself, never spinning.
+        let every_day: Vec<MonthDay> = (1..=12).flat_map(|m| (1..=31).map(move |d| (m, d))).collect();
+        assert_eq!(calendar.next_open_day(d(2026, 12, 31), &every_day), d(2026, 12, 31));
+        assert_eq!(calendar.previous_open_day(d(2026, 5, 31), &every_day), d(2026, 5, 31));
     }
 
     #[test]

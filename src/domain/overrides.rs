@@ -58,6 +58,10 @@ pub struct Office {
     pub phone: Option<String>,
 }
 
+/// Extra closed days one layer of settings may name. Japan has about 243 weekdays a year that
+/// are neither national holidays nor 年末年始; 40 more closed days still leave 200 open ones.
+pub const MAX_EXTRA_CLOSED_DAYS: usize = 40;
+
 impl MunicipalityOverride {
     /// Checks the settings against the catalog; each problem is named by its path
     /// (`procedures.checkup_3_years.deadline`).
@@ -72,6 +76,17 @@ impl MunicipalityOverride {
             if let Err(e) = parse_month_day(day) {
                 errors.insert(format!("extra_closed_days[{i}]"), e);
             }
+        }
+        let distinct: std::collections::BTreeSet<&str> = self.extra_closed_days.iter().map(|d| d.trim()).collect();
+        if distinct.len() > MAX_EXTRA_CLOSED_DAYS {
+            errors.insert(
+                "extra_closed_days".into(),
+                format!(
+                    "at most {MAX_EXTRA_CLOSED_DAYS} days a year besides weekends and national holidays: \
+                     offices must stay open on about 200 days a year ({} given)",
+                    distinct.len()
+                ),
+            );
         }
         for (id, setting) in &self.procedures {
             let path = format!("procedures.{id}");

@@ -51,7 +51,9 @@ pub fn senders(settings: &PushSettings) -> anyhow::Result<Senders> {
     Ok(Senders {
         web_push: Box::new(WebPushSender::new(client.clone(), settings.web_push_allowed_hosts.clone())),
         apns: Box::new(ApnsSender::new(timeout)),
-        fcm: Box::new(FcmSender::new(client, settings.fcm_base_url.clone())),
+        fcm: Box::new(FcmSender::new(client, settings.fcm_base_url.clone(), settings.fcm_token_uri.clone())),
+        // An OAuth token and the push itself: two requests, each under `timeout`.
+        deadline: timeout * 2 + Duration::from_secs(1),
     })
 }
 
@@ -84,7 +86,7 @@ pub async fn deliver_once(ctx: &JobContext) -> Result<usize, Error> {
             async move {
                 let outcome = match (&claimed.target, credentials.get(&claimed.app_id)) {
                     (Ok(target), Some(app)) => {
-                        ctx.senders.for_target(target).send(&claimed.app_id, app, target, &claimed.message).await
+                        ctx.senders.send_isolated(&claimed.app_id, app, target, &claimed.message).await
                     }
                     (Err(problem), _) => SendOutcome::failed(format!("device unreadable: {problem}")),
                     (_, None) => SendOutcome::config("no credentials"),

@@ -41,14 +41,15 @@ pub struct FcmCredentials {
 }
 
 impl FcmCredentials {
-    /// The service-account JSON `gcp_auth` reads.
-    pub fn service_account_json(&self) -> String {
+    /// The service-account JSON `gcp_auth` reads, with the operator's token endpoint (whatever
+    /// an older row stored).
+    pub fn service_account_json(&self, token_uri: &str) -> String {
         serde_json::json!({
             "type": "service_account",
             "project_id": self.project_id,
             "client_email": self.client_email,
             "private_key": self.private_key,
-            "token_uri": self.token_uri,
+            "token_uri": token_uri,
         })
         .to_string()
     }

@@ -20,13 +20,20 @@ pub struct FcmSender {
     client: reqwest::Client,
     /// `https://fcm.googleapis.com` in production; a loopback mock in tests.
     base_url: String,
+    /// Google's OAuth2 token endpoint in production (the operator's setting, never the vendor's).
+    token_uri: String,
     /// One service account per (app, credentials version): `gcp_auth` caches its token.
     accounts: ClientCache<(String, String), CustomServiceAccount>,
 }
 
 impl FcmSender {
-    pub fn new(client: reqwest::Client, base_url: String) -> Self {
-        Self { client, base_url: base_url.trim_end_matches('/').to_owned(), accounts: ClientCache::default() }
+    pub fn new(client: reqwest::Client, base_url: String, token_uri: String) -> Self {
+        Self {
+            client,
+            base_url: base_url.trim_end_matches('/').to_owned(),
+            token_uri,
+            accounts: ClientCache::default(),
+        }
     }
 
     fn account(
@@ -37,7 +44,7 @@ impl FcmSender {
         let fcm =
             credentials.fcm.as_ref().ok_or_else(|| SendOutcome::config("no FCM service account set for the app"))?;
         let account = self.accounts.get_or_build((app_id.to_owned(), credentials.version.clone()), || {
-            CustomServiceAccount::from_json(&fcm.service_account_json())
+            CustomServiceAccount::from_json(&fcm.service_account_json(&self.token_uri))
                 .map_err(|e| SendOutcome::config(format!("the FCM service account is not usable: {e}")))
         })?;
         Ok((account, fcm.project_id.clone()))

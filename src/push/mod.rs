@@ -124,9 +124,38 @@ pub struct Senders {
     pub web_push: Box<dyn Sender>,
     pub apns: Box<dyn Sender>,
     pub fcm: Box<dyn Sender>,
+    /// The most one send may take, everything included (an OAuth token, then the push).
+    pub deadline: Duration,
 }
 
 impl Senders {
+    /// Sends one message, isolated: a send that outlives the deadline is a retry (`timeout`),
+    /// and a sender that panics fails this delivery alone (`sender_panicked`, not retried),
+    /// so one tenant's credentials or device can never stop the worker for the others.
+    pub async fn send_isolated(
+        &self,
+        app_id: &str,
+        credentials: &AppCredentials,
+        target: &PushTarget,
+        message: &PushMessage,
+    ) -> SendOutcome {
+        use futures_util::FutureExt;
+        let send = std::panic::AssertUnwindSafe(self.for_target(target).send(app_id, credentials, target, message));
+        match tokio::time::timeout(self.deadline, send.catch_unwind()).await {
+            Ok(Ok(outcome)) => outcome,
+            Ok(Err(_panic)) => {
+                // The panic's own message went to stderr through the hook; it names code, not people.
+                tracing::error!(
+                    app_id,
+                    provider = target.kind().as_str(),
+                    "a push sender panicked; the delivery failed"
+                );
+                SendOutcome::failed("sender_panicked")
+            }
+            Err(_elapsed) => SendOutcome::retry("timeout", None),
+        }
+    }
+
     pub fn for_target(&self, target: &PushTarget) -> &dyn Sender {
         match target {
             PushTarget::WebPush { .. } => self.web_push.as_ref(),

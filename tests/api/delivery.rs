@@ -58,7 +58,11 @@ async fn a_reminder_due_now_reaches_every_device_in_plaintext() {
     let web = WebPushMock::start().await;
     let fcm = FcmMock::start().await;
     let base = fcm.base.clone();
-    let app = TestApp::spawn_with(|s| s.push.fcm_base_url = base).await;
+    let app = TestApp::spawn_with(|s| {
+        s.push.fcm_token_uri = format!("{base}/token");
+        s.push.fcm_base_url = base;
+    })
+    .await;
     let key = app.push_ready_app("vendor").await;
     let (status, body) =
         app.call(Method::PUT, "/v1/app/push-credentials/fcm", Some(&key), Some(fcm.service_account())).await;
@@ -208,7 +212,11 @@ async fn fcm_unregistered_disables_the_device_and_bad_vapid_keys_are_a_config_er
     let web = WebPushMock::start().await;
     let fcm = FcmMock::start().await;
     let base = fcm.base.clone();
-    let app = TestApp::spawn_with(|s| s.push.fcm_base_url = base).await;
+    let app = TestApp::spawn_with(|s| {
+        s.push.fcm_token_uri = format!("{base}/token");
+        s.push.fcm_base_url = base;
+    })
+    .await;
     let key = app.push_ready_app("vendor").await;
     app.call(Method::PUT, "/v1/app/push-credentials/fcm", Some(&key), Some(fcm.service_account())).await;
     let token = "fcmTokenThatIsGone:APA91bHzzzzzzzzzzzzzzz";

@@ -18,5 +18,6 @@ mod privacy;
 mod signatures;
 mod submissions;
 mod templates;
+mod tenants;
 mod time;
 mod validation;

@@ -236,6 +236,8 @@ struct FcmState {
     scripts: Mutex<HashMap<String, VecDeque<Reply>>>,
     received: Mutex<Vec<(String, Value)>>,
     tokens_issued: Mutex<usize>,
+    /// `expires_in` of the access tokens issued (3600 unless a test asks otherwise).
+    token_lifetime: Mutex<Option<u64>>,
 }
 
 /// A loopback FCM: `POST /token` (OAuth2 JWT bearer) and `POST /v1/projects/{p}/messages:send`.
@@ -274,6 +276,16 @@ impl FcmMock {
         self.state.received.lock().expect("lock").clone()
     }
 
+    /// The token endpoint, for the operator's `push.fcm_token_uri`.
+    pub fn token_uri(&self) -> String {
+        format!("{}/token", self.base)
+    }
+
+    /// Issues access tokens that claim to live `seconds` (a broken or hostile token endpoint).
+    pub fn issue_tokens_expiring_in(&self, seconds: u64) {
+        *self.state.token_lifetime.lock().expect("lock") = Some(seconds);
+    }
+
     pub fn tokens_issued(&self) -> usize {
         *self.state.tokens_issued.lock().expect("lock")
     }
@@ -309,7 +321,9 @@ async fn fcm_token(state: web::Data<FcmState>, form: web::Form<HashMap<String, S
         return HttpResponse::BadRequest().json(json!({ "error": "invalid_grant" }));
     }
     *state.tokens_issued.lock().expect("lock") += 1;
-    HttpResponse::Ok().json(json!({ "access_token": MOCK_ACCESS_TOKEN, "expires_in": 3600, "token_type": "Bearer" }))
+    let expires_in = state.token_lifetime.lock().expect("lock").unwrap_or(3600);
+    HttpResponse::Ok()
+        .json(json!({ "access_token": MOCK_ACCESS_TOKEN, "expires_in": expires_in, "token_type": "Bearer" }))
 }
 
 async fn fcm_send(state: web::Data<FcmState>, req: HttpRequest, body: web::Json<Value>) -> HttpResponse {

@@ -1,0 +1,137 @@
+//! One tenant's mistake stops nothing for the others: each test puts a tenant with bad
+//! credentials beside a good one, and shows what the bad one gets (a clear 4xx, or its own
+//! delivery failed) while the good one's pushes still go out.
+
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+use crate::helpers::{tokyo_day, TestApp};
+use crate::mocks::{FcmMock, WebPushMock};
+
+const WAIT: Duration = Duration::from_secs(15);
+
+/// A family with a newborn and one device; returns its id.
+async fn family_with_device(app: &TestApp, key: &str, device: Value) -> String {
+    let family = app
+        .create_family(
+            key,
+            json!({ "municipality_code": "131016",
+                    "children": [{ "status": "born", "birth_date": tokyo_day(0), "birth_weight_grams": 3000 }] }),
+        )
+        .await;
+    let (status, body) = app.post(&format!("/v1/families/{family}/devices"), key, device).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    family
+}
+
+async fn deliveries_of(app: &TestApp, key: &str, family: &str) -> Vec<Value> {
+    let (_, inbox) = app.get(&format!("/v1/families/{family}/inbox"), key).await;
+    let entry = inbox["items"][0]["id"].as_str().expect("entry");
+    let (_, ledger) = app.get(&format!("/v1/families/{family}/inbox/{entry}/deliveries"), key).await;
+    ledger.as_array().cloned().unwrap_or_default()
+}
+
+#[actix_web::test]
+async fn the_fcm_token_endpoint_is_the_operators_not_the_vendors() {
+    let app = TestApp::spawn().await;
+    let (_, key) = app.create_app("vendor");
+    let fcm = FcmMock::start().await;
+    let mut account = fcm.service_account();
+    for (uri, why) in [
+        ("https://oauth2.googleapis.com/to ken", "a space (once a panic inside gcp_auth)"),
+        ("https://token.vendor.example/token", "another host (a request to an address the vendor chose)"),
+        ("http://127.0.0.1:9/token", "a loopback port"),
+    ] {
+        account["token_uri"] = json!(uri);
+        let (status, error) =
+            app.call(Method::PUT, "/v1/app/push-credentials/fcm", Some(&key), Some(account.clone())).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{why}: {error}");
+        assert!(
+            error["fields"]["token_uri"].as_str().is_some_and(|p| p.contains("https://oauth2.googleapis.com/token")),
+            "{why}: {error}"
+        );
+    }
+    let (_, stored) = app.get("/v1/app/push-credentials", &key).await;
+    assert!(stored["fcm"].is_null(), "nothing stored: {stored}");
+    // Google's endpoint, or none, is accepted.
+    account["token_uri"] = json!("https://oauth2.googleapis.com/token");
+    let (status, body) = app.call(Method::PUT, "/v1/app/push-credentials/fcm", Some(&key), Some(account.clone())).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    account.as_object_mut().expect("object").remove("token_uri");
+    let (status, body) = app.call(Method::PUT, "/v1/app/push-credentials/fcm", Some(&key), Some(account)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+#[actix_web::test]
+async fn a_sender_that_panics_fails_its_own_delivery_and_the_others_still_go_out() {
+    let web = WebPushMock::start().await;
+    let fcm = FcmMock::start().await;
+    // The token endpoint answers an `expires_in` that overflows gcp_auth's arithmetic: a panic
+    // inside the FCM sender, on vendor A's sends only.
+    fcm.issue_tokens_expiring_in(u64::MAX);
+    let (base, token_uri) = (fcm.base.clone(), fcm.token_uri());
+    let app = TestApp::spawn_with(|s| {
+        s.push.fcm_base_url = base;
+        s.push.fcm_token_uri = token_uri;
+    })
+    .await;
+    let key_a = app.push_ready_app("vendor A").await;
+    let (status, body) =
+        app.call(Method::PUT, "/v1/app/push-credentials/fcm", Some(&key_a), Some(fcm.service_account())).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let key_b = app.push_ready_app("vendor B").await;
+    let family_a =
+        family_with_device(&app, &key_a, json!({ "kind": "fcm", "token": "fcmTokenOfVendorA:APA91bHaaaaa" })).await;
+    let (subscription_b, device_b) = web.subscribe();
+    let family_b = family_with_device(&app, &key_b, device_b).await;
+
+    app.make_due(&family_a, "birth_registration").await;
+    app.make_due(&family_b, "birth_registration").await;
+    web.wait_for(WAIT, |r| !r.is_empty()).await;
+    app.wait_until_settled().await;
+    let failed = deliveries_of(&app, &key_a, &family_a).await;
+    assert_eq!(
+        (failed[0]["status"].as_str(), failed[0]["last_error"].as_str()),
+        (Some("failed"), Some("sender_panicked")),
+        "vendor A's delivery failed for good, not retried for ever: {failed:?}"
+    );
+    assert_eq!(web.received_by(&subscription_b).len(), 1, "vendor B's push went out");
+
+    // The worker lives on: B's next reminder goes out too.
+    app.make_due(&family_b, "child_allowance_claim").await;
+    let received = web.wait_for(WAIT, |r| r.len() >= 2).await;
+    assert_eq!(received.len(), 2, "the worker still delivers after a sender panicked");
+}
+
+#[actix_web::test]
+async fn settings_that_close_the_offices_all_year_are_refused_and_writers_carry_on() {
+    let app = TestApp::spawn().await;
+    let staff = app.create_staff("472018");
+    let (_, key) = app.create_app("vendor");
+    let resident = app.create_family(&key, json!({ "municipality_code": "472018" })).await;
+    // Every day of a leap year.
+    let every_day: Vec<String> = (1..=12u32)
+        .flat_map(|m| (1..=31u32).filter_map(move |d| chrono::NaiveDate::from_ymd_opt(2028, m, d)))
+        .map(|date| date.format("%m-%d").to_string())
+        .collect();
+    assert_eq!(every_day.len(), 366);
+    let started = std::time::Instant::now();
+    let (status, error) = app
+        .call(
+            Method::PUT,
+            "/v1/municipalities/472018/settings",
+            Some(&staff),
+            Some(json!({ "extra_closed_days": every_day })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{error}");
+    assert!(error["fields"]["extra_closed_days"].as_str().is_some_and(|p| p.contains("200")), "{error}");
+    // The vendor's writes in that municipality are as quick as ever.
+    let (status, body) = app.post("/v1/families", &key, json!({ "municipality_code": "472018" })).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, _) = app.get(&format!("/v1/families/{resident}/tasks"), &key).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
+}
