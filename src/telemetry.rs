@@ -31,7 +31,16 @@ pub struct Metrics {
     deliveries: IntCounterVec,
     pub queue_depth: IntGauge,
     pub oldest_due_seconds: IntGauge,
+    /// When the queue figures were last read from the database (monotonic): `/metrics` reads
+    /// them at most every few seconds, however often it is scraped.
+    queue_figures_read: std::sync::Mutex<Option<Instant>>,
+    /// When the delivery worker last finished a pass (the application clock's instant, in
+    /// microseconds since the epoch; `i64::MIN` before the first): `/readyz` fails when it is old.
+    worker_progress: std::sync::atomic::AtomicI64,
 }
+
+/// How long the queue figures of `/metrics` are reused before being read again.
+const QUEUE_FIGURES_TTL: std::time::Duration = std::time::Duration::from_secs(5);
 
 impl Metrics {
     pub fn new() -> prometheus::Result<Self> {
@@ -69,7 +78,33 @@ impl Metrics {
             deliveries,
             queue_depth,
             oldest_due_seconds,
+            queue_figures_read: std::sync::Mutex::new(None),
+            worker_progress: std::sync::atomic::AtomicI64::new(i64::MIN),
         })
+    }
+
+    /// Whether the queue figures are due for a fresh read; marks them read when they are.
+    pub fn queue_figures_due(&self) -> bool {
+        let Ok(mut read) = self.queue_figures_read.lock() else { return true };
+        if read.is_some_and(|at| at.elapsed() < QUEUE_FIGURES_TTL) {
+            return false;
+        }
+        *read = Some(Instant::now());
+        true
+    }
+
+    /// The delivery worker finished a pass at `at`.
+    pub fn worker_progressed(&self, at: chrono::NaiveDateTime) {
+        let micros = at.and_utc().timestamp_micros();
+        self.worker_progress.store(micros, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// When the delivery worker last finished a pass, if it has.
+    pub fn worker_last_progress(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        match self.worker_progress.load(std::sync::atomic::Ordering::Relaxed) {
+            i64::MIN => None,
+            micros => chrono::DateTime::from_timestamp_micros(micros),
+        }
     }
 
     /// Counts one push attempt.
@@ -89,20 +124,37 @@ impl Metrics {
     }
 }
 
+/// The method as a metrics label, from a closed set: a client inventing methods (`M1`, `M2`…)
+/// must not create a series each.
+pub fn method_label(method: &actix_web::http::Method) -> &'static str {
+    use actix_web::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
 /// Middleware: one log line and the metrics for every request.
 pub async fn observe(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let started = Instant::now();
-    let method = req.method().to_string();
+    let method = method_label(req.method());
     let state = req.app_data::<web::Data<AppState>>().cloned();
     let response = next.call(req).await?;
+    // A route pattern of ours, or "unmatched": never the path a client invented.
     let route = response.request().match_pattern().unwrap_or_else(|| "unmatched".to_owned());
     let status = response.status().as_u16();
     let elapsed = started.elapsed();
     if let Some(state) = state {
-        state.metrics.requests.with_label_values(&[method.as_str(), route.as_str(), &status.to_string()]).inc();
+        state.metrics.requests.with_label_values(&[method, route.as_str(), &status.to_string()]).inc();
         state.metrics.latency.with_label_values(&[route.as_str()]).observe(elapsed.as_secs_f64());
     }
     tracing::info!(method = %method, route = %route, status, duration_ms = elapsed.as_millis() as u64, "request");

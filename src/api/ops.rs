@@ -12,27 +12,40 @@ pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({ "status": "ok" }))
 }
 
-/// The database answers; a load balancer sends traffic only while this is 200.
+/// The database answers and, where this process delivers pushes, its worker is making progress;
+/// a load balancer or an orchestrator acts on anything but 200.
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let backend = state.db.location().backend_name();
-    match state.db.read(|conn| conn.batch_execute("SELECT 1").map_err(Error::from)).await {
-        Ok(()) => HttpResponse::Ok().json(json!({ "status": "ready", "database": backend })),
-        Err(e) => {
-            tracing::warn!(error = %e, "readiness check failed");
-            HttpResponse::ServiceUnavailable().json(json!({ "status": "unavailable", "database": backend }))
-        }
+    if let Err(e) = state.db.read(|conn| conn.batch_execute("SELECT 1").map_err(Error::from)).await {
+        tracing::warn!(error = %e, "readiness check failed");
+        return HttpResponse::ServiceUnavailable().json(json!({ "status": "unavailable", "database": backend }));
     }
+    if state.settings.jobs.enabled && worker_stalled(&state) {
+        tracing::warn!("readiness check failed: the delivery worker is not making progress");
+        return HttpResponse::ServiceUnavailable()
+            .json(json!({ "status": "unavailable", "database": backend, "worker": "stalled" }));
+    }
+    HttpResponse::Ok().json(json!({ "status": "ready", "database": backend }))
 }
 
-/// Prometheus text exposition (the queue figures are read now).
+/// No pass of the delivery worker finished within two leases: it is stuck or gone.
+fn worker_stalled(state: &AppState) -> bool {
+    let allowed = chrono::Duration::seconds(2 * state.settings.jobs.lease_seconds);
+    state.metrics.worker_last_progress().is_some_and(|last| state.clock.now_utc() - last > allowed)
+}
+
+/// Prometheus text exposition. The queue figures need two database counts: they are read at
+/// most every few seconds, so scraping (which needs no key) cannot load the database.
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    let now = state.clock.now();
-    match state.db.read(move |conn| crate::jobs::outbox::queue_figures(conn, now)).await {
-        Ok((depth, oldest)) => {
-            state.metrics.queue_depth.set(depth);
-            state.metrics.oldest_due_seconds.set(oldest);
+    if state.metrics.queue_figures_due() {
+        let now = state.clock.now();
+        match state.db.read(move |conn| crate::jobs::outbox::queue_figures(conn, now)).await {
+            Ok((depth, oldest)) => {
+                state.metrics.queue_depth.set(depth);
+                state.metrics.oldest_due_seconds.set(oldest);
+            }
+            Err(e) => tracing::warn!(error = %e, "queue figures unavailable"),
         }
-        Err(e) => tracing::warn!(error = %e, "queue figures unavailable"),
     }
     HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(state.metrics.render(state.db.pool_state()))
 }

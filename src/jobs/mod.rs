@@ -119,7 +119,11 @@ pub async fn run_worker(ctx: JobContext, mut stop: watch::Receiver<bool>) {
         if *stop.borrow() {
             break;
         }
-        let pause = match deliver_once(&ctx).await {
+        let pass = deliver_once(&ctx).await;
+        if pass.is_ok() {
+            ctx.metrics.worker_progressed(ctx.clock.now());
+        }
+        let pause = match pass {
             Ok(0) => idle,
             Ok(_) => Duration::ZERO,
             Err(e) => {
@@ -132,6 +136,28 @@ pub async fn run_worker(ctx: JobContext, mut stop: watch::Receiver<bool>) {
                 _ = tokio::time::sleep(pause) => {}
                 _ = stop.changed() => {}
             }
+        }
+    }
+}
+
+/// Runs the task `start` makes until it returns; if it panics, logs it and starts it again
+/// (after a second, so a task that panics at once does not spin), unless `stop` was given.
+pub async fn supervise<F, Fut>(name: &'static str, stop: watch::Receiver<bool>, start: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    loop {
+        match tokio::spawn(start()).await {
+            Ok(()) => return,
+            Err(e) if e.is_panic() => {
+                tracing::error!(task = name, "a background task panicked; starting it again");
+                if *stop.borrow() {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            Err(_) => return,
         }
     }
 }
@@ -172,7 +198,10 @@ impl Background {
                 } else {
                     None
                 };
-                run_worker(ctx, watcher).await;
+                ctx.metrics.worker_progressed(ctx.clock.now());
+                let worker_ctx = ctx.clone();
+                supervise("delivery worker", watcher.clone(), move || run_worker(worker_ctx.clone(), watcher.clone()))
+                    .await;
                 if let Some(mut scheduler) = scheduler {
                     let _ = scheduler.shutdown().await;
                 }
@@ -191,5 +220,30 @@ impl Background {
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_task_that_panics_is_started_again() {
+        let (_stop, watcher) = watch::channel(false);
+        let runs = Arc::new(AtomicUsize::new(0));
+        let counter = runs.clone();
+        supervise("test", watcher, move || {
+            let counter = counter.clone();
+            async move {
+                if counter.fetch_add(1, Ordering::SeqCst) == 0 {
+                    panic!("the first run dies");
+                }
+            }
+        })
+        .await;
+        assert_eq!(runs.load(Ordering::SeqCst), 2, "restarted once, then finished");
     }
 }

@@ -135,3 +135,60 @@ async fn settings_that_close_the_offices_all_year_are_refused_and_writers_carry_
     assert_eq!(status, StatusCode::OK);
     assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
 }
+
+#[actix_web::test]
+async fn invented_methods_share_one_metrics_series() {
+    let app = TestApp::spawn().await;
+    for invented in ["M1", "M2", "M3"] {
+        let method = Method::from_bytes(invented.as_bytes()).expect("method");
+        let (status, _) = app.call(method, "/v1/families", None, None).await;
+        assert!(status.is_client_error(), "{invented}: {status}");
+    }
+    let metrics = app.client.get(format!("{}/metrics", app.base)).send().await.expect("metrics");
+    let text = metrics.text().await.expect("text");
+    assert!(text.contains("method=\"other\""), "{text}");
+    assert!(!text.contains("M1") && !text.contains("M2"), "no series per invented method");
+}
+
+#[actix_web::test]
+async fn readiness_fails_while_the_worker_makes_no_progress_and_recovers() {
+    let clock = nonstop::clock::Clock::frozen_at(crate::helpers::pinned_instant());
+    let app = TestApp::spawn_at(clock.clone(), |_| {}).await;
+    let ready = || async { app.client.get(format!("{}/readyz", app.base)).send().await.expect("readyz").status() };
+    assert_eq!(ready().await, StatusCode::OK);
+
+    // Another process holds the deliveries table: the worker can finish no pass.
+    let mut conn = app.db.get().expect("conn");
+    {
+        use diesel::connection::SimpleConnection;
+        let lock = if app.sqlite_path.is_some() {
+            "BEGIN IMMEDIATE"
+        } else {
+            "BEGIN; LOCK TABLE deliveries IN ACCESS EXCLUSIVE MODE"
+        };
+        conn.batch_execute(lock).expect("lock");
+    }
+    // Time passes (two leases and more) without progress.
+    let started = std::time::Instant::now();
+    loop {
+        clock.advance(chrono::Duration::minutes(3));
+        if ready().await == StatusCode::SERVICE_UNAVAILABLE {
+            break;
+        }
+        assert!(started.elapsed() < WAIT, "readiness never noticed the stalled worker");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (_, body) = app.call(Method::GET, "/readyz", None, None).await;
+    assert_eq!(body["worker"], "stalled", "{body}");
+
+    // Released, the worker moves again and the process is ready.
+    {
+        use diesel::connection::SimpleConnection;
+        conn.batch_execute("COMMIT").expect("release");
+    }
+    let started = std::time::Instant::now();
+    while ready().await != StatusCode::OK {
+        assert!(started.elapsed() < WAIT, "readiness did not recover");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
