@@ -137,6 +137,7 @@ impl Application {
                 metrics: state.metrics.clone(),
                 settings: settings.jobs.clone(),
                 clock: state.clock.clone(),
+                webhooks: Arc::new(crate::jobs::webhooks::WebhookClient::new(&settings.webhooks)?),
             };
             Some(crate::jobs::Background::start(ctx)?)
         } else {

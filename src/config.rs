@@ -45,6 +45,16 @@ pub struct Settings {
     pub jobs: JobSettings,
     pub signatures: SignatureSettings,
     pub clock: ClockSettings,
+    pub webhooks: WebhookSettings,
+}
+
+/// Municipal webhooks (see `crate::outbound`).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebhookSettings {
+    /// Hosts a webhook may name although they are private or on this machine, over http too:
+    /// a receiver inside the operator's own network, or a test's. Empty: public https only.
+    pub allowed_hosts: Vec<String>,
 }
 
 /// Where the service's time comes from (see `crate::clock`).

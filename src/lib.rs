@@ -14,6 +14,7 @@ pub mod domain;
 pub mod error;
 pub mod jobs;
 pub mod jpki;
+pub mod outbound;
 pub mod push;
 pub mod service;
 pub mod telemetry;

@@ -109,7 +109,8 @@ pub async fn update_municipal_webhook(
 ) -> Result<HttpResponse, Error> {
     let (code, _) = staff(&principal, path.into_inner())?;
     let (keys, now) = (state.keys.clone(), state.clock.now());
-    let created = state.db.write(move |conn| webhooks::set(conn, &keys, &code, body.0, now)).await?;
+    let allowed = state.settings.webhooks.allowed_hosts.clone();
+    let created = state.db.write(move |conn| webhooks::set(conn, &keys, &code, body.0, &allowed, now)).await?;
     Ok(HttpResponse::Ok().json(created))
 }
 

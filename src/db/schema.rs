@@ -388,6 +388,8 @@ diesel::table! {
         last_error -> Nullable<Text>,
         created_at -> Timestamp,
         delivered_at -> Nullable<Timestamp>,
+        url -> Nullable<Text>,
+        secret -> Nullable<Text>,
     }
 }
 

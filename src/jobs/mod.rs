@@ -36,6 +36,8 @@ pub struct JobContext {
     pub settings: JobSettings,
     /// The application's clock: what is due, and when a lease ends.
     pub clock: crate::clock::Clock,
+    /// Posts municipal webhooks to public addresses only.
+    pub webhooks: Arc<webhooks::WebhookClient>,
 }
 
 /// The real senders, with one pooled HTTP/2 client for Web Push and FCM.

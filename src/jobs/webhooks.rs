@@ -2,7 +2,6 @@
 //! posted outside the transaction, signed with HMAC-SHA256, retried with backoff, given up
 //! after `MAX_ATTEMPTS`.
 
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use chrono::NaiveDateTime;
@@ -22,7 +21,32 @@ use crate::service::webhooks::{PAYLOAD, SECRET};
 /// About a day of retries with the outbox's backoff (capped at an hour).
 pub const MAX_ATTEMPTS: i32 = 30;
 const BATCH: i64 = 50;
-const LEASE_SECONDS: i64 = 60;
+/// The most one post may take.
+const POST_TIMEOUT: Duration = Duration::from_secs(10);
+/// A claimed batch is posted one delivery after another: the lease outlasts the longest batch,
+/// so no other replica takes a delivery (and posts it a second time) while it is in flight.
+const LEASE_SECONDS: i64 = BATCH * POST_TIMEOUT.as_secs() as i64 + 60;
+
+/// The HTTP client for webhooks: public addresses only (unless the operator allows a host), no
+/// redirects, a timeout on every post.
+pub struct WebhookClient {
+    client: reqwest::Client,
+    allowed_hosts: Vec<String>,
+}
+
+impl WebhookClient {
+    pub fn new(settings: &crate::config::WebhookSettings) -> anyhow::Result<Self> {
+        let allowed_hosts = settings.allowed_hosts.clone();
+        let client = reqwest::Client::builder()
+            .timeout(POST_TIMEOUT)
+            .connect_timeout(POST_TIMEOUT)
+            .redirect(reqwest::redirect::Policy::none())
+            .dns_resolver(crate::outbound::PublicOnlyResolver::new(allowed_hosts.clone()))
+            .user_agent(concat!("nonstop/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Self { client, allowed_hosts })
+    }
+}
 
 /// `v1` of the `Nonstop-Signature` header: hex HMAC-SHA256 of `"<timestamp>.<body>"`.
 pub fn signature(secret: &str, timestamp: i64, body: &str) -> Result<String, Error> {
@@ -67,7 +91,7 @@ fn claim(conn: &mut DbConnection, keys: &KeyRing, now: NaiveDateTime) -> Result<
         webhook_deliveries::lease_until.eq(Some(now + chrono::Duration::seconds(LEASE_SECONDS))),
     ))
     .execute(conn)?;
-    let rows: Vec<(String, String, i32, String, String)> = webhook_deliveries::table
+    let rows: Vec<(String, String, i32, Option<String>, Option<String>, String, String)> = webhook_deliveries::table
         .inner_join(
             municipal_webhooks::table
                 .on(municipal_webhooks::municipality_code.eq(webhook_deliveries::municipality_code)),
@@ -77,16 +101,20 @@ fn claim(conn: &mut DbConnection, keys: &KeyRing, now: NaiveDateTime) -> Result<
             webhook_deliveries::id,
             webhook_deliveries::payload,
             webhook_deliveries::attempts,
+            webhook_deliveries::url,
+            webhook_deliveries::secret,
             municipal_webhooks::url,
             municipal_webhooks::secret,
         ))
         .load(conn)?;
     rows.into_iter()
-        .map(|(id, payload, attempts, url, secret)| {
+        .map(|(id, payload, attempts, queued_url, queued_secret, url, secret)| {
+            // Where and how it was queued to go; rows queued before that was kept take the
+            // webhook as it is.
             Ok(Claimed {
                 id,
-                url,
-                secret: keys.open(SECRET, &secret)?,
+                url: queued_url.unwrap_or(url),
+                secret: keys.open(SECRET, &queued_secret.unwrap_or(secret))?,
                 payload: keys.open(PAYLOAD, &payload)?,
                 attempts,
                 owner: owner.clone(),
@@ -95,40 +123,54 @@ fn claim(conn: &mut DbConnection, keys: &KeyRing, now: NaiveDateTime) -> Result<
         .collect()
 }
 
-fn client() -> &'static reqwest::Client {
-    static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
-    CLIENT.get_or_init(|| {
-        reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap_or_default()
-    })
-}
-
-async fn post(claimed: &Claimed) -> Result<(), String> {
+/// Posts one delivery; an error is a class (`timeout`, `http_status`, `tls`, `refused`,
+/// `address_not_allowed`): what the municipality needs to fix its receiver, and nothing that
+/// would make the webhook a port scanner.
+async fn post(client: &WebhookClient, claimed: &Claimed) -> Result<(), &'static str> {
+    let url = url::Url::parse(&claimed.url).map_err(|_| "address_not_allowed")?;
+    // Rows set before the checks existed are checked again here.
+    crate::outbound::check_url(&url, &client.allowed_hosts).map_err(|_| "address_not_allowed")?;
     let timestamp = crate::clock::real_now().timestamp();
-    let mac = signature(&claimed.secret, timestamp, &claimed.payload).map_err(|e| e.to_string())?;
-    let response = client()
-        .post(&claimed.url)
+    let mac = signature(&claimed.secret, timestamp, &claimed.payload).map_err(|_| "refused")?;
+    let response = client
+        .client
+        .post(url)
         .header("Content-Type", "application/json")
         .header("Nonstop-Event-Id", &claimed.id)
         .header("Nonstop-Signature", format!("t={timestamp},v1={mac}"))
         .body(claimed.payload.clone())
         .send()
         .await
-        .map_err(|e| if e.is_timeout() { "timed out".to_owned() } else { "connection failed".to_owned() })?;
+        .map_err(|e| error_class(&e))?;
     if response.status().is_success() {
         Ok(())
     } else {
-        Err(format!("HTTP {}", response.status().as_u16()))
+        Err("http_status")
     }
+}
+
+fn error_class(error: &reqwest::Error) -> &'static str {
+    if error.is_timeout() {
+        return "timeout";
+    }
+    let mut source: Option<&dyn std::error::Error> = Some(error);
+    while let Some(e) = source {
+        if e.is::<crate::outbound::NotAllowed>() {
+            return "address_not_allowed";
+        }
+        let text = e.to_string().to_ascii_lowercase();
+        if text.contains("certificate") || text.contains("tls") || text.contains("handshake") {
+            return "tls";
+        }
+        source = e.source();
+    }
+    "refused"
 }
 
 fn record(
     conn: &mut DbConnection,
     claimed: &Claimed,
-    outcome: Result<(), String>,
+    outcome: Result<(), &'static str>,
     now: NaiveDateTime,
 ) -> Result<(), Error> {
     let attempts = claimed.attempts + 1;
@@ -172,7 +214,7 @@ pub async fn run_once(ctx: &JobContext) -> Result<usize, Error> {
     let claimed = ctx.db.write(move |conn| claim(conn, &keys, now)).await?;
     let mut delivered = 0;
     for item in claimed {
-        let outcome = post(&item).await;
+        let outcome = post(&ctx.webhooks, &item).await;
         delivered += usize::from(outcome.is_ok());
         let now = ctx.clock.now();
         ctx.db.write(move |conn| record(conn, &item, outcome, now)).await?;

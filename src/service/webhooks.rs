@@ -22,7 +22,8 @@ pub const PAYLOAD: &str = "webhook_deliveries.payload";
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookInput {
-    /// An `https://` URL (plain `http://` only to this machine, for a local receiver).
+    /// An `https://` URL on a public host name (no IP address, no internal name); requests go
+    /// only to public addresses and follow no redirects.
     pub url: String,
 }
 
@@ -43,21 +44,16 @@ pub struct Webhook {
     pub delivered: i64,
     /// Given up after every retry; the submissions are still in the API.
     pub failed: i64,
+    /// What went wrong last, as a class: `timeout`, `http_status`, `tls`, `refused` or
+    /// `address_not_allowed` (the host resolved to no public address).
     pub last_error: Option<String>,
     pub updated_at: DateTime<Utc>,
 }
 
-fn check_url(input: &str) -> Result<String, Error> {
+/// The URL, if its shape lets nonstop call it (`outbound::check_url`).
+fn check_url(input: &str, allowed_hosts: &[String]) -> Result<String, Error> {
     let url = url::Url::parse(input.trim()).map_err(|_| Error::field("url", "must be an absolute URL"))?;
-    let local = matches!(url.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
-    match url.scheme() {
-        "https" => {}
-        "http" if local => {}
-        _ => return Err(Error::field("url", "must be https (http only to this machine)")),
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(Error::field("url", "must not carry credentials; the HMAC signature authenticates nonstop"));
-    }
+    crate::outbound::check_url(&url, allowed_hosts).map_err(|problem| Error::field("url", problem))?;
     Ok(url.to_string())
 }
 
@@ -67,9 +63,10 @@ pub fn set(
     keys: &KeyRing,
     code: &MunicipalityCode,
     input: WebhookInput,
+    allowed_hosts: &[String],
     now: NaiveDateTime,
 ) -> Result<WebhookCreated, Error> {
-    let url = check_url(&input.url)?;
+    let url = check_url(&input.url, allowed_hosts)?;
     let secret = new_secret("whsec_");
     diesel::delete(municipal_webhooks::table.find(code.as_str())).execute(conn)?;
     diesel::insert_into(municipal_webhooks::table)
@@ -139,13 +136,15 @@ pub fn enqueue_submission(
     submission: &Submission,
     now: NaiveDateTime,
 ) -> Result<(), Error> {
-    let configured: i64 = municipal_webhooks::table
-        .filter(municipal_webhooks::municipality_code.eq(&submission.municipality_code))
-        .count()
-        .get_result(conn)?;
-    if configured == 0 {
+    // The URL and secret in force now travel with the delivery.
+    let Some((url, secret)): Option<(String, String)> = municipal_webhooks::table
+        .find(&submission.municipality_code)
+        .select((municipal_webhooks::url, municipal_webhooks::secret))
+        .first(conn)
+        .optional()?
+    else {
         return Ok(());
-    }
+    };
     let id = new_id();
     let payload = serde_json::json!({ "id": id, "type": "submission.submitted", "submission": submission });
     let payload = serde_json::to_string(&payload).map_err(|e| Error::internal(e.to_string()))?;
@@ -159,6 +158,8 @@ pub fn enqueue_submission(
             webhook_deliveries::attempts.eq(0),
             webhook_deliveries::next_attempt_at.eq(now),
             webhook_deliveries::created_at.eq(now),
+            webhook_deliveries::url.eq(Some(url)),
+            webhook_deliveries::secret.eq(Some(secret)),
         ))
         .execute(conn)?;
     Ok(())

@@ -63,6 +63,8 @@ pub fn test_settings(database_url: String) -> Settings {
     settings.encryption.keys = BTreeMap::from([("test1".to_owned(), Secret::new(KeyRing::generate_key_base64()))]);
     // The loopback mocks are push services too; the worker and the scheduler run fast.
     settings.push.web_push_allowed_hosts.push("127.0.0.1".into());
+    // The loopback webhook receiver is the operator's own.
+    settings.webhooks.allowed_hosts.push("127.0.0.1".into());
     settings.jobs.poll_interval_ms = 25;
     settings.jobs.materialize_every_seconds = 1;
     // Tests materialize reminders when they choose (the job the scheduler runs); one test runs
@@ -236,6 +238,9 @@ impl TestApp {
             metrics: std::sync::Arc::new(nonstop::telemetry::Metrics::new().expect("metrics")),
             settings: self.settings.jobs.clone(),
             clock: self.clock.clone(),
+            webhooks: std::sync::Arc::new(
+                nonstop::jobs::webhooks::WebhookClient::new(&self.settings.webhooks).expect("webhook client"),
+            ),
         }
     }
 

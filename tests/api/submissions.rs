@@ -519,12 +519,17 @@ async fn a_municipality_receives_its_submissions_by_signed_webhook_with_retries(
     let (status, signed) = app.post(&format!("{path}/signature"), key, signature_body(&card, &document)).await;
     assert_eq!(status, StatusCode::CREATED);
     let submission_id = signed["submissions"][0]["id"].as_str().unwrap().to_owned();
+    // Staff then point the webhook elsewhere: what was queued still goes where it was queued to
+    // go, signed with the secret of then.
+    let elsewhere = crate::mocks::WebhookReceiver::start(vec![]).await;
+    let (status, _) = app.call(reqwest::Method::PUT, hook, Some(&staff), Some(json!({ "url": elsewhere.url }))).await;
+    assert_eq!(status, StatusCode::OK);
 
     // The receiver fails once: the delivery waits and is retried.
     let ctx = app.job_context();
     assert_eq!(nonstop::jobs::webhooks::run_once(&ctx).await.unwrap(), 0);
     let (_, state) = app.get(hook, &staff).await;
-    assert_eq!((state["pending"].as_i64(), state["last_error"].as_str()), (Some(1), Some("HTTP 500")), "{state}");
+    assert_eq!((state["pending"].as_i64(), state["last_error"].as_str()), (Some(1), Some("http_status")), "{state}");
     assert_eq!(nonstop::jobs::webhooks::run_once(&ctx).await.unwrap(), 0, "not before its backoff");
     {
         let mut conn = app.db.get().unwrap();
@@ -557,4 +562,5 @@ async fn a_municipality_receives_its_submissions_by_signed_webhook_with_retries(
     // Delivered once: nothing more goes out.
     assert_eq!(nonstop::jobs::webhooks::run_once(&ctx).await.unwrap(), 0);
     assert_eq!(receiver.received().len(), 2);
+    assert!(elsewhere.received().is_empty(), "a changed URL does not re-target what was queued");
 }

@@ -192,3 +192,35 @@ async fn readiness_fails_while_the_worker_makes_no_progress_and_recovers() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+#[actix_web::test]
+async fn webhook_urls_that_reach_inward_are_refused() {
+    let app = TestApp::spawn().await;
+    let staff = app.create_staff("131016");
+    for url in [
+        "http://hook.city.chiyoda.lg.jp/nonstop",
+        "https://10.0.0.8/hook",
+        "https://169.254.169.254/latest/meta-data",
+        "https://[::1]/hook",
+        "http://127.0.0.2:22/",
+        "https://localhost/hook",
+        "https://intranet/hook",
+        "https://metadata.google.internal/computeMetadata/v1",
+    ] {
+        let (status, error) =
+            app.call(Method::PUT, "/v1/municipalities/131016/webhook", Some(&staff), Some(json!({ "url": url }))).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{url}: {error}");
+        assert!(error["fields"]["url"].is_string(), "{url}: {error}");
+    }
+    let (status, _) = app.get("/v1/municipalities/131016/webhook", &staff).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "nothing stored");
+    let (status, body) = app
+        .call(
+            Method::PUT,
+            "/v1/municipalities/131016/webhook",
+            Some(&staff),
+            Some(json!({ "url": "https://hook.city.chiyoda.lg.jp/nonstop" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}

@@ -144,6 +144,7 @@ impl BenchEnv {
             metrics: Arc::new(Metrics::new()?),
             settings: self.settings.jobs.clone(),
             clock: self.clock.clone(),
+            webhooks: Arc::new(jobs::webhooks::WebhookClient::new(&self.settings.webhooks)?),
         };
         runtime.block_on(async {
             let mut handles = Vec::new();
