@@ -34,6 +34,8 @@ pub struct AppState {
     pub verifier: Arc<crate::jpki::Verifier>,
     /// Where every handler reads the time (see `crate::clock`).
     pub clock: Clock,
+    /// Each credential's request budget.
+    pub rate_limits: crate::api::rate_limit::RateLimits,
 }
 
 impl AppState {
@@ -126,6 +128,7 @@ impl Application {
             templates: Arc::new(load_templates(&settings)?),
             verifier: Arc::new(settings.signatures.verifier().map_err(anyhow::Error::msg)?),
             clock,
+            rate_limits: crate::api::rate_limit::RateLimits::new(&settings.limits),
         });
         let background = if settings.jobs.enabled {
             let ctx = crate::jobs::JobContext {

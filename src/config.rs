@@ -46,6 +46,24 @@ pub struct Settings {
     pub signatures: SignatureSettings,
     pub clock: ClockSettings,
     pub webhooks: WebhookSettings,
+    pub limits: LimitSettings,
+}
+
+/// How much one credential may ask of this process.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitSettings {
+    /// Requests per second each credential (an app key, a staff key, a family's sessions) may
+    /// make to this process, sustained.
+    pub requests_per_second: u32,
+    /// Requests a credential may make at once above that rate.
+    pub burst: u32,
+}
+
+impl Default for LimitSettings {
+    fn default() -> Self {
+        Self { requests_per_second: 100, burst: 1_000 }
+    }
 }
 
 /// Municipal webhooks (see `crate::outbound`).
@@ -322,6 +340,9 @@ impl Settings {
         }
         if self.signatures.accepted_policies.is_empty() {
             problems.push("signatures.accepted_policies: name at least one policy".into());
+        }
+        if self.limits.requests_per_second == 0 || self.limits.burst == 0 {
+            problems.push("limits: requests_per_second and burst must be at least 1".into());
         }
         if let Err(e) = self.clock.clock() {
             problems.push(format!("clock.start_at: {e}"));

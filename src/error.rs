@@ -34,6 +34,8 @@ pub enum Error {
     /// The request is well formed but refused for a reason with its own code (a signature
     /// that does not verify, a certificate that is not trusted, …).
     Refused { code: &'static str, message: String },
+    /// The caller's key made more requests than its rate allows; it may retry after the delay.
+    RateLimited { retry_after_seconds: u64 },
     /// A fault of ours; the cause goes to the log only.
     Internal(String),
 }
@@ -70,6 +72,7 @@ impl Error {
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
             Self::NotFound(_) => "not_found",
             Self::Conflict { code, .. } | Self::Refused { code, .. } => code,
+            Self::RateLimited { .. } => "rate_limited",
             Self::Internal(_) => "internal_error",
         }
     }
@@ -84,6 +87,9 @@ impl Error {
             Self::Unauthorized(why) | Self::Forbidden(why) | Self::UnsupportedMediaType(why) => (*why).to_owned(),
             Self::NotFound(what) => format!("{what} not found"),
             Self::Conflict { message, .. } | Self::Refused { message, .. } => message.clone(),
+            Self::RateLimited { retry_after_seconds } => {
+                format!("too many requests with this credential; retry after {retry_after_seconds} s")
+            }
             Self::Internal(_) => "an internal error occurred; it has been logged".to_owned(),
         }
     }
@@ -118,7 +124,7 @@ impl From<diesel::result::Error> for Error {
 #[derive(Debug, Serialize, serde::Deserialize, ToSchema)]
 pub struct ErrorBody {
     /// Machine-readable code: `invalid_body`, `validation_failed`, `unauthorized`,
-    /// `forbidden`, `not_found`, a conflict code, or `internal_error`.
+    /// `forbidden`, `not_found`, a conflict code, `rate_limited`, or `internal_error`.
     #[schema(example = "validation_failed")]
     pub error: String,
     /// What went wrong, for a developer to read.
@@ -139,6 +145,7 @@ impl ResponseError for Error {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::Refused { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -150,6 +157,9 @@ impl ResponseError for Error {
         let mut response = HttpResponse::build(self.status_code());
         if matches!(self, Self::Unauthorized(_)) {
             response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+        }
+        if let Self::RateLimited { retry_after_seconds } = self {
+            response.insert_header((header::RETRY_AFTER, retry_after_seconds.to_string()));
         }
         response.json(ErrorBody { error: self.code().to_owned(), message: self.message(), fields: self.fields() })
     }

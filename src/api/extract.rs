@@ -144,7 +144,9 @@ impl FromRequest for Principal {
                 bearer.ok_or(Error::Unauthorized("send the API key or session token as Authorization: Bearer …"))?;
             let state = state.ok_or_else(|| Error::internal("application state missing"))?;
             let now = state.clock.now();
-            state.db.read(move |conn| principals::authenticate(conn, &bearer, now)).await
+            let principal = state.db.read(move |conn| principals::authenticate(conn, &bearer, now)).await?;
+            state.rate_limits.check(&principal)?;
+            Ok(principal)
         })
     }
 }

@@ -17,6 +17,7 @@ mod municipalities;
 mod notices;
 mod ops;
 mod push_credentials;
+pub mod rate_limit;
 mod sessions;
 mod submissions;
 mod tasks;
@@ -179,6 +180,7 @@ impl Modify for Conventions {
             ("403", "The caller's role may not do this"),
             ("404", "Not found, or not the caller's to see"),
             ("422", "A value breaks a rule; `fields` names each one and the problem"),
+            ("429", "Too many requests with this credential; `Retry-After` says when to try again"),
         ];
         for item in doc.paths.paths.values_mut() {
             for operation in

@@ -224,3 +224,33 @@ async fn webhook_urls_that_reach_inward_are_refused() {
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
 }
+
+#[actix_web::test]
+async fn a_key_that_calls_too_fast_is_slowed_and_the_others_are_not() {
+    let app = TestApp::spawn_with(|s| {
+        s.limits.requests_per_second = 1;
+        s.limits.burst = 5;
+    })
+    .await;
+    let (_, greedy) = app.create_app("greedy vendor");
+    let (_, calm) = app.create_app("calm vendor");
+    for _ in 0..5 {
+        let (status, body) = app.get("/v1/families", &greedy).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let response =
+        app.client.get(format!("{}/v1/families", app.base)).bearer_auth(&greedy).send().await.expect("request");
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry_after: u64 = response
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .expect("Retry-After in seconds");
+    assert!((1..=2).contains(&retry_after), "{retry_after}");
+    let body: Value = response.json().await.expect("envelope");
+    assert_eq!(body["error"], "rate_limited", "{body}");
+    // The other vendor's budget is its own.
+    let (status, _) = app.get("/v1/families", &calm).await;
+    assert_eq!(status, StatusCode::OK);
+}

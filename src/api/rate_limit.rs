@@ -1,0 +1,71 @@
+//! Per-credential rate limits: a token bucket (GCRA) per app key, staff key and family's
+//! sessions, in this process's memory. A tenant that calls too fast gets 429 with `Retry-After`;
+//! the others never notice.
+
+use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use governor::clock::{Clock as _, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+
+use crate::config::LimitSettings;
+use crate::error::Error;
+use crate::service::principals::Principal;
+
+/// Checks between two sweeps of idle buckets: keeps the map as large as the active callers.
+const SWEEP_EVERY: u64 = 10_000;
+
+pub struct RateLimits {
+    buckets: DefaultKeyedRateLimiter<String>,
+    checks: AtomicU64,
+}
+
+impl RateLimits {
+    pub fn new(settings: &LimitSettings) -> Self {
+        let rate = NonZeroU32::new(settings.requests_per_second).unwrap_or(NonZeroU32::MIN);
+        let burst = NonZeroU32::new(settings.burst).unwrap_or(NonZeroU32::MIN);
+        Self { buckets: RateLimiter::keyed(Quota::per_second(rate).allow_burst(burst)), checks: AtomicU64::new(0) }
+    }
+
+    /// Takes one request from the caller's bucket, or says how long to wait.
+    pub fn check(&self, principal: &Principal) -> Result<(), Error> {
+        if self.checks.fetch_add(1, Ordering::Relaxed) % SWEEP_EVERY == SWEEP_EVERY - 1 {
+            self.buckets.retain_recent();
+            self.buckets.shrink_to_fit();
+        }
+        self.buckets.check_key(&bucket(principal)).map_err(|not_until| {
+            let wait = not_until.wait_time_from(DefaultClock::default().now());
+            Error::RateLimited { retry_after_seconds: wait.as_secs() + u64::from(wait.subsec_nanos() > 0) }
+        })
+    }
+}
+
+/// One bucket per credential: the app key (not the app: each key of a rotation pair has its
+/// own), the staff key, or the family whose sessions call.
+fn bucket(principal: &Principal) -> String {
+    match principal {
+        Principal::App { key_id, .. } => format!("app-key:{key_id}"),
+        Principal::Staff { staff_id, .. } => format!("staff:{staff_id}"),
+        Principal::Parent { family_id, .. } => format!("family:{family_id}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bucket_empties_for_its_credential_only() {
+        let limits = RateLimits::new(&LimitSettings { requests_per_second: 1, burst: 3 });
+        let a = Principal::App { app_id: "a".into(), key_id: "ka".into() };
+        let b = Principal::App { app_id: "b".into(), key_id: "kb".into() };
+        for _ in 0..3 {
+            assert!(limits.check(&a).is_ok());
+        }
+        match limits.check(&a) {
+            Err(Error::RateLimited { retry_after_seconds }) => assert_eq!(retry_after_seconds, 1),
+            other => panic!("expected 429, got {other:?}"),
+        }
+        assert!(limits.check(&b).is_ok(), "another credential is not slowed");
+    }
+}
