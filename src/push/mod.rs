@@ -166,29 +166,61 @@ impl Senders {
 }
 
 /// Provider clients built once per key (app, credentials version, …) and shared: building one
-/// parses keys and, for APNs, opens a connection Apple wants kept open.
-pub struct ClientCache<K, V>(std::sync::Mutex<std::collections::HashMap<K, std::sync::Arc<V>>>);
+/// parses keys and, for APNs, opens a connection Apple wants kept open. Bounded: past
+/// `CLIENT_CACHE_CAPACITY` the oldest is dropped (it is rebuilt if needed), so credentials
+/// replaced again and again cannot grow memory.
+pub struct ClientCache<K, V> {
+    inner: std::sync::Mutex<CacheInner<K, V>>,
+    capacity: usize,
+}
 
-impl<K: std::hash::Hash + Eq, V> Default for ClientCache<K, V> {
+struct CacheInner<K, V> {
+    clients: std::collections::HashMap<K, std::sync::Arc<V>>,
+    /// Keys, oldest first.
+    order: std::collections::VecDeque<K>,
+}
+
+/// Clients kept per sender: far more than the apps with pushes in one batch.
+pub const CLIENT_CACHE_CAPACITY: usize = 1_024;
+
+impl<K: std::hash::Hash + Eq + Clone, V> Default for ClientCache<K, V> {
     fn default() -> Self {
-        Self(std::sync::Mutex::new(std::collections::HashMap::new()))
+        Self::with_capacity(CLIENT_CACHE_CAPACITY)
     }
 }
 
-impl<K: std::hash::Hash + Eq, V> ClientCache<K, V> {
+impl<K: std::hash::Hash + Eq + Clone, V> ClientCache<K, V> {
+    pub fn with_capacity(capacity: usize) -> Self {
+        let inner = CacheInner { clients: std::collections::HashMap::new(), order: std::collections::VecDeque::new() };
+        Self { inner: std::sync::Mutex::new(inner), capacity: capacity.max(1) }
+    }
+
     /// The cached client for `key`, or the one `build` makes (kept only when it succeeds).
     pub fn get_or_build(
         &self,
         key: K,
         build: impl FnOnce() -> Result<V, SendOutcome>,
     ) -> Result<std::sync::Arc<V>, SendOutcome> {
-        let mut clients = self.0.lock().map_err(|_| SendOutcome::retry("internal", None))?;
-        if let Some(client) = clients.get(&key) {
+        let mut inner = self.inner.lock().map_err(|_| SendOutcome::retry("internal", None))?;
+        if let Some(client) = inner.clients.get(&key) {
             return Ok(client.clone());
         }
         let client = std::sync::Arc::new(build()?);
-        clients.insert(key, client.clone());
+        while inner.clients.len() >= self.capacity {
+            let Some(oldest) = inner.order.pop_front() else { break };
+            inner.clients.remove(&oldest);
+        }
+        inner.clients.insert(key.clone(), client.clone());
+        inner.order.push_back(key);
         Ok(client)
+    }
+
+    pub fn len(&self) -> usize {
+        self.inner.lock().map_or(0, |inner| inner.clients.len())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 
@@ -214,4 +246,31 @@ pub async fn bounded_body(mut response: reqwest::Response, limit: usize) -> Vec<
         }
     }
     body
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_client_cache_keeps_at_most_its_capacity() {
+        let cache: ClientCache<u32, u32> = ClientCache::with_capacity(2);
+        let builds = std::cell::Cell::new(0);
+        let get = |key: u32| {
+            cache
+                .get_or_build(key, || {
+                    builds.set(builds.get() + 1);
+                    Ok(key * 10)
+                })
+                .map(|v| *v)
+        };
+        assert_eq!(get(1), Ok(10));
+        assert_eq!(get(1), Ok(10));
+        assert_eq!(builds.get(), 1, "built once, then shared");
+        get(2).ok();
+        get(3).ok();
+        assert_eq!(cache.len(), 2);
+        assert_eq!(get(1), Ok(10));
+        assert_eq!(builds.get(), 4, "the oldest was dropped and is built again");
+    }
 }

@@ -87,6 +87,14 @@ impl WebPushSender {
         builder.add_claim("exp", expires);
         let signature = builder.build().map_err(|e| SendOutcome::config(format!("VAPID signing failed: {e}")))?;
         if let Ok(mut cache) = self.signatures.lock() {
+            // Bounded: expired signatures go first, and a cache still full starts afresh
+            // (signatures are cheap to make again).
+            if cache.len() >= super::CLIENT_CACHE_CAPACITY {
+                cache.retain(|_, (_, until)| *until > now);
+                if cache.len() >= super::CLIENT_CACHE_CAPACITY {
+                    cache.clear();
+                }
+            }
             cache.insert(key, (signature.clone(), now + VAPID_LIFETIME - VAPID_REFRESH_MARGIN));
         }
         Ok(signature)
