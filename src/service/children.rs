@@ -140,13 +140,9 @@ pub fn insert(
     child: NewChild,
     now: NaiveDateTime,
 ) -> Result<Child, Error> {
+    crate::db::caps::lock_family(conn, family_id)?;
     let count: i64 = children::table.filter(children::family_id.eq(family_id)).count().get_result(conn)?;
-    if count >= MAX_PER_FAMILY {
-        return Err(Error::Conflict {
-            code: "too_many_children",
-            message: format!("a family holds at most {MAX_PER_FAMILY} children"),
-        });
-    }
+    crate::db::caps::within(count, MAX_PER_FAMILY, "too_many_children", "children per family")?;
     let row = seal(keys, new_id(), family_id, child.0, now, now)?;
     diesel::insert_into(children::table).values(&row).execute(conn)?;
     view(keys, row)

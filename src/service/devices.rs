@@ -136,6 +136,7 @@ pub fn register(
         }
     }
     let token_hash = sha256_hex(target.address());
+    crate::db::caps::lock_family(conn, family_id)?;
     let existing: Option<DeviceRow> = devices::table
         .filter(devices::family_id.eq(family_id))
         .filter(devices::token_hash.eq(&token_hash))
@@ -147,12 +148,7 @@ pub fn register(
         return view(keys, row).map(Registered::Existing);
     }
     let active: i64 = devices::table.filter(devices::family_id.eq(family_id)).count().get_result(conn)?;
-    if active >= MAX_PER_FAMILY {
-        return Err(Error::Conflict {
-            code: "too_many_devices",
-            message: format!("a family registers at most {MAX_PER_FAMILY} devices: remove one first"),
-        });
-    }
+    crate::db::caps::within(active, MAX_PER_FAMILY, "too_many_devices", "devices per family")?;
     let row = seal(keys, family_id, &target, token_hash, now)?;
     diesel::insert_into(devices::table).values(&row).execute(conn)?;
     view(keys, row).map(Registered::Created)

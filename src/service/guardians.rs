@@ -104,13 +104,9 @@ pub fn insert(
     guardian: NewGuardian,
     now: NaiveDateTime,
 ) -> Result<Guardian, Error> {
+    crate::db::caps::lock_family(conn, family_id)?;
     let count: i64 = guardians::table.filter(guardians::family_id.eq(family_id)).count().get_result(conn)?;
-    if count >= MAX_PER_FAMILY {
-        return Err(Error::Conflict {
-            code: "too_many_guardians",
-            message: format!("a family holds at most {MAX_PER_FAMILY} guardians"),
-        });
-    }
+    crate::db::caps::within(count, MAX_PER_FAMILY, "too_many_guardians", "guardians per family")?;
     let row = seal(keys, new_id(), family_id, guardian.0, now, now)?;
     diesel::insert_into(guardians::table).values(&row).execute(conn)?;
     view(keys, row)

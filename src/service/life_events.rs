@@ -127,6 +127,9 @@ pub struct LifeEvent {
     pub recorded_at: DateTime<Utc>,
 }
 
+/// Life events one family may record: a lifetime of births, moves and changes, many times over.
+pub const MAX_PER_FAMILY: i64 = 200;
+
 /// Records the event and applies it to the family, all or nothing.
 pub fn record(
     conn: &mut DbConnection,
@@ -136,6 +139,9 @@ pub fn record(
     today: NaiveDate,
     now: NaiveDateTime,
 ) -> Result<LifeEvent, Error> {
+    crate::db::caps::lock_family(conn, &family.id)?;
+    let recorded: i64 = life_events::table.filter(life_events::family_id.eq(&family.id)).count().get_result(conn)?;
+    crate::db::caps::within(recorded, MAX_PER_FAMILY, "too_many_events", "life events per family")?;
     let mut check = FieldCheck::default();
     check.check("date", dates::event_date(input.date(), today));
     let (kind, date, child_id, details) = match input {

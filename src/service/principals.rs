@@ -66,8 +66,20 @@ pub fn create_app(conn: &mut DbConnection, name: &str, now: NaiveDateTime) -> Re
     Ok((app.id, key))
 }
 
+/// Active API keys one app may hold: enough to rotate, few enough to audit.
+pub const MAX_ACTIVE_KEYS_PER_APP: i64 = 5;
+/// Unexpired parent sessions one family may hold (each phone or browser of its guardians).
+pub const MAX_ACTIVE_SESSIONS_PER_FAMILY: i64 = 20;
+
 /// Adds an API key to an app, e.g. to rotate keys without downtime.
 pub fn create_app_key(conn: &mut DbConnection, app_id: &str, now: NaiveDateTime) -> Result<IssuedKey, Error> {
+    crate::db::caps::lock_app(conn, app_id)?;
+    let active: i64 = app_keys::table
+        .filter(app_keys::app_id.eq(app_id))
+        .filter(app_keys::revoked_at.is_null())
+        .count()
+        .get_result(conn)?;
+    crate::db::caps::within(active, MAX_ACTIVE_KEYS_PER_APP, "too_many_keys", "active API keys per app (revoke one)")?;
     let secret = new_secret(APP_KEY_PREFIX);
     let row = AppKeyRow {
         id: new_id(),
@@ -153,6 +165,18 @@ pub fn create_session(
     ttl: Duration,
     now: NaiveDateTime,
 ) -> Result<ParentSession, Error> {
+    crate::db::caps::lock_family(conn, family_id)?;
+    let active: i64 = parent_sessions::table
+        .filter(parent_sessions::family_id.eq(family_id))
+        .filter(parent_sessions::expires_at.gt(now))
+        .count()
+        .get_result(conn)?;
+    crate::db::caps::within(
+        active,
+        MAX_ACTIVE_SESSIONS_PER_FAMILY,
+        "too_many_sessions",
+        "unexpired sessions per family",
+    )?;
     let token = new_secret(SESSION_PREFIX);
     let row = ParentSessionRow {
         id: new_id(),

@@ -254,3 +254,36 @@ async fn a_key_that_calls_too_fast_is_slowed_and_the_others_are_not() {
     let (status, _) = app.get("/v1/families", &calm).await;
     assert_eq!(status, StatusCode::OK);
 }
+
+#[actix_web::test]
+async fn caps_hold_under_concurrent_writes() {
+    let app = TestApp::spawn().await;
+    let (_, key) = app.create_app("vendor");
+    let family = app.create_family(&key, json!({ "municipality_code": "131016" })).await;
+    // 40 devices at once for one family: exactly the cap gets in.
+    let path = format!("/v1/families/{family}/devices");
+    let attempts = (0..40).map(|i| {
+        let device = crate::helpers::web_push_device(&format!("https://fcm.googleapis.com/fcm/send/cap-{i}"));
+        let (path, key) = (path.clone(), key.clone());
+        let app = &app;
+        async move { app.post(&path, &key, device).await }
+    });
+    let answers = futures_util::future::join_all(attempts).await;
+    let created = answers.iter().filter(|(s, _)| *s == StatusCode::CREATED).count();
+    let refused =
+        answers.iter().filter(|(s, b)| *s == StatusCode::CONFLICT && b["error"] == "too_many_devices").count();
+    assert_eq!((created, refused), (20, 20), "{answers:?}");
+    let (_, devices) = app.get(&path, &key).await;
+    assert_eq!(devices.as_array().map(Vec::len), Some(20));
+
+    // Sessions and app keys have caps too.
+    let mut last = (StatusCode::OK, Value::Null);
+    for _ in 0..21 {
+        last = app.post(&format!("/v1/families/{family}/sessions"), &key, json!({})).await;
+    }
+    assert_eq!((last.0, last.1["error"].as_str()), (StatusCode::CONFLICT, Some("too_many_sessions")), "{}", last.1);
+    for _ in 0..5 {
+        last = app.post("/v1/app/keys", &key, json!({})).await;
+    }
+    assert_eq!((last.0, last.1["error"].as_str()), (StatusCode::CONFLICT, Some("too_many_keys")), "{}", last.1);
+}
