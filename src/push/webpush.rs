@@ -173,12 +173,25 @@ async fn interpret(response: reqwest::Response) -> SendOutcome {
         // WNS throttles with 406.
         406 => SendOutcome::retry("rate_limited", after),
         413 => SendOutcome::failed("payload_too_large"),
-        400 | 401 | 403 => {
+        // 401 is about the request's authorization: the app's VAPID key or token.
+        401 => SendOutcome::config(format!("push service refused the VAPID credentials ({status}): {reason}")),
+        // 400 and 403 blame the app only when the answer says the VAPID token is wrong (Apple's
+        // BadJwtToken, a JWT or VAPID complaint). Otherwise the subscription is at fault: one
+        // made for another key (FCM: "does not correspond to the sender ID") or malformed, so
+        // a parent's bogus subscription disables that device, not the vendor's credentials.
+        400 | 403 if blames_credentials(&reason) => {
             SendOutcome::config(format!("push service refused the VAPID credentials ({status}): {reason}"))
         }
+        400 | 403 => SendOutcome::dead(format!("push service refused the subscription ({status})")),
         500..=599 => SendOutcome::retry(format!("provider_{status}"), after),
         _ => SendOutcome::failed(format!("provider_{status}")),
     }
+}
+
+/// Whether a push service's words say the VAPID credentials (not the subscription) are wrong.
+fn blames_credentials(reason: &str) -> bool {
+    let reason = reason.to_ascii_lowercase();
+    ["jwt", "vapid", "crypto-key"].iter().any(|word| reason.contains(word))
 }
 
 impl Sender for WebPushSender {

@@ -287,3 +287,37 @@ async fn caps_hold_under_concurrent_writes() {
     }
     assert_eq!((last.0, last.1["error"].as_str()), (StatusCode::CONFLICT, Some("too_many_keys")), "{}", last.1);
 }
+
+#[actix_web::test]
+async fn a_parents_foreign_subscription_disables_that_device_not_the_vendors_credentials() {
+    let web = WebPushMock::start().await;
+    let app = TestApp::spawn().await;
+    let key = app.push_ready_app("vendor").await;
+    let (good, good_device) = web.subscribe();
+    let (foreign, foreign_device) = web.subscribe();
+    // A subscription made with another application server key, as FCM answers it.
+    web.always(
+        &foreign,
+        crate::mocks::Reply::json(
+            403,
+            json!(
+                "the key in the authorization header does not correspond to the sender ID used to subscribe this user"
+            ),
+        ),
+    );
+    let family = family_with_device(&app, &key, good_device).await;
+    let (status, body) = app.post(&format!("/v1/families/{family}/devices"), &key, foreign_device).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let foreign_id = body["id"].as_str().expect("id").to_owned();
+    app.make_due(&family, "birth_registration").await;
+    web.wait_for(WAIT, |r| r.len() >= 2).await;
+    app.wait_until_settled().await;
+
+    let (_, devices) = app.get(&format!("/v1/families/{family}/devices"), &key).await;
+    let disabled =
+        devices.as_array().expect("devices").iter().find(|d| d["id"] == foreign_id.as_str()).expect("device");
+    assert!(disabled["disabled_at"].is_string(), "the foreign subscription is disabled: {disabled}");
+    let (_, credentials) = app.get("/v1/app/push-credentials", &key).await;
+    assert!(credentials["web_push"]["config_error"].is_null(), "the vendor is not blamed: {credentials}");
+    assert_eq!(web.received_by(&good).iter().filter(|r| r.status == 201).count(), 1, "the good device got its push");
+}
