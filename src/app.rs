@@ -15,8 +15,9 @@ use crate::db::rows::FamilyRow;
 use crate::db::{Db, DbConnection};
 use crate::domain::planner::PlanningContext;
 use crate::error::Error;
+use crate::service::access;
+use crate::service::family_changed::{family_changed, UseCase};
 use crate::service::principals::Principal;
-use crate::service::{access, planning};
 use crate::telemetry::Metrics;
 use crate::templates::Templates;
 
@@ -54,34 +55,34 @@ impl AppState {
             .await
     }
 
-    /// Runs `f` on the family, in one transaction, if the caller may change it, then re-plans
-    /// the family in the same transaction: every change upstream flows into its tasks.
+    /// Runs `f` on the family, in one transaction, if the caller may change it, then does what
+    /// follows a change (`family_changed`) in the same transaction: every change upstream flows
+    /// into its tasks, drafts and standing notices.
     pub async fn write_family<R, F>(&self, principal: Principal, family_id: String, f: F) -> Result<R, Error>
     where
         F: FnOnce(&mut DbConnection, &KeyRing, FamilyRow) -> Result<R, Error> + Send + 'static,
         R: Send + 'static,
     {
-        let keys = self.keys.clone();
-        let planning = self.planning.clone();
-        let templates = self.templates.clone();
-        let clock = self.clock.clone();
+        let uc = self.use_case();
         self.db
             .write(move |conn| {
                 let family = access::family_for(conn, &principal, &family_id)?;
-                let result = f(conn, &keys, family)?;
-                let (today, now) = (clock.today(), clock.now());
-                planning::replan(conn, &planning, &family_id, today, now)?;
-                if let Ok(family) = access::family_for(conn, &principal, &family_id) {
-                    // Drafts for tasks whose window opened, re-filled from the changed profile.
-                    crate::service::drafts::sync(conn, &keys, &planning, &family, today, now)?;
-                    // A family that moved in gets the municipality's standing notices.
-                    let name =
-                        crate::service::municipalities::display_name(conn, &planning, &family.municipality_code)?;
-                    crate::service::notices::deliver_standing(conn, &templates, &family, &name, today, now)?;
-                }
+                let result = f(conn, &uc.keys, family)?;
+                family_changed(conn, &uc, &family_id)?;
                 Ok(result)
             })
             .await
+    }
+
+    /// The use-case context of a request, at the clock's present instant.
+    pub fn use_case(&self) -> UseCase {
+        UseCase {
+            keys: self.keys.clone(),
+            planning: self.planning.clone(),
+            templates: self.templates.clone(),
+            today: self.clock.today(),
+            now: self.clock.now(),
+        }
     }
 }
 

@@ -7,9 +7,10 @@ use utoipa::IntoParams;
 use super::extract::ValidJson;
 use crate::app::AppState;
 use crate::error::Error;
+use crate::service::access;
 use crate::service::families::{self, Family, FamilyInput, FamilyPage, FamilyPatch};
+use crate::service::family_changed::family_changed;
 use crate::service::principals::Principal;
-use crate::service::{access, planning};
 
 /// Register a family (vendor app).
 ///
@@ -24,13 +25,12 @@ pub async fn create_family(
     body: ValidJson<FamilyInput>,
 ) -> Result<HttpResponse, Error> {
     let app_id = access::vendor_app(&principal)?.to_owned();
-    let (keys, planning) = (state.keys.clone(), state.planning.clone());
-    let (today, now) = (state.clock.today(), state.clock.now());
+    let uc = state.use_case();
     let family = state
         .db
         .write(move |conn| {
-            let family = families::create(conn, &keys, &app_id, body.0, today, now)?;
-            planning::replan(conn, &planning, &family.id, today, now)?;
+            let family = families::create(conn, &uc.keys, &app_id, body.0, uc.today, uc.now)?;
+            family_changed(conn, &uc, &family.id)?;
             Ok(family)
         })
         .await?;

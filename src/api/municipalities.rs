@@ -54,11 +54,7 @@ pub async fn update_municipality_settings(
 ) -> Result<HttpResponse, Error> {
     let code = code(path.into_inner())?;
     let staff_id = municipalities::staff_of(&principal, &code)?.to_owned();
-    let planning = state.planning.clone();
-    let (today, now) = (state.clock.today(), state.clock.now());
-    let replaced = state
-        .db
-        .write(move |conn| municipalities::replace(conn, &planning, &code, body.0, &staff_id, today, now))
-        .await?;
+    let uc = state.use_case();
+    let replaced = state.db.write(move |conn| municipalities::replace(conn, &uc, &code, body.0, &staff_id)).await?;
     Ok(HttpResponse::Ok().json(replaced))
 }

@@ -40,6 +40,19 @@ pub struct JobContext {
     pub webhooks: Arc<webhooks::WebhookClient>,
 }
 
+impl JobContext {
+    /// The use-case context of one unit of work, at the clock's present instant.
+    pub fn use_case(&self) -> crate::service::family_changed::UseCase {
+        crate::service::family_changed::UseCase {
+            keys: self.keys.clone(),
+            planning: self.planning.clone(),
+            templates: self.templates.clone(),
+            today: self.clock.today(),
+            now: self.clock.now(),
+        }
+    }
+}
+
 /// The real senders, with one pooled HTTP/2 client for Web Push and FCM.
 pub fn senders(settings: &PushSettings) -> anyhow::Result<Senders> {
     let timeout = Duration::from_secs(settings.timeout_seconds);

@@ -127,8 +127,9 @@ pub async fn run_notices(ctx: &JobContext, scheduled_for: NaiveDateTime) -> Resu
     Ok(sent)
 }
 
-/// Opens the drafts of tasks whose window opened by the calendar (the last week, so a missed
-/// day catches up), one family per transaction.
+/// A new day changes the families whose task windows opened by the calendar (the last week,
+/// so a missed day catches up): each gets what follows a change (`family_changed`: re-planned,
+/// its drafts opened, standing notices), one family per transaction.
 pub async fn run_drafts(ctx: &JobContext, scheduled_for: NaiveDateTime) -> Result<usize, Error> {
     let clock = ctx.clock.clone();
     if !ctx.db.write(move |conn| take(conn, "drafts", scheduled_for, clock.now())).await? {
@@ -142,10 +143,8 @@ pub async fn run_drafts(ctx: &JobContext, scheduled_for: NaiveDateTime) -> Resul
         .await?;
     let count = families.len();
     for family in families {
-        let (keys, planning, now) = (ctx.keys.clone(), ctx.planning.clone(), ctx.clock.now());
-        ctx.db
-            .write(move |conn| crate::service::drafts::sync_family(conn, &keys, &planning, &family, today, now))
-            .await?;
+        let uc = ctx.use_case();
+        ctx.db.write(move |conn| crate::service::family_changed::family_changed(conn, &uc, &family)).await?;
     }
     finish_job(ctx, "drafts", scheduled_for).await?;
     Ok(count)

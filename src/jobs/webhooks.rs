@@ -67,6 +67,10 @@ struct Claimed {
     owner: String,
 }
 
+/// A claimed delivery as read: id, payload, attempts, the URL and secret it was queued with
+/// (absent on rows queued before they were kept), and the webhook's current URL and secret.
+type ClaimedRow = (String, String, i32, Option<String>, Option<String>, String, String);
+
 fn claim(conn: &mut DbConnection, keys: &KeyRing, now: NaiveDateTime) -> Result<Vec<Claimed>, Error> {
     let candidates: Vec<String> = webhook_deliveries::table
         .filter(webhook_deliveries::status.eq("pending"))
@@ -91,7 +95,7 @@ fn claim(conn: &mut DbConnection, keys: &KeyRing, now: NaiveDateTime) -> Result<
         webhook_deliveries::lease_until.eq(Some(now + chrono::Duration::seconds(LEASE_SECONDS))),
     ))
     .execute(conn)?;
-    let rows: Vec<(String, String, i32, Option<String>, Option<String>, String, String)> = webhook_deliveries::table
+    let rows: Vec<ClaimedRow> = webhook_deliveries::table
         .inner_join(
             municipal_webhooks::table
                 .on(municipal_webhooks::municipality_code.eq(webhook_deliveries::municipality_code)),

@@ -433,22 +433,6 @@ pub fn families_with_opened_windows(
         .load(conn)?)
 }
 
-/// `sync` for a family given by id (from a job, with no caller to check).
-pub fn sync_family(
-    conn: &mut DbConnection,
-    keys: &KeyRing,
-    ctx: &PlanningContext,
-    family_id: &str,
-    today: NaiveDate,
-    now: NaiveDateTime,
-) -> Result<(), Error> {
-    match super::access::family_row(conn, family_id) {
-        Ok(family) => sync(conn, keys, ctx, &family, today, now),
-        Err(Error::NotFound(_)) => Ok(()),
-        Err(other) => Err(other),
-    }
-}
-
 pub struct NewDraft<'a> {
     pub family_id: &'a str,
     pub key: String,

@@ -10,6 +10,7 @@ pub mod children;
 pub mod devices;
 pub mod drafts;
 pub mod families;
+pub mod family_changed;
 pub mod guardians;
 pub mod inbox;
 pub mod life_events;

@@ -1,11 +1,12 @@
 //! 自治体: a municipality's settings, read and replaced by its own staff.
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::planning::{self, PlanDiff};
+use super::family_changed::{family_changed_under, UseCase};
+use super::planning::PlanDiff;
 use super::principals::Principal;
 use super::utc;
 use crate::db::rows::{FamilyRow, MunicipalitySettingsRow};
@@ -71,17 +72,17 @@ pub fn get(
     Ok(MunicipalitySettings { municipality_code: code.to_string(), source: source.into(), settings, updated_at: None })
 }
 
-/// Replaces the settings and re-plans every resident family under them. A refused document
-/// leaves the old settings in force.
+/// Replaces the settings, then does for every resident family what follows a change (its
+/// tasks re-planned under the new settings, its drafts and standing notices). A refused
+/// document leaves the old settings in force.
 pub fn replace(
     conn: &mut DbConnection,
-    ctx: &PlanningContext,
+    uc: &UseCase,
     code: &MunicipalityCode,
     settings: MunicipalityOverride,
     staff_id: &str,
-    today: NaiveDate,
-    now: NaiveDateTime,
 ) -> Result<SettingsReplaced, Error> {
+    let (ctx, now) = (&*uc.planning, uc.now);
     settings.validate(&ctx.catalog).map_err(Error::Validation)?;
     let row = MunicipalitySettingsRow {
         municipality_code: code.to_string(),
@@ -105,7 +106,7 @@ pub fn replace(
         .load(conn)?;
     let mut changes = PlanDiff::default();
     for family in &residents {
-        changes += planning::replan_with(conn, ctx, &resolved, family, today, now)?;
+        changes += family_changed_under(conn, uc, family, &resolved)?;
     }
     Ok(SettingsReplaced { settings: get(conn, ctx, code)?, families_replanned: residents.len(), changes })
 }

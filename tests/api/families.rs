@@ -185,3 +185,23 @@ async fn a_parent_session_reads_and_updates_its_family() {
     let (status, _) = app.patch(&format!("/v1/families/{id}"), token, json!({ "single_parent": true })).await;
     assert_eq!(status, StatusCode::OK);
 }
+
+#[actix_web::test]
+async fn a_family_registered_a_week_after_the_birth_finds_its_drafts_at_once() {
+    let app = TestApp::spawn().await;
+    let (_, key) = app.create_app("vendor");
+    let family = app
+        .create_family(
+            &key,
+            json!({ "municipality_code": "131016", "health_insurance": "national",
+                    "guardians": [{ "relationship": "mother", "full_name": "山田 花子", "birth_date": "1990-04-01" }],
+                    "children": [{ "status": "born", "birth_date": crate::helpers::tokyo_day(-7), "birth_weight_grams": 3000,
+                                   "full_name": "山田 さくら" }] }),
+        )
+        .await;
+    // No later write: the windows opened at the birth, so the drafts are there.
+    let (status, drafts) = app.get(&format!("/v1/families/{family}/drafts"), &key).await;
+    assert_eq!(status, StatusCode::OK, "{drafts}");
+    let forms: Vec<&str> = drafts.as_array().expect("drafts").iter().filter_map(|d| d["form_id"].as_str()).collect();
+    assert!(forms.contains(&"child_allowance_claim") && forms.contains(&"birth_registration"), "{forms:?}");
+}

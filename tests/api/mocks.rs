@@ -238,6 +238,8 @@ struct FcmState {
     tokens_issued: Mutex<usize>,
     /// `expires_in` of the access tokens issued (3600 unless a test asks otherwise).
     token_lifetime: Mutex<Option<u64>>,
+    /// The token endpoint never answers (a hung provider).
+    token_hangs: Mutex<bool>,
 }
 
 /// A loopback FCM: `POST /token` (OAuth2 JWT bearer) and `POST /v1/projects/{p}/messages:send`.
@@ -286,6 +288,11 @@ impl FcmMock {
         *self.state.token_lifetime.lock().expect("lock") = Some(seconds);
     }
 
+    /// Makes the token endpoint hold every request without answering.
+    pub fn hang_token_requests(&self) {
+        *self.state.token_hangs.lock().expect("lock") = true;
+    }
+
     pub fn tokens_issued(&self) -> usize {
         *self.state.tokens_issued.lock().expect("lock")
     }
@@ -319,6 +326,9 @@ async fn fcm_token(state: web::Data<FcmState>, form: web::Form<HashMap<String, S
         || !form.contains_key("assertion")
     {
         return HttpResponse::BadRequest().json(json!({ "error": "invalid_grant" }));
+    }
+    if *state.token_hangs.lock().expect("lock") {
+        tokio::time::sleep(Duration::from_secs(600)).await;
     }
     *state.tokens_issued.lock().expect("lock") += 1;
     let expires_in = state.token_lifetime.lock().expect("lock").unwrap_or(3600);

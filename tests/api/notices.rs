@@ -410,3 +410,22 @@ async fn a_family_moving_in_gets_the_standing_notices_and_one_moving_out_does_no
     let (_, figures) = app.get(&format!("{base}/figures"), &author).await;
     assert_eq!(figures["recorded"], 1);
 }
+
+#[actix_web::test]
+async fn a_family_registered_in_the_municipality_gets_its_standing_notices_at_once() {
+    let app = TestApp::spawn().await;
+    let (_, key) = app.create_app("vendor");
+    let author = app.create_staff("131016");
+    let approver = app.create_staff("131016");
+    let mut welcome = notice("checkup", json!({}));
+    welcome["standing"] = json!(true);
+    welcome["texts"]["ja"]["title"] = json!("ようこそ：健診の予定");
+    let base = approved(&app, &author, &approver, welcome).await;
+    app.post(&format!("{base}/send"), &author, json!({})).await;
+
+    // Registered with no later write: the welcome is there at once.
+    let family = app.create_family(&key, json!({ "municipality_code": "131016" })).await;
+    let (_, inbox) = app.get(&format!("/v1/families/{family}/inbox"), &key).await;
+    assert_eq!(inbox["items"].as_array().map(Vec::len), Some(1), "{inbox}");
+    assert!(inbox["items"][0]["inbox_text"].as_str().is_some_and(|t| t.starts_with("ようこそ")));
+}

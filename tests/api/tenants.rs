@@ -321,3 +321,42 @@ async fn a_parents_foreign_subscription_disables_that_device_not_the_vendors_cre
     assert!(credentials["web_push"]["config_error"].is_null(), "the vendor is not blamed: {credentials}");
     assert_eq!(web.received_by(&good).iter().filter(|r| r.status == 201).count(), 1, "the good device got its push");
 }
+
+#[actix_web::test]
+async fn a_provider_that_never_answers_holds_up_only_its_own_delivery() {
+    let web = WebPushMock::start().await;
+    let fcm = FcmMock::start().await;
+    fcm.hang_token_requests();
+    let (base, token_uri) = (fcm.base.clone(), fcm.token_uri());
+    let app = TestApp::spawn_with(|s| {
+        s.push.fcm_base_url = base;
+        s.push.fcm_token_uri = token_uri;
+        s.push.timeout_seconds = 1;
+    })
+    .await;
+    let key_a = app.push_ready_app("vendor A").await;
+    let (status, body) =
+        app.call(Method::PUT, "/v1/app/push-credentials/fcm", Some(&key_a), Some(fcm.service_account())).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let key_b = app.push_ready_app("vendor B").await;
+    let family_a =
+        family_with_device(&app, &key_a, json!({ "kind": "fcm", "token": "fcmTokenOfVendorA:APA91bHbbbbb" })).await;
+    let (subscription_b, device_b) = web.subscribe();
+    let family_b = family_with_device(&app, &key_b, device_b).await;
+    app.make_due(&family_a, "birth_registration").await;
+    app.make_due(&family_b, "birth_registration").await;
+
+    // Within the send deadline (two 1 s timeouts), B's push is out and A's send gave up.
+    let received = web.wait_for(WAIT, |r| !r.is_empty()).await;
+    assert_eq!(received.first().map(|r| r.subscription.as_str()), Some(subscription_b.as_str()));
+    let started = std::time::Instant::now();
+    let stalled = loop {
+        let ledger = deliveries_of(&app, &key_a, &family_a).await;
+        if ledger.first().is_some_and(|d| d["last_error"] == "timeout") {
+            break ledger;
+        }
+        assert!(started.elapsed() < WAIT, "the hung send never timed out: {ledger:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(stalled[0]["status"], "pending", "a timeout is retried later: {stalled:?}");
+}

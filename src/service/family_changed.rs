@@ -1,0 +1,58 @@
+//! What follows "a family changed" (家族情報の変更), whatever changed it: a vendor's or a
+//! parent's write, the family's registration, its municipality's new settings, or a new day.
+//! One function, so no path forgets a step.
+
+use std::sync::Arc;
+
+use chrono::{NaiveDate, NaiveDateTime};
+
+use super::planning::{self, PlanDiff};
+use super::{access, drafts, municipalities, notices};
+use crate::crypto::KeyRing;
+use crate::db::rows::FamilyRow;
+use crate::db::DbConnection;
+use crate::domain::overrides::ResolvedOverride;
+use crate::domain::planner::PlanningContext;
+use crate::error::Error;
+use crate::templates::Templates;
+
+/// What the use cases need besides their connection, built once per request or job: the key
+/// ring, the rulebook (catalog, calendar, forms, shipped settings), the templates, and the
+/// instant they act at (read once from the application's clock).
+#[derive(Clone)]
+pub struct UseCase {
+    pub keys: Arc<KeyRing>,
+    pub planning: Arc<PlanningContext>,
+    pub templates: Arc<Templates>,
+    pub today: NaiveDate,
+    pub now: NaiveDateTime,
+}
+
+/// In the caller's transaction: re-plans the family's tasks and reminders, opens and re-fills
+/// the drafts of tasks whose window opened, and delivers the municipality's standing notices
+/// the family has not had (it moved in, or was just registered). A family that no longer
+/// exists (it was just deleted) needs nothing.
+pub fn family_changed(conn: &mut DbConnection, uc: &UseCase, family_id: &str) -> Result<PlanDiff, Error> {
+    let family = match access::family_row(conn, family_id) {
+        Ok(family) => family,
+        Err(Error::NotFound(_)) => return Ok(PlanDiff::default()),
+        Err(other) => return Err(other),
+    };
+    let settings = planning::resolved_settings(conn, &uc.planning, &family.municipality_code)?;
+    family_changed_under(conn, uc, &family, &settings)
+}
+
+/// The same for a family read already, under settings resolved already (a municipality's
+/// residents, one after another).
+pub fn family_changed_under(
+    conn: &mut DbConnection,
+    uc: &UseCase,
+    family: &FamilyRow,
+    settings: &ResolvedOverride,
+) -> Result<PlanDiff, Error> {
+    let diff = planning::replan_with(conn, &uc.planning, settings, family, uc.today, uc.now)?;
+    drafts::sync(conn, &uc.keys, &uc.planning, family, uc.today, uc.now)?;
+    let name = municipalities::display_name(conn, &uc.planning, &family.municipality_code)?;
+    notices::deliver_standing(conn, &uc.templates, family, &name, uc.today, uc.now)?;
+    Ok(diff)
+}
