@@ -367,17 +367,25 @@ async fn a_scheduled_notice_is_sent_once_at_its_time_even_with_two_workers() {
     drop(replica);
 }
 
-#[actix_web::test]
-async fn a_family_moving_in_gets_the_standing_notices_and_one_moving_out_does_not() {
-    let app = TestApp::spawn().await;
-    let (_, key) = app.create_app("vendor");
+/// 131016 sends a standing notice (for every family that comes to live there): "ようこそ…".
+/// Returns the notice's path and its author's key.
+async fn send_standing_welcome(app: &TestApp) -> (String, String) {
     let author = app.create_staff("131016");
     let approver = app.create_staff("131016");
     let mut welcome = notice("checkup", json!({}));
     welcome["standing"] = json!(true);
     welcome["texts"]["ja"]["title"] = json!("ようこそ：健診の予定");
-    let base = approved(&app, &author, &approver, welcome).await;
-    app.post(&format!("{base}/send"), &author, json!({})).await;
+    let base = approved(app, &author, &approver, welcome).await;
+    let (status, body) = app.post(&format!("{base}/send"), &author, json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    (base, author)
+}
+
+#[actix_web::test]
+async fn a_family_moving_in_gets_the_standing_notices_and_one_moving_out_does_not() {
+    let app = TestApp::spawn().await;
+    let (_, key) = app.create_app("vendor");
+    let (base, author) = send_standing_welcome(&app).await;
 
     let newcomer = app.create_family(&key, json!({ "municipality_code": "141003" })).await;
     let (_, before) = app.get(&format!("/v1/families/{newcomer}/inbox"), &key).await;
@@ -415,13 +423,7 @@ async fn a_family_moving_in_gets_the_standing_notices_and_one_moving_out_does_no
 async fn a_family_registered_in_the_municipality_gets_its_standing_notices_at_once() {
     let app = TestApp::spawn().await;
     let (_, key) = app.create_app("vendor");
-    let author = app.create_staff("131016");
-    let approver = app.create_staff("131016");
-    let mut welcome = notice("checkup", json!({}));
-    welcome["standing"] = json!(true);
-    welcome["texts"]["ja"]["title"] = json!("ようこそ：健診の予定");
-    let base = approved(&app, &author, &approver, welcome).await;
-    app.post(&format!("{base}/send"), &author, json!({})).await;
+    send_standing_welcome(&app).await;
 
     // Registered with no later write: the welcome is there at once.
     let family = app.create_family(&key, json!({ "municipality_code": "131016" })).await;

@@ -33,6 +33,41 @@ async fn deliveries_of(app: &TestApp, key: &str, family: &str) -> Vec<Value> {
     ledger.as_array().cloned().unwrap_or_default()
 }
 
+/// Vendor A pushes through FCM (whose token endpoint is `fcm`, misbehaving as the test set it),
+/// vendor B through Web Push; each has a family with a reminder due now.
+struct SideBySide {
+    key_a: String,
+    family_a: String,
+    family_b: String,
+    subscription_b: String,
+}
+
+async fn fcm_vendor_beside_a_web_push_vendor(app: &TestApp, fcm: &FcmMock, web: &WebPushMock) -> SideBySide {
+    let key_a = app.push_ready_app("vendor A").await;
+    let (status, body) =
+        app.call(Method::PUT, "/v1/app/push-credentials/fcm", Some(&key_a), Some(fcm.service_account())).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let key_b = app.push_ready_app("vendor B").await;
+    let family_a =
+        family_with_device(app, &key_a, json!({ "kind": "fcm", "token": "fcmTokenOfVendorA:APA91bHaaaaa" })).await;
+    let (subscription_b, device_b) = web.subscribe();
+    let family_b = family_with_device(app, &key_b, device_b).await;
+    app.make_due(&family_a, "birth_registration").await;
+    app.make_due(&family_b, "birth_registration").await;
+    SideBySide { key_a, family_a, family_b, subscription_b }
+}
+
+/// The app with its FCM token endpoint at the mock (the operator's setting).
+async fn app_with_fcm(fcm: &FcmMock, timeout_seconds: u64) -> TestApp {
+    let (base, token_uri) = (fcm.base.clone(), fcm.token_uri());
+    TestApp::spawn_with(|s| {
+        s.push.fcm_base_url = base;
+        s.push.fcm_token_uri = token_uri;
+        s.push.timeout_seconds = timeout_seconds;
+    })
+    .await
+}
+
 #[actix_web::test]
 async fn the_fcm_token_endpoint_is_the_operators_not_the_vendors() {
     let app = TestApp::spawn().await;
@@ -71,24 +106,9 @@ async fn a_sender_that_panics_fails_its_own_delivery_and_the_others_still_go_out
     // The token endpoint answers an `expires_in` that overflows gcp_auth's arithmetic: a panic
     // inside the FCM sender, on vendor A's sends only.
     fcm.issue_tokens_expiring_in(u64::MAX);
-    let (base, token_uri) = (fcm.base.clone(), fcm.token_uri());
-    let app = TestApp::spawn_with(|s| {
-        s.push.fcm_base_url = base;
-        s.push.fcm_token_uri = token_uri;
-    })
-    .await;
-    let key_a = app.push_ready_app("vendor A").await;
-    let (status, body) =
-        app.call(Method::PUT, "/v1/app/push-credentials/fcm", Some(&key_a), Some(fcm.service_account())).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    let key_b = app.push_ready_app("vendor B").await;
-    let family_a =
-        family_with_device(&app, &key_a, json!({ "kind": "fcm", "token": "fcmTokenOfVendorA:APA91bHaaaaa" })).await;
-    let (subscription_b, device_b) = web.subscribe();
-    let family_b = family_with_device(&app, &key_b, device_b).await;
-
-    app.make_due(&family_a, "birth_registration").await;
-    app.make_due(&family_b, "birth_registration").await;
+    let app = app_with_fcm(&fcm, 10).await;
+    let SideBySide { key_a, family_a, family_b, subscription_b } =
+        fcm_vendor_beside_a_web_push_vendor(&app, &fcm, &web).await;
     web.wait_for(WAIT, |r| !r.is_empty()).await;
     app.wait_until_settled().await;
     let failed = deliveries_of(&app, &key_a, &family_a).await;
@@ -327,24 +347,9 @@ async fn a_provider_that_never_answers_holds_up_only_its_own_delivery() {
     let web = WebPushMock::start().await;
     let fcm = FcmMock::start().await;
     fcm.hang_token_requests();
-    let (base, token_uri) = (fcm.base.clone(), fcm.token_uri());
-    let app = TestApp::spawn_with(|s| {
-        s.push.fcm_base_url = base;
-        s.push.fcm_token_uri = token_uri;
-        s.push.timeout_seconds = 1;
-    })
-    .await;
-    let key_a = app.push_ready_app("vendor A").await;
-    let (status, body) =
-        app.call(Method::PUT, "/v1/app/push-credentials/fcm", Some(&key_a), Some(fcm.service_account())).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    let key_b = app.push_ready_app("vendor B").await;
-    let family_a =
-        family_with_device(&app, &key_a, json!({ "kind": "fcm", "token": "fcmTokenOfVendorA:APA91bHbbbbb" })).await;
-    let (subscription_b, device_b) = web.subscribe();
-    let family_b = family_with_device(&app, &key_b, device_b).await;
-    app.make_due(&family_a, "birth_registration").await;
-    app.make_due(&family_b, "birth_registration").await;
+    let app = app_with_fcm(&fcm, 1).await;
+    let SideBySide { key_a, family_a, subscription_b, .. } =
+        fcm_vendor_beside_a_web_push_vendor(&app, &fcm, &web).await;
 
     // Within the send deadline (two 1 s timeouts), B's push is out and A's send gave up.
     let received = web.wait_for(WAIT, |r| !r.is_empty()).await;
