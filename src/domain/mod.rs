@@ -29,15 +29,43 @@ pub use quiet_hours::QuietHours;
 /// OpenAPI schema and the conversions to and from the database column.
 #[macro_export]
 macro_rules! text_enum {
-    ($(#[$meta:meta])* pub enum $name:ident { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
-        $(#[$meta])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+    ($(#[doc = $doc:literal])* pub enum $name:ident { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[doc = $doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
         pub enum $name {
             $($(#[$vmeta])* #[serde(rename = $text)] $variant),+
         }
 
+        // The schema is written here rather than derived: the derive does not read a `rename`
+        // whose text comes through a macro variable, and documented the variants' Rust names.
+        // These are the texts the API speaks and stores.
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                let description = [$($doc),*].iter().map(|line: &&str| line.trim()).collect::<Vec<_>>().join("\n");
+                utoipa::openapi::schema::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .description((!description.is_empty()).then_some(description))
+                    .enum_values(Some([$($text),+]))
+                    .into()
+            }
+        }
+
+        impl utoipa::ToSchema for $name {}
+
         impl $name {
             pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// Whether each variant's stored text is also its serde name and its name in the
+            /// OpenAPI document (`rename_all` and the per-variant texts agree).
+            pub fn wire_names_agree() -> bool {
+                let schema = serde_json::to_value(<$name as utoipa::PartialSchema>::schema()).unwrap_or_default();
+                let documented: Vec<&str> =
+                    schema["enum"].as_array().map(|v| v.iter().filter_map(|x| x.as_str()).collect()).unwrap_or_default();
+                Self::ALL.iter().all(|v| {
+                    serde_json::to_value(v).ok().as_ref().and_then(|j| j.as_str()) == Some(v.as_str())
+                        && documented.contains(&v.as_str())
+                }) && documented.len() == Self::ALL.len()
+            }
 
             pub fn as_str(self) -> &'static str {
                 match self { $($name::$variant => $text),+ }

@@ -141,3 +141,59 @@ async fn every_documented_operation_answers_401_without_a_key_as_documented() {
     }
     assert!(checked >= 40, "only {checked} operations checked");
 }
+
+#[test]
+fn every_enum_is_documented_with_the_names_the_api_speaks() {
+    // Each text enum: its stored text, its serde name and its OpenAPI name are one.
+    let enums = [
+        ("AnswerKind", nonstop::service::notices::AnswerKind::wire_names_agree()),
+        ("ApnsEnvironment", nonstop::domain::enums::ApnsEnvironment::wire_names_agree()),
+        ("BundleStatus", nonstop::service::bundles::BundleStatus::wire_names_agree()),
+        ("ChildStatus", nonstop::domain::enums::ChildStatus::wire_names_agree()),
+        ("Circumstance", nonstop::domain::catalog::Circumstance::wire_names_agree()),
+        ("ClosedDay", nonstop::domain::catalog::ClosedDay::wire_names_agree()),
+        ("Collapse", nonstop::templates::Collapse::wire_names_agree()),
+        ("DeadlineKind", nonstop::domain::catalog::DeadlineKind::wire_names_agree()),
+        ("DeliveryStatus", nonstop::service::inbox::DeliveryStatus::wire_names_agree()),
+        ("DeviceKind", nonstop::domain::enums::DeviceKind::wire_names_agree()),
+        ("DraftStatus", nonstop::service::drafts::DraftStatus::wire_names_agree()),
+        ("EntryKind", nonstop::service::inbox::EntryKind::wire_names_agree()),
+        ("FieldNeed", nonstop::service::drafts::FieldNeed::wire_names_agree()),
+        ("FieldType", nonstop::domain::forms::FieldType::wire_names_agree()),
+        ("FilesWith", nonstop::domain::catalog::FilesWith::wire_names_agree()),
+        ("HealthInsurance", nonstop::domain::enums::HealthInsurance::wire_names_agree()),
+        ("LifeEventKind", nonstop::domain::enums::LifeEventKind::wire_names_agree()),
+        ("NoticeCategory", nonstop::service::notices::NoticeCategory::wire_names_agree()),
+        ("NoticeStatus", nonstop::service::notices::NoticeStatus::wire_names_agree()),
+        ("NotificationStatus", nonstop::service::planning::NotificationStatus::wire_names_agree()),
+        ("Origin", nonstop::service::drafts::Origin::wire_names_agree()),
+        ("ProcedureKind", nonstop::domain::catalog::ProcedureKind::wire_names_agree()),
+        ("Relationship", nonstop::domain::enums::Relationship::wire_names_agree()),
+        ("ReminderBase", nonstop::domain::catalog::ReminderBase::wire_names_agree()),
+        ("Rule", nonstop::domain::catalog::Rule::wire_names_agree()),
+        ("Sex", nonstop::domain::enums::Sex::wire_names_agree()),
+        ("Subject", nonstop::domain::catalog::Subject::wire_names_agree()),
+        ("SubmissionStatus", nonstop::service::submissions::SubmissionStatus::wire_names_agree()),
+        ("TaskAction", nonstop::service::tasks::TaskAction::wire_names_agree()),
+        ("TaskState", nonstop::service::tasks::TaskState::wire_names_agree()),
+        ("TaskStatus", nonstop::service::planning::TaskStatus::wire_names_agree()),
+        ("TemplateCategory", nonstop::templates::TemplateCategory::wire_names_agree()),
+        ("Trigger", nonstop::domain::catalog::Trigger::wire_names_agree()),
+        ("Urgency", nonstop::templates::Urgency::wire_names_agree()),
+        ("VariableType", nonstop::templates::VariableType::wire_names_agree()),
+    ];
+    let wrong: Vec<&str> = enums.iter().filter(|(_, agree)| !agree).map(|(name, _)| *name).collect();
+    assert!(wrong.is_empty(), "documented names differ from the wire names: {wrong:?}");
+    // And nothing in the document is left capitalised.
+    let document: Value = serde_json::from_str(&nonstop::api::openapi().to_json().expect("json")).expect("parse");
+    for (name, schema) in document["components"]["schemas"].as_object().expect("schemas") {
+        for value in schema["enum"].as_array().into_iter().flatten() {
+            let value = value.as_str().unwrap_or_default();
+            assert!(
+                !value.is_empty()
+                    && value.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-'),
+                "{name}: '{value}' is not a wire name"
+            );
+        }
+    }
+}
