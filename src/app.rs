@@ -147,11 +147,14 @@ impl Application {
         } else {
             None
         };
-        let document = web::Data::new(crate::api::OpenApiJson(crate::api::openapi().to_pretty_json()?));
+        let openapi = crate::api::openapi();
+        let known_paths = web::Data::new(crate::api::routes::KnownPaths::from_document(&openapi));
+        let document = web::Data::new(crate::api::OpenApiJson(openapi.to_pretty_json()?));
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
                 .app_data(document.clone())
+                .app_data(known_paths.clone())
                 .wrap(actix_web::middleware::from_fn(crate::telemetry::observe))
                 .into_utoipa_app()
                 .configure(crate::api::configure)

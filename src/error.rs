@@ -34,6 +34,8 @@ pub enum Error {
     /// The request is well formed but refused for a reason with its own code (a signature
     /// that does not verify, a certificate that is not trusted, …).
     Refused { code: &'static str, message: String },
+    /// A path of the API, with a method it does not take; `allow` lists those it does.
+    MethodNotAllowed { allow: String },
     /// The caller's key made more requests than its rate allows; it may retry after the delay.
     RateLimited { retry_after_seconds: u64 },
     /// A fault of ours; the cause goes to the log only.
@@ -73,6 +75,7 @@ impl Error {
             Self::NotFound(_) => "not_found",
             Self::Conflict { code, .. } | Self::Refused { code, .. } => code,
             Self::RateLimited { .. } => "rate_limited",
+            Self::MethodNotAllowed { .. } => "method_not_allowed",
             Self::Internal(_) => "internal_error",
         }
     }
@@ -87,6 +90,7 @@ impl Error {
             Self::Unauthorized(why) | Self::Forbidden(why) | Self::UnsupportedMediaType(why) => (*why).to_owned(),
             Self::NotFound(what) => format!("{what} not found"),
             Self::Conflict { message, .. } | Self::Refused { message, .. } => message.clone(),
+            Self::MethodNotAllowed { allow } => format!("this path takes {allow}"),
             Self::RateLimited { retry_after_seconds } => {
                 format!("too many requests with this credential; retry after {retry_after_seconds} s")
             }
@@ -124,7 +128,8 @@ impl From<diesel::result::Error> for Error {
 #[derive(Debug, Serialize, serde::Deserialize, ToSchema)]
 pub struct ErrorBody {
     /// Machine-readable code: `invalid_body`, `validation_failed`, `unauthorized`,
-    /// `forbidden`, `not_found`, a conflict code, `rate_limited`, or `internal_error`.
+    /// `forbidden`, `not_found`, `method_not_allowed`, a conflict code, `rate_limited`, or
+    /// `internal_error`.
     #[schema(example = "validation_failed")]
     pub error: String,
     /// What went wrong, for a developer to read.
@@ -146,6 +151,7 @@ impl ResponseError for Error {
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::Refused { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -157,6 +163,9 @@ impl ResponseError for Error {
         let mut response = HttpResponse::build(self.status_code());
         if matches!(self, Self::Unauthorized(_)) {
             response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+        }
+        if let Self::MethodNotAllowed { allow } = self {
+            response.insert_header((header::ALLOW, allow.clone()));
         }
         if let Self::RateLimited { retry_after_seconds } = self {
             response.insert_header((header::RETRY_AFTER, retry_after_seconds.to_string()));

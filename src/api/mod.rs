@@ -18,6 +18,7 @@ mod notices;
 mod ops;
 mod push_credentials;
 pub mod rate_limit;
+pub mod routes;
 mod sessions;
 mod submissions;
 mod tasks;

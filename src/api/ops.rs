@@ -50,6 +50,14 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(state.metrics.render(state.db.pool_state()))
 }
 
-pub async fn not_found() -> Result<HttpResponse, Error> {
-    Err(Error::NotFound("route"))
+/// No route matched: 405 with `Allow` when the path is the API's and only the method is wrong,
+/// else the JSON 404.
+pub async fn not_found(
+    req: actix_web::HttpRequest,
+    known: web::Data<super::routes::KnownPaths>,
+) -> Result<HttpResponse, Error> {
+    match known.allowed(req.path()) {
+        Some(allow) => Err(Error::MethodNotAllowed { allow }),
+        None => Err(Error::NotFound("route")),
+    }
 }

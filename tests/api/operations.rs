@@ -197,3 +197,18 @@ fn every_enum_is_documented_with_the_names_the_api_speaks() {
         }
     }
 }
+
+#[actix_web::test]
+async fn a_wrong_method_on_a_known_path_answers_405_with_allow() {
+    let app = TestApp::spawn().await;
+    let response = app.client.delete(format!("{}/v1/app/keys", app.base)).send().await.expect("sent");
+    assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(response.headers().get("allow").and_then(|v| v.to_str().ok()), Some("GET, POST"));
+    let body: Value = response.json().await.expect("envelope");
+    assert_eq!(body["error"], "method_not_allowed", "{body}");
+    let (status, body) =
+        app.call(Method::PUT, "/v1/families/0190a7e0-0000-7000-8000-000000000000/tasks", None, None).await;
+    assert_eq!((status, body["error"].as_str()), (StatusCode::METHOD_NOT_ALLOWED, Some("method_not_allowed")));
+    let (status, _) = app.call(Method::DELETE, "/v1/no-such-thing", None, None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "an unknown path is still 404");
+}
