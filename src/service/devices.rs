@@ -43,7 +43,7 @@ pub struct WebPushKeys {
 }
 
 /// A device to register, by `kind`.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum DeviceInput {
     /// A browser or PWA subscription.
@@ -53,6 +53,17 @@ pub enum DeviceInput {
     /// An Android (or iOS through Firebase) registration token.
     Fcm(FcmDevice),
 }
+
+crate::tagged_schema!(
+    DeviceInput,
+    "kind",
+    "A device to register, by `kind`.",
+    [
+        ("web_push", "WebPushDeviceInput", WebPushDevice, "A browser or PWA subscription."),
+        ("apns", "ApnsDeviceInput", ApnsDevice, "An iOS device token."),
+        ("fcm", "FcmDeviceInput", FcmDevice, "An Android (or iOS through Firebase) registration token."),
+    ]
+);
 
 /// A Web Push subscription, as `PushSubscription.toJSON()` gives it.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]

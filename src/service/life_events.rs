@@ -21,7 +21,7 @@ use crate::domain::{dates, text, MunicipalityCode, PostalCode};
 use crate::error::{Error, FieldCheck};
 
 /// A life event to record, by `type`. `date` is the day it happened (Asia/Tokyo).
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum LifeEventInput {
     /// 妊娠: adds an expected child with its due date.
@@ -83,6 +83,29 @@ pub struct SingleParentChangedEvent {
     pub date: NaiveDate,
     pub single_parent: bool,
 }
+
+crate::tagged_schema!(
+    LifeEventInput,
+    "type",
+    "A life event to record, by `type`. `date` is the day it happened (Asia/Tokyo).",
+    [
+        ("pregnancy", "PregnancyEventInput", PregnancyEvent, "妊娠: adds an expected child with its due date."),
+        ("birth", "BirthEventInput", BirthEvent, "出生: a child was born."),
+        ("moved", "MovedEventInput", MovedEvent, "転居・転入: the family moved."),
+        (
+            "health_insurance_changed",
+            "HealthInsuranceChangedEventInput",
+            HealthInsuranceChangedEvent,
+            "The household's health insurance changed."
+        ),
+        (
+            "single_parent_changed",
+            "SingleParentChangedEventInput",
+            SingleParentChangedEvent,
+            "The household became, or stopped being, a single-parent household."
+        ),
+    ]
+);
 
 impl<'de> Deserialize<'de> for LifeEventInput {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {

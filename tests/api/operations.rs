@@ -212,3 +212,37 @@ async fn a_wrong_method_on_a_known_path_answers_405_with_allow() {
     let (status, _) = app.call(Method::DELETE, "/v1/no-such-thing", None, None).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "an unknown path is still 404");
 }
+
+#[test]
+fn tagged_bodies_are_unions_whose_branches_each_require_their_tag() {
+    let document: Value = serde_json::from_str(&nonstop::api::openapi().to_json().expect("json")).expect("parse");
+    let schemas = &document["components"]["schemas"];
+    for (union, tag, values) in [
+        ("DeviceInput", "kind", vec!["web_push", "apns", "fcm"]),
+        (
+            "LifeEventInput",
+            "type",
+            vec!["pregnancy", "birth", "moved", "health_insurance_changed", "single_parent_changed"],
+        ),
+    ] {
+        let schema = &schemas[union];
+        assert_eq!(schema["discriminator"]["propertyName"], tag, "{union}: {schema}");
+        let mapping = schema["discriminator"]["mapping"].as_object().expect("mapping");
+        let mut mapped: Vec<&str> = mapping.keys().map(String::as_str).collect();
+        mapped.sort_unstable();
+        let mut expected = values.clone();
+        expected.sort_unstable();
+        assert_eq!(mapped, expected, "{union}");
+        assert_eq!(schema["oneOf"].as_array().map(Vec::len), Some(values.len()), "{union}");
+        for (value, reference) in mapping {
+            let name = reference.as_str().and_then(|r| r.strip_prefix("#/components/schemas/")).expect("a component");
+            let branch = &schemas[name];
+            assert!(
+                branch["required"].as_array().is_some_and(|r| r.contains(&Value::from(tag))),
+                "{name} requires {tag}"
+            );
+            assert_eq!(branch["properties"][tag]["enum"], serde_json::json!([value]), "{name}: {tag} is {value} only");
+            assert_eq!(branch["type"], "object", "{name}");
+        }
+    }
+}
