@@ -187,7 +187,10 @@ impl Modify for Conventions {
             for operation in
                 [&mut item.get, &mut item.post, &mut item.patch, &mut item.put, &mut item.delete].into_iter().flatten()
             {
-                for (status, description) in errors {
+                let takes_body = operation.request_body.is_some();
+                let body_errors = takes_body
+                    .then_some(("415", "The body is not JSON (`Content-Type: application/json`), or is compressed"));
+                for (status, description) in errors.into_iter().chain(body_errors) {
                     let response = Response::builder()
                         .description(description)
                         .content(

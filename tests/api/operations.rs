@@ -246,3 +246,39 @@ fn tagged_bodies_are_unions_whose_branches_each_require_their_tag() {
         }
     }
 }
+
+#[actix_web::test]
+async fn every_operation_with_a_body_answers_415_to_a_body_that_is_not_json_as_documented() {
+    let app = TestApp::spawn().await;
+    let (_, key) = app.create_app("vendor");
+    let document: Value = serde_json::from_str(&nonstop::api::openapi().to_json().expect("json")).expect("parse");
+    let mut checked = 0;
+    for (path, item) in document["paths"].as_object().expect("paths") {
+        let concrete: String = path
+            .split('/')
+            .map(|part| if part.starts_with('{') { "00000000-0000-0000-0000-000000000000" } else { part })
+            .collect::<Vec<_>>()
+            .join("/")
+            .replace("municipalities/00000000-0000-0000-0000-000000000000", "municipalities/131016");
+        for (method, operation) in item.as_object().expect("item") {
+            if operation["requestBody"].is_null() {
+                assert!(operation["responses"]["415"].is_null(), "{method} {path} takes no body");
+                continue;
+            }
+            assert!(operation["responses"]["415"].is_object(), "{method} {path} documents 415");
+            let method = Method::from_bytes(method.to_uppercase().as_bytes()).expect("method");
+            let response = app
+                .client
+                .request(method.clone(), format!("{}{concrete}", app.base))
+                .bearer_auth(&key)
+                .header("content-type", "text/plain")
+                .body("municipality_code=131016")
+                .send()
+                .await
+                .expect("sent");
+            assert_eq!(response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE, "{method} {concrete}");
+            checked += 1;
+        }
+    }
+    assert!(checked >= 20, "only {checked} operations take a body");
+}
