@@ -42,6 +42,7 @@ pub async fn create_family(
 #[serde(deny_unknown_fields)]
 pub struct PageQuery {
     /// How many families per page (1–100, default 50).
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<i64>,
     /// The `next_after` of the previous page.
     after: Option<String>,

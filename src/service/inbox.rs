@@ -76,6 +76,7 @@ pub struct InboxPage {
 #[serde(deny_unknown_fields)]
 pub struct InboxQuery {
     /// Entries per page (1–100, default 20).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
     /// The `next_before` of the previous page.
     pub before: Option<String>,

@@ -282,3 +282,28 @@ async fn every_operation_with_a_body_answers_415_to_a_body_that_is_not_json_as_d
     }
     assert!(checked >= 20, "only {checked} operations take a body");
 }
+
+#[actix_web::test]
+async fn page_limits_are_documented_as_enforced() {
+    let app = TestApp::spawn().await;
+    let (_, key) = app.create_app("vendor");
+    let family = app.create_family(&key, serde_json::json!({ "municipality_code": "131016" })).await;
+    let document: Value = serde_json::from_str(&nonstop::api::openapi().to_json().expect("json")).expect("parse");
+    for (path, concrete) in [
+        ("/v1/families", "/v1/families".to_owned()),
+        ("/v1/families/{family_id}/inbox", format!("/v1/families/{family}/inbox")),
+    ] {
+        let limit = document["paths"][path]["get"]["parameters"]
+            .as_array()
+            .and_then(|params| params.iter().find(|p| p["name"] == "limit"))
+            .unwrap_or_else(|| panic!("{path} documents limit"));
+        assert_eq!((limit["schema"]["minimum"].as_i64(), limit["schema"]["maximum"].as_i64()), (Some(1), Some(100)));
+        for (value, accepted) in [(0, false), (1, true), (100, true), (101, false)] {
+            let (status, body) = app.get(&format!("{concrete}?limit={value}"), &key).await;
+            assert_eq!(status.is_success(), accepted, "{concrete}?limit={value}: {body}");
+            if !accepted {
+                assert!(body["fields"]["limit"].is_string(), "{concrete}?limit={value} names the field: {body}");
+            }
+        }
+    }
+}
