@@ -55,9 +55,9 @@ pub async fn update_notice(
     body: ValidJson<NoticeInput>,
 ) -> Result<HttpResponse, Error> {
     let (code, id) = path.into_inner();
-    let (code, _) = staff(&principal, code)?;
+    let (code, staff_id) = staff(&principal, code)?;
     let now = state.clock.now();
-    let notice = state.db.write(move |conn| notices::update(conn, &code, &id, body.0, now)).await?;
+    let notice = state.db.write(move |conn| notices::update(conn, &code, &id, body.0, &staff_id, now)).await?;
     Ok(HttpResponse::Ok().json(notice))
 }
 

@@ -261,6 +261,8 @@ pub struct NoticeRow {
     pub send_at: Option<NaiveDateTime>,
     /// Still delivered to families who move in after it was sent.
     pub standing: bool,
+    /// JSON list of the staff ids who wrote its contents (author and editors).
+    pub editors: String,
 }
 
 #[derive(Clone, Debug, Queryable, Selectable, Insertable)]

@@ -243,6 +243,7 @@ diesel::table! {
         updated_at -> Timestamp,
         send_at -> Nullable<Timestamp>,
         standing -> Bool,
+        editors -> Text,
     }
 }
 

@@ -167,6 +167,8 @@ pub struct Notice {
     pub standing: bool,
     pub send_at: Option<DateTime<Utc>>,
     pub author_staff_id: String,
+    /// Everyone who wrote its contents: the author, then each member of staff who edited it.
+    pub editors: Vec<String>,
     pub approver_staff_id: Option<String>,
     pub approved_at: Option<DateTime<Utc>>,
     pub sent_at: Option<DateTime<Utc>>,
@@ -252,7 +254,9 @@ fn validate(input: &NoticeInput) -> Result<(), Error> {
 
 fn view(row: NoticeRow) -> Result<Notice, Error> {
     let content: Content = serde_json::from_str(&row.content).map_err(|e| Error::unreadable("notices.content", &e))?;
+    let editors = editors_of(&row)?;
     Ok(Notice {
+        editors,
         category: NoticeCategory::from_stored(&row.category)?,
         status: NoticeStatus::from_stored(&row.status)?,
         texts: content.texts,
@@ -298,6 +302,7 @@ pub fn create(
         audience,
         status: NoticeStatus::Draft.as_str().to_owned(),
         author_staff_id: staff_id.to_owned(),
+        editors: editors_json(&[staff_id.to_owned()])?,
         approver_staff_id: None,
         approved_at: None,
         sent_at: None,
@@ -325,15 +330,21 @@ pub fn get(conn: &mut DbConnection, code: &MunicipalityCode, id: &str) -> Result
     view(find(conn, code, id)?)
 }
 
-/// Replaces a notice's contents; an approved notice goes back to draft and needs approval again.
+/// Replaces a notice's contents; an approved notice goes back to draft and needs approval again,
+/// from someone who wrote none of it: `staff_id` joins its editors.
 pub fn update(
     conn: &mut DbConnection,
     code: &MunicipalityCode,
     id: &str,
     input: NoticeInput,
+    staff_id: &str,
     now: NaiveDateTime,
 ) -> Result<Notice, Error> {
     let row = find(conn, code, id)?;
+    let mut editors = editors_of(&row)?;
+    if !editors.iter().any(|e| e == staff_id) {
+        editors.push(staff_id.to_owned());
+    }
     if !matches!(
         NoticeStatus::from_stored(&row.status)?,
         NoticeStatus::Draft | NoticeStatus::Approved | NoticeStatus::Scheduled
@@ -355,6 +366,7 @@ pub fn update(
         send_at: None,
         standing: input.standing,
         expires_at: input.expires_at.map(|t| t.naive_utc()),
+        editors: editors_json(&editors)?,
         updated_at: now,
         ..row
     };
@@ -362,7 +374,20 @@ pub fn update(
     view(updated)
 }
 
-/// Approval by a second member of staff: the author cannot approve their own notice.
+/// The staff who wrote a notice's contents.
+fn editors_of(row: &NoticeRow) -> Result<Vec<String>, Error> {
+    let editors: Vec<String> =
+        serde_json::from_str(&row.editors).map_err(|e| Error::unreadable("notices.editors", &e))?;
+    // Rows from before editors were kept name their author only through `author_staff_id`.
+    Ok(if editors.is_empty() { vec![row.author_staff_id.clone()] } else { editors })
+}
+
+fn editors_json(editors: &[String]) -> Result<String, Error> {
+    serde_json::to_string(editors).map_err(|e| Error::internal(e.to_string()))
+}
+
+/// Approval by a second member of staff (二人目の確認): nobody who wrote any of the notice (its
+/// author, or anyone who edited it) can approve it, so what goes out was read by someone else.
 pub fn approve(
     conn: &mut DbConnection,
     code: &MunicipalityCode,
@@ -374,10 +399,11 @@ pub fn approve(
     if row.status != NoticeStatus::Draft.as_str() {
         return Err(Error::Conflict { code: "notice_not_draft", message: "only a draft can be approved".into() });
     }
-    if row.author_staff_id == staff_id {
+    if editors_of(&row)?.iter().any(|editor| editor == staff_id) {
         return Err(Error::Conflict {
             code: "approval_by_author",
-            message: "a notice is approved by another member of staff than its author".into(),
+            message: "a notice is approved by a member of staff who wrote none of it (not its author, not an editor)"
+                .into(),
         });
     }
     let updated = NoticeRow {

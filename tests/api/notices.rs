@@ -431,3 +431,28 @@ async fn a_family_registered_in_the_municipality_gets_its_standing_notices_at_on
     assert_eq!(inbox["items"].as_array().map(Vec::len), Some(1), "{inbox}");
     assert!(inbox["items"][0]["inbox_text"].as_str().is_some_and(|t| t.starts_with("ようこそ")));
 }
+
+#[actix_web::test]
+async fn whoever_wrote_any_of_a_notice_cannot_approve_it() {
+    let app = TestApp::spawn().await;
+    let (a, b, c) = (app.create_staff("131016"), app.create_staff("131016"), app.create_staff("131016"));
+    let (status, draft) = app.post("/v1/municipalities/131016/notices", &a, notice("event", json!({}))).await;
+    assert_eq!(status, StatusCode::CREATED, "{draft}");
+    let base = format!("/v1/municipalities/131016/notices/{}", draft["id"].as_str().expect("id"));
+    // B replaces A's text and audience, then tries to approve what B wrote.
+    let mut rewritten = notice("emergency", json!({ "single_parent": true }));
+    rewritten["texts"]["ja"]["body"] = json!("Bが書き換えた本文");
+    let (status, edited) = app.call(Method::PUT, &base, Some(&b), Some(rewritten)).await;
+    assert_eq!(status, StatusCode::OK, "{edited}");
+    assert_eq!(edited["author_staff_id"], draft["author_staff_id"], "the author stays A");
+    assert_eq!(edited["editors"].as_array().map(Vec::len), Some(2), "A and B wrote it: {edited}");
+    for writer in [&a, &b] {
+        let (status, error) = app.post(&format!("{base}/approve"), writer, json!({})).await;
+        assert_eq!((status, error["error"].as_str()), (StatusCode::CONFLICT, Some("approval_by_author")), "{error}");
+    }
+    // C read none of it before: C's approval counts, and the notice can go out.
+    let (status, approved) = app.post(&format!("{base}/approve"), &c, json!({})).await;
+    assert_eq!((status, approved["status"].as_str()), (StatusCode::OK, Some("approved")), "{approved}");
+    let (status, sent) = app.post(&format!("{base}/send"), &a, json!({})).await;
+    assert_eq!((status, sent["status"].as_str()), (StatusCode::OK, Some("sent")), "{sent}");
+}
