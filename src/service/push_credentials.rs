@@ -41,16 +41,32 @@ pub struct ApnsCredentialsInput {
     pub topic: String,
 }
 
-/// An FCM service account, as in the JSON file Google issues.
+/// An FCM service account: the JSON file Google issues, sent as it is. Only `project_id`,
+/// `client_email` and `private_key` are kept; Google's other fields are accepted and dropped.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FcmCredentialsInput {
+    /// `service_account` (the only kind FCM takes).
+    #[serde(rename = "type")]
+    pub account_type: Option<String>,
     pub project_id: String,
     pub client_email: String,
     pub private_key: String,
     /// Google's token endpoint, as in the file; nonstop always uses the one its operator set
     /// (Google's), so any other value is refused.
     pub token_uri: Option<String>,
+    /// Part of Google's file; not used.
+    pub private_key_id: Option<String>,
+    /// Part of Google's file; not used.
+    pub client_id: Option<String>,
+    /// Part of Google's file; not used.
+    pub auth_uri: Option<String>,
+    /// Part of Google's file; not used.
+    pub auth_provider_x509_cert_url: Option<String>,
+    /// Part of Google's file; not used.
+    pub client_x509_cert_url: Option<String>,
+    /// Part of Google's file; not used.
+    pub universe_domain: Option<String>,
 }
 
 fn store<S: Serialize, P: Serialize>(
@@ -156,6 +172,9 @@ pub fn set_fcm(
     }
     if !input.private_key.contains("-----BEGIN PRIVATE KEY-----") {
         check.fail("private_key", "must be the service account's private key in PEM");
+    }
+    if input.account_type.as_deref().is_some_and(|kind| kind != "service_account") {
+        check.fail("type", "must be service_account: FCM takes a service account's key file");
     }
     if input.token_uri.as_deref().is_some_and(|given| given != token_uri) {
         check.fail("token_uri", format!("must be Google's token endpoint {token_uri} (or left out)"));

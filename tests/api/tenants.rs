@@ -365,3 +365,28 @@ async fn a_provider_that_never_answers_holds_up_only_its_own_delivery() {
     };
     assert_eq!(stalled[0]["status"], "pending", "a timeout is retried later: {stalled:?}");
 }
+
+#[actix_web::test]
+async fn the_service_account_file_google_issues_is_accepted_as_it_is() {
+    let app = TestApp::spawn().await;
+    let (_, key) = app.create_app("vendor");
+    let fcm = FcmMock::start().await;
+    let mut file = fcm.service_account();
+    let extra = json!({
+        "type": "service_account",
+        "private_key_id": "0123456789abcdef0123456789abcdef01234567",
+        "client_id": "123456789012345678901",
+        "auth_uri": "https://accounts.google.com/o/oauth2/auth",
+        "token_uri": "https://oauth2.googleapis.com/token",
+        "auth_provider_x509_cert_url": "https://www.googleapis.com/oauth2/v1/certs",
+        "client_x509_cert_url": "https://www.googleapis.com/robot/v1/metadata/x509/push%40nonstop-test.iam.gserviceaccount.com",
+        "universe_domain": "googleapis.com"
+    });
+    file.as_object_mut().expect("object").extend(extra.as_object().expect("object").clone());
+    let (status, body) = app.call(Method::PUT, "/v1/app/push-credentials/fcm", Some(&key), Some(file.clone())).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    file["type"] = json!("authorized_user");
+    let (status, error) = app.call(Method::PUT, "/v1/app/push-credentials/fcm", Some(&key), Some(file)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{error}");
+    assert!(error["fields"]["type"].is_string(), "{error}");
+}
