@@ -66,6 +66,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .service(life_events::record_life_event)
             .service(life_events::list_life_events)
             .service(sessions::create_session)
+            .service(sessions::delete_sessions)
+            .service(sessions::delete_current_session)
             .service(tasks::list_tasks)
             .service(tasks::update_task)
             .service(tasks::list_planned_notifications)

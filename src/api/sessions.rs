@@ -1,6 +1,6 @@
 //! `/v1/families/{family_id}/sessions`: tokens for the parent's app, one family each.
 
-use actix_web::{post, web, HttpResponse};
+use actix_web::{delete, post, web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
@@ -32,6 +32,10 @@ pub async fn create_session(
     body: ValidJson<SessionInput>,
 ) -> Result<HttpResponse, Error> {
     access::vendor_app(&principal)?;
+    let Principal::App { key_id, .. } = &principal else {
+        return Err(Error::Forbidden("only a vendor app mints sessions"));
+    };
+    let key_id = key_id.clone();
     let limits = &state.settings.sessions;
     let ttl = body.0.ttl_seconds.unwrap_or(limits.default_ttl_seconds);
     if !(60..=limits.max_ttl_seconds).contains(&ttl) {
@@ -40,8 +44,43 @@ pub async fn create_session(
     let now = state.clock.now();
     let session = state
         .write_family(principal, path.into_inner(), move |conn, _, family| {
-            principals::create_session(conn, &family.id, chrono::Duration::seconds(ttl), now)
+            principals::create_session(conn, &family.id, &key_id, chrono::Duration::seconds(ttl), now)
         })
         .await?;
     Ok(HttpResponse::Created().json(session))
+}
+
+/// End every session of a family (vendor app's backend): a lost phone, a guardian who left.
+#[utoipa::path(tag = "sessions", operation_id = "delete_sessions", params(("family_id" = String, Path)),
+    responses((status = 204, description = "Every session of the family ended")))]
+#[delete("/families/{family_id}/sessions")]
+pub async fn delete_sessions(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<String>,
+) -> Result<HttpResponse, Error> {
+    access::vendor_app(&principal)?;
+    state
+        .write_family(principal, path.into_inner(), move |conn, _, family| {
+            principals::end_family_sessions(conn, &family.id)
+        })
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Log out: the parent's app ends the session it calls with.
+#[utoipa::path(tag = "sessions", operation_id = "delete_current_session",
+    responses((status = 204, description = "The session ended; its token no longer works")))]
+#[delete("/sessions/current")]
+pub async fn delete_current_session(
+    state: web::Data<AppState>,
+    principal: Principal,
+    req: HttpRequest,
+) -> Result<HttpResponse, Error> {
+    if !matches!(principal, Principal::Parent { .. }) {
+        return Err(Error::Forbidden("only a parent session logs out; vendors revoke keys"));
+    }
+    let token = super::extract::bearer(&req).ok_or(Error::Unauthorized("send the session token"))?;
+    state.db.write(move |conn| principals::end_session(conn, &token)).await?;
+    Ok(HttpResponse::NoContent().finish())
 }

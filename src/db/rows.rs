@@ -131,6 +131,8 @@ pub struct ParentSessionRow {
     pub token_hash: String,
     pub created_at: NaiveDateTime,
     pub expires_at: NaiveDateTime,
+    /// The app key that minted it (none for sessions minted before this was kept).
+    pub app_key_id: Option<String>,
 }
 
 #[derive(Clone, Debug, Queryable, Selectable, Insertable, AsChangeset, Identifiable)]

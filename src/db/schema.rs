@@ -114,6 +114,7 @@ diesel::table! {
         token_hash -> Text,
         created_at -> Timestamp,
         expires_at -> Timestamp,
+        app_key_id -> Nullable<Text>,
     }
 }
 

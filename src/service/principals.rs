@@ -162,6 +162,7 @@ pub fn revoke_staff(conn: &mut DbConnection, staff_id: &str, now: NaiveDateTime)
 pub fn create_session(
     conn: &mut DbConnection,
     family_id: &str,
+    app_key_id: &str,
     ttl: Duration,
     now: NaiveDateTime,
 ) -> Result<ParentSession, Error> {
@@ -184,9 +185,21 @@ pub fn create_session(
         token_hash: sha256_hex(&token),
         created_at: now,
         expires_at: now + ttl,
+        app_key_id: Some(app_key_id.to_owned()),
     };
     diesel::insert_into(parent_sessions::table).values(&row).execute(conn)?;
     Ok(ParentSession { token, family_id: row.family_id, expires_at: utc(row.expires_at) })
+}
+
+/// Ends the parent session whose token this is (logging out).
+pub fn end_session(conn: &mut DbConnection, token: &str) -> Result<(), Error> {
+    diesel::delete(parent_sessions::table.filter(parent_sessions::token_hash.eq(sha256_hex(token)))).execute(conn)?;
+    Ok(())
+}
+
+/// Ends every session of the family (a lost phone, a guardian who left); returns how many.
+pub fn end_family_sessions(conn: &mut DbConnection, family_id: &str) -> Result<usize, Error> {
+    Ok(diesel::delete(parent_sessions::table.filter(parent_sessions::family_id.eq(family_id))).execute(conn)?)
 }
 
 /// Resolves a bearer credential to its principal; unknown, revoked and expired credentials
@@ -217,11 +230,14 @@ pub fn authenticate(conn: &mut DbConnection, bearer: &str, now: NaiveDateTime) -
         return Ok(Principal::Staff { staff_id, municipality });
     }
     if bearer.starts_with(SESSION_PREFIX) {
+        // A session ends with the key that minted it.
         let found: Option<(String, String)> = parent_sessions::table
             .inner_join(families::table.inner_join(apps::table))
+            .left_join(app_keys::table.on(app_keys::id.nullable().eq(parent_sessions::app_key_id)))
             .filter(parent_sessions::token_hash.eq(&hash))
             .filter(parent_sessions::expires_at.gt(now))
             .filter(apps::revoked_at.is_null())
+            .filter(app_keys::revoked_at.nullable().is_null())
             .select((parent_sessions::family_id, families::app_id))
             .first(conn)
             .optional()?;

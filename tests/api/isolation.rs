@@ -200,3 +200,50 @@ async fn session_lifetimes_are_bounded() {
         assert!(error["fields"]["ttl_seconds"].is_string());
     }
 }
+
+#[actix_web::test]
+async fn sessions_end_at_logout_with_their_key_or_when_the_vendor_ends_them() {
+    let app = TestApp::spawn().await;
+    let (_, first_key) = app.create_app("vendor");
+    let family = app.create_family(&first_key, json!({ "municipality_code": "131016" })).await;
+    let (_, keys) = app.get("/v1/app/keys", &first_key).await;
+    let first_key_id = keys[0]["key_id"].as_str().expect("the app's one key").to_owned();
+    let mint = |key: String| {
+        let app = &app;
+        let family = family.clone();
+        async move {
+            let (status, session) = app.post(&format!("/v1/families/{family}/sessions"), &key, json!({})).await;
+            assert_eq!(status, StatusCode::CREATED, "{session}");
+            session["token"].as_str().expect("token").to_owned()
+        }
+    };
+    let works = |token: String| {
+        let app = &app;
+        let family = family.clone();
+        async move { app.get(&format!("/v1/families/{family}"), &token).await.0 == StatusCode::OK }
+    };
+    let (leaving, staying) = (mint(first_key.clone()).await, mint(first_key.clone()).await);
+
+    // A parent logs out: that token ends, the other session goes on.
+    let (status, _) = app.delete("/v1/sessions/current", &leaving).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert!(!works(leaving).await, "a logged-out token is refused");
+    assert!(works(staying.clone()).await);
+    let (status, _) = app.delete("/v1/sessions/current", &first_key).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "a vendor key does not log out");
+
+    // The vendor rotates keys: sessions minted with the revoked key end with it.
+    let (status, created) = app.post("/v1/app/keys", &first_key, json!({})).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let second_key = created["api_key"].as_str().expect("key").to_owned();
+    let (status, body) = app.delete(&format!("/v1/app/keys/{first_key_id}"), &second_key).await;
+    assert!(status.is_success(), "{body}");
+    assert!(!works(staying).await, "a session ends with the key that minted it");
+    let fresh = mint(second_key.clone()).await;
+    assert!(works(fresh.clone()).await);
+
+    // And the vendor can end every session of the family at once.
+    let (status, _) = app.delete(&format!("/v1/families/{family}/sessions"), &second_key).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert!(!works(fresh).await);
+}

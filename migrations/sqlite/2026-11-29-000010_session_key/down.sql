@@ -1,0 +1,1 @@
+ALTER TABLE parent_sessions DROP COLUMN app_key_id;
