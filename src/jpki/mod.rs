@@ -160,6 +160,12 @@ pub struct Verification {
     pub verified_at: DateTime<Utc>,
 }
 
+/// A certificate that passed every check: its SHA-256 and its holder's 基本4情報.
+pub struct CheckedCertificate {
+    pub sha256: String,
+    pub holder: BasicFourInfo,
+}
+
 /// A signature that passed every check, with the certificate's holder for the signer check.
 #[derive(Debug, Clone)]
 pub struct VerifiedSignature {
@@ -248,9 +254,9 @@ impl Verifier {
     }
 
     /// Checks a signing certificate alone (for registering it beforehand); returns its SHA-256.
-    pub fn check_certificate(&self, certificate: &[u8], at: DateTime<Utc>) -> Result<String, Refusal> {
-        self.check(certificate, &[], at)?;
-        Ok(hex::encode(Sha256::digest(certificate)))
+    pub fn check_certificate(&self, certificate: &[u8], at: DateTime<Utc>) -> Result<CheckedCertificate, Refusal> {
+        let checked = self.check(certificate, &[], at)?;
+        Ok(CheckedCertificate { sha256: hex::encode(Sha256::digest(certificate)), holder: checked.profile.holder })
     }
 
     /// Every check of the certificate: algorithms, issuer, validity, profile.

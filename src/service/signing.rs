@@ -312,7 +312,7 @@ fn submit(
 }
 
 /// Registers a guardian's signing certificate (after checking it is a trusted signing
-/// certificate); only its SHA-256 is kept.
+/// certificate of someone born on the guardian's birth date); only its SHA-256 is kept.
 pub fn register_certificate(
     conn: &mut DbConnection,
     verifier: &Verifier,
@@ -321,9 +321,25 @@ pub fn register_certificate(
     input: &CertificateRegistration,
     now: NaiveDateTime,
 ) -> Result<RegisteredCertificate, Error> {
-    guardians::find(conn, &family.id, guardian_id)?;
+    let guardian = guardians::find(conn, &family.id, guardian_id)?;
     let der = decode_certificate(&input.certificate, "certificate")?;
-    let sha256 = verifier.check_certificate(&der, now.and_utc()).map_err(refused)?;
+    let checked = verifier.check_certificate(&der, now.and_utc()).map_err(refused)?;
+    // A registered card signs for the guardian without the name check (its name has substituted
+    // characters), so it must at least be a card of someone born on the guardian's birth date.
+    let Some(born) = guardian.birth_date else {
+        return Err(Error::Refused {
+            code: "guardian_birth_date_missing",
+            message: "record the guardian's birth date first: a card is registered only for the person born then"
+                .into(),
+        });
+    };
+    if checked.holder.birth_date() != Some(born) {
+        return Err(Error::Refused {
+            code: "not_the_guardians_card",
+            message: "the card's 生年月日 is not the guardian's: only the guardian's own card can be registered".into(),
+        });
+    }
+    let sha256 = checked.sha256;
     diesel::delete(registered_certificates::table.find((guardian_id, &sha256))).execute(conn)?;
     diesel::insert_into(registered_certificates::table)
         .values((

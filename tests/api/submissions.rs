@@ -454,6 +454,19 @@ async fn a_card_with_substituted_characters_signs_once_its_certificate_is_regist
 
     let (_, fam) = app.get(&format!("/v1/families/{family}"), key).await;
     let guardian = fam["guardians"][0]["id"].as_str().unwrap();
+    // Another person's card (born another day) cannot be registered for the mother.
+    let stranger = s.ca.issue(&Holder::new("他人 花子", "1985-01-01"));
+    let (status, refused) = app
+        .call(
+            reqwest::Method::PUT,
+            &format!("/v1/families/{family}/guardians/{guardian}/signing-certificate"),
+            Some(key),
+            Some(json!({ "certificate": stranger.certificate_base64() })),
+        )
+        .await;
+    assert_eq!((status, refused["error"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("not_the_guardians_card")));
+    let (status, refused) = app.post(&format!("{path}/signature"), key, signature_body(&stranger, &document)).await;
+    assert_eq!((status, refused["error"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("wrong_signer")));
     let (status, registered) = app
         .call(
             reqwest::Method::PUT,
