@@ -76,13 +76,7 @@ impl AppState {
 
     /// The use-case context of a request, at the clock's present instant.
     pub fn use_case(&self) -> UseCase {
-        UseCase {
-            keys: self.keys.clone(),
-            planning: self.planning.clone(),
-            templates: self.templates.clone(),
-            today: self.clock.today(),
-            now: self.clock.now(),
-        }
+        UseCase::at(&self.keys, &self.planning, &self.templates, &self.clock)
     }
 }
 

@@ -43,13 +43,7 @@ pub struct JobContext {
 impl JobContext {
     /// The use-case context of one unit of work, at the clock's present instant.
     pub fn use_case(&self) -> crate::service::family_changed::UseCase {
-        crate::service::family_changed::UseCase {
-            keys: self.keys.clone(),
-            planning: self.planning.clone(),
-            templates: self.templates.clone(),
-            today: self.clock.today(),
-            now: self.clock.now(),
-        }
+        crate::service::family_changed::UseCase::at(&self.keys, &self.planning, &self.templates, &self.clock)
     }
 }
 

@@ -28,6 +28,24 @@ pub struct UseCase {
     pub now: NaiveDateTime,
 }
 
+impl UseCase {
+    /// The context of one request or unit of work, at `clock`'s present instant.
+    pub fn at(
+        keys: &Arc<KeyRing>,
+        planning: &Arc<PlanningContext>,
+        templates: &Arc<Templates>,
+        clock: &crate::clock::Clock,
+    ) -> Self {
+        Self {
+            keys: keys.clone(),
+            planning: planning.clone(),
+            templates: templates.clone(),
+            today: clock.today(),
+            now: clock.now(),
+        }
+    }
+}
+
 /// In the caller's transaction: re-plans the family's tasks and reminders, opens and re-fills
 /// the drafts of tasks whose window opened, and delivers the municipality's standing notices
 /// the family has not had (it moved in, or was just registered). A family that no longer
@@ -39,20 +57,21 @@ pub fn family_changed(conn: &mut DbConnection, uc: &UseCase, family_id: &str) ->
         Err(other) => return Err(other),
     };
     let settings = planning::resolved_settings(conn, &uc.planning, &family.municipality_code)?;
-    family_changed_under(conn, uc, &family, &settings)
+    let name = municipalities::display_name(conn, &uc.planning, &family.municipality_code)?;
+    family_changed_under(conn, uc, &family, &settings, &name)
 }
 
-/// The same for a family read already, under settings resolved already (a municipality's
-/// residents, one after another).
+/// The same for a family read already, under its municipality's settings and name read
+/// already (a municipality's residents, one after another, read them once).
 pub fn family_changed_under(
     conn: &mut DbConnection,
     uc: &UseCase,
     family: &FamilyRow,
     settings: &ResolvedOverride,
+    municipality_name: &str,
 ) -> Result<PlanDiff, Error> {
     let diff = planning::replan_with(conn, &uc.planning, settings, family, uc.today, uc.now)?;
     drafts::sync(conn, &uc.keys, &uc.planning, family, uc.today, uc.now)?;
-    let name = municipalities::display_name(conn, &uc.planning, &family.municipality_code)?;
-    notices::deliver_standing(conn, &uc.templates, family, &name, uc.today, uc.now)?;
+    notices::deliver_standing(conn, &uc.templates, family, municipality_name, uc.today, uc.now)?;
     Ok(diff)
 }

@@ -104,9 +104,10 @@ pub fn replace(
         .filter(families::municipality_code.eq(code.as_str()))
         .select(FamilyRow::as_select())
         .load(conn)?;
+    let name = display_name(conn, ctx, code.as_str())?;
     let mut changes = PlanDiff::default();
     for family in &residents {
-        changes += family_changed_under(conn, uc, family, &resolved)?;
+        changes += family_changed_under(conn, uc, family, &resolved, &name)?;
     }
     Ok(SettingsReplaced { settings: get(conn, ctx, code)?, families_replanned: residents.len(), changes })
 }
