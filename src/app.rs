@@ -16,6 +16,7 @@ use crate::db::{Db, DbConnection};
 use crate::domain::planner::PlanningContext;
 use crate::error::Error;
 use crate::service::access;
+use crate::service::audit::{self, Actor, Event};
 use crate::service::family_changed::{family_changed, UseCase};
 use crate::service::principals::Principal;
 use crate::telemetry::Metrics;
@@ -69,6 +70,23 @@ impl AppState {
                 let family = access::family_for(conn, &principal, &family_id)?;
                 let result = f(conn, &uc.keys, family)?;
                 family_changed(conn, &uc, &family_id)?;
+                Ok(result)
+            })
+            .await
+    }
+
+    /// Runs `f` in one write transaction and records the event it returns in the audit trail,
+    /// in that same transaction: an act is committed with its record or not at all.
+    pub async fn write_audited<R, F>(&self, actor: Actor, f: F) -> Result<R, Error>
+    where
+        F: FnOnce(&mut DbConnection, &UseCase) -> Result<(R, Event), Error> + Send + 'static,
+        R: Send + 'static,
+    {
+        let uc = self.use_case();
+        self.db
+            .write(move |conn| {
+                let (result, event) = f(conn, &uc)?;
+                audit::record(conn, &actor, event, uc.now)?;
                 Ok(result)
             })
             .await

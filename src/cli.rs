@@ -1,5 +1,5 @@
-//! The command line: `serve` (default), `migrate`, `openapi`, and the operator's `apps` and
-//! `staff` commands, which print JSON so scripts can read them.
+//! The command line: `serve` (default), `migrate`, `openapi`, and the operator's `apps`,
+//! `staff` and `audit` commands, which print JSON so scripts can read them.
 
 use std::path::PathBuf;
 
@@ -11,6 +11,7 @@ use crate::app::Application;
 use crate::config::Settings;
 use crate::db::Db;
 use crate::domain::MunicipalityCode;
+use crate::service::audit::{self, Actor, AuditAction, AuditFilter, Event};
 use crate::service::principals;
 
 #[derive(Debug, Parser)]
@@ -37,6 +38,23 @@ pub enum Command {
     /// Municipal staff keys, scoped to one 全国地方公共団体コード.
     #[command(subcommand)]
     Staff(StaffCommand),
+    /// Read the audit trail (監査記録), newest first, one JSON object per line.
+    Audit {
+        /// Only this municipality's events.
+        #[arg(long)]
+        municipality: Option<String>,
+        /// Only this action, e.g. `notice.approved`.
+        #[arg(long)]
+        action: Option<String>,
+        /// Events at or after this instant (RFC 3339).
+        #[arg(long)]
+        since: Option<chrono::DateTime<chrono::FixedOffset>>,
+        /// Events before this instant (RFC 3339).
+        #[arg(long)]
+        until: Option<chrono::DateTime<chrono::FixedOffset>>,
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -62,6 +80,9 @@ pub enum StaffCommand {
         municipality: String,
         #[arg(long)]
         name: String,
+        /// The key may list and revoke its municipality's staff keys.
+        #[arg(long)]
+        admin: bool,
     },
     /// Revoke a staff key.
     Revoke {
@@ -92,10 +113,20 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             let db = open_database(&settings)?;
             let mut conn = db.get()?;
             let output = conn.transaction(|conn| match apps {
-                AppsCommand::Create { name } => principals::create_app(conn, &name, now())
-                    .map(|(app_id, key)| json!({ "app_id": app_id, "key_id": key.key_id, "api_key": key.api_key })),
+                AppsCommand::Create { name } => {
+                    let (app_id, key) = principals::create_app(conn, &name, now())?;
+                    let actor = Actor::operator("apps create");
+                    audit::record(conn, &actor, Event::new(AuditAction::AppCreated, "app", &app_id), now())?;
+                    audit::record(conn, &actor, Event::new(AuditAction::AppKeyCreated, "app_key", &key.key_id), now())?;
+                    Ok::<_, crate::error::Error>(
+                        json!({ "app_id": app_id, "key_id": key.key_id, "api_key": key.api_key }),
+                    )
+                }
                 AppsCommand::Revoke { app_id } => {
-                    principals::revoke_app(conn, &app_id, now()).map(|()| json!({ "revoked": app_id }))
+                    principals::revoke_app(conn, &app_id, now())?;
+                    let actor = Actor::operator("apps revoke");
+                    audit::record(conn, &actor, Event::new(AuditAction::AppRevoked, "app", &app_id), now())?;
+                    Ok(json!({ "revoked": app_id }))
                 }
             })?;
             println!("{output}");
@@ -105,19 +136,55 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             let db = open_database(&settings)?;
             let mut conn = db.get()?;
             let output = match staff {
-                StaffCommand::Create { municipality, name } => {
+                StaffCommand::Create { municipality, name, admin } => {
                     let code =
                         MunicipalityCode::parse(&municipality).map_err(|e| anyhow::anyhow!("--municipality: {e}"))?;
-                    let (staff_id, api_key) =
-                        conn.transaction(|conn| principals::create_staff(conn, &code, &name, now()))?;
-                    json!({ "staff_id": staff_id, "municipality_code": code, "api_key": api_key })
+                    let grant = settings.sessions.staff_grant(admin);
+                    let (staff_id, api_key) = conn.transaction(|conn| {
+                        let (staff_id, api_key) = principals::create_staff(conn, &code, &name, grant, now())?;
+                        let event = Event::new(AuditAction::StaffKeyCreated, "staff_key", &staff_id)
+                            .in_municipality(code.as_str())
+                            .detail(if admin { "admin" } else { "staff" });
+                        audit::record(conn, &Actor::operator("staff create"), event, now())?;
+                        Ok::<_, crate::error::Error>((staff_id, api_key))
+                    })?;
+                    let expires_at = (now() + grant.valid_for).and_utc();
+                    json!({ "staff_id": staff_id, "municipality_code": code, "admin": admin,
+                            "expires_at": expires_at, "api_key": api_key })
                 }
                 StaffCommand::Revoke { staff_id } => {
-                    conn.transaction(|conn| principals::revoke_staff(conn, &staff_id, now()))?;
+                    conn.transaction(|conn| {
+                        let code = principals::revoke_staff(conn, &staff_id, None, now())?;
+                        let event =
+                            Event::new(AuditAction::StaffKeyRevoked, "staff_key", &staff_id).in_municipality(&code);
+                        audit::record(conn, &Actor::operator("staff revoke"), event, now())
+                    })?;
                     json!({ "revoked": staff_id })
                 }
             };
             println!("{output}");
+            Ok(())
+        }
+        Command::Audit { municipality, action, since, until, limit } => {
+            let action = action
+                .map(|a| {
+                    serde_json::from_value::<AuditAction>(json!(a))
+                        .map_err(|_| anyhow::anyhow!("--action: '{a}' is not an audit action"))
+                })
+                .transpose()?;
+            let filter = AuditFilter {
+                municipality,
+                action,
+                since: since.map(|t| t.naive_utc()),
+                until: until.map(|t| t.naive_utc()),
+                before: None,
+                limit: limit.clamp(1, 10_000),
+            };
+            let db = open_database(&settings)?;
+            let mut conn = db.get()?;
+            for event in audit::list(&mut conn, &filter)?.items {
+                println!("{}", serde_json::to_string(&event)?);
+            }
             Ok(())
         }
         Command::Openapi => unreachable!("handled above"),

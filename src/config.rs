@@ -238,6 +238,8 @@ pub struct SessionSettings {
     pub default_ttl_seconds: i64,
     /// The longest lifetime a vendor may ask for.
     pub max_ttl_seconds: i64,
+    /// Days a staff key works after it is made; then the operator makes a new one.
+    pub staff_key_valid_days: i64,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -267,9 +269,16 @@ impl Default for EncryptionSettings {
     }
 }
 
+impl SessionSettings {
+    /// What a new staff key may do, for the configured lifetime.
+    pub fn staff_grant(&self, admin: bool) -> crate::service::principals::StaffGrant {
+        crate::service::principals::StaffGrant { admin, valid_for: chrono::Duration::days(self.staff_key_valid_days) }
+    }
+}
+
 impl Default for SessionSettings {
     fn default() -> Self {
-        Self { default_ttl_seconds: 3_600, max_ttl_seconds: 86_400 }
+        Self { default_ttl_seconds: 3_600, max_ttl_seconds: 86_400, staff_key_valid_days: 365 }
     }
 }
 
@@ -328,6 +337,9 @@ impl Settings {
         let s = &self.sessions;
         if s.default_ttl_seconds < 60 || s.max_ttl_seconds < s.default_ttl_seconds {
             problems.push("sessions: need 60 <= default_ttl_seconds <= max_ttl_seconds".into());
+        }
+        if !(1..=3_650).contains(&s.staff_key_valid_days) {
+            problems.push("sessions.staff_key_valid_days: must be between 1 and 3650".into());
         }
         if self.jobs.materialize_every_seconds == 0 || 60 % self.jobs.materialize_every_seconds != 0 {
             problems.push("jobs.materialize_every_seconds: must divide 60 (1, 2, 3, 5, 10, 15, 20, 30 or 60)".into());

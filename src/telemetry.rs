@@ -6,7 +6,7 @@ use std::time::Instant;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
-use actix_web::web;
+use actix_web::{web, HttpMessage};
 use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder};
 use tracing_subscriber::EnvFilter;
 
@@ -140,7 +140,24 @@ pub fn method_label(method: &actix_web::http::Method) -> &'static str {
     }
 }
 
-/// Middleware: one log line and the metrics for every request.
+/// The id of one request: the caller's `X-Request-Id` when it is a plain token, else a new
+/// one. It is answered in `X-Request-Id`, logged, and recorded with every audit event.
+#[derive(Clone, Debug)]
+pub struct RequestId(pub String);
+
+impl RequestId {
+    const HEADER: &'static str = "x-request-id";
+
+    fn of(req: &ServiceRequest) -> Self {
+        let given = req.headers().get(Self::HEADER).and_then(|v| v.to_str().ok()).filter(|v| {
+            // Only what is safe to log and store: a caller's id must not smuggle text into either.
+            (1..=64).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+        });
+        RequestId(given.map_or_else(crate::service::new_id, str::to_owned))
+    }
+}
+
+/// Middleware: the request's id, one log line and the metrics for every request.
 pub async fn observe(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
@@ -148,7 +165,12 @@ pub async fn observe(
     let started = Instant::now();
     let method = method_label(req.method());
     let state = req.app_data::<web::Data<AppState>>().cloned();
-    let response = next.call(req).await?;
+    let request_id = RequestId::of(&req);
+    req.extensions_mut().insert(request_id.clone());
+    let mut response = next.call(req).await?;
+    if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&request_id.0) {
+        response.headers_mut().insert(actix_web::http::header::HeaderName::from_static(RequestId::HEADER), value);
+    }
     // A route pattern of ours, or "unmatched": never the path a client invented.
     let route = response.request().match_pattern().unwrap_or_else(|| "unmatched".to_owned());
     let status = response.status().as_u16();
@@ -157,6 +179,6 @@ pub async fn observe(
         state.metrics.requests.with_label_values(&[method, route.as_str(), &status.to_string()]).inc();
         state.metrics.latency.with_label_values(&[route.as_str()]).observe(elapsed.as_secs_f64());
     }
-    tracing::info!(method = %method, route = %route, status, duration_ms = elapsed.as_millis() as u64, "request");
+    tracing::info!(request_id = %request_id.0, method = %method, route = %route, status, duration_ms = elapsed.as_millis() as u64, "request");
     Ok(response)
 }

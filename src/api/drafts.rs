@@ -1,7 +1,7 @@
 //! `/v1/families/{family_id}/drafts` and `/bundles`: pre-filled applications the parent checks,
 //! corrects, confirms and signs; `/submissions`: what was sent, and where it stands.
 
-use actix_web::{get, patch, post, put, web, HttpResponse};
+use actix_web::{get, patch, post, web, HttpResponse};
 
 use super::extract::ValidJson;
 use crate::app::AppState;
@@ -9,7 +9,6 @@ use crate::error::Error;
 use crate::service::bundles::{self, Bundle};
 use crate::service::drafts::{self, Draft, DraftPatch};
 use crate::service::principals::Principal;
-use crate::service::signing::{self, CertificateRegistration, RegisteredCertificate, SignatureInput, Signed};
 use crate::service::submissions::{self, Submission};
 
 /// The family's drafts (withdrawn ones left out), newest first.
@@ -117,41 +116,6 @@ pub async fn reopen_draft(
     Ok(HttpResponse::Ok().json(draft))
 }
 
-fn signed_response(signed: Signed) -> HttpResponse {
-    if signed.created {
-        HttpResponse::Created().json(signed)
-    } else {
-        HttpResponse::Ok().json(signed)
-    }
-}
-
-/// Sign a confirmed draft with the parent's マイナンバーカード 署名用電子証明書. nonstop checks the
-/// signature over exactly the confirmed document, the certificate against its pinned trust
-/// anchors and profile, and that the holder is this family's guardian; revocation is left to
-/// the municipality. The draft becomes a submission and its task is done. Signing again
-/// returns the same submission.
-#[utoipa::path(tag = "drafts", operation_id = "sign_draft", params(("family_id" = String, Path), ("draft_id" = String, Path)),
-    request_body = SignatureInput,
-    responses((status = 201, description = "Submitted", body = Signed),
-        (status = 200, description = "Already signed: the same submission", body = Signed),
-        (status = 409, description = "`draft_not_confirmed`, `sign_the_bundle`", body = crate::error::ErrorBody)))]
-#[post("/families/{family_id}/drafts/{draft_id}/signature")]
-pub async fn sign_draft(
-    state: web::Data<AppState>,
-    principal: Principal,
-    path: web::Path<(String, String)>,
-    body: ValidJson<SignatureInput>,
-) -> Result<HttpResponse, Error> {
-    let (family_id, draft_id) = path.into_inner();
-    let (planning, verifier, now) = (state.planning.clone(), state.verifier.clone(), state.clock.now());
-    let signed = state
-        .write_family(principal, family_id, move |conn, keys, family| {
-            signing::sign_draft(conn, keys, &planning, &verifier, &family, &draft_id, &body.0, now)
-        })
-        .await?;
-    Ok(signed_response(signed))
-}
-
 /// The birth bundle (一括申請): the post-birth forms of one child, each shared field once.
 #[utoipa::path(tag = "drafts", operation_id = "get_bundle", params(("family_id" = String, Path), ("bundle_id" = String, Path)),
     responses((status = 200, description = "The bundle", body = Bundle)))]
@@ -234,51 +198,6 @@ pub async fn reopen_bundle(
         })
         .await?;
     Ok(HttpResponse::Ok().json(bundle))
-}
-
-/// Sign the confirmed bundle document once: one submission per form.
-#[utoipa::path(tag = "drafts", operation_id = "sign_bundle", params(("family_id" = String, Path), ("bundle_id" = String, Path)),
-    request_body = SignatureInput,
-    responses((status = 201, description = "Submitted, one submission per form", body = Signed),
-        (status = 200, description = "Already signed: the same submissions", body = Signed),
-        (status = 409, description = "`bundle_not_confirmed`", body = crate::error::ErrorBody)))]
-#[post("/families/{family_id}/bundles/{bundle_id}/signature")]
-pub async fn sign_bundle(
-    state: web::Data<AppState>,
-    principal: Principal,
-    path: web::Path<(String, String)>,
-    body: ValidJson<SignatureInput>,
-) -> Result<HttpResponse, Error> {
-    let (family_id, bundle_id) = path.into_inner();
-    let (planning, verifier, now) = (state.planning.clone(), state.verifier.clone(), state.clock.now());
-    let signed = state
-        .write_family(principal, family_id, move |conn, keys, family| {
-            signing::sign_bundle(conn, keys, &planning, &verifier, &family, &bundle_id, &body.0, now)
-        })
-        .await?;
-    Ok(signed_response(signed))
-}
-
-/// Register a guardian's signing certificate beforehand (kept as its SHA-256 only), for a
-/// card whose name uses substituted characters (代替文字) and cannot be compared.
-#[utoipa::path(tag = "drafts", operation_id = "register_signing_certificate",
-    params(("family_id" = String, Path), ("guardian_id" = String, Path)), request_body = CertificateRegistration,
-    responses((status = 200, description = "Registered", body = RegisteredCertificate)))]
-#[put("/families/{family_id}/guardians/{guardian_id}/signing-certificate")]
-pub async fn register_signing_certificate(
-    state: web::Data<AppState>,
-    principal: Principal,
-    path: web::Path<(String, String)>,
-    body: ValidJson<CertificateRegistration>,
-) -> Result<HttpResponse, Error> {
-    let (family_id, guardian_id) = path.into_inner();
-    let (verifier, now) = (state.verifier.clone(), state.clock.now());
-    let registered = state
-        .write_family(principal, family_id, move |conn, _, family| {
-            signing::register_certificate(conn, &verifier, &family, &guardian_id, &body.0, now)
-        })
-        .await?;
-    Ok(HttpResponse::Ok().json(registered))
 }
 
 /// The family's submissions and where each stands, with the municipality's comments.

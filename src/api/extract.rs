@@ -5,14 +5,16 @@ use std::pin::Pin;
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
-use actix_web::{web, FromRequest, HttpRequest};
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 
 use crate::app::AppState;
 use crate::error::{Error, FieldErrors};
+use crate::service::audit::Actor;
 use crate::service::principals::{self, Principal};
 use crate::service::tagged;
+use crate::telemetry::RequestId;
 
 /// The largest JSON body accepted.
 const BODY_LIMIT: usize = 256 * 1024;
@@ -151,6 +153,27 @@ impl FromRequest for Principal {
             let principal = state.db.read(move |conn| principals::authenticate(conn, &bearer, now)).await?;
             state.rate_limits.check(&principal)?;
             Ok(principal)
+        })
+    }
+}
+
+/// The caller as the audit trail names it: its principal and the request's id.
+pub struct Caller {
+    pub principal: Principal,
+    pub actor: Actor,
+}
+
+impl FromRequest for Caller {
+    type Error = Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone());
+        let principal = Principal::from_request(req, payload);
+        Box::pin(async move {
+            let principal = principal.await?;
+            let actor = Actor::of(&principal, request_id);
+            Ok(Caller { principal, actor })
         })
     }
 }

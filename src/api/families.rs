@@ -4,7 +4,7 @@ use actix_web::{delete, get, patch, post, web, HttpResponse};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use super::extract::ValidJson;
+use super::extract::{Caller, ValidJson};
 use crate::app::AppState;
 use crate::error::Error;
 use crate::service::access;
@@ -106,10 +106,18 @@ pub async fn update_family(
 #[delete("/families/{family_id}")]
 pub async fn delete_family(
     state: web::Data<AppState>,
-    principal: Principal,
+    caller: Caller,
     path: web::Path<String>,
 ) -> Result<HttpResponse, Error> {
-    access::vendor_app(&principal)?;
-    state.write_family(principal, path.into_inner(), |conn, _, row| families::delete(conn, row)).await?;
+    access::vendor_app(&caller.principal)?;
+    let (family_id, now) = (path.into_inner(), state.clock.now());
+    // Not `write_family`: nothing is re-planned for a family that is gone.
+    state
+        .db
+        .write(move |conn| {
+            let row = access::family_for(conn, &caller.principal, &family_id)?;
+            families::delete(conn, row, &caller.actor, now)
+        })
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -4,9 +4,11 @@ use actix_web::{delete, get, post, web, HttpResponse};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::extract::Caller;
 use crate::app::AppState;
 use crate::error::Error;
 use crate::service::access;
+use crate::service::audit::{AuditAction, Event};
 use crate::service::principals::{self, AppKey, IssuedKey, Principal};
 
 /// Who the credential belongs to.
@@ -49,25 +51,35 @@ pub async fn list_app_keys(state: web::Data<AppState>, principal: Principal) -> 
 /// Create another API key, e.g. to rotate keys without downtime (vendor app).
 #[utoipa::path(tag = "keys", operation_id = "create_app_key", responses((status = 201, description = "Created; the secret is shown once", body = IssuedKey)))]
 #[post("/app/keys")]
-pub async fn create_app_key(state: web::Data<AppState>, principal: Principal) -> Result<HttpResponse, Error> {
-    let app_id = access::vendor_app(&principal)?.to_owned();
-    let now = state.clock.now();
-    let key = state.db.write(move |conn| principals::create_app_key(conn, &app_id, now)).await?;
+pub async fn create_app_key(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, Error> {
+    let app_id = access::vendor_app(&caller.principal)?.to_owned();
+    let key = state
+        .write_audited(caller.actor, move |conn, uc| {
+            let key = principals::create_app_key(conn, &app_id, uc.now)?;
+            let event = Event::new(AuditAction::AppKeyCreated, "app_key", key.key_id.clone());
+            Ok((key, event))
+        })
+        .await?;
     Ok(HttpResponse::Created().json(key))
 }
 
-/// Revoke one of the app's API keys; it is refused from then on (vendor app).
+/// Revoke one of the app's API keys; it is refused from then on, and so are the parent
+/// sessions it minted (vendor app).
 #[utoipa::path(tag = "keys", operation_id = "revoke_app_key", params(("key_id" = String, Path)),
     responses((status = 204, description = "Revoked")))]
 #[delete("/app/keys/{key_id}")]
 pub async fn revoke_app_key(
     state: web::Data<AppState>,
-    principal: Principal,
+    caller: Caller,
     path: web::Path<String>,
 ) -> Result<HttpResponse, Error> {
-    let app_id = access::vendor_app(&principal)?.to_owned();
+    let app_id = access::vendor_app(&caller.principal)?.to_owned();
     let key_id = path.into_inner();
-    let now = state.clock.now();
-    state.db.write(move |conn| principals::revoke_app_key(conn, &app_id, &key_id, now)).await?;
+    state
+        .write_audited(caller.actor, move |conn, uc| {
+            principals::revoke_app_key(conn, &app_id, &key_id, uc.now)?;
+            Ok(((), Event::new(AuditAction::AppKeyRevoked, "app_key", key_id)))
+        })
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -3,6 +3,7 @@
 //! Every operation is registered through `configure`, which feeds both the server and the
 //! OpenAPI document (`nonstop openapi`, `/openapi.json`, `openapi/openapi.json`).
 
+mod audit;
 mod children;
 mod devices;
 mod docs;
@@ -20,6 +21,8 @@ mod push_credentials;
 pub mod rate_limit;
 pub mod routes;
 mod sessions;
+mod signing;
+mod staff_keys;
 mod submissions;
 mod tasks;
 mod templates;
@@ -67,6 +70,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .service(life_events::list_life_events)
             .service(sessions::create_session)
             .service(sessions::delete_sessions)
+            .service(sessions::delete_family_current_session)
             .service(sessions::delete_current_session)
             .service(tasks::list_tasks)
             .service(tasks::update_task)
@@ -100,13 +104,13 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .service(drafts::update_draft)
             .service(drafts::confirm_draft)
             .service(drafts::reopen_draft)
-            .service(drafts::sign_draft)
+            .service(signing::sign_draft)
             .service(drafts::get_bundle)
             .service(drafts::update_bundle)
             .service(drafts::confirm_bundle)
             .service(drafts::reopen_bundle)
-            .service(drafts::sign_bundle)
-            .service(drafts::register_signing_certificate)
+            .service(signing::sign_bundle)
+            .service(signing::register_signing_certificate)
             .service(drafts::list_family_submissions)
             .service(drafts::get_family_submission)
             .service(submissions::list_municipal_submissions)
@@ -118,7 +122,10 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .service(keys::get_whoami)
             .service(keys::list_app_keys)
             .service(keys::create_app_key)
-            .service(keys::revoke_app_key),
+            .service(keys::revoke_app_key)
+            .service(staff_keys::list_staff_keys)
+            .service(staff_keys::revoke_staff_key)
+            .service(audit::list_audit_events),
     );
 }
 

@@ -3,12 +3,13 @@
 
 use actix_web::{get, put, web, HttpResponse};
 
-use super::extract::ValidJson;
+use super::extract::{Caller, ValidJson};
 use crate::app::AppState;
 use crate::domain::catalog::Procedure;
 use crate::domain::overrides::MunicipalityOverride;
 use crate::domain::MunicipalityCode;
 use crate::error::Error;
+use crate::service::audit::{AuditAction, Event};
 use crate::service::municipalities::{self, MunicipalitySettings, SettingsReplaced};
 use crate::service::principals::Principal;
 
@@ -48,13 +49,19 @@ pub async fn get_municipality_settings(
 #[put("/municipalities/{code}/settings")]
 pub async fn update_municipality_settings(
     state: web::Data<AppState>,
-    principal: Principal,
+    caller: Caller,
     path: web::Path<String>,
     body: ValidJson<MunicipalityOverride>,
 ) -> Result<HttpResponse, Error> {
     let code = code(path.into_inner())?;
-    let staff_id = municipalities::staff_of(&principal, &code)?.to_owned();
-    let uc = state.use_case();
-    let replaced = state.db.write(move |conn| municipalities::replace(conn, &uc, &code, body.0, &staff_id)).await?;
+    let staff_id = municipalities::staff_of(&caller.principal, &code)?.to_owned();
+    let replaced = state
+        .write_audited(caller.actor, move |conn, uc| {
+            let replaced = municipalities::replace(conn, uc, &code, body.0, &staff_id)?;
+            let event = Event::new(AuditAction::MunicipalitySettingsReplaced, "municipality", code.as_str())
+                .in_municipality(code.as_str());
+            Ok((replaced, event))
+        })
+        .await?;
     Ok(HttpResponse::Ok().json(replaced))
 }

@@ -5,10 +5,11 @@ use actix_web::{get, post, put, web, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::extract::ValidJson;
+use super::extract::{Caller, ValidJson};
 use super::staff;
 use crate::app::AppState;
 use crate::error::Error;
+use crate::service::audit::{AuditAction, Event};
 use crate::service::municipalities;
 use crate::service::notices::{self, Audience, Notice, NoticeFigures, NoticeInput};
 use crate::service::principals::Principal;
@@ -19,13 +20,17 @@ use crate::service::principals::Principal;
 #[post("/municipalities/{code}/notices")]
 pub async fn create_notice(
     state: web::Data<AppState>,
-    principal: Principal,
+    caller: Caller,
     path: web::Path<String>,
     body: ValidJson<NoticeInput>,
 ) -> Result<HttpResponse, Error> {
-    let (code, staff_id) = staff(&principal, path.into_inner())?;
-    let now = state.clock.now();
-    let notice = state.db.write(move |conn| notices::create(conn, &code, &staff_id, body.0, now)).await?;
+    let (code, staff_id) = staff(&caller.principal, path.into_inner())?;
+    let notice = state
+        .write_audited(caller.actor, move |conn, uc| {
+            let notice = notices::create(conn, &code, &staff_id, body.0, uc.now)?;
+            Ok(audited(notice, AuditAction::NoticeCreated, &code))
+        })
+        .await?;
     Ok(HttpResponse::Created().json(notice))
 }
 
@@ -50,14 +55,18 @@ pub async fn get_notice(
 #[put("/municipalities/{code}/notices/{notice_id}")]
 pub async fn update_notice(
     state: web::Data<AppState>,
-    principal: Principal,
+    caller: Caller,
     path: web::Path<(String, String)>,
     body: ValidJson<NoticeInput>,
 ) -> Result<HttpResponse, Error> {
     let (code, id) = path.into_inner();
-    let (code, staff_id) = staff(&principal, code)?;
-    let now = state.clock.now();
-    let notice = state.db.write(move |conn| notices::update(conn, &code, &id, body.0, &staff_id, now)).await?;
+    let (code, staff_id) = staff(&caller.principal, code)?;
+    let notice = state
+        .write_audited(caller.actor, move |conn, uc| {
+            let notice = notices::update(conn, &code, &id, body.0, &staff_id, uc.now)?;
+            Ok(audited(notice, AuditAction::NoticeUpdated, &code))
+        })
+        .await?;
     Ok(HttpResponse::Ok().json(notice))
 }
 
@@ -68,13 +77,17 @@ pub async fn update_notice(
 #[post("/municipalities/{code}/notices/{notice_id}/approve")]
 pub async fn approve_notice(
     state: web::Data<AppState>,
-    principal: Principal,
+    caller: Caller,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, Error> {
     let (code, id) = path.into_inner();
-    let (code, staff_id) = staff(&principal, code)?;
-    let now = state.clock.now();
-    let notice = state.db.write(move |conn| notices::approve(conn, &code, &id, &staff_id, now)).await?;
+    let (code, staff_id) = staff(&caller.principal, code)?;
+    let notice = state
+        .write_audited(caller.actor, move |conn, uc| {
+            let notice = notices::approve(conn, &code, &id, &staff_id, uc.now)?;
+            Ok(audited(notice, AuditAction::NoticeApproved, &code))
+        })
+        .await?;
     Ok(HttpResponse::Ok().json(notice))
 }
 
@@ -85,18 +98,16 @@ pub async fn approve_notice(
 #[post("/municipalities/{code}/notices/{notice_id}/send")]
 pub async fn send_notice(
     state: web::Data<AppState>,
-    principal: Principal,
+    caller: Caller,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, Error> {
     let (code, id) = path.into_inner();
-    let (code, _) = staff(&principal, code)?;
-    let (planning, templates) = (state.planning.clone(), state.templates.clone());
-    let (today, now) = (state.clock.today(), state.clock.now());
+    let (code, _) = staff(&caller.principal, code)?;
     let notice = state
-        .db
-        .write(move |conn| {
-            let name = municipalities::display_name(conn, &planning, code.as_str())?;
-            notices::send(conn, &templates, &code, &name, &id, today, now)
+        .write_audited(caller.actor, move |conn, uc| {
+            let name = municipalities::display_name(conn, &uc.planning, code.as_str())?;
+            let notice = notices::send(conn, &uc.templates, &code, &name, &id, uc.today, uc.now)?;
+            Ok(audited(notice, AuditAction::NoticeSent, &code))
         })
         .await?;
     Ok(HttpResponse::Ok().json(notice))
@@ -108,13 +119,17 @@ pub async fn send_notice(
 #[post("/municipalities/{code}/notices/{notice_id}/cancel")]
 pub async fn cancel_notice(
     state: web::Data<AppState>,
-    principal: Principal,
+    caller: Caller,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, Error> {
     let (code, id) = path.into_inner();
-    let (code, _) = staff(&principal, code)?;
-    let now = state.clock.now();
-    let notice = state.db.write(move |conn| notices::cancel(conn, &code, &id, now)).await?;
+    let (code, _) = staff(&caller.principal, code)?;
+    let notice = state
+        .write_audited(caller.actor, move |conn, uc| {
+            let notice = notices::cancel(conn, &code, &id, uc.now)?;
+            Ok(audited(notice, AuditAction::NoticeCancelled, &code))
+        })
+        .await?;
     Ok(HttpResponse::Ok().json(notice))
 }
 
@@ -195,15 +210,18 @@ pub struct ScheduleInput {
 #[post("/municipalities/{code}/notices/{notice_id}/schedule")]
 pub async fn schedule_notice(
     state: web::Data<AppState>,
-    principal: Principal,
+    caller: Caller,
     path: web::Path<(String, String)>,
     body: ValidJson<ScheduleInput>,
 ) -> Result<HttpResponse, Error> {
     let (code, id) = path.into_inner();
-    let (code, _) = staff(&principal, code)?;
-    let now = state.clock.now();
-    let notice =
-        state.db.write(move |conn| notices::schedule(conn, &code, &id, body.0.send_at.naive_utc(), now)).await?;
+    let (code, _) = staff(&caller.principal, code)?;
+    let notice = state
+        .write_audited(caller.actor, move |conn, uc| {
+            let notice = notices::schedule(conn, &code, &id, body.0.send_at.naive_utc(), uc.now)?;
+            Ok(audited(notice, AuditAction::NoticeScheduled, &code))
+        })
+        .await?;
     Ok(HttpResponse::Ok().json(notice))
 }
 
@@ -255,4 +273,10 @@ pub async fn list_notices(
     let (code, _) = staff(&principal, path.into_inner())?;
     let list = state.db.read(move |conn| notices::list(conn, &code, 100)).await?;
     Ok(HttpResponse::Ok().json(list))
+}
+
+/// A notice with the audit event of what was done to it.
+fn audited(notice: Notice, action: AuditAction, code: &crate::domain::MunicipalityCode) -> (Notice, Event) {
+    let event = Event::new(action, "notice", notice.id.clone()).in_municipality(code.as_str());
+    (notice, event)
 }

@@ -4,10 +4,11 @@ use actix_web::{delete, post, web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::extract::ValidJson;
+use super::extract::{Caller, ValidJson};
 use crate::app::AppState;
 use crate::error::Error;
 use crate::service::access;
+use crate::service::audit::{self, AuditAction, Event};
 use crate::service::principals::{self, ParentSession, Principal};
 
 /// How long the session should last.
@@ -27,10 +28,11 @@ pub struct SessionInput {
 #[post("/families/{family_id}/sessions")]
 pub async fn create_session(
     state: web::Data<AppState>,
-    principal: Principal,
+    caller: Caller,
     path: web::Path<String>,
     body: ValidJson<SessionInput>,
 ) -> Result<HttpResponse, Error> {
+    let Caller { principal, actor } = caller;
     access::vendor_app(&principal)?;
     let Principal::App { key_id, .. } = &principal else {
         return Err(Error::Forbidden("only a vendor app mints sessions"));
@@ -44,7 +46,9 @@ pub async fn create_session(
     let now = state.clock.now();
     let session = state
         .write_family(principal, path.into_inner(), move |conn, _, family| {
-            principals::create_session(conn, &family.id, &key_id, chrono::Duration::seconds(ttl), now)
+            let session = principals::create_session(conn, &family.id, &key_id, chrono::Duration::seconds(ttl), now)?;
+            audit::record(conn, &actor, Event::new(AuditAction::SessionCreated, "family", family.id), now)?;
+            Ok(session)
         })
         .await?;
     Ok(HttpResponse::Created().json(session))
@@ -56,31 +60,68 @@ pub async fn create_session(
 #[delete("/families/{family_id}/sessions")]
 pub async fn delete_sessions(
     state: web::Data<AppState>,
-    principal: Principal,
+    caller: Caller,
     path: web::Path<String>,
 ) -> Result<HttpResponse, Error> {
+    let Caller { principal, actor } = caller;
     access::vendor_app(&principal)?;
+    let now = state.clock.now();
     state
         .write_family(principal, path.into_inner(), move |conn, _, family| {
-            principals::end_family_sessions(conn, &family.id)
+            let ended = principals::end_family_sessions(conn, &family.id)?;
+            let event = Event::new(AuditAction::SessionsRevoked, "family", family.id).detail(ended.to_string());
+            audit::record(conn, &actor, event, now)
         })
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
 /// Log out: the parent's app ends the session it calls with.
+#[utoipa::path(tag = "sessions", operation_id = "delete_family_current_session", params(("family_id" = String, Path)),
+    responses((status = 204, description = "The session ended; its token no longer works")))]
+#[delete("/families/{family_id}/sessions/current")]
+pub async fn delete_family_current_session(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+    req: HttpRequest,
+) -> Result<HttpResponse, Error> {
+    match &caller.principal {
+        Principal::Parent { family_id, .. } if *family_id == path.into_inner() => {}
+        Principal::Parent { .. } => return Err(Error::NotFound("family")),
+        _ => {
+            return Err(Error::Forbidden("only a parent session logs out; vendors end sessions with DELETE …/sessions"))
+        }
+    }
+    log_out(state, caller, req).await
+}
+
+/// Log out: the parent's app ends the session it calls with (the same as
+/// `DELETE /v1/families/{family_id}/sessions/current`, for apps that do not keep the family id).
 #[utoipa::path(tag = "sessions", operation_id = "delete_current_session",
     responses((status = 204, description = "The session ended; its token no longer works")))]
 #[delete("/sessions/current")]
 pub async fn delete_current_session(
     state: web::Data<AppState>,
-    principal: Principal,
+    caller: Caller,
     req: HttpRequest,
 ) -> Result<HttpResponse, Error> {
-    if !matches!(principal, Principal::Parent { .. }) {
-        return Err(Error::Forbidden("only a parent session logs out; vendors revoke keys"));
+    if !matches!(caller.principal, Principal::Parent { .. }) {
+        return Err(Error::Forbidden("only a parent session logs out; vendors end sessions with DELETE …/sessions"));
     }
+    log_out(state, caller, req).await
+}
+
+async fn log_out(state: web::Data<AppState>, caller: Caller, req: HttpRequest) -> Result<HttpResponse, Error> {
+    let Principal::Parent { family_id, .. } = caller.principal else {
+        return Err(Error::Forbidden("only a parent session logs out"));
+    };
     let token = super::extract::bearer(&req).ok_or(Error::Unauthorized("send the session token"))?;
-    state.db.write(move |conn| principals::end_session(conn, &token)).await?;
+    state
+        .write_audited(caller.actor, move |conn, _| {
+            principals::end_session(conn, &token)?;
+            Ok(((), Event::new(AuditAction::SessionEnded, "family", family_id)))
+        })
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -6,10 +6,11 @@ use actix_web::{delete, get, post, put, web, HttpResponse};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use super::extract::ValidJson;
+use super::extract::{Caller, ValidJson};
 use super::staff;
 use crate::app::AppState;
 use crate::error::Error;
+use crate::service::audit::{AuditAction, Event};
 use crate::service::principals::Principal;
 use crate::service::submissions::{self, StatusChange, Submission, SubmissionStatus, SubmissionSummary};
 use crate::service::webhooks::{self, Webhook, WebhookCreated, WebhookInput};
@@ -78,18 +79,29 @@ pub async fn get_municipal_submission(
 #[post("/municipalities/{code}/submissions/{submission_id}/status")]
 pub async fn update_submission_status(
     state: web::Data<AppState>,
-    principal: Principal,
+    caller: Caller,
     path: web::Path<(String, String)>,
     body: ValidJson<StatusChange>,
 ) -> Result<HttpResponse, Error> {
     let (code, id) = path.into_inner();
-    let (code, staff_id) = staff(&principal, code)?;
-    let (keys, planning, templates, now) =
-        (state.keys.clone(), state.planning.clone(), state.templates.clone(), state.clock.now());
+    let (code, staff_id) = staff(&caller.principal, code)?;
     let submission = state
-        .db
-        .write(move |conn| {
-            submissions::set_status(conn, &keys, &planning, &templates, &code, &staff_id, &id, body.0, now)
+        .write_audited(caller.actor, move |conn, uc| {
+            let submission = submissions::set_status(
+                conn,
+                &uc.keys,
+                &uc.planning,
+                &uc.templates,
+                &code,
+                &staff_id,
+                &id,
+                body.0,
+                uc.now,
+            )?;
+            let event = Event::new(AuditAction::SubmissionStatusChanged, "submission", submission.id.clone())
+                .in_municipality(code.as_str())
+                .detail(submission.status.as_str());
+            Ok((submission, event))
         })
         .await?;
     Ok(HttpResponse::Ok().json(submission))
@@ -103,14 +115,18 @@ pub async fn update_submission_status(
 #[put("/municipalities/{code}/webhook")]
 pub async fn update_municipal_webhook(
     state: web::Data<AppState>,
-    principal: Principal,
+    caller: Caller,
     path: web::Path<String>,
     body: ValidJson<WebhookInput>,
 ) -> Result<HttpResponse, Error> {
-    let (code, _) = staff(&principal, path.into_inner())?;
-    let (keys, now) = (state.keys.clone(), state.clock.now());
+    let (code, _) = staff(&caller.principal, path.into_inner())?;
     let allowed = state.settings.webhooks.allowed_hosts.clone();
-    let created = state.db.write(move |conn| webhooks::set(conn, &keys, &code, body.0, &allowed, now)).await?;
+    let created = state
+        .write_audited(caller.actor, move |conn, uc| {
+            let created = webhooks::set(conn, &uc.keys, &code, body.0, &allowed, uc.now)?;
+            Ok((created, Event::new(AuditAction::WebhookSet, "webhook", code.as_str()).in_municipality(code.as_str())))
+        })
+        .await?;
     Ok(HttpResponse::Ok().json(created))
 }
 
@@ -134,10 +150,15 @@ pub async fn get_municipal_webhook(
 #[delete("/municipalities/{code}/webhook")]
 pub async fn delete_municipal_webhook(
     state: web::Data<AppState>,
-    principal: Principal,
+    caller: Caller,
     path: web::Path<String>,
 ) -> Result<HttpResponse, Error> {
-    let (code, _) = staff(&principal, path.into_inner())?;
-    state.db.write(move |conn| webhooks::delete(conn, &code)).await?;
+    let (code, _) = staff(&caller.principal, path.into_inner())?;
+    state
+        .write_audited(caller.actor, move |conn, _| {
+            webhooks::delete(conn, &code)?;
+            Ok(((), Event::new(AuditAction::WebhookDeleted, "webhook", code.as_str()).in_municipality(code.as_str())))
+        })
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -34,6 +34,8 @@ pub struct StaffRow {
     pub key_hash: String,
     pub created_at: NaiveDateTime,
     pub revoked_at: Option<NaiveDateTime>,
+    pub expires_at: Option<NaiveDateTime>,
+    pub is_admin: bool,
 }
 
 #[derive(Clone, Debug, Queryable, Selectable, Insertable, AsChangeset, Identifiable)]
@@ -314,6 +316,10 @@ pub struct SignatureRow {
     pub signer_guardian_id: String,
     pub verification: String,
     pub created_at: NaiveDateTime,
+    /// How the signer was matched (`SignerMatch`).
+    pub signer_match: String,
+    /// 氏名 as printed on the card (sealed).
+    pub holder_name: Option<String>,
 }
 
 #[derive(Clone, Debug, Queryable, Selectable, Insertable)]
@@ -334,6 +340,7 @@ pub struct SubmissionRow {
     pub status: String,
     pub submitted_at: NaiveDateTime,
     pub status_changed_at: NaiveDateTime,
+    pub family_deleted_at: Option<NaiveDateTime>,
 }
 
 #[derive(Clone, Debug, Queryable, Selectable, Insertable)]
@@ -345,4 +352,20 @@ pub struct SubmissionEventRow {
     pub comments: Option<String>,
     pub staff_id: Option<String>,
     pub created_at: NaiveDateTime,
+}
+
+/// One entry of the audit trail (監査記録).
+#[derive(Clone, Debug, Queryable, Selectable, Insertable)]
+#[diesel(table_name = audit_events)]
+pub struct AuditEventRow {
+    pub id: String,
+    pub occurred_at: NaiveDateTime,
+    pub actor_kind: String,
+    pub actor_id: String,
+    pub action: String,
+    pub target_kind: String,
+    pub target_id: String,
+    pub municipality_code: Option<String>,
+    pub detail: Option<String>,
+    pub request_id: Option<String>,
 }

@@ -2,6 +2,21 @@
 //! `migrations/sqlite` and `migrations/postgres`; only portable column types are used.
 
 diesel::table! {
+    audit_events (id) {
+        id -> Text,
+        occurred_at -> Timestamp,
+        actor_kind -> Text,
+        actor_id -> Text,
+        action -> Text,
+        target_kind -> Text,
+        target_id -> Text,
+        municipality_code -> Nullable<Text>,
+        detail -> Nullable<Text>,
+        request_id -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
     apps (id) {
         id -> Text,
         name -> Text,
@@ -28,6 +43,8 @@ diesel::table! {
         key_hash -> Text,
         created_at -> Timestamp,
         revoked_at -> Nullable<Timestamp>,
+        expires_at -> Nullable<Timestamp>,
+        is_admin -> Bool,
     }
 }
 
@@ -228,6 +245,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    notice_approvals (id) {
+        id -> Text,
+        notice_id -> Text,
+        staff_id -> Text,
+        digest -> Text,
+        approved_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     notices (id) {
         id -> Text,
         municipality_code -> Text,
@@ -323,6 +350,8 @@ diesel::table! {
         signer_guardian_id -> Text,
         verification -> Text,
         created_at -> Timestamp,
+        signer_match -> Text,
+        holder_name -> Nullable<Text>,
     }
 }
 
@@ -343,6 +372,7 @@ diesel::table! {
         status -> Text,
         submitted_at -> Timestamp,
         status_changed_at -> Timestamp,
+        family_deleted_at -> Nullable<Timestamp>,
     }
 }
 
@@ -412,6 +442,7 @@ diesel::joinable!(life_events -> families (family_id));
 diesel::joinable!(parent_sessions -> families (family_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    audit_events,
     apps,
     app_keys,
     staff_members,
@@ -428,6 +459,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     inbox_entries,
     deliveries,
     scheduled_jobs,
+    notice_approvals,
     notices,
     notice_consents,
     notice_recipients,

@@ -27,7 +27,18 @@ pub struct MunicipalityOverride {
     /// Per procedure id: what differs from the catalog.
     #[serde(default)]
     pub procedures: BTreeMap<String, ProcedureOverride>,
+    /// 保存年限: whole years a submission is kept, counted from its submission, once the family
+    /// that made it has been deleted (default 5, 1 to 30). Until then it stays with the
+    /// municipality however the family's vendor deletes its data.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1, maximum = 30)]
+    pub submission_retention_years: Option<u8>,
 }
+
+/// Years a deleted family's submissions are kept when the municipality set nothing: the
+/// 保存年限 most municipal 文書管理規程 give to benefit applications (児童手当 claims are
+/// 5-year records; the 時効 of the benefit itself is 2 years).
+pub const DEFAULT_RETENTION_YEARS: u8 = 5;
 
 /// How a municipality runs one procedure.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -65,8 +76,16 @@ pub const MAX_EXTRA_CLOSED_DAYS: usize = 40;
 impl MunicipalityOverride {
     /// Checks the settings against the catalog; each problem is named by its path
     /// (`procedures.checkup_3_years.deadline`).
+    /// Years a deleted family's submissions are kept.
+    pub fn retention_years(&self) -> u8 {
+        self.submission_retention_years.unwrap_or(DEFAULT_RETENTION_YEARS)
+    }
+
     pub fn validate(&self, catalog: &Catalog) -> Result<(), FieldErrors> {
         let mut errors = FieldErrors::new();
+        if self.submission_retention_years.is_some_and(|y| !(1..=30).contains(&y)) {
+            errors.insert("submission_retention_years".into(), "must be between 1 and 30 years".into());
+        }
         if let Some(name) = &self.name {
             if let Err(e) = text::name(name) {
                 errors.insert("name".into(), e);

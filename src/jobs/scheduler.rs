@@ -10,11 +10,15 @@ use super::{materialize, outbox, JobContext};
 use crate::db::schema::scheduled_jobs;
 use crate::db::DbConnection;
 use crate::error::Error;
+use crate::service::audit::Actor;
+use crate::service::{principals, submissions};
 
 /// Reminders handled per transaction when materializing.
 const MATERIALIZE_BATCH: i64 = 500;
 /// Finished deliveries are kept this long for the ledger.
 const KEEP_DELIVERIES_DAYS: i64 = 30;
+/// Expired or revoked staff keys are kept this long, so their rows still explain the audit trail.
+const KEEP_REVOKED_STAFF_KEYS_DAYS: i64 = 90;
 
 /// The instant a tick stands for: `at` floored to the period, so every replica agrees.
 pub fn tick_instant(at: DateTime<Utc>, every_seconds: u32) -> NaiveDateTime {
@@ -155,8 +159,17 @@ async fn run_purge(ctx: &JobContext, scheduled_for: NaiveDateTime) -> Result<usi
     if !ctx.db.write(move |conn| take(conn, "purge", scheduled_for, clock.now())).await? {
         return Ok(0);
     }
-    let before = ctx.clock.now() - chrono::Duration::days(KEEP_DELIVERIES_DAYS);
-    let purged = ctx.db.write(move |conn| outbox::purge(conn, before)).await?;
+    let (planning, now) = (ctx.planning.clone(), ctx.clock.now());
+    let purged = ctx
+        .db
+        .write(move |conn| {
+            let deliveries = outbox::purge(conn, now - chrono::Duration::days(KEEP_DELIVERIES_DAYS))?;
+            let (sessions, staff_keys) =
+                principals::purge_expired(conn, chrono::Duration::days(KEEP_REVOKED_STAFF_KEYS_DAYS), now)?;
+            let submissions = submissions::purge_retained(conn, &planning, &Actor::system("purge"), now)?;
+            Ok(deliveries + sessions + staff_keys + submissions)
+        })
+        .await?;
     finish_job(ctx, "purge", scheduled_for).await?;
     Ok(purged)
 }
@@ -187,7 +200,8 @@ pub fn last_daily_instant(now: DateTime<Utc>, hour: u32, minute: u32) -> NaiveDa
 
 /// One tick of the periodic work, at the application clock's present instant: due reminders,
 /// scheduled notices and webhooks every tick; the daily jobs (the day's drafts at 00:05 in
-/// Japan, the purge at 03:00) once their time of day has come. Cron only paces the ticks; what
+/// Japan; at 03:00 the purge of old deliveries, expired sessions and staff keys, and the
+/// submissions of deleted families whose retention ended) once their time of day has come. Cron only paces the ticks; what
 /// is due is always decided by the clock, so a test or a rehearsal that moves the clock moves
 /// the jobs with it.
 pub async fn tick(ctx: &JobContext) {
@@ -207,7 +221,7 @@ pub async fn tick(ctx: &JobContext) {
         tracing::error!(error = %e, "opening drafts failed");
     }
     if let Err(e) = run_purge(ctx, last_daily_instant(now, 3, 0)).await {
-        tracing::error!(error = %e, "purging old deliveries failed");
+        tracing::error!(error = %e, "purging old deliveries, expired credentials and retained submissions failed");
     }
 }
 

@@ -378,6 +378,25 @@ pub fn same_name(a: &str, b: &str) -> bool {
     squeeze(a) == squeeze(b)
 }
 
+/// Whether `full_name` can be the name the card writes: the same characters, spaces ignored,
+/// except where the card substituted a character (代替文字: its flag is not `0`), which stands
+/// for any one character. `None` when the card's name cannot be compared: it has none, or its
+/// flags do not line up with it.
+pub fn name_agrees(holder: &BasicFourInfo, full_name: &str) -> Option<bool> {
+    let on_card = holder.name.as_deref()?;
+    if !holder.name_has_substitutes() {
+        return Some(same_name(on_card, full_name));
+    }
+    let flags = holder.name_substitutes.as_deref()?;
+    if flags.chars().count() != on_card.chars().count() || !flags.chars().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let card: Vec<(char, bool)> =
+        on_card.chars().zip(flags.chars()).filter(|(c, _)| !c.is_whitespace()).map(|(c, f)| (c, f != '0')).collect();
+    let given: Vec<char> = full_name.chars().filter(|c| !c.is_whitespace()).collect();
+    Some(card.len() == given.len() && card.iter().zip(&given).all(|((c, substituted), g)| *substituted || c == g))
+}
+
 /// Whether a certificate's holder is this guardian: the same name (spaces ignored: the card
 /// writes a full-width space between family and given name) and the same birth date.
 pub fn holder_matches(holder: &BasicFourInfo, full_name: &str, birth_date: Option<chrono::NaiveDate>) -> bool {
@@ -395,6 +414,28 @@ mod tests {
         let anchors = TrustAnchor::from_pem(JLIS_SIGN_CA_2023.as_bytes()).unwrap();
         // https://www.jpki.go.jp/ca/pdf/sign_fingerprint.pdf (signca03), see jpki.md §1.3.
         assert_eq!(anchors[0].sha256, "d227f6cde11d35c5252178f106f843d24651944975413b539fa2fb68dbfa365f");
+    }
+
+    #[test]
+    fn a_substituted_character_stands_for_any_one_character_and_no_more() {
+        let holder = BasicFourInfo {
+            name: Some("山田　〓子".into()),
+            name_substitutes: Some("00010".into()),
+            ..Default::default()
+        };
+        assert_eq!(name_agrees(&holder, "山田 花子"), Some(true));
+        assert_eq!(name_agrees(&holder, "山田花子"), Some(true), "spaces ignored");
+        assert_eq!(name_agrees(&holder, "佐藤 花子"), Some(false), "unsubstituted characters must agree");
+        assert_eq!(name_agrees(&holder, "山田 花々子"), Some(false), "one character, not several");
+        let misaligned = BasicFourInfo { name_substitutes: Some("010".into()), ..holder.clone() };
+        assert_eq!(name_agrees(&misaligned, "山田 花子"), None, "flags that do not line up compare nothing");
+        let plain = BasicFourInfo {
+            name: Some("山田　花子".into()),
+            name_substitutes: Some("00000".into()),
+            ..Default::default()
+        };
+        assert_eq!(name_agrees(&plain, "山田 花子"), Some(true));
+        assert_eq!(name_agrees(&plain, "山田 華子"), Some(false));
     }
 
     #[test]

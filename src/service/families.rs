@@ -5,6 +5,7 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::audit::{self, Actor, AuditAction, Event};
 use super::children::{self, Child, ChildInput};
 use super::devices::{self, Device};
 use super::guardians::{self, Guardian, GuardianInput};
@@ -230,8 +231,20 @@ pub fn update(
 }
 
 /// Deletes the family and everything about it (guardians, children, devices, events, sessions).
-pub fn delete(conn: &mut DbConnection, row: FamilyRow) -> Result<(), Error> {
-    diesel::delete(families::table.find(row.id)).execute(conn)?;
+///
+/// The submissions already handed to municipalities are theirs: they stay, marked
+/// `family_deleted`, until each municipality's retention ends. The deletion is recorded in the
+/// audit trail of every municipality that keeps some (or of none, when nothing was submitted).
+pub fn delete(conn: &mut DbConnection, row: FamilyRow, actor: &Actor, now: NaiveDateTime) -> Result<(), Error> {
+    let kept = super::submissions::keep_for_municipality(conn, &row.id, now)?;
+    diesel::delete(families::table.find(&row.id)).execute(conn)?;
+    let deleted = || Event::new(AuditAction::FamilyDeleted, "family", row.id.clone());
+    if kept.is_empty() {
+        return audit::record(conn, actor, deleted().detail("0"), now);
+    }
+    for (code, count) in kept {
+        audit::record(conn, actor, deleted().in_municipality(code).detail(count.to_string()), now)?;
+    }
     Ok(())
 }
 

@@ -156,6 +156,12 @@ pub fn list(conn: &mut DbConnection, keys: &KeyRing, family_id: &str) -> Result<
         .collect()
 }
 
+/// One guardian of the family, unsealed.
+pub fn get(conn: &mut DbConnection, keys: &KeyRing, family_id: &str, guardian_id: &str) -> Result<Guardian, Error> {
+    view(keys, find(conn, family_id, guardian_id)?)
+}
+
+/// The stored row (its personal fields sealed).
 pub fn find(conn: &mut DbConnection, family_id: &str, guardian_id: &str) -> Result<GuardianRow, Error> {
     guardians::table
         .find(guardian_id)

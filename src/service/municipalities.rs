@@ -40,7 +40,7 @@ pub struct SettingsReplaced {
 /// The staff member, if the caller is staff of this municipality.
 pub fn staff_of<'p>(principal: &'p Principal, code: &MunicipalityCode) -> Result<&'p str, Error> {
     match principal {
-        Principal::Staff { staff_id, municipality } if municipality == code => Ok(staff_id),
+        Principal::Staff { staff_id, municipality, .. } if municipality == code => Ok(staff_id),
         Principal::Staff { .. } => Err(Error::Forbidden("a staff key manages its own municipality only")),
         _ => Err(Error::Forbidden("only the municipality's staff manage its settings")),
     }

@@ -25,8 +25,9 @@ const SESSION_PREFIX: &str = "nsp_";
 pub enum Principal {
     /// A vendor app's backend: sees only its own families.
     App { app_id: String, key_id: String },
-    /// 自治体職員: staff of one municipality; never sees family records directly.
-    Staff { staff_id: String, municipality: MunicipalityCode },
+    /// 自治体職員: staff of one municipality; never sees family records directly. An
+    /// administrator also lists and revokes the municipality's staff keys.
+    Staff { staff_id: String, municipality: MunicipalityCode, admin: bool },
     /// A parent's app, through a session minted by its vendor: sees one family only.
     Parent { family_id: String, app_id: String },
 }
@@ -127,11 +128,33 @@ pub fn revoke_app(conn: &mut DbConnection, app_id: &str, now: NaiveDateTime) -> 
     Ok(())
 }
 
-/// Creates a staff key scoped to one municipality (operator, via the CLI).
+/// A municipality's staff key as its administrator sees it (never its secret).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StaffKey {
+    pub staff_id: String,
+    /// The member of staff the key was made for.
+    pub name: String,
+    /// Whether the key may list and revoke the municipality's staff keys.
+    pub admin: bool,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// What a new staff key may do, and for how long.
+#[derive(Clone, Copy, Debug)]
+pub struct StaffGrant {
+    pub admin: bool,
+    pub valid_for: Duration,
+}
+
+/// Creates a staff key scoped to one municipality (operator, via the CLI); returns its id and
+/// secret. It expires after `grant.valid_for`.
 pub fn create_staff(
     conn: &mut DbConnection,
     municipality: &MunicipalityCode,
     name: &str,
+    grant: StaffGrant,
     now: NaiveDateTime,
 ) -> Result<(String, String), Error> {
     let name = crate::domain::text::name(name).map_err(|e| Error::field("name", e))?;
@@ -143,19 +166,67 @@ pub fn create_staff(
         key_hash: sha256_hex(&secret),
         created_at: now,
         revoked_at: None,
+        expires_at: Some(now + grant.valid_for),
+        is_admin: grant.admin,
     };
     diesel::insert_into(staff_members::table).values(&row).execute(conn)?;
     Ok((row.id, secret))
 }
 
-pub fn revoke_staff(conn: &mut DbConnection, staff_id: &str, now: NaiveDateTime) -> Result<(), Error> {
-    let changed = diesel::update(staff_members::table.find(staff_id))
+/// The municipality's staff keys, newest first.
+pub fn list_staff(conn: &mut DbConnection, municipality: &MunicipalityCode) -> Result<Vec<StaffKey>, Error> {
+    let rows: Vec<StaffRow> = staff_members::table
+        .filter(staff_members::municipality_code.eq(municipality.as_str()))
+        .order(staff_members::id.desc())
+        .select(StaffRow::as_select())
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|r| StaffKey {
+            staff_id: r.id,
+            name: r.name,
+            admin: r.is_admin,
+            created_at: utc(r.created_at),
+            expires_at: r.expires_at.map(utc),
+            revoked_at: r.revoked_at.map(utc),
+        })
+        .collect())
+}
+
+/// Revokes a staff key; with `municipality`, only a key of that municipality (an administrator
+/// revokes its own municipality's keys only). Returns the key's municipality.
+pub fn revoke_staff(
+    conn: &mut DbConnection,
+    staff_id: &str,
+    municipality: Option<&MunicipalityCode>,
+    now: NaiveDateTime,
+) -> Result<String, Error> {
+    let mut query = staff_members::table.filter(staff_members::id.eq(staff_id)).into_boxed();
+    if let Some(code) = municipality {
+        query = query.filter(staff_members::municipality_code.eq(code.as_str()));
+    }
+    let code: String =
+        query.select(staff_members::municipality_code).first(conn).optional()?.ok_or(Error::NotFound("staff key"))?;
+    diesel::update(staff_members::table.find(staff_id).filter(staff_members::revoked_at.is_null()))
         .set(staff_members::revoked_at.eq(Some(now)))
         .execute(conn)?;
-    if changed == 0 {
-        return Err(Error::NotFound("staff member"));
-    }
-    Ok(())
+    Ok(code)
+}
+
+/// Deletes what can no longer be used: expired parent sessions, and staff keys expired or
+/// revoked more than `keep_revoked` ago (the audit trail keeps their ids). Returns how many of each.
+pub fn purge_expired(
+    conn: &mut DbConnection,
+    keep_revoked: Duration,
+    now: NaiveDateTime,
+) -> Result<(usize, usize), Error> {
+    let sessions = diesel::delete(parent_sessions::table.filter(parent_sessions::expires_at.le(now))).execute(conn)?;
+    let cutoff = now - keep_revoked;
+    let staff = diesel::delete(
+        staff_members::table.filter(staff_members::expires_at.le(cutoff).or(staff_members::revoked_at.le(cutoff))),
+    )
+    .execute(conn)?;
+    Ok((sessions, staff))
 }
 
 /// Mints a parent session for a family the app owns (the caller checked ownership).
@@ -219,15 +290,16 @@ pub fn authenticate(conn: &mut DbConnection, bearer: &str, now: NaiveDateTime) -
         return found.map(|(key_id, app_id)| Principal::App { app_id, key_id }).ok_or(REFUSED);
     }
     if bearer.starts_with(STAFF_KEY_PREFIX) {
-        let found: Option<(String, String)> = staff_members::table
+        let found: Option<(String, String, bool)> = staff_members::table
             .filter(staff_members::key_hash.eq(&hash))
             .filter(staff_members::revoked_at.is_null())
-            .select((staff_members::id, staff_members::municipality_code))
+            .filter(staff_members::expires_at.is_null().or(staff_members::expires_at.gt(now)))
+            .select((staff_members::id, staff_members::municipality_code, staff_members::is_admin))
             .first(conn)
             .optional()?;
-        let (staff_id, code) = found.ok_or(REFUSED)?;
+        let (staff_id, code, admin) = found.ok_or(REFUSED)?;
         let municipality = MunicipalityCode::parse(&code).map_err(Error::internal)?;
-        return Ok(Principal::Staff { staff_id, municipality });
+        return Ok(Principal::Staff { staff_id, municipality, admin });
     }
     if bearer.starts_with(SESSION_PREFIX) {
         // A session ends with the key that minted it.

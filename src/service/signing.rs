@@ -62,6 +62,17 @@ pub struct RegisteredCertificate {
     pub certificate_sha256: String,
 }
 
+crate::text_enum! {
+    /// How the signer was found to be a guardian of the family.
+    pub enum SignerMatch {
+        /// The card's 氏名 and 生年月日 (基本4情報) are the guardian's.
+        BasicFourMatch => "basic_four_match",
+        /// The card was registered for the guardian beforehand (its name has 代替文字), after its
+        /// 生年月日 was found to be the guardian's.
+        RegisteredCertificate => "registered_certificate",
+    }
+}
+
 fn refused(r: Refusal) -> Error {
     Error::Refused { code: r.code(), message: r.message() }
 }
@@ -98,7 +109,8 @@ fn decode(input: &SignatureInput) -> Result<Decoded, Error> {
     Ok(Decoded { signature, certificate, chain })
 }
 
-/// Verifies the signature over `document` and records it; returns the signature's id.
+/// Verifies the signature over `document` and records it; returns the signature's id and how
+/// its signer was matched.
 fn verify_and_record(
     conn: &mut DbConnection,
     keys: &KeyRing,
@@ -107,7 +119,7 @@ fn verify_and_record(
     (document, digest): (&str, &str),
     input: &SignatureInput,
     now: NaiveDateTime,
-) -> Result<String, Error> {
+) -> Result<(String, SignerMatch), Error> {
     if input.digest_sha256.as_deref().is_some_and(|d| !d.eq_ignore_ascii_case(digest)) {
         return Err(refused(Refusal::DocumentChanged));
     }
@@ -115,10 +127,9 @@ fn verify_and_record(
     let verified = verifier
         .verify(document.as_bytes(), &decoded.signature, &decoded.certificate, &decoded.chain, now.and_utc())
         .map_err(refused)?;
-    let signer = signer_of(conn, keys, family, &verified.holder, &verified.verification.certificate_sha256)?;
-    if applicants(document).iter().any(|name| !jpki::same_name(name, &signer.full_name)) {
-        return Err(refused(Refusal::NotTheApplicant));
-    }
+    let (signer, matched_by) =
+        signer_of(conn, keys, family, &verified.holder, &verified.verification.certificate_sha256)?;
+    check_applicants(document, &verified.holder, &signer)?;
     let row = SignatureRow {
         id: new_id(),
         family_id: family.id.clone(),
@@ -131,38 +142,75 @@ fn verify_and_record(
         signer_guardian_id: signer.id,
         verification: serde_json::to_string(&verified.verification).map_err(|e| Error::internal(e.to_string()))?,
         created_at: now,
+        signer_match: matched_by.as_str().to_owned(),
+        holder_name: verified.holder.name.as_deref().map(|name| keys.seal(HOLDER_NAME, name)).transpose()?,
     };
     diesel::insert_into(signatures::table).values(&row).execute(conn)?;
-    Ok(row.id)
+    Ok((row.id, matched_by))
 }
 
-/// The guardian who signed: the one whose certificate was registered, or whose name and
-/// birth date the certificate's 基本4情報 carry (unless the card substituted characters).
+/// The sealed-column context of the card holder's name.
+pub const HOLDER_NAME: &str = "signatures.holder_name";
+
+/// The guardian who signed: the one whose certificate was registered (and whose birth date
+/// the card still carries), or whose name and birth date the certificate's 基本4情報 carry
+/// (unless the card substituted characters).
 fn signer_of(
     conn: &mut DbConnection,
     keys: &KeyRing,
     family: &FamilyRow,
     holder: &jpki::BasicFourInfo,
     certificate_sha256: &str,
-) -> Result<guardians::Guardian, Error> {
+) -> Result<(guardians::Guardian, SignerMatch), Error> {
     let registered: Option<String> = registered_certificates::table
         .filter(registered_certificates::family_id.eq(&family.id))
         .filter(registered_certificates::certificate_sha256.eq(certificate_sha256))
         .select(registered_certificates::guardian_id)
         .first(conn)
         .optional()?;
-    guardians::list(conn, keys, &family.id)?
-        .into_iter()
-        .find(|g| match &registered {
-            Some(id) => &g.id == id,
-            None => jpki::holder_matches(holder, &g.full_name, g.birth_date),
-        })
-        .ok_or_else(|| refused(Refusal::WrongSigner))
+    let guardians = guardians::list(conn, keys, &family.id)?;
+    let found = match &registered {
+        Some(id) => guardians
+            .into_iter()
+            .find(|g| &g.id == id && g.birth_date.is_some() && g.birth_date == holder.birth_date())
+            .map(|g| (g, SignerMatch::RegisteredCertificate)),
+        None => guardians
+            .into_iter()
+            .find(|g| jpki::holder_matches(holder, &g.full_name, g.birth_date))
+            .map(|g| (g, SignerMatch::BasicFourMatch)),
+    };
+    found.ok_or_else(|| refused(Refusal::WrongSigner))
 }
 
-/// The applicants a signed document names (`applicant.name` of the form, or of each form of
-/// a bundle): the person who signs must be that applicant.
-fn applicants(document: &str) -> Vec<String> {
+/// The person who signs must be the applicant each form names: compared with the card's
+/// holder (its 氏名, and its 生年月日 where the form carries the applicant's), never only with
+/// the profile a vendor stored. A character the card substituted (代替文字) stands for any one
+/// character; only a card whose name cannot be compared at all (flags that do not line up),
+/// registered for this guardian after its birth date was checked, is compared by the
+/// guardian's name instead.
+fn check_applicants(document: &str, holder: &jpki::BasicFourInfo, signer: &guardians::Guardian) -> Result<(), Error> {
+    for applicant in applicants(document) {
+        let named = match jpki::name_agrees(holder, &applicant.name) {
+            Some(agrees) => agrees,
+            None => jpki::same_name(&applicant.name, &signer.full_name),
+        };
+        let born = applicant.birth_date.is_none_or(|date| holder.birth_date() == Some(date));
+        if !(named && born) {
+            return Err(refused(Refusal::NotTheApplicant));
+        }
+    }
+    Ok(())
+}
+
+/// An applicant as a signed form names them.
+struct Applicant {
+    name: String,
+    birth_date: Option<chrono::NaiveDate>,
+}
+
+/// The applicants a signed document names (`applicant.name`, with `applicant.birth_date` when
+/// the form has it, of the form or of each form of a bundle).
+fn applicants(document: &str) -> Vec<Applicant> {
     let Ok(value) = serde_json::from_str::<serde_json::Value>(document) else { return Vec::new() };
     let forms: Vec<serde_json::Value> = match value.get("forms").and_then(|f| f.as_array()) {
         Some(forms) => forms
@@ -174,7 +222,14 @@ fn applicants(document: &str) -> Vec<String> {
     };
     forms
         .iter()
-        .filter_map(|f| f.pointer("/fields/applicant.name").and_then(|n| n.as_str()).map(str::to_owned))
+        .filter_map(|f| {
+            let name = f.pointer("/fields/applicant.name")?.as_str()?.to_owned();
+            let birth_date = f
+                .pointer("/fields/applicant.birth_date")
+                .and_then(|d| d.as_str())
+                .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok());
+            Some(Applicant { name, birth_date })
+        })
         .collect()
 }
 
@@ -210,7 +265,7 @@ pub fn sign_draft(
         }
     }
     let (document, digest) = drafts::document_of(keys, &row)?;
-    let signature_id = verify_and_record(conn, keys, verifier, family, (&document, &digest), input, now)?;
+    let (signature_id, _) = verify_and_record(conn, keys, verifier, family, (&document, &digest), input, now)?;
     let submission = submit(conn, keys, family, &row, (&document, &digest), &signature_id, None, now)?;
     let submission = submissions::view_for(conn, keys, ctx, submission)?;
     super::webhooks::enqueue_submission(conn, keys, &submission, now)?;
@@ -251,7 +306,7 @@ pub fn sign_bundle(
         }
     }
     let (document, digest) = bundles::document_of(keys, &bundle)?;
-    let signature_id = verify_and_record(conn, keys, verifier, family, (&document, &digest), input, now)?;
+    let (signature_id, _) = verify_and_record(conn, keys, verifier, family, (&document, &digest), input, now)?;
     let mut out = Vec::new();
     for member in members.iter().filter(|m| m.status == DraftStatus::ConfirmedInBundle.as_str()) {
         let own = drafts::document_of(keys, member)?;
@@ -315,13 +370,14 @@ fn submit(
 /// certificate of someone born on the guardian's birth date); only its SHA-256 is kept.
 pub fn register_certificate(
     conn: &mut DbConnection,
+    keys: &KeyRing,
     verifier: &Verifier,
     family: &FamilyRow,
     guardian_id: &str,
     input: &CertificateRegistration,
     now: NaiveDateTime,
 ) -> Result<RegisteredCertificate, Error> {
-    let guardian = guardians::find(conn, &family.id, guardian_id)?;
+    let guardian = guardians::get(conn, keys, &family.id, guardian_id)?;
     let der = decode_certificate(&input.certificate, "certificate")?;
     let checked = verifier.check_certificate(&der, now.and_utc()).map_err(refused)?;
     // A registered card signs for the guardian without the name check (its name has substituted
@@ -333,10 +389,15 @@ pub fn register_certificate(
                 .into(),
         });
     };
-    if checked.holder.birth_date() != Some(born) {
+    // The name is compared too, every character the card did not have to substitute (the
+    // reason to register a card at all); a name whose flags do not line up compares nothing,
+    // and then the 生年月日 is all the card lets us compare.
+    let name_differs = jpki::name_agrees(&checked.holder, &guardian.full_name) == Some(false);
+    if checked.holder.birth_date() != Some(born) || name_differs {
         return Err(Error::Refused {
             code: "not_the_guardians_card",
-            message: "the card's 生年月日 is not the guardian's: only the guardian's own card can be registered".into(),
+            message: "the card's 基本4情報 (氏名, 生年月日) are not the guardian's: only the guardian's own card can be registered"
+                .into(),
         });
     }
     let sha256 = checked.sha256;

@@ -11,8 +11,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
+use super::audit;
 use super::drafts::{self, Content, Entry, NewDraft, Origin};
 use super::inbox::{self, EntryKind, NewEntry};
+use super::signing::{SignerMatch, HOLDER_NAME};
 use super::{municipalities, new_id, utc};
 use crate::crypto::KeyRing;
 use crate::db::rows::{DraftRow, FamilyRow, SignatureRow, SubmissionEventRow, SubmissionRow};
@@ -101,11 +103,26 @@ pub struct Submission {
     /// The signing certificate, DER as base64, unchanged.
     pub certificate: String,
     pub verification: Verification,
+    /// Who signed, and how they were found to be the guardian.
+    pub signer: Signer,
     /// The draft opened for the parent by a correction request, if any.
     pub correction_draft_id: Option<String>,
     pub history: Vec<StatusEvent>,
     pub submitted_at: DateTime<Utc>,
     pub status_changed_at: DateTime<Utc>,
+    /// `family_deleted`: the vendor deleted the family after submitting. The municipality keeps
+    /// the submission (and its signature and history) until its retention ends; the family is
+    /// no longer told of status changes.
+    pub family_deleted_at: Option<DateTime<Utc>>,
+}
+
+/// The signer of a submission.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Signer {
+    pub guardian_id: String,
+    pub matched_by: SignerMatch,
+    /// 氏名 as printed on the card (the 基本4情報 of the signing certificate).
+    pub name_on_card: Option<String>,
 }
 
 /// A submission in a list (without its documents).
@@ -120,6 +137,7 @@ pub struct SubmissionSummary {
     pub digest_sha256: String,
     pub submitted_at: DateTime<Utc>,
     pub status_changed_at: DateTime<Utc>,
+    pub family_deleted_at: Option<DateTime<Utc>>,
 }
 
 /// A status set by the municipality's staff.
@@ -169,6 +187,7 @@ pub fn insert(
         status: SubmissionStatus::Submitted.as_str().to_owned(),
         submitted_at: now,
         status_changed_at: now,
+        family_deleted_at: None,
     };
     diesel::insert_into(submissions::table).values(&row).execute(conn)?;
     Ok(row.id)
@@ -242,7 +261,13 @@ fn detail(
         certificate: keys.open("signatures.certificate", &signature.certificate)?,
         verification: serde_json::from_str(&signature.verification)
             .map_err(|e| Error::unreadable("signatures.verification", &e))?,
+        signer: Signer {
+            matched_by: SignerMatch::from_stored(&signature.signer_match)?,
+            name_on_card: signature.holder_name.as_deref().map(|n| keys.open(HOLDER_NAME, n)).transpose()?,
+            guardian_id: signature.signer_guardian_id,
+        },
         correction_draft_id,
+        family_deleted_at: row.family_deleted_at.map(utc),
         history,
         submitted_at: utc(row.submitted_at),
         status_changed_at: utc(row.status_changed_at),
@@ -268,6 +293,7 @@ fn summary(ctx: &PlanningContext, row: SubmissionRow) -> Result<SubmissionSummar
         digest_sha256: row.digest,
         submitted_at: utc(row.submitted_at),
         status_changed_at: utc(row.status_changed_at),
+        family_deleted_at: row.family_deleted_at.map(utc),
     })
 }
 
@@ -394,6 +420,13 @@ pub fn set_status(
     if !errors.is_empty() {
         return Err(Error::Validation(errors));
     }
+    // A deleted family can no longer correct anything; the municipality still decides.
+    if row.family_deleted_at.is_some() && change.status == SubmissionStatus::CorrectionRequested {
+        return Err(Error::Conflict {
+            code: "family_deleted",
+            message: "the family was deleted: no one can correct this submission; accept or reject it".into(),
+        });
+    }
     if !current.next().contains(&change.status) {
         return Err(Error::Conflict {
             code: "invalid_transition",
@@ -423,11 +456,13 @@ pub fn set_status(
             created_at: now,
         })
         .execute(conn)?;
-    let family = super::access::family_row(conn, &row.family_id)?;
-    if change.status == SubmissionStatus::CorrectionRequested {
-        reopen(conn, keys, form, &family, &row, &comments.field_comments, now)?;
+    if row.family_deleted_at.is_none() {
+        let family = super::access::family_row(conn, &row.family_id)?;
+        if change.status == SubmissionStatus::CorrectionRequested {
+            reopen(conn, keys, form, &family, &row, &comments.field_comments, now)?;
+        }
+        notify(conn, ctx, templates, &family, &row, change.status, &comments.field_comments, now)?;
     }
-    notify(conn, ctx, templates, &family, &row, change.status, &comments.field_comments, now)?;
     view_for(conn, keys, ctx, row.id)
 }
 
@@ -522,4 +557,73 @@ fn notify(
         now,
     )?;
     Ok(())
+}
+
+/// Marks the submissions of a family being deleted: each municipality keeps those it received.
+/// Returns, per municipality, how many it keeps.
+pub fn keep_for_municipality(
+    conn: &mut DbConnection,
+    family_id: &str,
+    now: NaiveDateTime,
+) -> Result<Vec<(String, i64)>, Error> {
+    let kept: Vec<(String, i64)> = submissions::table
+        .filter(submissions::family_id.eq(family_id))
+        .group_by(submissions::municipality_code)
+        .select((submissions::municipality_code, diesel::dsl::count_star()))
+        .order(submissions::municipality_code)
+        .load(conn)?;
+    diesel::update(submissions::table.filter(submissions::family_id.eq(family_id)))
+        .set(submissions::family_deleted_at.eq(Some(now)))
+        .execute(conn)?;
+    Ok(kept)
+}
+
+/// Removes the kept submissions of deleted families whose retention has ended (counted from
+/// the submission, in whole years, per municipality), with their history and signatures.
+/// Each municipality's audit trail records how many of its submissions went. Returns how many
+/// were removed.
+pub fn purge_retained(
+    conn: &mut DbConnection,
+    ctx: &PlanningContext,
+    actor: &audit::Actor,
+    now: NaiveDateTime,
+) -> Result<usize, Error> {
+    let codes: Vec<String> = submissions::table
+        .filter(submissions::family_deleted_at.is_not_null())
+        .select(submissions::municipality_code)
+        .distinct()
+        .load(conn)?;
+    let mut removed = 0;
+    for code in codes {
+        let years = match MunicipalityCode::parse(&code) {
+            Ok(parsed) => municipalities::get(conn, ctx, &parsed)?.settings.retention_years(),
+            Err(_) => crate::domain::overrides::DEFAULT_RETENTION_YEARS,
+        };
+        let cutoff = now.checked_sub_months(chrono::Months::new(12 * u32::from(years))).unwrap_or(now);
+        let expired: Vec<(String, String)> = submissions::table
+            .filter(submissions::municipality_code.eq(&code))
+            .filter(submissions::family_deleted_at.is_not_null())
+            .filter(submissions::submitted_at.lt(cutoff))
+            .select((submissions::id, submissions::signature_id))
+            .load(conn)?;
+        if expired.is_empty() {
+            continue;
+        }
+        let (ids, signature_ids): (Vec<String>, Vec<String>) = expired.into_iter().unzip();
+        diesel::delete(submission_events::table.filter(submission_events::submission_id.eq_any(&ids))).execute(conn)?;
+        let purged = diesel::delete(submissions::table.filter(submissions::id.eq_any(&ids))).execute(conn)?;
+        removed += purged;
+        let event = audit::Event::new(audit::AuditAction::SubmissionsPurged, "municipality", code.clone())
+            .in_municipality(code.clone())
+            .detail(purged.to_string());
+        audit::record(conn, actor, event, now)?;
+        // A bundle's signature covers several submissions: it goes with the last of them.
+        let still_used: Vec<String> = submissions::table
+            .filter(submissions::signature_id.eq_any(&signature_ids))
+            .select(submissions::signature_id)
+            .load(conn)?;
+        let unused: Vec<&String> = signature_ids.iter().filter(|id| !still_used.contains(id)).collect();
+        diesel::delete(signatures::table.filter(signatures::id.eq_any(unused))).execute(conn)?;
+    }
+    Ok(removed)
 }

@@ -57,6 +57,43 @@ fn apps_and_staff_are_created_and_their_keys_printed_once() {
     assert!(
         nonstop::service::principals::authenticate(&mut conn, api_key, nonstop::clock::Clock::system().now()).is_err()
     );
+
+    // An administrator's staff key, revoked; every act read back from the audit trail.
+    let output = nonstop(&["staff", "create", "--municipality", "131016", "--name", "課長", "--admin"], &url);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let admin: Value = serde_json::from_slice(&output.stdout).expect("json");
+    assert_eq!(admin["admin"], true);
+    assert!(admin["expires_at"].is_string());
+    let admin_id = admin["staff_id"].as_str().expect("staff_id");
+    let output = nonstop(&["staff", "revoke", "--staff-id", admin_id], &url);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let output = nonstop(&["audit"], &url);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let events: Vec<Value> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("one JSON object per line"))
+        .collect();
+    let actions: Vec<&str> = events.iter().filter_map(|e| e["action"].as_str()).collect();
+    assert_eq!(
+        actions,
+        [
+            "staff_key.revoked",
+            "staff_key.created",
+            "app.revoked",
+            "staff_key.created",
+            "app_key.created",
+            "app.created"
+        ],
+        "newest first"
+    );
+    assert!(events.iter().all(|e| e["actor_kind"] == "operator"));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(!stdout.contains("nsk_") && !stdout.contains("課長"), "no secret or name in the trail: {stdout}");
+    let output = nonstop(&["audit", "--municipality", "131016", "--action", "staff_key.created"], &url);
+    assert_eq!(String::from_utf8_lossy(&output.stdout).lines().count(), 2);
+    let output = nonstop(&["audit", "--action", "key.stolen"], &url);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--action"));
 }
 
 #[test]

@@ -120,9 +120,16 @@ impl TestApp {
     }
 
     pub fn create_staff(&self, code: &str) -> String {
+        self.create_staff_key(code, false).1
+    }
+
+    /// A staff key (an administrator's with `admin`); returns its id and secret.
+    pub fn create_staff_key(&self, code: &str, admin: bool) -> (String, String) {
         let mut conn = self.db.get().expect("conn");
         let code = MunicipalityCode::parse(code).expect("code");
-        conn.transaction(|c| principals::create_staff(c, &code, "窓口 担当", self.clock.now())).expect("create staff").1
+        let grant = self.settings.sessions.staff_grant(admin);
+        conn.transaction(|c| principals::create_staff(c, &code, "窓口 担当", grant, self.clock.now()))
+            .expect("create staff")
     }
 
     pub async fn call(

@@ -181,7 +181,7 @@ async fn unknown_revoked_and_expired_credentials_are_refused() {
         use nonstop::db::schema::staff_members;
         let mut conn = app.db.get().expect("conn");
         let staff_id: String = staff_members::table.select(staff_members::id).first(&mut *conn).expect("staff");
-        conn.transaction(|c| nonstop::service::principals::revoke_staff(c, &staff_id, app.clock.now()))
+        conn.transaction(|c| nonstop::service::principals::revoke_staff(c, &staff_id, None, app.clock.now()))
             .expect("revoke");
     }
     let (status, _) = app.get("/v1/whoami", &staff).await;

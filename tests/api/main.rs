@@ -1,6 +1,7 @@
 //! Integration tests: the real service over HTTP, on SQLite or (with `TEST_DATABASE_URL`)
 //! PostgreSQL. Each test gets its own database.
 
+mod accountability;
 mod cli;
 mod crash;
 mod delivery;

@@ -131,7 +131,8 @@ async fn a_notice_is_approved_by_another_member_of_staff_and_reaches_inboxes_and
     }
     assert_eq!(
         figures,
-        json!({ "audience": 1, "recorded": 1, "pushed": 1, "delivered_by_provider": { "web_push": 1 }, "failed": 0, "read": 1, "replied": 0, "needs_paper": 0 })
+        json!({ "audience": 1, "recorded": 1, "pushed": 1, "delivered_by_provider": { "web_push": 1 }, "failed": 0, "read": 1, "replied": 0, "needs_paper": 0,
+                "author_staff_id": draft["author_staff_id"], "editors": [draft["author_staff_id"]], "approver_staff_id": approved["approver_staff_id"] })
     );
 }
 

@@ -167,6 +167,9 @@ fn every_enum_is_documented_with_the_names_the_api_speaks() {
         ("FieldType", nonstop::domain::forms::FieldType::wire_names_agree()),
         ("FilesWith", nonstop::domain::catalog::FilesWith::wire_names_agree()),
         ("HealthInsurance", nonstop::domain::enums::HealthInsurance::wire_names_agree()),
+        ("ActorKind", nonstop::service::audit::ActorKind::wire_names_agree()),
+        ("AuditAction", nonstop::service::audit::AuditAction::wire_names_agree()),
+        ("SignerMatch", nonstop::service::signing::SignerMatch::wire_names_agree()),
         ("LifeEventKind", nonstop::domain::enums::LifeEventKind::wire_names_agree()),
         ("NoticeCategory", nonstop::service::notices::NoticeCategory::wire_names_agree()),
         ("NoticeStatus", nonstop::service::notices::NoticeStatus::wire_names_agree()),
@@ -196,7 +199,7 @@ fn every_enum_is_documented_with_the_names_the_api_speaks() {
             let value = value.as_str().unwrap_or_default();
             assert!(
                 !value.is_empty()
-                    && value.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-'),
+                    && value.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "_-.".contains(c)),
                 "{name}: '{value}' is not a wire name"
             );
         }

@@ -10,19 +10,21 @@ use sha2::{Digest, Sha256};
 use crate::helpers::{assert_not_stored, tokyo_day, TestApp};
 use crate::jpki_ca::{Card, Holder, TestCa};
 
-const MOTHER: &str = "山田 花子";
-const MOTHER_BORN: &str = "1990-04-01";
+pub const MOTHER: &str = "山田 花子";
+pub const MOTHER_BORN: &str = "1990-04-01";
 const ACCOUNT: &str = "7654321";
 
-struct Setup {
-    app: TestApp,
-    ca: TestCa,
-    key: String,
-    family: String,
+pub struct Setup {
+    pub app: TestApp,
+    pub ca: TestCa,
+    pub key: String,
+    pub family: String,
     _anchors: tempfile::TempDir,
 }
 
-async fn setup(weight: i32) -> Setup {
+/// An app trusting a test JPKI CA, and a family of 131016 (mother and father) whose child was
+/// born two days ago.
+pub async fn setup(weight: i32) -> Setup {
     let ca = TestCa::new("JPKI", crate::helpers::pinned_instant());
     let anchors = tempfile::tempdir().expect("dir");
     let pem = anchors.path().join("root.pem");
@@ -55,7 +57,7 @@ async fn setup(weight: i32) -> Setup {
     Setup { app, ca, key, family, _anchors: anchors }
 }
 
-fn field<'a>(draft: &'a Value, id: &str) -> &'a Value {
+pub fn field<'a>(draft: &'a Value, id: &str) -> &'a Value {
     draft["fields"]
         .as_array()
         .expect("fields")
@@ -64,7 +66,7 @@ fn field<'a>(draft: &'a Value, id: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no field {id}"))
 }
 
-async fn draft_of(s: &Setup, form: &str) -> Value {
+pub async fn draft_of(s: &Setup, form: &str) -> Value {
     let (status, drafts) = s.app.get(&format!("/v1/families/{}/drafts", s.family), &s.key).await;
     assert_eq!(status, StatusCode::OK, "{drafts}");
     drafts
@@ -76,7 +78,7 @@ async fn draft_of(s: &Setup, form: &str) -> Value {
         .clone()
 }
 
-fn signature_body(card: &Card, document: &str) -> Value {
+pub fn signature_body(card: &Card, document: &str) -> Value {
     json!({ "signature": card.sign(document.as_bytes()), "certificate": card.certificate_base64() })
 }
 

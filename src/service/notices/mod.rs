@@ -24,6 +24,9 @@ use crate::error::{Error, FieldCheck};
 use crate::templates::{TemplateValue, Templates};
 use crate::text_enum;
 
+mod approval;
+pub use approval::{approve, content_digest};
+
 /// Families read per query while resolving an audience: memory stays bounded.
 const BATCH: i64 = 1_000;
 
@@ -171,6 +174,9 @@ pub struct Notice {
     pub editors: Vec<String>,
     pub approver_staff_id: Option<String>,
     pub approved_at: Option<DateTime<Utc>>,
+    /// SHA-256 of the contents the approver approved. A notice is sent or scheduled only while
+    /// its contents still have this digest; any edit returns it to draft.
+    pub approved_digest: Option<String>,
     pub sent_at: Option<DateTime<Utc>>,
     pub expires_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
@@ -179,6 +185,10 @@ pub struct Notice {
 /// The figures of a sent notice. Each counts families, never a family twice.
 #[derive(Debug, Default, Serialize, ToSchema)]
 pub struct NoticeFigures {
+    /// Who wrote it, who else changed it, and who approved what went out.
+    pub author_staff_id: String,
+    pub editors: Vec<String>,
+    pub approver_staff_id: Option<String>,
     /// Families the notice was for.
     pub audience: i64,
     /// Recorded in their inbox.
@@ -252,6 +262,17 @@ fn validate(input: &NoticeInput) -> Result<(), Error> {
     check.finish()
 }
 
+/// A notice as staff read it: `view`, with the digest of its latest approval.
+fn present(conn: &mut DbConnection, row: NoticeRow) -> Result<Notice, Error> {
+    let approved = row.approver_staff_id.is_some();
+    let id = row.id.clone();
+    let mut notice = view(row)?;
+    if approved {
+        notice.approved_digest = approval::approved_digest(conn, &id)?;
+    }
+    Ok(notice)
+}
+
 fn view(row: NoticeRow) -> Result<Notice, Error> {
     let content: Content = serde_json::from_str(&row.content).map_err(|e| Error::unreadable("notices.content", &e))?;
     let editors = editors_of(&row)?;
@@ -269,6 +290,7 @@ fn view(row: NoticeRow) -> Result<Notice, Error> {
         author_staff_id: row.author_staff_id,
         approver_staff_id: row.approver_staff_id,
         approved_at: row.approved_at.map(utc),
+        approved_digest: None,
         sent_at: row.sent_at.map(utc),
         expires_at: row.expires_at.map(utc),
         created_at: utc(row.created_at),
@@ -327,7 +349,8 @@ fn find(conn: &mut DbConnection, code: &MunicipalityCode, id: &str) -> Result<No
 }
 
 pub fn get(conn: &mut DbConnection, code: &MunicipalityCode, id: &str) -> Result<Notice, Error> {
-    view(find(conn, code, id)?)
+    let row = find(conn, code, id)?;
+    present(conn, row)
 }
 
 /// Replaces a notice's contents; an approved notice goes back to draft and needs approval again,
@@ -371,7 +394,7 @@ pub fn update(
         ..row
     };
     diesel::update(notices::table.find(&updated.id)).set(&updated).execute(conn)?;
-    view(updated)
+    present(conn, updated)
 }
 
 /// The staff who wrote a notice's contents.
@@ -384,37 +407,6 @@ fn editors_of(row: &NoticeRow) -> Result<Vec<String>, Error> {
 
 fn editors_json(editors: &[String]) -> Result<String, Error> {
     serde_json::to_string(editors).map_err(|e| Error::internal(e.to_string()))
-}
-
-/// Approval by a second member of staff (二人目の確認): nobody who wrote any of the notice (its
-/// author, or anyone who edited it) can approve it, so what goes out was read by someone else.
-pub fn approve(
-    conn: &mut DbConnection,
-    code: &MunicipalityCode,
-    id: &str,
-    staff_id: &str,
-    now: NaiveDateTime,
-) -> Result<Notice, Error> {
-    let row = find(conn, code, id)?;
-    if row.status != NoticeStatus::Draft.as_str() {
-        return Err(Error::Conflict { code: "notice_not_draft", message: "only a draft can be approved".into() });
-    }
-    if editors_of(&row)?.iter().any(|editor| editor == staff_id) {
-        return Err(Error::Conflict {
-            code: "approval_by_author",
-            message: "a notice is approved by a member of staff who wrote none of it (not its author, not an editor)"
-                .into(),
-        });
-    }
-    let updated = NoticeRow {
-        status: NoticeStatus::Approved.as_str().to_owned(),
-        approver_staff_id: Some(staff_id.to_owned()),
-        approved_at: Some(now),
-        updated_at: now,
-        ..row
-    };
-    diesel::update(notices::table.find(&updated.id)).set(&updated).execute(conn)?;
-    view(updated)
 }
 
 /// Cancels a notice not yet sent.
@@ -431,7 +423,7 @@ pub fn cancel(conn: &mut DbConnection, code: &MunicipalityCode, id: &str, now: N
     }
     let updated = NoticeRow { status: NoticeStatus::Cancelled.as_str().to_owned(), updated_at: now, ..row };
     diesel::update(notices::table.find(&updated.id)).set(&updated).execute(conn)?;
-    view(updated)
+    present(conn, updated)
 }
 
 /// Completed months of age on `today` (a child reaches N months at the end of 生後N月に至る日).
@@ -541,6 +533,7 @@ pub fn schedule(
     if send_at < now {
         return Err(Error::field("send_at", "must not be in the past"));
     }
+    approval::ensure_approved_as_is(conn, &row)?;
     let updated = NoticeRow {
         status: NoticeStatus::Scheduled.as_str().to_owned(),
         send_at: Some(send_at),
@@ -548,7 +541,7 @@ pub fn schedule(
         ..row
     };
     diesel::update(notices::table.find(&updated.id)).set(&updated).execute(conn)?;
-    view(updated)
+    present(conn, updated)
 }
 
 /// Takes a notice from `from` to sent, if no one else did: one conditional update decides.
@@ -579,6 +572,9 @@ pub fn send(
     now: NaiveDateTime,
 ) -> Result<Notice, Error> {
     let row = find(conn, code, id)?;
+    if row.status == NoticeStatus::Approved.as_str() {
+        approval::ensure_approved_as_is(conn, &row)?;
+    }
     if !take_for_sending(conn, &row, NoticeStatus::Approved, now)? {
         return Err(Error::Conflict {
             code: "notice_not_approved",
@@ -607,6 +603,14 @@ pub fn send_scheduled(
         .load(conn)?;
     let mut sent = 0;
     for row in due {
+        if approval::ensure_approved_as_is(conn, &row).is_err() {
+            // Not what was approved: back to draft, for a second person to read again.
+            tracing::warn!(notice_id = %row.id, "a scheduled notice's contents differ from its approval; returned to draft");
+            diesel::update(notices::table.find(&row.id).filter(notices::status.eq(NoticeStatus::Scheduled.as_str())))
+                .set((notices::status.eq(NoticeStatus::Draft.as_str()), notices::updated_at.eq(now)))
+                .execute(conn)?;
+            continue;
+        }
         if !take_for_sending(conn, &row, NoticeStatus::Scheduled, now)? {
             continue;
         }
@@ -752,7 +756,17 @@ pub fn figures(conn: &mut DbConnection, code: &MunicipalityCode, id: &str) -> Re
         .select((notice_recipients::family_id, deliveries::provider, deliveries::status))
         .load(conn)?;
     let replied: i64 = notice_replies::table.filter(notice_replies::notice_id.eq(&row.id)).count().get_result(conn)?;
-    let mut figures = NoticeFigures { audience, recorded, read, replied, needs_paper, ..Default::default() };
+    let mut figures = NoticeFigures {
+        editors: editors_of(&row)?,
+        author_staff_id: row.author_staff_id.clone(),
+        approver_staff_id: row.approver_staff_id.clone(),
+        audience,
+        recorded,
+        read,
+        replied,
+        needs_paper,
+        ..Default::default()
+    };
     let mut pushed: HashSet<&str> = HashSet::new();
     let mut by_provider: BTreeMap<String, HashSet<&str>> = BTreeMap::new();
     let mut settled_without: HashSet<&str> = HashSet::new();

@@ -1,0 +1,11 @@
+DROP TABLE audit_events;
+DROP FUNCTION audit_events_append_only();
+ALTER TABLE staff_members DROP COLUMN is_admin;
+ALTER TABLE staff_members DROP COLUMN expires_at;
+DROP TABLE notice_approvals;
+ALTER TABLE submissions DROP COLUMN family_deleted_at;
+ALTER TABLE submissions ADD CONSTRAINT submissions_family_id_fkey FOREIGN KEY (family_id) REFERENCES families (id) ON DELETE CASCADE;
+DROP INDEX signatures_family;
+ALTER TABLE signatures DROP COLUMN holder_name;
+ALTER TABLE signatures DROP COLUMN signer_match;
+ALTER TABLE signatures ADD CONSTRAINT signatures_family_id_fkey FOREIGN KEY (family_id) REFERENCES families (id) ON DELETE CASCADE;

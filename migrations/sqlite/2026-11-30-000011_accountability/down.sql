@@ -1,0 +1,14 @@
+PRAGMA foreign_keys = OFF;
+BEGIN;
+DROP TRIGGER audit_events_no_update;
+DROP TRIGGER audit_events_no_delete;
+DROP TABLE audit_events;
+ALTER TABLE staff_members DROP COLUMN is_admin;
+ALTER TABLE staff_members DROP COLUMN expires_at;
+DROP TABLE notice_approvals;
+DROP INDEX submissions_family_deleted;
+ALTER TABLE submissions DROP COLUMN family_deleted_at;
+ALTER TABLE signatures DROP COLUMN holder_name;
+ALTER TABLE signatures DROP COLUMN signer_match;
+COMMIT;
+PRAGMA foreign_keys = ON;
