@@ -42,7 +42,10 @@ crate::text_enum! {
         NoticeUpdated => "notice.updated",
         NoticeApproved => "notice.approved",
         NoticeScheduled => "notice.scheduled",
+        /// Sent by staff, or by the scheduler at its time (the detail is `scheduled`).
         NoticeSent => "notice.sent",
+        /// A scheduled notice whose contents were no longer those approved, returned to draft.
+        NoticeApprovalOutdated => "notice.approval_outdated",
         NoticeCancelled => "notice.cancelled",
         /// The detail is the new status.
         SubmissionStatusChanged => "submission.status_changed",

@@ -510,3 +510,72 @@ async fn the_audit_trail_is_paged_filtered_kept_to_its_municipality_and_append_o
     let left: i64 = audit_events::table.count().get_result(&mut *conn).expect("count");
     assert_eq!(left, 5);
 }
+
+#[actix_web::test]
+async fn a_scheduled_notice_goes_out_only_as_approved_and_the_scheduler_is_recorded() {
+    let app = TestApp::spawn().await;
+    let (_, author) = app.create_staff_key("131016", false);
+    let (_, approver) = app.create_staff_key("131016", false);
+    let mut paths = Vec::new();
+    for title in ["予定どおり", "書き換えられる"] {
+        let (_, draft) = app.post("/v1/municipalities/131016/notices", &author, notice_body(title)).await;
+        let path = format!("/v1/municipalities/131016/notices/{}", draft["id"].as_str().expect("id"));
+        app.post(&format!("{path}/approve"), &approver, json!({})).await;
+        let (status, scheduled) =
+            app.post(&format!("{path}/schedule"), &author, json!({ "send_at": "2026-12-01T04:00:00Z" })).await;
+        assert_eq!((status, scheduled["status"].as_str()), (StatusCode::OK, Some("scheduled")), "{scheduled}");
+        paths.push(path);
+    }
+    {
+        use nonstop::db::schema::notices;
+        let mut conn = app.db.get().expect("conn");
+        let target = paths[1].rsplit('/').next().expect("id").to_owned();
+        let content: String = notices::table.find(&target).select(notices::content).first(&mut *conn).expect("content");
+        diesel::update(notices::table.find(&target))
+            .set(notices::content.eq(content.replace("書き換えられる", "承認後に差し替え")))
+            .execute(&mut *conn)
+            .expect("tamper");
+    }
+    app.clock.advance(chrono::Duration::hours(2));
+    nonstop::jobs::scheduler::tick(&app.job_context()).await;
+    app.wait_until("the scheduled notices handled", |conn| {
+        use nonstop::db::schema::notices;
+        let scheduled: i64 =
+            notices::table.filter(notices::status.eq("scheduled")).count().get_result(conn).expect("count");
+        scheduled == 0
+    })
+    .await;
+    let (_, sent) = app.get(&paths[0], &author).await;
+    assert_eq!(sent["status"], "sent");
+    let (_, returned) = app.get(&paths[1], &author).await;
+    assert_eq!(returned["status"], "draft", "not what was approved: back to draft");
+    let (_, trail) = app.get("/v1/municipalities/131016/audit?limit=100", &author).await;
+    let by_system: Vec<(String, String)> = trail["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter(|e| e["actor_kind"] == "system")
+        .map(|e| (e["action"].as_str().unwrap_or("").to_owned(), e["target_id"].as_str().unwrap_or("").to_owned()))
+        .collect();
+    let id = |path: &str| path.rsplit('/').next().expect("id").to_owned();
+    assert_eq!(
+        by_system.into_iter().collect::<BTreeSet<_>>(),
+        BTreeSet::from([
+            ("notice.sent".to_owned(), id(&paths[0])),
+            ("notice.approval_outdated".to_owned(), id(&paths[1]))
+        ])
+    );
+}
+
+/// Each action the trail can record is read back by a test here or in `cli.rs`: a new action
+/// without one fails this.
+#[test]
+fn every_audit_action_is_read_back_by_a_test() {
+    let tests = [include_str!("accountability.rs"), include_str!("cli.rs")].concat();
+    let unread: Vec<&str> = nonstop::service::audit::AuditAction::ALL
+        .iter()
+        .map(|a| a.as_str())
+        .filter(|action| !tests.contains(&format!("\"{action}\"")) && !tests.contains(&format!("={action}")))
+        .collect();
+    assert!(unread.is_empty(), "audit actions no test reads back: {unread:?}");
+}

@@ -9,6 +9,7 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::audit::{self, Actor, AuditAction, Event};
 use super::inbox::{self, EntryKind, NewEntry};
 use super::planning::TaskStatus;
 use super::{new_id, utc};
@@ -609,11 +610,18 @@ pub fn send_scheduled(
             diesel::update(notices::table.find(&row.id).filter(notices::status.eq(NoticeStatus::Scheduled.as_str())))
                 .set((notices::status.eq(NoticeStatus::Draft.as_str()), notices::updated_at.eq(now)))
                 .execute(conn)?;
+            let event = Event::new(AuditAction::NoticeApprovalOutdated, "notice", row.id.clone())
+                .in_municipality(row.municipality_code.clone());
+            audit::record(conn, &Actor::system("notices"), event, now)?;
             continue;
         }
         if !take_for_sending(conn, &row, NoticeStatus::Scheduled, now)? {
             continue;
         }
+        let event = Event::new(AuditAction::NoticeSent, "notice", row.id.clone())
+            .in_municipality(row.municipality_code.clone())
+            .detail("scheduled");
+        audit::record(conn, &Actor::system("notices"), event, now)?;
         let name = names(conn, &row.municipality_code)?;
         let code = row.municipality_code.clone();
         let notice = view(row)?;
