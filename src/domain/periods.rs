@@ -79,6 +79,20 @@ pub fn child_allowance_deadline(birth: NaiveDate, calendar: &Calendar, extra_clo
     last_open_day_of_month(birth, calendar, extra_closed).max(fifteen_days)
 }
 
+/// Completed months of age on `today` (a child reaches N months at the end of 生後N月に至る日).
+pub fn age_in_months(birth: NaiveDate, today: NaiveDate) -> i64 {
+    if today <= birth {
+        return 0;
+    }
+    let mut months = (i64::from(today.year()) - i64::from(birth.year())) * 12 + i64::from(today.month0())
+        - i64::from(birth.month0());
+    months = months.max(0) + 1;
+    while months > 0 && month_age_reached(birth, months) >= today {
+        months -= 1;
+    }
+    months
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -166,5 +180,15 @@ mod tests {
         let calendar = Calendar::shipped();
         assert_eq!(last_open_day_of_month(d("2026-05-05"), &calendar, &[]), d("2026-05-29"));
         assert_eq!(last_open_day_of_month(d("2026-12-01"), &calendar, &[]), d("2026-12-28"));
+    }
+
+    #[test]
+    fn ages_in_months_follow_the_municipal_reading() {
+        // Born 5/10: reaches 1 month at the end of 6/9, so is 1 month old on 6/10.
+        assert_eq!(age_in_months(d("2026-05-10"), d("2026-06-09")), 0);
+        assert_eq!(age_in_months(d("2026-05-10"), d("2026-06-10")), 1);
+        assert_eq!(age_in_months(d("2025-05-10"), d("2026-11-22")), 18);
+        assert_eq!(age_in_months(d("2026-07-31"), d("2026-10-01")), 2, "reached 2 months at the end of 9/30");
+        assert_eq!(age_in_months(d("2026-11-22"), d("2026-11-22")), 0);
     }
 }

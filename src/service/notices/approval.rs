@@ -6,7 +6,8 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::{editors_of, find, present, Notice, NoticeStatus};
+use super::lifecycle::find;
+use super::{editors_of, present, Notice, NoticeStatus};
 use crate::crypto::sha256_hex;
 use crate::db::rows::NoticeRow;
 use crate::db::schema::{notice_approvals, notices};

@@ -1,0 +1,86 @@
+//! A notice's figures: families, each counted once, never deliveries.
+
+use std::collections::{BTreeMap, HashSet};
+
+use diesel::prelude::*;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::editors_of;
+use super::lifecycle::find;
+use crate::db::schema::{deliveries, inbox_entries, notice_recipients, notice_replies};
+use crate::db::DbConnection;
+use crate::domain::MunicipalityCode;
+use crate::error::Error;
+
+/// The figures of a sent notice. Each counts families, never a family twice.
+#[derive(Debug, Default, Serialize, ToSchema)]
+pub struct NoticeFigures {
+    /// Who wrote it, who else changed it, and who approved what went out.
+    pub author_staff_id: String,
+    pub editors: Vec<String>,
+    pub approver_staff_id: Option<String>,
+    /// Families the notice was for.
+    pub audience: i64,
+    /// Recorded in their inbox.
+    pub recorded: i64,
+    /// At least one push accepted by a provider.
+    pub pushed: i64,
+    /// Per provider: families with a push accepted by it.
+    pub delivered_by_provider: BTreeMap<String, i64>,
+    /// Recorded, had devices, and no push accepted (all failed, expired or dead).
+    pub failed: i64,
+    /// Opened in the app.
+    pub read: i64,
+    /// Answered the questionnaire.
+    pub replied: i64,
+    /// Official notifications to families without consent: post them a letter.
+    pub needs_paper: i64,
+}
+
+/// The figures of a notice, counting families.
+pub fn figures(conn: &mut DbConnection, code: &MunicipalityCode, id: &str) -> Result<NoticeFigures, Error> {
+    let row = find(conn, code, id)?;
+    let recipients = notice_recipients::table.filter(notice_recipients::notice_id.eq(&row.id));
+    let audience: i64 = recipients.count().get_result(conn)?;
+    let needs_paper: i64 = recipients.filter(notice_recipients::needs_paper.eq(true)).count().get_result(conn)?;
+    let recorded: i64 = recipients.filter(notice_recipients::entry_id.is_not_null()).count().get_result(conn)?;
+    let read: i64 = notice_recipients::table
+        .inner_join(inbox_entries::table.on(inbox_entries::id.nullable().eq(notice_recipients::entry_id)))
+        .filter(notice_recipients::notice_id.eq(&row.id))
+        .filter(inbox_entries::read_at.is_not_null())
+        .count()
+        .get_result(conn)?;
+    let outcomes: Vec<(String, String, String)> = notice_recipients::table
+        .inner_join(deliveries::table.on(deliveries::entry_id.nullable().eq(notice_recipients::entry_id)))
+        .filter(notice_recipients::notice_id.eq(&row.id))
+        .select((notice_recipients::family_id, deliveries::provider, deliveries::status))
+        .load(conn)?;
+    let replied: i64 = notice_replies::table.filter(notice_replies::notice_id.eq(&row.id)).count().get_result(conn)?;
+    let mut figures = NoticeFigures {
+        editors: editors_of(&row)?,
+        author_staff_id: row.author_staff_id.clone(),
+        approver_staff_id: row.approver_staff_id.clone(),
+        audience,
+        recorded,
+        read,
+        replied,
+        needs_paper,
+        ..Default::default()
+    };
+    let mut pushed: HashSet<&str> = HashSet::new();
+    let mut by_provider: BTreeMap<String, HashSet<&str>> = BTreeMap::new();
+    let mut settled_without: HashSet<&str> = HashSet::new();
+    for (family, provider, status) in &outcomes {
+        if status == "sent" {
+            pushed.insert(family);
+            by_provider.entry(provider.clone()).or_default().insert(family);
+        } else if status != "pending" {
+            settled_without.insert(family);
+        }
+    }
+    figures.pushed = pushed.len() as i64;
+    figures.failed = settled_without.iter().filter(|f| !pushed.contains(*f)).count() as i64;
+    figures.delivered_by_provider = by_provider.into_iter().map(|(p, f)| (p, f.len() as i64)).collect();
+    Ok(figures)
+}

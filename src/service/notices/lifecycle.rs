@@ -1,0 +1,132 @@
+//! A notice's life as staff write it: drafted, edited (each editor recorded), cancelled, listed.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::{editors_json, editors_of, encode, present, validate, view, Notice, NoticeInput, NoticeStatus};
+use crate::db::rows::NoticeRow;
+use crate::db::schema::notices;
+use crate::db::DbConnection;
+use crate::domain::MunicipalityCode;
+use crate::error::Error;
+use crate::service::new_id;
+
+pub fn create(
+    conn: &mut DbConnection,
+    code: &MunicipalityCode,
+    staff_id: &str,
+    input: NoticeInput,
+    now: NaiveDateTime,
+) -> Result<Notice, Error> {
+    validate(&input)?;
+    let (content, audience) = encode(&input)?;
+    let row = NoticeRow {
+        id: new_id(),
+        municipality_code: code.to_string(),
+        category: input.category.as_str().to_owned(),
+        content,
+        audience,
+        status: NoticeStatus::Draft.as_str().to_owned(),
+        author_staff_id: staff_id.to_owned(),
+        editors: editors_json(&[staff_id.to_owned()])?,
+        approver_staff_id: None,
+        approved_at: None,
+        sent_at: None,
+        expires_at: input.expires_at.map(|t| t.naive_utc()),
+        created_at: now,
+        updated_at: now,
+        send_at: None,
+        standing: input.standing,
+    };
+    diesel::insert_into(notices::table).values(&row).execute(conn)?;
+    view(row)
+}
+
+pub(super) fn find(conn: &mut DbConnection, code: &MunicipalityCode, id: &str) -> Result<NoticeRow, Error> {
+    notices::table
+        .find(id)
+        .filter(notices::municipality_code.eq(code.as_str()))
+        .select(NoticeRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or(Error::NotFound("notice"))
+}
+
+pub fn get(conn: &mut DbConnection, code: &MunicipalityCode, id: &str) -> Result<Notice, Error> {
+    let row = find(conn, code, id)?;
+    present(conn, row)
+}
+
+/// Replaces a notice's contents; an approved notice goes back to draft and needs approval again,
+/// from someone who wrote none of it: `staff_id` joins its editors.
+pub fn update(
+    conn: &mut DbConnection,
+    code: &MunicipalityCode,
+    id: &str,
+    input: NoticeInput,
+    staff_id: &str,
+    now: NaiveDateTime,
+) -> Result<Notice, Error> {
+    let row = find(conn, code, id)?;
+    let mut editors = editors_of(&row)?;
+    if !editors.iter().any(|e| e == staff_id) {
+        editors.push(staff_id.to_owned());
+    }
+    if !matches!(
+        NoticeStatus::from_stored(&row.status)?,
+        NoticeStatus::Draft | NoticeStatus::Approved | NoticeStatus::Scheduled
+    ) {
+        return Err(Error::Conflict {
+            code: "notice_not_editable",
+            message: "a sent or cancelled notice cannot be edited".into(),
+        });
+    }
+    validate(&input)?;
+    let (content, audience) = encode(&input)?;
+    let updated = NoticeRow {
+        category: input.category.as_str().to_owned(),
+        content,
+        audience,
+        status: NoticeStatus::Draft.as_str().to_owned(),
+        approver_staff_id: None,
+        approved_at: None,
+        send_at: None,
+        standing: input.standing,
+        expires_at: input.expires_at.map(|t| t.naive_utc()),
+        editors: editors_json(&editors)?,
+        updated_at: now,
+        ..row
+    };
+    diesel::update(notices::table.find(&updated.id)).set(&updated).execute(conn)?;
+    present(conn, updated)
+}
+
+/// Cancels a notice not yet sent.
+pub fn cancel(conn: &mut DbConnection, code: &MunicipalityCode, id: &str, now: NaiveDateTime) -> Result<Notice, Error> {
+    let row = find(conn, code, id)?;
+    if !matches!(
+        NoticeStatus::from_stored(&row.status)?,
+        NoticeStatus::Draft | NoticeStatus::Approved | NoticeStatus::Scheduled
+    ) {
+        return Err(Error::Conflict {
+            code: "notice_not_cancellable",
+            message: "a sent notice cannot be cancelled".into(),
+        });
+    }
+    let updated = NoticeRow { status: NoticeStatus::Cancelled.as_str().to_owned(), updated_at: now, ..row };
+    diesel::update(notices::table.find(&updated.id)).set(&updated).execute(conn)?;
+    present(conn, updated)
+}
+
+/// The municipality's notices, newest first (at most `limit`).
+pub fn list(conn: &mut DbConnection, code: &MunicipalityCode, limit: i64) -> Result<Vec<Notice>, Error> {
+    notices::table
+        .filter(notices::municipality_code.eq(code.as_str()))
+        .order(notices::id.desc())
+        .limit(limit)
+        .select(NoticeRow::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(view)
+        .collect()
+}

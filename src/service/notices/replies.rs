@@ -1,0 +1,178 @@
+//! A family's consent to official notifications, and its answers to a notice's questionnaire.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::lifecycle::find;
+use super::{view, AnswerKind};
+use crate::db::rows::{FamilyRow, NoticeRow};
+use crate::db::schema::{guardians, notice_consents, notice_recipients, notice_replies, notices};
+use crate::db::DbConnection;
+use crate::domain::MunicipalityCode;
+use crate::error::{Error, FieldCheck};
+use crate::service::utc;
+
+/// Records a family's consent (or its withdrawal) to official notifications of its municipality.
+pub fn set_consent(
+    conn: &mut DbConnection,
+    family: &FamilyRow,
+    consented: bool,
+    now: NaiveDateTime,
+) -> Result<(), Error> {
+    diesel::delete(notice_consents::table.find((&family.id, &family.municipality_code))).execute(conn)?;
+    diesel::insert_into(notice_consents::table)
+        .values((
+            notice_consents::family_id.eq(&family.id),
+            notice_consents::municipality_code.eq(&family.municipality_code),
+            notice_consents::consented.eq(consented),
+            notice_consents::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// A family's answer to a notice's questionnaire.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReplyInput {
+    /// Indices of the chosen answers (exactly one for a single-choice question).
+    pub choices: Vec<usize>,
+    pub free_text: Option<String>,
+}
+
+/// How many families chose each answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChoiceCount {
+    pub choice: String,
+    pub count: i64,
+}
+
+/// One family's reply, with its guardians' names (shown only for families that answered).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReplyView {
+    pub guardian_names: Vec<String>,
+    pub choices: Vec<String>,
+    pub free_text: Option<String>,
+    pub replied_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// The replies to a notice.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RepliesSummary {
+    /// Families that replied (each once).
+    pub replied: i64,
+    pub counts: Vec<ChoiceCount>,
+    pub replies: Vec<ReplyView>,
+}
+
+/// Records (or changes, until the deadline) a family's reply to a notice it received.
+pub fn reply(
+    conn: &mut DbConnection,
+    keys: &crate::crypto::KeyRing,
+    family: &FamilyRow,
+    notice_id: &str,
+    input: ReplyInput,
+    now: NaiveDateTime,
+) -> Result<(), Error> {
+    let received: Option<Option<String>> = notice_recipients::table
+        .find((notice_id, &family.id))
+        .select(notice_recipients::entry_id)
+        .first(conn)
+        .optional()?;
+    if !matches!(received, Some(Some(_))) {
+        return Err(Error::NotFound("notice"));
+    }
+    let row: NoticeRow = notices::table.find(notice_id).select(NoticeRow::as_select()).first(conn)?;
+    let notice = view(row)?;
+    let questionnaire = notice
+        .questionnaire
+        .ok_or(Error::Conflict { code: "no_questionnaire", message: "this notice asks nothing".into() })?;
+    if questionnaire.reply_deadline.is_some_and(|deadline| deadline.naive_utc() < now) {
+        return Err(Error::Conflict { code: "reply_deadline_passed", message: "the reply deadline has passed".into() });
+    }
+    let mut check = FieldCheck::default();
+    let mut choices = input.choices.clone();
+    choices.sort_unstable();
+    choices.dedup();
+    if choices.is_empty() || choices.iter().any(|&c| c >= questionnaire.choices.len()) {
+        check.fail("choices", format!("must name choices between 0 and {}", questionnaire.choices.len() - 1));
+    } else if questionnaire.kind == AnswerKind::Single && choices.len() != 1 {
+        check.fail("choices", "this question takes exactly one choice");
+    }
+    match &input.free_text {
+        Some(_) if !questionnaire.free_text => check.fail("free_text", "this question takes no free text"),
+        Some(t) if t.chars().count() > 2_000 => check.fail("free_text", "must be at most 2000 characters"),
+        Some(t) if crate::domain::individual_number::appears_in(t) => {
+            check.fail("free_text", crate::domain::individual_number::REFUSAL)
+        }
+        _ => {}
+    }
+    check.finish()?;
+    let first: Option<NaiveDateTime> = notice_replies::table
+        .find((notice_id, &family.id))
+        .select(notice_replies::replied_at)
+        .first(conn)
+        .optional()?;
+    diesel::delete(notice_replies::table.find((notice_id, &family.id))).execute(conn)?;
+    diesel::insert_into(notice_replies::table)
+        .values((
+            notice_replies::notice_id.eq(notice_id),
+            notice_replies::family_id.eq(&family.id),
+            notice_replies::choices.eq(serde_json::to_string(&choices).map_err(|e| Error::internal(e.to_string()))?),
+            notice_replies::free_text.eq(keys.seal_opt("notice_replies.free_text", input.free_text.as_deref())?),
+            notice_replies::replied_at.eq(first.unwrap_or(now)),
+            notice_replies::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Counts per choice and each reply with the names of the family's guardians.
+pub fn replies(
+    conn: &mut DbConnection,
+    keys: &crate::crypto::KeyRing,
+    code: &MunicipalityCode,
+    id: &str,
+) -> Result<RepliesSummary, Error> {
+    let notice = view(find(conn, code, id)?)?;
+    let choices = notice.questionnaire.map(|q| q.choices).unwrap_or_default();
+    let rows: Vec<(String, String, Option<String>, NaiveDateTime, NaiveDateTime)> = notice_replies::table
+        .filter(notice_replies::notice_id.eq(&notice.id))
+        .order(notice_replies::replied_at.asc())
+        .select((
+            notice_replies::family_id,
+            notice_replies::choices,
+            notice_replies::free_text,
+            notice_replies::replied_at,
+            notice_replies::updated_at,
+        ))
+        .load(conn)?;
+    let mut counts = vec![0i64; choices.len()];
+    let mut replies = Vec::with_capacity(rows.len());
+    for (family_id, chosen, free_text, replied_at, updated_at) in rows {
+        let chosen: Vec<usize> =
+            serde_json::from_str(&chosen).map_err(|e| Error::unreadable("notice_replies.choices", &e))?;
+        for &c in &chosen {
+            if let Some(count) = counts.get_mut(c) {
+                *count += 1;
+            }
+        }
+        let names: Vec<String> =
+            guardians::table.filter(guardians::family_id.eq(&family_id)).select(guardians::full_name).load(conn)?;
+        replies.push(ReplyView {
+            guardian_names: names.iter().map(|n| keys.open("guardians.full_name", n)).collect::<Result<_, _>>()?,
+            choices: chosen.iter().filter_map(|&c| choices.get(c).cloned()).collect(),
+            free_text: keys.open_opt("notice_replies.free_text", free_text.as_deref())?,
+            replied_at: utc(replied_at),
+            updated_at: utc(updated_at),
+        });
+    }
+    Ok(RepliesSummary {
+        replied: replies.len() as i64,
+        counts: choices.into_iter().zip(counts).map(|(choice, count)| ChoiceCount { choice, count }).collect(),
+        replies,
+    })
+}

@@ -1,0 +1,228 @@
+//! Sending: now or at the scheduled time (only as approved), standing notices for families who
+//! move in later, and each family's copy (an inbox entry and pushes, or a letter for an official
+//! notification without consent).
+
+use std::collections::BTreeMap;
+
+use chrono::{NaiveDate, NaiveDateTime};
+use diesel::prelude::*;
+
+use super::audience::{family_matches, for_each_recipient};
+use super::lifecycle::{find, get};
+use super::{approval, present, view, Notice, NoticeCategory, NoticeStatus};
+use crate::db::rows::{FamilyRow, NoticeRow};
+use crate::db::schema::{notice_consents, notice_recipients, notices};
+use crate::db::DbConnection;
+use crate::domain::MunicipalityCode;
+use crate::error::Error;
+use crate::service::audit::{self, Actor, AuditAction, Event};
+use crate::service::inbox::{self, EntryKind, NewEntry};
+use crate::templates::{TemplateValue, Templates};
+
+/// Schedules an approved notice for `send_at`; the scheduler sends it then (once, whatever the
+/// number of replicas), each family's pushes waiting for its allowed hours.
+pub fn schedule(
+    conn: &mut DbConnection,
+    code: &MunicipalityCode,
+    id: &str,
+    send_at: NaiveDateTime,
+    now: NaiveDateTime,
+) -> Result<Notice, Error> {
+    let row = find(conn, code, id)?;
+    if row.status != NoticeStatus::Approved.as_str() {
+        return Err(Error::Conflict {
+            code: "notice_not_approved",
+            message: "only an approved notice is scheduled".into(),
+        });
+    }
+    if send_at < now {
+        return Err(Error::field("send_at", "must not be in the past"));
+    }
+    approval::ensure_approved_as_is(conn, &row)?;
+    let updated = NoticeRow {
+        status: NoticeStatus::Scheduled.as_str().to_owned(),
+        send_at: Some(send_at),
+        updated_at: now,
+        ..row
+    };
+    diesel::update(notices::table.find(&updated.id)).set(&updated).execute(conn)?;
+    present(conn, updated)
+}
+
+/// Takes a notice from `from` to sent, if no one else did: one conditional update decides.
+pub(super) fn take_for_sending(
+    conn: &mut DbConnection,
+    row: &NoticeRow,
+    from: NoticeStatus,
+    now: NaiveDateTime,
+) -> Result<bool, Error> {
+    let taken = diesel::update(notices::table.find(&row.id).filter(notices::status.eq(from.as_str())))
+        .set((
+            notices::status.eq(NoticeStatus::Sent.as_str()),
+            notices::sent_at.eq(Some(now)),
+            notices::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(taken == 1)
+}
+
+/// Sends an approved notice now.
+pub fn send(
+    conn: &mut DbConnection,
+    templates: &Templates,
+    code: &MunicipalityCode,
+    municipality_name: &str,
+    id: &str,
+    today: NaiveDate,
+    now: NaiveDateTime,
+) -> Result<Notice, Error> {
+    let row = find(conn, code, id)?;
+    if row.status == NoticeStatus::Approved.as_str() {
+        approval::ensure_approved_as_is(conn, &row)?;
+    }
+    if !take_for_sending(conn, &row, NoticeStatus::Approved, now)? {
+        return Err(Error::Conflict {
+            code: "notice_not_approved",
+            message: "a notice is sent once approved (and not cancelled or already sent)".into(),
+        });
+    }
+    let notice = view(row)?;
+    for_each_recipient(conn, code.as_str(), &notice.audience, today, |conn, family| {
+        deliver(conn, templates, &notice, municipality_name, family, now)
+    })?;
+    get(conn, code, id)
+}
+
+/// Sends every scheduled notice whose time has come (the scheduler's job).
+pub fn send_scheduled(
+    conn: &mut DbConnection,
+    templates: &Templates,
+    names: &dyn Fn(&mut DbConnection, &str) -> Result<String, Error>,
+    today: NaiveDate,
+    now: NaiveDateTime,
+) -> Result<usize, Error> {
+    let due: Vec<NoticeRow> = notices::table
+        .filter(notices::status.eq(NoticeStatus::Scheduled.as_str()))
+        .filter(notices::send_at.le(now))
+        .select(NoticeRow::as_select())
+        .load(conn)?;
+    let mut sent = 0;
+    for row in due {
+        if approval::ensure_approved_as_is(conn, &row).is_err() {
+            // Not what was approved: back to draft, for a second person to read again.
+            tracing::warn!(notice_id = %row.id, "a scheduled notice's contents differ from its approval; returned to draft");
+            diesel::update(notices::table.find(&row.id).filter(notices::status.eq(NoticeStatus::Scheduled.as_str())))
+                .set((notices::status.eq(NoticeStatus::Draft.as_str()), notices::updated_at.eq(now)))
+                .execute(conn)?;
+            let event = Event::new(AuditAction::NoticeApprovalOutdated, "notice", row.id.clone())
+                .in_municipality(row.municipality_code.clone());
+            audit::record(conn, &Actor::system("notices"), event, now)?;
+            continue;
+        }
+        if !take_for_sending(conn, &row, NoticeStatus::Scheduled, now)? {
+            continue;
+        }
+        let event = Event::new(AuditAction::NoticeSent, "notice", row.id.clone())
+            .in_municipality(row.municipality_code.clone())
+            .detail("scheduled");
+        audit::record(conn, &Actor::system("notices"), event, now)?;
+        let name = names(conn, &row.municipality_code)?;
+        let code = row.municipality_code.clone();
+        let notice = view(row)?;
+        for_each_recipient(conn, &code, &notice.audience, today, |conn, family| {
+            deliver(conn, templates, &notice, &name, family, now)
+        })?;
+        sent += 1;
+    }
+    Ok(sent)
+}
+
+/// Delivers a sent standing notice of the family's (new) municipality that it has not had yet.
+pub fn deliver_standing(
+    conn: &mut DbConnection,
+    templates: &Templates,
+    family: &FamilyRow,
+    municipality_name: &str,
+    today: NaiveDate,
+    now: NaiveDateTime,
+) -> Result<usize, Error> {
+    let standing: Vec<NoticeRow> = notices::table
+        .filter(notices::municipality_code.eq(&family.municipality_code))
+        .filter(notices::status.eq(NoticeStatus::Sent.as_str()))
+        .filter(notices::standing.eq(true))
+        .filter(notices::expires_at.is_null().or(notices::expires_at.gt(now)))
+        .select(NoticeRow::as_select())
+        .load(conn)?;
+    let mut delivered = 0;
+    for row in standing {
+        let had: i64 = notice_recipients::table.find((&row.id, &family.id)).count().get_result(conn)?;
+        if had > 0 {
+            continue;
+        }
+        let notice = view(row)?;
+        if family_matches(conn, &notice.audience, family, today)? {
+            deliver(conn, templates, &notice, municipality_name, family, now)?;
+            delivered += 1;
+        }
+    }
+    Ok(delivered)
+}
+
+/// One family's copy of a notice: an inbox entry (and pushes), or, for an official
+/// notification without consent, a mark that a letter is needed.
+pub(super) fn deliver(
+    conn: &mut DbConnection,
+    templates: &Templates,
+    notice: &Notice,
+    municipality_name: &str,
+    family: &FamilyRow,
+    now: NaiveDateTime,
+) -> Result<(), Error> {
+    let consented = notice.category != NoticeCategory::OfficialNotification
+        || notice_consents::table
+            .find((&family.id, &notice.municipality_code))
+            .select(notice_consents::consented)
+            .first::<bool>(conn)
+            .optional()?
+            .unwrap_or(false);
+    let entry_id = if consented {
+        let text = notice
+            .texts
+            .get(&family.preferred_language)
+            .or_else(|| notice.texts.get("ja"))
+            .ok_or_else(|| Error::internal("notice without ja"))?;
+        let values = BTreeMap::from([
+            ("municipality_name".to_owned(), TemplateValue::Text(municipality_name.to_owned())),
+            ("notice_title".to_owned(), TemplateValue::Text(text.title.clone())),
+        ]);
+        let rendered = templates
+            .render("municipal_notice", &family.preferred_language, &values)
+            .map_err(|e| Error::Conflict { code: "notice_too_long", message: e.0 })?;
+        let rendered =
+            crate::templates::Rendered { inbox_text: format!("{}\n\n{}", text.title, text.body), ..rendered };
+        let key = format!("notice:{}:{}", notice.id, family.id);
+        inbox::record(
+            conn,
+            family,
+            NewEntry {
+                dedupe_key: &key,
+                kind: EntryKind::Notice,
+                rendered: &rendered,
+                task_id: None,
+                collapse_key: None,
+            },
+            now,
+        )?
+    } else {
+        None
+    };
+    diesel::insert_into(notice_recipients::table)
+        .values((
+            notice_recipients::notice_id.eq(&notice.id),
+            notice_recipients::family_id.eq(&family.id),
+            notice_recipients::entry_id.eq(entry_id),
+            notice_recipients::needs_paper.eq(!consented),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
