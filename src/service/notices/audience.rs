@@ -17,7 +17,7 @@ use crate::error::Error;
 use crate::service::planning::TaskStatus;
 
 /// Families read per query while resolving an audience: memory stays bounded.
-pub(super) const BATCH: i64 = 1_000;
+const BATCH: i64 = 1_000;
 
 /// Who a notice is for: every condition given must hold (none: every resident family).
 #[derive(Clone, Debug, Default, Serialize, Deserialize, ToSchema)]
