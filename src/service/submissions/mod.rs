@@ -8,29 +8,30 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::audit;
-use super::drafts::{self, Content, Entry, NewDraft, Origin};
-use super::inbox::{self, EntryKind, NewEntry};
 use super::signing::{SignerMatch, HOLDER_NAME};
-use super::{municipalities, new_id, utc};
+use super::{new_id, utc};
 use crate::crypto::KeyRing;
 use crate::db::rows::{DraftRow, FamilyRow, SignatureRow, SubmissionEventRow, SubmissionRow};
 use crate::db::schema::{drafts as drafts_table, signatures, submission_events, submissions};
 use crate::db::DbConnection;
 use crate::domain::catalog::Names;
 use crate::domain::planner::PlanningContext;
-use crate::domain::{individual_number, MunicipalityCode};
-use crate::error::{Error, FieldErrors};
+use crate::domain::MunicipalityCode;
+use crate::error::Error;
 use crate::jpki::Verification;
-use crate::templates::{TemplateValue, Templates};
 use crate::text_enum;
 
+mod retention;
+mod review;
+
+pub use retention::{keep_for_municipality, purge_retained};
+pub use review::set_status;
+
 const DOCUMENT: &str = "submissions.document";
+
 const COMMENTS: &str = "submission_events.comments";
-const MAX_COMMENT: usize = 1000;
 
 text_enum! {
     /// Where a submission stands at the municipality.
@@ -361,269 +362,4 @@ pub fn get_for_family(
         return Err(Error::NotFound("submission"));
     }
     detail(conn, keys, ctx, row)
-}
-
-fn check_comment(text: &str, field: &str, errors: &mut FieldErrors) {
-    let trimmed = text.trim();
-    if trimmed.is_empty() || trimmed.chars().count() > MAX_COMMENT {
-        errors.insert(field.to_owned(), format!("must be 1 to {MAX_COMMENT} characters"));
-    } else if individual_number::appears_in(trimmed) {
-        errors.insert(field.to_owned(), individual_number::REFUSAL.to_owned());
-    }
-}
-
-/// Sets a status: checked against the allowed transitions, recorded with its comments,
-/// announced to the family (inbox and push), and, for a correction request, a new draft
-/// opened with the comments on the fields.
-#[allow(clippy::too_many_arguments)]
-pub fn set_status(
-    conn: &mut DbConnection,
-    keys: &KeyRing,
-    ctx: &PlanningContext,
-    templates: &Templates,
-    code: &MunicipalityCode,
-    staff_id: &str,
-    id: &str,
-    change: StatusChange,
-    now: NaiveDateTime,
-) -> Result<Submission, Error> {
-    let row = load(conn, id)?;
-    if row.municipality_code != code.as_str() {
-        return Err(Error::NotFound("submission"));
-    }
-    let current = SubmissionStatus::from_stored(&row.status)?;
-    let form = drafts::form_of(ctx, &row.form_id)?;
-    let mut errors = FieldErrors::new();
-    if let Some(comment) = &change.comment {
-        check_comment(comment, "comment", &mut errors);
-    }
-    for (field, text) in &change.field_comments {
-        if form.field(field).is_none() {
-            errors.insert(format!("field_comments.{field}"), "no such field on this form".into());
-        } else {
-            check_comment(text, &format!("field_comments.{field}"), &mut errors);
-        }
-    }
-    match change.status {
-        SubmissionStatus::CorrectionRequested if change.field_comments.is_empty() => {
-            errors.insert("field_comments".into(), "a correction request names at least one field to correct".into());
-        }
-        SubmissionStatus::Rejected if change.comment.is_none() => {
-            errors.insert("comment".into(), "a rejection gives its reason".into());
-        }
-        SubmissionStatus::CorrectionRequested => {}
-        _ if !change.field_comments.is_empty() => {
-            errors.insert("field_comments".into(), "only a correction request comments on fields".into());
-        }
-        _ => {}
-    }
-    if !errors.is_empty() {
-        return Err(Error::Validation(errors));
-    }
-    // A deleted family can no longer correct anything; the municipality still decides.
-    if row.family_deleted_at.is_some() && change.status == SubmissionStatus::CorrectionRequested {
-        return Err(Error::Conflict {
-            code: "family_deleted",
-            message: "the family was deleted: no one can correct this submission; accept or reject it".into(),
-        });
-    }
-    if !current.next().contains(&change.status) {
-        return Err(Error::Conflict {
-            code: "invalid_transition",
-            message: format!("a submission that is {} cannot become {}", current.as_str(), change.status.as_str()),
-        });
-    }
-    // The conditional update keeps two members of staff from moving it at the same time.
-    let moved = diesel::update(submissions::table.find(&row.id).filter(submissions::status.eq(&row.status)))
-        .set((submissions::status.eq(change.status.as_str()), submissions::status_changed_at.eq(now)))
-        .execute(conn)?;
-    if moved == 0 {
-        return Err(Error::Conflict {
-            code: "status_changed",
-            message: "the status changed meanwhile; reload it".into(),
-        });
-    }
-    let comments =
-        Comments { comment: change.comment.map(|c| c.trim().to_owned()), field_comments: change.field_comments };
-    let sealed = keys.seal(COMMENTS, &serde_json::to_string(&comments).map_err(|e| Error::internal(e.to_string()))?)?;
-    diesel::insert_into(submission_events::table)
-        .values(&SubmissionEventRow {
-            id: new_id(),
-            submission_id: row.id.clone(),
-            status: change.status.as_str().to_owned(),
-            comments: Some(sealed),
-            staff_id: Some(staff_id.to_owned()),
-            created_at: now,
-        })
-        .execute(conn)?;
-    if row.family_deleted_at.is_none() {
-        let family = super::access::family_row(conn, &row.family_id)?;
-        if change.status == SubmissionStatus::CorrectionRequested {
-            reopen(conn, keys, form, &family, &row, &comments.field_comments, now)?;
-        }
-        notify(conn, ctx, templates, &family, &row, change.status, &comments.field_comments, now)?;
-    }
-    view_for(conn, keys, ctx, row.id)
-}
-
-/// The draft a correction request opens: the submitted values (as the parent's), the
-/// comments on the fields, linked to the submission it corrects.
-fn reopen(
-    conn: &mut DbConnection,
-    keys: &KeyRing,
-    form: &crate::domain::forms::Form,
-    family: &FamilyRow,
-    row: &SubmissionRow,
-    field_comments: &BTreeMap<String, String>,
-    now: NaiveDateTime,
-) -> Result<(), Error> {
-    let document: Value =
-        serde_json::from_str(&keys.open(DOCUMENT, &row.document)?).map_err(|e| Error::unreadable(DOCUMENT, &e))?;
-    let mut content = Content::default();
-    if let Some(fields) = document.get("fields").and_then(Value::as_object) {
-        for (id, value) in fields {
-            let origin = match form.field(id).map(|f| f.source.editable()) {
-                Some(true) => Origin::Parent,
-                _ => Origin::Fixed,
-            };
-            content.values.insert(id.clone(), Entry { value: value.clone(), origin });
-        }
-    }
-    content.comments = field_comments.clone();
-    let child_id: Option<String> =
-        drafts_table::table.find(&row.draft_id).select(drafts_table::child_id).first(conn)?;
-    drafts::insert(
-        conn,
-        keys,
-        NewDraft {
-            family_id: &family.id,
-            key: format!("correction:{}", row.id),
-            form,
-            task_id: row.task_id.as_deref(),
-            child_id: child_id.as_deref(),
-            bundle_id: None,
-            corrects: Some(&row.id),
-            content: &content,
-        },
-        now,
-    )?;
-    Ok(())
-}
-
-#[allow(clippy::too_many_arguments)]
-fn notify(
-    conn: &mut DbConnection,
-    ctx: &PlanningContext,
-    templates: &Templates,
-    family: &FamilyRow,
-    row: &SubmissionRow,
-    status: SubmissionStatus,
-    field_comments: &BTreeMap<String, String>,
-    now: NaiveDateTime,
-) -> Result<(), Error> {
-    let form = ctx.forms.get(&row.form_id);
-    let japanese = family.preferred_language.starts_with("ja");
-    let label = |names: &Names| if japanese { names.ja.clone() } else { names.en.clone() };
-    let names = form_name(ctx, &row.form_id);
-    let mut values = BTreeMap::from([
-        ("form_name".to_owned(), TemplateValue::Text(label(&names))),
-        (
-            "municipality_name".to_owned(),
-            TemplateValue::Text(municipalities::display_name(conn, ctx, &row.municipality_code)?),
-        ),
-    ]);
-    if status == SubmissionStatus::CorrectionRequested {
-        let fields: Vec<String> = field_comments
-            .keys()
-            .map(|id| form.and_then(|f| f.field(id)).map_or_else(|| id.clone(), |f| label(&f.label)))
-            .collect();
-        values.insert("field_count".into(), TemplateValue::Integer(fields.len() as i64));
-        values.insert("fields".into(), TemplateValue::List(fields));
-    }
-    let template = format!("submission_{}", status.as_str());
-    let rendered =
-        templates.render(&template, &family.preferred_language, &values).map_err(|e| Error::internal(e.0))?;
-    let key = format!("submission:{}:{}", row.id, status.as_str());
-    inbox::record(
-        conn,
-        family,
-        NewEntry {
-            dedupe_key: &key,
-            kind: EntryKind::Status,
-            rendered: &rendered,
-            task_id: row.task_id.as_deref(),
-            collapse_key: None,
-        },
-        now,
-    )?;
-    Ok(())
-}
-
-/// Marks the submissions of a family being deleted: each municipality keeps those it received.
-/// Returns, per municipality, how many it keeps.
-pub fn keep_for_municipality(
-    conn: &mut DbConnection,
-    family_id: &str,
-    now: NaiveDateTime,
-) -> Result<Vec<(String, i64)>, Error> {
-    let kept: Vec<(String, i64)> = submissions::table
-        .filter(submissions::family_id.eq(family_id))
-        .group_by(submissions::municipality_code)
-        .select((submissions::municipality_code, diesel::dsl::count_star()))
-        .order(submissions::municipality_code)
-        .load(conn)?;
-    diesel::update(submissions::table.filter(submissions::family_id.eq(family_id)))
-        .set(submissions::family_deleted_at.eq(Some(now)))
-        .execute(conn)?;
-    Ok(kept)
-}
-
-/// Removes the kept submissions of deleted families whose retention has ended (counted from
-/// the submission, in whole years, per municipality), with their history and signatures.
-/// Each municipality's audit trail records how many of its submissions went. Returns how many
-/// were removed.
-pub fn purge_retained(
-    conn: &mut DbConnection,
-    ctx: &PlanningContext,
-    actor: &audit::Actor,
-    now: NaiveDateTime,
-) -> Result<usize, Error> {
-    let codes: Vec<String> = submissions::table
-        .filter(submissions::family_deleted_at.is_not_null())
-        .select(submissions::municipality_code)
-        .distinct()
-        .load(conn)?;
-    let mut removed = 0;
-    for code in codes {
-        let years = match MunicipalityCode::parse(&code) {
-            Ok(parsed) => municipalities::get(conn, ctx, &parsed)?.settings.retention_years(),
-            Err(_) => crate::domain::overrides::DEFAULT_RETENTION_YEARS,
-        };
-        let cutoff = now.checked_sub_months(chrono::Months::new(12 * u32::from(years))).unwrap_or(now);
-        let expired: Vec<(String, String)> = submissions::table
-            .filter(submissions::municipality_code.eq(&code))
-            .filter(submissions::family_deleted_at.is_not_null())
-            .filter(submissions::submitted_at.lt(cutoff))
-            .select((submissions::id, submissions::signature_id))
-            .load(conn)?;
-        if expired.is_empty() {
-            continue;
-        }
-        let (ids, signature_ids): (Vec<String>, Vec<String>) = expired.into_iter().unzip();
-        diesel::delete(submission_events::table.filter(submission_events::submission_id.eq_any(&ids))).execute(conn)?;
-        let purged = diesel::delete(submissions::table.filter(submissions::id.eq_any(&ids))).execute(conn)?;
-        removed += purged;
-        let event = audit::Event::new(audit::AuditAction::SubmissionsPurged, "municipality", code.clone())
-            .in_municipality(code.clone())
-            .detail(purged.to_string());
-        audit::record(conn, actor, event, now)?;
-        // A bundle's signature covers several submissions: it goes with the last of them.
-        let still_used: Vec<String> = submissions::table
-            .filter(submissions::signature_id.eq_any(&signature_ids))
-            .select(submissions::signature_id)
-            .load(conn)?;
-        let unused: Vec<&String> = signature_ids.iter().filter(|id| !still_used.contains(id)).collect();
-        diesel::delete(signatures::table.filter(signatures::id.eq_any(unused))).execute(conn)?;
-    }
-    Ok(removed)
 }
