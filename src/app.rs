@@ -17,8 +17,9 @@ use crate::domain::planner::PlanningContext;
 use crate::error::Error;
 use crate::service::access;
 use crate::service::audit::{self, Actor, Event};
-use crate::service::family_changed::{family_changed, UseCase};
+use crate::service::family_changed::family_changed;
 use crate::service::principals::Principal;
+use crate::service::UseCase;
 use crate::telemetry::Metrics;
 use crate::templates::Templates;
 
@@ -44,14 +45,14 @@ impl AppState {
     /// Runs `f` on the family if the caller may see it (read-only connection).
     pub async fn read_family<R, F>(&self, principal: Principal, family_id: String, f: F) -> Result<R, Error>
     where
-        F: FnOnce(&mut DbConnection, &KeyRing, FamilyRow) -> Result<R, Error> + Send + 'static,
+        F: FnOnce(&mut DbConnection, &UseCase, FamilyRow) -> Result<R, Error> + Send + 'static,
         R: Send + 'static,
     {
-        let keys = self.keys.clone();
+        let uc = self.use_case();
         self.db
             .read(move |conn| {
                 let family = access::family_for(conn, &principal, &family_id)?;
-                f(conn, &keys, family)
+                f(conn, &uc, family)
             })
             .await
     }
@@ -61,14 +62,14 @@ impl AppState {
     /// into its tasks, drafts and standing notices.
     pub async fn write_family<R, F>(&self, principal: Principal, family_id: String, f: F) -> Result<R, Error>
     where
-        F: FnOnce(&mut DbConnection, &KeyRing, FamilyRow) -> Result<R, Error> + Send + 'static,
+        F: FnOnce(&mut DbConnection, &UseCase, FamilyRow) -> Result<R, Error> + Send + 'static,
         R: Send + 'static,
     {
         let uc = self.use_case();
         self.db
             .write(move |conn| {
                 let family = access::family_for(conn, &principal, &family_id)?;
-                let result = f(conn, &uc.keys, family)?;
+                let result = f(conn, &uc, family)?;
                 family_changed(conn, &uc, &family_id)?;
                 Ok(result)
             })

@@ -20,9 +20,9 @@ pub async fn create_child(
 ) -> Result<HttpResponse, Error> {
     let (today, now) = (state.clock.today(), state.clock.now());
     let child = state
-        .write_family(principal, path.into_inner(), move |conn, keys, family| {
+        .write_family(principal, path.into_inner(), move |conn, uc, family| {
             let valid = children::prepare(body.0, today, "").map_err(Error::Validation)?;
-            children::insert(conn, keys, &family.id, valid, now)
+            children::insert(conn, &uc.keys, &family.id, valid, now)
         })
         .await?;
     Ok(HttpResponse::Created().json(child))
@@ -40,10 +40,9 @@ pub async fn update_child(
     body: ValidJson<ChildPatch>,
 ) -> Result<HttpResponse, Error> {
     let (family_id, child_id) = path.into_inner();
-    let (today, now) = (state.clock.today(), state.clock.now());
     let child = state
-        .write_family(principal, family_id, move |conn, keys, family| {
-            children::update(conn, keys, &family.id, &child_id, body.0, today, now)
+        .write_family(principal, family_id, move |conn, uc, family| {
+            children::update(conn, uc, &family.id, &child_id, body.0)
         })
         .await?;
     Ok(HttpResponse::Ok().json(child))

@@ -26,8 +26,8 @@ pub async fn register_device(
     let now = state.clock.now();
     let allowed = state.settings.push.web_push_allowed_hosts.clone();
     let registered = state
-        .write_family(principal, path.into_inner(), move |conn, keys, family| {
-            devices::register(conn, keys, &family.id, body.0, &allowed, now)
+        .write_family(principal, path.into_inner(), move |conn, uc, family| {
+            devices::register(conn, &uc.keys, &family.id, body.0, &allowed, now)
         })
         .await?;
     Ok(match registered {
@@ -46,7 +46,7 @@ pub async fn list_devices(
     path: web::Path<String>,
 ) -> Result<HttpResponse, Error> {
     let list = state
-        .read_family(principal, path.into_inner(), |conn, keys, family| devices::list(conn, keys, &family.id))
+        .read_family(principal, path.into_inner(), |conn, uc, family| devices::list(conn, &uc.keys, &family.id))
         .await?;
     Ok(HttpResponse::Ok().json(list))
 }

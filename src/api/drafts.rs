@@ -22,8 +22,8 @@ pub async fn list_drafts(
 ) -> Result<HttpResponse, Error> {
     let planning = state.planning.clone();
     let list = state
-        .read_family(principal, path.into_inner(), move |conn, keys, family| {
-            drafts::list(conn, keys, &planning, &family.id)
+        .read_family(principal, path.into_inner(), move |conn, uc, family| {
+            drafts::list(conn, &uc.keys, &planning, &family.id)
         })
         .await?;
     Ok(HttpResponse::Ok().json(list))
@@ -42,8 +42,8 @@ pub async fn get_draft(
     let (family_id, draft_id) = path.into_inner();
     let planning = state.planning.clone();
     let draft = state
-        .read_family(principal, family_id, move |conn, keys, family| {
-            drafts::view(&planning, keys, drafts::find(conn, &family.id, &draft_id)?)
+        .read_family(principal, family_id, move |conn, uc, family| {
+            drafts::view(&planning, &uc.keys, drafts::find(conn, &family.id, &draft_id)?)
         })
         .await?;
     Ok(HttpResponse::Ok().json(draft))
@@ -64,12 +64,8 @@ pub async fn update_draft(
     body: ValidJson<DraftPatch>,
 ) -> Result<HttpResponse, Error> {
     let (family_id, draft_id) = path.into_inner();
-    let planning = state.planning.clone();
-    let (today, now) = (state.clock.today(), state.clock.now());
     let draft = state
-        .write_family(principal, family_id, move |conn, keys, family| {
-            drafts::patch(conn, keys, &planning, &family, &draft_id, body.0, today, now)
-        })
+        .write_family(principal, family_id, move |conn, uc, family| drafts::patch(conn, uc, &family, &draft_id, body.0))
         .await?;
     Ok(HttpResponse::Ok().json(draft))
 }
@@ -86,12 +82,8 @@ pub async fn confirm_draft(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, Error> {
     let (family_id, draft_id) = path.into_inner();
-    let planning = state.planning.clone();
-    let (today, now) = (state.clock.today(), state.clock.now());
     let draft = state
-        .write_family(principal, family_id, move |conn, keys, family| {
-            drafts::confirm(conn, keys, &planning, &family, &draft_id, today, now)
-        })
+        .write_family(principal, family_id, move |conn, uc, family| drafts::confirm(conn, uc, &family, &draft_id))
         .await?;
     Ok(HttpResponse::Ok().json(draft))
 }
@@ -109,8 +101,8 @@ pub async fn reopen_draft(
     let (family_id, draft_id) = path.into_inner();
     let (planning, now) = (state.planning.clone(), state.clock.now());
     let draft = state
-        .write_family(principal, family_id, move |conn, keys, family| {
-            drafts::reopen(conn, keys, &planning, &family, &draft_id, now)
+        .write_family(principal, family_id, move |conn, uc, family| {
+            drafts::reopen(conn, &uc.keys, &planning, &family, &draft_id, now)
         })
         .await?;
     Ok(HttpResponse::Ok().json(draft))
@@ -128,8 +120,8 @@ pub async fn get_bundle(
     let (family_id, bundle_id) = path.into_inner();
     let planning = state.planning.clone();
     let bundle = state
-        .read_family(principal, family_id, move |conn, keys, family| {
-            bundles::get(conn, keys, &planning, &family.id, &bundle_id)
+        .read_family(principal, family_id, move |conn, uc, family| {
+            bundles::get(conn, &uc.keys, &planning, &family.id, &bundle_id)
         })
         .await?;
     Ok(HttpResponse::Ok().json(bundle))
@@ -148,11 +140,9 @@ pub async fn update_bundle(
     body: ValidJson<DraftPatch>,
 ) -> Result<HttpResponse, Error> {
     let (family_id, bundle_id) = path.into_inner();
-    let planning = state.planning.clone();
-    let (today, now) = (state.clock.today(), state.clock.now());
     let bundle = state
-        .write_family(principal, family_id, move |conn, keys, family| {
-            bundles::patch(conn, keys, &planning, &family, &bundle_id, body.0, today, now)
+        .write_family(principal, family_id, move |conn, uc, family| {
+            bundles::patch(conn, uc, &family, &bundle_id, body.0)
         })
         .await?;
     Ok(HttpResponse::Ok().json(bundle))
@@ -170,12 +160,8 @@ pub async fn confirm_bundle(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, Error> {
     let (family_id, bundle_id) = path.into_inner();
-    let planning = state.planning.clone();
-    let (today, now) = (state.clock.today(), state.clock.now());
     let bundle = state
-        .write_family(principal, family_id, move |conn, keys, family| {
-            bundles::confirm(conn, keys, &planning, &family, &bundle_id, today, now)
-        })
+        .write_family(principal, family_id, move |conn, uc, family| bundles::confirm(conn, uc, &family, &bundle_id))
         .await?;
     Ok(HttpResponse::Ok().json(bundle))
 }
@@ -193,8 +179,8 @@ pub async fn reopen_bundle(
     let (family_id, bundle_id) = path.into_inner();
     let (planning, now) = (state.planning.clone(), state.clock.now());
     let bundle = state
-        .write_family(principal, family_id, move |conn, keys, family| {
-            bundles::reopen(conn, keys, &planning, &family, &bundle_id, now)
+        .write_family(principal, family_id, move |conn, uc, family| {
+            bundles::reopen(conn, &uc.keys, &planning, &family, &bundle_id, now)
         })
         .await?;
     Ok(HttpResponse::Ok().json(bundle))
@@ -211,8 +197,8 @@ pub async fn list_family_submissions(
 ) -> Result<HttpResponse, Error> {
     let planning = state.planning.clone();
     let list = state
-        .read_family(principal, path.into_inner(), move |conn, keys, family| {
-            submissions::list_for_family(conn, keys, &planning, &family.id)
+        .read_family(principal, path.into_inner(), move |conn, uc, family| {
+            submissions::list_for_family(conn, &uc.keys, &planning, &family.id)
         })
         .await?;
     Ok(HttpResponse::Ok().json(list))
@@ -231,8 +217,8 @@ pub async fn get_family_submission(
     let (family_id, id) = path.into_inner();
     let planning = state.planning.clone();
     let submission = state
-        .read_family(principal, family_id, move |conn, keys, family| {
-            submissions::get_for_family(conn, keys, &planning, &family.id, &id)
+        .read_family(principal, family_id, move |conn, uc, family| {
+            submissions::get_for_family(conn, &uc.keys, &planning, &family.id, &id)
         })
         .await?;
     Ok(HttpResponse::Ok().json(submission))

@@ -77,7 +77,8 @@ pub async fn get_family(
     principal: Principal,
     path: web::Path<String>,
 ) -> Result<HttpResponse, Error> {
-    let family = state.read_family(principal, path.into_inner(), families::get).await?;
+    let family =
+        state.read_family(principal, path.into_inner(), |conn, uc, row| families::get(conn, &uc.keys, row)).await?;
     Ok(HttpResponse::Ok().json(family))
 }
 
@@ -93,8 +94,8 @@ pub async fn update_family(
 ) -> Result<HttpResponse, Error> {
     let now = state.clock.now();
     let family = state
-        .write_family(principal, path.into_inner(), move |conn, keys, row| {
-            families::update(conn, keys, row, body.0, now)
+        .write_family(principal, path.into_inner(), move |conn, uc, row| {
+            families::update(conn, &uc.keys, row, body.0, now)
         })
         .await?;
     Ok(HttpResponse::Ok().json(family))

@@ -20,9 +20,9 @@ pub async fn create_guardian(
 ) -> Result<HttpResponse, Error> {
     let (today, now) = (state.clock.today(), state.clock.now());
     let guardian = state
-        .write_family(principal, path.into_inner(), move |conn, keys, family| {
+        .write_family(principal, path.into_inner(), move |conn, uc, family| {
             let valid = guardians::prepare(body.0, today, "").map_err(Error::Validation)?;
-            guardians::insert(conn, keys, &family.id, valid, now)
+            guardians::insert(conn, &uc.keys, &family.id, valid, now)
         })
         .await?;
     Ok(HttpResponse::Created().json(guardian))
@@ -40,10 +40,9 @@ pub async fn update_guardian(
     body: ValidJson<GuardianPatch>,
 ) -> Result<HttpResponse, Error> {
     let (family_id, guardian_id) = path.into_inner();
-    let (today, now) = (state.clock.today(), state.clock.now());
     let guardian = state
-        .write_family(principal, family_id, move |conn, keys, family| {
-            guardians::update(conn, keys, &family.id, &guardian_id, body.0, today, now)
+        .write_family(principal, family_id, move |conn, uc, family| {
+            guardians::update(conn, uc, &family.id, &guardian_id, body.0)
         })
         .await?;
     Ok(HttpResponse::Ok().json(guardian))

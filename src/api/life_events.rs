@@ -24,8 +24,8 @@ pub async fn record_life_event(
 ) -> Result<HttpResponse, Error> {
     let (today, now) = (state.clock.today(), state.clock.now());
     let event = state
-        .write_family(principal, path.into_inner(), move |conn, keys, family| {
-            life_events::record(conn, keys, family, body.0, today, now)
+        .write_family(principal, path.into_inner(), move |conn, uc, family| {
+            life_events::record(conn, &uc.keys, family, body.0, today, now)
         })
         .await?;
     Ok(HttpResponse::Created().json(event))

@@ -106,7 +106,7 @@ pub async fn send_notice(
     let notice = state
         .write_audited(caller.actor, move |conn, uc| {
             let name = municipalities::display_name(conn, &uc.planning, code.as_str())?;
-            let notice = notices::send(conn, &uc.templates, &code, &name, &id, uc.today, uc.now)?;
+            let notice = notices::send(conn, uc, &code, &name, &id)?;
             Ok(audited(notice, AuditAction::NoticeSent, &code))
         })
         .await?;
@@ -254,8 +254,8 @@ pub async fn update_notice_reply(
     let (family_id, notice_id) = path.into_inner();
     let now = state.clock.now();
     state
-        .write_family(principal, family_id, move |conn, keys, family| {
-            notices::reply(conn, keys, &family, &notice_id, body.0, now)
+        .write_family(principal, family_id, move |conn, uc, family| {
+            notices::reply(conn, &uc.keys, &family, &notice_id, body.0, now)
         })
         .await?;
     Ok(HttpResponse::NoContent().finish())

@@ -7,12 +7,12 @@ use actix_web::{post, put, web, HttpResponse};
 
 use super::extract::{Caller, ValidJson};
 use crate::app::AppState;
-use crate::crypto::KeyRing;
 use crate::db::rows::FamilyRow;
 use crate::db::DbConnection;
 use crate::error::Error;
 use crate::service::audit::{self, AuditAction, Event};
 use crate::service::signing::{self, CertificateRegistration, RegisteredCertificate, SignatureInput, Signed};
+use crate::service::UseCase;
 
 /// Sign a confirmed draft with the parent's マイナンバーカード 署名用電子証明書. nonstop checks the
 /// signature over exactly the confirmed document, the certificate against its pinned trust
@@ -32,10 +32,10 @@ pub async fn sign_draft(
     body: ValidJson<SignatureInput>,
 ) -> Result<HttpResponse, Error> {
     let (family_id, draft_id) = path.into_inner();
-    let (planning, verifier, now) = (state.planning.clone(), state.verifier.clone(), state.clock.now());
+    let verifier = state.verifier.clone();
     let target = ("draft", draft_id.clone());
-    sign_audited(state, caller, family_id, target, move |conn, keys, family| {
-        signing::sign_draft(conn, keys, &planning, &verifier, family, &draft_id, &body.0, now)
+    sign_audited(state, caller, family_id, target, move |conn, uc, family| {
+        signing::sign_draft(conn, uc, &verifier, family, &draft_id, &body.0)
     })
     .await
 }
@@ -54,10 +54,10 @@ pub async fn sign_bundle(
     body: ValidJson<SignatureInput>,
 ) -> Result<HttpResponse, Error> {
     let (family_id, bundle_id) = path.into_inner();
-    let (planning, verifier, now) = (state.planning.clone(), state.verifier.clone(), state.clock.now());
+    let verifier = state.verifier.clone();
     let target = ("bundle", bundle_id.clone());
-    sign_audited(state, caller, family_id, target, move |conn, keys, family| {
-        signing::sign_bundle(conn, keys, &planning, &verifier, family, &bundle_id, &body.0, now)
+    sign_audited(state, caller, family_id, target, move |conn, uc, family| {
+        signing::sign_bundle(conn, uc, &verifier, family, &bundle_id, &body.0)
     })
     .await
 }
@@ -73,14 +73,14 @@ async fn sign_audited<F>(
     sign: F,
 ) -> Result<HttpResponse, Error>
 where
-    F: FnOnce(&mut DbConnection, &KeyRing, &FamilyRow) -> Result<Signed, Error> + Send + 'static,
+    F: FnOnce(&mut DbConnection, &UseCase, &FamilyRow) -> Result<Signed, Error> + Send + 'static,
 {
     let Caller { principal, actor } = caller;
     let now = state.clock.now();
     let signer = actor.clone();
     let signed = state
-        .write_family(principal, family_id, move |conn, keys, family| {
-            let signed = sign(conn, keys, &family)?;
+        .write_family(principal, family_id, move |conn, uc, family| {
+            let signed = sign(conn, uc, &family)?;
             for submission in signed.submissions.iter().filter(|_| signed.created) {
                 let event = Event::new(AuditAction::SignatureAccepted, "submission", submission.id.clone())
                     .in_municipality(submission.municipality_code.clone())
@@ -130,8 +130,8 @@ pub async fn register_signing_certificate(
     let (verifier, now) = (state.verifier.clone(), state.clock.now());
     let (registrar, target) = (actor.clone(), ("guardian", guardian_id.clone()));
     let registered = state
-        .write_family(principal, family_id, move |conn, keys, family| {
-            let registered = signing::register_certificate(conn, keys, &verifier, &family, &guardian_id, &body.0, now)?;
+        .write_family(principal, family_id, move |conn, uc, family| {
+            let registered = signing::register_certificate(conn, uc, &verifier, &family, &guardian_id, &body.0)?;
             let event = Event::new(AuditAction::SigningCertificateRegistered, "guardian", guardian_id);
             audit::record(conn, &registrar, event, now)?;
             Ok(registered)

@@ -87,17 +87,7 @@ pub async fn update_submission_status(
     let (code, staff_id) = staff(&caller.principal, code)?;
     let submission = state
         .write_audited(caller.actor, move |conn, uc| {
-            let submission = submissions::set_status(
-                conn,
-                &uc.keys,
-                &uc.planning,
-                &uc.templates,
-                &code,
-                &staff_id,
-                &id,
-                body.0,
-                uc.now,
-            )?;
+            let submission = submissions::set_status(conn, uc, &code, &staff_id, &id, body.0)?;
             let event = Event::new(AuditAction::SubmissionStatusChanged, "submission", submission.id.clone())
                 .in_municipality(code.as_str())
                 .detail(submission.status.as_str());

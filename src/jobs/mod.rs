@@ -42,8 +42,8 @@ pub struct JobContext {
 
 impl JobContext {
     /// The use-case context of one unit of work, at the clock's present instant.
-    pub fn use_case(&self) -> crate::service::family_changed::UseCase {
-        crate::service::family_changed::UseCase::at(&self.keys, &self.planning, &self.templates, &self.clock)
+    pub fn use_case(&self) -> crate::service::UseCase {
+        crate::service::UseCase::at(&self.keys, &self.planning, &self.templates, &self.clock)
     }
 }
 

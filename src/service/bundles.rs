@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use serde::Serialize;
 use serde_json::Value;
@@ -20,6 +20,7 @@ use crate::db::DbConnection;
 use crate::domain::catalog::Names;
 use crate::domain::planner::PlanningContext;
 use crate::error::{Error, FieldErrors};
+use crate::service::UseCase;
 use crate::text_enum;
 
 const DOCUMENT: &str = "draft_bundles.document";
@@ -175,17 +176,14 @@ pub fn get(
 }
 
 /// Sets fields once for the whole bundle: each value goes to every open form that has it.
-#[allow(clippy::too_many_arguments)]
 pub fn patch(
     conn: &mut DbConnection,
-    keys: &KeyRing,
-    ctx: &PlanningContext,
+    uc: &UseCase,
     family: &FamilyRow,
     bundle_id: &str,
     patch: DraftPatch,
-    today: NaiveDate,
-    now: NaiveDateTime,
 ) -> Result<Bundle, Error> {
+    let (keys, ctx) = (&*uc.keys, &*uc.planning);
     let row = find(conn, &family.id, bundle_id)?;
     require_open(&row)?;
     let members = open_members(conn, &row.id)?;
@@ -208,7 +206,7 @@ pub fn patch(
     if !errors.is_empty() {
         return Err(Error::Validation(errors));
     }
-    drafts::apply_to(conn, keys, ctx, family, &members, &checked, today, now)?;
+    drafts::apply_to(conn, uc, family, &members, &checked)?;
     get(conn, keys, ctx, &family.id, bundle_id)
 }
 
@@ -222,15 +220,8 @@ fn require_open(row: &DraftBundleRow) -> Result<(), Error> {
 
 /// Confirms every open form of the bundle at once and freezes the bundle document, which
 /// lists each form's canonical document and digest.
-pub fn confirm(
-    conn: &mut DbConnection,
-    keys: &KeyRing,
-    ctx: &PlanningContext,
-    family: &FamilyRow,
-    bundle_id: &str,
-    today: NaiveDate,
-    now: NaiveDateTime,
-) -> Result<Bundle, Error> {
+pub fn confirm(conn: &mut DbConnection, uc: &UseCase, family: &FamilyRow, bundle_id: &str) -> Result<Bundle, Error> {
+    let (keys, ctx, now) = (&*uc.keys, &*uc.planning, uc.now);
     let row = find(conn, &family.id, bundle_id)?;
     if row.status == BundleStatus::Confirmed.as_str() {
         return get(conn, keys, ctx, &family.id, bundle_id);
@@ -244,7 +235,7 @@ pub fn confirm(
     let mut frozen = Vec::new();
     let profile = drafts::FamilyProfile::load(conn, keys, ctx, family)?;
     for member in &members {
-        match drafts::freeze(conn, keys, ctx, family, &profile, member, today, now) {
+        match drafts::freeze(conn, uc, family, &profile, member) {
             Ok(doc) => frozen.push((member, doc)),
             Err(Error::Validation(e)) => {
                 for (field, problem) in e {

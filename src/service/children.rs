@@ -13,6 +13,7 @@ use crate::db::DbConnection;
 use crate::domain::enums::{ChildStatus, Sex};
 use crate::domain::{dates, text};
 use crate::error::{Error, FieldCheck, FieldErrors};
+use crate::service::UseCase;
 
 /// The most children one family record holds.
 pub const MAX_PER_FAMILY: i64 = 20;
@@ -150,13 +151,12 @@ pub fn insert(
 
 pub fn update(
     conn: &mut DbConnection,
-    keys: &KeyRing,
+    uc: &UseCase,
     family_id: &str,
     child_id: &str,
     change: ChildPatch,
-    today: NaiveDate,
-    now: NaiveDateTime,
 ) -> Result<Child, Error> {
+    let (keys, today, now) = (&*uc.keys, uc.today, uc.now);
     if change.status.is_some() {
         return Err(Error::field("status", "the status is not edited: record a birth event for the birth"));
     }

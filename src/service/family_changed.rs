@@ -2,49 +2,13 @@
 //! parent's write, the family's registration, its municipality's new settings, or a new day.
 //! One function, so no path forgets a step.
 
-use std::sync::Arc;
-
-use chrono::{NaiveDate, NaiveDateTime};
-
 use super::planning::{self, PlanDiff};
+use super::UseCase;
 use super::{access, drafts, municipalities, notices};
-use crate::crypto::KeyRing;
 use crate::db::rows::FamilyRow;
 use crate::db::DbConnection;
 use crate::domain::overrides::ResolvedOverride;
-use crate::domain::planner::PlanningContext;
 use crate::error::Error;
-use crate::templates::Templates;
-
-/// What the use cases need besides their connection, built once per request or job: the key
-/// ring, the rulebook (catalog, calendar, forms, shipped settings), the templates, and the
-/// instant they act at (read once from the application's clock).
-#[derive(Clone)]
-pub struct UseCase {
-    pub keys: Arc<KeyRing>,
-    pub planning: Arc<PlanningContext>,
-    pub templates: Arc<Templates>,
-    pub today: NaiveDate,
-    pub now: NaiveDateTime,
-}
-
-impl UseCase {
-    /// The context of one request or unit of work, at `clock`'s present instant.
-    pub fn at(
-        keys: &Arc<KeyRing>,
-        planning: &Arc<PlanningContext>,
-        templates: &Arc<Templates>,
-        clock: &crate::clock::Clock,
-    ) -> Self {
-        Self {
-            keys: keys.clone(),
-            planning: planning.clone(),
-            templates: templates.clone(),
-            today: clock.today(),
-            now: clock.now(),
-        }
-    }
-}
 
 /// In the caller's transaction: re-plans the family's tasks and reminders, opens and re-fills
 /// the drafts of tasks whose window opened, and delivers the municipality's standing notices

@@ -13,6 +13,7 @@ use crate::db::DbConnection;
 use crate::domain::enums::Relationship;
 use crate::domain::{dates, text};
 use crate::error::{Error, FieldCheck, FieldErrors};
+use crate::service::UseCase;
 
 /// The most guardians one family record holds.
 pub const MAX_PER_FAMILY: i64 = 4;
@@ -114,13 +115,12 @@ pub fn insert(
 
 pub fn update(
     conn: &mut DbConnection,
-    keys: &KeyRing,
+    uc: &UseCase,
     family_id: &str,
     guardian_id: &str,
     change: GuardianPatch,
-    today: NaiveDate,
-    now: NaiveDateTime,
 ) -> Result<Guardian, Error> {
+    let (keys, today, now) = (&*uc.keys, uc.today, uc.now);
     let row = find(conn, family_id, guardian_id)?;
     let current = view(keys, row.clone())?;
     let mut merged = GuardianInput {

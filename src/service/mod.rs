@@ -26,7 +26,10 @@ pub mod signing;
 pub mod submissions;
 pub mod tagged;
 pub mod tasks;
+pub mod use_case;
 pub mod webhooks;
+
+pub use use_case::UseCase;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 

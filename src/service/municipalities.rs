@@ -5,10 +5,11 @@ use diesel::prelude::*;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::family_changed::{family_changed_under, UseCase};
+use super::family_changed::family_changed_under;
 use super::planning::PlanDiff;
 use super::principals::Principal;
 use super::utc;
+use super::UseCase;
 use crate::db::rows::{FamilyRow, MunicipalitySettingsRow};
 use crate::db::schema::{families, municipality_settings};
 use crate::db::DbConnection;

@@ -69,13 +69,14 @@ pub struct FcmCredentialsInput {
     pub universe_domain: Option<String>,
 }
 
+/// Stores an app's credentials of one provider: the secret part sealed, the public part (what
+/// the vendor reads back) as it is.
 fn store<S: Serialize, P: Serialize>(
     conn: &mut DbConnection,
     keys: &KeyRing,
     app_id: &str,
     provider: DeviceKind,
-    secret: &S,
-    public: &P,
+    (secret, public): (&S, &P),
     now: NaiveDateTime,
 ) -> Result<(), Error> {
     let row = PushCredentialsRow {
@@ -118,8 +119,7 @@ pub fn set_web_push(
         keys,
         app_id,
         DeviceKind::WebPush,
-        &credentials,
-        &serde_json::json!({ "public_key": public_key, "subject": subject }),
+        (&credentials, &serde_json::json!({ "public_key": public_key, "subject": subject })),
         now,
     )
 }
@@ -149,7 +149,7 @@ pub fn set_apns(
     let public = serde_json::json!({ "key_id": input.key_id, "team_id": input.team_id, "topic": input.topic });
     let credentials =
         ApnsCredentials { key_pem: input.key_pem, key_id: input.key_id, team_id: input.team_id, topic: input.topic };
-    store(conn, keys, app_id, DeviceKind::Apns, &credentials, &public, now)
+    store(conn, keys, app_id, DeviceKind::Apns, (&credentials, &public), now)
 }
 
 /// Stores an app's FCM service account. `token_uri` is the operator's token endpoint
@@ -187,7 +187,7 @@ pub fn set_fcm(
         private_key: input.private_key,
         token_uri: token_uri.to_owned(),
     };
-    store(conn, keys, app_id, DeviceKind::Fcm, &credentials, &public, now)
+    store(conn, keys, app_id, DeviceKind::Fcm, (&credentials, &public), now)
 }
 
 fn rows(conn: &mut DbConnection, app_id: &str) -> Result<Vec<PushCredentialsRow>, Error> {

@@ -9,7 +9,9 @@ use utoipa::ToSchema;
 
 use super::drafts::{self, DraftStatus};
 use super::planning::TaskStatus;
+use super::submissions::NewSubmission;
 use super::submissions::{self, Submission};
+use super::UseCase;
 use super::{bundles, guardians, new_id};
 use crate::crypto::KeyRing;
 use crate::db::rows::{DraftRow, FamilyRow, SignatureRow};
@@ -113,13 +115,13 @@ fn decode(input: &SignatureInput) -> Result<Decoded, Error> {
 /// its signer was matched.
 fn verify_and_record(
     conn: &mut DbConnection,
-    keys: &KeyRing,
+    uc: &UseCase,
     verifier: &Verifier,
     family: &FamilyRow,
     (document, digest): (&str, &str),
     input: &SignatureInput,
-    now: NaiveDateTime,
 ) -> Result<(String, SignerMatch), Error> {
+    let (keys, now) = (&*uc.keys, uc.now);
     if input.digest_sha256.as_deref().is_some_and(|d| !d.eq_ignore_ascii_case(digest)) {
         return Err(refused(Refusal::DocumentChanged));
     }
@@ -234,17 +236,15 @@ fn applicants(document: &str) -> Vec<Applicant> {
 }
 
 /// Signs a confirmed draft. Signing a signed draft returns its submission again.
-#[allow(clippy::too_many_arguments)]
 pub fn sign_draft(
     conn: &mut DbConnection,
-    keys: &KeyRing,
-    ctx: &PlanningContext,
+    uc: &UseCase,
     verifier: &Verifier,
     family: &FamilyRow,
     draft_id: &str,
     input: &SignatureInput,
-    now: NaiveDateTime,
 ) -> Result<Signed, Error> {
+    let (keys, ctx, now) = (&*uc.keys, &*uc.planning, uc.now);
     let row = drafts::find(conn, &family.id, draft_id)?;
     match DraftStatus::from_stored(&row.status)? {
         DraftStatus::Signed => {
@@ -265,25 +265,31 @@ pub fn sign_draft(
         }
     }
     let (document, digest) = drafts::document_of(keys, &row)?;
-    let (signature_id, _) = verify_and_record(conn, keys, verifier, family, (&document, &digest), input, now)?;
-    let submission = submit(conn, keys, family, &row, (&document, &digest), &signature_id, None, now)?;
+    let (signature_id, _) = verify_and_record(conn, uc, verifier, family, (&document, &digest), input)?;
+    let new = NewSubmission {
+        family,
+        draft: &row,
+        document: &document,
+        digest: &digest,
+        signature_id: &signature_id,
+        bundle_id: None,
+    };
+    let submission = submit(conn, keys, &new, now)?;
     let submission = submissions::view_for(conn, keys, ctx, submission)?;
     super::webhooks::enqueue_submission(conn, keys, &submission, now)?;
     Ok(Signed { created: true, submissions: vec![submission] })
 }
 
 /// Signs a confirmed bundle: one signature, one submission per form.
-#[allow(clippy::too_many_arguments)]
 pub fn sign_bundle(
     conn: &mut DbConnection,
-    keys: &KeyRing,
-    ctx: &PlanningContext,
+    uc: &UseCase,
     verifier: &Verifier,
     family: &FamilyRow,
     bundle_id: &str,
     input: &SignatureInput,
-    now: NaiveDateTime,
 ) -> Result<Signed, Error> {
+    let (keys, ctx, now) = (&*uc.keys, &*uc.planning, uc.now);
     let bundle = bundles::find(conn, &family.id, bundle_id)?;
     let members: Vec<DraftRow> = drafts_table::table
         .filter(drafts_table::bundle_id.eq(&bundle.id))
@@ -306,11 +312,19 @@ pub fn sign_bundle(
         }
     }
     let (document, digest) = bundles::document_of(keys, &bundle)?;
-    let (signature_id, _) = verify_and_record(conn, keys, verifier, family, (&document, &digest), input, now)?;
+    let (signature_id, _) = verify_and_record(conn, uc, verifier, family, (&document, &digest), input)?;
     let mut out = Vec::new();
     for member in members.iter().filter(|m| m.status == DraftStatus::ConfirmedInBundle.as_str()) {
-        let own = drafts::document_of(keys, member)?;
-        let id = submit(conn, keys, family, member, (&own.0, &own.1), &signature_id, Some(&bundle.id), now)?;
+        let (own_document, own_digest) = drafts::document_of(keys, member)?;
+        let new = NewSubmission {
+            family,
+            draft: member,
+            document: &own_document,
+            digest: &own_digest,
+            signature_id: &signature_id,
+            bundle_id: Some(&bundle.id),
+        };
+        let id = submit(conn, keys, &new, now)?;
         let submission = submissions::view_for(conn, keys, ctx, id)?;
         super::webhooks::enqueue_submission(conn, keys, &submission, now)?;
         out.push(submission);
@@ -336,24 +350,20 @@ fn existing(
 /// Makes the submission of a signed draft and marks its task done (the re-plan that follows
 /// in the same transaction removes its reminders). The conditional update makes a second,
 /// concurrent signing of the same draft fail instead of submitting twice.
-#[allow(clippy::too_many_arguments)]
 fn submit(
     conn: &mut DbConnection,
     keys: &KeyRing,
-    family: &FamilyRow,
-    draft: &DraftRow,
-    (document, digest): (&str, &str),
-    signature_id: &str,
-    bundle_id: Option<&str>,
+    new: &NewSubmission<'_>,
     now: NaiveDateTime,
 ) -> Result<String, Error> {
+    let draft = new.draft;
     let taken = diesel::update(drafts_table::table.find(&draft.id).filter(drafts_table::status.eq(&draft.status)))
         .set((drafts_table::status.eq(DraftStatus::Signed.as_str()), drafts_table::updated_at.eq(now)))
         .execute(conn)?;
     if taken == 0 {
         return Err(Error::Conflict { code: "already_signed", message: "the draft was signed meanwhile".into() });
     }
-    let id = submissions::insert(conn, keys, family, draft, document, digest, signature_id, bundle_id, now)?;
+    let id = submissions::insert(conn, keys, new, now)?;
     if let Some(task_id) = &draft.task_id {
         diesel::update(tasks::table.find(task_id).filter(tasks::status.eq(TaskStatus::Planned.as_str())))
             .set((
@@ -370,13 +380,13 @@ fn submit(
 /// certificate of someone born on the guardian's birth date); only its SHA-256 is kept.
 pub fn register_certificate(
     conn: &mut DbConnection,
-    keys: &KeyRing,
+    uc: &UseCase,
     verifier: &Verifier,
     family: &FamilyRow,
     guardian_id: &str,
     input: &CertificateRegistration,
-    now: NaiveDateTime,
 ) -> Result<RegisteredCertificate, Error> {
+    let (keys, now) = (&*uc.keys, uc.now);
     let guardian = guardians::get(conn, keys, &family.id, guardian_id)?;
     let der = decode_certificate(&input.certificate, "certificate")?;
     let checked = verifier.check_certificate(&der, now.and_utc()).map_err(refused)?;

@@ -20,6 +20,13 @@ use nonstop::service::push_credentials::{self, WebPushCredentialsInput};
 use nonstop::telemetry::Metrics;
 use nonstop::templates::Templates;
 
+impl BenchEnv {
+    /// The use-case context at the benchmark clock's present instant.
+    pub fn use_case(&self, planning: &Arc<nonstop::domain::planner::PlanningContext>) -> nonstop::service::UseCase {
+        nonstop::service::UseCase::at(&self.keys, planning, &self.templates, &self.clock)
+    }
+}
+
 pub struct BenchEnv {
     pub settings: Settings,
     pub db: Db,

@@ -12,7 +12,7 @@ use super::env::BenchEnv;
 
 pub fn run(clock: nonstop::clock::Clock, families_n: usize) -> anyhow::Result<()> {
     let bench = BenchEnv::start(clock)?;
-    let (keys, templates) = (&bench.keys, &bench.templates);
+    let keys = &bench.keys;
     let code = MunicipalityCode::parse("131016").map_err(anyhow::Error::msg)?;
     let setup = Instant::now();
     let mut conn = bench.db.get()?;
@@ -41,7 +41,8 @@ pub fn run(clock: nonstop::clock::Clock, families_n: usize) -> anyhow::Result<()
 
     let started = Instant::now();
     write_transaction(&mut conn, |c| {
-        notices::send(c, templates, &code, "千代田区", &notice.id, bench.clock.today(), bench.clock.now())
+        let uc = bench.use_case(&std::sync::Arc::new(nonstop::domain::planner::PlanningContext::shipped()));
+        notices::send(c, &uc, &code, "千代田区", &notice.id)
     })?;
     drop(conn);
     let recorded = started.elapsed().as_secs_f64();

@@ -22,6 +22,7 @@ pub fn run(clock: nonstop::clock::Clock, families_n: usize) -> anyhow::Result<()
     let bench = BenchEnv::start(clock)?;
     let keys = &bench.keys;
     let ctx = PlanningContext::shipped();
+    let planning = std::sync::Arc::new(PlanningContext::shipped());
     let ca = TestCa::new("JPKI", bench.clock.now_utc());
     let verifier = Verifier::new(
         TrustAnchor::from_pem(&ca.root_pem()).map_err(anyhow::Error::msg)?,
@@ -72,8 +73,9 @@ pub fn run(clock: nonstop::clock::Clock, families_n: usize) -> anyhow::Result<()
                 "payment.bank_code": "0001", "payment.branch_name": "本店", "payment.branch_code": "001", "payment.account_number": "7654321"
             } }))
             .map_err(|e| nonstop::error::Error::internal(e.to_string()))?;
-            drafts::patch(c, keys, &ctx, &row, draft_id, patch, bench.clock.today(), bench.clock.now())?;
-            drafts::confirm(c, keys, &ctx, &row, draft_id, bench.clock.today(), bench.clock.now())
+            let uc = bench.use_case(&planning);
+            drafts::patch(c, &uc, &row, draft_id, patch)?;
+            drafts::confirm(c, &uc, &row, draft_id)
         })?;
         let confirmed = draft.confirmed.ok_or_else(|| anyhow::anyhow!("not confirmed"))?;
         documents.push(confirmed.document);
@@ -100,7 +102,7 @@ pub fn run(clock: nonstop::clock::Clock, families_n: usize) -> anyhow::Result<()
         let one = Instant::now();
         write_transaction(&mut conn, |c| {
             let row = nonstop::service::access::family_row(c, family_id)?;
-            let signed = signing::sign_draft(c, keys, &ctx, &verifier, &row, draft_id, body, bench.clock.now())?;
+            let signed = signing::sign_draft(c, &bench.use_case(&planning), &verifier, &row, draft_id, body)?;
             planning::replan(c, &ctx, family_id, bench.clock.today(), bench.clock.now())?;
             Ok(signed)
         })?;

@@ -1,7 +1,7 @@
 //! Confirming: the draft frozen into its RFC 8785 canonical document and digest, which the parent
 //! signs; reopening before signing.
 
-use chrono::{NaiveDate, NaiveDateTime};
+use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde_json::Value;
 
@@ -17,6 +17,7 @@ use crate::domain::forms::{Form, Source};
 use crate::domain::planner::PlanningContext;
 use crate::error::Error;
 use crate::service::utc;
+use crate::service::UseCase;
 
 /// The document a confirmed draft freezes into (before canonicalization).
 pub fn document_value(
@@ -50,22 +51,15 @@ pub fn canonical(value: &Value) -> Result<(String, String), Error> {
 
 /// Freezes an open draft: every required field filled, the filing date set to today, the
 /// document canonicalized and digested. Confirming a confirmed draft returns it unchanged.
-pub fn confirm(
-    conn: &mut DbConnection,
-    keys: &KeyRing,
-    ctx: &PlanningContext,
-    family: &FamilyRow,
-    draft_id: &str,
-    today: NaiveDate,
-    now: NaiveDateTime,
-) -> Result<Draft, Error> {
+pub fn confirm(conn: &mut DbConnection, uc: &UseCase, family: &FamilyRow, draft_id: &str) -> Result<Draft, Error> {
+    let (keys, ctx, now) = (&*uc.keys, &*uc.planning, uc.now);
     let row = find(conn, &family.id, draft_id)?;
     if row.status == DraftStatus::Confirmed.as_str() {
         return view(ctx, keys, row);
     }
     require_open(&row)?;
     let profile = FamilyProfile::load(conn, keys, ctx, family)?;
-    let (document, digest) = freeze(conn, keys, ctx, family, &profile, &row, today, now)?;
+    let (document, digest) = freeze(conn, uc, family, &profile, &row)?;
     diesel::update(drafts::table.find(&row.id))
         .set((
             drafts::status.eq(DraftStatus::Confirmed.as_str()),
@@ -123,17 +117,14 @@ pub fn set_open(conn: &mut DbConnection, draft_id: &str, now: NaiveDateTime) -> 
 
 /// The canonical document of an open draft, refreshed from the profile; refused naming every
 /// required field still empty.
-#[allow(clippy::too_many_arguments)]
 pub fn freeze(
     conn: &mut DbConnection,
-    keys: &KeyRing,
-    ctx: &PlanningContext,
+    uc: &UseCase,
     family: &FamilyRow,
     profile: &FamilyProfile,
     row: &DraftRow,
-    today: NaiveDate,
-    now: NaiveDateTime,
 ) -> Result<(String, String), Error> {
+    let (keys, ctx, today, now) = (&*uc.keys, &*uc.planning, uc.today, uc.now);
     let form = form_of(ctx, &row.form_id)?;
     let mut content = open_content(keys, row)?;
     prefill(form, &profile.values(row.child_id.as_deref()), &mut content, today);

@@ -14,8 +14,8 @@ use crate::db::rows::{DraftRow, FamilyRow};
 use crate::db::schema::drafts;
 use crate::db::DbConnection;
 use crate::domain::forms::{Form, Source};
-use crate::domain::planner::PlanningContext;
 use crate::error::{Error, FieldErrors};
+use crate::service::UseCase;
 
 /// Checks each corrected value against its field; all problems at once, nothing stored.
 pub fn check_values(
@@ -87,17 +87,14 @@ pub fn apply(
 }
 
 /// Applies checked values to each of `drafts` that carries one of the fields, and saves it.
-#[allow(clippy::too_many_arguments)]
 pub fn apply_to(
     conn: &mut DbConnection,
-    keys: &KeyRing,
-    ctx: &PlanningContext,
+    uc: &UseCase,
     family: &FamilyRow,
     drafts: &[DraftRow],
     values: &BTreeMap<String, Option<Value>>,
-    today: NaiveDate,
-    now: NaiveDateTime,
 ) -> Result<(), Error> {
+    let (keys, ctx, today, now) = (&*uc.keys, &*uc.planning, uc.today, uc.now);
     let profile = FamilyProfile::load(conn, keys, ctx, family)?;
     for draft in drafts {
         let form = form_of(ctx, &draft.form_id)?;
@@ -126,17 +123,14 @@ pub(super) fn save_content(
 
 /// Corrects fields of an open draft. In the birth bundle, a shared field changes in every
 /// open draft of the bundle that has it.
-#[allow(clippy::too_many_arguments)]
 pub fn patch(
     conn: &mut DbConnection,
-    keys: &KeyRing,
-    ctx: &PlanningContext,
+    uc: &UseCase,
     family: &FamilyRow,
     draft_id: &str,
     patch: DraftPatch,
-    today: NaiveDate,
-    now: NaiveDateTime,
 ) -> Result<Draft, Error> {
+    let (keys, ctx) = (&*uc.keys, &*uc.planning);
     let row = find(conn, &family.id, draft_id)?;
     require_open(&row)?;
     let form = form_of(ctx, &row.form_id)?;
@@ -146,7 +140,7 @@ pub fn patch(
     if let Some(bundle) = bundle {
         targets.extend(crate::service::bundles::open_members(conn, &bundle)?.into_iter().filter(|d| d.id != draft_id));
     }
-    apply_to(conn, keys, ctx, family, &targets, &values, today, now)?;
+    apply_to(conn, uc, family, &targets, &values)?;
     view(ctx, keys, find(conn, &family.id, draft_id)?)
 }
 

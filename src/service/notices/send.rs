@@ -17,6 +17,7 @@ use crate::domain::MunicipalityCode;
 use crate::error::Error;
 use crate::service::audit::{self, Actor, AuditAction, Event};
 use crate::service::inbox::{self, EntryKind, NewEntry};
+use crate::service::UseCase;
 use crate::templates::{TemplateValue, Templates};
 
 /// Schedules an approved notice for `send_at`; the scheduler sends it then (once, whatever the
@@ -69,13 +70,12 @@ pub(super) fn take_for_sending(
 /// Sends an approved notice now.
 pub fn send(
     conn: &mut DbConnection,
-    templates: &Templates,
+    uc: &UseCase,
     code: &MunicipalityCode,
     municipality_name: &str,
     id: &str,
-    today: NaiveDate,
-    now: NaiveDateTime,
 ) -> Result<Notice, Error> {
+    let (templates, today, now) = (&*uc.templates, uc.today, uc.now);
     let row = find(conn, code, id)?;
     if row.status == NoticeStatus::Approved.as_str() {
         approval::ensure_approved_as_is(conn, &row)?;

@@ -160,18 +160,25 @@ struct Comments {
     field_comments: BTreeMap<String, String>,
 }
 
-#[allow(clippy::too_many_arguments)]
+/// A submission about to be made: the signed draft, its own document, and the signature that
+/// covers it (of the draft, or of its bundle).
+pub struct NewSubmission<'a> {
+    pub family: &'a FamilyRow,
+    pub draft: &'a DraftRow,
+    pub document: &'a str,
+    pub digest: &'a str,
+    pub signature_id: &'a str,
+    pub bundle_id: Option<&'a str>,
+}
+
+/// Stores a new submission (status `submitted`); returns its id.
 pub fn insert(
     conn: &mut DbConnection,
     keys: &KeyRing,
-    family: &FamilyRow,
-    draft: &DraftRow,
-    document: &str,
-    digest: &str,
-    signature_id: &str,
-    bundle_id: Option<&str>,
+    new: &NewSubmission<'_>,
     now: NaiveDateTime,
 ) -> Result<String, Error> {
+    let NewSubmission { family, draft, document, digest, signature_id, bundle_id } = *new;
     let row = SubmissionRow {
         id: new_id(),
         family_id: family.id.clone(),

@@ -3,23 +3,21 @@
 
 use std::collections::BTreeMap;
 
-use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde_json::Value;
 
 use super::{form_name, load, view_for, Comments, StatusChange, Submission, SubmissionStatus, COMMENTS, DOCUMENT};
-use crate::crypto::KeyRing;
 use crate::db::rows::{FamilyRow, SubmissionEventRow, SubmissionRow};
 use crate::db::schema::{drafts as drafts_table, submission_events, submissions};
 use crate::db::DbConnection;
 use crate::domain::catalog::Names;
-use crate::domain::planner::PlanningContext;
 use crate::domain::{individual_number, MunicipalityCode};
 use crate::error::{Error, FieldErrors};
 use crate::service::drafts::{self, Content, Entry, NewDraft, Origin};
 use crate::service::inbox::{self, EntryKind, NewEntry};
+use crate::service::UseCase;
 use crate::service::{municipalities, new_id};
-use crate::templates::{TemplateValue, Templates};
+use crate::templates::TemplateValue;
 
 pub(super) const MAX_COMMENT: usize = 1000;
 
@@ -35,18 +33,15 @@ pub(super) fn check_comment(text: &str, field: &str, errors: &mut FieldErrors) {
 /// Sets a status: checked against the allowed transitions, recorded with its comments,
 /// announced to the family (inbox and push), and, for a correction request, a new draft
 /// opened with the comments on the fields.
-#[allow(clippy::too_many_arguments)]
 pub fn set_status(
     conn: &mut DbConnection,
-    keys: &KeyRing,
-    ctx: &PlanningContext,
-    templates: &Templates,
+    uc: &UseCase,
     code: &MunicipalityCode,
     staff_id: &str,
     id: &str,
     change: StatusChange,
-    now: NaiveDateTime,
 ) -> Result<Submission, Error> {
+    let (keys, ctx, now) = (&*uc.keys, &*uc.planning, uc.now);
     let row = load(conn, id)?;
     if row.municipality_code != code.as_str() {
         return Err(Error::NotFound("submission"));
@@ -119,9 +114,9 @@ pub fn set_status(
     if row.family_deleted_at.is_none() {
         let family = crate::service::access::family_row(conn, &row.family_id)?;
         if change.status == SubmissionStatus::CorrectionRequested {
-            reopen(conn, keys, form, &family, &row, &comments.field_comments, now)?;
+            reopen(conn, uc, form, &family, &row, &comments.field_comments)?;
         }
-        notify(conn, ctx, templates, &family, &row, change.status, &comments.field_comments, now)?;
+        notify(conn, uc, &family, &row, change.status, &comments.field_comments)?;
     }
     view_for(conn, keys, ctx, row.id)
 }
@@ -130,13 +125,13 @@ pub fn set_status(
 /// comments on the fields, linked to the submission it corrects.
 pub(super) fn reopen(
     conn: &mut DbConnection,
-    keys: &KeyRing,
+    uc: &UseCase,
     form: &crate::domain::forms::Form,
     family: &FamilyRow,
     row: &SubmissionRow,
     field_comments: &BTreeMap<String, String>,
-    now: NaiveDateTime,
 ) -> Result<(), Error> {
+    let (keys, now) = (&*uc.keys, uc.now);
     let document: Value =
         serde_json::from_str(&keys.open(DOCUMENT, &row.document)?).map_err(|e| Error::unreadable(DOCUMENT, &e))?;
     let mut content = Content::default();
@@ -170,17 +165,15 @@ pub(super) fn reopen(
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
 pub(super) fn notify(
     conn: &mut DbConnection,
-    ctx: &PlanningContext,
-    templates: &Templates,
+    uc: &UseCase,
     family: &FamilyRow,
     row: &SubmissionRow,
     status: SubmissionStatus,
     field_comments: &BTreeMap<String, String>,
-    now: NaiveDateTime,
 ) -> Result<(), Error> {
+    let (ctx, templates, now) = (&*uc.planning, &*uc.templates, uc.now);
     let form = ctx.forms.get(&row.form_id);
     let japanese = family.preferred_language.starts_with("ja");
     let label = |names: &Names| if japanese { names.ja.clone() } else { names.en.clone() };
