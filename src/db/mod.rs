@@ -6,6 +6,7 @@
 pub mod caps;
 pub mod rows;
 pub mod schema;
+pub mod sealed;
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -82,6 +82,27 @@ macro_rules! text_enum {
             }
         }
 
+        // A value of the set is written to SQL as its text, so queries compare and set a
+        // column with the enum itself (`status.eq(NoticeStatus::Draft)`), never a literal.
+        impl diesel::expression::AsExpression<diesel::sql_types::Text> for $name {
+            type Expression =
+                <&'static str as diesel::expression::AsExpression<diesel::sql_types::Text>>::Expression;
+            fn as_expression(self) -> Self::Expression {
+                <&'static str as diesel::expression::AsExpression<diesel::sql_types::Text>>::as_expression(self.as_str())
+            }
+        }
+
+        impl diesel::expression::AsExpression<diesel::sql_types::Nullable<diesel::sql_types::Text>> for $name {
+            type Expression = <&'static str as diesel::expression::AsExpression<
+                diesel::sql_types::Nullable<diesel::sql_types::Text>,
+            >>::Expression;
+            fn as_expression(self) -> Self::Expression {
+                <&'static str as diesel::expression::AsExpression<
+                    diesel::sql_types::Nullable<diesel::sql_types::Text>,
+                >>::as_expression(self.as_str())
+            }
+        }
+
         impl std::fmt::Display for $name {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str(self.as_str())

@@ -26,7 +26,7 @@ pub fn due_reminders(
     let due: Vec<(PlannedNotificationRow, TaskRow, FamilyRow)> = planned_notifications::table
         .inner_join(tasks::table)
         .inner_join(families::table.on(families::id.eq(planned_notifications::family_id)))
-        .filter(planned_notifications::status.eq(NotificationStatus::Planned.as_str()))
+        .filter(planned_notifications::status.eq(NotificationStatus::Planned))
         .filter(planned_notifications::send_at.le(now))
         .order(planned_notifications::send_at.asc())
         .limit(limit)
@@ -61,7 +61,7 @@ pub fn due_reminders(
                 }
             };
         diesel::update(planned_notifications::table.find(&notification.id))
-            .set((planned_notifications::status.eq(status.as_str()), planned_notifications::updated_at.eq(now)))
+            .set((planned_notifications::status.eq(status), planned_notifications::updated_at.eq(now)))
             .execute(conn)?;
     }
     Ok(due.len())

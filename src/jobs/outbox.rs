@@ -14,6 +14,7 @@ use rand::Rng;
 use crate::crypto::KeyRing;
 use crate::db::rows::{DeliveryRow, DeviceRow, InboxEntryRow};
 use crate::db::schema::{deliveries, devices, families, inbox_entries, tasks};
+use crate::db::sealed;
 use crate::db::DbConnection;
 use crate::domain::enums::{ApnsEnvironment, DeviceKind};
 use crate::domain::push_target::PushTarget;
@@ -45,7 +46,7 @@ pub fn claim(
     limit: i64,
 ) -> Result<Vec<Claimed>, Error> {
     let candidates: Vec<String> = deliveries::table
-        .filter(deliveries::status.eq(DeliveryStatus::Pending.as_str()))
+        .filter(deliveries::status.eq(DeliveryStatus::Pending))
         .filter(deliveries::next_attempt_at.le(now))
         .filter(deliveries::lease_until.is_null().or(deliveries::lease_until.lt(now)))
         .order(deliveries::next_attempt_at.asc())
@@ -59,7 +60,7 @@ pub fn claim(
     diesel::update(
         deliveries::table
             .filter(deliveries::id.eq_any(&candidates))
-            .filter(deliveries::status.eq(DeliveryStatus::Pending.as_str()))
+            .filter(deliveries::status.eq(DeliveryStatus::Pending))
             .filter(deliveries::lease_until.is_null().or(deliveries::lease_until.lt(now))),
     )
     .set((deliveries::lease_owner.eq(Some(&owner)), deliveries::lease_until.eq(Some(now + lease))))
@@ -108,12 +109,12 @@ pub fn claim(
 /// The device's address, opened; a row that cannot be opened is reported, not sent.
 fn open_target(keys: &KeyRing, device: &DeviceRow, kind: DeviceKind) -> Result<PushTarget, String> {
     let open = |context: &str, value: &str| keys.open(context, value).map_err(|e| e.to_string());
-    let address = open("devices.token", &device.token)?;
+    let address = open(sealed::DEVICES_TOKEN, &device.token)?;
     Ok(match kind {
         DeviceKind::WebPush => PushTarget::WebPush {
             endpoint: address,
-            p256dh: open("devices.p256dh", device.p256dh.as_deref().unwrap_or_default())?,
-            auth: open("devices.auth_secret", device.auth_secret.as_deref().unwrap_or_default())?,
+            p256dh: open(sealed::DEVICES_P256DH, device.p256dh.as_deref().unwrap_or_default())?,
+            auth: open(sealed::DEVICES_AUTH_SECRET, device.auth_secret.as_deref().unwrap_or_default())?,
         },
         DeviceKind::Apns => PushTarget::Apns {
             token: address,
@@ -153,7 +154,7 @@ pub fn record(
         SendOutcome::Sent { message_id } => {
             diesel::update(mine)
                 .set((
-                    deliveries::status.eq(DeliveryStatus::Sent.as_str()),
+                    deliveries::status.eq(DeliveryStatus::Sent),
                     deliveries::attempts.eq(attempts),
                     deliveries::sent_at.eq(Some(now)),
                     deliveries::provider_message_id.eq(message_id.as_deref()),
@@ -173,7 +174,7 @@ pub fn record(
         SendOutcome::DeadToken { reason } => {
             diesel::update(mine)
                 .set((
-                    deliveries::status.eq(DeliveryStatus::Dead.as_str()),
+                    deliveries::status.eq(DeliveryStatus::Dead),
                     deliveries::attempts.eq(attempts),
                     deliveries::last_error.eq(Some("dead_token")),
                     deliveries::updated_at.eq(now),
@@ -186,7 +187,7 @@ pub fn record(
         SendOutcome::Failed { class } => {
             diesel::update(mine)
                 .set((
-                    deliveries::status.eq(DeliveryStatus::Failed.as_str()),
+                    deliveries::status.eq(DeliveryStatus::Failed),
                     deliveries::attempts.eq(attempts),
                     deliveries::last_error.eq(Some(class.as_str())),
                     deliveries::updated_at.eq(now),
@@ -215,7 +216,7 @@ fn retry_or_expire(
     let status = if next >= claimed.expires_at { DeliveryStatus::Expired } else { DeliveryStatus::Pending };
     diesel::update(mine)
         .set((
-            deliveries::status.eq(status.as_str()),
+            deliveries::status.eq(status),
             deliveries::attempts.eq(attempts),
             deliveries::next_attempt_at.eq(next),
             deliveries::last_error.eq(Some(class)),
@@ -235,10 +236,10 @@ pub fn disable_device(conn: &mut DbConnection, device_id: &str, reason: &str, no
     diesel::update(
         deliveries::table
             .filter(deliveries::device_id.eq(device_id))
-            .filter(deliveries::status.eq(DeliveryStatus::Pending.as_str())),
+            .filter(deliveries::status.eq(DeliveryStatus::Pending)),
     )
     .set((
-        deliveries::status.eq(DeliveryStatus::Dead.as_str()),
+        deliveries::status.eq(DeliveryStatus::Dead),
         deliveries::last_error.eq(Some("device_disabled")),
         deliveries::updated_at.eq(now),
     ))
@@ -249,11 +250,11 @@ pub fn disable_device(conn: &mut DbConnection, device_id: &str, reason: &str, no
 /// Queue depth (due now) and the age in seconds of the oldest due delivery, for the metrics.
 pub fn queue_figures(conn: &mut DbConnection, now: NaiveDateTime) -> Result<(i64, i64), Error> {
     let due = deliveries::table
-        .filter(deliveries::status.eq(DeliveryStatus::Pending.as_str()))
+        .filter(deliveries::status.eq(DeliveryStatus::Pending))
         .filter(deliveries::next_attempt_at.le(now));
     let depth: i64 = due.count().get_result(conn)?;
     let oldest: Option<NaiveDateTime> = deliveries::table
-        .filter(deliveries::status.eq(DeliveryStatus::Pending.as_str()))
+        .filter(deliveries::status.eq(DeliveryStatus::Pending))
         .filter(deliveries::next_attempt_at.le(now))
         .select(diesel::dsl::min(deliveries::next_attempt_at))
         .first(conn)?;

@@ -20,6 +20,17 @@ const KEEP_DELIVERIES_DAYS: i64 = 30;
 /// Expired or revoked staff keys are kept this long, so their rows still explain the audit trail.
 const KEEP_REVOKED_STAFF_KEYS_DAYS: i64 = 90;
 
+crate::text_enum! {
+    /// Where one periodic job (one name, one tick) stands.
+    pub enum JobStatus {
+        /// Enqueued by the first replica that ticked; not yet taken.
+        Pending => "pending",
+        /// Taken under a lease; another replica may take it once the lease has run out.
+        Running => "running",
+        Done => "done",
+    }
+}
+
 /// The instant a tick stands for: `at` floored to the period, so every replica agrees.
 pub fn tick_instant(at: DateTime<Utc>, every_seconds: u32) -> NaiveDateTime {
     let at = at.naive_utc().with_nanosecond(0).unwrap_or(at.naive_utc());
@@ -48,7 +59,7 @@ pub fn take(
                 scheduled_jobs::dedupe_key.eq(&key),
                 scheduled_jobs::name.eq(name),
                 scheduled_jobs::scheduled_for.eq(scheduled_for),
-                scheduled_jobs::status.eq("pending"),
+                scheduled_jobs::status.eq(JobStatus::Pending),
                 scheduled_jobs::created_at.eq(now),
             ))
             .execute(conn);
@@ -63,12 +74,12 @@ pub fn take(
     let taken = diesel::update(
         scheduled_jobs::table.filter(scheduled_jobs::dedupe_key.eq(&key)).filter(
             scheduled_jobs::status
-                .eq("pending")
-                .or(scheduled_jobs::status.eq("running").and(scheduled_jobs::lease_until.lt(now))),
+                .eq(JobStatus::Pending)
+                .or(scheduled_jobs::status.eq(JobStatus::Running).and(scheduled_jobs::lease_until.lt(now))),
         ),
     )
     .set((
-        scheduled_jobs::status.eq("running"),
+        scheduled_jobs::status.eq(JobStatus::Running),
         scheduled_jobs::lease_until.eq(Some(now + chrono::Duration::minutes(5))),
     ))
     .execute(conn)?;
@@ -78,12 +89,12 @@ pub fn take(
 fn finish(conn: &mut DbConnection, name: &str, scheduled_for: NaiveDateTime, now: NaiveDateTime) -> Result<(), Error> {
     let key = job_key(name, scheduled_for);
     diesel::update(scheduled_jobs::table.find(key))
-        .set((scheduled_jobs::status.eq("done"), scheduled_jobs::finished_at.eq(Some(now))))
+        .set((scheduled_jobs::status.eq(JobStatus::Done), scheduled_jobs::finished_at.eq(Some(now))))
         .execute(conn)?;
     // Old job rows are only bookkeeping.
     diesel::delete(
         scheduled_jobs::table
-            .filter(scheduled_jobs::status.eq("done"))
+            .filter(scheduled_jobs::status.eq(JobStatus::Done))
             .filter(scheduled_jobs::scheduled_for.lt(now - chrono::Duration::days(2))),
     )
     .execute(conn)?;

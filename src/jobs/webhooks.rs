@@ -13,10 +13,11 @@ use openssl::sign::Signer;
 use super::JobContext;
 use crate::crypto::KeyRing;
 use crate::db::schema::{municipal_webhooks, webhook_deliveries};
+use crate::db::sealed;
 use crate::db::DbConnection;
 use crate::error::Error;
 use crate::service::new_id;
-use crate::service::webhooks::{PAYLOAD, SECRET};
+use crate::service::webhooks::WebhookDeliveryStatus;
 
 /// About a day of retries with the outbox's backoff (capped at an hour).
 pub const MAX_ATTEMPTS: i32 = 30;
@@ -73,7 +74,7 @@ type ClaimedRow = (String, String, i32, Option<String>, Option<String>, String, 
 
 fn claim(conn: &mut DbConnection, keys: &KeyRing, now: NaiveDateTime) -> Result<Vec<Claimed>, Error> {
     let candidates: Vec<String> = webhook_deliveries::table
-        .filter(webhook_deliveries::status.eq("pending"))
+        .filter(webhook_deliveries::status.eq(WebhookDeliveryStatus::Pending))
         .filter(webhook_deliveries::next_attempt_at.le(now))
         .filter(webhook_deliveries::lease_until.is_null().or(webhook_deliveries::lease_until.lt(now)))
         .order(webhook_deliveries::next_attempt_at.asc())
@@ -87,7 +88,7 @@ fn claim(conn: &mut DbConnection, keys: &KeyRing, now: NaiveDateTime) -> Result<
     diesel::update(
         webhook_deliveries::table
             .filter(webhook_deliveries::id.eq_any(&candidates))
-            .filter(webhook_deliveries::status.eq("pending"))
+            .filter(webhook_deliveries::status.eq(WebhookDeliveryStatus::Pending))
             .filter(webhook_deliveries::lease_until.is_null().or(webhook_deliveries::lease_until.lt(now))),
     )
     .set((
@@ -118,8 +119,8 @@ fn claim(conn: &mut DbConnection, keys: &KeyRing, now: NaiveDateTime) -> Result<
             Ok(Claimed {
                 id,
                 url: queued_url.unwrap_or(url),
-                secret: keys.open(SECRET, &queued_secret.unwrap_or(secret))?,
-                payload: keys.open(PAYLOAD, &payload)?,
+                secret: keys.open(sealed::MUNICIPAL_WEBHOOKS_SECRET, &queued_secret.unwrap_or(secret))?,
+                payload: keys.open(sealed::WEBHOOK_DELIVERIES_PAYLOAD, &payload)?,
                 attempts,
                 owner: owner.clone(),
             })
@@ -181,13 +182,13 @@ fn record(
     let mine = webhook_deliveries::table
         .find(&claimed.id)
         .filter(webhook_deliveries::lease_owner.eq(&claimed.owner))
-        .filter(webhook_deliveries::status.eq("pending"));
+        .filter(webhook_deliveries::status.eq(WebhookDeliveryStatus::Pending));
     let release =
         (webhook_deliveries::lease_owner.eq(None::<String>), webhook_deliveries::lease_until.eq(None::<NaiveDateTime>));
     match outcome {
         Ok(()) => diesel::update(mine)
             .set((
-                webhook_deliveries::status.eq("delivered"),
+                webhook_deliveries::status.eq(WebhookDeliveryStatus::Delivered),
                 webhook_deliveries::attempts.eq(attempts),
                 webhook_deliveries::delivered_at.eq(Some(now)),
                 webhook_deliveries::last_error.eq(None::<String>),
@@ -195,7 +196,8 @@ fn record(
             ))
             .execute(conn)?,
         Err(error) => {
-            let status = if attempts >= MAX_ATTEMPTS { "failed" } else { "pending" };
+            let status =
+                if attempts >= MAX_ATTEMPTS { WebhookDeliveryStatus::Failed } else { WebhookDeliveryStatus::Pending };
             let wait = super::outbox::backoff(attempts);
             diesel::update(mine)
                 .set((

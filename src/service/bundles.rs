@@ -16,6 +16,7 @@ use super::{new_id, utc};
 use crate::crypto::KeyRing;
 use crate::db::rows::{DraftBundleRow, DraftRow, FamilyRow};
 use crate::db::schema::{draft_bundles, drafts as drafts_table};
+use crate::db::sealed;
 use crate::db::DbConnection;
 use crate::domain::catalog::Names;
 use crate::domain::planner::PlanningContext;
@@ -23,9 +24,11 @@ use crate::error::{Error, FieldErrors};
 use crate::service::UseCase;
 use crate::text_enum;
 
-const DOCUMENT: &str = "draft_bundles.document";
+/// The kind of the one bundle nonstop makes: the post-birth forms of a child (一括申請).
+const BIRTH_KIND: &str = "birth";
 
 text_enum! {
+    /// Where a bundle stands.
     pub enum BundleStatus {
         Open => "open",
         Confirmed => "confirmed",
@@ -76,7 +79,7 @@ pub fn ensure_birth_bundle(
 ) -> Result<String, Error> {
     let existing: Option<String> = draft_bundles::table
         .filter(draft_bundles::family_id.eq(family_id))
-        .filter(draft_bundles::kind.eq("birth"))
+        .filter(draft_bundles::kind.eq(BIRTH_KIND))
         .filter(draft_bundles::child_id.eq(child_id))
         .select(draft_bundles::id)
         .first(conn)
@@ -87,7 +90,7 @@ pub fn ensure_birth_bundle(
     let row = DraftBundleRow {
         id: new_id(),
         family_id: family_id.to_owned(),
-        kind: "birth".into(),
+        kind: BIRTH_KIND.into(),
         child_id: child_id.to_owned(),
         status: BundleStatus::Open.as_str().into(),
         document: None,
@@ -102,7 +105,7 @@ pub fn ensure_birth_bundle(
 pub fn members(conn: &mut DbConnection, bundle_id: &str) -> Result<Vec<DraftRow>, Error> {
     Ok(drafts_table::table
         .filter(drafts_table::bundle_id.eq(bundle_id))
-        .filter(drafts_table::status.ne(DraftStatus::Withdrawn.as_str()))
+        .filter(drafts_table::status.ne(DraftStatus::Withdrawn))
         .order(drafts_table::id.asc())
         .select(DraftRow::as_select())
         .load(conn)?)
@@ -156,9 +159,10 @@ pub fn get(
     let to_fill =
         fields.iter().filter(|f| f.field.needs == Some(FieldNeed::Fill)).map(|f| f.field.id.clone()).collect();
     let confirmed = match (&row.document, &row.digest) {
-        (Some(doc), Some(digest)) => {
-            Some(ConfirmedDocument { document: keys.open(DOCUMENT, doc)?, digest_sha256: digest.clone() })
-        }
+        (Some(doc), Some(digest)) => Some(ConfirmedDocument {
+            document: keys.open(sealed::DRAFT_BUNDLES_DOCUMENT, doc)?,
+            digest_sha256: digest.clone(),
+        }),
         _ => None,
     };
     Ok(Bundle {
@@ -253,7 +257,7 @@ pub fn confirm(conn: &mut DbConnection, uc: &UseCase, family: &FamilyRow, bundle
     for (member, (document, digest)) in &frozen {
         diesel::update(drafts_table::table.find(&member.id))
             .set((
-                drafts_table::status.eq(DraftStatus::ConfirmedInBundle.as_str()),
+                drafts_table::status.eq(DraftStatus::ConfirmedInBundle),
                 drafts_table::document.eq(Some(drafts::seal_document(keys, document)?)),
                 drafts_table::digest.eq(Some(digest.clone())),
                 drafts_table::updated_at.eq(now),
@@ -274,8 +278,8 @@ pub fn confirm(conn: &mut DbConnection, uc: &UseCase, family: &FamilyRow, bundle
     }))?;
     diesel::update(draft_bundles::table.find(&row.id))
         .set((
-            draft_bundles::status.eq(BundleStatus::Confirmed.as_str()),
-            draft_bundles::document.eq(Some(keys.seal(DOCUMENT, &document)?)),
+            draft_bundles::status.eq(BundleStatus::Confirmed),
+            draft_bundles::document.eq(Some(keys.seal(sealed::DRAFT_BUNDLES_DOCUMENT, &document)?)),
             draft_bundles::digest.eq(Some(digest)),
             draft_bundles::updated_at.eq(now),
         ))
@@ -305,7 +309,7 @@ pub fn reopen(
     }
     diesel::update(draft_bundles::table.find(&row.id))
         .set((
-            draft_bundles::status.eq(BundleStatus::Open.as_str()),
+            draft_bundles::status.eq(BundleStatus::Open),
             draft_bundles::document.eq(None::<String>),
             draft_bundles::digest.eq(None::<String>),
             draft_bundles::updated_at.eq(now),
@@ -317,14 +321,14 @@ pub fn reopen(
 /// The stored bundle document and digest.
 pub fn document_of(keys: &KeyRing, row: &DraftBundleRow) -> Result<(String, String), Error> {
     match (&row.document, &row.digest) {
-        (Some(doc), Some(digest)) => Ok((keys.open(DOCUMENT, doc)?, digest.clone())),
+        (Some(doc), Some(digest)) => Ok((keys.open(sealed::DRAFT_BUNDLES_DOCUMENT, doc)?, digest.clone())),
         _ => Err(Error::internal("confirmed bundle without its document")),
     }
 }
 
 pub fn mark_signed(conn: &mut DbConnection, bundle_id: &str, now: NaiveDateTime) -> Result<(), Error> {
     diesel::update(draft_bundles::table.find(bundle_id))
-        .set((draft_bundles::status.eq(BundleStatus::Signed.as_str()), draft_bundles::updated_at.eq(now)))
+        .set((draft_bundles::status.eq(BundleStatus::Signed), draft_bundles::updated_at.eq(now)))
         .execute(conn)?;
     Ok(())
 }

@@ -9,6 +9,7 @@ use super::{new_id, patch, utc};
 use crate::crypto::KeyRing;
 use crate::db::rows::ChildRow;
 use crate::db::schema::children;
+use crate::db::sealed;
 use crate::db::DbConnection;
 use crate::domain::enums::{ChildStatus, Sex};
 use crate::domain::{dates, text};
@@ -278,8 +279,8 @@ fn seal(
         due_date: v.due_date,
         birth_date: v.birth_date,
         birth_weight_grams: v.birth_weight_grams,
-        full_name: keys.seal_opt("children.full_name", v.full_name.as_deref())?,
-        full_name_kana: keys.seal_opt("children.full_name_kana", v.full_name_kana.as_deref())?,
+        full_name: keys.seal_opt(sealed::CHILDREN_FULL_NAME, v.full_name.as_deref())?,
+        full_name_kana: keys.seal_opt(sealed::CHILDREN_FULL_NAME_KANA, v.full_name_kana.as_deref())?,
         sex: v.sex.map(|s| s.as_str().to_owned()),
         created_at,
         updated_at,
@@ -292,8 +293,8 @@ pub fn view(keys: &KeyRing, row: ChildRow) -> Result<Child, Error> {
         due_date: row.due_date,
         birth_date: row.birth_date,
         birth_weight_grams: row.birth_weight_grams,
-        full_name: keys.open_opt("children.full_name", row.full_name.as_deref())?,
-        full_name_kana: keys.open_opt("children.full_name_kana", row.full_name_kana.as_deref())?,
+        full_name: keys.open_opt(sealed::CHILDREN_FULL_NAME, row.full_name.as_deref())?,
+        full_name_kana: keys.open_opt(sealed::CHILDREN_FULL_NAME_KANA, row.full_name_kana.as_deref())?,
         sex: row.sex.as_deref().map(Sex::from_stored).transpose()?,
         created_at: utc(row.created_at),
         updated_at: utc(row.updated_at),

@@ -9,6 +9,7 @@ use super::{new_id, tagged, utc};
 use crate::crypto::{sha256_hex, KeyRing};
 use crate::db::rows::DeviceRow;
 use crate::db::schema::devices;
+use crate::db::sealed;
 use crate::db::DbConnection;
 use crate::domain::enums::{ApnsEnvironment, DeviceKind};
 use crate::domain::push_target::PushTarget;
@@ -209,10 +210,10 @@ fn seal(
         id: new_id(),
         family_id: family_id.to_owned(),
         kind: target.kind().as_str().to_owned(),
-        token: keys.seal("devices.token", target.address())?,
+        token: keys.seal(sealed::DEVICES_TOKEN, target.address())?,
         token_hash,
-        p256dh: keys.seal_opt("devices.p256dh", p256dh)?,
-        auth_secret: keys.seal_opt("devices.auth_secret", auth)?,
+        p256dh: keys.seal_opt(sealed::DEVICES_P256DH, p256dh)?,
+        auth_secret: keys.seal_opt(sealed::DEVICES_AUTH_SECRET, auth)?,
         apns_environment: environment,
         created_at: now,
         disabled_at: None,
@@ -225,7 +226,7 @@ fn view(keys: &KeyRing, row: DeviceRow) -> Result<Device, Error> {
     let kind = DeviceKind::from_stored(&row.kind)?;
     let push_service = match kind {
         DeviceKind::WebPush => {
-            let endpoint = keys.open("devices.token", &row.token)?;
+            let endpoint = keys.open(sealed::DEVICES_TOKEN, &row.token)?;
             url::Url::parse(&endpoint).ok().and_then(|u| u.host_str().map(str::to_owned))
         }
         DeviceKind::Apns | DeviceKind::Fcm => None,

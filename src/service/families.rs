@@ -13,6 +13,7 @@ use super::{new_id, patch, utc};
 use crate::crypto::KeyRing;
 use crate::db::rows::FamilyRow;
 use crate::db::schema::families;
+use crate::db::sealed;
 use crate::db::DbConnection;
 use crate::domain::catalog::Circumstance;
 use crate::domain::enums::HealthInsurance;
@@ -138,7 +139,7 @@ pub fn create(
         app_id: app_id.to_owned(),
         municipality_code: input.municipality_code.as_str().to_owned(),
         postal_code: input.postal_code.map(String::from),
-        address: keys.seal_opt("families.address", address.as_deref())?,
+        address: keys.seal_opt(sealed::FAMILIES_ADDRESS, address.as_deref())?,
         preferred_language: input.preferred_language.as_str().to_owned(),
         quiet_hours_start: input.quiet_hours.start_minute(),
         quiet_hours_end: input.quiet_hours.end_minute(),
@@ -166,7 +167,7 @@ pub fn get(conn: &mut DbConnection, keys: &KeyRing, row: FamilyRow) -> Result<Fa
     Ok(Family {
         municipality_code: MunicipalityCode::parse(&row.municipality_code).map_err(Error::internal)?,
         postal_code: row.postal_code.as_deref().map(PostalCode::parse).transpose().map_err(Error::internal)?,
-        address: keys.open_opt("families.address", row.address.as_deref())?,
+        address: keys.open_opt(sealed::FAMILIES_ADDRESS, row.address.as_deref())?,
         preferred_language: LanguageTag::parse(&row.preferred_language).map_err(Error::internal)?,
         quiet_hours: QuietHours::from_minutes(row.quiet_hours_start, row.quiet_hours_end)
             .ok_or_else(|| Error::internal("families.quiet_hours out of range"))?,
@@ -204,7 +205,7 @@ pub fn update(
     };
     check.finish()?;
     if let Some(address) = address {
-        row.address = keys.seal_opt("families.address", address.as_deref())?;
+        row.address = keys.seal_opt(sealed::FAMILIES_ADDRESS, address.as_deref())?;
     }
     let mut postal = row.postal_code.take();
     patch::apply(&mut postal, change.postal_code.map(|p| p.map(String::from)));

@@ -9,6 +9,7 @@ use super::{new_id, patch, utc};
 use crate::crypto::KeyRing;
 use crate::db::rows::GuardianRow;
 use crate::db::schema::guardians;
+use crate::db::sealed;
 use crate::db::DbConnection;
 use crate::domain::enums::Relationship;
 use crate::domain::{dates, text};
@@ -184,10 +185,10 @@ fn seal(
         id,
         family_id: family_id.to_owned(),
         relationship: v.relationship.as_str().to_owned(),
-        full_name: keys.seal("guardians.full_name", &v.full_name)?,
-        full_name_kana: keys.seal_opt("guardians.full_name_kana", v.full_name_kana.as_deref())?,
+        full_name: keys.seal(sealed::GUARDIANS_FULL_NAME, &v.full_name)?,
+        full_name_kana: keys.seal_opt(sealed::GUARDIANS_FULL_NAME_KANA, v.full_name_kana.as_deref())?,
         birth_date: v.birth_date,
-        phone: keys.seal_opt("guardians.phone", v.phone.as_deref())?,
+        phone: keys.seal_opt(sealed::GUARDIANS_PHONE, v.phone.as_deref())?,
         created_at,
         updated_at,
     })
@@ -196,10 +197,10 @@ fn seal(
 fn view(keys: &KeyRing, row: GuardianRow) -> Result<Guardian, Error> {
     Ok(Guardian {
         relationship: Relationship::from_stored(&row.relationship)?,
-        full_name: keys.open("guardians.full_name", &row.full_name)?,
-        full_name_kana: keys.open_opt("guardians.full_name_kana", row.full_name_kana.as_deref())?,
+        full_name: keys.open(sealed::GUARDIANS_FULL_NAME, &row.full_name)?,
+        full_name_kana: keys.open_opt(sealed::GUARDIANS_FULL_NAME_KANA, row.full_name_kana.as_deref())?,
         birth_date: row.birth_date,
-        phone: keys.open_opt("guardians.phone", row.phone.as_deref())?,
+        phone: keys.open_opt(sealed::GUARDIANS_PHONE, row.phone.as_deref())?,
         created_at: utc(row.created_at),
         updated_at: utc(row.updated_at),
         id: row.id,

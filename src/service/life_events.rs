@@ -15,6 +15,7 @@ use super::{new_id, tagged, utc};
 use crate::crypto::KeyRing;
 use crate::db::rows::{FamilyRow, LifeEventRow};
 use crate::db::schema::{families, life_events};
+use crate::db::sealed;
 use crate::db::DbConnection;
 use crate::domain::enums::{ChildStatus, HealthInsurance, LifeEventKind, Sex};
 use crate::domain::{dates, text, MunicipalityCode, PostalCode};
@@ -217,7 +218,7 @@ pub fn record(
                 .set((
                     families::municipality_code.eq(municipality_code.as_str()),
                     families::postal_code.eq(postal_code.map(String::from)),
-                    families::address.eq(keys.seal_opt("families.address", address.as_deref())?),
+                    families::address.eq(keys.seal_opt(sealed::FAMILIES_ADDRESS, address.as_deref())?),
                     families::updated_at.eq(now),
                 ))
                 .execute(conn)?;

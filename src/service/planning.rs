@@ -96,7 +96,7 @@ pub fn facts(conn: &mut DbConnection, family: &FamilyRow) -> Result<FamilyFacts,
         children::table.filter(children::family_id.eq(&family.id)).select(ChildRow::as_select()).load(conn)?;
     let moved_on: Option<NaiveDate> = life_events::table
         .filter(life_events::family_id.eq(&family.id))
-        .filter(life_events::kind.eq(LifeEventKind::Moved.as_str()))
+        .filter(life_events::kind.eq(LifeEventKind::Moved))
         .select(diesel::dsl::max(life_events::occurred_on))
         .first(conn)?;
     let closed: Vec<(String, String)> = tasks::table
@@ -217,7 +217,7 @@ pub fn replan_with(
         diff.tasks_cancelled += gone.len();
         diesel::update(tasks::table.filter(tasks::id.eq_any(&gone)))
             .set((
-                tasks::status.eq(TaskStatus::Cancelled.as_str()),
+                tasks::status.eq(TaskStatus::Cancelled),
                 tasks::status_changed_at.eq(Some(now)),
                 tasks::updated_at.eq(now),
             ))
@@ -226,7 +226,7 @@ pub fn replan_with(
 
     let stored: Vec<PlannedNotificationRow> = planned_notifications::table
         .filter(planned_notifications::family_id.eq(&family.id))
-        .filter(planned_notifications::status.eq(NotificationStatus::Planned.as_str()))
+        .filter(planned_notifications::status.eq(NotificationStatus::Planned))
         .select(PlannedNotificationRow::as_select())
         .load(conn)?;
     let mut stored: BTreeMap<String, PlannedNotificationRow> =
@@ -257,10 +257,10 @@ pub fn replan_with(
                     let revived = diesel::update(
                         planned_notifications::table
                             .filter(planned_notifications::notification_key.eq(&n.key))
-                            .filter(planned_notifications::status.eq(NotificationStatus::Cancelled.as_str())),
+                            .filter(planned_notifications::status.eq(NotificationStatus::Cancelled)),
                     )
                     .set((
-                        planned_notifications::status.eq(NotificationStatus::Planned.as_str()),
+                        planned_notifications::status.eq(NotificationStatus::Planned),
                         planned_notifications::send_at.eq(send_at),
                         planned_notifications::local_date.eq(n.date),
                         planned_notifications::updated_at.eq(now),
@@ -304,7 +304,7 @@ pub fn replan_with(
         diff.notifications_cancelled += cancel.len();
         diesel::update(planned_notifications::table.filter(planned_notifications::id.eq_any(&cancel)))
             .set((
-                planned_notifications::status.eq(NotificationStatus::Cancelled.as_str()),
+                planned_notifications::status.eq(NotificationStatus::Cancelled),
                 planned_notifications::updated_at.eq(now),
             ))
             .execute(conn)?;

@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 use crate::crypto::KeyRing;
 use crate::db::rows::PushCredentialsRow;
 use crate::db::schema::push_credentials;
+use crate::db::sealed;
 use crate::db::DbConnection;
 use crate::domain::enums::DeviceKind;
 use crate::error::{Error, FieldCheck};
@@ -237,7 +238,7 @@ pub fn load(conn: &mut DbConnection, keys: &KeyRing, app_id: &str) -> Result<App
     let mut credentials = AppCredentials::default();
     let mut versions = Vec::new();
     for row in rows(conn, app_id)? {
-        let secret = keys.open("push_credentials.secret", &row.secret)?;
+        let secret = keys.open(sealed::PUSH_CREDENTIALS_SECRET, &row.secret)?;
         let parse_err = |e: serde_json::Error| Error::unreadable("push_credentials.secret", &e);
         versions.push(format!("{}@{}", row.provider, row.updated_at));
         match DeviceKind::from_stored(&row.provider)? {

@@ -7,17 +7,19 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::bundles::{self, BundleStatus};
 use super::drafts::{self, DraftStatus};
 use super::planning::TaskStatus;
 use super::submissions::NewSubmission;
 use super::submissions::{self, Submission};
 use super::UseCase;
-use super::{bundles, guardians, new_id};
+use super::{guardians, new_id};
 use crate::crypto::KeyRing;
 use crate::db::rows::{DraftRow, FamilyRow, SignatureRow};
 use crate::db::schema::{
     drafts as drafts_table, registered_certificates, signatures, submissions as submissions_table, tasks,
 };
+use crate::db::sealed;
 use crate::db::DbConnection;
 use crate::domain::planner::PlanningContext;
 use crate::error::Error;
@@ -135,24 +137,28 @@ fn verify_and_record(
     let row = SignatureRow {
         id: new_id(),
         family_id: family.id.clone(),
-        signed_document: keys.seal("signatures.signed_document", document)?,
+        signed_document: keys.seal(sealed::SIGNATURES_SIGNED_DOCUMENT, document)?,
         signed_digest: digest.to_owned(),
         signature_value: base64::engine::general_purpose::STANDARD.encode(&decoded.signature),
-        certificate: keys
-            .seal("signatures.certificate", &base64::engine::general_purpose::STANDARD.encode(&decoded.certificate))?,
+        certificate: keys.seal(
+            sealed::SIGNATURES_CERTIFICATE,
+            &base64::engine::general_purpose::STANDARD.encode(&decoded.certificate),
+        )?,
         certificate_sha256: verified.verification.certificate_sha256.clone(),
         signer_guardian_id: signer.id,
         verification: serde_json::to_string(&verified.verification).map_err(|e| Error::internal(e.to_string()))?,
         created_at: now,
         signer_match: matched_by.as_str().to_owned(),
-        holder_name: verified.holder.name.as_deref().map(|name| keys.seal(HOLDER_NAME, name)).transpose()?,
+        holder_name: verified
+            .holder
+            .name
+            .as_deref()
+            .map(|name| keys.seal(sealed::SIGNATURES_HOLDER_NAME, name))
+            .transpose()?,
     };
     diesel::insert_into(signatures::table).values(&row).execute(conn)?;
     Ok((row.id, matched_by))
 }
-
-/// The sealed-column context of the card holder's name.
-pub const HOLDER_NAME: &str = "signatures.holder_name";
 
 /// The guardian who signed: the one whose certificate was registered (and whose birth date
 /// the card still carries), or whose name and birth date the certificate's 基本4情報 carry
@@ -298,13 +304,13 @@ pub fn sign_bundle(
         .order(drafts_table::id.asc())
         .select(DraftRow::as_select())
         .load(conn)?;
-    match bundle.status.as_str() {
-        "signed" => {
+    match BundleStatus::from_stored(&bundle.status)? {
+        BundleStatus::Signed => {
             let ids: Vec<String> = members.into_iter().map(|m| m.id).collect();
             return Ok(Signed { created: false, submissions: existing(conn, keys, ctx, &ids)? });
         }
-        "confirmed" => {}
-        _ => {
+        BundleStatus::Confirmed => {}
+        BundleStatus::Open => {
             return Err(Error::Conflict {
                 code: "bundle_not_confirmed",
                 message: "confirm the bundle before signing it".into(),
@@ -358,16 +364,16 @@ fn submit(
 ) -> Result<String, Error> {
     let draft = new.draft;
     let taken = diesel::update(drafts_table::table.find(&draft.id).filter(drafts_table::status.eq(&draft.status)))
-        .set((drafts_table::status.eq(DraftStatus::Signed.as_str()), drafts_table::updated_at.eq(now)))
+        .set((drafts_table::status.eq(DraftStatus::Signed), drafts_table::updated_at.eq(now)))
         .execute(conn)?;
     if taken == 0 {
         return Err(Error::Conflict { code: "already_signed", message: "the draft was signed meanwhile".into() });
     }
     let id = submissions::insert(conn, keys, new, now)?;
     if let Some(task_id) = &draft.task_id {
-        diesel::update(tasks::table.find(task_id).filter(tasks::status.eq(TaskStatus::Planned.as_str())))
+        diesel::update(tasks::table.find(task_id).filter(tasks::status.eq(TaskStatus::Planned)))
             .set((
-                tasks::status.eq(TaskStatus::Done.as_str()),
+                tasks::status.eq(TaskStatus::Done),
                 tasks::status_changed_at.eq(Some(now)),
                 tasks::updated_at.eq(now),
             ))

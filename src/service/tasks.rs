@@ -191,7 +191,7 @@ pub fn set_status(
         TaskAction::Open => TaskStatus::Planned,
     };
     diesel::update(tasks::table.find(&row.id))
-        .set((tasks::status.eq(status.as_str()), tasks::status_changed_at.eq(Some(now)), tasks::updated_at.eq(now)))
+        .set((tasks::status.eq(status), tasks::status_changed_at.eq(Some(now)), tasks::updated_at.eq(now)))
         .execute(conn)?;
     Ok(())
 }
@@ -226,7 +226,7 @@ pub fn planned_notifications(conn: &mut DbConnection, family_id: &str) -> Result
     let rows: Vec<(String, String, String, NaiveDate, NaiveDateTime)> = planned_notifications::table
         .inner_join(tasks::table)
         .filter(planned_notifications::family_id.eq(family_id))
-        .filter(planned_notifications::status.eq(NotificationStatus::Planned.as_str()))
+        .filter(planned_notifications::status.eq(NotificationStatus::Planned))
         .order((planned_notifications::send_at.asc(), planned_notifications::notification_key.asc()))
         .select((
             planned_notifications::id,

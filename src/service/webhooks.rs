@@ -11,12 +11,22 @@ use super::submissions::Submission;
 use super::{new_id, utc};
 use crate::crypto::{new_secret, KeyRing};
 use crate::db::schema::{municipal_webhooks, webhook_deliveries};
+use crate::db::sealed;
 use crate::db::DbConnection;
 use crate::domain::MunicipalityCode;
 use crate::error::Error;
 
-pub const SECRET: &str = "municipal_webhooks.secret";
-pub const PAYLOAD: &str = "webhook_deliveries.payload";
+crate::text_enum! {
+    /// Where one webhook delivery stands.
+    pub enum WebhookDeliveryStatus {
+        /// Waiting for its next attempt.
+        Pending => "pending",
+        /// The receiver answered 2xx.
+        Delivered => "delivered",
+        /// Given up: out of attempts, or the webhook was removed.
+        Failed => "failed",
+    }
+}
 
 /// Where to push the municipality's submissions.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -73,7 +83,7 @@ pub fn set(
         .values((
             municipal_webhooks::municipality_code.eq(code.as_str()),
             municipal_webhooks::url.eq(&url),
-            municipal_webhooks::secret.eq(keys.seal(SECRET, &secret)?),
+            municipal_webhooks::secret.eq(keys.seal(sealed::MUNICIPAL_WEBHOOKS_SECRET, &secret)?),
             municipal_webhooks::created_at.eq(now),
             municipal_webhooks::updated_at.eq(now),
         ))
@@ -88,7 +98,7 @@ pub fn get(conn: &mut DbConnection, code: &MunicipalityCode) -> Result<Webhook, 
         .first(conn)
         .optional()?
         .ok_or(Error::NotFound("webhook"))?;
-    let count = |conn: &mut DbConnection, status: &str| -> Result<i64, Error> {
+    let count = |conn: &mut DbConnection, status: WebhookDeliveryStatus| -> Result<i64, Error> {
         Ok(webhook_deliveries::table
             .filter(webhook_deliveries::municipality_code.eq(code.as_str()))
             .filter(webhook_deliveries::status.eq(status))
@@ -104,9 +114,9 @@ pub fn get(conn: &mut DbConnection, code: &MunicipalityCode) -> Result<Webhook, 
         .optional()?;
     Ok(Webhook {
         url,
-        pending: count(conn, "pending")?,
-        delivered: count(conn, "delivered")?,
-        failed: count(conn, "failed")?,
+        pending: count(conn, WebhookDeliveryStatus::Pending)?,
+        delivered: count(conn, WebhookDeliveryStatus::Delivered)?,
+        failed: count(conn, WebhookDeliveryStatus::Failed)?,
         last_error: last_error.flatten(),
         updated_at: utc(updated_at),
     })
@@ -121,9 +131,12 @@ pub fn delete(conn: &mut DbConnection, code: &MunicipalityCode) -> Result<(), Er
     diesel::update(
         webhook_deliveries::table
             .filter(webhook_deliveries::municipality_code.eq(code.as_str()))
-            .filter(webhook_deliveries::status.eq("pending")),
+            .filter(webhook_deliveries::status.eq(WebhookDeliveryStatus::Pending)),
     )
-    .set((webhook_deliveries::status.eq("failed"), webhook_deliveries::last_error.eq(Some("webhook removed"))))
+    .set((
+        webhook_deliveries::status.eq(WebhookDeliveryStatus::Failed),
+        webhook_deliveries::last_error.eq(Some("webhook removed")),
+    ))
     .execute(conn)?;
     Ok(())
 }
@@ -153,8 +166,8 @@ pub fn enqueue_submission(
             webhook_deliveries::id.eq(&id),
             webhook_deliveries::municipality_code.eq(&submission.municipality_code),
             webhook_deliveries::event_key.eq(format!("submission:{}", submission.id)),
-            webhook_deliveries::payload.eq(keys.seal(PAYLOAD, &payload)?),
-            webhook_deliveries::status.eq("pending"),
+            webhook_deliveries::payload.eq(keys.seal(sealed::WEBHOOK_DELIVERIES_PAYLOAD, &payload)?),
+            webhook_deliveries::status.eq(WebhookDeliveryStatus::Pending),
             webhook_deliveries::attempts.eq(0),
             webhook_deliveries::next_attempt_at.eq(now),
             webhook_deliveries::created_at.eq(now),

@@ -7,10 +7,11 @@ use serde_json::Value;
 
 use super::edit::{missing_fields, require_open};
 use super::prefill::{prefill, FamilyProfile};
-use super::{find, form_of, open_content, seal_content, view, Content, Draft, DraftStatus, DOCUMENT};
+use super::{find, form_of, open_content, seal_content, view, Content, Draft, DraftStatus};
 use crate::crypto::{sha256_hex, KeyRing};
 use crate::db::rows::{DraftRow, FamilyRow};
 use crate::db::schema::drafts;
+use crate::db::sealed;
 use crate::db::DbConnection;
 use crate::domain::canonical_json;
 use crate::domain::forms::{Form, Source};
@@ -62,8 +63,8 @@ pub fn confirm(conn: &mut DbConnection, uc: &UseCase, family: &FamilyRow, draft_
     let (document, digest) = freeze(conn, uc, family, &profile, &row)?;
     diesel::update(drafts::table.find(&row.id))
         .set((
-            drafts::status.eq(DraftStatus::Confirmed.as_str()),
-            drafts::document.eq(Some(keys.seal(DOCUMENT, &document)?)),
+            drafts::status.eq(DraftStatus::Confirmed),
+            drafts::document.eq(Some(keys.seal(sealed::DRAFTS_DOCUMENT, &document)?)),
             drafts::digest.eq(Some(digest)),
             drafts::updated_at.eq(now),
         ))
@@ -106,7 +107,7 @@ pub fn reopen(
 pub fn set_open(conn: &mut DbConnection, draft_id: &str, now: NaiveDateTime) -> Result<(), Error> {
     diesel::update(drafts::table.find(draft_id))
         .set((
-            drafts::status.eq(DraftStatus::Open.as_str()),
+            drafts::status.eq(DraftStatus::Open),
             drafts::document.eq(None::<String>),
             drafts::digest.eq(None::<String>),
             drafts::updated_at.eq(now),
@@ -139,11 +140,11 @@ pub fn freeze(
 /// The stored canonical document of a confirmed draft.
 pub fn document_of(keys: &KeyRing, row: &DraftRow) -> Result<(String, String), Error> {
     match (&row.document, &row.digest) {
-        (Some(doc), Some(digest)) => Ok((keys.open(DOCUMENT, doc)?, digest.clone())),
+        (Some(doc), Some(digest)) => Ok((keys.open(sealed::DRAFTS_DOCUMENT, doc)?, digest.clone())),
         _ => Err(Error::internal("confirmed draft without its document")),
     }
 }
 
 pub fn seal_document(keys: &KeyRing, document: &str) -> Result<String, Error> {
-    keys.seal(DOCUMENT, document)
+    keys.seal(sealed::DRAFTS_DOCUMENT, document)
 }

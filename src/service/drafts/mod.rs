@@ -13,6 +13,7 @@ use super::{new_id, utc};
 use crate::crypto::KeyRing;
 use crate::db::rows::DraftRow;
 use crate::db::schema::drafts;
+use crate::db::sealed;
 use crate::db::DbConnection;
 use crate::domain::catalog::Names;
 use crate::domain::forms::{FieldType, Form, Source};
@@ -29,10 +30,6 @@ pub use document::{canonical, confirm, document_of, document_value, freeze, reop
 pub use edit::{apply, apply_to, check_values, missing_fields, patch, require_open};
 pub use prefill::{prefill, FamilyProfile};
 pub use sync::{families_with_opened_windows, sync};
-
-const CONTENT: &str = "drafts.content";
-
-const DOCUMENT: &str = "drafts.document";
 
 text_enum! {
     /// Where a draft stands.
@@ -183,11 +180,12 @@ pub fn form_of<'c>(ctx: &'c PlanningContext, form_id: &str) -> Result<&'c Form, 
 }
 
 pub fn open_content(keys: &KeyRing, row: &DraftRow) -> Result<Content, Error> {
-    serde_json::from_str(&keys.open(CONTENT, &row.content)?).map_err(|e| Error::unreadable(CONTENT, &e))
+    serde_json::from_str(&keys.open(sealed::DRAFTS_CONTENT, &row.content)?)
+        .map_err(|e| Error::unreadable(sealed::DRAFTS_CONTENT, &e))
 }
 
 pub fn seal_content(keys: &KeyRing, content: &Content) -> Result<String, Error> {
-    keys.seal(CONTENT, &serde_json::to_string(content).map_err(|e| Error::internal(e.to_string()))?)
+    keys.seal(sealed::DRAFTS_CONTENT, &serde_json::to_string(content).map_err(|e| Error::internal(e.to_string()))?)
 }
 
 pub fn view(ctx: &PlanningContext, keys: &KeyRing, row: DraftRow) -> Result<Draft, Error> {
@@ -234,9 +232,10 @@ pub fn view(ctx: &PlanningContext, keys: &KeyRing, row: DraftRow) -> Result<Draf
         .map(|f| f.id.clone())
         .collect();
     let confirmed = match (&row.document, &row.digest) {
-        (Some(doc), Some(digest)) => {
-            Some(ConfirmedDocument { document: keys.open(DOCUMENT, doc)?, digest_sha256: digest.clone() })
-        }
+        (Some(doc), Some(digest)) => Some(ConfirmedDocument {
+            document: keys.open(sealed::DRAFTS_DOCUMENT, doc)?,
+            digest_sha256: digest.clone(),
+        }),
         _ => None,
     };
     Ok(Draft {
@@ -312,7 +311,7 @@ pub fn list(
 ) -> Result<Vec<Draft>, Error> {
     drafts::table
         .filter(drafts::family_id.eq(family_id))
-        .filter(drafts::status.ne(DraftStatus::Withdrawn.as_str()))
+        .filter(drafts::status.ne(DraftStatus::Withdrawn))
         .order(drafts::id.desc())
         .select(DraftRow::as_select())
         .load(conn)?

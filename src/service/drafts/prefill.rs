@@ -9,6 +9,7 @@ use serde_json::Value;
 use super::{Content, Entry, Origin};
 use crate::crypto::KeyRing;
 use crate::db::rows::FamilyRow;
+use crate::db::sealed;
 use crate::db::DbConnection;
 use crate::domain::enums::HealthInsurance;
 use crate::domain::forms::{Form, Source};
@@ -83,7 +84,7 @@ impl FamilyProfile {
         Ok(Self {
             guardians: guardians::list(conn, keys, &family.id)?,
             children: children::list(conn, keys, &family.id)?,
-            address: keys.open_opt("families.address", family.address.as_deref())?,
+            address: keys.open_opt(sealed::FAMILIES_ADDRESS, family.address.as_deref())?,
             postal_code: family.postal_code.clone(),
             insurance: family.health_insurance.as_deref().map(HealthInsurance::from_stored).transpose()?,
             municipality_name: crate::service::municipalities::display_name(conn, ctx, &family.municipality_code)?,

@@ -30,7 +30,7 @@ pub fn sync(
     let form_ids: Vec<&str> = ctx.forms.ids().collect();
     let open_tasks: Vec<TaskRow> = tasks::table
         .filter(tasks::family_id.eq(&family.id))
-        .filter(tasks::status.eq(TaskStatus::Planned.as_str()))
+        .filter(tasks::status.eq(TaskStatus::Planned))
         .filter(tasks::opens_on.le(today))
         .filter(tasks::procedure_id.eq_any(&form_ids))
         .filter(tasks::municipality_code.eq(&family.municipality_code))
@@ -44,7 +44,7 @@ pub fn sync(
     {
         if !open_tasks.iter().any(|t| Some(&t.id) == draft.task_id.as_ref()) {
             diesel::update(drafts::table.find(&draft.id))
-                .set((drafts::status.eq(DraftStatus::Withdrawn.as_str()), drafts::updated_at.eq(now)))
+                .set((drafts::status.eq(DraftStatus::Withdrawn), drafts::updated_at.eq(now)))
                 .execute(conn)?;
         }
     }
@@ -102,7 +102,7 @@ pub fn families_with_opened_windows(
 ) -> Result<Vec<String>, Error> {
     let form_ids: Vec<&str> = ctx.forms.ids().collect();
     Ok(tasks::table
-        .filter(tasks::status.eq(TaskStatus::Planned.as_str()))
+        .filter(tasks::status.eq(TaskStatus::Planned))
         .filter(tasks::opens_on.le(today))
         .filter(tasks::opens_on.gt(today - chrono::Duration::days(days)))
         .filter(tasks::procedure_id.eq_any(&form_ids))

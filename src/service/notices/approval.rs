@@ -73,11 +73,11 @@ pub fn approve(
     let changed = diesel::update(
         notices::table
             .find(&row.id)
-            .filter(notices::status.eq(NoticeStatus::Draft.as_str()))
+            .filter(notices::status.eq(NoticeStatus::Draft))
             .filter(notices::updated_at.eq(row.updated_at)),
     )
     .set((
-        notices::status.eq(NoticeStatus::Approved.as_str()),
+        notices::status.eq(NoticeStatus::Approved),
         notices::approver_staff_id.eq(Some(staff_id)),
         notices::approved_at.eq(Some(now)),
         notices::updated_at.eq(now),

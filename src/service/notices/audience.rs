@@ -97,7 +97,7 @@ pub(super) fn for_each_recipient(
             Some(procedure) => tasks::table
                 .filter(tasks::family_id.eq_any(&ids))
                 .filter(tasks::procedure_id.eq(procedure))
-                .filter(tasks::status.eq(TaskStatus::Planned.as_str()))
+                .filter(tasks::status.eq(TaskStatus::Planned))
                 .select(tasks::family_id)
                 .load::<String>(conn)?
                 .into_iter()
@@ -137,7 +137,7 @@ pub(super) fn family_matches(
         Some(procedure) => tasks::table
             .filter(tasks::family_id.eq(&family.id))
             .filter(tasks::procedure_id.eq(procedure))
-            .filter(tasks::status.eq(TaskStatus::Planned.as_str()))
+            .filter(tasks::status.eq(TaskStatus::Planned))
             .select(tasks::family_id)
             .load::<String>(conn)?
             .into_iter()

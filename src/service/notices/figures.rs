@@ -12,6 +12,7 @@ use crate::db::schema::{deliveries, inbox_entries, notice_recipients, notice_rep
 use crate::db::DbConnection;
 use crate::domain::MunicipalityCode;
 use crate::error::Error;
+use crate::service::inbox::DeliveryStatus;
 
 /// The figures of a sent notice. Each counts families, never a family twice.
 #[derive(Debug, Default, Serialize, ToSchema)]
@@ -72,10 +73,10 @@ pub fn figures(conn: &mut DbConnection, code: &MunicipalityCode, id: &str) -> Re
     let mut by_provider: BTreeMap<String, HashSet<&str>> = BTreeMap::new();
     let mut settled_without: HashSet<&str> = HashSet::new();
     for (family, provider, status) in &outcomes {
-        if status == "sent" {
+        if status == DeliveryStatus::Sent.as_str() {
             pushed.insert(family);
             by_provider.entry(provider.clone()).or_default().insert(family);
-        } else if status != "pending" {
+        } else if status != DeliveryStatus::Pending.as_str() {
             settled_without.insert(family);
         }
     }

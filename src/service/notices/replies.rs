@@ -9,6 +9,7 @@ use super::lifecycle::find;
 use super::{view, AnswerKind};
 use crate::db::rows::{FamilyRow, NoticeRow};
 use crate::db::schema::{guardians, notice_consents, notice_recipients, notice_replies, notices};
+use crate::db::sealed;
 use crate::db::DbConnection;
 use crate::domain::MunicipalityCode;
 use crate::error::{Error, FieldCheck};
@@ -122,7 +123,7 @@ pub fn reply(
             notice_replies::notice_id.eq(notice_id),
             notice_replies::family_id.eq(&family.id),
             notice_replies::choices.eq(serde_json::to_string(&choices).map_err(|e| Error::internal(e.to_string()))?),
-            notice_replies::free_text.eq(keys.seal_opt("notice_replies.free_text", input.free_text.as_deref())?),
+            notice_replies::free_text.eq(keys.seal_opt(sealed::NOTICE_REPLIES_FREE_TEXT, input.free_text.as_deref())?),
             notice_replies::replied_at.eq(first.unwrap_or(now)),
             notice_replies::updated_at.eq(now),
         ))
@@ -163,9 +164,12 @@ pub fn replies(
         let names: Vec<String> =
             guardians::table.filter(guardians::family_id.eq(&family_id)).select(guardians::full_name).load(conn)?;
         replies.push(ReplyView {
-            guardian_names: names.iter().map(|n| keys.open("guardians.full_name", n)).collect::<Result<_, _>>()?,
+            guardian_names: names
+                .iter()
+                .map(|n| keys.open(sealed::GUARDIANS_FULL_NAME, n))
+                .collect::<Result<_, _>>()?,
             choices: chosen.iter().filter_map(|&c| choices.get(c).cloned()).collect(),
-            free_text: keys.open_opt("notice_replies.free_text", free_text.as_deref())?,
+            free_text: keys.open_opt(sealed::NOTICE_REPLIES_FREE_TEXT, free_text.as_deref())?,
             replied_at: utc(replied_at),
             updated_at: utc(updated_at),
         });

@@ -58,11 +58,7 @@ pub(super) fn take_for_sending(
     now: NaiveDateTime,
 ) -> Result<bool, Error> {
     let taken = diesel::update(notices::table.find(&row.id).filter(notices::status.eq(from.as_str())))
-        .set((
-            notices::status.eq(NoticeStatus::Sent.as_str()),
-            notices::sent_at.eq(Some(now)),
-            notices::updated_at.eq(now),
-        ))
+        .set((notices::status.eq(NoticeStatus::Sent), notices::sent_at.eq(Some(now)), notices::updated_at.eq(now)))
         .execute(conn)?;
     Ok(taken == 1)
 }
@@ -102,7 +98,7 @@ pub fn send_scheduled(
     now: NaiveDateTime,
 ) -> Result<usize, Error> {
     let due: Vec<NoticeRow> = notices::table
-        .filter(notices::status.eq(NoticeStatus::Scheduled.as_str()))
+        .filter(notices::status.eq(NoticeStatus::Scheduled))
         .filter(notices::send_at.le(now))
         .select(NoticeRow::as_select())
         .load(conn)?;
@@ -111,8 +107,8 @@ pub fn send_scheduled(
         if approval::ensure_approved_as_is(conn, &row).is_err() {
             // Not what was approved: back to draft, for a second person to read again.
             tracing::warn!(notice_id = %row.id, "a scheduled notice's contents differ from its approval; returned to draft");
-            diesel::update(notices::table.find(&row.id).filter(notices::status.eq(NoticeStatus::Scheduled.as_str())))
-                .set((notices::status.eq(NoticeStatus::Draft.as_str()), notices::updated_at.eq(now)))
+            diesel::update(notices::table.find(&row.id).filter(notices::status.eq(NoticeStatus::Scheduled)))
+                .set((notices::status.eq(NoticeStatus::Draft), notices::updated_at.eq(now)))
                 .execute(conn)?;
             let event = Event::new(AuditAction::NoticeApprovalOutdated, "notice", row.id.clone())
                 .in_municipality(row.municipality_code.clone());
@@ -148,7 +144,7 @@ pub fn deliver_standing(
 ) -> Result<usize, Error> {
     let standing: Vec<NoticeRow> = notices::table
         .filter(notices::municipality_code.eq(&family.municipality_code))
-        .filter(notices::status.eq(NoticeStatus::Sent.as_str()))
+        .filter(notices::status.eq(NoticeStatus::Sent))
         .filter(notices::standing.eq(true))
         .filter(notices::expires_at.is_null().or(notices::expires_at.gt(now)))
         .select(NoticeRow::as_select())

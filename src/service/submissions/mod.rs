@@ -10,11 +10,12 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::signing::{SignerMatch, HOLDER_NAME};
+use super::signing::SignerMatch;
 use super::{new_id, utc};
 use crate::crypto::KeyRing;
 use crate::db::rows::{DraftRow, FamilyRow, SignatureRow, SubmissionEventRow, SubmissionRow};
 use crate::db::schema::{drafts as drafts_table, signatures, submission_events, submissions};
+use crate::db::sealed;
 use crate::db::DbConnection;
 use crate::domain::catalog::Names;
 use crate::domain::planner::PlanningContext;
@@ -28,10 +29,6 @@ mod review;
 
 pub use retention::{keep_for_municipality, purge_retained};
 pub use review::set_status;
-
-const DOCUMENT: &str = "submissions.document";
-
-const COMMENTS: &str = "submission_events.comments";
 
 text_enum! {
     /// Where a submission stands at the municipality.
@@ -190,7 +187,7 @@ pub fn insert(
         form_version: draft.form_version,
         task_id: draft.task_id.clone(),
         corrects_submission_id: draft.corrects_submission_id.clone(),
-        document: keys.seal(DOCUMENT, document)?,
+        document: keys.seal(sealed::SUBMISSIONS_DOCUMENT, document)?,
         digest: digest.to_owned(),
         status: SubmissionStatus::Submitted.as_str().to_owned(),
         submitted_at: now,
@@ -241,9 +238,8 @@ fn detail(
     let mut history = Vec::with_capacity(events.len());
     for event in events {
         let comments: Comments = match &event.comments {
-            Some(sealed) => {
-                serde_json::from_str(&keys.open(COMMENTS, sealed)?).map_err(|e| Error::unreadable(COMMENTS, &e))?
-            }
+            Some(sealed) => serde_json::from_str(&keys.open(sealed::SUBMISSION_EVENTS_COMMENTS, sealed)?)
+                .map_err(|e| Error::unreadable(sealed::SUBMISSION_EVENTS_COMMENTS, &e))?,
             None => Comments::default(),
         };
         history.push(StatusEvent {
@@ -261,17 +257,21 @@ fn detail(
     Ok(Submission {
         form_name: form_name(ctx, &row.form_id),
         status: SubmissionStatus::from_stored(&row.status)?,
-        document: keys.open(DOCUMENT, &row.document)?,
+        document: keys.open(sealed::SUBMISSIONS_DOCUMENT, &row.document)?,
         digest_sha256: row.digest,
-        signed_document: keys.open("signatures.signed_document", &signature.signed_document)?,
+        signed_document: keys.open(sealed::SIGNATURES_SIGNED_DOCUMENT, &signature.signed_document)?,
         signed_digest_sha256: signature.signed_digest,
         signature: signature.signature_value,
-        certificate: keys.open("signatures.certificate", &signature.certificate)?,
+        certificate: keys.open(sealed::SIGNATURES_CERTIFICATE, &signature.certificate)?,
         verification: serde_json::from_str(&signature.verification)
             .map_err(|e| Error::unreadable("signatures.verification", &e))?,
         signer: Signer {
             matched_by: SignerMatch::from_stored(&signature.signer_match)?,
-            name_on_card: signature.holder_name.as_deref().map(|n| keys.open(HOLDER_NAME, n)).transpose()?,
+            name_on_card: signature
+                .holder_name
+                .as_deref()
+                .map(|n| keys.open(sealed::SIGNATURES_HOLDER_NAME, n))
+                .transpose()?,
             guardian_id: signature.signer_guardian_id,
         },
         correction_draft_id,
@@ -320,7 +320,7 @@ pub fn list_for_municipality(
         .select(SubmissionRow::as_select())
         .into_boxed();
     if let Some(status) = only {
-        query = query.filter(submissions::status.eq(status.as_str()));
+        query = query.filter(submissions::status.eq(status));
     }
     if let Some(form_id) = form_id {
         query = query.filter(submissions::form_id.eq(form_id.to_owned()));

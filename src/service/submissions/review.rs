@@ -6,9 +6,10 @@ use std::collections::BTreeMap;
 use diesel::prelude::*;
 use serde_json::Value;
 
-use super::{form_name, load, view_for, Comments, StatusChange, Submission, SubmissionStatus, COMMENTS, DOCUMENT};
+use super::{form_name, load, view_for, Comments, StatusChange, Submission, SubmissionStatus};
 use crate::db::rows::{FamilyRow, SubmissionEventRow, SubmissionRow};
 use crate::db::schema::{drafts as drafts_table, submission_events, submissions};
+use crate::db::sealed;
 use crate::db::DbConnection;
 use crate::domain::catalog::Names;
 use crate::domain::{individual_number, MunicipalityCode};
@@ -100,7 +101,10 @@ pub fn set_status(
     }
     let comments =
         Comments { comment: change.comment.map(|c| c.trim().to_owned()), field_comments: change.field_comments };
-    let sealed = keys.seal(COMMENTS, &serde_json::to_string(&comments).map_err(|e| Error::internal(e.to_string()))?)?;
+    let sealed = keys.seal(
+        sealed::SUBMISSION_EVENTS_COMMENTS,
+        &serde_json::to_string(&comments).map_err(|e| Error::internal(e.to_string()))?,
+    )?;
     diesel::insert_into(submission_events::table)
         .values(&SubmissionEventRow {
             id: new_id(),
@@ -132,8 +136,8 @@ pub(super) fn reopen(
     field_comments: &BTreeMap<String, String>,
 ) -> Result<(), Error> {
     let (keys, now) = (&*uc.keys, uc.now);
-    let document: Value =
-        serde_json::from_str(&keys.open(DOCUMENT, &row.document)?).map_err(|e| Error::unreadable(DOCUMENT, &e))?;
+    let document: Value = serde_json::from_str(&keys.open(sealed::SUBMISSIONS_DOCUMENT, &row.document)?)
+        .map_err(|e| Error::unreadable(sealed::SUBMISSIONS_DOCUMENT, &e))?;
     let mut content = Content::default();
     if let Some(fields) = document.get("fields").and_then(Value::as_object) {
         for (id, value) in fields {

@@ -1,0 +1,25 @@
+//! 暗号化列: every sealed column, named once. Each name is the AES-256-GCM associated data of
+//! its column's values (`KeyRing::seal`/`open`), so a value copied into another column does not
+//! open there, and a typo cannot make data that never decrypts: the compiler checks the name.
+
+pub const CHILDREN_FULL_NAME: &str = "children.full_name";
+pub const CHILDREN_FULL_NAME_KANA: &str = "children.full_name_kana";
+pub const DEVICES_AUTH_SECRET: &str = "devices.auth_secret";
+pub const DEVICES_P256DH: &str = "devices.p256dh";
+pub const DEVICES_TOKEN: &str = "devices.token";
+pub const DRAFT_BUNDLES_DOCUMENT: &str = "draft_bundles.document";
+pub const DRAFTS_CONTENT: &str = "drafts.content";
+pub const DRAFTS_DOCUMENT: &str = "drafts.document";
+pub const FAMILIES_ADDRESS: &str = "families.address";
+pub const GUARDIANS_FULL_NAME: &str = "guardians.full_name";
+pub const GUARDIANS_FULL_NAME_KANA: &str = "guardians.full_name_kana";
+pub const GUARDIANS_PHONE: &str = "guardians.phone";
+pub const MUNICIPAL_WEBHOOKS_SECRET: &str = "municipal_webhooks.secret";
+pub const NOTICE_REPLIES_FREE_TEXT: &str = "notice_replies.free_text";
+pub const PUSH_CREDENTIALS_SECRET: &str = "push_credentials.secret";
+pub const SIGNATURES_CERTIFICATE: &str = "signatures.certificate";
+pub const SIGNATURES_HOLDER_NAME: &str = "signatures.holder_name";
+pub const SIGNATURES_SIGNED_DOCUMENT: &str = "signatures.signed_document";
+pub const SUBMISSION_EVENTS_COMMENTS: &str = "submission_events.comments";
+pub const SUBMISSIONS_DOCUMENT: &str = "submissions.document";
+pub const WEBHOOK_DELIVERIES_PAYLOAD: &str = "webhook_deliveries.payload";
