@@ -1,6 +1,7 @@
 //! Background work: the delivery worker and the scheduler, on a runtime of their own so that
 //! encryption and bookkeeping do not compete with the HTTP workers' event loops.
 
+mod lease;
 pub mod materialize;
 pub mod outbox;
 pub mod scheduler;

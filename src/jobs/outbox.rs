@@ -1,9 +1,7 @@
 //! The outbox store: claim due deliveries with a lease, and record what the provider said.
 //!
-//! Claiming is one conditional UPDATE (`… WHERE id IN (…) AND status = 'pending' AND (lease
-//! free or expired)`) tagged with a token unique to the claim, then a read of the rows carrying
-//! that token: safe with several workers on PostgreSQL and on SQLite. A crashed worker's lease
-//! expires and the delivery is claimed again; sends happen outside any transaction.
+//! Claiming takes the outboxes' one lease (`jobs::lease`), then reads the rows carrying its
+//! token with what each send needs. Sends happen outside any transaction.
 
 use std::time::Duration;
 
@@ -21,7 +19,7 @@ use crate::domain::push_target::PushTarget;
 use crate::error::Error;
 use crate::push::{PushMessage, SendOutcome};
 use crate::service::inbox::DeliveryStatus;
-use crate::service::{new_id, push_credentials};
+use crate::service::push_credentials;
 use crate::templates::Urgency;
 
 /// A claimed delivery with everything needed to send it.
@@ -45,26 +43,9 @@ pub fn claim(
     lease: chrono::Duration,
     limit: i64,
 ) -> Result<Vec<Claimed>, Error> {
-    let candidates: Vec<String> = deliveries::table
-        .filter(deliveries::status.eq(DeliveryStatus::Pending))
-        .filter(deliveries::next_attempt_at.le(now))
-        .filter(deliveries::lease_until.is_null().or(deliveries::lease_until.lt(now)))
-        .order(deliveries::next_attempt_at.asc())
-        .limit(limit)
-        .select(deliveries::id)
-        .load(conn)?;
-    if candidates.is_empty() {
+    let Some(owner) = super::lease::lease_due!(conn, deliveries, DeliveryStatus::Pending, now, lease, limit) else {
         return Ok(Vec::new());
-    }
-    let owner = new_id();
-    diesel::update(
-        deliveries::table
-            .filter(deliveries::id.eq_any(&candidates))
-            .filter(deliveries::status.eq(DeliveryStatus::Pending))
-            .filter(deliveries::lease_until.is_null().or(deliveries::lease_until.lt(now))),
-    )
-    .set((deliveries::lease_owner.eq(Some(&owner)), deliveries::lease_until.eq(Some(now + lease))))
-    .execute(conn)?;
+    };
     let rows: Vec<(DeliveryRow, InboxEntryRow, DeviceRow, String, Option<String>)> = deliveries::table
         .inner_join(inbox_entries::table.inner_join(families::table))
         .inner_join(devices::table)

@@ -101,93 +101,98 @@ fn finish(conn: &mut DbConnection, name: &str, scheduled_for: NaiveDateTime, now
     Ok(())
 }
 
-/// Materializes every due reminder (in batches) for the tick at `scheduled_for`.
-pub async fn run_materialize(ctx: &JobContext, scheduled_for: NaiveDateTime) -> Result<usize, Error> {
+/// Runs the job `name` of the tick at `scheduled_for` with `work`, if this process takes it
+/// (every replica ticks; one runs each job), and marks it done. Returns what `work` counted, or
+/// 0 when another process had the job.
+async fn run_job<F, Fut>(
+    ctx: &JobContext,
+    name: &'static str,
+    scheduled_for: NaiveDateTime,
+    work: F,
+) -> Result<usize, Error>
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = Result<usize, Error>>,
+{
     let clock = ctx.clock.clone();
-    if !ctx.db.write(move |conn| take(conn, "materialize", scheduled_for, clock.now())).await? {
+    if !ctx.db.write(move |conn| take(conn, name, scheduled_for, clock.now())).await? {
         return Ok(0);
     }
-    let mut total = 0;
-    loop {
-        let (templates, now) = (ctx.templates.clone(), ctx.clock.now());
-        let handled =
-            ctx.db.write(move |conn| materialize::due_reminders(conn, &templates, now, MATERIALIZE_BATCH)).await?;
-        total += handled;
-        if handled < MATERIALIZE_BATCH as usize {
-            break;
+    let counted = work().await?;
+    let now = ctx.clock.now();
+    ctx.db.write(move |conn| finish(conn, name, scheduled_for, now)).await?;
+    Ok(counted)
+}
+
+/// Materializes every due reminder (in batches) for the tick at `scheduled_for`.
+pub async fn run_materialize(ctx: &JobContext, scheduled_for: NaiveDateTime) -> Result<usize, Error> {
+    run_job(ctx, "materialize", scheduled_for, || async {
+        let mut total = 0;
+        loop {
+            let (templates, now) = (ctx.templates.clone(), ctx.clock.now());
+            let handled =
+                ctx.db.write(move |conn| materialize::due_reminders(conn, &templates, now, MATERIALIZE_BATCH)).await?;
+            total += handled;
+            if handled < MATERIALIZE_BATCH as usize {
+                return Ok(total);
+            }
         }
-    }
-    finish_job(ctx, "materialize", scheduled_for).await?;
-    Ok(total)
+    })
+    .await
 }
 
 /// Sends the scheduled notices whose time has come, for the tick at `scheduled_for`.
 pub async fn run_notices(ctx: &JobContext, scheduled_for: NaiveDateTime) -> Result<usize, Error> {
-    let clock = ctx.clock.clone();
-    if !ctx.db.write(move |conn| take(conn, "notices", scheduled_for, clock.now())).await? {
-        return Ok(0);
-    }
-    let (templates, planning) = (ctx.templates.clone(), ctx.planning.clone());
-    let (today, now) = (ctx.clock.today(), ctx.clock.now());
-    let sent = ctx
-        .db
-        .write(move |conn| {
-            let names = |conn: &mut crate::db::DbConnection, code: &str| {
-                crate::service::municipalities::display_name(conn, &planning, code)
-            };
-            crate::service::notices::send_scheduled(conn, &templates, &names, today, now)
-        })
-        .await?;
-    finish_job(ctx, "notices", scheduled_for).await?;
-    Ok(sent)
+    run_job(ctx, "notices", scheduled_for, || async {
+        let (templates, planning) = (ctx.templates.clone(), ctx.planning.clone());
+        let (today, now) = (ctx.clock.today(), ctx.clock.now());
+        ctx.db
+            .write(move |conn| {
+                let names = |conn: &mut crate::db::DbConnection, code: &str| {
+                    crate::service::municipalities::display_name(conn, &planning, code)
+                };
+                crate::service::notices::send_scheduled(conn, &templates, &names, today, now)
+            })
+            .await
+    })
+    .await
 }
 
 /// A new day changes the families whose task windows opened by the calendar (the last week,
 /// so a missed day catches up): each gets what follows a change (`family_changed`: re-planned,
 /// its drafts opened, standing notices), one family per transaction.
 pub async fn run_drafts(ctx: &JobContext, scheduled_for: NaiveDateTime) -> Result<usize, Error> {
-    let clock = ctx.clock.clone();
-    if !ctx.db.write(move |conn| take(conn, "drafts", scheduled_for, clock.now())).await? {
-        return Ok(0);
-    }
-    let today = ctx.clock.today();
-    let planning = ctx.planning.clone();
-    let families = ctx
-        .db
-        .read(move |conn| crate::service::drafts::families_with_opened_windows(conn, &planning, today, 7))
-        .await?;
-    let count = families.len();
-    for family in families {
-        let uc = ctx.use_case();
-        ctx.db.write(move |conn| crate::service::family_changed::family_changed(conn, &uc, &family)).await?;
-    }
-    finish_job(ctx, "drafts", scheduled_for).await?;
-    Ok(count)
+    run_job(ctx, "drafts", scheduled_for, || async {
+        let today = ctx.clock.today();
+        let planning = ctx.planning.clone();
+        let families = ctx
+            .db
+            .read(move |conn| crate::service::drafts::families_with_opened_windows(conn, &planning, today, 7))
+            .await?;
+        let count = families.len();
+        for family in families {
+            let uc = ctx.use_case();
+            ctx.db.write(move |conn| crate::service::family_changed::family_changed(conn, &uc, &family)).await?;
+        }
+        Ok(count)
+    })
+    .await
 }
 
 async fn run_purge(ctx: &JobContext, scheduled_for: NaiveDateTime) -> Result<usize, Error> {
-    let clock = ctx.clock.clone();
-    if !ctx.db.write(move |conn| take(conn, "purge", scheduled_for, clock.now())).await? {
-        return Ok(0);
-    }
-    let (planning, now) = (ctx.planning.clone(), ctx.clock.now());
-    let purged = ctx
-        .db
-        .write(move |conn| {
-            let deliveries = outbox::purge(conn, now - chrono::Duration::days(KEEP_DELIVERIES_DAYS))?;
-            let (sessions, staff_keys) =
-                principals::purge_expired(conn, chrono::Duration::days(KEEP_REVOKED_STAFF_KEYS_DAYS), now)?;
-            let submissions = submissions::purge_retained(conn, &planning, &Actor::system("purge"), now)?;
-            Ok(deliveries + sessions + staff_keys + submissions)
-        })
-        .await?;
-    finish_job(ctx, "purge", scheduled_for).await?;
-    Ok(purged)
-}
-
-async fn finish_job(ctx: &JobContext, name: &'static str, scheduled_for: NaiveDateTime) -> Result<(), Error> {
-    let now = ctx.clock.now();
-    ctx.db.write(move |conn| finish(conn, name, scheduled_for, now)).await
+    run_job(ctx, "purge", scheduled_for, || async {
+        let (planning, now) = (ctx.planning.clone(), ctx.clock.now());
+        ctx.db
+            .write(move |conn| {
+                let deliveries = outbox::purge(conn, now - chrono::Duration::days(KEEP_DELIVERIES_DAYS))?;
+                let (sessions, staff_keys) =
+                    principals::purge_expired(conn, chrono::Duration::days(KEEP_REVOKED_STAFF_KEYS_DAYS), now)?;
+                let submissions = submissions::purge_retained(conn, &planning, &Actor::system("purge"), now)?;
+                Ok(deliveries + sessions + staff_keys + submissions)
+            })
+            .await
+    })
+    .await
 }
 
 /// The latest instant at or before `now` that reads `hour:minute` in Japan: the instant a

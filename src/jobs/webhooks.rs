@@ -16,7 +16,6 @@ use crate::db::schema::{municipal_webhooks, webhook_deliveries};
 use crate::db::sealed;
 use crate::db::DbConnection;
 use crate::error::Error;
-use crate::service::new_id;
 use crate::service::webhooks::WebhookDeliveryStatus;
 
 /// About a day of retries with the outbox's backoff (capped at an hour).
@@ -73,29 +72,12 @@ struct Claimed {
 type ClaimedRow = (String, String, i32, Option<String>, Option<String>, String, String);
 
 fn claim(conn: &mut DbConnection, keys: &KeyRing, now: NaiveDateTime) -> Result<Vec<Claimed>, Error> {
-    let candidates: Vec<String> = webhook_deliveries::table
-        .filter(webhook_deliveries::status.eq(WebhookDeliveryStatus::Pending))
-        .filter(webhook_deliveries::next_attempt_at.le(now))
-        .filter(webhook_deliveries::lease_until.is_null().or(webhook_deliveries::lease_until.lt(now)))
-        .order(webhook_deliveries::next_attempt_at.asc())
-        .limit(BATCH)
-        .select(webhook_deliveries::id)
-        .load(conn)?;
-    if candidates.is_empty() {
+    let lease = chrono::Duration::seconds(LEASE_SECONDS);
+    let Some(owner) =
+        super::lease::lease_due!(conn, webhook_deliveries, WebhookDeliveryStatus::Pending, now, lease, BATCH)
+    else {
         return Ok(Vec::new());
-    }
-    let owner = new_id();
-    diesel::update(
-        webhook_deliveries::table
-            .filter(webhook_deliveries::id.eq_any(&candidates))
-            .filter(webhook_deliveries::status.eq(WebhookDeliveryStatus::Pending))
-            .filter(webhook_deliveries::lease_until.is_null().or(webhook_deliveries::lease_until.lt(now))),
-    )
-    .set((
-        webhook_deliveries::lease_owner.eq(Some(&owner)),
-        webhook_deliveries::lease_until.eq(Some(now + chrono::Duration::seconds(LEASE_SECONDS))),
-    ))
-    .execute(conn)?;
+    };
     let rows: Vec<ClaimedRow> = webhook_deliveries::table
         .inner_join(
             municipal_webhooks::table
