@@ -8,11 +8,13 @@ use utoipa::ToSchema;
 use super::extract::{Caller, ValidJson};
 use super::staff;
 use crate::app::AppState;
+use crate::db::DbConnection;
+use crate::domain::MunicipalityCode;
 use crate::error::Error;
 use crate::service::audit::{AuditAction, Event};
-use crate::service::municipalities;
 use crate::service::notices::{self, Audience, Notice, NoticeFigures, NoticeInput};
 use crate::service::principals::Principal;
+use crate::service::{municipalities, UseCase};
 
 /// Write a notice (a draft, until another member of staff approves it).
 #[utoipa::path(tag = "notices", operation_id = "create_notice", params(("code" = String, Path)), request_body = NoticeInput,
@@ -59,15 +61,10 @@ pub async fn update_notice(
     path: web::Path<(String, String)>,
     body: ValidJson<NoticeInput>,
 ) -> Result<HttpResponse, Error> {
-    let (code, id) = path.into_inner();
-    let (code, staff_id) = staff(&caller.principal, code)?;
-    let notice = state
-        .write_audited(caller.actor, move |conn, uc| {
-            let notice = notices::update(conn, &code, &id, body.0, &staff_id, uc.now)?;
-            Ok(audited(notice, AuditAction::NoticeUpdated, &code))
-        })
-        .await?;
-    Ok(HttpResponse::Ok().json(notice))
+    act_on_notice(state, caller, path.into_inner(), AuditAction::NoticeUpdated, move |conn, uc, n| {
+        notices::update(conn, &n.code, &n.id, body.0, &n.staff_id, uc.now)
+    })
+    .await
 }
 
 /// Approve a notice (a member of staff other than its author).
@@ -80,15 +77,10 @@ pub async fn approve_notice(
     caller: Caller,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, Error> {
-    let (code, id) = path.into_inner();
-    let (code, staff_id) = staff(&caller.principal, code)?;
-    let notice = state
-        .write_audited(caller.actor, move |conn, uc| {
-            let notice = notices::approve(conn, &code, &id, &staff_id, uc.now)?;
-            Ok(audited(notice, AuditAction::NoticeApproved, &code))
-        })
-        .await?;
-    Ok(HttpResponse::Ok().json(notice))
+    act_on_notice(state, caller, path.into_inner(), AuditAction::NoticeApproved, move |conn, uc, n| {
+        notices::approve(conn, &n.code, &n.id, &n.staff_id, uc.now)
+    })
+    .await
 }
 
 /// Send an approved notice now, through the families' inboxes and devices.
@@ -101,16 +93,11 @@ pub async fn send_notice(
     caller: Caller,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, Error> {
-    let (code, id) = path.into_inner();
-    let (code, _) = staff(&caller.principal, code)?;
-    let notice = state
-        .write_audited(caller.actor, move |conn, uc| {
-            let name = municipalities::display_name(conn, &uc.planning, code.as_str())?;
-            let notice = notices::send(conn, uc, &code, &name, &id)?;
-            Ok(audited(notice, AuditAction::NoticeSent, &code))
-        })
-        .await?;
-    Ok(HttpResponse::Ok().json(notice))
+    act_on_notice(state, caller, path.into_inner(), AuditAction::NoticeSent, move |conn, uc, n| {
+        let name = municipalities::display_name(conn, &uc.planning, n.code.as_str())?;
+        notices::send(conn, uc, &n.code, &name, &n.id)
+    })
+    .await
 }
 
 /// Cancel a notice not yet sent.
@@ -122,15 +109,10 @@ pub async fn cancel_notice(
     caller: Caller,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, Error> {
-    let (code, id) = path.into_inner();
-    let (code, _) = staff(&caller.principal, code)?;
-    let notice = state
-        .write_audited(caller.actor, move |conn, uc| {
-            let notice = notices::cancel(conn, &code, &id, uc.now)?;
-            Ok(audited(notice, AuditAction::NoticeCancelled, &code))
-        })
-        .await?;
-    Ok(HttpResponse::Ok().json(notice))
+    act_on_notice(state, caller, path.into_inner(), AuditAction::NoticeCancelled, move |conn, uc, n| {
+        notices::cancel(conn, &n.code, &n.id, uc.now)
+    })
+    .await
 }
 
 /// The audience a set of conditions would reach: a count, never a list of families.
@@ -214,15 +196,10 @@ pub async fn schedule_notice(
     path: web::Path<(String, String)>,
     body: ValidJson<ScheduleInput>,
 ) -> Result<HttpResponse, Error> {
-    let (code, id) = path.into_inner();
-    let (code, _) = staff(&caller.principal, code)?;
-    let notice = state
-        .write_audited(caller.actor, move |conn, uc| {
-            let notice = notices::schedule(conn, &code, &id, body.0.send_at.naive_utc(), uc.now)?;
-            Ok(audited(notice, AuditAction::NoticeScheduled, &code))
-        })
-        .await?;
-    Ok(HttpResponse::Ok().json(notice))
+    act_on_notice(state, caller, path.into_inner(), AuditAction::NoticeScheduled, move |conn, uc, n| {
+        notices::schedule(conn, &n.code, &n.id, body.0.send_at.naive_utc(), uc.now)
+    })
+    .await
 }
 
 /// The replies to a notice: counts per choice, and each reply with the guardians' names.
@@ -275,8 +252,38 @@ pub async fn list_notices(
     Ok(HttpResponse::Ok().json(list))
 }
 
+/// A notice of a municipality, and the member of its staff acting on it.
+struct NoticeRef {
+    code: MunicipalityCode,
+    id: String,
+    staff_id: String,
+}
+
+/// Does `act` to one notice as a member of its municipality's staff, recording it in the audit
+/// trail as `action` in the same transaction; answers with the notice.
+async fn act_on_notice<F>(
+    state: web::Data<AppState>,
+    caller: Caller,
+    (code, id): (String, String),
+    action: AuditAction,
+    act: F,
+) -> Result<HttpResponse, Error>
+where
+    F: FnOnce(&mut DbConnection, &UseCase, &NoticeRef) -> Result<Notice, Error> + Send + 'static,
+{
+    let (code, staff_id) = staff(&caller.principal, code)?;
+    let target = NoticeRef { code, id, staff_id };
+    let notice = state
+        .write_audited(caller.actor, move |conn, uc| {
+            let notice = act(conn, uc, &target)?;
+            Ok(audited(notice, action, &target.code))
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(notice))
+}
+
 /// A notice with the audit event of what was done to it.
-fn audited(notice: Notice, action: AuditAction, code: &crate::domain::MunicipalityCode) -> (Notice, Event) {
+fn audited(notice: Notice, action: AuditAction, code: &MunicipalityCode) -> (Notice, Event) {
     let event = Event::new(action, "notice", notice.id.clone()).in_municipality(code.as_str());
     (notice, event)
 }

@@ -93,17 +93,7 @@ pub(super) fn for_each_recipient(
         let ids: Vec<&str> = batch.iter().map(|f| f.id.as_str()).collect();
         let kids: Vec<ChildRow> =
             children::table.filter(children::family_id.eq_any(&ids)).select(ChildRow::as_select()).load(conn)?;
-        let open: HashSet<String> = match &audience.open_procedure {
-            Some(procedure) => tasks::table
-                .filter(tasks::family_id.eq_any(&ids))
-                .filter(tasks::procedure_id.eq(procedure))
-                .filter(tasks::status.eq(TaskStatus::Planned))
-                .select(tasks::family_id)
-                .load::<String>(conn)?
-                .into_iter()
-                .collect(),
-            None => HashSet::new(),
-        };
+        let open = with_open_procedure(conn, audience, &ids)?;
         for family in &batch {
             let own: Vec<ChildRow> = kids.iter().filter(|c| c.family_id == family.id).cloned().collect();
             if matches(audience, family, &own, &open, today) {
@@ -133,16 +123,20 @@ pub(super) fn family_matches(
 ) -> Result<bool, Error> {
     let kids: Vec<ChildRow> =
         children::table.filter(children::family_id.eq(&family.id)).select(ChildRow::as_select()).load(conn)?;
-    let open: HashSet<String> = match &audience.open_procedure {
-        Some(procedure) => tasks::table
-            .filter(tasks::family_id.eq(&family.id))
-            .filter(tasks::procedure_id.eq(procedure))
-            .filter(tasks::status.eq(TaskStatus::Planned))
-            .select(tasks::family_id)
-            .load::<String>(conn)?
-            .into_iter()
-            .collect(),
-        None => HashSet::new(),
-    };
+    let open = with_open_procedure(conn, audience, &[family.id.as_str()])?;
     Ok(matches(audience, family, &kids, &open, today))
+}
+
+/// The families among `ids` with a task of the audience's `open_procedure` still to do (none
+/// when the audience names no procedure).
+fn with_open_procedure(conn: &mut DbConnection, audience: &Audience, ids: &[&str]) -> Result<HashSet<String>, Error> {
+    let Some(procedure) = &audience.open_procedure else { return Ok(HashSet::new()) };
+    Ok(tasks::table
+        .filter(tasks::family_id.eq_any(ids))
+        .filter(tasks::procedure_id.eq(procedure))
+        .filter(tasks::status.eq(TaskStatus::Planned))
+        .select(tasks::family_id)
+        .load::<String>(conn)?
+        .into_iter()
+        .collect())
 }
