@@ -8,13 +8,10 @@ use utoipa::ToSchema;
 use super::extract::{Caller, ValidJson};
 use super::staff;
 use crate::app::AppState;
-use crate::db::DbConnection;
-use crate::domain::MunicipalityCode;
 use crate::error::Error;
 use crate::service::audit::{AuditAction, Event};
-use crate::service::notices::{self, Audience, Notice, NoticeFigures, NoticeInput};
+use crate::service::notices::{self, Audience, Notice, NoticeAct, NoticeFigures, NoticeInput, NoticeRef};
 use crate::service::principals::Principal;
-use crate::service::{municipalities, UseCase};
 
 /// Write a notice (a draft, until another member of staff approves it).
 #[utoipa::path(tag = "notices", operation_id = "create_notice", params(("code" = String, Path)), request_body = NoticeInput,
@@ -30,7 +27,9 @@ pub async fn create_notice(
     let notice = state
         .write_audited(caller.actor, move |conn, uc| {
             let notice = notices::create(conn, &code, &staff_id, body.0, uc.now)?;
-            Ok(audited(notice, AuditAction::NoticeCreated, &code))
+            let event =
+                Event::new(AuditAction::NoticeCreated, "notice", notice.id.clone()).in_municipality(code.as_str());
+            Ok((notice, event))
         })
         .await?;
     Ok(HttpResponse::Created().json(notice))
@@ -61,10 +60,7 @@ pub async fn update_notice(
     path: web::Path<(String, String)>,
     body: ValidJson<NoticeInput>,
 ) -> Result<HttpResponse, Error> {
-    act_on_notice(state, caller, path.into_inner(), AuditAction::NoticeUpdated, move |conn, uc, n| {
-        notices::update(conn, &n.code, &n.id, body.0, &n.staff_id, uc.now)
-    })
-    .await
+    act_on_notice(state, caller, path.into_inner(), NoticeAct::Update(body.0)).await
 }
 
 /// Approve a notice (a member of staff other than its author).
@@ -77,10 +73,7 @@ pub async fn approve_notice(
     caller: Caller,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, Error> {
-    act_on_notice(state, caller, path.into_inner(), AuditAction::NoticeApproved, move |conn, uc, n| {
-        notices::approve(conn, &n.code, &n.id, &n.staff_id, uc.now)
-    })
-    .await
+    act_on_notice(state, caller, path.into_inner(), NoticeAct::Approve).await
 }
 
 /// Send an approved notice now, through the families' inboxes and devices.
@@ -93,11 +86,7 @@ pub async fn send_notice(
     caller: Caller,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, Error> {
-    act_on_notice(state, caller, path.into_inner(), AuditAction::NoticeSent, move |conn, uc, n| {
-        let name = municipalities::display_name(conn, &uc.planning, n.code.as_str())?;
-        notices::send(conn, uc, &n.code, &name, &n.id)
-    })
-    .await
+    act_on_notice(state, caller, path.into_inner(), NoticeAct::Send).await
 }
 
 /// Cancel a notice not yet sent.
@@ -109,10 +98,7 @@ pub async fn cancel_notice(
     caller: Caller,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, Error> {
-    act_on_notice(state, caller, path.into_inner(), AuditAction::NoticeCancelled, move |conn, uc, n| {
-        notices::cancel(conn, &n.code, &n.id, uc.now)
-    })
-    .await
+    act_on_notice(state, caller, path.into_inner(), NoticeAct::Cancel).await
 }
 
 /// The audience a set of conditions would reach: a count, never a list of families.
@@ -196,10 +182,7 @@ pub async fn schedule_notice(
     path: web::Path<(String, String)>,
     body: ValidJson<ScheduleInput>,
 ) -> Result<HttpResponse, Error> {
-    act_on_notice(state, caller, path.into_inner(), AuditAction::NoticeScheduled, move |conn, uc, n| {
-        notices::schedule(conn, &n.code, &n.id, body.0.send_at.naive_utc(), uc.now)
-    })
-    .await
+    act_on_notice(state, caller, path.into_inner(), NoticeAct::Schedule(body.0.send_at.naive_utc())).await
 }
 
 /// The replies to a notice: counts per choice, and each reply with the guardians' names.
@@ -252,38 +235,16 @@ pub async fn list_notices(
     Ok(HttpResponse::Ok().json(list))
 }
 
-/// A notice of a municipality, and the member of its staff acting on it.
-struct NoticeRef {
-    code: MunicipalityCode,
-    id: String,
-    staff_id: String,
-}
-
-/// Does `act` to one notice as a member of its municipality's staff, recording it in the audit
-/// trail as `action` in the same transaction; answers with the notice.
-async fn act_on_notice<F>(
+/// Does `act` to one notice as a member of its municipality's staff (recorded in the audit
+/// trail in the same transaction); answers with the notice.
+async fn act_on_notice(
     state: web::Data<AppState>,
     caller: Caller,
     (code, id): (String, String),
-    action: AuditAction,
-    act: F,
-) -> Result<HttpResponse, Error>
-where
-    F: FnOnce(&mut DbConnection, &UseCase, &NoticeRef) -> Result<Notice, Error> + Send + 'static,
-{
+    act: NoticeAct,
+) -> Result<HttpResponse, Error> {
     let (code, staff_id) = staff(&caller.principal, code)?;
     let target = NoticeRef { code, id, staff_id };
-    let notice = state
-        .write_audited(caller.actor, move |conn, uc| {
-            let notice = act(conn, uc, &target)?;
-            Ok(audited(notice, action, &target.code))
-        })
-        .await?;
+    let notice = state.write_audited(caller.actor, move |conn, uc| notices::act(conn, uc, &target, act)).await?;
     Ok(HttpResponse::Ok().json(notice))
-}
-
-/// A notice with the audit event of what was done to it.
-fn audited(notice: Notice, action: AuditAction, code: &MunicipalityCode) -> (Notice, Event) {
-    let event = Event::new(action, "notice", notice.id.clone()).in_municipality(code.as_str());
-    (notice, event)
 }

@@ -7,12 +7,9 @@ use actix_web::{post, put, web, HttpResponse};
 
 use super::extract::{Caller, ValidJson};
 use crate::app::AppState;
-use crate::db::rows::FamilyRow;
-use crate::db::DbConnection;
 use crate::error::Error;
 use crate::service::audit::{self, AuditAction, Event};
 use crate::service::signing::{self, CertificateRegistration, RegisteredCertificate, SignatureInput, Signed};
-use crate::service::UseCase;
 
 /// Sign a confirmed draft with the parent's マイナンバーカード 署名用電子証明書. nonstop checks the
 /// signature over exactly the confirmed document, the certificate against its pinned trust
@@ -32,12 +29,16 @@ pub async fn sign_draft(
     body: ValidJson<SignatureInput>,
 ) -> Result<HttpResponse, Error> {
     let (family_id, draft_id) = path.into_inner();
-    let verifier = state.verifier.clone();
+    let Caller { principal, actor } = caller;
+    let (verifier, signer) = (state.verifier.clone(), actor.clone());
     let target = ("draft", draft_id.clone());
-    sign_audited(state, caller, family_id, target, move |conn, uc, family| {
-        signing::sign_draft(conn, uc, &verifier, family, &draft_id, &body.0)
-    })
-    .await
+    let signed = state
+        .write_family(principal, family_id, move |conn, uc, family| {
+            let signed = signing::sign_draft(conn, uc, &verifier, &family, &draft_id, &body.0)?;
+            signing::record_accepted(conn, &signer, signed, uc.now)
+        })
+        .await;
+    Ok(signed_response(record_refusal(&state, actor, signed, AuditAction::SignatureRefused, target).await?))
 }
 
 /// Sign the confirmed bundle document once: one submission per form.
@@ -54,44 +55,25 @@ pub async fn sign_bundle(
     body: ValidJson<SignatureInput>,
 ) -> Result<HttpResponse, Error> {
     let (family_id, bundle_id) = path.into_inner();
-    let verifier = state.verifier.clone();
-    let target = ("bundle", bundle_id.clone());
-    sign_audited(state, caller, family_id, target, move |conn, uc, family| {
-        signing::sign_bundle(conn, uc, &verifier, family, &bundle_id, &body.0)
-    })
-    .await
-}
-
-/// Signs through `sign` on the caller's family. Each submission made is recorded as a
-/// `signature.accepted` in the same transaction; a refusal (the transaction rolled back) is
-/// recorded as `signature.refused` on `target` in a transaction of its own.
-async fn sign_audited<F>(
-    state: web::Data<AppState>,
-    caller: Caller,
-    family_id: String,
-    target: (&'static str, String),
-    sign: F,
-) -> Result<HttpResponse, Error>
-where
-    F: FnOnce(&mut DbConnection, &UseCase, &FamilyRow) -> Result<Signed, Error> + Send + 'static,
-{
     let Caller { principal, actor } = caller;
-    let now = state.clock.now();
-    let signer = actor.clone();
+    let (verifier, signer) = (state.verifier.clone(), actor.clone());
+    let target = ("bundle", bundle_id.clone());
     let signed = state
         .write_family(principal, family_id, move |conn, uc, family| {
-            let signed = sign(conn, uc, &family)?;
-            for submission in signed.submissions.iter().filter(|_| signed.created) {
-                let event = Event::new(AuditAction::SignatureAccepted, "submission", submission.id.clone())
-                    .in_municipality(submission.municipality_code.clone())
-                    .detail(submission.signer.matched_by.as_str());
-                audit::record(conn, &signer, event, now)?;
-            }
-            Ok(signed)
+            let signed = signing::sign_bundle(conn, uc, &verifier, &family, &bundle_id, &body.0)?;
+            signing::record_accepted(conn, &signer, signed, uc.now)
         })
         .await;
-    let signed = record_refusal(&state, actor, signed, AuditAction::SignatureRefused, target).await?;
-    Ok(if signed.created { HttpResponse::Created().json(signed) } else { HttpResponse::Ok().json(signed) })
+    Ok(signed_response(record_refusal(&state, actor, signed, AuditAction::SignatureRefused, target).await?))
+}
+
+/// 201 with what a signing made; 200 when it had been signed already.
+fn signed_response(signed: Signed) -> HttpResponse {
+    if signed.created {
+        HttpResponse::Created().json(signed)
+    } else {
+        HttpResponse::Ok().json(signed)
+    }
 }
 
 /// Records a refusal (`Error::Refused`, whose code says why) of an act that was rolled back.

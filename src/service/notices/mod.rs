@@ -18,12 +18,14 @@ use crate::text_enum;
 mod approval;
 pub use approval::{approve, content_digest};
 
+mod acts;
 mod audience;
 mod figures;
 mod lifecycle;
 mod replies;
 mod send;
 
+pub use acts::{act, NoticeAct, NoticeRef};
 pub use audience::{audience_size, Audience, DateRange, MonthRange};
 pub use figures::{figures, NoticeFigures};
 pub use lifecycle::{cancel, create, get, list, update};

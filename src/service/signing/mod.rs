@@ -7,23 +7,27 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::audit::{self, Actor, AuditAction, Event};
 use super::bundles::{self, BundleStatus};
 use super::drafts::{self, DraftStatus};
+use super::new_id;
 use super::planning::TaskStatus;
 use super::submissions::NewSubmission;
 use super::submissions::{self, Submission};
 use super::UseCase;
-use super::{guardians, new_id};
 use crate::crypto::KeyRing;
 use crate::db::rows::{DraftRow, FamilyRow, SignatureRow};
-use crate::db::schema::{
-    drafts as drafts_table, registered_certificates, signatures, submissions as submissions_table, tasks,
-};
+use crate::db::schema::{drafts as drafts_table, signatures, submissions as submissions_table, tasks};
 use crate::db::sealed;
 use crate::db::DbConnection;
 use crate::domain::planner::PlanningContext;
 use crate::error::Error;
-use crate::jpki::{self, Refusal, Verifier};
+use crate::jpki::{Refusal, Verifier};
+
+mod signer;
+
+pub use signer::register_certificate;
+use signer::{check_applicants, signer_of};
 
 /// A signature made with the 署名用電子証明書 over the confirmed document's bytes.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -160,85 +164,21 @@ fn verify_and_record(
     Ok((row.id, matched_by))
 }
 
-/// The guardian who signed: the one whose certificate was registered (and whose birth date
-/// the card still carries), or whose name and birth date the certificate's 基本4情報 carry
-/// (unless the card substituted characters).
-fn signer_of(
+/// Records each submission a signing made as `signature.accepted` (with how the signer was
+/// matched) in the signing's transaction; a signing that made nothing new records nothing.
+pub fn record_accepted(
     conn: &mut DbConnection,
-    keys: &KeyRing,
-    family: &FamilyRow,
-    holder: &jpki::BasicFourInfo,
-    certificate_sha256: &str,
-) -> Result<(guardians::Guardian, SignerMatch), Error> {
-    let registered: Option<String> = registered_certificates::table
-        .filter(registered_certificates::family_id.eq(&family.id))
-        .filter(registered_certificates::certificate_sha256.eq(certificate_sha256))
-        .select(registered_certificates::guardian_id)
-        .first(conn)
-        .optional()?;
-    let guardians = guardians::list(conn, keys, &family.id)?;
-    let found = match &registered {
-        Some(id) => guardians
-            .into_iter()
-            .find(|g| &g.id == id && g.birth_date.is_some() && g.birth_date == holder.birth_date())
-            .map(|g| (g, SignerMatch::RegisteredCertificate)),
-        None => guardians
-            .into_iter()
-            .find(|g| jpki::holder_matches(holder, &g.full_name, g.birth_date))
-            .map(|g| (g, SignerMatch::BasicFourMatch)),
-    };
-    found.ok_or_else(|| refused(Refusal::WrongSigner))
-}
-
-/// The person who signs must be the applicant each form names: compared with the card's
-/// holder (its 氏名, and its 生年月日 where the form carries the applicant's), never only with
-/// the profile a vendor stored. A character the card substituted (代替文字) stands for any one
-/// character; only a card whose name cannot be compared at all (flags that do not line up),
-/// registered for this guardian after its birth date was checked, is compared by the
-/// guardian's name instead.
-fn check_applicants(document: &str, holder: &jpki::BasicFourInfo, signer: &guardians::Guardian) -> Result<(), Error> {
-    for applicant in applicants(document) {
-        let named = match jpki::name_agrees(holder, &applicant.name) {
-            Some(agrees) => agrees,
-            None => jpki::same_name(&applicant.name, &signer.full_name),
-        };
-        let born = applicant.birth_date.is_none_or(|date| holder.birth_date() == Some(date));
-        if !(named && born) {
-            return Err(refused(Refusal::NotTheApplicant));
-        }
+    actor: &Actor,
+    signed: Signed,
+    now: NaiveDateTime,
+) -> Result<Signed, Error> {
+    for submission in signed.submissions.iter().filter(|_| signed.created) {
+        let event = Event::new(AuditAction::SignatureAccepted, "submission", submission.id.clone())
+            .in_municipality(submission.municipality_code.clone())
+            .detail(submission.signer.matched_by.as_str());
+        audit::record(conn, actor, event, now)?;
     }
-    Ok(())
-}
-
-/// An applicant as a signed form names them.
-struct Applicant {
-    name: String,
-    birth_date: Option<chrono::NaiveDate>,
-}
-
-/// The applicants a signed document names (`applicant.name`, with `applicant.birth_date` when
-/// the form has it, of the form or of each form of a bundle).
-fn applicants(document: &str) -> Vec<Applicant> {
-    let Ok(value) = serde_json::from_str::<serde_json::Value>(document) else { return Vec::new() };
-    let forms: Vec<serde_json::Value> = match value.get("forms").and_then(|f| f.as_array()) {
-        Some(forms) => forms
-            .iter()
-            .filter_map(|f| f.get("document").and_then(|d| d.as_str()))
-            .filter_map(|d| serde_json::from_str(d).ok())
-            .collect(),
-        None => vec![value],
-    };
-    forms
-        .iter()
-        .filter_map(|f| {
-            let name = f.pointer("/fields/applicant.name")?.as_str()?.to_owned();
-            let birth_date = f
-                .pointer("/fields/applicant.birth_date")
-                .and_then(|d| d.as_str())
-                .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok());
-            Some(Applicant { name, birth_date })
-        })
-        .collect()
+    Ok(signed)
 }
 
 /// Signs a confirmed draft. Signing a signed draft returns its submission again.
@@ -282,7 +222,7 @@ pub fn sign_draft(
     };
     let submission = submit(conn, keys, &new, now)?;
     let submission = submissions::view_for(conn, keys, ctx, submission)?;
-    super::webhooks::enqueue_submission(conn, keys, &submission, now)?;
+    crate::service::webhooks::enqueue_submission(conn, keys, &submission, now)?;
     Ok(Signed { created: true, submissions: vec![submission] })
 }
 
@@ -332,7 +272,7 @@ pub fn sign_bundle(
         };
         let id = submit(conn, keys, &new, now)?;
         let submission = submissions::view_for(conn, keys, ctx, id)?;
-        super::webhooks::enqueue_submission(conn, keys, &submission, now)?;
+        crate::service::webhooks::enqueue_submission(conn, keys, &submission, now)?;
         out.push(submission);
     }
     bundles::mark_signed(conn, &bundle.id, now)?;
@@ -380,51 +320,4 @@ fn submit(
             .execute(conn)?;
     }
     Ok(id)
-}
-
-/// Registers a guardian's signing certificate (after checking it is a trusted signing
-/// certificate of someone born on the guardian's birth date); only its SHA-256 is kept.
-pub fn register_certificate(
-    conn: &mut DbConnection,
-    uc: &UseCase,
-    verifier: &Verifier,
-    family: &FamilyRow,
-    guardian_id: &str,
-    input: &CertificateRegistration,
-) -> Result<RegisteredCertificate, Error> {
-    let (keys, now) = (&*uc.keys, uc.now);
-    let guardian = guardians::get(conn, keys, &family.id, guardian_id)?;
-    let der = decode_certificate(&input.certificate, "certificate")?;
-    let checked = verifier.check_certificate(&der, now.and_utc()).map_err(refused)?;
-    // A registered card signs for the guardian without the name check (its name has substituted
-    // characters), so it must at least be a card of someone born on the guardian's birth date.
-    let Some(born) = guardian.birth_date else {
-        return Err(Error::Refused {
-            code: "guardian_birth_date_missing",
-            message: "record the guardian's birth date first: a card is registered only for the person born then"
-                .into(),
-        });
-    };
-    // The name is compared too, every character the card did not have to substitute (the
-    // reason to register a card at all); a name whose flags do not line up compares nothing,
-    // and then the 生年月日 is all the card lets us compare.
-    let name_differs = jpki::name_agrees(&checked.holder, &guardian.full_name) == Some(false);
-    if checked.holder.birth_date() != Some(born) || name_differs {
-        return Err(Error::Refused {
-            code: "not_the_guardians_card",
-            message: "the card's 基本4情報 (氏名, 生年月日) are not the guardian's: only the guardian's own card can be registered"
-                .into(),
-        });
-    }
-    let sha256 = checked.sha256;
-    diesel::delete(registered_certificates::table.find((guardian_id, &sha256))).execute(conn)?;
-    diesel::insert_into(registered_certificates::table)
-        .values((
-            registered_certificates::guardian_id.eq(guardian_id),
-            registered_certificates::certificate_sha256.eq(&sha256),
-            registered_certificates::family_id.eq(&family.id),
-            registered_certificates::registered_at.eq(now),
-        ))
-        .execute(conn)?;
-    Ok(RegisteredCertificate { guardian_id: guardian_id.to_owned(), certificate_sha256: sha256 })
 }
