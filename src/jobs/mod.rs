@@ -96,7 +96,14 @@ pub async fn deliver_once(ctx: &JobContext) -> Result<usize, Error> {
             async move {
                 let outcome = match (&claimed.target, credentials.get(&claimed.app_id)) {
                     (Ok(target), Some(app)) => {
-                        ctx.senders.send_isolated(&claimed.app_id, app, target, &claimed.message).await
+                        ctx.senders
+                            .send_isolated(crate::push::Push {
+                                app_id: &claimed.app_id,
+                                credentials: app,
+                                target,
+                                message: &claimed.message,
+                            })
+                            .await
                     }
                     (Err(problem), _) => SendOutcome::failed(format!("device unreadable: {problem}")),
                     (_, None) => SendOutcome::config("no credentials"),

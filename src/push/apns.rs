@@ -11,7 +11,7 @@ use a2::{Client, ClientConfig, CollapseId, ErrorReason};
 use serde::Serialize;
 
 use super::credentials::apns_endpoint;
-use super::{AppCredentials, ClientCache, PushMessage, SendFuture, SendOutcome, Sender};
+use super::{AppCredentials, ClientCache, Push, PushMessage, SendFuture, SendOutcome, Sender};
 use crate::domain::enums::ApnsEnvironment;
 use crate::domain::push_target::PushTarget;
 use crate::templates::Urgency;
@@ -152,13 +152,8 @@ impl ApnsSender {
         Ok((client, apns.topic.clone()))
     }
 
-    async fn send_inner(
-        &self,
-        app_id: &str,
-        credentials: &AppCredentials,
-        target: &PushTarget,
-        message: &PushMessage,
-    ) -> SendOutcome {
+    async fn send_inner(&self, push: Push<'_>) -> SendOutcome {
+        let Push { app_id, credentials, target, message } = push;
         let PushTarget::Apns { token, environment } = target else {
             return SendOutcome::failed("not_an_apns_device");
         };
@@ -184,14 +179,8 @@ impl ApnsSender {
 }
 
 impl Sender for ApnsSender {
-    fn send<'a>(
-        &'a self,
-        app_id: &'a str,
-        credentials: &'a AppCredentials,
-        target: &'a PushTarget,
-        message: &'a PushMessage,
-    ) -> SendFuture<'a> {
-        Box::pin(self.send_inner(app_id, credentials, target, message))
+    fn send<'a>(&'a self, push: Push<'a>) -> SendFuture<'a> {
+        Box::pin(self.send_inner(push))
     }
 }
 

@@ -8,7 +8,9 @@ use std::time::Duration;
 use gcp_auth::{CustomServiceAccount, TokenProvider};
 use serde_json::{json, Value};
 
-use super::{bounded_body, retry_after, AppCredentials, ClientCache, PushMessage, SendFuture, SendOutcome, Sender};
+use super::{
+    bounded_body, retry_after, AppCredentials, ClientCache, Push, PushMessage, SendFuture, SendOutcome, Sender,
+};
 use crate::domain::push_target::PushTarget;
 use crate::templates::Urgency;
 
@@ -50,13 +52,8 @@ impl FcmSender {
         Ok((account, fcm.project_id.clone()))
     }
 
-    async fn send_inner(
-        &self,
-        app_id: &str,
-        credentials: &AppCredentials,
-        target: &PushTarget,
-        message: &PushMessage,
-    ) -> SendOutcome {
+    async fn send_inner(&self, push: Push<'_>) -> SendOutcome {
+        let Push { app_id, credentials, target, message } = push;
         let PushTarget::Fcm { token } = target else {
             return SendOutcome::failed("not_an_fcm_device");
         };
@@ -148,14 +145,8 @@ pub fn interpret(status: u16, after: Option<Duration>, body: &[u8]) -> SendOutco
 }
 
 impl Sender for FcmSender {
-    fn send<'a>(
-        &'a self,
-        app_id: &'a str,
-        credentials: &'a AppCredentials,
-        target: &'a PushTarget,
-        message: &'a PushMessage,
-    ) -> SendFuture<'a> {
-        Box::pin(self.send_inner(app_id, credentials, target, message))
+    fn send<'a>(&'a self, push: Push<'a>) -> SendFuture<'a> {
+        Box::pin(self.send_inner(push))
     }
 }
 

@@ -107,16 +107,19 @@ impl SendOutcome {
 /// A boxed future, so senders can sit behind one trait object.
 pub type SendFuture<'a> = Pin<Box<dyn Future<Output = SendOutcome> + Send + 'a>>;
 
+/// One push to send: a message, the device it goes to, and the app whose credentials send it.
+#[derive(Clone, Copy)]
+pub struct Push<'a> {
+    pub app_id: &'a str,
+    pub credentials: &'a AppCredentials,
+    pub target: &'a PushTarget,
+    pub message: &'a PushMessage,
+}
+
 /// One push provider.
 pub trait Sender: Send + Sync {
     /// Sends one message to one device with the app's credentials for this provider.
-    fn send<'a>(
-        &'a self,
-        app_id: &'a str,
-        credentials: &'a AppCredentials,
-        target: &'a PushTarget,
-        message: &'a PushMessage,
-    ) -> SendFuture<'a>;
+    fn send<'a>(&'a self, push: Push<'a>) -> SendFuture<'a>;
 }
 
 /// The three senders, chosen by the device's kind.
@@ -132,22 +135,16 @@ impl Senders {
     /// Sends one message, isolated: a send that outlives the deadline is a retry (`timeout`),
     /// and a sender that panics fails this delivery alone (`sender_panicked`, not retried),
     /// so one tenant's credentials or device can never stop the worker for the others.
-    pub async fn send_isolated(
-        &self,
-        app_id: &str,
-        credentials: &AppCredentials,
-        target: &PushTarget,
-        message: &PushMessage,
-    ) -> SendOutcome {
+    pub async fn send_isolated(&self, push: Push<'_>) -> SendOutcome {
         use futures_util::FutureExt;
-        let send = std::panic::AssertUnwindSafe(self.for_target(target).send(app_id, credentials, target, message));
+        let send = std::panic::AssertUnwindSafe(self.for_target(push.target).send(push));
         match tokio::time::timeout(self.deadline, send.catch_unwind()).await {
             Ok(Ok(outcome)) => outcome,
             Ok(Err(_panic)) => {
                 // The panic's own message went to stderr through the hook; it names code, not people.
                 tracing::error!(
-                    app_id,
-                    provider = target.kind().as_str(),
+                    app_id = push.app_id,
+                    provider = push.target.kind().as_str(),
                     "a push sender panicked; the delivery failed"
                 );
                 SendOutcome::failed("sender_panicked")

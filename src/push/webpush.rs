@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use web_push::{ContentEncoding, SubscriptionInfo, VapidSignature, VapidSignatureBuilder, WebPushMessageBuilder};
 
-use super::{bounded_body, retry_after, AppCredentials, PushMessage, SendFuture, SendOutcome, Sender};
+use super::{bounded_body, retry_after, AppCredentials, Push, SendFuture, SendOutcome, Sender};
 use crate::domain::push_target::PushTarget;
 use crate::templates::Urgency;
 
@@ -100,13 +100,8 @@ impl WebPushSender {
         Ok(signature)
     }
 
-    async fn send_inner(
-        &self,
-        app_id: &str,
-        credentials: &AppCredentials,
-        target: &PushTarget,
-        message: &PushMessage,
-    ) -> SendOutcome {
+    async fn send_inner(&self, push: Push<'_>) -> SendOutcome {
+        let Push { app_id, credentials, target, message } = push;
         let PushTarget::WebPush { endpoint, p256dh, auth } = target else {
             return SendOutcome::failed("not_a_web_push_device");
         };
@@ -195,14 +190,8 @@ fn blames_credentials(reason: &str) -> bool {
 }
 
 impl Sender for WebPushSender {
-    fn send<'a>(
-        &'a self,
-        app_id: &'a str,
-        credentials: &'a AppCredentials,
-        target: &'a PushTarget,
-        message: &'a PushMessage,
-    ) -> SendFuture<'a> {
-        Box::pin(self.send_inner(app_id, credentials, target, message))
+    fn send<'a>(&'a self, push: Push<'a>) -> SendFuture<'a> {
+        Box::pin(self.send_inner(push))
     }
 }
 
