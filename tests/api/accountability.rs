@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 
 use crate::helpers::{awake_quiet_hours, TestApp};
 use crate::jpki_ca::Holder;
-use crate::submissions::{draft_of, setup, signature_body, MOTHER, MOTHER_BORN};
+use crate::submissions::{draft_of, setup, signature_body, Setup, MOTHER, MOTHER_BORN};
 use nonstop::service::audit::{self, AuditEvent, AuditFilter};
 
 /// Every event in the test's database, newest first (as the operator reads them).
@@ -35,6 +35,20 @@ fn notice_body(title: &str) -> Value {
         "links": [],
         "audience": {}
     })
+}
+
+/// The 児童手当 claim of the setup's family, filled in and confirmed: its path and the document
+/// to sign.
+async fn confirmed_claim(s: &Setup) -> (String, String) {
+    let draft = draft_of(s, "child_allowance_claim").await;
+    let path = format!("/v1/families/{}/drafts/{}", s.family, draft["id"].as_str().expect("id"));
+    let values = json!({ "values": { "consent.public_records": true, "child.kana": "ヤマダ サクラ", "payment.use_public_account": true } });
+    let (status, patched) = s.app.patch(&path, &s.key, values).await;
+    assert_eq!(status, StatusCode::OK, "{patched}");
+    let (status, confirmed) = s.app.post(&format!("{path}/confirm"), &s.key, json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{confirmed}");
+    let document = confirmed["confirmed"]["document"].as_str().expect("document").to_owned();
+    (path, document)
 }
 
 #[actix_web::test]
@@ -161,12 +175,7 @@ async fn a_card_is_registered_only_for_its_holder_and_the_municipality_sees_how_
     own.name = "山田\u{3000}〓子".into();
     own.name_flags = "00010".into();
     let card = s.ca.issue(&own);
-    let draft = draft_of(&s, "child_allowance_claim").await;
-    let path = format!("/v1/families/{family}/drafts/{}", draft["id"].as_str().expect("id"));
-    app.patch(&path, key, json!({ "values": { "consent.public_records": true, "child.kana": "ヤマダ サクラ", "payment.use_public_account": true } }))
-        .await;
-    let (_, confirmed) = app.post(&format!("{path}/confirm"), key, json!({})).await;
-    let document = confirmed["confirmed"]["document"].as_str().expect("document").to_owned();
+    let (path, document) = confirmed_claim(&s).await;
     let (status, refused) = app.post(&format!("{path}/signature"), key, signature_body(&card, &document)).await;
     assert_eq!((status, refused["error"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("wrong_signer")));
     let (status, registered) = register(&card).await;
@@ -204,14 +213,8 @@ async fn a_card_is_registered_only_for_its_holder_and_the_municipality_sees_how_
 #[actix_web::test]
 async fn the_applicant_named_on_the_form_is_compared_with_the_card_not_the_profile() {
     let s = setup(3000).await;
-    let (app, key, family) = (&s.app, &s.key, &s.family);
-    let draft = draft_of(&s, "child_allowance_claim").await;
-    let path = format!("/v1/families/{family}/drafts/{}", draft["id"].as_str().expect("id"));
-    // The form names the mother but with another birth date than her card's.
-    app.patch(&path, key, json!({ "values": { "consent.public_records": true, "child.kana": "ヤマダ サクラ", "payment.use_public_account": true } }))
-        .await;
-    let (_, confirmed) = app.post(&format!("{path}/confirm"), key, json!({})).await;
-    let document = confirmed["confirmed"]["document"].as_str().expect("document").to_owned();
+    let (app, key) = (&s.app, &s.key);
+    let (path, document) = confirmed_claim(&s).await;
     // The father's own card (a guardian, matched by 基本4情報) cannot sign the mother's claim.
     let father = s.ca.issue(&Holder::new("山田 太郎", "1988-08-08"));
     let (status, refused) = app.post(&format!("{path}/signature"), key, signature_body(&father, &document)).await;
@@ -231,12 +234,7 @@ async fn a_deleted_family_leaves_the_municipality_its_submissions_until_their_re
     let s = setup(3000).await;
     let (app, key, family) = (&s.app, &s.key, &s.family);
     let staff = app.create_staff("131016");
-    let draft = draft_of(&s, "child_allowance_claim").await;
-    let path = format!("/v1/families/{family}/drafts/{}", draft["id"].as_str().expect("id"));
-    app.patch(&path, key, json!({ "values": { "consent.public_records": true, "child.kana": "ヤマダ サクラ", "payment.use_public_account": true } }))
-        .await;
-    let (_, confirmed) = app.post(&format!("{path}/confirm"), key, json!({})).await;
-    let document = confirmed["confirmed"]["document"].as_str().expect("document").to_owned();
+    let (path, document) = confirmed_claim(&s).await;
     let card = s.ca.issue(&Holder::new(MOTHER, MOTHER_BORN));
     let (status, signed) = app.post(&format!("{path}/signature"), key, signature_body(&card, &document)).await;
     assert_eq!(status, StatusCode::CREATED, "{signed}");
