@@ -35,11 +35,22 @@ fn same_day_months_later(date: NaiveDate, n: i64) -> NaiveDate {
     moved.unwrap_or(date)
 }
 
-/// 民法143条: a period of `n` months from an event ends on the day before the corresponding
-/// day of the start (the day after the event), i.e. on the same day number `n` months after
-/// the event, or on the month's last day when it has none (1/31 + 1 month → 2/28).
+/// 民法143条: a period of `n` months from an event starts the day after it (140条). Started on
+/// the first of a month, it runs by the calendar and ends with the last day of its last month
+/// (143条①: 4/30 + 1 month → 5/31; 2/28 + 2 years → the 29th in a leap year). Otherwise it
+/// ends on the day before the start's corresponding day, which is the event's own day number
+/// `n` months later, or that month's last day when it has none (143条②: 1/30 + 1 month → 2/28).
 pub fn civil_months(event: NaiveDate, n: i64) -> NaiveDate {
+    let start = shift_days(event, 1);
+    if n > 0 && start.day() == 1 {
+        return month_end(same_day_months_later(start, n - 1));
+    }
     same_day_months_later(event, n)
+}
+
+/// The last day of `date`'s month.
+fn month_end(date: NaiveDate) -> NaiveDate {
+    shift_days(same_day_months_later(date.with_day(1).unwrap_or(date), 1), -1)
 }
 
 /// 生後N月に至る日 (MHLW reading used by every municipality): the day before the same date
@@ -149,6 +160,13 @@ mod tests {
         assert_eq!(civil_months(d("2026-01-31"), 1), d("2026-02-28"));
         assert_eq!(civil_months(d("2027-11-30"), 3), d("2028-02-29"));
         assert_eq!(civil_months(d("2026-03-31"), -1), d("2026-02-28"));
+        // 143条①: counted from the first of a month, the period ends with its last month.
+        assert_eq!(civil_months(d("2026-04-30"), 1), d("2026-05-31"));
+        assert_eq!(civil_months(d("2026-06-30"), 2), d("2026-08-31"));
+        assert_eq!(civil_months(d("2026-02-28"), 24), d("2028-02-29"), "出産育児一時金 (2-year 時効) of a birth on 2/28");
+        // 143条②: no corresponding day, the last day of that month.
+        assert_eq!(civil_months(d("2026-01-30"), 1), d("2026-02-28"));
+        assert_eq!(civil_months(d("2026-03-30"), 1), d("2026-04-30"));
     }
 
     #[test]
