@@ -163,7 +163,11 @@ mod tests {
         // 143条①: counted from the first of a month, the period ends with its last month.
         assert_eq!(civil_months(d("2026-04-30"), 1), d("2026-05-31"));
         assert_eq!(civil_months(d("2026-06-30"), 2), d("2026-08-31"));
-        assert_eq!(civil_months(d("2026-02-28"), 24), d("2028-02-29"), "出産育児一時金 (2-year 時効) of a birth on 2/28");
+        assert_eq!(
+            civil_months(d("2026-02-28"), 24),
+            d("2028-02-29"),
+            "出産育児一時金 (2-year 時効) of a birth on 2/28"
+        );
         // 143条②: no corresponding day, the last day of that month.
         assert_eq!(civil_months(d("2026-01-30"), 1), d("2026-02-28"));
         assert_eq!(civil_months(d("2026-03-30"), 1), d("2026-04-30"));

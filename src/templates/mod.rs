@@ -25,6 +25,8 @@ static BUILT_IN: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/notification_t
 
 /// The language every template must have, and the one families fall back to.
 pub const FALLBACK_LANGUAGE: &str = "ja";
+/// やさしい日本語: plain Japanese for residents still learning it, the first fallback for them.
+pub const EASY_JAPANESE: &str = "ja-x-easy";
 
 /// The largest push payload nonstop sends: Web Push's 4,096-byte record less the aes128gcm
 /// overhead (86-byte header, 16-byte tag, 1 padding delimiter). APNs and FCM allow 4,096.
@@ -357,16 +359,26 @@ impl Templates {
     }
 
     /// The language of `template` to use for a family preferring `preferred`: the same tag,
-    /// else the same language in another region or script, else Japanese.
+    /// else the same language in another region or script. A family reading Japanese then gets
+    /// Japanese; any other family gets やさしい日本語 (`ja-x-easy`), written for readers still
+    /// learning Japanese, else English, and Japanese only when the template has neither.
     pub fn language_for<'t>(template: &'t Template, preferred: &str) -> &'t str {
         let primary = preferred.split('-').next().unwrap_or(preferred);
+        let has = |tag: &str| template.languages.get_key_value(tag).map(|(tag, _)| tag.as_str());
+        if let Some(tag) = has(preferred) {
+            return tag;
+        }
+        if primary == "ja" {
+            return FALLBACK_LANGUAGE;
+        }
         template
             .languages
-            .get_key_value(preferred)
-            .or_else(|| {
-                template.languages.iter().find(|(tag, _)| tag.split('-').next() == Some(primary) && primary != "ja")
-            })
-            .map_or(FALLBACK_LANGUAGE, |(tag, _)| tag.as_str())
+            .keys()
+            .find(|tag| tag.split('-').next() == Some(primary))
+            .map(String::as_str)
+            .or_else(|| has(EASY_JAPANESE))
+            .or_else(|| has("en"))
+            .unwrap_or(FALLBACK_LANGUAGE)
     }
 
     /// Renders a template for a family's language. Every declared variable must be given, and

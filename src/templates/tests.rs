@@ -164,18 +164,24 @@ fn missing_unknown_and_mistyped_variables_are_refused() {
 }
 
 #[test]
-fn languages_fall_back_to_japanese_and_say_which_was_used() {
+fn languages_fall_back_to_easy_japanese_then_english_then_japanese_and_say_which_was_used() {
     let templates = Templates::built_in().expect("templates");
     let values = samples(&templates.get("reminder_birth_registration").expect("t").meta, false);
     let render =
         |language: &str| templates.render("reminder_birth_registration", language, &values).expect("renders").language;
     assert_eq!(render("vi"), "vi");
-    assert_eq!(render("fr"), "ja");
     assert_eq!(render("pt-PT"), "pt-BR");
     assert_eq!(render("zh"), "zh-Hans");
     assert_eq!(render("ja-x-easy"), "ja-x-easy");
+    assert_eq!(render("fr"), "ja-x-easy", "a language nonstop does not write: やさしい日本語 first");
+    assert_eq!(render("ja-JP"), "ja", "a family reading Japanese gets Japanese");
+    // A template written in Japanese and English only.
     let vaccine = samples(&templates.get("reminder_vaccine_bcg").expect("t").meta, false);
-    assert_eq!(templates.render("reminder_vaccine_bcg", "vi", &vaccine).expect("renders").language, "ja");
+    let render =
+        |language: &str| templates.render("reminder_vaccine_bcg", language, &vaccine).expect("renders").language;
+    assert_eq!(render("vi"), "en", "no やさしい日本語: English before Japanese");
+    assert_eq!(render("ja-x-easy"), "ja", "a reader of やさしい日本語 reads Japanese, not English");
+    assert_eq!(render("en-GB"), "en");
 }
 
 #[test]

@@ -23,7 +23,7 @@ async fn vendors_and_staff_preview_what_a_parent_would_see() {
     assert_eq!(vi["language"], "vi");
     assert!(vi["body"].as_str().is_some_and(|b| b.contains("Thứ Ba, 01/12/2026")), "{vi}");
     let (_, french) = app.post(path, &key, json!({ "language": "fr", "variables": variables })).await;
-    assert_eq!(french["language"], "ja", "Japanese where the template lacks the language");
+    assert_eq!(french["language"], "ja-x-easy", "やさしい日本語 where the template lacks the language");
 
     let (status, error) = app
         .post(
