@@ -173,7 +173,9 @@ pub fn plan<'a>(
         let opens_rule = setting.and_then(|s| s.opens.as_ref()).unwrap_or(&procedure.opens);
         let closes_rule = setting.and_then(|s| s.closes.as_ref()).or(procedure.closes.as_ref());
         let deadline_rule = setting.and_then(|s| s.deadline.as_ref()).or(procedure.deadline.as_ref());
-        for occ in occurrences(procedure, facts, opens_rule, ctx, settings, today) {
+        // The round a yearly procedure is in ends by the municipality's own dates, not the catalog's.
+        let ends_rule = deadline_rule.or(closes_rule).unwrap_or(opens_rule);
+        for occ in occurrences(procedure, facts, ends_rule, ctx, settings, today) {
             let Some(reasons) = applies(procedure, facts, &occ, opens_rule, ctx, settings) else {
                 continue;
             };
@@ -221,7 +223,7 @@ pub fn plan<'a>(
 fn occurrences<'c>(
     procedure: &Procedure,
     facts: &'c FamilyFacts,
-    opens_rule: &DateRule,
+    ends_rule: &DateRule,
     ctx: &PlanningContext,
     settings: &ResolvedOverride,
     today: NaiveDate,
@@ -265,8 +267,7 @@ fn occurrences<'c>(
             let this_year = chrono::Datelike::year(&today);
             let ends = |year: i32| {
                 let anchor = NaiveDate::from_ymd_opt(year, 1, 1).unwrap_or(today);
-                let end = procedure.deadline.as_ref().or(procedure.closes.as_ref()).unwrap_or(opens_rule);
-                end.date(anchor, &ctx.calendar, &settings.extra_closed)
+                ends_rule.date(anchor, &ctx.calendar, &settings.extra_closed)
             };
             let year = if ends(this_year) >= today { this_year } else { this_year + 1 };
             let anchor = NaiveDate::from_ymd_opt(year, 1, 1).unwrap_or(today);
@@ -469,6 +470,30 @@ mod tests {
             (report.occurrence, report.opens_on, report.deadline),
             (2027, d("2027-08-01"), Some(d("2027-08-31")))
         );
+    }
+
+    #[test]
+    fn a_yearly_round_runs_to_the_end_the_municipality_set() {
+        let ctx = PlanningContext::shipped();
+        let staff: MunicipalityOverride = toml::from_str(
+            r#"
+            [procedures.child_allowance_status_report]
+            opens = { rule = "month_day", on = "11-04" }
+            deadline = { rule = "month_day", on = "11-14" }
+            "#,
+        )
+        .expect("override");
+        let settings = ctx.resolve("131016", Some(&staff));
+        let mut facts = family("131016", vec![born("c1", d("2024-11-20"), 3000)]);
+        facts.circumstances = vec![Circumstance::ChildAllowanceStatusReportRequired];
+        // On 11/05 this year's round (11/04–11/14) is running: it stays, next year's is not planned.
+        let running = plan(&facts, &ctx, &settings, d("2026-11-05"));
+        let report = task(&running, "child_allowance_status_report");
+        assert_eq!((report.occurrence, report.deadline), (2026, Some(d("2026-11-14"))), "the municipality's own round");
+        // Once it has ended, next year's.
+        let ended = plan(&facts, &ctx, &settings, d("2026-11-17"));
+        let report = task(&ended, "child_allowance_status_report");
+        assert_eq!((report.occurrence, report.opens_on), (2027, d("2027-11-04")));
     }
 
     #[test]
