@@ -264,6 +264,11 @@ pub struct Procedure {
     pub category: String,
     pub kind: ProcedureKind,
     pub trigger: Trigger,
+    /// For a procedure counted from the due date: whether it is still to be done once the child
+    /// is born (the second 妊婦のための支援給付, the 国保 産前産後 exemption), counted from the
+    /// due date as before. Otherwise the birth ends it.
+    #[serde(default)]
+    pub continues_after_birth: bool,
     pub subject: Subject,
     pub opens: DateRule,
     /// The end of the window; without it, the deadline ends the window.

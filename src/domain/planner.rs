@@ -231,7 +231,7 @@ fn occurrences<'c>(
     let children = facts.children.iter();
     match procedure.trigger {
         Trigger::DueDate => children
-            .filter(|c| c.status == ChildStatus::Expected)
+            .filter(|c| c.status == ChildStatus::Expected || procedure.continues_after_birth)
             .filter_map(|c| {
                 c.due_date.map(|due| Occurrence {
                     child: Some(c),
@@ -470,6 +470,27 @@ mod tests {
             (report.occurrence, report.opens_on, report.deadline),
             (2027, d("2027-08-01"), Some(d("2027-08-31")))
         );
+    }
+
+    #[test]
+    fn procedures_of_the_pregnancy_that_go_on_after_the_birth_stay() {
+        let ctx = PlanningContext::shipped();
+        let settings = ctx.resolve("131016", None);
+        let mut facts = family("131016", vec![expected("c1", d("2027-03-01"))]);
+        facts.health_insurance = Some(HealthInsurance::National);
+        let before = plan(&facts, &ctx, &settings, d("2027-02-01"));
+        for id in ["pregnancy_support_payment_second", "kokuho_prenatal_premium_exemption", "prenatal_checkups"] {
+            assert!(ids(&before).contains(&id), "{id} planned during the pregnancy");
+        }
+        // Born early, on 2/20: the due date is kept with the child.
+        facts.children[0].status = ChildStatus::Born;
+        facts.children[0].birth_date = Some(d("2027-02-20"));
+        facts.children[0].birth_weight_grams = Some(3000);
+        let after = plan(&facts, &ctx, &settings, d("2027-02-22"));
+        let second = task(&after, "pregnancy_support_payment_second");
+        assert_eq!(second.deadline, Some(d("2027-03-29")), "still counted from the due date");
+        assert!(ids(&after).contains(&"kokuho_prenatal_premium_exemption"));
+        assert!(!ids(&after).contains(&"prenatal_checkups"), "the birth ends the checkups of the pregnancy");
     }
 
     #[test]
