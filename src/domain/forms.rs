@@ -415,7 +415,9 @@ impl FieldDef {
                 Value::String(s)
             }
             FieldType::IndividualNumber => {
-                return Err("nonstop does not hold 個人番号 (番号法 第19条); the municipality obtains it".into())
+                return Err(
+                    "nonstop does not collect or keep a 個人番号 (番号法 第20条); the municipality obtains it".into()
+                )
             }
         };
         Ok(parsed)
