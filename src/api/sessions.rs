@@ -43,11 +43,11 @@ pub async fn create_session(
     if !(60..=limits.max_ttl_seconds).contains(&ttl) {
         return Err(Error::field("ttl_seconds", format!("must be between 60 and {}", limits.max_ttl_seconds)));
     }
-    let now = state.clock.now();
     let session = state
-        .write_family(principal, path.into_inner(), move |conn, _, family| {
-            let session = principals::create_session(conn, &family.id, &key_id, chrono::Duration::seconds(ttl), now)?;
-            audit::record(conn, &actor, Event::new(AuditAction::SessionCreated, "family", family.id), now)?;
+        .write_family(principal, path.into_inner(), move |conn, uc, family| {
+            let session =
+                principals::create_session(conn, &family.id, &key_id, chrono::Duration::seconds(ttl), uc.now)?;
+            audit::record(conn, &actor, Event::new(AuditAction::SessionCreated, "family", family.id), uc.now)?;
             Ok(session)
         })
         .await?;
@@ -65,12 +65,11 @@ pub async fn delete_sessions(
 ) -> Result<HttpResponse, Error> {
     let Caller { principal, actor } = caller;
     access::vendor_app(&principal)?;
-    let now = state.clock.now();
     state
-        .write_family(principal, path.into_inner(), move |conn, _, family| {
+        .write_family(principal, path.into_inner(), move |conn, uc, family| {
             let ended = principals::end_family_sessions(conn, &family.id)?;
             let event = Event::new(AuditAction::SessionsRevoked, "family", family.id).detail(ended.to_string());
-            audit::record(conn, &actor, event, now)
+            audit::record(conn, &actor, event, uc.now)
         })
         .await?;
     Ok(HttpResponse::NoContent().finish())

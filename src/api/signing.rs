@@ -109,13 +109,13 @@ pub async fn register_signing_certificate(
 ) -> Result<HttpResponse, Error> {
     let Caller { principal, actor } = caller;
     let (family_id, guardian_id) = path.into_inner();
-    let (verifier, now) = (state.verifier.clone(), state.clock.now());
+    let verifier = state.verifier.clone();
     let (registrar, target) = (actor.clone(), ("guardian", guardian_id.clone()));
     let registered = state
         .write_family(principal, family_id, move |conn, uc, family| {
             let registered = signing::register_certificate(conn, uc, &verifier, &family, &guardian_id, &body.0)?;
             let event = Event::new(AuditAction::SigningCertificateRegistered, "guardian", guardian_id);
-            audit::record(conn, &registrar, event, now)?;
+            audit::record(conn, &registrar, event, uc.now)?;
             Ok(registered)
         })
         .await;
