@@ -92,10 +92,9 @@ pub async fn update_family(
     path: web::Path<String>,
     body: ValidJson<FamilyPatch>,
 ) -> Result<HttpResponse, Error> {
-    let now = state.clock.now();
     let family = state
         .write_family(principal, path.into_inner(), move |conn, uc, row| {
-            families::update(conn, &uc.keys, row, body.0, now)
+            families::update(conn, &uc.keys, row, body.0, uc.now)
         })
         .await?;
     Ok(HttpResponse::Ok().json(family))
