@@ -10,7 +10,8 @@ use crate::service::principals::Principal;
 
 /// Add a child: `expected` with a due date, or `born` with a birth date.
 #[utoipa::path(tag = "children", operation_id = "create_child", params(("family_id" = String, Path)), request_body = ChildInput,
-    responses((status = 201, description = "Added", body = Child)))]
+    responses((status = 201, description = "Added", body = Child),
+        (status = 409, description = "`too_many_children`: the family already has 20", body = crate::error::ErrorBody)))]
 #[post("/families/{family_id}/children")]
 pub async fn create_child(
     state: web::Data<AppState>,

@@ -15,6 +15,7 @@ use crate::service::principals::Principal;
     responses(
         (status = 201, description = "Registered", body = Device),
         (status = 200, description = "Already registered", body = Device),
+        (status = 409, description = "`too_many_devices`: the family already has 20 active", body = crate::error::ErrorBody),
     ))]
 #[post("/families/{family_id}/devices")]
 pub async fn register_device(

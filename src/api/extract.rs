@@ -10,6 +10,7 @@ use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 
 use crate::app::AppState;
+use crate::domain;
 use crate::error::{Error, FieldErrors};
 use crate::service::audit::Actor;
 use crate::service::principals::{self, Principal};
@@ -67,15 +68,25 @@ impl<T: DeserializeOwned + 'static> FromRequest for ValidJson<T> {
 }
 
 /// Parses JSON, turning serde's complaint into a field name and a problem.
+///
+/// A body that does not match the documented schema (type, required field, enum, pattern,
+/// range) is `invalid_body` (400); one that matches it but breaks a rule the schema cannot
+/// state (a check digit, see `domain::beyond_schema`) is `validation_failed` (422).
 pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, Error> {
-    let mut deserializer = serde_json::Deserializer::from_slice(body);
-    serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
+    let mut value: serde_json::Value = serde_json::from_slice(body).map_err(|e| {
+        invalid_body(&format!("the body is not valid JSON: {}", strip_position(&e.to_string())), FieldErrors::new())
+    })?;
+    // Every body this API takes is an object; serde would also read a struct from an array.
+    if !value.is_object() {
+        return Err(invalid_body(
+            "the body must be a JSON object",
+            FieldErrors::from([("body".into(), "must be a JSON object".into())]),
+        ));
+    }
+    whole_numbers_as_integers(&mut value);
+    serde_path_to_error::deserialize(value).map_err(|e| {
         let mut path = e.path().to_string();
-        let inner = e.into_inner();
-        let mut problem = strip_position(&inner.to_string());
-        if inner.is_syntax() || inner.is_eof() {
-            return invalid_body(&format!("the body is not valid JSON: {problem}"), FieldErrors::new());
-        }
+        let mut problem = e.into_inner().to_string();
         // A tagged body carries the path inside its variant in the message (service::tagged).
         if let Some((nested, rest)) = problem.strip_prefix(tagged::AT).and_then(|p| p.split_once("`: ")) {
             path = match (path.as_str(), nested) {
@@ -91,8 +102,30 @@ pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, Error> {
         let field = field_named_in(&problem)
             .map(|name| if path == "." { name.to_owned() } else { format!("{path}.{name}") })
             .unwrap_or_else(|| if path == "." { "body".to_owned() } else { path });
-        invalid_body(&format!("{field}: {problem}"), FieldErrors::from([(field.clone(), problem)]))
+        match problem.strip_prefix(domain::BEYOND_SCHEMA) {
+            Some(rule) => Error::field(field, rule),
+            None => invalid_body(&format!("{field}: {problem}"), FieldErrors::from([(field.clone(), problem)])),
+        }
     })
+}
+
+/// JSON has one kind of number, and JSON Schema counts `3000.0` as an integer: whole numbers
+/// written with a fraction are read as the integers they are (serde would refuse them).
+fn whole_numbers_as_integers(value: &mut serde_json::Value) {
+    use serde_json::Value;
+    match value {
+        Value::Number(n) => {
+            if let Some(f) = n.as_f64().filter(|f| n.is_f64() && f.fract() == 0.0) {
+                // Exactly representable: within ±2^53 every whole f64 is an integer as written.
+                if f.abs() <= 9_007_199_254_740_992.0 {
+                    *n = serde_json::Number::from(f as i64);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(whole_numbers_as_integers),
+        Value::Object(fields) => fields.values_mut().for_each(whole_numbers_as_integers),
+        _ => {}
+    }
 }
 
 fn invalid_body(message: &str, fields: FieldErrors) -> Error {

@@ -10,7 +10,8 @@ use crate::service::principals::Principal;
 
 /// Add a guardian.
 #[utoipa::path(tag = "guardians", operation_id = "create_guardian", params(("family_id" = String, Path)), request_body = GuardianInput,
-    responses((status = 201, description = "Added", body = Guardian)))]
+    responses((status = 201, description = "Added", body = Guardian),
+        (status = 409, description = "`too_many_guardians`: the family already has 4", body = crate::error::ErrorBody)))]
 #[post("/families/{family_id}/guardians")]
 pub async fn create_guardian(
     state: web::Data<AppState>,

@@ -49,7 +49,8 @@ pub async fn list_app_keys(state: web::Data<AppState>, principal: Principal) -> 
 }
 
 /// Create another API key, e.g. to rotate keys without downtime (vendor app).
-#[utoipa::path(tag = "keys", operation_id = "create_app_key", responses((status = 201, description = "Created; the secret is shown once", body = IssuedKey)))]
+#[utoipa::path(tag = "keys", operation_id = "create_app_key", responses((status = 201, description = "Created; the secret is shown once", body = IssuedKey),
+        (status = 409, description = "`too_many_keys`: the app already has 5 active", body = crate::error::ErrorBody)))]
 #[post("/app/keys")]
 pub async fn create_app_key(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, Error> {
     let app_id = access::vendor_app(&caller.principal)?.to_owned();

@@ -52,7 +52,8 @@ pub async fn get_notice(
 
 /// Replace a notice's contents; an approved notice needs approval again.
 #[utoipa::path(tag = "notices", operation_id = "update_notice", params(("code" = String, Path), ("notice_id" = String, Path)),
-    request_body = NoticeInput, responses((status = 200, description = "Back to draft", body = Notice)))]
+    request_body = NoticeInput, responses((status = 200, description = "Back to draft", body = Notice),
+        (status = 409, description = "`notice_not_editable`: sent or cancelled", body = crate::error::ErrorBody)))]
 #[put("/municipalities/{code}/notices/{notice_id}")]
 pub async fn update_notice(
     state: web::Data<AppState>,
@@ -91,7 +92,8 @@ pub async fn send_notice(
 
 /// Cancel a notice not yet sent.
 #[utoipa::path(tag = "notices", operation_id = "cancel_notice", params(("code" = String, Path), ("notice_id" = String, Path)),
-    responses((status = 200, description = "Cancelled", body = Notice)))]
+    responses((status = 200, description = "Cancelled", body = Notice),
+        (status = 409, description = "`notice_not_cancellable`: already sent or cancelled", body = crate::error::ErrorBody)))]
 #[post("/municipalities/{code}/notices/{notice_id}/cancel")]
 pub async fn cancel_notice(
     state: web::Data<AppState>,
@@ -174,7 +176,8 @@ pub struct ScheduleInput {
 /// Schedule an approved notice; it goes out at `send_at`, each family's pushes within its
 /// allowed hours.
 #[utoipa::path(tag = "notices", operation_id = "schedule_notice", params(("code" = String, Path), ("notice_id" = String, Path)),
-    request_body = ScheduleInput, responses((status = 200, description = "Scheduled", body = Notice)))]
+    request_body = ScheduleInput, responses((status = 200, description = "Scheduled", body = Notice),
+        (status = 409, description = "`notice_not_approved`, `approval_outdated`", body = crate::error::ErrorBody)))]
 #[post("/municipalities/{code}/notices/{notice_id}/schedule")]
 pub async fn schedule_notice(
     state: web::Data<AppState>,

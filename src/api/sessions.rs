@@ -15,7 +15,9 @@ use crate::service::principals::{self, ParentSession, Principal};
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SessionInput {
-    /// Lifetime in seconds (60 up to the configured maximum; the configured default when left out).
+    /// Lifetime in seconds (60 up to the configured maximum, 86400 unless the operator
+    /// chose another; the configured default when left out).
+    #[schema(minimum = 60, maximum = 86400)]
     ttl_seconds: Option<i64>,
 }
 
@@ -24,7 +26,8 @@ pub struct SessionInput {
 /// The token lets the parent's app call the API directly for this one family.
 #[utoipa::path(tag = "sessions", operation_id = "create_session", params(("family_id" = String, Path)),
     request_body = SessionInput,
-    responses((status = 201, description = "Minted; the token is shown once", body = ParentSession)))]
+    responses((status = 201, description = "Minted; the token is shown once", body = ParentSession),
+        (status = 409, description = "`too_many_sessions`: the family already has 20 active", body = crate::error::ErrorBody)))]
 #[post("/families/{family_id}/sessions")]
 pub async fn create_session(
     state: web::Data<AppState>,

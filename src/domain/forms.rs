@@ -176,7 +176,7 @@ struct FormsFile {
 #[serde(deny_unknown_fields)]
 pub struct RequiredWhen {
     pub when: String,
-    #[schema(value_type = Object)]
+    #[schema(value_type = Value)]
     pub is: Value,
     pub fields: Vec<String>,
 }

@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 /// Japanese there, so any well-formed tag is accepted here.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(try_from = "String", into = "String")]
-#[schema(value_type = String, example = "ja")]
+#[schema(value_type = String, example = "ja", pattern = "^[A-Za-z]{2,3}([-_][A-Za-z0-9]{1,8}){0,7}$")]
 pub struct LanguageTag(String);
 
 impl Default for LanguageTag {
@@ -17,11 +17,13 @@ impl Default for LanguageTag {
     }
 }
 
+const HINT: &str = "must be a BCP 47 language tag such as ja, en, zh-Hans, pt-BR or vi";
+
 impl LanguageTag {
     pub fn parse(input: &str) -> Result<Self, String> {
-        const HINT: &str = "must be a BCP 47 language tag such as ja, en, zh-Hans, pt-BR or vi";
         let text = input.trim().replace('_', "-");
-        if text.is_empty() || text.len() > 35 {
+        // A language and at most 7 subtags of 1–8 characters, as the documented pattern says.
+        if text.split('-').count() > 8 {
             return Err(HINT.into());
         }
         let mut parts = text.split('-');
@@ -65,8 +67,14 @@ impl LanguageTag {
 
 impl TryFrom<String> for LanguageTag {
     type Error = String;
+    /// The API takes the documented pattern exactly: no spaces around the tag.
     fn try_from(value: String) -> Result<Self, String> {
-        Self::parse(&value)
+        if value.trim() != value {
+            return Err(HINT.into());
+        }
+        // `ja-x` matches the pattern; a private-use `x` with nothing after it is a rule beyond it.
+        let ends_in_private_use = value.rsplit(['-', '_']).next().is_some_and(|t| t.eq_ignore_ascii_case("x"));
+        Self::parse(&value).map_err(|e| if ends_in_private_use { super::beyond_schema(e) } else { e })
     }
 }
 

@@ -25,6 +25,15 @@ pub use municipality::MunicipalityCode;
 pub use postal_code::PostalCode;
 pub use quiet_hours::QuietHours;
 
+/// Marks a refusal by a rule the OpenAPI schema cannot state (a check digit, say), for a value
+/// that matches the documented pattern: the API answers it with 422, not 400 (`api::extract`).
+pub const BEYOND_SCHEMA: &str = "\u{1e}rule: ";
+
+/// A refusal of a value that matches its documented pattern, by a rule beyond it.
+pub fn beyond_schema(problem: impl std::fmt::Display) -> String {
+    format!("{BEYOND_SCHEMA}{problem}")
+}
+
 /// Declares a closed set of values stored as snake_case text, with its JSON form, its
 /// OpenAPI schema and the conversions to and from the database column.
 #[macro_export]

@@ -15,11 +15,13 @@ pub fn check_digit(first_five: &[u8; 5]) -> u8 {
     ((11 - sum % 11) % 10) as u8
 }
 
+const SHAPE: &str = "must be the 6-digit 全国地方公共団体コード (5-digit code and check digit), e.g. 131016";
+
 impl MunicipalityCode {
     pub fn parse(input: &str) -> Result<Self, String> {
         let text = input.trim();
         if !text.bytes().all(|b| b.is_ascii_digit()) || !(text.len() == 5 || text.len() == 6) {
-            return Err("must be the 6-digit 全国地方公共団体コード (5-digit code and check digit), e.g. 131016".into());
+            return Err(SHAPE.into());
         }
         let digits: Vec<u8> = text.bytes().map(|b| b - b'0').collect();
         let mut first_five = [0u8; 5];
@@ -54,7 +56,15 @@ impl MunicipalityCode {
 impl TryFrom<String> for MunicipalityCode {
     type Error = String;
     fn try_from(value: String) -> Result<Self, String> {
-        Self::parse(&value)
+        // The API takes exactly its documented pattern, six digits (no spaces around them);
+        // the prefecture, the check digit and a prefecture's own code are rules beyond it.
+        let six_digits = value.len() == 6 && value.bytes().all(|b| b.is_ascii_digit());
+        match Self::parse(&value) {
+            Ok(code) if six_digits => Ok(code),
+            Ok(_) => Err(SHAPE.into()),
+            Err(e) if six_digits => Err(super::beyond_schema(e)),
+            Err(e) => Err(e),
+        }
     }
 }
 

@@ -20,9 +20,11 @@ use crate::error::FieldErrors;
 pub struct MunicipalityOverride {
     /// 団体名, e.g. `千代田区`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(min_length = 1, max_length = 100)]
     pub name: Option<String>,
     /// Days closed every year besides the national ones, `MM-DD` (沖縄県 `06-23`).
     #[serde(default)]
+    #[schema(max_items = 40)]
     pub extra_closed_days: Vec<String>,
     /// Per procedure id: what differs from the catalog.
     #[serde(default)]
@@ -61,11 +63,14 @@ pub struct ProcedureOverride {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Office {
-    #[schema(example = "千代田区役所 戸籍住民課")]
+    #[schema(example = "千代田区役所 戸籍住民課", min_length = 1, max_length = 100)]
     pub name: String,
+    /// An https URL.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 2048)]
     pub url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 24)]
     pub phone: Option<String>,
 }
 
@@ -96,14 +101,13 @@ impl MunicipalityOverride {
                 errors.insert(format!("extra_closed_days[{i}]"), e);
             }
         }
-        let distinct: std::collections::BTreeSet<&str> = self.extra_closed_days.iter().map(|d| d.trim()).collect();
-        if distinct.len() > MAX_EXTRA_CLOSED_DAYS {
+        if self.extra_closed_days.len() > MAX_EXTRA_CLOSED_DAYS {
             errors.insert(
                 "extra_closed_days".into(),
                 format!(
                     "at most {MAX_EXTRA_CLOSED_DAYS} days a year besides weekends and national holidays: \
                      offices must stay open on about 200 days a year ({} given)",
-                    distinct.len()
+                    self.extra_closed_days.len()
                 ),
             );
         }
@@ -131,8 +135,11 @@ impl MunicipalityOverride {
                     errors.insert(format!("{path}.office.name"), e.replace("a name", "an office name"));
                 }
                 if let Some(url) = &office.url {
-                    if !url::Url::parse(url).is_ok_and(|u| u.scheme() == "https") {
-                        errors.insert(format!("{path}.office.url"), "must be an https URL".into());
+                    if url.len() > 2048 || !url::Url::parse(url).is_ok_and(|u| u.scheme() == "https") {
+                        errors.insert(
+                            format!("{path}.office.url"),
+                            "must be an https URL (2048 characters at most)".into(),
+                        );
                     }
                 }
                 if let Some(phone) = &office.phone {

@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 /// forms people type on phones (`１００－０００１`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(try_from = "String", into = "String")]
-#[schema(value_type = String, example = "100-0001", pattern = "^[0-9]{3}-[0-9]{4}$")]
+#[schema(value_type = String, example = "100-0001", pattern = "^[0-9０-９]{3}[-－‐−ー]?[0-9０-９]{4}$")]
 pub struct PostalCode(String);
 
 impl PostalCode {
@@ -35,7 +35,11 @@ impl PostalCode {
 
 impl TryFrom<String> for PostalCode {
     type Error = String;
+    /// The API takes the documented pattern exactly: no spaces around the code.
     fn try_from(value: String) -> Result<Self, String> {
+        if value.trim() != value {
+            return Err("must be 7 digits, written 1000001 or 100-0001, without spaces".into());
+        }
         Self::parse(&value)
     }
 }

@@ -18,10 +18,10 @@ pub struct QuietHours {
 #[serde(deny_unknown_fields)]
 pub struct QuietHoursText {
     /// When the quiet time begins, e.g. `20:00`.
-    #[schema(example = "20:00")]
+    #[schema(example = "20:00", pattern = "^([01][0-9]|2[0-3]):[0-5][0-9]$")]
     pub start: String,
-    /// When pushes are allowed again, e.g. `09:00`.
-    #[schema(example = "09:00")]
+    /// When pushes are allowed again, e.g. `09:00`; not the same as `start`.
+    #[schema(example = "09:00", pattern = "^([01][0-9]|2[0-3]):[0-5][0-9]$")]
     pub end: String,
 }
 
@@ -44,9 +44,12 @@ impl Default for QuietHours {
     }
 }
 
+/// Exactly `HH:MM`, as the documented pattern says (chrono alone would also take `7:00`).
 fn parse_hhmm(field: &str, text: &str) -> Result<u16, String> {
-    let time = NaiveTime::parse_from_str(text.trim(), "%H:%M")
-        .map_err(|_| format!("{field} must be a time of day written HH:MM (00:00–23:59)"))?;
+    let time = NaiveTime::parse_from_str(text, "%H:%M")
+        .ok()
+        .filter(|_| text.len() == 5)
+        .ok_or_else(|| format!("{field} must be a time of day written HH:MM (00:00–23:59)"))?;
     Ok((time.hour() * 60 + time.minute()) as u16)
 }
 
@@ -98,8 +101,9 @@ impl TryFrom<QuietHoursText> for QuietHours {
     fn try_from(text: QuietHoursText) -> Result<Self, String> {
         let start = parse_hhmm("start", &text.start)?;
         let end = parse_hhmm("end", &text.end)?;
-        Self::from_minutes(i32::from(start), i32::from(end))
-            .ok_or_else(|| "start and end must differ: quiet hours cannot be empty or the whole day".into())
+        Self::from_minutes(i32::from(start), i32::from(end)).ok_or_else(|| {
+            super::beyond_schema("start and end must differ: quiet hours cannot be empty or the whole day")
+        })
     }
 }
 

@@ -47,11 +47,15 @@ pub fn kana(input: &str) -> Result<String, String> {
 }
 
 /// A Japanese phone number: 10 or 11 digits starting with 0, or +81 followed by the number
-/// without its leading 0; hyphens, spaces and parentheses are allowed and kept out.
+/// without its leading 0; hyphens, spaces and parentheses are allowed and kept out (24
+/// characters at most in all).
 pub fn phone(input: &str) -> Result<String, String> {
     const HINT: &str = "must be a Japanese phone number such as 03-1234-5678 or 090-1234-5678";
     let mut digits = String::new();
     let text = input.trim();
+    if text.chars().count() > 24 {
+        return Err(HINT.into());
+    }
     let rest = text.strip_prefix("+81").inspect(|_r| {
         digits.push('0');
     });

@@ -46,9 +46,11 @@ pub struct ChildInput {
     pub status: ChildStatus,
     pub due_date: Option<NaiveDate>,
     pub birth_date: Option<NaiveDate>,
-    #[schema(example = 3000)]
+    #[schema(example = 3000, minimum = 200, maximum = 7000)]
     pub birth_weight_grams: Option<i32>,
+    #[schema(min_length = 1, max_length = 100)]
     pub full_name: Option<String>,
+    #[schema(min_length = 1, max_length = 100)]
     pub full_name_kana: Option<String>,
     pub sex: Option<Sex>,
 }
@@ -68,13 +70,13 @@ pub struct ChildPatch {
     #[schema(value_type = Option<NaiveDate>)]
     pub birth_date: Option<Option<NaiveDate>>,
     #[serde(default, deserialize_with = "patch::nullable")]
-    #[schema(value_type = Option<i32>)]
+    #[schema(value_type = Option<i32>, minimum = 200, maximum = 7000)]
     pub birth_weight_grams: Option<Option<i32>>,
     #[serde(default, deserialize_with = "patch::nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 100)]
     pub full_name: Option<Option<String>>,
     #[serde(default, deserialize_with = "patch::nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 100)]
     pub full_name_kana: Option<Option<String>>,
     #[serde(default, deserialize_with = "patch::nullable")]
     #[schema(value_type = Option<Sex>)]

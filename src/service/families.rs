@@ -51,7 +51,7 @@ pub struct Family {
 pub struct FamilyInput {
     pub municipality_code: MunicipalityCode,
     pub postal_code: Option<PostalCode>,
-    #[schema(example = "千代田1-1-1")]
+    #[schema(example = "千代田1-1-1", min_length = 1, max_length = 200)]
     pub address: Option<String>,
     #[serde(default)]
     pub preferred_language: LanguageTag,
@@ -61,10 +61,13 @@ pub struct FamilyInput {
     #[serde(default)]
     pub single_parent: bool,
     #[serde(default)]
+    #[schema(max_items = 10)]
     pub circumstances: Vec<Circumstance>,
     #[serde(default)]
+    #[schema(max_items = 4)]
     pub guardians: Vec<GuardianInput>,
     #[serde(default)]
+    #[schema(max_items = 20)]
     pub children: Vec<ChildInput>,
 }
 
@@ -80,7 +83,7 @@ pub struct FamilyPatch {
     #[schema(value_type = Option<PostalCode>)]
     pub postal_code: Option<Option<PostalCode>>,
     #[serde(default, deserialize_with = "patch::nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 200)]
     pub address: Option<Option<String>>,
     pub preferred_language: Option<LanguageTag>,
     pub quiet_hours: Option<QuietHours>,
@@ -89,6 +92,7 @@ pub struct FamilyPatch {
     pub health_insurance: Option<Option<HealthInsurance>>,
     pub single_parent: Option<bool>,
     /// Replaces the whole list.
+    #[schema(max_items = 10)]
     pub circumstances: Option<Vec<Circumstance>>,
 }
 
@@ -118,6 +122,7 @@ pub fn create(
     if input.children.len() as i64 > children::MAX_PER_FAMILY {
         check.fail("children", format!("a family holds at most {} children", children::MAX_PER_FAMILY));
     }
+    check_circumstances(&mut check, &input.circumstances);
     let mut new_guardians = Vec::new();
     for (i, g) in input.guardians.into_iter().enumerate() {
         match guardians::prepare(g, today, &format!("guardians[{i}].")) {
@@ -198,6 +203,9 @@ pub fn update(
             "a move is recorded as a 'moved' event, which keeps its date and lets nonstop re-plan",
         );
     }
+    if let Some(circumstances) = &change.circumstances {
+        check_circumstances(&mut check, circumstances);
+    }
     let address = match change.address {
         Some(Some(a)) => check.check("address", text::address(&a)).map(Some),
         Some(None) => Some(None),
@@ -273,6 +281,15 @@ pub fn list(
 }
 
 /// Stored as sorted, comma-separated text (a set: order and repeats carry no meaning).
+/// The most circumstances a family lists (repeats are kept once).
+const MAX_CIRCUMSTANCES: usize = 10;
+
+fn check_circumstances(check: &mut FieldCheck, circumstances: &[Circumstance]) {
+    if circumstances.len() > MAX_CIRCUMSTANCES {
+        check.fail("circumstances", format!("at most {MAX_CIRCUMSTANCES} circumstances"));
+    }
+}
+
 fn encode_circumstances(circumstances: &[Circumstance]) -> String {
     let set: std::collections::BTreeSet<&str> = circumstances.iter().map(|c| c.as_str()).collect();
     set.into_iter().collect::<Vec<_>>().join(",")

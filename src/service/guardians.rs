@@ -41,12 +41,12 @@ pub struct Guardian {
 #[serde(deny_unknown_fields)]
 pub struct GuardianInput {
     pub relationship: Relationship,
-    #[schema(example = "山田 花子")]
+    #[schema(example = "山田 花子", min_length = 1, max_length = 100)]
     pub full_name: String,
-    #[schema(example = "ヤマダ ハナコ")]
+    #[schema(example = "ヤマダ ハナコ", min_length = 1, max_length = 100)]
     pub full_name_kana: Option<String>,
     pub birth_date: Option<NaiveDate>,
-    #[schema(example = "090-1234-5678")]
+    #[schema(example = "090-1234-5678", max_length = 24)]
     pub phone: Option<String>,
 }
 
@@ -55,15 +55,16 @@ pub struct GuardianInput {
 #[serde(deny_unknown_fields)]
 pub struct GuardianPatch {
     pub relationship: Option<Relationship>,
+    #[schema(min_length = 1, max_length = 100)]
     pub full_name: Option<String>,
     #[serde(default, deserialize_with = "patch::nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 100)]
     pub full_name_kana: Option<Option<String>>,
     #[serde(default, deserialize_with = "patch::nullable")]
     #[schema(value_type = Option<NaiveDate>)]
     pub birth_date: Option<Option<NaiveDate>>,
     #[serde(default, deserialize_with = "patch::nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 24)]
     pub phone: Option<Option<String>>,
 }
 

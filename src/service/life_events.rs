@@ -52,9 +52,11 @@ pub struct PregnancyEvent {
 pub struct BirthEvent {
     pub date: NaiveDate,
     pub child_id: Option<String>,
-    #[schema(example = 3000)]
+    #[schema(example = 3000, minimum = 200, maximum = 7000)]
     pub birth_weight_grams: Option<i32>,
+    #[schema(min_length = 1, max_length = 100)]
     pub full_name: Option<String>,
+    #[schema(min_length = 1, max_length = 100)]
     pub full_name_kana: Option<String>,
     pub sex: Option<Sex>,
 }
@@ -66,6 +68,7 @@ pub struct MovedEvent {
     pub date: NaiveDate,
     pub municipality_code: MunicipalityCode,
     pub postal_code: Option<PostalCode>,
+    #[schema(min_length = 1, max_length = 200)]
     pub address: Option<String>,
 }
 

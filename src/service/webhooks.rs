@@ -34,6 +34,7 @@ crate::text_enum! {
 pub struct WebhookInput {
     /// An `https://` URL on a public host name (no IP address, no internal name); requests go
     /// only to public addresses and follow no redirects.
+    #[schema(max_length = 2048)]
     pub url: String,
 }
 
@@ -62,6 +63,9 @@ pub struct Webhook {
 
 /// The URL, if its shape lets nonstop call it (`outbound::check_url`).
 fn check_url(input: &str, allowed_hosts: &[String]) -> Result<String, Error> {
+    if input.len() > 2048 {
+        return Err(Error::field("url", "must be at most 2048 characters"));
+    }
     let url = url::Url::parse(input.trim()).map_err(|_| Error::field("url", "must be an absolute URL"))?;
     crate::outbound::check_url(&url, allowed_hosts).map_err(|problem| Error::field("url", problem))?;
     Ok(url.to_string())

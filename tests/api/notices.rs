@@ -56,6 +56,11 @@ async fn an_audience_by_age_picks_exactly_those_families_of_the_municipality() {
     assert_eq!(size, json!({ "audience_size": 3 }), "17, 18 and 19 months in 131016, none from 131130");
     let (_, all) = app.post("/v1/municipalities/131016/notices/audience-preview", &staff, json!({})).await;
     assert_eq!(all["audience_size"], 5);
+    // A range that selects nothing is refused here as in a notice, not counted as 0.
+    let empty = json!({ "child_age_months": { "min": 0, "max": -1 } });
+    let (status, error) = app.post("/v1/municipalities/131016/notices/audience-preview", &staff, empty).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{error}");
+    assert!(error["fields"]["child_age_months"].is_string(), "{error}");
 }
 
 #[actix_web::test]

@@ -114,7 +114,7 @@ pub struct DraftField {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub options: Vec<String>,
     pub required: bool,
-    #[schema(value_type = Object)]
+    #[schema(value_type = Value)]
     pub value: Option<Value>,
     pub origin: Option<Origin>,
     /// Where nonstop takes the value from: a profile path (`applicant.full_name`), `parent`,
@@ -127,7 +127,7 @@ pub struct DraftField {
     pub comment: Option<String>,
     /// When the parent typed this value and the profile now holds another: the profile's
     /// value, for the parent to compare (nonstop never overwrites what the parent typed).
-    #[schema(value_type = Object)]
+    #[schema(value_type = Value)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub profile_value: Option<Value>,
 }

@@ -13,7 +13,7 @@ use crate::db::schema::{children, families, tasks};
 use crate::db::DbConnection;
 use crate::domain::enums::{ChildStatus, HealthInsurance};
 use crate::domain::{periods, MunicipalityCode};
-use crate::error::Error;
+use crate::error::{Error, FieldCheck};
 use crate::service::planning::TaskStatus;
 
 /// Families read per query while resolving an audience: memory stays bounded.
@@ -38,7 +38,10 @@ pub struct Audience {
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MonthRange {
+    #[schema(minimum = 0, maximum = 276)]
     pub min: i64,
+    /// At least `min`.
+    #[schema(minimum = 0, maximum = 276)]
     pub max: i64,
 }
 
@@ -105,6 +108,23 @@ pub(super) fn for_each_recipient(
     Ok(count)
 }
 
+impl Audience {
+    /// Refuses ranges that select nothing or lie beyond what nonstop holds; fields are named
+    /// under `prefix` (`audience.` inside a notice).
+    pub fn check(&self, check: &mut FieldCheck, prefix: &str) {
+        if let Some(r) = self.child_age_months {
+            if r.min < 0 || r.max < r.min || r.max > 12 * 23 {
+                check.fail(&format!("{prefix}child_age_months"), "needs 0 <= min <= max <= 276");
+            }
+        }
+        for (field, range) in [("child_born_between", self.child_born_between), ("due_between", self.due_between)] {
+            if range.is_some_and(|r| r.to < r.from) {
+                check.fail(&format!("{prefix}{field}"), "`to` must not be before `from`");
+            }
+        }
+    }
+}
+
 /// How many resident families the audience reaches (never who).
 pub fn audience_size(
     conn: &mut DbConnection,
@@ -112,6 +132,9 @@ pub fn audience_size(
     audience: &Audience,
     today: NaiveDate,
 ) -> Result<i64, Error> {
+    let mut check = FieldCheck::default();
+    audience.check(&mut check, "");
+    check.finish()?;
     for_each_recipient(conn, code.as_str(), audience, today, |_, _| Ok(()))
 }
 

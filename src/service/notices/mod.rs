@@ -62,7 +62,9 @@ text_enum! {
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NoticeText {
+    #[schema(min_length = 1, max_length = 100)]
     pub title: String,
+    #[schema(min_length = 1, max_length = 10000)]
     pub body: String,
 }
 
@@ -70,13 +72,20 @@ pub struct NoticeText {
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NoticeLink {
+    #[schema(min_length = 1, max_length = 100)]
     pub title: String,
     /// An https URL.
+    #[schema(max_length = 2048)]
     pub url: String,
+    #[schema(minimum = 0)]
     pub size_bytes: Option<i64>,
     /// SHA-256 of the file, hex.
+    #[schema(pattern = "^[0-9A-Fa-f]{64}$")]
     pub sha256: Option<String>,
 }
+
+/// The most links a notice carries.
+pub const MAX_LINKS: usize = 10;
 
 text_enum! {
     /// Whether a questionnaire takes one choice or several.
@@ -90,9 +99,11 @@ text_enum! {
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Questionnaire {
+    #[schema(min_length = 1, max_length = 100)]
     pub question: String,
     pub kind: AnswerKind,
     /// 2 to 20 choices.
+    #[schema(min_items = 2, max_items = 20)]
     pub choices: Vec<String>,
     /// Whether a free-text answer is accepted.
     #[serde(default)]
@@ -109,6 +120,7 @@ pub struct NoticeInput {
     /// Language tag → title and body; Japanese (`ja`) is required.
     pub texts: BTreeMap<String, NoticeText>,
     #[serde(default)]
+    #[schema(max_items = 10)]
     pub links: Vec<NoticeLink>,
     #[serde(default)]
     pub audience: Audience,
@@ -173,8 +185,15 @@ fn validate(input: &NoticeInput) -> Result<(), Error> {
             check.fail(&format!("texts.{language}.body"), crate::domain::individual_number::REFUSAL);
         }
     }
+    if input.links.len() > MAX_LINKS {
+        check.fail("links", format!("at most {MAX_LINKS} links"));
+    }
     for (i, link) in input.links.iter().enumerate() {
-        if !url::Url::parse(&link.url).is_ok_and(|u| u.scheme() == "https") {
+        check.check(&format!("links[{i}].title"), text::name(&link.title).map_err(|e| e.replace("a name", "a title")));
+        if link.size_bytes.is_some_and(|n| n < 0) {
+            check.fail(&format!("links[{i}].size_bytes"), "must not be negative");
+        }
+        if link.url.len() > 2048 || !url::Url::parse(&link.url).is_ok_and(|u| u.scheme() == "https") {
             check.fail(&format!("links[{i}].url"), "must be an https URL");
         }
         if link.sha256.as_ref().is_some_and(|h| h.len() != 64 || !h.bytes().all(|b| b.is_ascii_hexdigit())) {
@@ -193,19 +212,7 @@ fn validate(input: &NoticeInput) -> Result<(), Error> {
             );
         }
     }
-    if let Some(r) = input.audience.child_age_months {
-        if r.min < 0 || r.max < r.min || r.max > 12 * 23 {
-            check.fail("audience.child_age_months", "needs 0 <= min <= max <= 276");
-        }
-    }
-    for (field, range) in [
-        ("audience.child_born_between", input.audience.child_born_between),
-        ("audience.due_between", input.audience.due_between),
-    ] {
-        if range.is_some_and(|r| r.to < r.from) {
-            check.fail(field, "`to` must not be before `from`");
-        }
-    }
+    input.audience.check(&mut check, "audience.");
     check.finish()
 }
 

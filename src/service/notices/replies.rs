@@ -39,8 +39,20 @@ pub fn set_consent(
 #[serde(deny_unknown_fields)]
 pub struct ReplyInput {
     /// Indices of the chosen answers (exactly one for a single-choice question).
+    #[schema(schema_with = choice_indices)]
     pub choices: Vec<usize>,
+    #[schema(max_length = 2000)]
     pub free_text: Option<String>,
+}
+
+/// 1 to 20 indices of a questionnaire's choices (it has 2 to 20).
+fn choice_indices() -> utoipa::openapi::schema::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+    ArrayBuilder::new()
+        .items(ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(0)).maximum(Some(19)))
+        .min_items(Some(1))
+        .max_items(Some(20))
+        .build()
 }
 
 /// How many families chose each answer.

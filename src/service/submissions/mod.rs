@@ -144,6 +144,7 @@ pub struct SubmissionSummary {
 pub struct StatusChange {
     pub status: SubmissionStatus,
     /// A comment for the parent; required with `rejected` (the reason).
+    #[schema(min_length = 1, max_length = 1000)]
     pub comment: Option<String>,
     /// With `correction_requested`: what to correct, per field id of the form.
     #[serde(default)]
