@@ -14,7 +14,7 @@ use crate::domain;
 use crate::error::{Error, FieldErrors};
 use crate::service::audit::Actor;
 use crate::service::principals::{self, Principal};
-use crate::service::tagged;
+use crate::service::{strict_json, tagged};
 use crate::telemetry::RequestId;
 
 /// The largest JSON body accepted.
@@ -76,15 +76,8 @@ pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, Error> {
     let mut value: serde_json::Value = serde_json::from_slice(body).map_err(|e| {
         invalid_body(&format!("the body is not valid JSON: {}", strip_position(&e.to_string())), FieldErrors::new())
     })?;
-    // Every body this API takes is an object; serde would also read a struct from an array.
-    if !value.is_object() {
-        return Err(invalid_body(
-            "the body must be a JSON object",
-            FieldErrors::from([("body".into(), "must be a JSON object".into())]),
-        ));
-    }
     whole_numbers_as_integers(&mut value);
-    serde_path_to_error::deserialize(value).map_err(|e| {
+    strict_json::from_value(value).map_err(|e| {
         let mut path = e.path().to_string();
         let mut problem = e.into_inner().to_string();
         // A tagged body carries the path inside its variant in the message (service::tagged).

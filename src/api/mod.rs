@@ -8,6 +8,7 @@ mod children;
 mod devices;
 mod docs;
 mod drafts;
+mod examples;
 pub mod extract;
 mod families;
 mod guardians;
@@ -185,35 +186,38 @@ impl Modify for Conventions {
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         );
         let errors = [
-            ("400", "The body is not the JSON this operation takes; `fields` names the culprit"),
+            ("400", "The body is not what this document describes (a type, a required field, a pattern, a limit); `fields` names the culprit"),
             ("401", "No credential, or one that is unknown, revoked or expired"),
             ("403", "The caller's role may not do this"),
             ("404", "Not found, or not the caller's to see"),
-            ("422", "A value breaks a rule; `fields` names each one and the problem"),
+            ("422", "The body is what this document describes, but a value breaks a rule it cannot state (a check digit, a date in the future…); `fields` names each one and the problem"),
             ("429", "Too many requests with this credential; `Retry-After` says when to try again"),
         ];
-        for item in doc.paths.paths.values_mut() {
-            for operation in
-                [&mut item.get, &mut item.post, &mut item.patch, &mut item.put, &mut item.delete].into_iter().flatten()
-            {
-                let takes_body = operation.request_body.is_some();
-                let body_errors = takes_body
-                    .then_some(("415", "The body is not JSON (`Content-Type: application/json`), or is compressed"));
-                for (status, description) in errors.into_iter().chain(body_errors) {
-                    let response = Response::builder()
-                        .description(description)
-                        .content(
-                            "application/json",
-                            utoipa::openapi::Content::new(Some(Ref::from_schema_name("ErrorBody"))),
-                        )
-                        .build();
-                    operation.responses.responses.entry(status.to_owned()).or_insert(RefOr::T(response));
-                }
-                operation.security =
-                    Some(vec![utoipa::openapi::security::SecurityRequirement::new("bearer", Vec::<String>::new())]);
+        for operation in operations_mut(doc) {
+            let takes_body = operation.request_body.is_some();
+            let body_errors = takes_body
+                .then_some(("415", "The body is not JSON (`Content-Type: application/json`), or is compressed"));
+            for (status, description) in errors.into_iter().chain(body_errors) {
+                let response = Response::builder()
+                    .description(description)
+                    .content(
+                        "application/json",
+                        utoipa::openapi::Content::new(Some(Ref::from_schema_name("ErrorBody"))),
+                    )
+                    .build();
+                operation.responses.responses.entry(status.to_owned()).or_insert(RefOr::T(response));
             }
+            operation.security =
+                Some(vec![utoipa::openapi::security::SecurityRequirement::new("bearer", Vec::<String>::new())]);
         }
     }
+}
+
+/// Every operation of the document.
+fn operations_mut(doc: &mut Document) -> impl Iterator<Item = &mut utoipa::openapi::path::Operation> {
+    doc.paths.paths.values_mut().flat_map(|item| {
+        [&mut item.get, &mut item.post, &mut item.patch, &mut item.put, &mut item.delete].into_iter().flatten()
+    })
 }
 
 /// The OpenAPI document, built from the same `configure` the server uses; no database needed.
@@ -221,5 +225,6 @@ pub fn openapi() -> Document {
     let (_, mut document) =
         actix_web::App::new().into_utoipa_app().openapi(ApiDoc::openapi()).configure(configure).split_for_parts();
     Conventions.modify(&mut document);
+    examples::Examples.modify(&mut document);
     document
 }

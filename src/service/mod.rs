@@ -23,6 +23,7 @@ pub mod principals;
 pub mod profile;
 pub mod push_credentials;
 pub mod signing;
+pub mod strict_json;
 pub mod submissions;
 pub mod tagged;
 pub mod tasks;

@@ -133,8 +133,8 @@ pub fn set_apns(
     now: NaiveDateTime,
 ) -> Result<(), Error> {
     let mut check = FieldCheck::default();
-    if !input.key_pem.contains("-----BEGIN PRIVATE KEY-----") {
-        check.fail("key_pem", "must be the .p8 key in PEM (-----BEGIN PRIVATE KEY-----)");
+    if !is_apns_token_key(&input.key_pem) {
+        check.fail("key_pem", "must be the .p8 key in PEM (-----BEGIN PRIVATE KEY-----): a P-256 private key");
     }
     let ten = |v: &str| v.len() == 10 && v.bytes().all(|b| b.is_ascii_alphanumeric());
     if !ten(&input.key_id) {
@@ -151,6 +151,16 @@ pub fn set_apns(
     let credentials =
         ApnsCredentials { key_pem: input.key_pem, key_id: input.key_id, team_id: input.team_id, topic: input.topic };
     store(conn, keys, app_id, DeviceKind::Apns, (&credentials, &public), now)
+}
+
+/// Whether the text is what Apple issues for token authentication: a P-256 private key in
+/// PKCS#8 PEM. Checked when set, so that a wrong file is the vendor's 422 now rather than
+/// failed deliveries later.
+fn is_apns_token_key(pem: &str) -> bool {
+    pem.contains("-----BEGIN PRIVATE KEY-----")
+        && openssl::pkey::PKey::private_key_from_pem(pem.as_bytes())
+            .and_then(|key| key.ec_key())
+            .is_ok_and(|ec| ec.group().curve_name() == Some(openssl::nid::Nid::X9_62_PRIME256V1))
 }
 
 /// Stores an app's FCM service account. `token_uri` is the operator's token endpoint

@@ -28,7 +28,7 @@ pub fn split<'de, D: Deserializer<'de>>(
 
 /// Deserializes the chosen variant, keeping the path of a bad field in the message.
 pub fn variant<T: DeserializeOwned, E: de::Error>(body: Map<String, Value>) -> Result<T, E> {
-    serde_path_to_error::deserialize(Value::Object(body)).map_err(|e| {
+    super::strict_json::from_value(Value::Object(body)).map_err(|e| {
         let path = e.path().to_string();
         E::custom(format!("{AT}{path}`: {}", e.into_inner()))
     })

@@ -350,6 +350,35 @@ async fn subscriptions_to_unknown_hosts_and_bad_credentials_are_refused() {
 }
 
 #[actix_web::test]
+async fn an_apns_token_key_is_checked_when_set_and_never_shown_again() {
+    let app = TestApp::spawn().await;
+    let (_, key) = app.create_app("vendor");
+    let apns = |pem: &str| json!({ "key_pem": pem, "key_id": "ABC123DEFG", "team_id": "TEAM123456", "topic": "jp.example.app" });
+    // The PEM header alone is not a key; nor is a key on another curve.
+    let p384 = ec_key_pem(openssl::nid::Nid::SECP384R1);
+    for pem in ["-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n", &p384] {
+        let (status, error) = app.call(Method::PUT, "/v1/app/push-credentials/apns", Some(&key), Some(apns(pem))).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{error}");
+        assert!(error["fields"]["key_pem"].as_str().is_some_and(|e| e.contains("P-256")), "{error}");
+    }
+    // A .p8 key as Apple issues it: a P-256 key in PKCS#8.
+    let p8 = ec_key_pem(openssl::nid::Nid::X9_62_PRIME256V1);
+    let (status, set) = app.call(Method::PUT, "/v1/app/push-credentials/apns", Some(&key), Some(apns(&p8))).await;
+    assert_eq!(status, StatusCode::OK, "{set}");
+    assert_eq!(set["apns"]["key_id"], "ABC123DEFG");
+    let (_, shown) = app.get("/v1/app/push-credentials", &key).await;
+    assert_eq!(shown["apns"]["topic"], "jp.example.app");
+    assert!(!shown.to_string().contains("PRIVATE KEY"), "the key is never shown: {shown}");
+}
+
+/// A fresh EC private key on `curve`, in PKCS#8 PEM.
+fn ec_key_pem(curve: openssl::nid::Nid) -> String {
+    let group = openssl::ec::EcGroup::from_curve_name(curve).expect("curve");
+    let key = openssl::ec::EcKey::generate(&group).and_then(openssl::pkey::PKey::from_ec_key).expect("key");
+    String::from_utf8(key.private_key_to_pem_pkcs8().expect("pem")).expect("utf-8")
+}
+
+#[actix_web::test]
 async fn the_scheduler_records_each_due_reminder_exactly_once() {
     let web = WebPushMock::start().await;
     let app = TestApp::spawn_with(|s| s.jobs.scheduler = true).await;

@@ -99,6 +99,21 @@ async fn a_family_is_registered_read_corrected_and_deleted() {
     assert_eq!(status, StatusCode::OK, "{sibling}");
     assert_eq!(sibling["birth_weight_grams"], 3120);
 
+    // A child registered by mistake is removed, and nothing is left to do for it.
+    let mistake = json!({ "status": "born", "birth_date": "2025-06-01", "full_name": "山田 誤登録" });
+    let (status, mistake) = app.post(&format!("/v1/families/{id}/children"), &key, mistake).await;
+    assert_eq!(status, StatusCode::CREATED, "{mistake}");
+    let mistake_id = mistake["id"].as_str().expect("id");
+    let (_, tasks) = app.get(&format!("/v1/families/{id}/tasks"), &key).await;
+    assert!(tasks.as_array().expect("tasks").iter().any(|t| t["child_id"] == mistake_id), "{tasks}");
+    let (status, _) = app.delete(&format!("/v1/families/{id}/children/{mistake_id}"), &key).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, family) = app.get(&format!("/v1/families/{id}"), &key).await;
+    assert!(family["children"].as_array().expect("children").iter().all(|c| c["id"] != mistake_id));
+    let (_, tasks) = app.get(&format!("/v1/families/{id}/tasks"), &key).await;
+    let left = tasks.as_array().expect("tasks").iter().filter(|t| t["child_id"] == mistake_id && t["state"] == "open");
+    assert_eq!(left.count(), 0, "{tasks}");
+
     // Devices of each kind; the same token twice is one device.
     let web = web_push_device("https://fcm.googleapis.com/fcm/send/abc123");
     let (status, device) = app.post(&format!("/v1/families/{id}/devices"), &key, web.clone()).await;

@@ -146,11 +146,15 @@ impl TestApp {
         if let Some(body) = body {
             request = request.json(&body);
         }
-        let response = request.send().await.expect("request sent");
+        let request = request.build().expect("request");
+        let sent_body = request.body().and_then(|b| b.as_bytes()).and_then(|b| serde_json::from_slice(b).ok());
+        let (method, url) = (request.method().clone(), request.url().path().to_owned());
+        let response = self.client.execute(request).await.expect("request sent");
         let status = response.status();
         let text = response.text().await.expect("body");
         let value =
             if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        record_example(&method, &url, sent_body, status, &value);
         (status, value)
     }
 
@@ -176,6 +180,18 @@ impl TestApp {
         assert_eq!(status, StatusCode::CREATED, "{family}");
         family["id"].as_str().expect("id").to_owned()
     }
+}
+
+/// With `NONSTOP_RECORD_EXAMPLES=<folder>`, every call is written there as one JSON file: the
+/// raw material of the documented examples (`openapi/record-examples` picks and merges them).
+fn record_example(method: &Method, path: &str, request: Option<Value>, status: StatusCode, response: &Value) {
+    let Some(folder) = std::env::var_os("NONSTOP_RECORD_EXAMPLES") else { return };
+    let call = serde_json::json!({
+        "method": method.as_str(), "path": path, "request": request,
+        "status": status.as_u16(), "response": response,
+    });
+    let file = PathBuf::from(folder).join(format!("{}.json", uuid::Uuid::new_v4()));
+    std::fs::write(file, call.to_string()).expect("example recorded");
 }
 
 /// Quiet hours away from the pinned instant (12:00 in Japan), so pushes go out at once.

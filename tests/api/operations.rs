@@ -102,6 +102,25 @@ fn every_operation_is_named_verb_resource_and_documents_its_answers() {
 }
 
 #[test]
+fn every_operation_shows_an_example_call_the_tests_made() {
+    // Recorded from the suite by `openapi/record-examples`; an operation no test calls
+    // successfully has none, and this fails until one does.
+    let document: Value = serde_json::from_str(&nonstop::api::openapi().to_json().expect("json")).expect("parse");
+    for (path, item) in document["paths"].as_object().expect("paths") {
+        for (method, operation) in item.as_object().expect("item") {
+            let id = operation["operationId"].as_str().unwrap_or_default();
+            let body = &operation["requestBody"]["content"]["application/json"];
+            assert!(body.is_null() || !body["example"].is_null(), "{method} {path} ({id}): no example request");
+            let answered = operation["responses"].as_object().expect("responses").iter().any(|(status, response)| {
+                let content = &response["content"]["application/json"];
+                status.starts_with('2') && (content.is_null() || !content["example"].is_null())
+            });
+            assert!(answered, "{method} {path} ({id}): no example response");
+        }
+    }
+}
+
+#[test]
 fn both_backends_have_the_same_migrations() {
     let names = |backend: &str| {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations").join(backend);

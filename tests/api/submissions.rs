@@ -299,6 +299,18 @@ async fn birth_to_accepted_claim_through_a_correction_request() {
     let (_, inbox) = app.get(&format!("/v1/families/{family}/inbox"), key).await;
     assert!(inbox["items"].as_array().unwrap().iter().any(|e| e["template_id"] == "submission_accepted"));
 
+    // The family follows its own submissions, newest first: the accepted one and the one it
+    // corrected, with the municipality's comment on the field.
+    let (status, own) = app.get(&format!("/v1/families/{family}/submissions"), key).await;
+    assert_eq!(status, StatusCode::OK, "{own}");
+    let own: Vec<(&str, &str)> =
+        own.as_array().unwrap().iter().map(|s| (s["id"].as_str().unwrap(), s["status"].as_str().unwrap())).collect();
+    assert_eq!(own, vec![(second.as_str(), "accepted"), (first_id.as_str(), "correction_requested")]);
+    let (status, corrected) = app.get(&format!("/v1/families/{family}/submissions/{first_id}"), key).await;
+    assert_eq!(status, StatusCode::OK, "{corrected}");
+    let request = corrected["history"].as_array().unwrap().iter().find(|e| e["status"] == "correction_requested");
+    assert_eq!(request.unwrap()["field_comments"]["payment.account_number"], "口座番号が通帳と一致しません");
+
     // Nothing the parent typed or the card carries is stored in plaintext.
     assert_not_stored(app, &[ACCOUNT, "7654322", "山田\u{3000}花子", "ノンストップ銀行", "口座番号が通帳"]);
 }
