@@ -54,10 +54,18 @@ text_enum! {
 }
 
 text_enum! {
-    /// Whether a deadline is set by law or only recommended.
+    /// What a deadline means.
     pub enum DeadlineKind {
+        /// Set by law: after it the filing is late (and may be fined or refused).
         Legal => "legal",
+        /// Set by the municipality's own rules (条例, 規則, 募集要項), not by law: it varies by
+        /// municipality, and closed days extend it only where the municipality says so.
+        Municipal => "municipal",
+        /// Recommended: a later start is still allowed.
         Recommended => "recommended",
+        /// A benefit claim (児童手当): claimed by this date, the benefit is paid from the next
+        /// month; a later claim is still valid, but the months before it are not paid.
+        BenefitStartsNextMonth => "benefit_starts_next_month",
     }
 }
 
@@ -222,6 +230,9 @@ pub enum Condition {
     ChildAgeBelow { years: i64 },
     /// The household has a born child younger than this many years.
     HouseholdHasChildBelow { years: i64 },
+    /// The household has a born child who has not passed the first 31 March on or after
+    /// reaching this many years (児童手当's 児童: 18歳に達する日以後の最初の3月31日まで).
+    HouseholdHasChildThroughMarchAfter { years: i64 },
 }
 
 /// When to remind, relative to a date of the task.
@@ -269,6 +280,10 @@ pub struct Procedure {
     /// due date as before. Otherwise the birth ends it.
     #[serde(default)]
     pub continues_after_birth: bool,
+    /// After a move: the deadline counts from the planned move-out date (転出予定日) when the
+    /// move recorded one, not from the move (児童手当法 第8条第3項).
+    #[serde(default)]
+    pub deadline_from_planned_move_out: bool,
     pub subject: Subject,
     pub opens: DateRule,
     /// The end of the window; without it, the deadline ends the window.
@@ -356,13 +371,16 @@ impl Procedure {
         if self.trigger == Trigger::Moved && self.subject != Subject::Household {
             return Err("moved procedures are about the household".into());
         }
-        // 地方自治法4条の2④: a filing with the municipality due on a closed day may be made on the
-        // next open day; the catalog's defaults follow the law (a municipality may say otherwise).
-        if self.kind == ProcedureKind::Filing && self.files_with == FilesWith::Municipality {
+        // 地方自治法4条の2④: a period set by 法律・命令 for a filing with the municipality that ends
+        // on a closed day ends on the next open day; the catalog's defaults follow the law (a
+        // municipality may say otherwise). A municipality's own deadline (`municipal`) moves only
+        // where its 休日条例 says so, which its settings state.
+        let statutory = !matches!(self.deadline_kind, DeadlineKind::Municipal | DeadlineKind::Recommended);
+        if self.kind == ProcedureKind::Filing && self.files_with == FilesWith::Municipality && statutory {
             if let Some(deadline) = &self.deadline {
                 if deadline.closed_day != ClosedDay::Next {
                     return Err(
-                        "deadline: a municipal filing's deadline moves to the next open day (closed_day = \"next\")"
+                        "deadline: a statutory deadline of a municipal filing moves to the next open day (closed_day = \"next\")"
                             .into(),
                     );
                 }

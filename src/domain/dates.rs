@@ -62,6 +62,18 @@ pub fn event_date(date: NaiveDate, today: NaiveDate) -> Result<NaiveDate, String
     Ok(date)
 }
 
+/// 転出予定日 of a move recorded on `moved`: on or before it, and at most 90 days before (a
+/// 転出届 is filed about 14 days ahead; later moves than planned happen, months apart do not).
+pub fn planned_move_out(planned: NaiveDate, moved: NaiveDate) -> Result<NaiveDate, String> {
+    if planned > moved {
+        return Err(format!("the planned move-out date cannot be after the move ({moved})"));
+    }
+    if planned < moved - Days::new(90) {
+        return Err(format!("the planned move-out date must be within 90 days before the move ({moved})"));
+    }
+    Ok(planned)
+}
+
 /// 出生体重: plausible weights of a live birth, in grams.
 pub fn birth_weight_grams(grams: i32) -> Result<i32, String> {
     if (200..=7_000).contains(&grams) {

@@ -70,6 +70,19 @@ pub fn age_reached(birth: NaiveDate, years: i64) -> NaiveDate {
     month_age_reached(birth, 12 * years)
 }
 
+/// 「N歳に達する日以後の最初の3月31日」: the end of the school year in which a child reaches
+/// `years` (児童手当's 児童 until 18). A child reaching it on 31 March itself ends that day.
+pub fn first_march_31_after_reaching(birth: NaiveDate, years: i64) -> NaiveDate {
+    let reached = age_reached(birth, years);
+    let march_31 = |year: i32| NaiveDate::from_ymd_opt(year, 3, 31).unwrap_or(reached);
+    let same_year = march_31(chrono::Datelike::year(&reached));
+    if reached <= same_year {
+        same_year
+    } else {
+        march_31(chrono::Datelike::year(&reached) + 1)
+    }
+}
+
 /// 出生X週Y日後: the birth day is 0週0日.
 pub fn weeks_days_after(birth: NaiveDate, weeks: i64, days: i64) -> NaiveDate {
     shift_days(birth, 7 * weeks + days)

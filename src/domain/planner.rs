@@ -86,6 +86,8 @@ pub struct FamilyFacts {
     pub quiet_hours: QuietHours,
     /// The date of the latest move, if any.
     pub moved_on: Option<NaiveDate>,
+    /// The latest move's 転出予定日, when it recorded one.
+    pub planned_move_out_on: Option<NaiveDate>,
     pub children: Vec<ChildFacts>,
     /// Closed tasks by closure key (`subject/procedure/occurrence`).
     pub closed: BTreeMap<String, Closure>,
@@ -153,6 +155,8 @@ pub fn local_instant(local: chrono::NaiveDateTime) -> DateTime<Utc> {
 struct Occurrence<'c> {
     child: Option<&'c ChildFacts>,
     anchor: NaiveDate,
+    /// What the deadline counts from: the anchor, or a move's 転出予定日.
+    deadline_anchor: NaiveDate,
     occurrence: i32,
     reason: String,
 }
@@ -181,8 +185,9 @@ pub fn plan<'a>(
             };
             let date = |rule: &DateRule| rule.date(occ.anchor, &ctx.calendar, &settings.extra_closed);
             let opens_on = date(opens_rule);
-            let deadline = deadline_rule.map(date);
-            let raw_deadline = deadline_rule.map(|r| r.raw_date(occ.anchor, &ctx.calendar, &settings.extra_closed));
+            let deadline = deadline_rule.map(|r| r.date(occ.deadline_anchor, &ctx.calendar, &settings.extra_closed));
+            let raw_deadline =
+                deadline_rule.map(|r| r.raw_date(occ.deadline_anchor, &ctx.calendar, &settings.extra_closed));
             let closes_on = closes_rule.map(date).or(deadline).unwrap_or(opens_on);
             if periods::shift_days(closes_on, PAST_DAYS_KEPT) < today {
                 continue;
@@ -236,6 +241,7 @@ fn occurrences<'c>(
                 c.due_date.map(|due| Occurrence {
                     child: Some(c),
                     anchor: due,
+                    deadline_anchor: due,
                     occurrence: 0,
                     reason: format!("due date {due}"),
                 })
@@ -247,6 +253,7 @@ fn occurrences<'c>(
                 c.birth_date.map(|born| Occurrence {
                     child: Some(c),
                     anchor: born,
+                    deadline_anchor: born,
                     occurrence: 0,
                     reason: format!("born {born}"),
                 })
@@ -254,11 +261,19 @@ fn occurrences<'c>(
             .collect(),
         Trigger::Moved => facts
             .moved_on
-            .map(|moved| Occurrence {
-                child: None,
-                anchor: moved,
-                occurrence: moved.format("%Y%m%d").to_string().parse().unwrap_or(0),
-                reason: format!("moved to {} on {moved}", facts.municipality_code),
+            .map(|moved| {
+                let planned = facts.planned_move_out_on.filter(|_| procedure.deadline_from_planned_move_out);
+                let reason = match planned {
+                    Some(out) => format!("moved to {} on {moved} (planned move-out {out})", facts.municipality_code),
+                    None => format!("moved to {} on {moved}", facts.municipality_code),
+                };
+                Occurrence {
+                    child: None,
+                    anchor: moved,
+                    deadline_anchor: planned.unwrap_or(moved),
+                    occurrence: moved.format("%Y%m%d").to_string().parse().unwrap_or(0),
+                    reason,
+                }
             })
             .into_iter()
             .collect(),
@@ -273,10 +288,18 @@ fn occurrences<'c>(
             let anchor = NaiveDate::from_ymd_opt(year, 1, 1).unwrap_or(today);
             let reason = format!("every year ({year})");
             match procedure.subject {
-                Subject::Household => vec![Occurrence { child: None, anchor, occurrence: year, reason }],
+                Subject::Household => {
+                    vec![Occurrence { child: None, anchor, deadline_anchor: anchor, occurrence: year, reason }]
+                }
                 Subject::Child => children
                     .filter(|c| c.status == ChildStatus::Born)
-                    .map(|c| Occurrence { child: Some(c), anchor, occurrence: year, reason: reason.clone() })
+                    .map(|c| Occurrence {
+                        child: Some(c),
+                        anchor,
+                        deadline_anchor: anchor,
+                        occurrence: year,
+                        reason: reason.clone(),
+                    })
                     .collect(),
             }
         }
@@ -310,18 +333,22 @@ fn applies(
                 (opens <= periods::age_reached(born, *years)).then(|| format!("younger than {years} on {opens}"))
             }
             Condition::HouseholdHasChildBelow { years } => {
-                let on = occ.anchor;
-                facts
-                    .children
-                    .iter()
-                    .filter_map(|c| c.birth_date)
-                    .any(|born| born <= on && on <= periods::age_reached(born, *years))
+                household_child_until(facts, occ.anchor, |born| periods::age_reached(born, *years))
                     .then(|| format!("a child younger than {years}"))
+            }
+            Condition::HouseholdHasChildThroughMarchAfter { years } => {
+                household_child_until(facts, occ.anchor, |born| periods::first_march_31_after_reaching(born, *years))
+                    .then(|| format!("a child until the 31 March after turning {years}"))
             }
         };
         reasons.push(reason?);
     }
     Some(reasons)
+}
+
+/// Whether a born child of the household is, on `on`, born and not past `until(birth)`.
+fn household_child_until(facts: &FamilyFacts, on: NaiveDate, until: impl Fn(NaiveDate) -> NaiveDate) -> bool {
+    facts.children.iter().filter_map(|c| c.birth_date).any(|born| born <= on && on <= until(born))
 }
 
 fn add_reminders(
@@ -359,7 +386,7 @@ mod tests {
     use super::*;
     use chrono::{Datelike, Days, Timelike};
 
-    use crate::domain::catalog::{ClosedDay, FilesWith, ProcedureKind};
+    use crate::domain::catalog::{ClosedDay, DeadlineKind, FilesWith, ProcedureKind};
 
     fn d(text: &str) -> NaiveDate {
         NaiveDate::parse_from_str(text, "%Y-%m-%d").expect("date")
@@ -374,6 +401,7 @@ mod tests {
             circumstances: vec![],
             quiet_hours: QuietHours::default(),
             moved_on: None,
+            planned_move_out_on: None,
             children,
             closed: BTreeMap::new(),
         }
@@ -518,6 +546,38 @@ mod tests {
     }
 
     #[test]
+    fn a_municipal_deadline_is_not_extended_past_closed_days_unless_the_municipality_says_so() {
+        // 地方自治法 第4条の2第4項 extends periods set by 法律・命令. A municipality's own deadline
+        // (its 募集要項, its 条例) moves only where its 休日条例 has a 期限の特例 clause.
+        let ctx = PlanningContext::shipped();
+        let settings = ctx.resolve("131016", None);
+        let toddler = family("131016", vec![born("c1", d("2025-06-01"), 3000)]);
+        let nursery = plan(&toddler, &ctx, &settings, d("2026-09-20"));
+        let nursery = task(&nursery, "nursery_april_application");
+        assert_eq!(nursery.procedure.deadline_kind, DeadlineKind::Municipal);
+        assert_eq!(nursery.deadline, Some(d("2026-10-31")), "a Saturday, kept");
+        // Born 11/14: the 15-day subsidy date 11/29 is a Sunday and stays; the 国保 届出 (law,
+        // 14 days) moves from Saturday 11/28 to Monday 11/30.
+        let baby = plan(&family("131016", vec![born("c1", d("2026-11-14"), 3000)]), &ctx, &settings, d("2026-11-20"));
+        assert_eq!(task(&baby, "infant_medical_subsidy").deadline, Some(d("2026-11-29")));
+        assert_eq!(task(&baby, "kokuho_enrollment").deadline, Some(d("2026-11-30")));
+        // A municipality whose 休日条例 extends its own deadlines says so in its settings.
+        let extends: MunicipalityOverride = toml::from_str(
+            r#"
+            [procedures.nursery_april_application]
+            deadline = { rule = "month_day", on = "10-31", closed_day = "next" }
+            "#,
+        )
+        .expect("override");
+        let extended = ctx.resolve("131016", Some(&extends));
+        let nursery = plan(&toddler, &ctx, &extended, d("2026-09-20"));
+        assert_eq!(task(&nursery, "nursery_april_application").deadline, Some(d("2026-11-02")));
+        // The rotavirus date is the recommended standard, not the legal window.
+        let rotavirus = task(&baby, "vaccine_rotavirus").procedure;
+        assert_eq!(rotavirus.deadline_kind, DeadlineKind::Recommended);
+    }
+
+    #[test]
     fn a_move_plans_under_the_new_municipality() {
         let ctx = PlanningContext::shipped();
         let mut facts = family("131016", vec![born("c1", d("2026-11-10"), 3000)]);
@@ -535,6 +595,46 @@ mod tests {
         assert!(before.tasks.iter().any(|t| t.key.ends_with("@131016")));
         let transfer = task(&after, "child_allowance_transfer_claim");
         assert_eq!(transfer.deadline, Some(d("2026-12-07")), "11/20 + 15 = 12/5 (Sat) → 12/7");
+    }
+
+    #[test]
+    fn the_child_allowance_after_a_move_counts_from_the_planned_move_out_date() {
+        // 児童手当法 第8条第3項: 15 days from the day after the 転出予定日. Planned 11/15, moved
+        // 11/20: 11/30, not 12/7 (a claim on 12/1 would lose December).
+        let ctx = PlanningContext::shipped();
+        let settings = ctx.resolve("141003", None);
+        let mut facts = family("141003", vec![born("c1", d("2026-11-10"), 3000)]);
+        facts.moved_on = Some(d("2026-11-20"));
+        facts.planned_move_out_on = Some(d("2026-11-15"));
+        let after = plan(&facts, &ctx, &settings, d("2026-11-22"));
+        let transfer = task(&after, "child_allowance_transfer_claim");
+        assert_eq!(transfer.deadline, Some(d("2026-11-30")));
+        assert_eq!(transfer.opens_on, d("2026-11-20"), "filed at the new municipality, after moving in");
+        assert!(transfer.reasons[0].contains("planned move-out 2026-11-15"), "{:?}", transfer.reasons);
+        // Other procedures after the move still count from the move (国保 転入: 14 days).
+        assert_eq!(task(&after, "kokuho_transfer").raw_deadline, Some(d("2026-12-04")));
+    }
+
+    #[test]
+    fn a_child_counts_for_the_allowance_until_the_31_march_after_turning_18() {
+        // Since 2024-10 児童手当 covers 児童 until 18歳に達する日以後の最初の3月31日.
+        let ctx = PlanningContext::shipped();
+        let settings = ctx.resolve("141003", None);
+        // Born 2008-06-02: 18 on 2026-06-01, still a 児童 until 2027-03-31.
+        let mut facts = family("141003", vec![born("c1", d("2008-06-02"), 3000)]);
+        facts.moved_on = Some(d("2026-11-20"));
+        let after = plan(&facts, &ctx, &settings, d("2026-11-22"));
+        assert!(ids(&after).contains(&"child_allowance_transfer_claim"), "{:?}", ids(&after));
+        // Born 2007-06-02: past 2026-03-31, no longer.
+        facts.children = vec![born("c1", d("2007-06-02"), 3000)];
+        let after = plan(&facts, &ctx, &settings, d("2026-11-22"));
+        assert!(!ids(&after).contains(&"child_allowance_transfer_claim"));
+        assert_eq!(
+            periods::first_march_31_after_reaching(d("2008-04-01"), 18),
+            d("2026-03-31"),
+            "reached on 3/31 itself"
+        );
+        assert_eq!(periods::first_march_31_after_reaching(d("2008-04-02"), 18), d("2027-03-31"));
     }
 
     #[test]
@@ -617,8 +717,13 @@ mod tests {
                     continue;
                 };
                 let rule = t.procedure.deadline.as_ref().map(|r| r.closed_day);
-                if t.procedure.kind == ProcedureKind::Filing && t.procedure.files_with == FilesWith::Municipality {
-                    assert_eq!(rule, Some(ClosedDay::Next));
+                let statutory =
+                    !matches!(t.procedure.deadline_kind, DeadlineKind::Municipal | DeadlineKind::Recommended);
+                if t.procedure.kind == ProcedureKind::Filing
+                    && t.procedure.files_with == FilesWith::Municipality
+                    && statutory
+                {
+                    assert_eq!(rule, Some(ClosedDay::Next), "{}", t.procedure.id);
                 }
                 if rule == Some(ClosedDay::Next) {
                     assert!(

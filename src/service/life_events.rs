@@ -70,6 +70,10 @@ pub struct MovedEvent {
     pub postal_code: Option<PostalCode>,
     #[schema(min_length = 1, max_length = 200)]
     pub address: Option<String>,
+    /// 転出予定日: the planned move-out date given to the old municipality, when known (on or
+    /// before `date`, at most 90 days before). The 児童手当 claim's 15 days count from the day
+    /// after it (児童手当法 第8条第3項), which is earlier than the move itself.
+    pub planned_move_out_date: Option<NaiveDate>,
 }
 
 /// The household's health insurance changed (e.g. 国保 ↔ 被用者保険).
@@ -157,6 +161,9 @@ pub struct LifeEvent {
 /// Life events one family may record: a lifetime of births, moves and changes, many times over.
 pub const MAX_PER_FAMILY: i64 = 200;
 
+/// The key of a move's 転出予定日 in the event's details (read back by the planner).
+pub const PLANNED_MOVE_OUT: &str = "planned_move_out_date";
+
 /// Records the event and applies it to the family, all or nothing.
 pub fn record(
     conn: &mut DbConnection,
@@ -213,8 +220,11 @@ pub fn record(
             };
             (LifeEventKind::Birth, date, Some(child.id), json!({ "birth_weight_grams": weight }))
         }
-        LifeEventInput::Moved(MovedEvent { date, municipality_code, postal_code, address }) => {
+        LifeEventInput::Moved(MovedEvent { date, municipality_code, postal_code, address, planned_move_out_date }) => {
             let address = check.check_opt("address", address, |a| text::address(&a));
+            if let Some(planned) = planned_move_out_date {
+                check.check("planned_move_out_date", dates::planned_move_out(planned, date));
+            }
             check.finish()?;
             let from = family.municipality_code.clone();
             diesel::update(families::table.find(&family.id))
@@ -225,7 +235,10 @@ pub fn record(
                     families::updated_at.eq(now),
                 ))
                 .execute(conn)?;
-            let details = json!({ "from_municipality_code": from, "to_municipality_code": municipality_code });
+            let mut details = json!({ "from_municipality_code": from, "to_municipality_code": municipality_code });
+            if let Some(planned) = planned_move_out_date {
+                details[PLANNED_MOVE_OUT] = json!(planned);
+            }
             (LifeEventKind::Moved, date, None, details)
         }
         LifeEventInput::HealthInsuranceChanged(HealthInsuranceChangedEvent { date, health_insurance }) => {

@@ -94,11 +94,22 @@ pub fn resolved_settings(
 pub fn facts(conn: &mut DbConnection, family: &FamilyRow) -> Result<FamilyFacts, Error> {
     let child_rows: Vec<ChildRow> =
         children::table.filter(children::family_id.eq(&family.id)).select(ChildRow::as_select()).load(conn)?;
-    let moved_on: Option<NaiveDate> = life_events::table
+    let last_move: Option<(NaiveDate, String)> = life_events::table
         .filter(life_events::family_id.eq(&family.id))
         .filter(life_events::kind.eq(LifeEventKind::Moved))
-        .select(diesel::dsl::max(life_events::occurred_on))
-        .first(conn)?;
+        .order((life_events::occurred_on.desc(), life_events::id.desc()))
+        .select((life_events::occurred_on, life_events::details))
+        .first(conn)
+        .optional()?;
+    let moved_on = last_move.as_ref().map(|(on, _)| *on);
+    let planned_move_out_on = match &last_move {
+        Some((_, details)) => {
+            let details: serde_json::Value =
+                serde_json::from_str(details).map_err(|e| Error::unreadable("life_events.details", &e))?;
+            details.get(super::life_events::PLANNED_MOVE_OUT).and_then(|d| d.as_str()).and_then(|d| d.parse().ok())
+        }
+        None => None,
+    };
     let closed: Vec<(String, String)> = tasks::table
         .filter(tasks::family_id.eq(&family.id))
         .filter(tasks::status.eq_any([TaskStatus::Done.as_str(), TaskStatus::Dismissed.as_str()]))
@@ -112,6 +123,7 @@ pub fn facts(conn: &mut DbConnection, family: &FamilyRow) -> Result<FamilyFacts,
         circumstances: decode_circumstances(&family.circumstances)?,
         quiet_hours: QuietHours::from_minutes(family.quiet_hours_start, family.quiet_hours_end).unwrap_or_default(),
         moved_on,
+        planned_move_out_on,
         children: child_rows
             .into_iter()
             .map(|c| {

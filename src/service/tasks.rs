@@ -100,16 +100,20 @@ pub struct PlannedNotification {
     pub send_at: DateTime<Utc>,
 }
 
-/// A planned task is overdue once its legal deadline or its window has passed; a passed
-/// recommended deadline leaves it open (a vaccine started late is still allowed).
+/// A planned task is overdue once its window has passed, or a deadline someone enforces (the
+/// law's, the municipality's); a passed recommended date, or a benefit's date after which a
+/// claim is still valid, leaves it open (a vaccine started late is still allowed).
 pub fn state(row: &TaskRow, deadline_kind: DeadlineKind, today: NaiveDate) -> Result<TaskState, Error> {
-    let legal_deadline = row.deadline_on.filter(|_| deadline_kind == DeadlineKind::Legal);
+    let enforced = matches!(deadline_kind, DeadlineKind::Legal | DeadlineKind::Municipal);
+    let enforced_deadline = row.deadline_on.filter(|_| enforced);
     Ok(match TaskStatus::from_stored(&row.status)? {
         TaskStatus::Done => TaskState::Done,
         TaskStatus::Dismissed => TaskState::Dismissed,
         TaskStatus::Cancelled => TaskState::Cancelled,
         TaskStatus::Planned if today < row.opens_on => TaskState::Upcoming,
-        TaskStatus::Planned if today > row.closes_on || legal_deadline.is_some_and(|d| today > d) => TaskState::Overdue,
+        TaskStatus::Planned if today > row.closes_on || enforced_deadline.is_some_and(|d| today > d) => {
+            TaskState::Overdue
+        }
         TaskStatus::Planned => TaskState::Open,
     })
 }

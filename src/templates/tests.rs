@@ -176,9 +176,9 @@ fn languages_fall_back_to_easy_japanese_then_english_then_japanese_and_say_which
     assert_eq!(render("fr"), "ja-x-easy", "a language nonstop does not write: やさしい日本語 first");
     assert_eq!(render("ja-JP"), "ja", "a family reading Japanese gets Japanese");
     // A template written in Japanese and English only.
-    let vaccine = samples(&templates.get("reminder_vaccine_bcg").expect("t").meta, false);
+    let transfer = samples(&templates.get("reminder_kokuho_transfer").expect("t").meta, false);
     let render =
-        |language: &str| templates.render("reminder_vaccine_bcg", language, &vaccine).expect("renders").language;
+        |language: &str| templates.render("reminder_kokuho_transfer", language, &transfer).expect("renders").language;
     assert_eq!(render("vi"), "en", "no やさしい日本語: English before Japanese");
     assert_eq!(render("ja-x-easy"), "ja", "a reader of やさしい日本語 reads Japanese, not English");
     assert_eq!(render("en-GB"), "en");

@@ -96,6 +96,11 @@ async fn bad_events_are_refused_and_change_nothing() {
             StatusCode::UNPROCESSABLE_ENTITY,
             "date",
         ),
+        (
+            json!({ "type": "moved", "date": tokyo_day(-2), "municipality_code": "131130", "planned_move_out_date": tokyo_day(-1) }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "planned_move_out_date",
+        ),
         (json!({ "type": "divorce", "date": tokyo_day(0) }), StatusCode::BAD_REQUEST, "type"),
     ];
     for (body, status, field) in cases {

@@ -79,6 +79,106 @@ async fn a_birth_recorded_brings_the_post_birth_tasks_with_their_deadlines() {
 }
 
 #[actix_web::test]
+async fn a_child_allowance_claim_after_its_15_day_date_is_still_open_and_worded_so() {
+    // 児童手当法 第8条第2項: paid from the month after the claim. The 15-day date only decides
+    // whether the birth month's claim is kept; a later claim is valid and loses months only.
+    let app = TestApp::spawn().await;
+    let (_, key) = app.create_app("vendor");
+    let born = tokyo_day(-25);
+    let family = app
+        .create_family(
+            &key,
+            json!({ "municipality_code": "131016", "health_insurance": "national",
+                    "children": [{ "status": "born", "birth_date": born, "birth_weight_grams": 3000 }] }),
+        )
+        .await;
+    let (_, tasks) = app.get(&format!("/v1/families/{family}/tasks"), &key).await;
+    let claim = one(&tasks, "child_allowance_claim");
+    assert_eq!(claim["deadline_kind"], "benefit_starts_next_month");
+    assert!(date(&claim["deadline"]) < date(&json!(tokyo_day(0))), "{claim}");
+    assert_eq!(claim["state"], "open", "a late claim is still a claim: {claim}");
+    // A statutory deadline passed is overdue (国保 資格取得届, 14 days).
+    assert_eq!(one(&tasks, "kokuho_enrollment")["state"], "overdue");
+    // One reminder after the date says the claim is still possible.
+    let (_, planned) = app.get(&format!("/v1/families/{family}/planned-notifications"), &key).await;
+    let after_date = planned
+        .as_array()
+        .expect("planned")
+        .iter()
+        .filter(|p| p["task_id"] == claim["id"] && date(&p["local_date"]) > date(&claim["deadline"]));
+    assert_eq!(after_date.count(), 1, "{planned}");
+
+    // No language calls the date a deadline; each says what a later claim costs.
+    never_called_a_deadline(&app, &key, "reminder_child_allowance_claim", &[10, 3, 0, -5]).await;
+    let preview = |days_left: i64| {
+        let body =
+            json!({ "language": "ja", "variables": { "opens_on": born, "due": "2026-12-10", "days_left": days_left } });
+        app.post("/v1/templates/reminder_child_allowance_claim/preview", &key, body)
+    };
+    let (_, before) = preview(3).await;
+    assert!(
+        before["body"].as_str().is_some_and(
+            |b| b.contains("令和8年12月10日（木）までに申請すると") && b.contains("遅れた月の分は受け取れません")
+        ),
+        "{before}"
+    );
+    let (_, late) = preview(-5).await;
+    assert!(late["title"].as_str().is_some_and(|t| t.contains("まだ申請できます")), "{late}");
+}
+
+/// The word each language uses for a deadline that ends a procedure.
+const DEADLINE_WORDS: [(&str, &str); 9] = [
+    ("ja", "期限"),
+    ("ja-x-easy", "しめきり"),
+    ("en", "deadline"),
+    ("vi", "Hạn chót"),
+    ("pt-BR", "prazo"),
+    ("zh-Hans", "截止"),
+    ("ko", "마감"),
+    ("tl", "huling araw"),
+    ("ne", "अन्तिम मिति"),
+];
+
+/// Renders the template in every language (its own text, not a fallback) at each number of days
+/// left, and finds no word for a deadline in it.
+async fn never_called_a_deadline(app: &TestApp, key: &str, template: &str, days: &[i64]) {
+    for (language, word) in DEADLINE_WORDS {
+        for days_left in days {
+            let variables = json!({ "opens_on": "2026-11-20", "due": "2026-12-10", "days_left": days_left });
+            let body = json!({ "language": language, "variables": variables });
+            let (status, text) = app.post(&format!("/v1/templates/{template}/preview"), key, body).await;
+            assert_eq!(status, StatusCode::OK, "{text}");
+            assert_eq!(text["language"], language, "written in {language}, not a fallback");
+            let words = format!("{} {}", text["title"], text["body"]);
+            assert!(!words.to_lowercase().contains(&word.to_lowercase()), "{template} {language} {days_left}: {words}");
+        }
+    }
+}
+
+#[actix_web::test]
+async fn the_childbirth_lump_sum_is_information_for_families_who_did_not_use_direct_payment() {
+    // Most births use the 直接支払制度 (健康保険法 第101条; the insurer pays the hospital): then
+    // there is nothing to file, so nonstop never sounds an alarm about it.
+    let app = TestApp::spawn().await;
+    let (_, key) = app.create_app("vendor");
+    let family = app
+        .create_family(
+            &key,
+            json!({ "municipality_code": "131016",
+                    "children": [{ "status": "born", "birth_date": tokyo_day(-3), "birth_weight_grams": 3000 }] }),
+        )
+        .await;
+    let (_, tasks) = app.get(&format!("/v1/families/{family}/tasks"), &key).await;
+    assert_eq!(one(&tasks, "childbirth_lump_sum")["kind"], "information");
+    never_called_a_deadline(&app, &key, "reminder_childbirth_lump_sum", &[700, 60, 0]).await;
+    let body =
+        json!({ "language": "ja", "variables": { "opens_on": "2026-11-20", "due": "2028-11-20", "days_left": 700 } });
+    let (_, ja) = app.post("/v1/templates/reminder_childbirth_lump_sum/preview", &key, body).await;
+    let text = ja["body"].as_str().unwrap_or_default();
+    assert!(text.contains("直接支払制度を使わなかった場合") && text.contains("手続きは要りません"), "{ja}");
+}
+
+#[actix_web::test]
 async fn birth_weight_and_insurance_choose_the_tasks() {
     let app = TestApp::spawn().await;
     let (_, key) = app.create_app("vendor");

@@ -188,6 +188,7 @@ fn synthetic_family(index: usize, today: NaiveDate) -> FamilyFacts {
         circumstances: if single_parent { vec![Circumstance::ReceivesChildSupportAllowance] } else { vec![] },
         quiet_hours: QuietHours::default(),
         moved_on: (rng.below(20) == 0).then(|| today - Days::new(rng.below(30))),
+        planned_move_out_on: None,
         children,
         closed: BTreeMap::new(),
     }
