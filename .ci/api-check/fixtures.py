@@ -3,11 +3,15 @@
 Reads the ids the vendor flow printed (examples/python-client/vendor_flow.py) on stdin and
 adds what a vendor flow does not make: a second app key (for the fuzzer to revoke), a notice
 written by one member of staff, approved by another and sent (an inbox entry for the family),
-and a spare staff key. Prints `NAME=value` lines for schemathesis.toml.
+and a submission: the confirmed 児童手当 draft signed with a test card (`nonstop-bench card`,
+signed here by the openssl command line as a card would sign). Prints `NAME=value` lines for
+schemathesis.toml.
 """
 
+import base64
 import json
 import os
+import subprocess
 import sys
 import urllib.request
 
@@ -23,6 +27,22 @@ def call(method, path, key, body=None):
     )
     with urllib.request.urlopen(request) as response:
         return json.load(response)
+
+
+def sign(family, draft, key):
+    """Signs the confirmed draft's document with the test card; returns the submission's id."""
+    card = os.environ["CARD_DIR"]
+    document = call("GET", f"/v1/families/{family}/drafts/{draft}", key)["confirmed"]["document"]
+    signature = subprocess.run(
+        ["openssl", "dgst", "-sha256", "-sign", os.path.join(card, "card-key.pem")],
+        input=document.encode(),
+        capture_output=True,
+        check=True,
+    ).stdout
+    certificate = open(os.path.join(card, "card.b64")).read().strip()
+    body = {"signature": base64.b64encode(signature).decode(), "certificate": certificate}
+    signed = call("POST", f"/v1/families/{family}/drafts/{draft}/signature", key, body)
+    return signed["submissions"][0]["id"]
 
 
 def main():
@@ -51,6 +71,7 @@ def main():
     inbox = call("GET", f"/v1/families/{family}/inbox", vendor)["items"]
     if not inbox:
         sys.exit("the sent notice reached no inbox")
+    submission = sign(family, made["draft_id"], vendor)
 
     ids = {
         "FAMILY_ID": family,
@@ -63,6 +84,7 @@ def main():
         "ENTRY_ID": inbox[0]["id"],
         "NOTICE_ID": notice,
         "KEY_ID": spare_key,
+        "SUBMISSION_ID": submission,
     }
     for name, value in ids.items():
         print(f"{name}={value}")

@@ -237,6 +237,11 @@ impl Card {
         signer.sign_oneshot_to_vec(bytes).expect("sign")
     }
 
+    /// The private key as PKCS#8 PEM, for signing outside this process (`openssl dgst -sign`).
+    pub fn key_pem(&self) -> Vec<u8> {
+        self.key.private_key_to_pem_pkcs8().expect("pem")
+    }
+
     pub fn sign(&self, bytes: &[u8]) -> String {
         base64::engine::general_purpose::STANDARD.encode(self.sign_raw(bytes, MessageDigest::sha256()))
     }

@@ -84,6 +84,20 @@ enum Command {
         #[arg(long, default_value_t = 2_000)]
         families: usize,
     },
+    /// Make a JPKI-shaped test authority and one card, as files: `root.pem` (for
+    /// `signatures.trust_anchor_files`), `card.b64` (the signing certificate, DER in base64, as
+    /// the API takes it) and `card-key.pem` (to sign with `openssl dgst -sha256 -sign`). For
+    /// rehearsals and CI against a running nonstop; never a real card.
+    Card {
+        /// 氏名 as on the card, e.g. "山田 花子".
+        #[arg(long)]
+        name: String,
+        /// 生年月日, YYYY-MM-DD.
+        #[arg(long)]
+        birth_date: String,
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
     /// Fan one reminder out to every device of N families through the real pipeline.
     Fanout {
         #[arg(long, default_value_t = 2_000)]
@@ -97,6 +111,19 @@ enum Command {
         #[arg(long)]
         compare_npm: bool,
     },
+}
+
+/// Writes a test authority's root and one card's certificate and key (`Command::Card`).
+fn write_card(clock: &Clock, name: &str, birth_date: &str, out: &std::path::Path) -> anyhow::Result<()> {
+    use anyhow::Context;
+    chrono::NaiveDate::parse_from_str(birth_date, "%Y-%m-%d").context("--birth-date must be YYYY-MM-DD")?;
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    let ca = jpki_ca::TestCa::new("JPKI", clock.now_utc());
+    let card = ca.issue(&jpki_ca::Holder::new(name, birth_date));
+    std::fs::write(out.join("root.pem"), ca.root_pem())?;
+    std::fs::write(out.join("card.b64"), card.certificate_base64())?;
+    std::fs::write(out.join("card-key.pem"), card.key_pem())?;
+    Ok(())
 }
 
 mod env;
@@ -127,6 +154,12 @@ fn main() {
         Command::Notice { families } => {
             if let Err(e) = notice::run(clock, families) {
                 eprintln!("notice: {e:#}");
+                std::process::exit(2);
+            }
+        }
+        Command::Card { name, birth_date, out } => {
+            if let Err(e) = write_card(&clock, &name, &birth_date, &out) {
+                eprintln!("card: {e:#}");
                 std::process::exit(2);
             }
         }
