@@ -70,6 +70,20 @@ text_enum! {
 }
 
 text_enum! {
+    /// How a filing with the municipality can be made.
+    pub enum Channel {
+        /// 電子申請 (マイナポータル or the municipality's own).
+        Online => "online",
+        /// 窓口: at the municipal office.
+        Counter => "counter",
+        /// 郵送: by post.
+        Mail => "mail",
+        /// Through the hospital or midwife (医療機関・助産所経由).
+        Hospital => "hospital",
+    }
+}
+
+text_enum! {
     /// Where the filing goes.
     pub enum FilesWith {
         /// 市区町村 (窓口 or マイナポータル).
@@ -294,6 +308,10 @@ pub struct Procedure {
     /// Who files (or acts).
     pub who: Names,
     pub files_with: FilesWith,
+    /// How a filing with the municipality can be made, as most municipalities take it; a
+    /// municipality's settings may say otherwise.
+    #[serde(default)]
+    pub channels: Vec<Channel>,
     #[serde(default)]
     pub conditions: Vec<Condition>,
     pub reminders: Vec<Reminder>,
@@ -385,6 +403,11 @@ impl Procedure {
                     );
                 }
             }
+        }
+        // How to file is what the reminder says: a municipal filing names its channels.
+        let municipal_filing = self.kind == ProcedureKind::Filing && self.files_with == FilesWith::Municipality;
+        if municipal_filing && self.channels.is_empty() {
+            return Err("channels: a municipal filing says how it can be made (online, counter, mail, hospital)".into());
         }
         if self.reminders.is_empty() {
             return Err("a procedure needs at least one reminder".into());

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::calendar::MonthDay;
-use super::catalog::{parse_month_day, Catalog, DateRule, Rule, Trigger};
+use super::catalog::{parse_month_day, Catalog, Channel, DateRule, Procedure, Rule, Trigger};
 use super::text;
 use crate::error::FieldErrors;
 
@@ -57,6 +57,11 @@ pub struct ProcedureOverride {
     pub deadline: Option<DateRule>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub office: Option<Office>,
+    /// How this municipality takes the filing (e.g. `["online", "counter"]` where it accepts
+    /// 出生届 online); replaces the catalog's channels.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(min_items = 1, max_items = 4)]
+    pub channels: Option<Vec<Channel>>,
 }
 
 /// 窓口: where to file, with the contact a parent needs.
@@ -130,6 +135,12 @@ impl MunicipalityOverride {
                     }
                 }
             }
+            if let Some(channels) = &setting.channels {
+                let distinct: std::collections::HashSet<_> = channels.iter().collect();
+                if channels.is_empty() || distinct.len() != channels.len() {
+                    errors.insert(format!("{path}.channels"), "must name each way of filing once, at least one".into());
+                }
+            }
             if let Some(office) = &setting.office {
                 if let Err(e) = text::name(&office.name) {
                     errors.insert(format!("{path}.office.name"), e.replace("a name", "an office name"));
@@ -183,6 +194,7 @@ impl ResolvedOverride {
                 merged.closes = setting.closes.clone().or(merged.closes.take());
                 merged.deadline = setting.deadline.clone().or(merged.deadline.take());
                 merged.office = setting.office.clone().or(merged.office.take());
+                merged.channels = setting.channels.clone().or(merged.channels.take());
             }
         }
         resolved
@@ -190,6 +202,11 @@ impl ResolvedOverride {
 
     pub fn procedure(&self, id: &str) -> Option<&ProcedureOverride> {
         self.procedures.get(id)
+    }
+
+    /// How the municipality takes a procedure's filing: its settings, else the catalog's.
+    pub fn channels<'a>(&'a self, procedure: &'a Procedure) -> &'a [Channel] {
+        self.procedure(&procedure.id).and_then(|s| s.channels.as_deref()).unwrap_or(&procedure.channels)
     }
 }
 

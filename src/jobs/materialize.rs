@@ -2,7 +2,7 @@
 //! reminder's key is the entry's dedupe key, and the reminder is marked sent in the same
 //! transaction.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -10,16 +10,20 @@ use diesel::prelude::*;
 use crate::db::rows::{FamilyRow, PlannedNotificationRow, TaskRow};
 use crate::db::schema::{families, planned_notifications, tasks};
 use crate::db::DbConnection;
+use crate::domain::catalog::Channel;
 use crate::domain::dates::tokyo_date;
+use crate::domain::overrides::ResolvedOverride;
+use crate::domain::planner::PlanningContext;
 use crate::error::Error;
 use crate::service::inbox::{self, EntryKind, NewEntry};
-use crate::service::planning::NotificationStatus;
+use crate::service::planning::{self, NotificationStatus};
 use crate::templates::{TemplateValue, Templates};
 
 /// Records up to `limit` due reminders; returns how many were handled.
 pub fn due_reminders(
     conn: &mut DbConnection,
     templates: &Templates,
+    planning: &PlanningContext,
     now: NaiveDateTime,
     limit: i64,
 ) -> Result<usize, Error> {
@@ -33,36 +37,67 @@ pub fn due_reminders(
         .select((PlannedNotificationRow::as_select(), TaskRow::as_select(), FamilyRow::as_select()))
         .load(conn)?;
     let today = tokyo_date(now.and_utc());
+    let mut settings: HashMap<String, ResolvedOverride> = HashMap::new();
     for (notification, task, family) in &due {
-        let due_on = task.deadline_on.unwrap_or(task.closes_on);
-        let values = BTreeMap::from([
-            ("opens_on".to_owned(), TemplateValue::Date(task.opens_on)),
-            ("due".to_owned(), TemplateValue::Date(due_on)),
-            ("days_left".to_owned(), TemplateValue::Integer((due_on - today).num_days())),
-        ]);
-        let status =
-            match templates.render(&format!("reminder_{}", task.procedure_id), &family.preferred_language, &values) {
-                Ok(rendered) => {
-                    let entry = NewEntry {
-                        dedupe_key: &notification.notification_key,
-                        kind: EntryKind::Reminder,
-                        rendered: &rendered,
-                        task_id: Some(&task.id),
-                        // A newer reminder of the same task replaces the older on the device
-                        // (Web Push topics are at most 32 URL-safe characters: the id without dashes).
-                        collapse_key: Some(task.id.replace('-', "")),
-                    };
-                    inbox::record(conn, family, entry, now)?;
-                    NotificationStatus::Sent
-                }
-                Err(problem) => {
-                    tracing::error!(template = %problem, "a reminder could not be rendered and is cancelled");
-                    NotificationStatus::Cancelled
-                }
-            };
+        if !settings.contains_key(&task.municipality_code) {
+            let resolved = planning::resolved_settings(conn, planning, &task.municipality_code)?;
+            settings.insert(task.municipality_code.clone(), resolved);
+        }
+        // How the family can file where it lives decides what the reminder says (窓口 only, or
+        // マイナポータル too).
+        let online = planning
+            .catalog
+            .get(&task.procedure_id)
+            .zip(settings.get(&task.municipality_code))
+            .is_some_and(|(procedure, settings)| settings.channels(procedure).contains(&Channel::Online));
+        let template_id = format!("reminder_{}", task.procedure_id);
+        let values = reminder_values(templates, &template_id, task, online, today);
+        let status = match templates.render(&template_id, &family.preferred_language, &values) {
+            Ok(rendered) => {
+                let entry = NewEntry {
+                    dedupe_key: &notification.notification_key,
+                    kind: EntryKind::Reminder,
+                    rendered: &rendered,
+                    task_id: Some(&task.id),
+                    // A newer reminder of the same task replaces the older on the device
+                    // (Web Push topics are at most 32 URL-safe characters: the id without dashes).
+                    collapse_key: Some(task.id.replace('-', "")),
+                };
+                inbox::record(conn, family, entry, now)?;
+                NotificationStatus::Sent
+            }
+            Err(problem) => {
+                tracing::error!(template = %problem, "a reminder could not be rendered and is cancelled");
+                NotificationStatus::Cancelled
+            }
+        };
         diesel::update(planned_notifications::table.find(&notification.id))
             .set((planned_notifications::status.eq(status), planned_notifications::updated_at.eq(now)))
             .execute(conn)?;
     }
     Ok(due.len())
+}
+
+/// The facts a reminder offers its template (dates, days left, whether the municipality takes
+/// the filing online), each template taking those it declares: templates refuse the others.
+fn reminder_values(
+    templates: &Templates,
+    template_id: &str,
+    task: &TaskRow,
+    online: bool,
+    today: chrono::NaiveDate,
+) -> BTreeMap<String, TemplateValue> {
+    let due_on = task.deadline_on.unwrap_or(task.closes_on);
+    let offered = [
+        ("opens_on", TemplateValue::Date(task.opens_on)),
+        ("due", TemplateValue::Date(due_on)),
+        ("days_left", TemplateValue::Integer((due_on - today).num_days())),
+        ("online", TemplateValue::Boolean(online)),
+    ];
+    let declared = templates.get(template_id).map(|t| &t.meta.variables);
+    offered
+        .into_iter()
+        .filter(|(name, _)| declared.is_some_and(|d| d.contains_key(*name)))
+        .map(|(name, value)| (name.to_owned(), value))
+        .collect()
 }

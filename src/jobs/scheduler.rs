@@ -129,9 +129,11 @@ pub async fn run_materialize(ctx: &JobContext, scheduled_for: NaiveDateTime) -> 
     run_job(ctx, "materialize", scheduled_for, || async {
         let mut total = 0;
         loop {
-            let (templates, now) = (ctx.templates.clone(), ctx.clock.now());
-            let handled =
-                ctx.db.write(move |conn| materialize::due_reminders(conn, &templates, now, MATERIALIZE_BATCH)).await?;
+            let (templates, planning, now) = (ctx.templates.clone(), ctx.planning.clone(), ctx.clock.now());
+            let handled = ctx
+                .db
+                .write(move |conn| materialize::due_reminders(conn, &templates, &planning, now, MATERIALIZE_BATCH))
+                .await?;
             total += handled;
             if handled < MATERIALIZE_BATCH as usize {
                 return Ok(total);

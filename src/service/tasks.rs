@@ -10,7 +10,7 @@ use super::utc;
 use crate::db::rows::TaskRow;
 use crate::db::schema::{planned_notifications, tasks};
 use crate::db::DbConnection;
-use crate::domain::catalog::{DeadlineKind, FilesWith, Names, ProcedureKind};
+use crate::domain::catalog::{Channel, DeadlineKind, FilesWith, Names, ProcedureKind};
 use crate::domain::overrides::{Office, ResolvedOverride};
 use crate::domain::planner::PlanningContext;
 use crate::error::Error;
@@ -61,6 +61,8 @@ pub struct Task {
     pub files_with: FilesWith,
     /// The municipality's office for it, when the municipality named one.
     pub office: Option<Office>,
+    /// How a filing with the municipality can be made there (online, counter, mail, hospital).
+    pub channels: Vec<Channel>,
     /// 根拠法令.
     pub legal_basis: String,
     pub source: String,
@@ -139,6 +141,7 @@ fn view(row: TaskRow, ctx: &PlanningContext, settings: &ResolvedOverride, today:
         who: procedure.who.clone(),
         files_with: procedure.files_with,
         office: settings.procedure(&row.procedure_id).and_then(|s| s.office.clone()),
+        channels: settings.channels(procedure).to_vec(),
         legal_basis: procedure.legal_basis.clone(),
         source: procedure.source.clone(),
         note: procedure.note.clone(),

@@ -108,6 +108,7 @@ async fn a_killed_server_delivers_every_delivery_after_restart() {
         ("opens_on", TemplateValue::Date(today)),
         ("due", TemplateValue::Date(today)),
         ("days_left", TemplateValue::Integer(3)),
+        ("online", TemplateValue::Boolean(false)),
     ];
     let rendered = templates
         .render("reminder_birth_registration", "ja", &values.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())

@@ -109,10 +109,10 @@ async fn a_child_allowance_claim_after_its_15_day_date_is_still_open_and_worded_
     assert_eq!(after_date.count(), 1, "{planned}");
 
     // No language calls the date a deadline; each says what a later claim costs.
-    never_called_a_deadline(&app, &key, "reminder_child_allowance_claim", &[10, 3, 0, -5]).await;
+    let variables = json!({ "opens_on": born, "due": "2026-12-10", "online": true });
+    never_called_a_deadline(&app, &key, "reminder_child_allowance_claim", variables, &[10, 3, 0, -5]).await;
     let preview = |days_left: i64| {
-        let body =
-            json!({ "language": "ja", "variables": { "opens_on": born, "due": "2026-12-10", "days_left": days_left } });
+        let body = json!({ "language": "ja", "variables": { "opens_on": born, "due": "2026-12-10", "days_left": days_left, "online": true } });
         app.post("/v1/templates/reminder_child_allowance_claim/preview", &key, body)
     };
     let (_, before) = preview(3).await;
@@ -124,6 +124,56 @@ async fn a_child_allowance_claim_after_its_15_day_date_is_still_open_and_worded_
     );
     let (_, late) = preview(-5).await;
     assert!(late["title"].as_str().is_some_and(|t| t.contains("まだ申請できます")), "{late}");
+}
+
+#[actix_web::test]
+async fn a_reminder_names_the_ways_the_municipality_takes_the_filing() {
+    // Most municipalities take the 出生届 on paper at a counter; one that takes it online says
+    // so in its settings, and its families' reminders say so too. 戸籍法 第25条・第51条: it may
+    // also be filed where the baby was born or at the 本籍地.
+    let app = TestApp::spawn().await;
+    let (_, key) = app.create_app("vendor");
+    let born = json!({ "municipality_code": "131016", "preferred_language": "ja",
+                       "children": [{ "status": "born", "birth_date": tokyo_day(-1), "birth_weight_grams": 3000 }] });
+    let counter_only = app.create_family(&key, born.clone()).await;
+    let (_, tasks) = app.get(&format!("/v1/families/{counter_only}/tasks"), &key).await;
+    assert_eq!(one(&tasks, "birth_registration")["channels"], json!(["counter"]));
+    assert_eq!(one(&tasks, "child_allowance_claim")["channels"], json!(["online", "counter"]));
+    let reminder = |family: String| {
+        let app = &app;
+        let key = &key;
+        async move {
+            app.make_due(&family, "birth_registration").await;
+            let (_, inbox) = app.get(&format!("/v1/families/{family}/inbox"), key).await;
+            let entry = inbox["items"]
+                .as_array()
+                .expect("items")
+                .iter()
+                .find(|e| e["template_id"] == "reminder_birth_registration")
+                .cloned();
+            entry.expect("the reminder")["body"].as_str().unwrap_or_default().to_owned()
+        }
+    };
+    let text = reminder(counter_only).await;
+    assert!(text.contains("窓口で行います") && !text.contains("マイナポータル"), "{text}");
+    assert!(text.contains("出生地や本籍地"), "{text}");
+
+    let staff = app.create_staff("131016");
+    let online = json!({ "procedures": { "birth_registration": { "channels": ["online", "counter"] } } });
+    let (status, body) =
+        app.call(reqwest::Method::PUT, "/v1/municipalities/131016/settings", Some(&staff), Some(online)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let takes_online = app.create_family(&key, born).await;
+    let (_, tasks) = app.get(&format!("/v1/families/{takes_online}/tasks"), &key).await;
+    assert_eq!(one(&tasks, "birth_registration")["channels"], json!(["online", "counter"]));
+    let text = reminder(takes_online).await;
+    assert!(text.contains("マイナポータル"), "{text}");
+    // A channel named twice, or none, is refused naming the setting.
+    let twice = json!({ "procedures": { "birth_registration": { "channels": ["counter", "counter"] } } });
+    let (status, error) =
+        app.call(reqwest::Method::PUT, "/v1/municipalities/131016/settings", Some(&staff), Some(twice)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{error}");
+    assert!(error["fields"]["procedures.birth_registration.channels"].is_string(), "{error}");
 }
 
 /// The word each language uses for a deadline that ends a procedure.
@@ -139,12 +189,13 @@ const DEADLINE_WORDS: [(&str, &str); 9] = [
     ("ne", "अन्तिम मिति"),
 ];
 
-/// Renders the template in every language (its own text, not a fallback) at each number of days
-/// left, and finds no word for a deadline in it.
-async fn never_called_a_deadline(app: &TestApp, key: &str, template: &str, days: &[i64]) {
+/// Renders the template in every language (its own text, not a fallback) with `variables` at each
+/// number of days left, and finds no word for a deadline in it.
+async fn never_called_a_deadline(app: &TestApp, key: &str, template: &str, variables: Value, days: &[i64]) {
     for (language, word) in DEADLINE_WORDS {
         for days_left in days {
-            let variables = json!({ "opens_on": "2026-11-20", "due": "2026-12-10", "days_left": days_left });
+            let mut variables = variables.clone();
+            variables["days_left"] = json!(days_left);
             let body = json!({ "language": language, "variables": variables });
             let (status, text) = app.post(&format!("/v1/templates/{template}/preview"), key, body).await;
             assert_eq!(status, StatusCode::OK, "{text}");
@@ -170,7 +221,8 @@ async fn the_childbirth_lump_sum_is_information_for_families_who_did_not_use_dir
         .await;
     let (_, tasks) = app.get(&format!("/v1/families/{family}/tasks"), &key).await;
     assert_eq!(one(&tasks, "childbirth_lump_sum")["kind"], "information");
-    never_called_a_deadline(&app, &key, "reminder_childbirth_lump_sum", &[700, 60, 0]).await;
+    let variables = json!({ "opens_on": "2026-11-20", "due": "2028-11-20" });
+    never_called_a_deadline(&app, &key, "reminder_childbirth_lump_sum", variables, &[700, 60, 0]).await;
     let body =
         json!({ "language": "ja", "variables": { "opens_on": "2026-11-20", "due": "2028-11-20", "days_left": 700 } });
     let (_, ja) = app.post("/v1/templates/reminder_childbirth_lump_sum/preview", &key, body).await;

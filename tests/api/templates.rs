@@ -11,7 +11,7 @@ async fn vendors_and_staff_preview_what_a_parent_would_see() {
     let (_, key) = app.create_app("vendor");
     let staff = app.create_staff("131016");
     let path = "/v1/templates/reminder_birth_registration/preview";
-    let variables = json!({ "opens_on": "2026-11-20", "due": "2026-12-01", "days_left": 3 });
+    let variables = json!({ "opens_on": "2026-11-20", "due": "2026-12-01", "days_left": 3, "online": false });
 
     let (status, ja) = app.post(path, &key, json!({ "language": "ja", "variables": variables })).await;
     assert_eq!(status, StatusCode::OK, "{ja}");
@@ -39,7 +39,7 @@ async fn vendors_and_staff_preview_what_a_parent_would_see() {
         .post(
             path,
             &key,
-            json!({ "language": "ja", "variables": { "opens_on": "2026-11-20", "due": "12/1", "days_left": 3 } }),
+            json!({ "language": "ja", "variables": { "opens_on": "2026-11-20", "due": "12/1", "days_left": 3, "online": false } }),
         )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);

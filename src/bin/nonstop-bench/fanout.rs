@@ -37,6 +37,7 @@ pub fn run(
                 ("opens_on".into(), TemplateValue::Date(bench.clock.today())),
                 ("due".into(), TemplateValue::Date(bench.clock.today())),
                 ("days_left".into(), TemplateValue::Integer(3)),
+                ("online".into(), TemplateValue::Boolean(false)),
             ]),
         )
         .map_err(|e| anyhow::anyhow!("{e}"))?;
