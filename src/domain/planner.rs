@@ -578,6 +578,54 @@ mod tests {
     }
 
     #[test]
+    fn the_mother_and_the_newborn_get_their_checks_and_the_premature_baby_its_medical_care() {
+        let ctx = PlanningContext::shipped();
+        let settings = ctx.resolve("131016", None);
+        let today = d("2026-11-22");
+        // 産婦健康診査 about 2 weeks and 1 month after the birth; 新生児聴覚検査 by 1 month.
+        let plan_for =
+            |grams| plan(&family("131016", vec![born("c1", d("2026-11-20"), grams)]), &ctx, &settings, today);
+        let term = plan_for(3000);
+        let mother = task(&term, "maternal_postnatal_checkups");
+        assert_eq!((mother.opens_on, mother.closes_on), (d("2026-11-30"), d("2026-12-31")));
+        let hearing = task(&term, "newborn_hearing_screening");
+        assert_eq!(
+            (hearing.deadline, hearing.procedure.deadline_kind),
+            (Some(d("2026-12-20")), DeadlineKind::Recommended)
+        );
+        // 母子保健法 第20条: 2,000 g or less at birth; 2,001 g is not (but is a 低体重児, under 2,500 g).
+        assert!(ids(&plan_for(2000)).contains(&"premature_infant_medical_care"));
+        let heavier = plan_for(2001);
+        assert!(!ids(&heavier).contains(&"premature_infant_medical_care"));
+        assert!(ids(&heavier).contains(&"low_birth_weight_notification"));
+        assert!(!ids(&term).contains(&"premature_infant_medical_care"));
+    }
+
+    #[test]
+    fn national_pension_exemptions_open_six_months_before_the_due_date_and_last_to_the_first_birthday() {
+        // 国民年金法 第88条の2 (届出は出産予定日の6か月前から) and 第88条の3 (from 2026-10-01, until 1).
+        let ctx = PlanningContext::shipped();
+        let settings = ctx.resolve("131016", None);
+        let mut expecting = family("131016", vec![expected("c1", d("2027-05-10"))]);
+        expecting.health_insurance = Some(HealthInsurance::National);
+        let plan_before = plan(&expecting, &ctx, &settings, d("2026-11-22"));
+        assert_eq!(task(&plan_before, "national_pension_prenatal_exemption").opens_on, d("2026-11-10"));
+        let mut parents = family("131016", vec![born("c1", d("2026-11-20"), 3000)]);
+        parents.health_insurance = Some(HealthInsurance::National);
+        let after = plan(&parents, &ctx, &settings, d("2026-11-22"));
+        assert_eq!(
+            task(&after, "national_pension_childcare_exemption").closes_on,
+            d("2027-11-19"),
+            "the day before the 1st birthday"
+        );
+        // A household on employees' insurance is not asked.
+        parents.health_insurance = Some(HealthInsurance::Employee);
+        assert!(
+            !ids(&plan(&parents, &ctx, &settings, d("2026-11-22"))).contains(&"national_pension_childcare_exemption")
+        );
+    }
+
+    #[test]
     fn a_move_plans_under_the_new_municipality() {
         let ctx = PlanningContext::shipped();
         let mut facts = family("131016", vec![born("c1", d("2026-11-10"), 3000)]);
