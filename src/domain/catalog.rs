@@ -132,6 +132,9 @@ text_enum! {
         ChildAllowance15Day => "child_allowance_15_day",
         /// A fixed day of the year (`on = "MM-DD"`), for yearly procedures.
         MonthDay => "month_day",
+        /// 就学の始期 (1 April of the child's first school year), moved by `n` years: `n = -1`
+        /// is the start of 年長, the year before elementary school.
+        SchoolEntry => "school_entry",
     }
 }
 
@@ -212,6 +215,11 @@ impl DateRule {
             Rule::AgeYears => periods::age_reached(anchor, self.n),
             Rule::WeeksDays => periods::weeks_days_after(anchor, self.n, 0),
             Rule::ChildAllowance15Day => periods::child_allowance_deadline(anchor, calendar, extra_closed),
+            Rule::SchoolEntry => {
+                let entry = periods::school_entry(anchor);
+                let year = entry.year() + i32::try_from(self.n).unwrap_or(0);
+                NaiveDate::from_ymd_opt(year, 4, 1).unwrap_or(entry)
+            }
             Rule::MonthDay => {
                 let (month, day) = self.on.as_deref().and_then(|on| parse_month_day(on).ok()).unwrap_or((1, 1));
                 NaiveDate::from_ymd_opt(anchor.year(), month, day).unwrap_or(anchor)

@@ -83,6 +83,20 @@ pub fn first_march_31_after_reaching(birth: NaiveDate, years: i64) -> NaiveDate 
     }
 }
 
+/// 就学の始期 (学校教育法 第17条): the beginning of the first school year (1 April) after the
+/// day following the day a child reaches 6. Born 2020-04-01: 2026-04-01; born 2020-04-02:
+/// 2027-04-01 (早生まれ ends on 1 April).
+pub fn school_entry(birth: NaiveDate) -> NaiveDate {
+    let from = shift_days(age_reached(birth, 6), 1);
+    let april_1 = |year: i32| NaiveDate::from_ymd_opt(year, 4, 1).unwrap_or(from);
+    let same_year = april_1(chrono::Datelike::year(&from));
+    if from <= same_year {
+        same_year
+    } else {
+        april_1(chrono::Datelike::year(&from) + 1)
+    }
+}
+
 /// 出生X週Y日後: the birth day is 0週0日.
 pub fn weeks_days_after(birth: NaiveDate, weeks: i64, days: i64) -> NaiveDate {
     shift_days(birth, 7 * weeks + days)

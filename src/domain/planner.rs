@@ -626,6 +626,22 @@ mod tests {
     }
 
     #[test]
+    fn the_second_mr_vaccine_falls_in_the_year_before_elementary_school() {
+        // 予防接種法施行令 第1条の3: 就学の始期の1年前の日から前日まで (年長). A child born on
+        // 1 April starts school a year before one born on 2 April.
+        let ctx = PlanningContext::shipped();
+        let settings = ctx.resolve("131016", None);
+        for (born_on, opens, ends) in
+            [("2020-04-01", "2025-04-01", "2026-03-31"), ("2020-04-02", "2026-04-01", "2027-03-31")]
+        {
+            let plan = plan(&family("131016", vec![born("c1", d(born_on), 3000)]), &ctx, &settings, d("2025-03-01"));
+            let mr = task(&plan, "vaccine_mr_second");
+            assert_eq!((mr.opens_on, mr.closes_on, mr.deadline), (d(opens), d(ends), Some(d(ends))), "born {born_on}");
+        }
+        assert_eq!(periods::school_entry(d("2019-12-31")), d("2026-04-01"));
+    }
+
+    #[test]
     fn a_move_plans_under_the_new_municipality() {
         let ctx = PlanningContext::shipped();
         let mut facts = family("131016", vec![born("c1", d("2026-11-10"), 3000)]);
