@@ -73,27 +73,24 @@ pub fn age_reached(birth: NaiveDate, years: i64) -> NaiveDate {
 /// 「N歳に達する日以後の最初の3月31日」: the end of the school year in which a child reaches
 /// `years` (児童手当's 児童 until 18). A child reaching it on 31 March itself ends that day.
 pub fn first_march_31_after_reaching(birth: NaiveDate, years: i64) -> NaiveDate {
-    let reached = age_reached(birth, years);
-    let march_31 = |year: i32| NaiveDate::from_ymd_opt(year, 3, 31).unwrap_or(reached);
-    let same_year = march_31(chrono::Datelike::year(&reached));
-    if reached <= same_year {
-        same_year
-    } else {
-        march_31(chrono::Datelike::year(&reached) + 1)
-    }
+    first_on_or_after(age_reached(birth, years), 3, 31)
 }
 
 /// 就学の始期 (学校教育法 第17条): the beginning of the first school year (1 April) after the
 /// day following the day a child reaches 6. Born 2020-04-01: 2026-04-01; born 2020-04-02:
 /// 2027-04-01 (早生まれ ends on 1 April).
 pub fn school_entry(birth: NaiveDate) -> NaiveDate {
-    let from = shift_days(age_reached(birth, 6), 1);
-    let april_1 = |year: i32| NaiveDate::from_ymd_opt(year, 4, 1).unwrap_or(from);
-    let same_year = april_1(chrono::Datelike::year(&from));
-    if from <= same_year {
+    first_on_or_after(shift_days(age_reached(birth, 6), 1), 4, 1)
+}
+
+/// The first `month`/`day` on or after `date` (a day that exists every year).
+fn first_on_or_after(date: NaiveDate, month: u32, day: u32) -> NaiveDate {
+    let in_year = |year: i32| NaiveDate::from_ymd_opt(year, month, day).unwrap_or(date);
+    let same_year = in_year(chrono::Datelike::year(&date));
+    if date <= same_year {
         same_year
     } else {
-        april_1(chrono::Datelike::year(&from) + 1)
+        in_year(chrono::Datelike::year(&date) + 1)
     }
 }
 
