@@ -189,12 +189,14 @@ impl ResolvedOverride {
             }
             for (id, setting) in &layer.procedures {
                 let merged = resolved.procedures.entry(id.clone()).or_default();
-                merged.enabled = setting.enabled.or(merged.enabled);
-                merged.opens = setting.opens.clone().or(merged.opens.take());
-                merged.closes = setting.closes.clone().or(merged.closes.take());
-                merged.deadline = setting.deadline.clone().or(merged.deadline.take());
-                merged.office = setting.office.clone().or(merged.office.take());
-                merged.channels = setting.channels.clone().or(merged.channels.take());
+                // Destructured whole, so that a new setting cannot be left out of the merge.
+                let ProcedureOverride { enabled, opens, closes, deadline, office, channels } = setting;
+                merged.enabled = enabled.or(merged.enabled);
+                merged.opens = opens.clone().or(merged.opens.take());
+                merged.closes = closes.clone().or(merged.closes.take());
+                merged.deadline = deadline.clone().or(merged.deadline.take());
+                merged.office = office.clone().or(merged.office.take());
+                merged.channels = channels.clone().or(merged.channels.take());
             }
         }
         resolved
