@@ -104,6 +104,31 @@ impl KeyRing {
     pub fn open_opt(&self, context: &str, stored: Option<&str>) -> Result<Option<String>, Error> {
         stored.map(|s| self.open(context, s)).transpose()
     }
+
+    /// A record of optional facts, sealed as JSON; nothing is stored when no fact is given.
+    pub fn seal_facts<T: serde::Serialize + Default + PartialEq>(
+        &self,
+        context: &str,
+        facts: &T,
+    ) -> Result<Option<String>, Error> {
+        if *facts == T::default() {
+            return Ok(None);
+        }
+        let json = serde_json::to_string(facts).map_err(|e| Error::internal(format!("{context}: {e}")))?;
+        self.seal(context, &json).map(Some)
+    }
+
+    /// The facts `seal_facts` stored; all absent when nothing was.
+    pub fn open_facts<T: serde::de::DeserializeOwned + Default>(
+        &self,
+        context: &str,
+        stored: Option<&str>,
+    ) -> Result<T, Error> {
+        match self.open_opt(context, stored)? {
+            Some(json) => serde_json::from_str(&json).map_err(|e| Error::unreadable(context, &e)),
+            None => Ok(T::default()),
+        }
+    }
 }
 
 /// A new secret credential: `prefix` followed by 32 random bytes in base64url.

@@ -5,6 +5,7 @@
 
 mod audit;
 mod children;
+mod consents;
 mod devices;
 mod docs;
 mod drafts;
@@ -20,6 +21,7 @@ mod notices;
 mod ops;
 mod push_credentials;
 pub mod rate_limit;
+mod readiness;
 pub mod routes;
 mod sessions;
 mod signing;
@@ -69,6 +71,10 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .service(devices::delete_device)
             .service(life_events::record_life_event)
             .service(life_events::list_life_events)
+            .service(consents::record_consent)
+            .service(consents::list_consents)
+            .service(consents::revoke_consent)
+            .service(readiness::get_readiness)
             .service(sessions::create_session)
             .service(sessions::delete_sessions)
             .service(sessions::delete_family_current_session)
@@ -160,6 +166,7 @@ pub fn configure_unlisted(cfg: &mut web::ServiceConfig) {
         (name = "children", description = "子: expected or born"),
         (name = "devices", description = "Push targets: Web Push, APNs, FCM"),
         (name = "life events", description = "ライフイベント: pregnancy, birth, moves…"),
+        (name = "consents", description = "同意: standing consents, given once and reused by every form that asks them"),
         (name = "sessions", description = "Parent sessions minted by the vendor's backend"),
         (name = "tasks", description = "タスク: what the family must do, with deadlines by law, and the reminders planned"),
         (name = "procedures", description = "手続カタログ: the procedures nonstop plans from"),

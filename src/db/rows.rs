@@ -56,6 +56,8 @@ pub struct FamilyRow {
     pub updated_at: NaiveDateTime,
     /// comma-separated `Circumstance` values
     pub circumstances: String,
+    /// sealed JSON: `service::paperwork::Paperwork`
+    pub paperwork: Option<String>,
 }
 
 #[derive(Clone, Debug, Queryable, Selectable, Insertable, AsChangeset, Identifiable)]
@@ -91,6 +93,8 @@ pub struct ChildRow {
     pub sex: Option<String>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// sealed JSON: `service::children::BirthDetails`
+    pub birth_details: Option<String>,
 }
 
 #[derive(Clone, Debug, Queryable, Selectable, Insertable, AsChangeset, Identifiable)]

@@ -63,6 +63,7 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         circumstances -> Text,
+        paperwork -> Nullable<Text>,
     }
 }
 
@@ -93,6 +94,7 @@ diesel::table! {
         sex -> Nullable<Text>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        birth_details -> Nullable<Text>,
     }
 }
 
@@ -429,6 +431,18 @@ diesel::joinable!(app_keys -> apps (app_id));
 diesel::joinable!(notice_recipients -> notices (notice_id));
 diesel::joinable!(deliveries -> inbox_entries (entry_id));
 diesel::joinable!(deliveries -> devices (device_id));
+diesel::table! {
+    standing_consents (id) {
+        id -> Text,
+        family_id -> Text,
+        purpose -> Text,
+        language -> Text,
+        wording -> Text,
+        given_at -> Timestamp,
+        withdrawn_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(inbox_entries -> families (family_id));
 diesel::joinable!(tasks -> families (family_id));
 diesel::joinable!(submissions -> signatures (signature_id));
@@ -462,6 +476,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     notice_approvals,
     notices,
     notice_consents,
+    standing_consents,
     notice_recipients,
     notice_replies,
     draft_bundles,

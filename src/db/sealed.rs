@@ -4,6 +4,7 @@
 
 pub const CHILDREN_FULL_NAME: &str = "children.full_name";
 pub const CHILDREN_FULL_NAME_KANA: &str = "children.full_name_kana";
+pub const CHILDREN_BIRTH_DETAILS: &str = "children.birth_details";
 pub const DEVICES_AUTH_SECRET: &str = "devices.auth_secret";
 pub const DEVICES_P256DH: &str = "devices.p256dh";
 pub const DEVICES_TOKEN: &str = "devices.token";
@@ -11,6 +12,7 @@ pub const DRAFT_BUNDLES_DOCUMENT: &str = "draft_bundles.document";
 pub const DRAFTS_CONTENT: &str = "drafts.content";
 pub const DRAFTS_DOCUMENT: &str = "drafts.document";
 pub const FAMILIES_ADDRESS: &str = "families.address";
+pub const FAMILIES_PAPERWORK: &str = "families.paperwork";
 pub const GUARDIANS_FULL_NAME: &str = "guardians.full_name";
 pub const GUARDIANS_FULL_NAME_KANA: &str = "guardians.full_name_kana";
 pub const GUARDIANS_PHONE: &str = "guardians.phone";

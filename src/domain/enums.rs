@@ -39,6 +39,44 @@ text_enum! {
 }
 
 text_enum! {
+    /// 父母との続き柄 on the 出生届: whether the child was born to parents married to each other
+    /// (嫡出子) or not (嫡出でない子). Asked only for that form, never guessed from the guardians.
+    pub enum Legitimacy {
+        /// 嫡出子.
+        BornInMarriage => "born_in_marriage",
+        /// 嫡出でない子.
+        BornOutsideMarriage => "born_outside_marriage",
+    }
+}
+
+text_enum! {
+    /// 世帯のおもな仕事 when the child was born, the six classes of the 出生届 (人口動態調査).
+    pub enum HouseholdMainWork {
+        /// 1 農業だけまたは農業とその他の仕事を持っている世帯.
+        Farming => "farming",
+        /// 2 自由業・商工業・サービス業等を個人で経営している世帯.
+        SelfEmployed => "self_employed",
+        /// 3 企業・個人商店等（官公庁は除く）の常用勤労者世帯で勤め先の従業者数が1人から99人まで.
+        EmployeeSmallEmployer => "employee_small_employer",
+        /// 4 3にあてはまらない常用勤労者世帯及び会社団体の役員の世帯.
+        EmployeeOther => "employee_other",
+        /// 5 1から4にあてはまらないその他の仕事をしている者のいる世帯.
+        OtherWork => "other_work",
+        /// 6 仕事をしている者のいない世帯.
+        NoOneWorking => "no_one_working",
+    }
+}
+
+text_enum! {
+    /// What a standing consent (同意) allows, asked once and reused by every form that needs it.
+    pub enum ConsentPurpose {
+        /// 公簿等の確認: the municipality may check tax and pension records for a 児童手当 claim
+        /// instead of asking for certificates.
+        PublicRecordsCheck => "public_records_check",
+    }
+}
+
+text_enum! {
     /// The push service a device is reached through.
     pub enum DeviceKind {
         /// Web Push (RFC 8030) with VAPID and aes128gcm.

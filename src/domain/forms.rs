@@ -98,7 +98,7 @@ impl Source {
 }
 
 /// PROFILE paths a field may name (checked when the forms load).
-pub const PROFILE_PATHS: [&str; 27] = [
+pub const PROFILE_PATHS: [&str; 38] = [
     "applicant.full_name",
     "applicant.full_name_kana",
     "applicant.birth_date",
@@ -121,11 +121,22 @@ pub const PROFILE_PATHS: [&str; 27] = [
     "child.due_date",
     "child.sex",
     "child.birth_weight_grams",
+    "child.gestation_weeks",
+    "birth.time",
+    "birth.place",
+    "child.legitimacy",
     "family.address",
     "family.postal_code",
     "family.addressee",
     "family.health_insurance",
     "family.pension",
+    "family.registered_domicile",
+    "family.family_register_head",
+    "family.household_main_work",
+    "family.use_public_benefit_account",
+    "family.insurer_number",
+    "family.insurance_enrolment_pending",
+    "consent.public_records_check",
 ];
 
 #[derive(Debug, Deserialize)]
@@ -133,6 +144,8 @@ pub const PROFILE_PATHS: [&str; 27] = [
 struct FieldFile {
     ja: String,
     en: String,
+    /// Why the form asks it, in words for the parent.
+    why: Names,
     #[serde(rename = "type")]
     kind: FieldType,
     from: Option<String>,
@@ -186,6 +199,8 @@ pub struct RequiredWhen {
 pub struct FieldDef {
     pub id: String,
     pub label: Names,
+    /// Why the form asks it, for the parent (shown where nonstop asks for a missing value).
+    pub why: Names,
     pub kind: FieldType,
     pub source: Source,
     /// The value of a `default` or `fixed` field.
@@ -262,6 +277,10 @@ impl FormCatalog {
     pub fn ids(&self) -> impl Iterator<Item = &str> {
         self.forms.keys().map(String::as_str)
     }
+
+    pub fn all(&self) -> impl Iterator<Item = &Form> {
+        self.forms.values()
+    }
 }
 
 fn build_form(form: FormFile, shared: &BTreeMap<String, FieldFile>, catalog: &Catalog) -> Result<Form, String> {
@@ -320,6 +339,7 @@ fn build_field(id: &str, def: &FieldFile) -> Result<FieldDef, String> {
     let field = FieldDef {
         id: id.to_owned(),
         label: Names { ja: def.ja.clone(), en: def.en.clone() },
+        why: def.why.clone(),
         kind: def.kind,
         source,
         value: def.value.clone(),

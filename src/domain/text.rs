@@ -72,6 +72,26 @@ pub fn phone(input: &str) -> Result<String, String> {
     Ok(digits)
 }
 
+/// A 保険者番号: 6 digits (国民健康保険) or 8 (被用者保険), as printed on the card.
+pub fn insurer_number(input: &str) -> Result<String, String> {
+    if (6..=8).contains(&input.len()) && input.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(input.to_owned())
+    } else {
+        Err("must be the insurer number as printed, 6 to 8 digits (06130012)".into())
+    }
+}
+
+/// A time of day as `HH:MM` (00:00–23:59), as the 出生届 records the time of birth.
+pub fn time_of_day(input: &str) -> Result<String, String> {
+    const HINT: &str = "must be a time of day as HH:MM (00:00 to 23:59)";
+    let (h, m) = input.split_once(':').ok_or(HINT)?;
+    let two_digits = |s: &str| s.len() == 2 && s.bytes().all(|b| b.is_ascii_digit());
+    if !two_digits(h) || !two_digits(m) || h > "23" || m > "59" {
+        return Err(HINT.into());
+    }
+    Ok(input.to_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -106,5 +126,19 @@ mod tests {
         assert!(phone("1234").is_err());
         assert!(phone("090-1234-56789").is_err());
         assert!(phone("tel:0312345678").is_err());
+    }
+
+    #[test]
+    fn insurer_numbers_and_times_of_day() {
+        assert!(insurer_number("138156").is_ok());
+        assert!(insurer_number("06130012").is_ok());
+        for bad in ["12345", "123456789", "0613-0012", "０６１３００１２"] {
+            assert!(insurer_number(bad).is_err(), "{bad}");
+        }
+        assert_eq!(time_of_day("09:05").as_deref(), Ok("09:05"));
+        assert!(time_of_day("23:59").is_ok());
+        for bad in ["24:00", "9:05", "12:60", "1205", "12:5a"] {
+            assert!(time_of_day(bad).is_err(), "{bad}");
+        }
     }
 }

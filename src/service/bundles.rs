@@ -211,6 +211,12 @@ pub fn patch(
         return Err(Error::Validation(errors));
     }
     drafts::apply_to(conn, uc, family, &members, &checked)?;
+    if patch.save_to_profile {
+        let carrier = |id: &str| {
+            members.iter().find_map(|m| drafts::form_of(ctx, &m.form_id).ok().filter(|f| f.field(id).is_some()))
+        };
+        drafts::save_to_profile(conn, uc, family, Some(&row.child_id), carrier, &checked)?;
+    }
     get(conn, keys, ctx, &family.id, bundle_id)
 }
 

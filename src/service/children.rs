@@ -11,7 +11,7 @@ use crate::db::rows::ChildRow;
 use crate::db::schema::children;
 use crate::db::sealed;
 use crate::db::DbConnection;
-use crate::domain::enums::{ChildStatus, Sex};
+use crate::domain::enums::{ChildStatus, Legitimacy, Sex};
 use crate::domain::{dates, text};
 use crate::error::{Error, FieldCheck, FieldErrors};
 use crate::service::UseCase;
@@ -35,8 +35,24 @@ pub struct Child {
     /// フリガナ.
     pub full_name_kana: Option<String>,
     pub sex: Option<Sex>,
+    /// What the `birth` event said of the birth itself (time, place, 嫡出 status), for the forms.
+    pub birth_details: BirthDetails,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// The birth's own facts, which nobody knows before it: given with the `birth` event, kept
+/// sealed, and copied into the forms that carry them (出生届, 低体重児届).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct BirthDetails {
+    /// 生まれた時刻, `HH:MM` (Asia/Tokyo).
+    #[schema(example = "09:15", pattern = "^([01][0-9]|2[0-3]):[0-5][0-9]$")]
+    pub birth_time: Option<String>,
+    /// 生まれたところ: the hospital's or home's address.
+    #[schema(example = "東京都千代田区千代田2-2-2", min_length = 1, max_length = 200)]
+    pub birth_place: Option<String>,
+    /// 父母との続き柄 (嫡出子 or not), when the parent chose to give it with the birth.
+    pub legitimacy: Option<Legitimacy>,
 }
 
 /// A child to add: `expected` with a `due_date`, or `born` with a `birth_date`.
@@ -182,7 +198,8 @@ pub fn update(
     patch::apply(&mut merged.full_name_kana, change.full_name_kana);
     patch::apply(&mut merged.sex, change.sex);
     let valid = validate(merged, today, "", due_date_changed).map_err(Error::Validation)?;
-    let updated = seal(keys, row.id, family_id, valid, row.created_at, now)?;
+    let mut updated = seal(keys, row.id, family_id, valid, row.created_at, now)?;
+    updated.birth_details = row.birth_details;
     diesel::update(children::table.find(&updated.id)).set(&updated).execute(conn)?;
     view(keys, updated)
 }
@@ -194,6 +211,7 @@ pub struct BirthFacts {
     pub full_name: Option<String>,
     pub full_name_kana: Option<String>,
     pub sex: Option<Sex>,
+    pub details: BirthDetails,
 }
 
 /// Records a birth on a stored expected child, keeping what the birth does not say.
@@ -214,7 +232,8 @@ pub fn mark_born(
         full_name_kana: birth.full_name_kana.or(current.full_name_kana),
         sex: birth.sex.or(current.sex),
     };
-    let updated = seal(keys, row.id, &row.family_id, valid, row.created_at, now)?;
+    let mut updated = seal(keys, row.id, &row.family_id, valid, row.created_at, now)?;
+    updated.birth_details = keys.seal_facts(sealed::CHILDREN_BIRTH_DETAILS, &birth.details)?;
     diesel::update(children::table.find(&updated.id)).set(&updated).execute(conn)?;
     view(keys, updated)
 }
@@ -236,7 +255,14 @@ pub fn insert_born(
         full_name_kana: birth.full_name_kana,
         sex: birth.sex,
     };
-    insert(conn, keys, family_id, NewChild(input), now)
+    let child = insert(conn, keys, family_id, NewChild(input), now)?;
+    if birth.details == BirthDetails::default() {
+        return Ok(child);
+    }
+    diesel::update(children::table.find(&child.id))
+        .set(children::birth_details.eq(keys.seal_facts(sealed::CHILDREN_BIRTH_DETAILS, &birth.details)?))
+        .execute(conn)?;
+    Ok(Child { birth_details: birth.details, ..child })
 }
 
 pub fn delete(conn: &mut DbConnection, family_id: &str, child_id: &str) -> Result<(), Error> {
@@ -286,6 +312,7 @@ fn seal(
         sex: v.sex.map(|s| s.as_str().to_owned()),
         created_at,
         updated_at,
+        birth_details: None,
     })
 }
 
@@ -298,6 +325,7 @@ pub fn view(keys: &KeyRing, row: ChildRow) -> Result<Child, Error> {
         full_name: keys.open_opt(sealed::CHILDREN_FULL_NAME, row.full_name.as_deref())?,
         full_name_kana: keys.open_opt(sealed::CHILDREN_FULL_NAME_KANA, row.full_name_kana.as_deref())?,
         sex: row.sex.as_deref().map(Sex::from_stored).transpose()?,
+        birth_details: keys.open_facts(sealed::CHILDREN_BIRTH_DETAILS, row.birth_details.as_deref())?,
         created_at: utc(row.created_at),
         updated_at: utc(row.updated_at),
         id: row.id,

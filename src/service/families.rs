@@ -9,6 +9,7 @@ use super::audit::{self, Actor, AuditAction, Event};
 use super::children::{self, Child, ChildInput};
 use super::devices::{self, Device};
 use super::guardians::{self, Guardian, GuardianInput};
+use super::paperwork::{Paperwork, PaperworkPatch};
 use super::{new_id, patch, utc};
 use crate::crypto::KeyRing;
 use crate::db::rows::FamilyRow;
@@ -38,6 +39,8 @@ pub struct Family {
     pub single_parent: bool,
     /// Household circumstances some procedures depend on (児童扶養手当を受給, …).
     pub circumstances: Vec<Circumstance>,
+    /// Facts the forms ask, given once and reused by every form that carries them.
+    pub paperwork: Paperwork,
     pub guardians: Vec<Guardian>,
     pub children: Vec<Child>,
     pub devices: Vec<Device>,
@@ -63,6 +66,9 @@ pub struct FamilyInput {
     #[serde(default)]
     #[schema(max_items = 10)]
     pub circumstances: Vec<Circumstance>,
+    /// Facts the forms ask (本籍, 世帯のおもな仕事, …), best given during the pregnancy.
+    #[serde(default)]
+    pub paperwork: Paperwork,
     #[serde(default)]
     #[schema(max_items = 4)]
     pub guardians: Vec<GuardianInput>,
@@ -94,6 +100,8 @@ pub struct FamilyPatch {
     /// Replaces the whole list.
     #[schema(max_items = 10)]
     pub circumstances: Option<Vec<Circumstance>>,
+    /// Corrections to the paperwork facts, field by field.
+    pub paperwork: Option<PaperworkPatch>,
 }
 
 /// One page of a vendor's families, oldest first.
@@ -123,6 +131,7 @@ pub fn create(
         check.fail("children", format!("a family holds at most {} children", children::MAX_PER_FAMILY));
     }
     check_circumstances(&mut check, &input.circumstances);
+    let paperwork = input.paperwork.checked(&mut check);
     let mut new_guardians = Vec::new();
     for (i, g) in input.guardians.into_iter().enumerate() {
         match guardians::prepare(g, today, &format!("guardians[{i}].")) {
@@ -153,6 +162,7 @@ pub fn create(
         created_at: now,
         updated_at: now,
         circumstances: encode_circumstances(&input.circumstances),
+        paperwork: paperwork.seal(keys)?,
     };
     diesel::insert_into(families::table).values(&row).execute(conn)?;
     for guardian in new_guardians {
@@ -179,6 +189,7 @@ pub fn get(conn: &mut DbConnection, keys: &KeyRing, row: FamilyRow) -> Result<Fa
         health_insurance: row.health_insurance.as_deref().map(HealthInsurance::from_stored).transpose()?,
         single_parent: row.single_parent,
         circumstances: decode_circumstances(&row.circumstances)?,
+        paperwork: Paperwork::open(keys, row.paperwork.as_deref())?,
         guardians,
         children,
         devices,
@@ -211,7 +222,14 @@ pub fn update(
         Some(None) => Some(None),
         None => None,
     };
+    let paperwork = match change.paperwork {
+        Some(change) => Some(Paperwork::open(keys, row.paperwork.as_deref())?.patched(change).checked(&mut check)),
+        None => None,
+    };
     check.finish()?;
+    if let Some(paperwork) = paperwork {
+        row.paperwork = paperwork.seal(keys)?;
+    }
     if let Some(address) = address {
         row.address = keys.seal_opt(sealed::FAMILIES_ADDRESS, address.as_deref())?;
     }

@@ -10,14 +10,14 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 
-use super::children::{self, BirthFacts};
+use super::children::{self, BirthDetails, BirthFacts};
 use super::{new_id, tagged, utc};
 use crate::crypto::KeyRing;
 use crate::db::rows::{FamilyRow, LifeEventRow};
 use crate::db::schema::{families, life_events};
 use crate::db::sealed;
 use crate::db::DbConnection;
-use crate::domain::enums::{ChildStatus, HealthInsurance, LifeEventKind, Sex};
+use crate::domain::enums::{ChildStatus, HealthInsurance, Legitimacy, LifeEventKind, Sex};
 use crate::domain::{dates, text, MunicipalityCode, PostalCode};
 use crate::error::{Error, FieldCheck};
 
@@ -59,6 +59,15 @@ pub struct BirthEvent {
     #[schema(min_length = 1, max_length = 100)]
     pub full_name_kana: Option<String>,
     pub sex: Option<Sex>,
+    /// 生まれた時刻, `HH:MM` (Asia/Tokyo).
+    #[schema(example = "09:15", pattern = "^([01][0-9]|2[0-3]):[0-5][0-9]$")]
+    pub birth_time: Option<String>,
+    /// 生まれたところ: the hospital's or home's address.
+    #[schema(min_length = 1, max_length = 200)]
+    pub birth_place: Option<String>,
+    /// 父母との続き柄 (嫡出子 or not), only if the parent chooses to give it here; otherwise it
+    /// is taken from the family's `paperwork.parents_married`, or asked on the 出生届.
+    pub legitimacy: Option<Legitimacy>,
 }
 
 /// 転居・転入: the family now lives in `municipality_code` (possibly the same one).
@@ -198,13 +207,29 @@ pub fn record(
             let child = children::insert(conn, keys, &family.id, child, now)?;
             (LifeEventKind::Pregnancy, date, Some(child.id), json!({ "due_date": due_date }))
         }
-        LifeEventInput::Birth(BirthEvent { date, child_id, birth_weight_grams, full_name, full_name_kana, sex }) => {
+        LifeEventInput::Birth(BirthEvent {
+            date,
+            child_id,
+            birth_weight_grams,
+            full_name,
+            full_name_kana,
+            sex,
+            birth_time,
+            birth_place,
+            legitimacy,
+        }) => {
             check.check("date", dates::child_birth_date(date, today));
             let weight = check.check_opt("birth_weight_grams", birth_weight_grams, dates::birth_weight_grams);
             let full_name = check.check_opt("full_name", full_name, |n| text::name(&n));
             let full_name_kana = check.check_opt("full_name_kana", full_name_kana, |k| text::kana(&k));
+            let details = BirthDetails {
+                birth_time: check.check_opt("birth_time", birth_time, |t| text::time_of_day(&t)),
+                birth_place: check.check_opt("birth_place", birth_place, |p| text::address(&p)),
+                legitimacy,
+            };
             check.finish()?;
-            let facts = BirthFacts { birth_date: date, birth_weight_grams: weight, full_name, full_name_kana, sex };
+            let facts =
+                BirthFacts { birth_date: date, birth_weight_grams: weight, full_name, full_name_kana, sex, details };
             let child = match child_id {
                 Some(child_id) => {
                     let row = children::find(conn, &family.id, &child_id)?;

@@ -7,7 +7,8 @@ use serde_json::Value;
 
 use super::children::Child;
 use super::guardians::Guardian;
-use crate::domain::enums::{HealthInsurance, Relationship, Sex};
+use super::paperwork::Paperwork;
+use crate::domain::enums::{ConsentPurpose, HealthInsurance, HouseholdMainWork, Legitimacy, Relationship, Sex};
 
 /// Everything a form may copy, for one family and (optionally) one child.
 pub struct ProfileInput<'a> {
@@ -18,18 +19,18 @@ pub struct ProfileInput<'a> {
     pub health_insurance: Option<HealthInsurance>,
     /// The municipality's name (千代田区), for the 宛先.
     pub municipality_name: &'a str,
+    pub paperwork: &'a Paperwork,
+    /// The standing consents in force.
+    pub consents: &'a [ConsentPurpose],
 }
 
 /// The profile values that are known; a path absent from the map has no value yet.
 pub fn values(input: &ProfileInput<'_>) -> BTreeMap<&'static str, Value> {
     let mut out = BTreeMap::new();
-    // The applicant is the first guardian registered; the spouse, the other one.
-    let applicant = input.guardians.first();
-    let spouse = input.guardians.get(1);
-    let mother = input.guardians.iter().find(|g| g.relationship == Relationship::Mother);
-    let father = input.guardians.iter().find(|g| g.relationship == Relationship::Father);
-    for (prefix, guardian) in [("applicant", applicant), ("mother", mother), ("father", father), ("spouse", spouse)] {
-        let Some(g) = guardian else { continue };
+    let applicant = guardian_for("applicant", input.guardians);
+    let spouse = guardian_for("spouse", input.guardians);
+    for prefix in GUARDIAN_ROLES {
+        let Some(g) = guardian_for(prefix, input.guardians) else { continue };
         put(&mut out, prefix, "full_name", Some(Value::from(g.full_name.clone())));
         put(&mut out, prefix, "full_name_kana", g.full_name_kana.clone().map(Value::from));
         put(&mut out, prefix, "birth_date", g.birth_date.map(|d| Value::from(d.to_string())));
@@ -55,6 +56,21 @@ pub fn values(input: &ProfileInput<'_>) -> BTreeMap<&'static str, Value> {
             Sex::Male => "男",
         });
         put(&mut out, "child", "sex", sex.map(Value::from));
+        put(&mut out, "child", "gestation_weeks", gestation_weeks(c).map(Value::from));
+        let details = &c.birth_details;
+        put(&mut out, "birth", "time", details.birth_time.clone().map(Value::from));
+        put(&mut out, "birth", "place", details.birth_place.clone().map(Value::from));
+        // Given with the birth, or else from whether the parents are married (never guessed).
+        let legitimacy = details.legitimacy.or(match input.paperwork.parents_married {
+            Some(true) => Some(Legitimacy::BornInMarriage),
+            Some(false) => Some(Legitimacy::BornOutsideMarriage),
+            None => None,
+        });
+        let legitimacy = legitimacy.map(|l| match l {
+            Legitimacy::BornInMarriage => "嫡出子",
+            Legitimacy::BornOutsideMarriage => "嫡出でない子",
+        });
+        put(&mut out, "child", "legitimacy", legitimacy.map(Value::from));
     }
     put(&mut out, "family", "address", input.address.map(Value::from));
     put(&mut out, "family", "postal_code", input.postal_code.map(Value::from));
@@ -66,7 +82,58 @@ pub fn values(input: &ProfileInput<'_>) -> BTreeMap<&'static str, Value> {
     };
     put(&mut out, "family", "health_insurance", insurance.map(Value::from));
     put(&mut out, "family", "pension", pension.map(Value::from));
+    let facts = input.paperwork;
+    put(&mut out, "family", "registered_domicile", facts.registered_domicile.clone().map(Value::from));
+    put(&mut out, "family", "family_register_head", facts.family_register_head.clone().map(Value::from));
+    put(&mut out, "family", "household_main_work", facts.household_main_work.map(|w| Value::from(main_work_option(w))));
+    put(&mut out, "family", "use_public_benefit_account", facts.use_public_benefit_account.map(Value::from));
+    put(&mut out, "family", "insurer_number", facts.insurer_number.clone().map(Value::from));
+    put(&mut out, "family", "insurance_enrolment_pending", facts.insurance_pending().map(Value::from));
+    if input.consents.contains(&ConsentPurpose::PublicRecordsCheck) {
+        out.insert("consent.public_records_check", Value::Bool(true));
+    }
     out
+}
+
+/// The roles a form names guardians by.
+pub const GUARDIAN_ROLES: [&str; 4] = ["applicant", "mother", "father", "spouse"];
+
+/// The guardian a form means by `role`: the applicant is the first guardian registered; the
+/// spouse, the other one; the mother and father by their relationship.
+pub fn guardian_for<'a>(role: &str, guardians: &'a [Guardian]) -> Option<&'a Guardian> {
+    match role {
+        "applicant" => guardians.first(),
+        "spouse" => guardians.get(1),
+        "mother" => guardians.iter().find(|g| g.relationship == Relationship::Mother),
+        "father" => guardians.iter().find(|g| g.relationship == Relationship::Father),
+        _ => None,
+    }
+}
+
+/// The household's main work that a 出生届 option names.
+pub fn main_work_of_option(option: &str) -> Option<HouseholdMainWork> {
+    HouseholdMainWork::ALL.iter().copied().find(|w| main_work_option(*w) == option)
+}
+
+/// The 出生届's option for the household's main work.
+fn main_work_option(work: HouseholdMainWork) -> &'static str {
+    match work {
+        HouseholdMainWork::Farming => "1 農業",
+        HouseholdMainWork::SelfEmployed => "2 自営業",
+        HouseholdMainWork::EmployeeSmallEmployer => "3 勤労者（従業者1〜99人）",
+        HouseholdMainWork::EmployeeOther => "4 勤労者（3以外）・役員",
+        HouseholdMainWork::OtherWork => "5 その他の仕事",
+        HouseholdMainWork::NoOneWorking => "6 仕事をしている者のいない世帯",
+    }
+}
+
+/// 在胎週数 (満週数) from the due date: the due date is 40 weeks 0 days (280 days), so a birth
+/// `n` days before it is at 280 − n days. Only a plausible count (20–45 weeks) is offered, and the
+/// form asks the parent to check it.
+pub fn gestation_weeks(child: &Child) -> Option<i64> {
+    let days = 280 - (child.due_date? - child.birth_date?).num_days();
+    let weeks = days.div_euclid(7);
+    (20..=45).contains(&weeks).then_some(weeks)
 }
 
 fn put(out: &mut BTreeMap<&'static str, Value>, prefix: &str, name: &str, value: Option<Value>) {
@@ -75,5 +142,47 @@ fn put(out: &mut BTreeMap<&'static str, Value>, prefix: &str, name: &str, value:
     let path = format!("{prefix}.{name}");
     if let Some(known) = crate::domain::forms::PROFILE_PATHS.iter().find(|p| **p == path) {
         out.insert(known, value);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::NaiveDate;
+
+    use super::*;
+    use crate::domain::enums::ChildStatus;
+
+    fn child(due: &str, born: &str) -> Child {
+        Child {
+            id: "c".into(),
+            status: ChildStatus::Born,
+            due_date: Some(due.parse::<NaiveDate>().expect("date")),
+            birth_date: Some(born.parse::<NaiveDate>().expect("date")),
+            birth_weight_grams: None,
+            full_name: None,
+            full_name_kana: None,
+            sex: None,
+            birth_details: Default::default(),
+            created_at: Default::default(),
+            updated_at: Default::default(),
+        }
+    }
+
+    #[test]
+    fn gestation_counts_completed_weeks_back_from_the_due_date() {
+        assert_eq!(gestation_weeks(&child("2027-03-01", "2027-03-01")), Some(40), "on the due date: 40w0d");
+        assert_eq!(gestation_weeks(&child("2027-03-01", "2027-02-23")), Some(39), "6 days early: 274 days, 39w1d");
+        assert_eq!(gestation_weeks(&child("2027-03-01", "2027-02-22")), Some(39), "7 days early: 39w0d");
+        assert_eq!(gestation_weeks(&child("2027-03-01", "2027-02-21")), Some(38), "8 days early: 38w6d");
+        assert_eq!(gestation_weeks(&child("2027-03-01", "2027-03-08")), Some(41), "a week late");
+        assert_eq!(gestation_weeks(&child("2027-03-01", "2026-10-01")), None, "implausible: not offered");
+    }
+
+    #[test]
+    fn every_household_main_work_is_an_option_of_the_birth_registration_and_back() {
+        for work in HouseholdMainWork::ALL {
+            assert_eq!(main_work_of_option(main_work_option(*work)), Some(*work));
+        }
+        assert_eq!(main_work_of_option("7 その他"), None);
     }
 }

@@ -13,6 +13,7 @@ mod jpki_ca;
 mod life_events;
 mod mocks;
 mod notices;
+mod once_only;
 mod operations;
 mod planning;
 mod privacy;

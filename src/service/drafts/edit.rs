@@ -141,6 +141,9 @@ pub fn patch(
         targets.extend(crate::service::bundles::open_members(conn, &bundle)?.into_iter().filter(|d| d.id != draft_id));
     }
     apply_to(conn, uc, family, &targets, &values)?;
+    if patch.save_to_profile {
+        super::save_to_profile(conn, uc, family, targets[0].child_id.as_deref(), |_| Some(form), &values)?;
+    }
     view(ctx, keys, find(conn, &family.id, draft_id)?)
 }
 

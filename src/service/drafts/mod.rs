@@ -25,11 +25,13 @@ mod document;
 mod edit;
 mod prefill;
 mod sync;
+mod to_profile;
 
 pub use document::{canonical, confirm, document_of, document_value, freeze, reopen, seal_document, set_open};
 pub use edit::{apply, apply_to, check_values, missing_fields, patch, require_open};
 pub use prefill::{prefill, FamilyProfile};
 pub use sync::{families_with_opened_windows, sync};
+pub use to_profile::save as save_to_profile;
 
 text_enum! {
     /// Where a draft stands.
@@ -52,6 +54,9 @@ text_enum! {
     pub enum Origin {
         /// Copied from the family profile (kept in step with it until the parent types over it).
         Profile => "profile",
+        /// Copied from what the `birth` event said (time and place of birth, 嫡出 status); kept in
+        /// step like a profile value.
+        Event => "event",
         /// Typed by the parent: never overwritten by a profile change.
         Parent => "parent",
         /// Set by nonstop (the filing date).
@@ -74,6 +79,17 @@ text_enum! {
         Fix => "fix",
         /// Left for the municipality to obtain (個人番号).
         Municipality => "municipality",
+    }
+}
+
+impl Origin {
+    /// A profile value's origin: the birth's own facts came with the `birth` event.
+    pub fn of_profile_path(path: &str) -> Self {
+        if path.starts_with("birth.") {
+            Self::Event
+        } else {
+            Self::Profile
+        }
     }
 }
 
@@ -173,6 +189,11 @@ pub struct Draft {
 pub struct DraftPatch {
     #[schema(value_type = Object, example = json!({"payment.use_public_account": false, "payment.account_number": "1234567"}))]
     pub values: BTreeMap<String, Option<Value>>,
+    /// Also save each value the family profile holds (a phone, the address, 本籍, the child's
+    /// name, …) to the profile, so that every other form uses it. Only when the parent chose to:
+    /// without it, a correction stays on this form.
+    #[serde(default)]
+    pub save_to_profile: bool,
 }
 
 pub fn form_of<'c>(ctx: &'c PlanningContext, form_id: &str) -> Result<&'c Form, Error> {

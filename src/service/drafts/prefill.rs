@@ -11,11 +11,13 @@ use crate::crypto::KeyRing;
 use crate::db::rows::FamilyRow;
 use crate::db::sealed;
 use crate::db::DbConnection;
+use crate::domain::enums::ConsentPurpose;
 use crate::domain::enums::HealthInsurance;
 use crate::domain::forms::{Form, Source};
 use crate::domain::planner::PlanningContext;
 use crate::error::Error;
-use crate::service::{children, guardians, profile};
+use crate::service::paperwork::Paperwork;
+use crate::service::{children, consents, guardians, profile};
 
 /// Fills every field nonstop fills from `profile`, leaving what the parent typed alone.
 /// Returns whether anything changed.
@@ -46,7 +48,7 @@ pub fn prefill(form: &Form, profile: &BTreeMap<&'static str, Value>, content: &m
             Source::Profile(path) => profile
                 .get(path.as_str())
                 .and_then(|v| def.parse(v).ok())
-                .map(|value| Entry { value, origin: Origin::Profile }),
+                .map(|value| Entry { value, origin: Origin::of_profile_path(path) }),
             Source::Today => Some(Entry { value: Value::from(today.to_string()), origin: Origin::System }),
             Source::Default => def.value.clone().map(|value| Entry { value, origin: Origin::Default }),
             Source::Fixed => def.value.clone().map(|value| Entry { value, origin: Origin::Fixed }),
@@ -72,6 +74,8 @@ pub struct FamilyProfile {
     postal_code: Option<String>,
     insurance: Option<HealthInsurance>,
     municipality_name: String,
+    paperwork: Paperwork,
+    consents: Vec<ConsentPurpose>,
 }
 
 impl FamilyProfile {
@@ -88,6 +92,8 @@ impl FamilyProfile {
             postal_code: family.postal_code.clone(),
             insurance: family.health_insurance.as_deref().map(HealthInsurance::from_stored).transpose()?,
             municipality_name: crate::service::municipalities::display_name(conn, ctx, &family.municipality_code)?,
+            paperwork: Paperwork::open(keys, family.paperwork.as_deref())?,
+            consents: consents::purposes_in_force(conn, &family.id)?,
         })
     }
 
@@ -100,6 +106,8 @@ impl FamilyProfile {
             postal_code: self.postal_code.as_deref(),
             health_insurance: self.insurance,
             municipality_name: &self.municipality_name,
+            paperwork: &self.paperwork,
+            consents: &self.consents,
         })
     }
 }

@@ -1,0 +1,3 @@
+DROP TABLE standing_consents;
+ALTER TABLE children DROP COLUMN birth_details;
+ALTER TABLE families DROP COLUMN paperwork;

@@ -1,0 +1,164 @@
+//! 同意: standing consents, given once per purpose and reused by every form that asks for the
+//! same consent. Each is recorded with the words agreed to and when; a withdrawal ends it and
+//! is kept, so the family's history of consent can be shown.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{new_id, utc};
+use crate::db::schema::standing_consents;
+use crate::db::DbConnection;
+use crate::domain::enums::ConsentPurpose;
+use crate::domain::forms::{FormCatalog, Source};
+use crate::domain::LanguageTag;
+use crate::error::Error;
+
+/// A consent the parent gave, in force until withdrawn.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Consent {
+    pub id: String,
+    pub purpose: ConsentPurpose,
+    /// The words the parent agreed to, as nonstop showed them.
+    pub wording: String,
+    /// The language of `wording`.
+    pub language: String,
+    pub given_at: DateTime<Utc>,
+    /// When the parent withdrew it; from then on each form asks again.
+    pub withdrawn_at: Option<DateTime<Utc>>,
+}
+
+/// A consent to record.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConsentInput {
+    pub purpose: ConsentPurpose,
+    /// The language the wording was shown in: Japanese (`ja`, the default) or English (`en`).
+    #[serde(default)]
+    pub language: LanguageTag,
+}
+
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = standing_consents)]
+struct ConsentRow {
+    id: String,
+    family_id: String,
+    purpose: String,
+    language: String,
+    wording: String,
+    given_at: NaiveDateTime,
+    withdrawn_at: Option<NaiveDateTime>,
+}
+
+/// The words of a consent: the label of the form field that asks for it, so that the consent
+/// given once is exactly the one each form would have asked.
+pub fn wording(
+    forms: &FormCatalog,
+    purpose: ConsentPurpose,
+    language: &LanguageTag,
+) -> Result<(String, String), Error> {
+    let path = profile_path(purpose);
+    let field = forms
+        .all()
+        .flat_map(|form| form.fields.iter())
+        .find(|f| f.source == Source::Profile(path.into()))
+        .ok_or_else(|| Error::internal(format!("no form field asks for the consent '{path}'")))?;
+    Ok(if language.as_str().split('-').next() == Some("en") {
+        ("en".into(), field.label.en.clone())
+    } else {
+        ("ja".into(), field.label.ja.clone())
+    })
+}
+
+/// The profile value a consent fills.
+pub fn profile_path(purpose: ConsentPurpose) -> &'static str {
+    match purpose {
+        ConsentPurpose::PublicRecordsCheck => "consent.public_records_check",
+    }
+}
+
+/// Records the consent; one already in force for the purpose is returned as it is.
+pub fn give(
+    conn: &mut DbConnection,
+    forms: &FormCatalog,
+    family_id: &str,
+    input: ConsentInput,
+    now: NaiveDateTime,
+) -> Result<(Consent, bool), Error> {
+    if let Some(row) = in_force(conn, family_id, input.purpose)? {
+        return Ok((view(row)?, false));
+    }
+    let (language, wording) = wording(forms, input.purpose, &input.language)?;
+    let row = ConsentRow {
+        id: new_id(),
+        family_id: family_id.to_owned(),
+        purpose: input.purpose.as_str().to_owned(),
+        language,
+        wording,
+        given_at: now,
+        withdrawn_at: None,
+    };
+    diesel::insert_into(standing_consents::table).values(&row).execute(conn)?;
+    Ok((view(row)?, true))
+}
+
+/// Withdraws the consent in force for the purpose.
+pub fn withdraw(
+    conn: &mut DbConnection,
+    family_id: &str,
+    purpose: ConsentPurpose,
+    now: NaiveDateTime,
+) -> Result<Consent, Error> {
+    let mut row = in_force(conn, family_id, purpose)?.ok_or(Error::NotFound("consent"))?;
+    diesel::update(standing_consents::table.find(&row.id))
+        .set(standing_consents::withdrawn_at.eq(Some(now)))
+        .execute(conn)?;
+    row.withdrawn_at = Some(now);
+    view(row)
+}
+
+/// Every consent the family gave, in force or withdrawn, oldest first.
+pub fn list(conn: &mut DbConnection, family_id: &str) -> Result<Vec<Consent>, Error> {
+    standing_consents::table
+        .filter(standing_consents::family_id.eq(family_id))
+        .order(standing_consents::id.asc())
+        .select(ConsentRow::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(view)
+        .collect()
+}
+
+/// The purposes the family has consented to and not withdrawn.
+pub fn purposes_in_force(conn: &mut DbConnection, family_id: &str) -> Result<Vec<ConsentPurpose>, Error> {
+    standing_consents::table
+        .filter(standing_consents::family_id.eq(family_id))
+        .filter(standing_consents::withdrawn_at.is_null())
+        .select(standing_consents::purpose)
+        .load::<String>(conn)?
+        .iter()
+        .map(|p| ConsentPurpose::from_stored(p))
+        .collect()
+}
+
+fn in_force(conn: &mut DbConnection, family_id: &str, purpose: ConsentPurpose) -> Result<Option<ConsentRow>, Error> {
+    Ok(standing_consents::table
+        .filter(standing_consents::family_id.eq(family_id))
+        .filter(standing_consents::purpose.eq(purpose.as_str()))
+        .filter(standing_consents::withdrawn_at.is_null())
+        .select(ConsentRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+fn view(row: ConsentRow) -> Result<Consent, Error> {
+    Ok(Consent {
+        purpose: ConsentPurpose::from_stored(&row.purpose)?,
+        wording: row.wording,
+        language: row.language,
+        given_at: utc(row.given_at),
+        withdrawn_at: row.withdrawn_at.map(utc),
+        id: row.id,
+    })
+}
