@@ -6,7 +6,7 @@ use super::extract::ValidJson;
 use crate::app::AppState;
 use crate::domain::enums::ConsentPurpose;
 use crate::error::Error;
-use crate::service::consents::{self, Consent, ConsentInput};
+use crate::service::consents::{self, StandingConsent, StandingConsentInput};
 use crate::service::principals::Principal;
 
 /// Record a standing consent (for example `public_records_check`, the 公簿等の確認 a 児童手当
@@ -14,17 +14,17 @@ use crate::service::principals::Principal;
 /// and the time; every form that asks this consent is then filled with it. Show the parent the
 /// `wording` of the answer (or of the readiness item) before calling this.
 #[utoipa::path(tag = "consents", operation_id = "record_consent", params(("family_id" = String, Path)),
-    request_body = ConsentInput,
+    request_body = StandingConsentInput,
     responses(
-        (status = 201, description = "Recorded", body = Consent),
-        (status = 200, description = "Already in force: the consent as it was given", body = Consent),
+        (status = 201, description = "Recorded", body = StandingConsent),
+        (status = 200, description = "Already in force: the consent as it was given", body = StandingConsent),
     ))]
 #[post("/families/{family_id}/consents")]
 pub async fn record_consent(
     state: web::Data<AppState>,
     principal: Principal,
     path: web::Path<String>,
-    body: ValidJson<ConsentInput>,
+    body: ValidJson<StandingConsentInput>,
 ) -> Result<HttpResponse, Error> {
     let (consent, created) = state
         .write_family(principal, path.into_inner(), move |conn, uc, family| {
@@ -36,7 +36,7 @@ pub async fn record_consent(
 
 /// Every consent the family gave, in force or withdrawn, oldest first.
 #[utoipa::path(tag = "consents", operation_id = "list_consents", params(("family_id" = String, Path)),
-    responses((status = 200, description = "The consents", body = Vec<Consent>)))]
+    responses((status = 200, description = "The consents", body = Vec<StandingConsent>)))]
 #[get("/families/{family_id}/consents")]
 pub async fn list_consents(
     state: web::Data<AppState>,
@@ -53,7 +53,7 @@ pub async fn list_consents(
 #[utoipa::path(tag = "consents", operation_id = "revoke_consent",
     params(("family_id" = String, Path), ("purpose" = ConsentPurpose, Path)),
     responses(
-        (status = 200, description = "Withdrawn", body = Consent),
+        (status = 200, description = "Withdrawn", body = StandingConsent),
         (status = 404, description = "No consent for this purpose is in force", body = crate::error::ErrorBody),
     ))]
 #[delete("/families/{family_id}/consents/{purpose}")]

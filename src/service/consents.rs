@@ -17,7 +17,7 @@ use crate::error::Error;
 
 /// A consent the parent gave, in force until withdrawn.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct Consent {
+pub struct StandingConsent {
     pub id: String,
     pub purpose: ConsentPurpose,
     /// The words the parent agreed to, as nonstop showed them.
@@ -32,7 +32,7 @@ pub struct Consent {
 /// A consent to record.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct ConsentInput {
+pub struct StandingConsentInput {
     pub purpose: ConsentPurpose,
     /// The language the wording was shown in: Japanese (`ja`, the default) or English (`en`).
     #[serde(default)]
@@ -83,9 +83,9 @@ pub fn give(
     conn: &mut DbConnection,
     forms: &FormCatalog,
     family_id: &str,
-    input: ConsentInput,
+    input: StandingConsentInput,
     now: NaiveDateTime,
-) -> Result<(Consent, bool), Error> {
+) -> Result<(StandingConsent, bool), Error> {
     if let Some(row) = in_force(conn, family_id, input.purpose)? {
         return Ok((view(row)?, false));
     }
@@ -109,7 +109,7 @@ pub fn withdraw(
     family_id: &str,
     purpose: ConsentPurpose,
     now: NaiveDateTime,
-) -> Result<Consent, Error> {
+) -> Result<StandingConsent, Error> {
     let mut row = in_force(conn, family_id, purpose)?.ok_or(Error::NotFound("consent"))?;
     diesel::update(standing_consents::table.find(&row.id))
         .set(standing_consents::withdrawn_at.eq(Some(now)))
@@ -119,7 +119,7 @@ pub fn withdraw(
 }
 
 /// Every consent the family gave, in force or withdrawn, oldest first.
-pub fn list(conn: &mut DbConnection, family_id: &str) -> Result<Vec<Consent>, Error> {
+pub fn list(conn: &mut DbConnection, family_id: &str) -> Result<Vec<StandingConsent>, Error> {
     standing_consents::table
         .filter(standing_consents::family_id.eq(family_id))
         .order(standing_consents::id.asc())
@@ -152,8 +152,8 @@ fn in_force(conn: &mut DbConnection, family_id: &str, purpose: ConsentPurpose) -
         .optional()?)
 }
 
-fn view(row: ConsentRow) -> Result<Consent, Error> {
-    Ok(Consent {
+fn view(row: ConsentRow) -> Result<StandingConsent, Error> {
+    Ok(StandingConsent {
         purpose: ConsentPurpose::from_stored(&row.purpose)?,
         wording: row.wording,
         language: row.language,
