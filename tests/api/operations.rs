@@ -332,3 +332,45 @@ async fn page_limits_are_documented_as_enforced() {
         }
     }
 }
+
+#[test]
+fn every_schema_name_is_used_by_one_type_only() {
+    // utoipa names a schema after its Rust type and keeps one of two types with the same name
+    // silently, so the document would describe the other type's body. Every type the document
+    // may carry (a `ToSchema` derive or a `text_enum!`) must have a name of its own.
+    fn rust_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).expect("read dir").flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                rust_files(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(path);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    rust_files(std::path::Path::new("src"), &mut files);
+    let mut seen: std::collections::BTreeMap<String, String> = std::collections::BTreeMap::new();
+    let mut clashes = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(&file).expect("read");
+        let mut documented = false;
+        for line in text.lines().map(str::trim) {
+            if line.starts_with("#[derive(") && line.contains("ToSchema") || line.starts_with("text_enum!") {
+                documented = true;
+                continue;
+            }
+            let name = ["pub struct ", "pub enum "].iter().find_map(|p| line.strip_prefix(p));
+            if let (true, Some(rest)) = (documented, name) {
+                let name: String = rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+                let at = file.display().to_string();
+                if let Some(first) = seen.insert(name.clone(), at.clone()) {
+                    clashes.push(format!("{name}: {first} and {at}"));
+                }
+                documented = false;
+            }
+        }
+    }
+    assert!(seen.len() > 50, "only {} schema types found", seen.len());
+    assert!(clashes.is_empty(), "schema names used twice: {clashes:?}");
+}
