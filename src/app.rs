@@ -172,6 +172,7 @@ impl Application {
                 .into_utoipa_app()
                 .configure(crate::api::configure)
                 .into_app()
+                .configure(crate::console::configure)
                 .configure(crate::api::configure_unlisted)
         })
         .listen(listener)?

@@ -12,7 +12,7 @@ use crate::config::Settings;
 use crate::db::Db;
 use crate::domain::MunicipalityCode;
 use crate::service::audit::{self, Actor, AuditAction, AuditFilter, Event};
-use crate::service::principals;
+use crate::service::{principals, staff_accounts};
 
 #[derive(Debug, Parser)]
 #[command(name = "nonstop", version, about = "子育てノンストップ: reminders and pre-filled applications for families")]
@@ -73,16 +73,21 @@ pub enum AppsCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum StaffCommand {
-    /// Create a staff key; prints {"staff_id", "municipality_code", "api_key"}.
+    /// Create a staff key; prints {"staff_id", "municipality_code", "api_key"}. With `--login`,
+    /// create a person's account for the console instead; prints its one-time password, to be
+    /// changed at the first sign-in.
     Create {
         /// The 6-digit 全国地方公共団体コード, e.g. 131016.
         #[arg(long)]
         municipality: String,
         #[arg(long)]
         name: String,
-        /// The key may list and revoke its municipality's staff keys.
+        /// The key (or account) may list and revoke its municipality's staff keys.
         #[arg(long)]
         admin: bool,
+        /// Sign-in name for the console (lower-case letters, digits, `._-@`).
+        #[arg(long)]
+        login: Option<String>,
     },
     /// Revoke a staff key.
     Revoke {
@@ -136,7 +141,21 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             let db = open_database(&settings)?;
             let mut conn = db.get()?;
             let output = match staff {
-                StaffCommand::Create { municipality, name, admin } => {
+                StaffCommand::Create { municipality, name, admin, login: Some(login) } => {
+                    let code =
+                        MunicipalityCode::parse(&municipality).map_err(|e| anyhow::anyhow!("--municipality: {e}"))?;
+                    let account = conn.transaction(|conn| {
+                        let account = staff_accounts::create(conn, &code, &name, &login, admin, now())?;
+                        let event = Event::new(AuditAction::StaffAccountCreated, "staff_account", &account.staff_id)
+                            .in_municipality(code.as_str())
+                            .detail(if admin { "admin" } else { "staff" });
+                        audit::record(conn, &Actor::operator("staff create"), event, now())?;
+                        Ok::<_, crate::error::Error>(account)
+                    })?;
+                    json!({ "staff_id": account.staff_id, "municipality_code": code, "admin": admin, "login": login,
+                            "one_time_password": account.one_time_password, "sign_in": "/console/sign-in" })
+                }
+                StaffCommand::Create { municipality, name, admin, login: None } => {
                     let code =
                         MunicipalityCode::parse(&municipality).map_err(|e| anyhow::anyhow!("--municipality: {e}"))?;
                     let grant = settings.sessions.staff_grant(admin);

@@ -65,7 +65,7 @@ impl Error {
         Self::Validation(fields)
     }
 
-    fn code(&self) -> &'static str {
+    pub fn code(&self) -> &'static str {
         match self {
             Self::InvalidBody { .. } => "invalid_body",
             Self::Validation(_) => "validation_failed",
@@ -80,7 +80,7 @@ impl Error {
         }
     }
 
-    fn message(&self) -> String {
+    pub fn message(&self) -> String {
         match self {
             Self::InvalidBody { message, .. } => message.clone(),
             Self::Validation(fields) => {
@@ -98,7 +98,7 @@ impl Error {
         }
     }
 
-    fn fields(&self) -> FieldErrors {
+    pub fn fields(&self) -> FieldErrors {
         match self {
             Self::InvalidBody { fields, .. } | Self::Validation(fields) => fields.clone(),
             _ => FieldErrors::new(),

@@ -9,7 +9,6 @@ use super::extract::{Caller, ValidJson};
 use super::staff;
 use crate::app::AppState;
 use crate::error::Error;
-use crate::service::audit::{AuditAction, Event};
 use crate::service::notices::{self, Audience, Notice, NoticeAct, NoticeFigures, NoticeInput, NoticeRef};
 use crate::service::principals::Principal;
 
@@ -25,12 +24,7 @@ pub async fn create_notice(
 ) -> Result<HttpResponse, Error> {
     let (code, staff_id) = staff(&caller.principal, path.into_inner())?;
     let notice = state
-        .write_audited(caller.actor, move |conn, uc| {
-            let notice = notices::create(conn, &code, &staff_id, body.0, uc.now)?;
-            let event =
-                Event::new(AuditAction::NoticeCreated, "notice", notice.id.clone()).in_municipality(code.as_str());
-            Ok((notice, event))
-        })
+        .write_audited(caller.actor, move |conn, uc| notices::create_audited(conn, &code, &staff_id, body.0, uc.now))
         .await?;
     Ok(HttpResponse::Created().json(notice))
 }

@@ -87,11 +87,7 @@ pub async fn update_submission_status(
     let (code, staff_id) = staff(&caller.principal, code)?;
     let submission = state
         .write_audited(caller.actor, move |conn, uc| {
-            let submission = submissions::set_status(conn, uc, &code, &staff_id, &id, body.0)?;
-            let event = Event::new(AuditAction::SubmissionStatusChanged, "submission", submission.id.clone())
-                .in_municipality(code.as_str())
-                .detail(submission.status.as_str());
-            Ok((submission, event))
+            submissions::set_status_audited(conn, uc, &code, &staff_id, &id, body.0)
         })
         .await?;
     Ok(HttpResponse::Ok().json(submission))

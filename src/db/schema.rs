@@ -443,7 +443,31 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    staff_logins (staff_id) {
+        staff_id -> Text,
+        login -> Text,
+        password_hash -> Text,
+        must_change_password -> Bool,
+        failed_attempts -> Integer,
+        locked_until -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    console_sessions (id) {
+        id -> Text,
+        staff_id -> Text,
+        csrf_token -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(inbox_entries -> families (family_id));
+diesel::joinable!(staff_logins -> staff_members (staff_id));
+diesel::joinable!(console_sessions -> staff_members (staff_id));
 diesel::joinable!(tasks -> families (family_id));
 diesel::joinable!(submissions -> signatures (signature_id));
 diesel::joinable!(submission_events -> submissions (submission_id));
@@ -477,6 +501,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     notices,
     notice_consents,
     standing_consents,
+    staff_logins,
+    console_sessions,
     notice_recipients,
     notice_replies,
     draft_bundles,

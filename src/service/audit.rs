@@ -57,6 +57,7 @@ crate::text_enum! {
         AppKeyCreated => "app_key.created",
         AppKeyRevoked => "app_key.revoked",
         StaffKeyCreated => "staff_key.created",
+        StaffAccountCreated => "staff_account.created",
         StaffKeyRevoked => "staff_key.revoked",
         SessionCreated => "session.created",
         /// A parent logged out.

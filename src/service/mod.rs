@@ -26,6 +26,7 @@ pub mod profile;
 pub mod push_credentials;
 pub mod readiness;
 pub mod signing;
+pub mod staff_accounts;
 pub mod strict_json;
 pub mod submissions;
 pub mod tagged;

@@ -42,6 +42,20 @@ pub fn create(
     view(row)
 }
 
+/// Writes a notice as `staff_id`, with the audit event that records it (API and console alike).
+pub fn create_audited(
+    conn: &mut DbConnection,
+    code: &MunicipalityCode,
+    staff_id: &str,
+    input: NoticeInput,
+    now: NaiveDateTime,
+) -> Result<(Notice, crate::service::audit::Event), Error> {
+    use crate::service::audit::{AuditAction, Event};
+    let notice = create(conn, code, staff_id, input, now)?;
+    let event = Event::new(AuditAction::NoticeCreated, "notice", notice.id.clone()).in_municipality(code.as_str());
+    Ok((notice, event))
+}
+
 pub(super) fn find(conn: &mut DbConnection, code: &MunicipalityCode, id: &str) -> Result<NoticeRow, Error> {
     notices::table
         .find(id)

@@ -182,20 +182,7 @@ pub(super) fn deliver(
             .optional()?
             .unwrap_or(false);
     let entry_id = if consented {
-        let text = notice
-            .texts
-            .get(&family.preferred_language)
-            .or_else(|| notice.texts.get("ja"))
-            .ok_or_else(|| Error::internal("notice without ja"))?;
-        let values = BTreeMap::from([
-            ("municipality_name".to_owned(), TemplateValue::Text(municipality_name.to_owned())),
-            ("notice_title".to_owned(), TemplateValue::Text(text.title.clone())),
-        ]);
-        let rendered = templates
-            .render("municipal_notice", &family.preferred_language, &values)
-            .map_err(|e| Error::Conflict { code: "notice_too_long", message: e.0 })?;
-        let rendered =
-            crate::templates::Rendered { inbox_text: format!("{}\n\n{}", text.title, text.body), ..rendered };
+        let rendered = render(templates, notice, municipality_name, &family.preferred_language)?;
         let key = format!("notice:{}:{}", notice.id, family.id);
         inbox::record(
             conn,
@@ -221,4 +208,27 @@ pub(super) fn deliver(
         ))
         .execute(conn)?;
     Ok(())
+}
+
+/// The push and inbox entry a family reading `language` gets (the Japanese text where the
+/// notice has none in that language): what is sent, and what the console previews.
+pub fn render(
+    templates: &Templates,
+    notice: &Notice,
+    municipality_name: &str,
+    language: &str,
+) -> Result<crate::templates::Rendered, Error> {
+    let text = notice
+        .texts
+        .get(language)
+        .or_else(|| notice.texts.get("ja"))
+        .ok_or_else(|| Error::internal("notice without ja"))?;
+    let values = BTreeMap::from([
+        ("municipality_name".to_owned(), TemplateValue::Text(municipality_name.to_owned())),
+        ("notice_title".to_owned(), TemplateValue::Text(text.title.clone())),
+    ]);
+    let rendered = templates
+        .render("municipal_notice", language, &values)
+        .map_err(|e| Error::Conflict { code: "notice_too_long", message: e.0 })?;
+    Ok(crate::templates::Rendered { inbox_text: format!("{}\n\n{}", text.title, text.body), ..rendered })
 }

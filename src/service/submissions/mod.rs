@@ -28,7 +28,7 @@ mod retention;
 mod review;
 
 pub use retention::{keep_for_municipality, purge_retained};
-pub use review::set_status;
+pub use review::{set_status, set_status_audited};
 
 text_enum! {
     /// Where a submission stands at the municipality.

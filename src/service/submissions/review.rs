@@ -31,6 +31,23 @@ pub(super) fn check_comment(text: &str, field: &str, errors: &mut FieldErrors) {
     }
 }
 
+/// Sets the status as `staff_id`, with the audit event that records it (API and console alike).
+pub fn set_status_audited(
+    conn: &mut DbConnection,
+    uc: &UseCase,
+    code: &MunicipalityCode,
+    staff_id: &str,
+    id: &str,
+    change: StatusChange,
+) -> Result<(Submission, crate::service::audit::Event), Error> {
+    use crate::service::audit::{AuditAction, Event};
+    let submission = set_status(conn, uc, code, staff_id, id, change)?;
+    let event = Event::new(AuditAction::SubmissionStatusChanged, "submission", submission.id.clone())
+        .in_municipality(code.as_str())
+        .detail(submission.status.as_str());
+    Ok((submission, event))
+}
+
 /// Sets a status: checked against the allowed transitions, recorded with its comments,
 /// announced to the family (inbox and push), and, for a correction request, a new draft
 /// opened with the comments on the fields.

@@ -1,0 +1,447 @@
+//! お知らせ: the list by status, the composer with its live audience count, a notice with its
+//! push preview, approval and figures, and the replies as CSV.
+
+use std::collections::BTreeMap;
+
+use actix_web::{web, HttpResponse};
+use chrono::{NaiveDate, TimeZone};
+use chrono_tz::Asia::Tokyo;
+use minijinja::{context, Value};
+use serde::Deserialize;
+
+use super::super::render;
+use super::super::session::{see_other, Failure, Staff};
+use super::frame;
+use crate::app::AppState;
+use crate::domain::enums::HealthInsurance;
+use crate::error::{Error, FieldErrors};
+use crate::service::municipalities;
+use crate::service::notices::{
+    self, AnswerKind, Audience, MonthRange, Notice, NoticeAct, NoticeCategory, NoticeInput, NoticeRef, NoticeStatus,
+    NoticeText, Questionnaire,
+};
+use crate::templates::{push_payload_size, MAX_PUSH_PAYLOAD_BYTES};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/notices", web::get().to(list))
+        .route("/notices/new", web::get().to(compose))
+        .route("/notices", web::post().to(create))
+        .route("/notices/audience", web::post().to(audience_count))
+        .route("/notices/{id}", web::get().to(show))
+        .route("/notices/{id}/replies.csv", web::get().to(replies_csv))
+        .route("/notices/{id}/{act}", web::post().to(act));
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    status: Option<String>,
+}
+
+async fn list(state: web::Data<AppState>, staff: Staff, query: web::Query<ListQuery>) -> Result<HttpResponse, Failure> {
+    let code = staff.session.municipality.clone();
+    let all = state.db.read(move |conn| notices::list(conn, &code, 100)).await?;
+    let status = query.into_inner().status.filter(|s| NoticeStatus::ALL.iter().any(|x| x.as_str() == s));
+    let shown: Vec<Value> = all
+        .iter()
+        .filter(|n| status.as_deref().is_none_or(|s| n.status.as_str() == s))
+        .map(|n| summary(n, &staff.session.staff_id))
+        .collect();
+    let counts: BTreeMap<&str, usize> =
+        NoticeStatus::ALL.iter().map(|s| (s.as_str(), all.iter().filter(|n| n.status == *s).count())).collect();
+    let awaiting_me = all.iter().filter(|n| can_approve(n, &staff.session.staff_id)).count();
+    let context = context! { notices => shown, status => status, counts => counts,
+        awaiting_me => awaiting_me, ..frame(&staff, "notices") };
+    Ok(render::page("notices.html", context)?)
+}
+
+fn summary(n: &Notice, me: &str) -> Value {
+    context! {
+        id => n.id.clone(),
+        title => n.texts.get("ja").map(|t| t.title.clone()).unwrap_or_default(),
+        status => n.status.as_str(),
+        category => n.category.as_str(),
+        languages => n.texts.keys().cloned().collect::<Vec<_>>(),
+        created => local(n.created_at),
+        awaiting_me => can_approve(n, me),
+    }
+}
+
+/// A draft someone else wrote, which this member of staff may approve.
+fn can_approve(n: &Notice, me: &str) -> bool {
+    n.status == NoticeStatus::Draft && !n.editors.iter().any(|e| e == me)
+}
+
+fn local(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.with_timezone(&Tokyo).format("%Y-%m-%d %H:%M").to_string()
+}
+
+/// The composer's fields, as the browser posts them.
+#[derive(Clone, Debug, Default, Deserialize)]
+struct Compose {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    category: String,
+    #[serde(default)]
+    ja_title: String,
+    #[serde(default)]
+    ja_body: String,
+    #[serde(default)]
+    en_title: String,
+    #[serde(default)]
+    en_body: String,
+    #[serde(default)]
+    question: String,
+    /// One choice a line.
+    #[serde(default)]
+    choices: String,
+    multiple: Option<String>,
+    free_text: Option<String>,
+    #[serde(default)]
+    age_min: String,
+    #[serde(default)]
+    age_max: String,
+    #[serde(default)]
+    open_procedure: String,
+    #[serde(default)]
+    single_parent: String,
+    #[serde(default)]
+    health_insurance: String,
+    standing: Option<String>,
+    /// 掲載終了日 (inclusive, Asia/Tokyo).
+    #[serde(default)]
+    expires_on: String,
+}
+
+impl Compose {
+    /// The audience the conditions describe; a field that is not a number is named.
+    fn audience(&self, errors: &mut FieldErrors) -> Audience {
+        let mut month = |name: &str, text: &str| -> Option<i64> {
+            let text = text.trim();
+            if text.is_empty() {
+                return None;
+            }
+            text.parse().map_err(|_| errors.insert(name.to_owned(), "数字で入力してください".into())).ok()
+        };
+        let min = month("age_min", &self.age_min);
+        let max = month("age_max", &self.age_max);
+        let child_age_months = match (min, max) {
+            (None, None) => None,
+            (min, max) => Some(MonthRange { min: min.unwrap_or(0), max: max.unwrap_or(276) }),
+        };
+        Audience {
+            child_age_months,
+            open_procedure: Some(self.open_procedure.trim().to_owned()).filter(|p| !p.is_empty()),
+            single_parent: match self.single_parent.as_str() {
+                "yes" => Some(true),
+                "no" => Some(false),
+                _ => None,
+            },
+            health_insurance: HealthInsurance::ALL.iter().copied().find(|h| h.as_str() == self.health_insurance),
+            ..Audience::default()
+        }
+    }
+
+    /// The notice the form describes, or the problems found before the use case's own checks.
+    fn notice(&self) -> Result<NoticeInput, FieldErrors> {
+        let mut errors = FieldErrors::new();
+        let category = NoticeCategory::ALL.iter().copied().find(|c| c.as_str() == self.category);
+        if category.is_none() {
+            errors.insert("category".into(), "種類を選んでください".into());
+        }
+        let mut texts = BTreeMap::new();
+        texts.insert("ja".to_owned(), NoticeText { title: self.ja_title.trim().into(), body: self.ja_body.trim().into() });
+        if !self.en_title.trim().is_empty() || !self.en_body.trim().is_empty() {
+            texts.insert("en".to_owned(), NoticeText { title: self.en_title.trim().into(), body: self.en_body.trim().into() });
+        }
+        let choices: Vec<String> =
+            self.choices.lines().map(str::trim).filter(|c| !c.is_empty()).map(str::to_owned).collect();
+        let questionnaire = (!self.question.trim().is_empty() || !choices.is_empty()).then(|| Questionnaire {
+            question: self.question.trim().to_owned(),
+            kind: if self.multiple.is_some() { AnswerKind::Multiple } else { AnswerKind::Single },
+            choices,
+            free_text: self.free_text.is_some(),
+            reply_deadline: None,
+        });
+        let expires_at = match self.expires_on.trim() {
+            "" => None,
+            day => match day.parse::<NaiveDate>() {
+                // The end of that day in Japan.
+                Ok(day) => day
+                    .succ_opt()
+                    .and_then(|next| Tokyo.from_local_datetime(&next.and_time(chrono::NaiveTime::MIN)).single())
+                    .map(|t| t.with_timezone(&chrono::Utc)),
+                Err(_) => {
+                    errors.insert("expires_on".into(), "日付を YYYY-MM-DD で入力してください".into());
+                    None
+                }
+            },
+        };
+        let audience = self.audience(&mut errors);
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        Ok(NoticeInput {
+            category: category.unwrap_or(NoticeCategory::Event),
+            texts,
+            links: Vec::new(),
+            audience,
+            questionnaire,
+            standing: self.standing.is_some(),
+            expires_at,
+        })
+    }
+}
+
+async fn compose(state: web::Data<AppState>, staff: Staff) -> Result<HttpResponse, Failure> {
+    compose_page(&state, &staff, &Compose::default(), FieldErrors::new(), actix_web::http::StatusCode::OK)
+}
+
+fn compose_page(
+    state: &AppState,
+    staff: &Staff,
+    form: &Compose,
+    errors: FieldErrors,
+    status: actix_web::http::StatusCode,
+) -> Result<HttpResponse, Failure> {
+    let procedures: Vec<Value> = state
+        .planning
+        .catalog
+        .procedures
+        .iter()
+        .map(|p| context! { id => p.id.clone(), name => p.name.ja.clone() })
+        .collect();
+    let categories: Vec<&str> = NoticeCategory::ALL.iter().map(|c| c.as_str()).collect();
+    let context = context! { form => render::ser(FormView::from(form)),
+        errors => errors, procedures => procedures, categories => categories, ..frame(staff, "notices") };
+    Ok(render::page_with_status(status, "notice_new.html", context)?)
+}
+
+/// The composer's values as the page shows them again.
+#[derive(serde::Serialize)]
+struct FormView<'a> {
+    category: &'a str,
+    ja_title: &'a str,
+    ja_body: &'a str,
+    en_title: &'a str,
+    en_body: &'a str,
+    question: &'a str,
+    choices: &'a str,
+    multiple: bool,
+    free_text: bool,
+    age_min: &'a str,
+    age_max: &'a str,
+    open_procedure: &'a str,
+    single_parent: &'a str,
+    health_insurance: &'a str,
+    standing: bool,
+    expires_on: &'a str,
+}
+
+impl<'a> From<&'a Compose> for FormView<'a> {
+    fn from(f: &'a Compose) -> Self {
+        Self {
+            category: &f.category,
+            ja_title: &f.ja_title,
+            ja_body: &f.ja_body,
+            en_title: &f.en_title,
+            en_body: &f.en_body,
+            question: &f.question,
+            choices: &f.choices,
+            multiple: f.multiple.is_some(),
+            free_text: f.free_text.is_some(),
+            age_min: &f.age_min,
+            age_max: &f.age_max,
+            open_procedure: &f.open_procedure,
+            single_parent: &f.single_parent,
+            health_insurance: &f.health_insurance,
+            standing: f.standing.is_some(),
+            expires_on: &f.expires_on,
+        }
+    }
+}
+
+async fn create(state: web::Data<AppState>, staff: Staff, form: web::Form<Compose>) -> Result<HttpResponse, Failure> {
+    staff.check_form_token(&form.csrf)?;
+    let form = form.into_inner();
+    let input = match form.notice() {
+        Ok(input) => input,
+        Err(errors) => {
+            return compose_page(&state, &staff, &form, errors, actix_web::http::StatusCode::UNPROCESSABLE_ENTITY)
+        }
+    };
+    let code = staff.session.municipality.clone();
+    let staff_id = staff.session.staff_id.clone();
+    let created = state
+        .write_audited(staff.actor.clone(), move |conn, uc| {
+            notices::create_audited(conn, &code, &staff_id, input, uc.now)
+        })
+        .await;
+    match created {
+        Ok(notice) => Ok(see_other(&format!("/console/notices/{}", notice.id))),
+        Err(Error::Validation(errors)) => {
+            compose_page(&state, &staff, &form, errors, actix_web::http::StatusCode::UNPROCESSABLE_ENTITY)
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// The live family count of the composer's conditions (an htmx fragment).
+async fn audience_count(
+    state: web::Data<AppState>,
+    staff: Staff,
+    form: web::Form<Compose>,
+) -> Result<HttpResponse, Failure> {
+    staff.check_form_token(&form.csrf)?;
+    let mut errors = FieldErrors::new();
+    let audience = form.audience(&mut errors);
+    let code = staff.session.municipality.clone();
+    let today = state.clock.today();
+    let size = match errors.is_empty() {
+        true => state.db.read(move |conn| notices::audience_size(conn, &code, &audience, today)).await,
+        false => Err(Error::Validation(errors)),
+    };
+    let context = match size {
+        Ok(size) => context! { size => size, problem => None::<String> },
+        Err(Error::Validation(errors)) => {
+            context! { size => None::<i64>, problem => errors.into_values().collect::<Vec<_>>().join(" ") }
+        }
+        Err(other) => return Err(other.into()),
+    };
+    Ok(render::page("audience_count.html", context)?)
+}
+
+async fn show(state: web::Data<AppState>, staff: Staff, id: web::Path<String>) -> Result<HttpResponse, Failure> {
+    let code = staff.session.municipality.clone();
+    let id = id.into_inner();
+    let (keys, planning, templates) = (state.keys.clone(), state.planning.clone(), state.templates.clone());
+    let (notice, figures, replies, name) = state
+        .db
+        .read(move |conn| {
+            let notice = notices::get(conn, &code, &id)?;
+            let figures = notices::figures(conn, &code, &id)?;
+            let replies = notices::replies(conn, &keys, &code, &id)?;
+            let name = municipalities::display_name(conn, &planning, code.as_str())?;
+            Ok((notice, figures, replies, name))
+        })
+        .await?;
+    let mut previews = Vec::new();
+    for language in notice.texts.keys() {
+        let rendered = notices::render(&templates, &notice, &name, language)?;
+        previews.push(context! {
+            language => language.clone(),
+            title => rendered.title.clone(),
+            body => rendered.body.clone(),
+            inbox_text => rendered.inbox_text.clone(),
+            bytes => push_payload_size(&rendered),
+        });
+    }
+    let me = staff.session.staff_id.clone();
+    let context = context! {
+        notice => render::ser(&notice),
+        figures => render::ser(&figures),
+        replies => render::ser(&replies),
+        previews => previews,
+        limit => MAX_PUSH_PAYLOAD_BYTES,
+        created => local(notice.created_at),
+        sent => notice.sent_at.map(local),
+        can_approve => can_approve(&notice, &me),
+        can_send => notice.status == NoticeStatus::Approved,
+        can_cancel => matches!(notice.status, NoticeStatus::Draft | NoticeStatus::Approved | NoticeStatus::Scheduled),
+        i_wrote_it => notice.editors.iter().any(|e| *e == me), ..frame(&staff, "notices") };
+    Ok(render::page("notice.html", context)?)
+}
+
+#[derive(Deserialize)]
+struct ActForm {
+    csrf: String,
+}
+
+/// Approve, send or cancel, as the signed-in member of staff (recorded in the audit trail).
+async fn act(
+    state: web::Data<AppState>,
+    staff: Staff,
+    path: web::Path<(String, String)>,
+    form: web::Form<ActForm>,
+) -> Result<HttpResponse, Failure> {
+    staff.check_form_token(&form.csrf)?;
+    let (id, act) = path.into_inner();
+    let act = match act.as_str() {
+        "approve" => NoticeAct::Approve,
+        "send" => NoticeAct::Send,
+        "cancel" => NoticeAct::Cancel,
+        _ => return Err(Error::NotFound("action").into()),
+    };
+    let target = NoticeRef { code: staff.session.municipality.clone(), id: id.clone(), staff_id: staff.session.staff_id.clone() };
+    state.write_audited(staff.actor.clone(), move |conn, uc| notices::act(conn, uc, &target, act)).await?;
+    Ok(see_other(&format!("/console/notices/{id}")))
+}
+
+/// The replies with the names of the families' guardians, as CSV (staff only).
+async fn replies_csv(state: web::Data<AppState>, staff: Staff, id: web::Path<String>) -> Result<HttpResponse, Failure> {
+    let code = staff.session.municipality.clone();
+    let id = id.into_inner();
+    let keys = state.keys.clone();
+    let summary = state.db.read(move |conn| notices::replies(conn, &keys, &code, &id)).await?;
+    let mut csv = String::from("\u{feff}guardians,choices,free_text,replied_at\r\n");
+    for reply in &summary.replies {
+        let cells = [
+            reply.guardian_names.join(" / "),
+            reply.choices.join(" / "),
+            reply.free_text.clone().unwrap_or_default(),
+            local(reply.replied_at),
+        ];
+        csv.push_str(&cells.iter().map(|c| csv_cell(c)).collect::<Vec<_>>().join(","));
+        csv.push_str("\r\n");
+    }
+    Ok(HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header(("Content-Disposition", "attachment; filename=\"replies.csv\""))
+        .body(csv))
+}
+
+/// One CSV cell (RFC 4180), with a leading `=`, `+`, `-` or `@` neutralised so that a
+/// spreadsheet does not run a reply as a formula.
+fn csv_cell(text: &str) -> String {
+    let text = if text.starts_with(['=', '+', '-', '@']) { format!("'{text}") } else { text.to_owned() };
+    format!("\"{}\"", text.replace('"', "\"\""))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_cells_are_quoted_and_never_formulas() {
+        assert_eq!(csv_cell("はい"), "\"はい\"");
+        assert_eq!(csv_cell("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_cell("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
+    }
+
+    #[test]
+    fn the_composer_reads_both_languages_a_questionnaire_and_the_conditions() {
+        let form = Compose {
+            category: "checkup".into(),
+            ja_title: "健診のお知らせ".into(),
+            ja_body: "本文".into(),
+            en_title: "Checkup".into(),
+            en_body: "Body".into(),
+            question: "参加しますか".into(),
+            choices: "はい\r\nいいえ\r\n\r\n".into(),
+            age_min: "3".into(),
+            single_parent: "no".into(),
+            expires_on: "2027-01-31".into(),
+            ..Compose::default()
+        };
+        let notice = form.notice().expect("valid");
+        assert_eq!(notice.texts.len(), 2);
+        let q = notice.questionnaire.expect("questionnaire");
+        assert_eq!((q.choices, q.kind), (vec!["はい".to_owned(), "いいえ".to_owned()], AnswerKind::Single));
+        assert_eq!(notice.audience.child_age_months.map(|r| (r.min, r.max)), Some((3, 276)));
+        assert_eq!(notice.audience.single_parent, Some(false));
+        assert_eq!(notice.expires_at.map(|t| t.to_rfc3339()), Some("2027-01-31T15:00:00+00:00".into()));
+        let bad = Compose { age_max: "十二".into(), ..Compose::default() };
+        let errors = bad.notice().expect_err("refused");
+        assert!(errors.contains_key("age_max") && errors.contains_key("category"), "{errors:?}");
+    }
+}

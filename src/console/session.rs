@@ -1,0 +1,135 @@
+//! Who is signed in: the console's cookie session, its form token, and what a page answers when
+//! something is refused (a page, never JSON).
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError};
+use minijinja::context;
+
+use super::render;
+use crate::app::AppState;
+use crate::error::Error;
+use crate::service::audit::Actor;
+use crate::service::staff_accounts::{self, ConsoleSession};
+use crate::telemetry::RequestId;
+
+/// The session cookie: HttpOnly, SameSite=Strict, Secure when the console is reached by https.
+pub const COOKIE: &str = "nonstop_console";
+
+/// A signed-in member of staff.
+pub struct Staff {
+    pub session: ConsoleSession,
+    /// The cookie's token (to end the session, or keep it when the password changes).
+    pub token: String,
+    /// Who the audit trail names.
+    pub actor: Actor,
+}
+
+impl Staff {
+    /// Refuses a form whose token is not this session's (a request forged by another site).
+    pub fn check_form_token(&self, sent: &str) -> Result<(), Failure> {
+        if !sent.is_empty() && sent == self.session.csrf_token {
+            Ok(())
+        } else {
+            Err(Failure::Page(Error::Forbidden("the form is out of date: reload the page and try again")))
+        }
+    }
+}
+
+/// What a console page answers instead of itself.
+#[derive(Debug)]
+pub enum Failure {
+    /// Not signed in (or the session ended): to the sign-in page.
+    SignIn,
+    /// The one-time password must be changed first.
+    ChangePassword,
+    /// A refusal or an error, shown as a page with its status.
+    Page(Error),
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Self {
+        Self::Page(e)
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::SignIn => write!(f, "not signed in"),
+            Self::ChangePassword => write!(f, "password change required"),
+            Self::Page(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl ResponseError for Failure {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::SignIn | Self::ChangePassword => StatusCode::SEE_OTHER,
+            Self::Page(e) => e.status_code(),
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        match self {
+            Self::SignIn => see_other("/console/sign-in"),
+            Self::ChangePassword => see_other("/console/password"),
+            Self::Page(e) => {
+                if let Error::Internal(cause) = e {
+                    tracing::error!(cause = %cause, "console page failed");
+                }
+                let context = context! { status => e.status_code().as_u16(), message => e.message(), fields => e.fields() };
+                render::page_with_status(e.status_code(), "error.html", context)
+                    .unwrap_or_else(|_| HttpResponse::build(e.status_code()).body(e.message()))
+            }
+        }
+    }
+}
+
+/// A redirect after a form (303, so the browser follows with GET).
+pub fn see_other(to: &str) -> HttpResponse {
+    HttpResponse::SeeOther().insert_header((header::LOCATION, to.to_owned())).finish()
+}
+
+/// The session cookie with `value`; an empty value with no age removes it.
+pub fn cookie(req: &HttpRequest, value: &str) -> Cookie<'static> {
+    let secure = req.connection_info().scheme() == "https";
+    let mut cookie = Cookie::build(COOKIE, value.to_owned())
+        .path("/console")
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .secure(secure)
+        .finish();
+    if value.is_empty() {
+        cookie.make_removal();
+    }
+    cookie
+}
+
+impl FromRequest for Staff {
+    type Error = Failure;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Failure>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        let token = req.cookie(COOKIE).map(|c| c.value().to_owned());
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone());
+        let changing_password = req.path() == "/console/password";
+        Box::pin(async move {
+            let (Some(token), Some(state)) = (token, state) else { return Err(Failure::SignIn) };
+            let now = state.clock.now();
+            let lookup = token.clone();
+            let session = state.db.read(move |conn| staff_accounts::session(conn, &lookup, now)).await?;
+            let Some(session) = session else { return Err(Failure::SignIn) };
+            if session.must_change_password && !changing_password {
+                return Err(Failure::ChangePassword);
+            }
+            let actor = Actor::of(&session.principal, request_id);
+            Ok(Staff { session, token, actor })
+        })
+    }
+}
