@@ -54,7 +54,6 @@ pub fn static_file(name: &str) -> Option<(&'static [u8], &'static str)> {
     Some((file.contents(), kind))
 }
 
-
 /// Any serializable value, for a page.
 pub fn ser<T: serde::Serialize>(value: T) -> Value {
     Value::from(minijinja::value::Serde(value))

@@ -82,7 +82,8 @@ impl ResponseError for Failure {
                 if let Error::Internal(cause) = e {
                     tracing::error!(cause = %cause, "console page failed");
                 }
-                let context = context! { status => e.status_code().as_u16(), message => e.message(), fields => e.fields() };
+                let context =
+                    context! { status => e.status_code().as_u16(), message => e.message(), fields => e.fields() };
                 render::page_with_status(e.status_code(), "error.html", context)
                     .unwrap_or_else(|_| HttpResponse::build(e.status_code()).body(e.message()))
             }

@@ -251,19 +251,18 @@ fn check_new_password(new: &str, current: &str) -> Result<(), String> {
 }
 
 fn hash(password: &str) -> Result<String, Error> {
-    let hashed: PasswordHash = Argon2::default()
-        .hash_password(password.as_bytes())
-        .map_err(|e| Error::internal(format!("argon2: {e}")))?;
+    let hashed: PasswordHash =
+        Argon2::default().hash_password(password.as_bytes()).map_err(|e| Error::internal(format!("argon2: {e}")))?;
     Ok(hashed.to_string())
 }
-
 
 fn verify(password: &str, stored: &str) -> bool {
     Argon2::default().verify_password(password.as_bytes(), stored).is_ok()
 }
 
 /// An argon2id hash of a password nobody has, verified against when the login is unknown.
-const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$0bzZ0YbqGzE7G3l2nI6GG1e0fTYwA7l3P2t0m3sXz3Q";
+const DUMMY_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$0bzZ0YbqGzE7G3l2nI6GG1e0fTYwA7l3P2t0m3sXz3Q";
 
 #[cfg(test)]
 mod tests {

@@ -3,6 +3,7 @@
 
 mod accountability;
 mod cli;
+mod console;
 mod crash;
 mod delivery;
 mod families;

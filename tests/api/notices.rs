@@ -9,7 +9,7 @@ use crate::helpers::{awake_quiet_hours, TestApp};
 use crate::mocks::WebPushMock;
 
 /// A birth date that makes a child exactly `months` old today (by the municipal reading).
-fn born_months_ago(months: u32) -> String {
+pub fn born_months_ago(months: u32) -> String {
     let today = nonstop::domain::dates::tokyo_date(crate::helpers::pinned_instant());
     // On the same date N months later the child has just turned N months.
     today.checked_sub_months(Months::new(months)).expect("date").to_string()

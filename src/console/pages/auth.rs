@@ -53,10 +53,8 @@ async fn sign_in(
             .map_err(|e| crate::error::Error::internal(format!("password check: {e}")))?;
             match (account, matches) {
                 (Some(account), true) => {
-                    let token = state
-                        .db
-                        .write(move |conn| staff_accounts::open_session(conn, &account.staff_id, now))
-                        .await?;
+                    let token =
+                        state.db.write(move |conn| staff_accounts::open_session(conn, &account.staff_id, now)).await?;
                     return Ok(HttpResponse::SeeOther()
                         .cookie(cookie(&req, &token))
                         .insert_header(("Location", "/console/notices"))
@@ -123,7 +121,8 @@ async fn change_password(
 ) -> Result<HttpResponse, Failure> {
     staff.check_form_token(&form.csrf)?;
     let form = form.into_inner();
-    let again_error = (form.new_password != form.new_password_again).then(|| "新しいパスワードが一致しません。".to_owned());
+    let again_error =
+        (form.new_password != form.new_password_again).then(|| "新しいパスワードが一致しません。".to_owned());
     let staff_id = staff.session.staff_id.clone();
     let id = staff_id.clone();
     let stored = state.db.read(move |conn| staff_accounts::password_hash(conn, &id)).await?;

@@ -25,10 +25,9 @@ async fn home(_staff: Staff) -> HttpResponse {
 
 async fn static_file(name: web::Path<String>) -> HttpResponse {
     match render::static_file(&name) {
-        Some((bytes, kind)) => HttpResponse::Ok()
-            .content_type(kind)
-            .insert_header(("Cache-Control", "public, max-age=3600"))
-            .body(bytes),
+        Some((bytes, kind)) => {
+            HttpResponse::Ok().content_type(kind).insert_header(("Cache-Control", "public, max-age=3600")).body(bytes)
+        }
         None => HttpResponse::NotFound().finish(),
     }
 }

@@ -50,7 +50,7 @@ async fn list(state: web::Data<AppState>, staff: Staff, query: web::Query<ListQu
         NoticeStatus::ALL.iter().map(|s| (s.as_str(), all.iter().filter(|n| n.status == *s).count())).collect();
     let awaiting_me = all.iter().filter(|n| can_approve(n, &staff.session.staff_id)).count();
     let context = context! { notices => shown, status => status, counts => counts,
-        awaiting_me => awaiting_me, ..frame(&staff, "notices") };
+    awaiting_me => awaiting_me, ..frame(&staff, "notices") };
     Ok(render::page("notices.html", context)?)
 }
 
@@ -150,9 +150,15 @@ impl Compose {
             errors.insert("category".into(), "種類を選んでください".into());
         }
         let mut texts = BTreeMap::new();
-        texts.insert("ja".to_owned(), NoticeText { title: self.ja_title.trim().into(), body: self.ja_body.trim().into() });
+        texts.insert(
+            "ja".to_owned(),
+            NoticeText { title: self.ja_title.trim().into(), body: self.ja_body.trim().into() },
+        );
         if !self.en_title.trim().is_empty() || !self.en_body.trim().is_empty() {
-            texts.insert("en".to_owned(), NoticeText { title: self.en_title.trim().into(), body: self.en_body.trim().into() });
+            texts.insert(
+                "en".to_owned(),
+                NoticeText { title: self.en_title.trim().into(), body: self.en_body.trim().into() },
+            );
         }
         let choices: Vec<String> =
             self.choices.lines().map(str::trim).filter(|c| !c.is_empty()).map(str::to_owned).collect();
@@ -213,7 +219,7 @@ fn compose_page(
         .collect();
     let categories: Vec<&str> = NoticeCategory::ALL.iter().map(|c| c.as_str()).collect();
     let context = context! { form => render::ser(FormView::from(form)),
-        errors => errors, procedures => procedures, categories => categories, ..frame(staff, "notices") };
+    errors => errors, procedures => procedures, categories => categories, ..frame(staff, "notices") };
     Ok(render::page_with_status(status, "notice_new.html", context)?)
 }
 
@@ -338,17 +344,17 @@ async fn show(state: web::Data<AppState>, staff: Staff, id: web::Path<String>) -
     }
     let me = staff.session.staff_id.clone();
     let context = context! {
-        notice => render::ser(&notice),
-        figures => render::ser(&figures),
-        replies => render::ser(&replies),
-        previews => previews,
-        limit => MAX_PUSH_PAYLOAD_BYTES,
-        created => local(notice.created_at),
-        sent => notice.sent_at.map(local),
-        can_approve => can_approve(&notice, &me),
-        can_send => notice.status == NoticeStatus::Approved,
-        can_cancel => matches!(notice.status, NoticeStatus::Draft | NoticeStatus::Approved | NoticeStatus::Scheduled),
-        i_wrote_it => notice.editors.iter().any(|e| *e == me), ..frame(&staff, "notices") };
+    notice => render::ser(&notice),
+    figures => render::ser(&figures),
+    replies => render::ser(&replies),
+    previews => previews,
+    limit => MAX_PUSH_PAYLOAD_BYTES,
+    created => local(notice.created_at),
+    sent => notice.sent_at.map(local),
+    can_approve => can_approve(&notice, &me),
+    can_send => notice.status == NoticeStatus::Approved,
+    can_cancel => matches!(notice.status, NoticeStatus::Draft | NoticeStatus::Approved | NoticeStatus::Scheduled),
+    i_wrote_it => notice.editors.contains(&me), ..frame(&staff, "notices") };
     Ok(render::page("notice.html", context)?)
 }
 
@@ -372,7 +378,11 @@ async fn act(
         "cancel" => NoticeAct::Cancel,
         _ => return Err(Error::NotFound("action").into()),
     };
-    let target = NoticeRef { code: staff.session.municipality.clone(), id: id.clone(), staff_id: staff.session.staff_id.clone() };
+    let target = NoticeRef {
+        code: staff.session.municipality.clone(),
+        id: id.clone(),
+        staff_id: staff.session.staff_id.clone(),
+    };
     state.write_audited(staff.actor.clone(), move |conn, uc| notices::act(conn, uc, &target, act)).await?;
     Ok(see_other(&format!("/console/notices/{id}")))
 }

@@ -73,7 +73,7 @@ async fn list(state: web::Data<AppState>, staff: Staff, filter: web::Query<Filte
     let statuses: Vec<Value> =
         SubmissionStatus::ALL.iter().map(|s| context! { id => s.as_str(), name => status_ja(*s) }).collect();
     let context = context! { submissions => rows, forms => forms,
-        statuses => statuses, status => status.map(|s| s.as_str()), form => form, ..frame(&staff, "submissions") };
+    statuses => statuses, status => status.map(|s| s.as_str()), form => form, ..frame(&staff, "submissions") };
     Ok(render::page("submissions.html", context)?)
 }
 
@@ -85,8 +85,8 @@ async fn load(state: &AppState, staff: &Staff, id: String) -> Result<Submission,
 
 async fn show(state: web::Data<AppState>, staff: Staff, id: web::Path<String>) -> Result<HttpResponse, Failure> {
     let submission = load(&state, &staff, id.into_inner()).await?;
-    let document: serde_json::Value = serde_json::from_str(&submission.document)
-        .map_err(|e| Error::unreadable("submissions.document", &e))?;
+    let document: serde_json::Value =
+        serde_json::from_str(&submission.document).map_err(|e| Error::unreadable("submissions.document", &e))?;
     let values = document.get("fields").cloned().unwrap_or_default();
     let form = state.planning.forms.get(&submission.form_id);
     // Each field of the form, with its Japanese label and the value signed.
@@ -97,7 +97,7 @@ async fn show(state: web::Data<AppState>, staff: Staff, id: web::Path<String>) -
                 .map(|f| {
                     let value = values.get(&f.id).map(display).unwrap_or_default();
                     context! { id => f.id.clone(), label => f.label.ja.clone(), value => value,
-                        municipality => f.source == crate::domain::forms::Source::Municipality }
+                    municipality => f.source == crate::domain::forms::Source::Municipality }
                 })
                 .collect()
         })
@@ -107,17 +107,17 @@ async fn show(state: web::Data<AppState>, staff: Staff, id: web::Path<String>) -
         .iter()
         .map(|e| {
             context! { status_ja => status_ja(e.status), at => local(e.at), comment => e.comment.clone(),
-                field_comments => e.field_comments.clone() }
+            field_comments => e.field_comments.clone() }
         })
         .collect();
     let next: Vec<Value> =
         submission.status.next().iter().map(|s| context! { id => s.as_str(), name => status_ja(*s) }).collect();
     let context = context! {
-        submission => render::ser(&submission),
-        status_ja => status_ja(submission.status),
-        submitted => local(submission.submitted_at),
-        not_after => local(submission.verification.certificate_not_after),
-        fields => fields, history => history, next => next, ..frame(&staff, "submissions") };
+    submission => render::ser(&submission),
+    status_ja => status_ja(submission.status),
+    submitted => local(submission.submitted_at),
+    not_after => local(submission.verification.certificate_not_after),
+    fields => fields, history => history, next => next, ..frame(&staff, "submissions") };
     Ok(render::page("submission.html", context)?)
 }
 
@@ -162,7 +162,11 @@ async fn set_status(
 }
 
 /// The exact bytes the parent signed.
-async fn signed_document(state: web::Data<AppState>, staff: Staff, id: web::Path<String>) -> Result<HttpResponse, Failure> {
+async fn signed_document(
+    state: web::Data<AppState>,
+    staff: Staff,
+    id: web::Path<String>,
+) -> Result<HttpResponse, Failure> {
     let submission = load(&state, &staff, id.into_inner()).await?;
     Ok(HttpResponse::Ok()
         .content_type("application/json")

@@ -1,0 +1,359 @@
+//! The municipal console in a real browser: Debian's chromium through chromedriver (WebDriver),
+//! against nonstop on a temporary database. Every page visited is checked with axe-core
+//! (vendored), failing on serious or critical violations.
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::helpers::TestApp;
+use crate::jpki_ca::Holder;
+use crate::notices::born_months_ago;
+use crate::submissions::{draft_of, setup, signature_body, MOTHER, MOTHER_BORN};
+
+const AXE: &str = include_str!("../assets/axe.min.js");
+const PASSWORD: &str = "a long enough password";
+
+/// A chromedriver of its own, on a free port, stopped when dropped.
+struct Driver {
+    process: Child,
+    url: String,
+}
+
+impl Driver {
+    async fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("addr").port();
+        let binary = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into());
+        let mut process = Command::new(&binary)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{binary} must be installed (Debian: chromium-driver): {e}"));
+        let url = format!("http://127.0.0.1:{port}");
+        for _ in 0..100 {
+            if reqwest::get(format!("{url}/status")).await.is_ok_and(|r| r.status().is_success()) {
+                return Self { process, url };
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let _ = process.kill();
+        let _ = process.wait();
+        panic!("chromedriver did not start");
+    }
+
+    /// A browser window of its own (its own cookies), at an office screen's size.
+    async fn browser(&self) -> Client {
+        let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+        let capabilities = json!({ "goog:chromeOptions": {
+            "binary": chromium,
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1366,768", "--lang=ja"]
+        }});
+        let serde_json::Value::Object(capabilities) = capabilities else { unreachable!() };
+        ClientBuilder::native().capabilities(capabilities).connect(&self.url).await.expect("browser session")
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
+
+/// A member of staff who signs in with `login` and `PASSWORD` (the one-time password already
+/// changed).
+fn staff_account(app: &TestApp, code: &str, name: &str, login: &str) -> String {
+    use nonstop::service::staff_accounts;
+    let mut conn = app.db.get().expect("conn");
+    let code = nonstop::domain::MunicipalityCode::parse(code).expect("code");
+    let account = staff_accounts::create(&mut conn, &code, name, login, false, app.clock.now()).expect("account");
+    let hash = staff_accounts::new_password_hash(&account.one_time_password, true, PASSWORD).expect("hash");
+    staff_accounts::set_password(&mut conn, &account.staff_id, "", &hash).expect("set");
+    account.staff_id
+}
+
+async fn sign_in(c: &Client, base: &str, login: &str, password: &str) {
+    c.goto(&format!("{base}/console/sign-in")).await.expect("goto");
+    c.find(Locator::Id("login")).await.expect("login").send_keys(login).await.expect("type");
+    c.find(Locator::Id("password")).await.expect("password").send_keys(password).await.expect("type");
+    click_through(c, "form button[type=submit]").await;
+}
+
+/// Clicks what `css` finds and waits for the page it leads to (the old page gone, the new one
+/// loaded), so that the next look is at the new page.
+async fn click_through(c: &Client, css: &str) {
+    let old = c.find(Locator::Css("html")).await.expect("page");
+    c.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}")).click().await.expect("click");
+    for _ in 0..100 {
+        if old.tag_name().await.is_err() {
+            let ready = c.execute("return document.readyState", vec![]).await.expect("state");
+            if ready == "complete" {
+                return;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{css} led nowhere");
+}
+
+async fn text(c: &Client, css: &str) -> String {
+    match c.find(Locator::Css(css)).await {
+        Ok(element) => element.text().await.expect("text"),
+        Err(e) => panic!("{css}: {e} at {}: {}", path(c).await, c.source().await.unwrap_or_default()),
+    }
+}
+
+/// Waits until the element's text is `expected` (a live part of the page).
+async fn wait_for_text(c: &Client, css: &str, expected: &str) {
+    for _ in 0..100 {
+        if let Ok(element) = c.find(Locator::Css(css)).await {
+            if element.text().await.is_ok_and(|t| t.trim() == expected) {
+                return;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{css} never read {expected:?}: {}", c.source().await.unwrap_or_default());
+}
+
+async fn fill(c: &Client, id: &str, value: &str) {
+    let element = c.find(Locator::Id(id)).await.unwrap_or_else(|e| panic!("{id}: {e}"));
+    element.clear().await.expect("clear");
+    element.send_keys(value).await.expect("type");
+}
+
+async fn path(c: &Client) -> String {
+    c.current_url().await.expect("url").path().to_owned()
+}
+
+/// Runs axe-core on the page; serious and critical violations fail the test. The page itself
+/// must work without inline script: the check is injected by the driver, not by the page.
+async fn assert_accessible(c: &Client, page: &str) {
+    c.execute(AXE, vec![]).await.expect("axe loads");
+    let violations = c
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             axe.run(document, { resultTypes: ['violations'] }).then(r => done(r.violations
+               .filter(v => v.impact === 'serious' || v.impact === 'critical')
+               .map(v => v.id + ': ' + v.nodes.map(n => n.target.join(' ')).join(', '))));",
+            vec![],
+        )
+        .await
+        .expect("axe runs");
+    assert_eq!(violations, json!([]), "accessibility of {page}");
+    screenshot(c, page).await;
+}
+
+/// With `NONSTOP_SCREENSHOTS=<dir>`, the page as the browser shows it (for the README).
+async fn screenshot(c: &Client, page: &str) {
+    let Ok(dir) = std::env::var("NONSTOP_SCREENSHOTS") else { return };
+    let png = c.screenshot().await.expect("screenshot");
+    std::fs::write(std::path::Path::new(&dir).join(format!("{page}.png")), png).expect("write screenshot");
+}
+
+#[actix_web::test]
+async fn staff_write_a_notice_a_colleague_approves_and_sends_it_and_replies_reach_the_figures() {
+    let app = TestApp::spawn().await;
+    let base = app.base.clone();
+    let (_, key) = app.create_app("vendor");
+    let mut families = Vec::new();
+    for months in [2, 10] {
+        families.push(
+            app.create_family(
+                &key,
+                json!({ "municipality_code": "131016",
+                        "guardians": [{ "relationship": "mother", "full_name": format!("住民 {months}") }],
+                        "children": [{ "status": "born", "birth_date": born_months_ago(months), "birth_weight_grams": 3000 }] }),
+            )
+            .await,
+        );
+    }
+    let driver = Driver::start().await;
+
+    // A new account: the one-time password printed by `nonstop staff create`, changed first.
+    let one_time = {
+        let mut conn = app.db.get().expect("conn");
+        let code = nonstop::domain::MunicipalityCode::parse("131016").expect("code");
+        nonstop::service::staff_accounts::create(&mut conn, &code, "佐藤 花子", "sato", false, app.clock.now())
+            .expect("account")
+            .one_time_password
+    };
+    let author = driver.browser().await;
+    author.goto(&format!("{base}/console/notices")).await.expect("goto");
+    assert_eq!(path(&author).await, "/console/sign-in", "signed out: to the sign-in page");
+    assert_accessible(&author, "sign-in").await;
+    sign_in(&author, &base, "sato", "not the password").await;
+    assert_eq!(text(&author, "#sign-in-error").await, "ログイン名またはパスワードが違います。");
+    sign_in(&author, &base, "sato", &one_time).await;
+    assert_eq!(path(&author).await, "/console/password", "the one-time password is changed first");
+    assert_accessible(&author, "password").await;
+    fill(&author, "current_password", &one_time).await;
+    fill(&author, "new_password", PASSWORD).await;
+    fill(&author, "new_password_again", PASSWORD).await;
+    click_through(&author, "main form button").await;
+    assert_eq!(path(&author).await, "/console/notices");
+
+    // Compose in Japanese and English with a questionnaire; the audience count follows the conditions.
+    author.goto(&format!("{base}/console/notices/new")).await.expect("goto");
+    wait_for_text(&author, "#audience-size", "2").await;
+    author.find(Locator::Id("category")).await.expect("category").select_by_value("checkup").await.expect("select");
+    fill(&author, "ja_title", "4か月児健診のご案内").await;
+    fill(&author, "ja_body", "保健センターで4か月児健診を行います。").await;
+    fill(&author, "en_title", "Your baby's 4-month checkup").await;
+    fill(&author, "en_body", "The health centre holds the 4-month checkup.").await;
+    fill(&author, "question", "参加しますか").await;
+    fill(&author, "choices", "参加する\n参加しない").await;
+    fill(&author, "age_max", "6").await;
+    // The count updates when a condition changes (leaving the field fires `change`).
+    author.find(Locator::Id("single_parent")).await.expect("field").click().await.expect("focus");
+    wait_for_text(&author, "#audience-size", "1").await;
+    assert_accessible(&author, "notice-compose").await;
+    click_through(&author, "#compose button[type=submit]").await;
+    let notice_path = path(&author).await;
+    assert!(notice_path.starts_with("/console/notices/"), "{notice_path}");
+    let notice_id = notice_path.rsplit('/').next().expect("id").to_owned();
+    let previews = text(&author, ".previews").await;
+    assert!(previews.contains("4か月児健診のご案内") && previews.contains("Your baby's 4-month checkup"), "{previews}");
+    assert_eq!(text(&author, "#notice-status").await, "下書き");
+    assert!(author.find(Locator::Css("form[action$='/approve']")).await.is_err(), "the author cannot approve");
+    assert_accessible(&author, "notice").await;
+
+    // A colleague, in a browser of their own, approves exactly this and sends it.
+    staff_account(&app, "131016", "鈴木 一郎", "suzuki");
+    let colleague = driver.browser().await;
+    sign_in(&colleague, &base, "suzuki", PASSWORD).await;
+    assert!(text(&colleague, "main").await.contains("承認を待っている"), "the queue shows it");
+    assert_accessible(&colleague, "notices").await;
+    colleague.goto(&format!("{base}{notice_path}")).await.expect("goto");
+    click_through(&colleague, "form[action$='/approve'] button").await;
+    assert_eq!(text(&colleague, "#notice-status").await, "承認済み");
+    click_through(&colleague, "form[action$='/send'] button").await;
+    assert_eq!(text(&colleague, "#notice-status").await, "送信済み");
+
+    // A parent replies through the API; the figures show it.
+    let (status, body) = app
+        .call(
+            reqwest::Method::PUT,
+            &format!("/v1/families/{}/notices/{notice_id}/reply", families[0]),
+            Some(&key),
+            Some(json!({ "choices": [0] })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    author.goto(&format!("{base}{notice_path}")).await.expect("goto");
+    assert_eq!(text(&author, "#replied").await, "1");
+    assert!(text(&author, "#figures").await.contains('1'));
+    let csv = author.find(Locator::Css("a[href$='replies.csv']")).await.expect("csv link");
+    assert!(csv.attr("href").await.expect("href").is_some());
+
+    // Another municipality's staff see none of it.
+    staff_account(&app, "131130", "田中 次郎", "tanaka");
+    let outsider = driver.browser().await;
+    sign_in(&outsider, &base, "tanaka", PASSWORD).await;
+    assert!(text(&outsider, "tbody").await.contains("お知らせはありません"));
+    outsider.goto(&format!("{base}{notice_path}")).await.expect("goto");
+    assert!(text(&outsider, "main").await.contains("404"), "another municipality's notice is not found");
+
+    // Signing out ends the session.
+    click_through(&author, "form[action='/console/sign-out'] button").await;
+    author.goto(&format!("{base}/console/notices")).await.expect("goto");
+    assert_eq!(path(&author).await, "/console/sign-in");
+    for c in [author, colleague, outsider] {
+        c.close().await.expect("close");
+    }
+}
+
+#[actix_web::test]
+async fn staff_open_a_submission_ask_for_a_correction_and_see_the_corrected_one_linked() {
+    let s = setup(3000).await;
+    let (app, key, family) = (&s.app, &s.key, &s.family);
+    let base = app.base.clone();
+    // The parent signs the 児童手当 claim.
+    let draft = draft_of(&s, "child_allowance_claim").await;
+    let path = format!("/v1/families/{family}/drafts/{}", draft["id"].as_str().expect("id"));
+    let values = json!({ "values": { "consent.public_records": true, "child.kana": "ヤマダ サクラ", "payment.use_public_account": true } });
+    assert_eq!(app.patch(&path, key, values).await.0, StatusCode::OK);
+    let (_, confirmed) = app.post(&format!("{path}/confirm"), key, json!({})).await;
+    let document = confirmed["confirmed"]["document"].as_str().expect("document").to_owned();
+    let card = s.ca.issue(&Holder::new(MOTHER, MOTHER_BORN));
+    let (status, signed) = app.post(&format!("{path}/signature"), key, signature_body(&card, &document)).await;
+    assert_eq!(status, StatusCode::CREATED, "{signed}");
+    let submission_id = signed["submissions"][0]["id"].as_str().expect("submission").to_owned();
+
+    staff_account(app, "131016", "佐藤 花子", "sato");
+    let driver = Driver::start().await;
+    let c = driver.browser().await;
+    sign_in(&c, &base, "sato", PASSWORD).await;
+    c.goto(&format!("{base}/console/submissions?form=child_allowance_claim")).await.expect("goto");
+    assert_accessible(&c, "submissions").await;
+    click_through(&c, &format!("a[href='/console/submissions/{submission_id}']")).await;
+    let page = text(&c, "main").await;
+    assert!(
+        page.contains("児童手当 認定請求書") && page.contains("申請者（届出人）氏名") && page.contains(MOTHER),
+        "{page}"
+    );
+    assert!(page.contains("未確認"), "revocation not checked is said plainly");
+    assert_accessible(&c, "submission").await;
+
+    // 補正依頼 with a comment on one field.
+    c.find(Locator::Css("input[data-field='applicant.phone']"))
+        .await
+        .expect("field")
+        .send_keys("日中つながる番号をご記入ください")
+        .await
+        .expect("type");
+    c.find(Locator::Id("new-status"))
+        .await
+        .expect("status")
+        .select_by_value("correction_requested")
+        .await
+        .expect("select");
+    click_through(&c, "#status-heading ~ button").await;
+    assert_eq!(text(&c, "#submission-status").await, "補正依頼");
+    assert!(text(&c, "main").await.contains("日中つながる番号をご記入ください"));
+
+    // The parent corrects and signs again; the new submission links to the first.
+    let (_, detail) = app.get(&format!("/v1/families/{family}/submissions/{submission_id}"), key).await;
+    let correction = detail["correction_draft_id"].as_str().expect("a correction draft").to_owned();
+    let fix = format!("/v1/families/{family}/drafts/{correction}");
+    assert_eq!(
+        app.patch(&fix, key, json!({ "values": { "applicant.phone": "03-1111-2222" } })).await.0,
+        StatusCode::OK
+    );
+    let (_, confirmed) = app.post(&format!("{fix}/confirm"), key, json!({})).await;
+    let document = confirmed["confirmed"]["document"].as_str().expect("document").to_owned();
+    let (status, signed) = app.post(&format!("{fix}/signature"), key, signature_body(&card, &document)).await;
+    assert_eq!(status, StatusCode::CREATED, "{signed}");
+    let corrected: &Value = &signed["submissions"][0];
+    c.goto(&format!("{base}/console/submissions/{}", corrected["id"].as_str().expect("id"))).await.expect("goto");
+    let link = c.find(Locator::Id("corrects-link")).await.expect("linked to the first");
+    assert_eq!(link.attr("href").await.expect("href"), Some(format!("/console/submissions/{submission_id}")));
+
+    // The signed bytes download as they were signed.
+    let cookie = c.get_named_cookie("nonstop_console").await.expect("cookie");
+    assert!(cookie.http_only().unwrap_or(false) && format!("{:?}", cookie.same_site()) == "Some(Strict)");
+    let downloaded = reqwest::Client::new()
+        .get(format!("{base}/console/submissions/{submission_id}/signed-document"))
+        .header("Cookie", format!("nonstop_console={}", cookie.value()))
+        .send()
+        .await
+        .expect("download");
+    assert_eq!(downloaded.text().await.expect("body"), document_of(app, key, family, &submission_id).await);
+
+    // Pages allow no inline script and nothing from elsewhere.
+    let page = reqwest::get(format!("{base}/console/sign-in")).await.expect("page");
+    let policy = page.headers().get("content-security-policy").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    assert!(policy.contains("script-src 'self'") && !policy.contains("unsafe-inline"), "{policy}");
+    let html = page.text().await.expect("html");
+    assert!(!html.contains("<script>") && !html.contains("http://") && !html.contains("https://"), "{html}");
+    c.close().await.expect("close");
+}
+
+async fn document_of(app: &TestApp, key: &str, family: &str, id: &str) -> String {
+    let (_, submission) = app.get(&format!("/v1/families/{family}/submissions/{id}"), key).await;
+    submission["signed_document"].as_str().expect("signed").to_owned()
+}
