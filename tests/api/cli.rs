@@ -175,3 +175,25 @@ async fn serve_logs_no_personal_data_and_stops_gracefully_on_sigterm() {
         serde_json::from_str::<Value>(line).unwrap_or_else(|_| panic!("a log line is not JSON: {line}"));
     }
 }
+
+#[test]
+fn a_staff_account_for_the_console_is_created_with_a_one_time_password() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = fresh_database_url(dir.path());
+    let args = ["staff", "create", "--municipality", "131016", "--name", "佐藤 花子", "--login", "sato"];
+    let output = nonstop(&args, &url);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let created: Value = serde_json::from_slice(&output.stdout).expect("json");
+    assert_eq!((created["login"].as_str(), created["sign_in"].as_str()), (Some("sato"), Some("/console/sign-in")));
+    let one_time = created["one_time_password"].as_str().expect("one-time password");
+    assert!(one_time.len() >= 16, "{one_time}");
+    assert!(created.get("api_key").is_none(), "an account has no API key");
+    let output = nonstop(&["audit", "--municipality", "131016", "--action", "staff_account.created"], &url);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+    assert!(!stdout.contains(one_time) && !stdout.contains("佐藤"), "no secret or name in the trail: {stdout}");
+    // A login is one person's.
+    let again = nonstop(&args, &url);
+    assert_eq!(again.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("taken"), "{}", String::from_utf8_lossy(&again.stderr));
+}

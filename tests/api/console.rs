@@ -29,6 +29,10 @@ impl Driver {
         let binary = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into());
         let mut process = Command::new(&binary)
             .arg(format!("--port={port}"))
+            // The browser is the staff's own machine, not nonstop: it keeps the real clock when
+            // CI runs the suite under libfaketime (a faked clock in chromium breaks its startup).
+            .env_remove("LD_PRELOAD")
+            .env_remove("FAKETIME")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
