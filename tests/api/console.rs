@@ -155,6 +155,9 @@ async fn assert_accessible(c: &Client, page: &str) {
 /// With `NONSTOP_SCREENSHOTS=<dir>`, the page as the browser shows it (for the README).
 async fn screenshot(c: &Client, page: &str) {
     let Ok(dir) = std::env::var("NONSTOP_SCREENSHOTS") else { return };
+    c.execute("document.activeElement && document.activeElement.blur(); window.scrollTo(0, 0);", vec![])
+        .await
+        .expect("scroll");
     let png = c.screenshot().await.expect("screenshot");
     std::fs::write(std::path::Path::new(&dir).join(format!("{page}.png")), png).expect("write screenshot");
 }

@@ -332,7 +332,10 @@ async fn show(state: web::Data<AppState>, staff: Staff, id: web::Path<String>) -
         })
         .await?;
     let mut previews = Vec::new();
-    for language in notice.texts.keys() {
+    // Japanese first (the text every family falls back to), then the others.
+    let mut languages: Vec<&String> = notice.texts.keys().collect();
+    languages.sort_by_key(|l| (l.as_str() != "ja", l.as_str()));
+    for language in languages {
         let rendered = notices::render(&templates, &notice, &name, language)?;
         previews.push(context! {
             language => language.clone(),
