@@ -9,7 +9,6 @@ use crate::domain::catalog::Procedure;
 use crate::domain::overrides::MunicipalityOverride;
 use crate::domain::MunicipalityCode;
 use crate::error::Error;
-use crate::service::audit::{AuditAction, Event};
 use crate::service::municipalities::{self, MunicipalitySettings, SettingsReplaced};
 use crate::service::principals::Principal;
 
@@ -57,10 +56,7 @@ pub async fn update_municipality_settings(
     let staff_id = municipalities::staff_of(&caller.principal, &code)?.to_owned();
     let replaced = state
         .write_audited(caller.actor, move |conn, uc| {
-            let replaced = municipalities::replace(conn, uc, &code, body.0, &staff_id)?;
-            let event = Event::new(AuditAction::MunicipalitySettingsReplaced, "municipality", code.as_str())
-                .in_municipality(code.as_str());
-            Ok((replaced, event))
+            municipalities::replace_audited(conn, uc, &code, body.0, &staff_id)
         })
         .await?;
     Ok(HttpResponse::Ok().json(replaced))

@@ -109,8 +109,7 @@ pub async fn update_municipal_webhook(
     let allowed = state.settings.webhooks.allowed_hosts.clone();
     let created = state
         .write_audited(caller.actor, move |conn, uc| {
-            let created = webhooks::set(conn, &uc.keys, &code, body.0, &allowed, uc.now)?;
-            Ok((created, Event::new(AuditAction::WebhookSet, "webhook", code.as_str()).in_municipality(code.as_str())))
+            webhooks::set_audited(conn, &uc.keys, &code, body.0, &allowed, uc.now)
         })
         .await?;
     Ok(HttpResponse::Ok().json(created))

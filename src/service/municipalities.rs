@@ -113,6 +113,21 @@ pub fn replace(
     Ok(SettingsReplaced { settings: get(conn, ctx, code)?, families_replanned: residents.len(), changes })
 }
 
+/// Replaces the settings as `staff_id`, with the audit event that records it (API and console).
+pub fn replace_audited(
+    conn: &mut DbConnection,
+    uc: &crate::service::UseCase,
+    code: &MunicipalityCode,
+    settings: MunicipalityOverride,
+    staff_id: &str,
+) -> Result<(SettingsReplaced, crate::service::audit::Event), Error> {
+    use crate::service::audit::{AuditAction, Event};
+    let replaced = replace(conn, uc, code, settings, staff_id)?;
+    let event = Event::new(AuditAction::MunicipalitySettingsReplaced, "municipality", code.as_str())
+        .in_municipality(code.as_str());
+    Ok((replaced, event))
+}
+
 /// The name families see for a municipality: its settings' name, or its code.
 pub fn display_name(conn: &mut DbConnection, ctx: &PlanningContext, code: &str) -> Result<String, Error> {
     let Ok(parsed) = MunicipalityCode::parse(code) else { return Ok(code.to_owned()) };

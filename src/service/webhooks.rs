@@ -95,6 +95,20 @@ pub fn set(
     Ok(WebhookCreated { url, secret })
 }
 
+/// Sets the webhook, with the audit event that records it (API and console).
+pub fn set_audited(
+    conn: &mut DbConnection,
+    keys: &KeyRing,
+    code: &MunicipalityCode,
+    input: WebhookInput,
+    allowed_hosts: &[String],
+    now: NaiveDateTime,
+) -> Result<(WebhookCreated, crate::service::audit::Event), Error> {
+    use crate::service::audit::{AuditAction, Event};
+    let created = set(conn, keys, code, input, allowed_hosts, now)?;
+    Ok((created, Event::new(AuditAction::WebhookSet, "webhook", code.as_str()).in_municipality(code.as_str())))
+}
+
 pub fn get(conn: &mut DbConnection, code: &MunicipalityCode) -> Result<Webhook, Error> {
     let (url, updated_at): (String, NaiveDateTime) = municipal_webhooks::table
         .find(code.as_str())

@@ -240,6 +240,10 @@ async fn staff_write_a_notice_a_colleague_approves_and_sends_it_and_replies_reac
     assert_eq!(text(&colleague, "#notice-status").await, "承認済み");
     click_through(&colleague, "form[action$='/send'] button").await;
     assert_eq!(text(&colleague, "#notice-status").await, "送信済み");
+    // Delivery and reads over time, drawn on the server.
+    assert!(text(&colleague, "#chart-heading").await.contains("送信後の推移"));
+    let described = colleague.find(Locator::Css("#chart-desc")).await.expect("chart").html(true).await.expect("desc");
+    assert!(described.contains("1 世帯のうち"), "{described}");
 
     // A parent replies through the API; the figures show it.
     let (status, body) = app
@@ -350,6 +354,23 @@ async fn staff_open_a_submission_ask_for_a_correction_and_see_the_corrected_one_
         .await
         .expect("download");
     assert_eq!(downloaded.text().await.expect("body"), document_of(app, key, family, &submission_id).await);
+
+    // Settings: closed days (a wrong one refused, nothing stored) and the webhook's secret, once.
+    c.goto(&format!("{base}/console/settings")).await.expect("goto");
+    fill(&c, "days", "06-23\n13-45").await;
+    click_through(&c, "form[action$='closed-days'] button").await;
+    assert!(text(&c, "#settings-problem").await.contains("extra_closed_days"));
+    assert!(c.find(Locator::Id("closed-days")).await.is_err(), "nothing stored");
+    fill(&c, "days", "06-23").await;
+    click_through(&c, "form[action$='closed-days'] button").await;
+    assert_eq!(text(&c, "#closed-days").await, "06-23");
+    fill(&c, "url", "https://intake.city.example.jp/nonstop").await;
+    click_through(&c, "form[action$='webhook'] button").await;
+    assert!(text(&c, "#webhook-secret").await.starts_with("whsec_"));
+    assert!(text(&c, "#webhook-state").await.contains("https://intake.city.example.jp/nonstop"));
+    assert_accessible(&c, "settings").await;
+    c.goto(&format!("{base}/console/settings")).await.expect("goto");
+    assert!(c.find(Locator::Id("webhook-secret")).await.is_err(), "the secret is shown once");
 
     // Pages allow no inline script and nothing from elsewhere.
     let page = reqwest::get(format!("{base}/console/sign-in")).await.expect("page");

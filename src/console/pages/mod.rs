@@ -2,6 +2,7 @@
 
 mod auth;
 mod notices;
+mod settings;
 mod submissions;
 
 use actix_web::{web, HttpResponse};
@@ -16,7 +17,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/static/{name}", web::get().to(static_file))
         .configure(auth::configure)
         .configure(notices::configure)
-        .configure(submissions::configure);
+        .configure(submissions::configure)
+        .configure(settings::configure);
 }
 
 async fn home(_staff: Staff) -> HttpResponse {

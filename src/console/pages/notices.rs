@@ -18,7 +18,7 @@ use crate::error::{Error, FieldErrors};
 use crate::service::municipalities;
 use crate::service::notices::{
     self, AnswerKind, Audience, MonthRange, Notice, NoticeAct, NoticeCategory, NoticeInput, NoticeRef, NoticeStatus,
-    NoticeText, Questionnaire,
+    NoticeText, Progress, Questionnaire,
 };
 use crate::templates::{push_payload_size, MAX_PUSH_PAYLOAD_BYTES};
 
@@ -29,6 +29,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/notices/audience", web::post().to(audience_count))
         .route("/notices/{id}", web::get().to(show))
         .route("/notices/{id}/replies.csv", web::get().to(replies_csv))
+        .route("/notices/{id}/schedule", web::post().to(schedule))
         .route("/notices/{id}/{act}", web::post().to(act));
 }
 
@@ -49,8 +50,11 @@ async fn list(state: web::Data<AppState>, staff: Staff, query: web::Query<ListQu
     let counts: BTreeMap<&str, usize> =
         NoticeStatus::ALL.iter().map(|s| (s.as_str(), all.iter().filter(|n| n.status == *s).count())).collect();
     let awaiting_me = all.iter().filter(|n| can_approve(n, &staff.session.staff_id)).count();
-    let context = context! { notices => shown, status => status, counts => counts,
-    awaiting_me => awaiting_me, ..frame(&staff, "notices") };
+    let context = context! {
+        notices => shown, status => status, counts => counts,
+        awaiting_me => awaiting_me,
+        ..frame(&staff, "notices"),
+    };
     Ok(render::page("notices.html", context)?)
 }
 
@@ -218,8 +222,11 @@ fn compose_page(
         .map(|p| context! { id => p.id.clone(), name => p.name.ja.clone() })
         .collect();
     let categories: Vec<&str> = NoticeCategory::ALL.iter().map(|c| c.as_str()).collect();
-    let context = context! { form => render::ser(FormView::from(form)),
-    errors => errors, procedures => procedures, categories => categories, ..frame(staff, "notices") };
+    let context = context! {
+        form => render::ser(FormView::from(form)),
+        errors => errors, procedures => procedures, categories => categories,
+        ..frame(staff, "notices"),
+    };
     Ok(render::page_with_status(status, "notice_new.html", context)?)
 }
 
@@ -321,14 +328,16 @@ async fn show(state: web::Data<AppState>, staff: Staff, id: web::Path<String>) -
     let code = staff.session.municipality.clone();
     let id = id.into_inner();
     let (keys, planning, templates) = (state.keys.clone(), state.planning.clone(), state.templates.clone());
-    let (notice, figures, replies, name) = state
+    let now = state.clock.now();
+    let (notice, figures, replies, name, progress) = state
         .db
         .read(move |conn| {
             let notice = notices::get(conn, &code, &id)?;
             let figures = notices::figures(conn, &code, &id)?;
             let replies = notices::replies(conn, &keys, &code, &id)?;
             let name = municipalities::display_name(conn, &planning, code.as_str())?;
-            Ok((notice, figures, replies, name))
+            let progress = notices::progress(conn, &code, &id, now, CHART_HOURS)?;
+            Ok((notice, figures, replies, name, progress))
         })
         .await?;
     let mut previews = Vec::new();
@@ -347,18 +356,49 @@ async fn show(state: web::Data<AppState>, staff: Staff, id: web::Path<String>) -
     }
     let me = staff.session.staff_id.clone();
     let context = context! {
-    notice => render::ser(&notice),
-    figures => render::ser(&figures),
-    replies => render::ser(&replies),
-    previews => previews,
-    limit => MAX_PUSH_PAYLOAD_BYTES,
-    created => local(notice.created_at),
-    sent => notice.sent_at.map(local),
-    can_approve => can_approve(&notice, &me),
-    can_send => notice.status == NoticeStatus::Approved,
-    can_cancel => matches!(notice.status, NoticeStatus::Draft | NoticeStatus::Approved | NoticeStatus::Scheduled),
-    i_wrote_it => notice.editors.contains(&me), ..frame(&staff, "notices") };
+        notice => render::ser(&notice),
+        figures => render::ser(&figures),
+        replies => render::ser(&replies),
+        previews => previews,
+        limit => MAX_PUSH_PAYLOAD_BYTES,
+        chart => chart(&progress, figures.audience),
+        created => local(notice.created_at),
+        sent => notice.sent_at.map(local),
+        scheduled => notice.send_at.map(local),
+        can_approve => can_approve(&notice, &me),
+        can_send => notice.status == NoticeStatus::Approved,
+        can_cancel => matches!(notice.status, NoticeStatus::Draft | NoticeStatus::Approved | NoticeStatus::Scheduled),
+        i_wrote_it => notice.editors.contains(&me),
+        ..frame(&staff, "notices"),
+    };
     Ok(render::page("notice.html", context)?)
+}
+
+/// The chart covers the first three days after sending.
+const CHART_HOURS: i64 = 72;
+
+/// Delivery and reads over time as SVG polylines (drawn server-side: no chart script), on a
+/// 600×200 plot whose height is the audience.
+fn chart(progress: &[Progress], audience: i64) -> Value {
+    const W: f64 = 600.0;
+    const H: f64 = 200.0;
+    if progress.len() < 2 {
+        return Value::from(());
+    }
+    let last = progress.last().map_or(1, |p| p.hours_after.max(1)) as f64;
+    let top = audience.max(1) as f64;
+    let line = |value: fn(&Progress) -> i64| -> String {
+        progress
+            .iter()
+            .map(|p| format!("{:.1},{:.1}", p.hours_after as f64 / last * W, H - value(p) as f64 / top * H))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    context! {
+        width => W, height => H, hours => last as i64, audience => audience,
+        pushed => line(|p| p.pushed), read => line(|p| p.read),
+        final_pushed => progress.last().map_or(0, |p| p.pushed), final_read => progress.last().map_or(0, |p| p.read),
+    }
 }
 
 #[derive(Deserialize)]
@@ -388,6 +428,43 @@ async fn act(
     };
     state.write_audited(staff.actor.clone(), move |conn, uc| notices::act(conn, uc, &target, act)).await?;
     Ok(see_other(&format!("/console/notices/{id}")))
+}
+
+#[derive(Deserialize)]
+struct ScheduleForm {
+    csrf: String,
+    /// `YYYY-MM-DDTHH:MM` in Japan (a `datetime-local` field).
+    send_at: String,
+}
+
+/// Sends an approved notice at a set time (Asia/Tokyo).
+async fn schedule(
+    state: web::Data<AppState>,
+    staff: Staff,
+    path: web::Path<String>,
+    form: web::Form<ScheduleForm>,
+) -> Result<HttpResponse, Failure> {
+    staff.check_form_token(&form.csrf)?;
+    let id = path.into_inner();
+    let send_at = tokyo_minute(&form.send_at)
+        .ok_or_else(|| Error::field("send_at", "日時を YYYY-MM-DD HH:MM で入力してください"))?;
+    let target = NoticeRef {
+        code: staff.session.municipality.clone(),
+        id: id.clone(),
+        staff_id: staff.session.staff_id.clone(),
+    };
+    state
+        .write_audited(staff.actor.clone(), move |conn, uc| {
+            notices::act(conn, uc, &target, NoticeAct::Schedule(send_at))
+        })
+        .await?;
+    Ok(see_other(&format!("/console/notices/{id}")))
+}
+
+/// A `datetime-local` value read as a time in Japan, in UTC.
+fn tokyo_minute(text: &str) -> Option<chrono::NaiveDateTime> {
+    let local = chrono::NaiveDateTime::parse_from_str(text.trim(), "%Y-%m-%dT%H:%M").ok()?;
+    Tokyo.from_local_datetime(&local).single().map(|t| t.naive_utc())
 }
 
 /// The replies with the names of the families' guardians, as CSV (staff only).
@@ -423,6 +500,12 @@ fn csv_cell(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_scheduled_time_is_read_in_japan() {
+        assert_eq!(tokyo_minute("2026-12-02T09:00").map(|t| t.to_string()), Some("2026-12-02 00:00:00".into()));
+        assert_eq!(tokyo_minute("2026-12-02 09:00"), None);
+    }
 
     #[test]
     fn csv_cells_are_quoted_and_never_formulas() {

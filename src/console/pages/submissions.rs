@@ -72,8 +72,11 @@ async fn list(state: web::Data<AppState>, staff: Staff, filter: web::Query<Filte
         state.planning.forms.all().map(|f| context! { id => f.id.clone(), name => f.name.ja.clone() }).collect();
     let statuses: Vec<Value> =
         SubmissionStatus::ALL.iter().map(|s| context! { id => s.as_str(), name => status_ja(*s) }).collect();
-    let context = context! { submissions => rows, forms => forms,
-    statuses => statuses, status => status.map(|s| s.as_str()), form => form, ..frame(&staff, "submissions") };
+    let context = context! {
+        submissions => rows, forms => forms,
+        statuses => statuses, status => status.map(|s| s.as_str()), form => form,
+        ..frame(&staff, "submissions"),
+    };
     Ok(render::page("submissions.html", context)?)
 }
 
@@ -113,11 +116,13 @@ async fn show(state: web::Data<AppState>, staff: Staff, id: web::Path<String>) -
     let next: Vec<Value> =
         submission.status.next().iter().map(|s| context! { id => s.as_str(), name => status_ja(*s) }).collect();
     let context = context! {
-    submission => render::ser(&submission),
-    status_ja => status_ja(submission.status),
-    submitted => local(submission.submitted_at),
-    not_after => local(submission.verification.certificate_not_after),
-    fields => fields, history => history, next => next, ..frame(&staff, "submissions") };
+        submission => render::ser(&submission),
+        status_ja => status_ja(submission.status),
+        submitted => local(submission.submitted_at),
+        not_after => local(submission.verification.certificate_not_after),
+        fields => fields, history => history, next => next,
+        ..frame(&staff, "submissions"),
+    };
     Ok(render::page("submission.html", context)?)
 }
 

@@ -85,3 +85,80 @@ pub fn figures(conn: &mut DbConnection, code: &MunicipalityCode, id: &str) -> Re
     figures.delivered_by_provider = by_provider.into_iter().map(|(p, f)| (p, f.len() as i64)).collect();
     Ok(figures)
 }
+
+/// One step of a notice's progress: how many families had a push accepted, and had read it,
+/// by `hours_after` the notice was sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Progress {
+    pub hours_after: i64,
+    pub pushed: i64,
+    pub read: i64,
+}
+
+/// The notice's progress hour by hour from its sending to `now` (at most `max_hours`), each family
+/// counted once, at its first accepted push and its first reading. Empty before it is sent.
+pub fn progress(
+    conn: &mut DbConnection,
+    code: &MunicipalityCode,
+    id: &str,
+    now: chrono::NaiveDateTime,
+    max_hours: i64,
+) -> Result<Vec<Progress>, Error> {
+    let row = find(conn, code, id)?;
+    let Some(sent_at) = row.sent_at else { return Ok(Vec::new()) };
+    let pushes: Vec<(String, Option<chrono::NaiveDateTime>)> = notice_recipients::table
+        .inner_join(deliveries::table.on(deliveries::entry_id.nullable().eq(notice_recipients::entry_id)))
+        .filter(notice_recipients::notice_id.eq(&row.id))
+        .filter(deliveries::status.eq(DeliveryStatus::Sent))
+        .select((notice_recipients::family_id, deliveries::sent_at))
+        .load(conn)?;
+    let reads: Vec<Option<chrono::NaiveDateTime>> = notice_recipients::table
+        .inner_join(inbox_entries::table.on(inbox_entries::id.nullable().eq(notice_recipients::entry_id)))
+        .filter(notice_recipients::notice_id.eq(&row.id))
+        .select(inbox_entries::read_at)
+        .load(conn)?;
+    let mut first_push: BTreeMap<&str, chrono::NaiveDateTime> = BTreeMap::new();
+    for (family, at) in &pushes {
+        let Some(at) = at else { continue };
+        first_push.entry(family.as_str()).and_modify(|t| *t = (*t).min(*at)).or_insert(*at);
+    }
+    Ok(cumulative(sent_at, now, max_hours, first_push.into_values().collect(), reads.into_iter().flatten().collect()))
+}
+
+/// Counts, for each whole hour after `start` up to `now` (and at most `max_hours`), the instants
+/// at or before its end.
+fn cumulative(
+    start: chrono::NaiveDateTime,
+    now: chrono::NaiveDateTime,
+    max_hours: i64,
+    pushed: Vec<chrono::NaiveDateTime>,
+    read: Vec<chrono::NaiveDateTime>,
+) -> Vec<Progress> {
+    let hours = ((now - start).num_minutes() + 59).div_euclid(60).clamp(1, max_hours);
+    (0..=hours)
+        .map(|h| {
+            let end = start + chrono::Duration::hours(h);
+            let count = |times: &[chrono::NaiveDateTime]| times.iter().filter(|t| **t <= end).count() as i64;
+            Progress { hours_after: h, pushed: count(&pushed), read: count(&read) }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::NaiveDate;
+
+    use super::*;
+
+    #[test]
+    fn progress_counts_each_instant_in_the_hour_it_falls_in_and_after() {
+        let at =
+            |h: u32, m: u32| NaiveDate::from_ymd_opt(2026, 12, 1).and_then(|d| d.and_hms_opt(h, m, 0)).expect("time");
+        let points =
+            cumulative(at(9, 0), at(11, 30), 72, vec![at(9, 0), at(9, 1), at(10, 30)], vec![at(10, 59), at(11, 10)]);
+        let rows: Vec<(i64, i64, i64)> = points.iter().map(|p| (p.hours_after, p.pushed, p.read)).collect();
+        assert_eq!(rows, [(0, 1, 0), (1, 2, 0), (2, 3, 1), (3, 3, 2)]);
+        assert_eq!(cumulative(at(9, 0), at(9, 0), 72, vec![], vec![]).len(), 2, "at least the first hour");
+        assert_eq!(cumulative(at(9, 0), at(23, 0), 5, vec![], vec![]).len(), 6, "at most max_hours");
+    }
+}

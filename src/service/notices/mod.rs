@@ -27,7 +27,7 @@ mod send;
 
 pub use acts::{act, NoticeAct, NoticeRef};
 pub use audience::{audience_size, Audience, DateRange, MonthRange};
-pub use figures::{figures, NoticeFigures};
+pub use figures::{figures, progress, NoticeFigures, Progress};
 pub use lifecycle::{cancel, create, create_audited, get, list, update};
 pub use replies::{replies, reply, set_consent, ChoiceCount, RepliesSummary, ReplyInput, ReplyView};
 pub use send::{deliver_standing, render, schedule, send, send_scheduled};
