@@ -452,6 +452,8 @@ diesel::table! {
         failed_attempts -> Integer,
         locked_until -> Nullable<Timestamp>,
         created_at -> Timestamp,
+        totp_secret -> Nullable<Text>,
+        totp_last_step -> Nullable<BigInt>,
     }
 }
 

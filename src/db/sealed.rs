@@ -19,6 +19,7 @@ pub const GUARDIANS_PHONE: &str = "guardians.phone";
 pub const MUNICIPAL_WEBHOOKS_SECRET: &str = "municipal_webhooks.secret";
 pub const NOTICE_REPLIES_FREE_TEXT: &str = "notice_replies.free_text";
 pub const PUSH_CREDENTIALS_SECRET: &str = "push_credentials.secret";
+pub const STAFF_LOGINS_TOTP_SECRET: &str = "staff_logins.totp_secret";
 pub const SIGNATURES_CERTIFICATE: &str = "signatures.certificate";
 pub const SIGNATURES_HOLDER_NAME: &str = "signatures.holder_name";
 pub const SIGNATURES_SIGNED_DOCUMENT: &str = "signatures.signed_document";

@@ -27,6 +27,7 @@ pub mod push_credentials;
 pub mod readiness;
 pub mod signing;
 pub mod staff_accounts;
+pub mod staff_totp;
 pub mod strict_json;
 pub mod submissions;
 pub mod tagged;

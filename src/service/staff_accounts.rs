@@ -191,6 +191,11 @@ pub fn sign_out(conn: &mut DbConnection, token: &str) -> Result<(), Error> {
     Ok(())
 }
 
+/// The account's login name.
+pub fn login_of(conn: &mut DbConnection, staff_id: &str) -> Result<String, Error> {
+    Ok(staff_logins::table.find(staff_id).select(staff_logins::login).first(conn)?)
+}
+
 /// The stored hash of an account's password.
 pub fn password_hash(conn: &mut DbConnection, staff_id: &str) -> Result<String, Error> {
     staff_logins::table

@@ -194,7 +194,7 @@ async fn staff_write_a_notice_a_colleague_approves_and_sends_it_and_replies_reac
     assert_eq!(path(&author).await, "/console/sign-in", "signed out: to the sign-in page");
     assert_accessible(&author, "sign-in").await;
     sign_in(&author, &base, "sato", "not the password").await;
-    assert_eq!(text(&author, "#sign-in-error").await, "ログイン名またはパスワードが違います。");
+    assert_eq!(text(&author, "#sign-in-error").await, "ログイン名、パスワードまたは確認コードが違います。");
     sign_in(&author, &base, "sato", &one_time).await;
     assert_eq!(path(&author).await, "/console/password", "the one-time password is changed first");
     assert_accessible(&author, "password").await;
@@ -285,13 +285,13 @@ async fn staff_open_a_submission_ask_for_a_correction_and_see_the_corrected_one_
     let base = app.base.clone();
     // The parent signs the 児童手当 claim.
     let draft = draft_of(&s, "child_allowance_claim").await;
-    let path = format!("/v1/families/{family}/drafts/{}", draft["id"].as_str().expect("id"));
+    let draft_path = format!("/v1/families/{family}/drafts/{}", draft["id"].as_str().expect("id"));
     let values = json!({ "values": { "consent.public_records": true, "child.kana": "ヤマダ サクラ", "payment.use_public_account": true } });
-    assert_eq!(app.patch(&path, key, values).await.0, StatusCode::OK);
-    let (_, confirmed) = app.post(&format!("{path}/confirm"), key, json!({})).await;
+    assert_eq!(app.patch(&draft_path, key, values).await.0, StatusCode::OK);
+    let (_, confirmed) = app.post(&format!("{draft_path}/confirm"), key, json!({})).await;
     let document = confirmed["confirmed"]["document"].as_str().expect("document").to_owned();
     let card = s.ca.issue(&Holder::new(MOTHER, MOTHER_BORN));
-    let (status, signed) = app.post(&format!("{path}/signature"), key, signature_body(&card, &document)).await;
+    let (status, signed) = app.post(&format!("{draft_path}/signature"), key, signature_body(&card, &document)).await;
     assert_eq!(status, StatusCode::CREATED, "{signed}");
     let submission_id = signed["submissions"][0]["id"].as_str().expect("submission").to_owned();
 
@@ -371,6 +371,30 @@ async fn staff_open_a_submission_ask_for_a_correction_and_see_the_corrected_one_
     assert_accessible(&c, "settings").await;
     c.goto(&format!("{base}/console/settings")).await.expect("goto");
     assert!(c.find(Locator::Id("webhook-secret")).await.is_err(), "the secret is shown once");
+
+    // Two-step sign-in: the authenticator app's code, each accepted once.
+    c.goto(&format!("{base}/console/two-step")).await.expect("goto");
+    assert_accessible(&c, "two-step").await;
+    let secret = text(&c, "#totp-secret").await;
+    let code = nonstop::service::staff_totp::code_at(&secret, app.clock.now()).expect("code");
+    fill(&c, "totp-code", &code).await;
+    click_through(&c, "main form button").await;
+    assert!(c.find(Locator::Id("two-step-state")).await.is_ok(), "turned on");
+    click_through(&c, "form[action='/console/sign-out'] button").await;
+    sign_in(&c, &base, "sato", PASSWORD).await;
+    assert_eq!(path(&c).await, "/console/sign-in", "the password alone no longer signs in");
+    fill(&c, "login", "sato").await;
+    fill(&c, "password", PASSWORD).await;
+    fill(&c, "code", &code).await;
+    click_through(&c, "form button[type=submit]").await;
+    assert_eq!(path(&c).await, "/console/sign-in", "a code is accepted once");
+    app.clock.advance(chrono::Duration::seconds(60));
+    let code = nonstop::service::staff_totp::code_at(&secret, app.clock.now()).expect("code");
+    fill(&c, "login", "sato").await;
+    fill(&c, "password", PASSWORD).await;
+    fill(&c, "code", &code).await;
+    click_through(&c, "form button[type=submit]").await;
+    assert_eq!(path(&c).await, "/console/notices", "password and a fresh code sign in");
 
     // Pages allow no inline script and nothing from elsewhere.
     let page = reqwest::get(format!("{base}/console/sign-in")).await.expect("page");

@@ -12,13 +12,16 @@ use super::super::render;
 use super::super::session::{cookie, see_other, Failure, Staff};
 use crate::app::AppState;
 use crate::service::staff_accounts::{self, Refusal};
+use crate::service::staff_totp;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/sign-in", web::get().to(sign_in_page))
         .route("/sign-in", web::post().to(sign_in))
         .route("/sign-out", web::post().to(sign_out))
         .route("/password", web::get().to(password_page))
-        .route("/password", web::post().to(change_password));
+        .route("/password", web::post().to(change_password))
+        .route("/two-step", web::get().to(two_step_page))
+        .route("/two-step", web::post().to(enable_two_step));
 }
 
 async fn sign_in_page() -> Result<HttpResponse, Failure> {
@@ -29,6 +32,9 @@ async fn sign_in_page() -> Result<HttpResponse, Failure> {
 struct SignIn {
     login: String,
     password: String,
+    /// The authenticator app's code, for accounts that turned it on.
+    #[serde(default)]
+    code: String,
 }
 
 async fn sign_in(
@@ -36,7 +42,8 @@ async fn sign_in(
     state: web::Data<AppState>,
     form: web::Form<SignIn>,
 ) -> Result<HttpResponse, Failure> {
-    let SignIn { login, password } = form.into_inner();
+    let SignIn { login, password, code } = form.into_inner();
+    let code = Some(code.trim().to_owned()).filter(|c| !c.is_empty());
     let now = state.clock.now();
     let name = login.clone();
     let account = state.db.read(move |conn| staff_accounts::find_login(conn, &name)).await?;
@@ -53,12 +60,26 @@ async fn sign_in(
             .map_err(|e| crate::error::Error::internal(format!("password check: {e}")))?;
             match (account, matches) {
                 (Some(account), true) => {
-                    let token =
-                        state.db.write(move |conn| staff_accounts::open_session(conn, &account.staff_id, now)).await?;
-                    return Ok(HttpResponse::SeeOther()
-                        .cookie(cookie(&req, &token))
-                        .insert_header(("Location", "/console/notices"))
-                        .finish());
+                    let keys = state.keys.clone();
+                    let opened = state
+                        .db
+                        .write(move |conn| {
+                            // A wrong or reused code counts as a failed sign-in, like a wrong password.
+                            if !staff_totp::passes(conn, &keys, &account.staff_id, code.as_deref(), now)? {
+                                return staff_accounts::record_failure(conn, &account.staff_id, now).map(Err);
+                            }
+                            staff_accounts::open_session(conn, &account.staff_id, now).map(Ok)
+                        })
+                        .await?;
+                    match opened {
+                        Ok(token) => {
+                            return Ok(HttpResponse::SeeOther()
+                                .cookie(cookie(&req, &token))
+                                .insert_header(("Location", "/console/notices"))
+                                .finish())
+                        }
+                        Err(refusal) => refusal,
+                    }
                 }
                 (Some(account), false) => {
                     state.db.write(move |conn| staff_accounts::record_failure(conn, &account.staff_id, now)).await?
@@ -70,7 +91,7 @@ async fn sign_in(
     let (status, message) = match refusal {
         Refusal::Wrong { delay_ms } => {
             actix_web::rt::time::sleep(Duration::from_millis(delay_ms)).await;
-            (StatusCode::UNAUTHORIZED, "ログイン名またはパスワードが違います。".to_owned())
+            (StatusCode::UNAUTHORIZED, "ログイン名、パスワードまたは確認コードが違います。".to_owned())
         }
         Refusal::Locked { until } => {
             let until = until.and_utc().with_timezone(&Tokyo).format("%H:%M");
@@ -149,5 +170,64 @@ async fn change_password(
             let context = context! { must_change => staff.session.must_change_password, error => message, ..frame };
             Ok(render::page_with_status(StatusCode::UNPROCESSABLE_ENTITY, "password.html", context)?)
         }
+    }
+}
+
+/// 二要素認証: turn on the authenticator app's code for this account.
+async fn two_step_page(state: web::Data<AppState>, staff: Staff) -> Result<HttpResponse, Failure> {
+    two_step(&state, &staff, staff_totp::new_secret(), None).await
+}
+
+async fn two_step(
+    state: &AppState,
+    staff: &Staff,
+    secret: String,
+    problem: Option<String>,
+) -> Result<HttpResponse, Failure> {
+    let staff_id = staff.session.staff_id.clone();
+    let (enabled, login) = state
+        .db
+        .read(move |conn| Ok((staff_totp::enabled(conn, &staff_id)?, staff_accounts::login_of(conn, &staff_id)?)))
+        .await?;
+    let status = if problem.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    let context = context! {
+        enabled => enabled,
+        uri => staff_totp::otpauth_uri(&secret, &login),
+        secret => secret,
+        problem => problem,
+        ..super::frame(staff, "two-step")
+    };
+    Ok(render::page_with_status(status, "two_step.html", context)?)
+}
+
+#[derive(Deserialize)]
+struct EnableTwoStep {
+    csrf: String,
+    secret: String,
+    code: String,
+}
+
+async fn enable_two_step(
+    state: web::Data<AppState>,
+    staff: Staff,
+    form: web::Form<EnableTwoStep>,
+) -> Result<HttpResponse, Failure> {
+    staff.check_form_token(&form.csrf)?;
+    let EnableTwoStep { secret, code, .. } = form.into_inner();
+    let (staff_id, keys, now) = (staff.session.staff_id.clone(), state.keys.clone(), state.clock.now());
+    let kept = secret.clone();
+    let enabled = state.db.write(move |conn| staff_totp::enable(conn, &keys, &staff_id, &kept, &code, now)).await;
+    match enabled {
+        Ok(()) => Ok(see_other("/console/two-step")),
+        Err(crate::error::Error::Validation(_)) => {
+            two_step(
+                &state,
+                &staff,
+                secret,
+                Some("確認コードが一致しません。アプリの時刻を確かめて、次のコードを入れてください。".into()),
+            )
+            .await
+        }
+        Err(other) => Err(other.into()),
     }
 }
