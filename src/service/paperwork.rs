@@ -41,7 +41,7 @@ pub struct Paperwork {
 }
 
 /// Corrections to the paperwork facts; a field left out keeps its value, `null` clears it.
-#[derive(Debug, Default, Deserialize, ToSchema)]
+#[derive(Clone, Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PaperworkPatch {
     #[serde(default, deserialize_with = "patch::nullable")]
@@ -67,7 +67,33 @@ pub struct PaperworkPatch {
     pub parents_married: Option<Option<bool>>,
 }
 
+impl PaperworkPatch {
+    /// Whether the patch changes nothing: applied to no facts and to every fact, it changes
+    /// neither (so a field added later cannot be forgotten here).
+    pub fn is_empty(&self) -> bool {
+        Paperwork::default().patched_ref(self) == Paperwork::default()
+            && Paperwork::full().patched_ref(self) == Paperwork::full()
+    }
+}
+
 impl Paperwork {
+    /// Every fact given (to tell a patch that sets values from one that sets none).
+    fn full() -> Self {
+        Self {
+            registered_domicile: Some(String::new()),
+            family_register_head: Some(String::new()),
+            household_main_work: Some(HouseholdMainWork::OtherWork),
+            use_public_benefit_account: Some(true),
+            insurer_number: Some(String::new()),
+            insurance_enrolment_pending: Some(true),
+            parents_married: Some(true),
+        }
+    }
+
+    fn patched_ref(&self, change: &PaperworkPatch) -> Self {
+        self.clone().patched(change.clone())
+    }
+
     /// The facts with `change` applied (not yet checked).
     pub fn patched(mut self, change: PaperworkPatch) -> Self {
         let PaperworkPatch {
@@ -146,6 +172,14 @@ mod tests {
         assert_eq!(patched.registered_domicile.as_deref(), Some("東京都千代田区千代田1番"), "left out: kept");
         assert_eq!(patched.insurer_number, None, "null: cleared");
         assert_eq!(patched.parents_married, Some(true), "given: set");
+    }
+
+    #[test]
+    fn a_patch_is_empty_only_when_it_names_no_field() {
+        let parse = |json: &str| serde_json::from_str::<PaperworkPatch>(json).expect("json");
+        assert!(parse("{}").is_empty());
+        assert!(!parse(r#"{"parents_married": true}"#).is_empty(), "a value set");
+        assert!(!parse(r#"{"insurer_number": null}"#).is_empty(), "a value cleared");
     }
 
     #[test]

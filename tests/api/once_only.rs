@@ -19,11 +19,7 @@ struct Pregnancy {
 
 /// A family registered during the pregnancy, due in five days, with `paperwork` as given.
 async fn pregnancy(paperwork: Value) -> Pregnancy {
-    let ca = TestCa::new("JPKI", crate::helpers::pinned_instant());
-    let anchors = tempfile::tempdir().expect("dir");
-    let pem = anchors.path().join("root.pem");
-    std::fs::write(&pem, ca.root_pem()).expect("write root");
-    let app = TestApp::spawn_with(move |s| s.signatures.trust_anchor_files = vec![pem]).await;
+    let (app, ca, anchors) = crate::submissions::app_trusting_a_test_ca().await;
     let (_, key) = app.create_app("vendor");
     let (status, family) = app
         .post(

@@ -25,11 +25,7 @@ pub struct Setup {
 /// An app trusting a test JPKI CA, and a family of 131016 (mother and father) whose child was
 /// born two days ago.
 pub async fn setup(weight: i32) -> Setup {
-    let ca = TestCa::new("JPKI", crate::helpers::pinned_instant());
-    let anchors = tempfile::tempdir().expect("dir");
-    let pem = anchors.path().join("root.pem");
-    std::fs::write(&pem, ca.root_pem()).expect("write root");
-    let app = TestApp::spawn_with(move |s| s.signatures.trust_anchor_files = vec![pem]).await;
+    let (app, ca, anchors) = app_trusting_a_test_ca().await;
     let (_, key) = app.create_app("vendor");
     let family = app
         .create_family(
@@ -55,6 +51,16 @@ pub async fn setup(weight: i32) -> Setup {
         .await;
     assert_eq!(status, StatusCode::CREATED, "{birth}");
     Setup { app, ca, key, family, _anchors: anchors }
+}
+
+/// An app whose signature verifier trusts a fresh test JPKI CA (kept in the returned folder).
+pub async fn app_trusting_a_test_ca() -> (TestApp, TestCa, tempfile::TempDir) {
+    let ca = TestCa::new("JPKI", crate::helpers::pinned_instant());
+    let anchors = tempfile::tempdir().expect("dir");
+    let pem = anchors.path().join("root.pem");
+    std::fs::write(&pem, ca.root_pem()).expect("write root");
+    let app = TestApp::spawn_with(move |s| s.signatures.trust_anchor_files = vec![pem]).await;
+    (app, ca, anchors)
 }
 
 pub fn field<'a>(draft: &'a Value, id: &str) -> &'a Value {

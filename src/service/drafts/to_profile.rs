@@ -75,7 +75,7 @@ pub fn save<'f>(
     {
         children::update(conn, uc, &family.id, child_id, child_change)?;
     }
-    if paperwork_given(&paperwork) {
+    if !paperwork.is_empty() {
         family_change.paperwork = Some(paperwork);
     }
     if family_change.address.is_some() || family_change.postal_code.is_some() || family_change.paperwork.is_some() {
@@ -84,23 +84,4 @@ pub fn save<'f>(
     // The forms follow the profile now, so the answer shows them as they are.
     let family = crate::service::access::family_row(conn, &family.id)?;
     super::sync(conn, &uc.keys, &uc.planning, &family, uc.today, uc.now)
-}
-
-fn paperwork_given(p: &PaperworkPatch) -> bool {
-    let PaperworkPatch {
-        registered_domicile,
-        family_register_head,
-        household_main_work,
-        use_public_benefit_account,
-        insurer_number,
-        insurance_enrolment_pending,
-        parents_married,
-    } = p;
-    registered_domicile.is_some()
-        || family_register_head.is_some()
-        || household_main_work.is_some()
-        || use_public_benefit_account.is_some()
-        || insurer_number.is_some()
-        || insurance_enrolment_pending.is_some()
-        || parents_married.is_some()
 }
