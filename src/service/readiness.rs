@@ -100,7 +100,7 @@ pub struct Readiness {
 pub fn of_family(conn: &mut DbConnection, uc: &UseCase, family: &FamilyRow) -> Result<Readiness, Error> {
     let ctx = &uc.planning;
     let profile = FamilyProfile::load(conn, &uc.keys, ctx, family)?;
-    let guardians = crate::service::guardians::list(conn, &uc.keys, &family.id)?;
+    let guardians = profile.guardians();
     let mut items: Vec<ReadinessItem> = Vec::new();
     let open = drafts::list(conn, &uc.keys, ctx, &family.id)?.into_iter().filter(|d| d.status == DraftStatus::Open);
     for draft in open {
@@ -120,7 +120,7 @@ pub fn of_family(conn: &mut DbConnection, uc: &UseCase, family: &FamilyRow) -> R
         };
         item.forms.push(form.id.clone());
         for id in &draft.to_fill {
-            add_missing(item, form, id, false, &guardians);
+            add_missing(item, form, id, false, guardians);
         }
     }
     let facts = planning::facts(conn, family)?;
@@ -146,7 +146,7 @@ pub fn of_family(conn: &mut DbConnection, uc: &UseCase, family: &FamilyRow) -> R
             let mut content = Content::default();
             prefill(form, &values, &mut content, on);
             for id in drafts::missing_fields(form, &content, "").keys() {
-                add_missing(&mut ahead, form, id, true, &guardians);
+                add_missing(&mut ahead, form, id, true, guardians);
             }
             for def in &form.fields {
                 let Some(entry) = content.values.get(&def.id) else { continue };

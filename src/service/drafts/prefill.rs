@@ -97,6 +97,11 @@ impl FamilyProfile {
         })
     }
 
+    /// The guardians, as loaded for the profile.
+    pub fn guardians(&self) -> &[crate::service::guardians::Guardian] {
+        &self.guardians
+    }
+
     /// The profile values for a draft about `child_id`.
     pub fn values(&self, child_id: Option<&str>) -> BTreeMap<&'static str, Value> {
         profile::values(&profile::ProfileInput {
