@@ -18,6 +18,8 @@ fn environment() -> &'static Environment<'static> {
         let mut env = Environment::new();
         // A name the page does not have is a mistake in the page, not an empty string.
         env.set_undefined_behavior(UndefinedBehavior::Strict);
+        // Every sentence a person reads goes through `t` (Japanese source, English from i18n/).
+        env.add_function("t", super::i18n::template_function);
         for file in TEMPLATES.files() {
             let name = file.path().to_string_lossy().into_owned();
             if let Some(text) = file.contents_utf8() {

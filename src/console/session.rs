@@ -9,6 +9,7 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError};
 use minijinja::context;
 
+use super::i18n::Lang;
 use super::render;
 use crate::app::AppState;
 use crate::error::Error;
@@ -26,6 +27,8 @@ pub struct Staff {
     pub token: String,
     /// Who the audit trail names.
     pub actor: Actor,
+    /// The language the pages speak.
+    pub lang: Lang,
 }
 
 impl Staff {
@@ -120,6 +123,7 @@ impl FromRequest for Staff {
         let state = req.app_data::<web::Data<AppState>>().cloned();
         let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone());
         let changing_password = req.path() == "/console/password";
+        let lang = Lang::of(req);
         Box::pin(async move {
             let (Some(token), Some(state)) = (token, state) else { return Err(Failure::SignIn) };
             let now = state.clock.now();
@@ -130,7 +134,7 @@ impl FromRequest for Staff {
                 return Err(Failure::ChangePassword);
             }
             let actor = Actor::of(&session.principal, request_id);
-            Ok(Staff { session, token, actor })
+            Ok(Staff { session, token, actor, lang })
         })
     }
 }

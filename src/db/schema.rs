@@ -253,6 +253,7 @@ diesel::table! {
         staff_id -> Text,
         digest -> Text,
         approved_at -> Timestamp,
+        contents -> Nullable<Text>,
     }
 }
 

@@ -59,6 +59,62 @@ pub struct Webhook {
     /// `address_not_allowed` (the host resolved to no public address).
     pub last_error: Option<String>,
     pub updated_at: DateTime<Utc>,
+    /// The latest deliveries, newest first (at most `RECENT_DELIVERIES`).
+    pub recent: Vec<WebhookDelivery>,
+}
+
+/// How many deliveries the webhook shows.
+pub const RECENT_DELIVERIES: i64 = 20;
+
+/// One delivery of one submission to the webhook.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WebhookDelivery {
+    pub id: String,
+    /// `submission:<submission id>`.
+    pub event_key: String,
+    pub status: WebhookDeliveryStatus,
+    pub attempts: i32,
+    /// The class of the last failure (see `Webhook.last_error`), if any.
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    /// When it is tried again (pending only).
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub delivered_at: Option<DateTime<Utc>>,
+}
+
+/// The municipality's latest deliveries, newest first.
+fn recent_deliveries(conn: &mut DbConnection, code: &MunicipalityCode) -> Result<Vec<WebhookDelivery>, Error> {
+    type Row = (String, String, String, i32, Option<String>, NaiveDateTime, NaiveDateTime, Option<NaiveDateTime>);
+    let rows: Vec<Row> = webhook_deliveries::table
+        .filter(webhook_deliveries::municipality_code.eq(code.as_str()))
+        .order((webhook_deliveries::created_at.desc(), webhook_deliveries::id.desc()))
+        .limit(RECENT_DELIVERIES)
+        .select((
+            webhook_deliveries::id,
+            webhook_deliveries::event_key,
+            webhook_deliveries::status,
+            webhook_deliveries::attempts,
+            webhook_deliveries::last_error,
+            webhook_deliveries::created_at,
+            webhook_deliveries::next_attempt_at,
+            webhook_deliveries::delivered_at,
+        ))
+        .load(conn)?;
+    rows.into_iter()
+        .map(|(id, event_key, status, attempts, last_error, created_at, next_attempt_at, delivered_at)| {
+            let status = WebhookDeliveryStatus::from_stored(&status)?;
+            Ok(WebhookDelivery {
+                id,
+                event_key,
+                attempts,
+                last_error,
+                created_at: utc(created_at),
+                next_attempt_at: (status == WebhookDeliveryStatus::Pending).then(|| utc(next_attempt_at)),
+                delivered_at: delivered_at.map(utc),
+                status,
+            })
+        })
+        .collect()
 }
 
 /// The URL, if its shape lets nonstop call it (`outbound::check_url`).
@@ -137,6 +193,7 @@ pub fn get(conn: &mut DbConnection, code: &MunicipalityCode) -> Result<Webhook, 
         failed: count(conn, WebhookDeliveryStatus::Failed)?,
         last_error: last_error.flatten(),
         updated_at: utc(updated_at),
+        recent: recent_deliveries(conn, code)?,
     })
 }
 

@@ -97,8 +97,17 @@ async fn nobody_who_wrote_a_notice_approves_it_and_only_what_was_approved_goes_o
     let (status, redrafted) =
         app.call(Method::PUT, &base, Some(&editor), Some(notice_body("健診のご案内（改）"))).await;
     assert_eq!((status, redrafted["status"].as_str()), (StatusCode::OK, Some("draft")));
-    let (status, _) = app.post(&format!("{base}/approve"), &approver, json!({})).await;
+    // Whoever approves next reads what changed since the approval, against what was approved
+    // (not against the contents changed behind it).
+    assert_eq!(
+        redrafted["changes_since_approval"],
+        json!([{ "field": "texts.ja.title", "approved": "全員に送る別の文面", "now": "健診のご案内（改）" }]),
+        "{redrafted}"
+    );
+    assert!(edited.get("changes_since_approval").is_none(), "never approved: nothing to compare with");
+    let (status, approved_again) = app.post(&format!("{base}/approve"), &approver, json!({})).await;
     assert_eq!(status, StatusCode::OK);
+    assert!(approved_again.get("changes_since_approval").is_none(), "{approved_again}");
     let (status, sent) = app.post(&format!("{base}/send"), &author, json!({})).await;
     assert_eq!((status, sent["status"].as_str()), (StatusCode::OK, Some("sent")), "{sent}");
     assert_ne!(sent["approved_digest"], json!(digest), "the second approval is of other contents");

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use fantoccini::{Client, ClientBuilder, Locator};
 use reqwest::StatusCode;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::helpers::TestApp;
 use crate::jpki_ca::Holder;
@@ -125,7 +125,10 @@ async fn wait_for_text(c: &Client, css: &str, expected: &str) {
 }
 
 async fn fill(c: &Client, id: &str, value: &str) {
-    let element = c.find(Locator::Id(id)).await.unwrap_or_else(|e| panic!("{id}: {e}"));
+    let element = match c.find(Locator::Id(id)).await {
+        Ok(element) => element,
+        Err(e) => panic!("{id}: {e} at {}: {}", path(c).await, c.source().await.unwrap_or_default()),
+    };
     element.clear().await.expect("clear");
     element.send_keys(value).await.expect("type");
 }
@@ -238,12 +241,55 @@ async fn staff_write_a_notice_a_colleague_approves_and_sends_it_and_replies_reac
     colleague.goto(&format!("{base}{notice_path}")).await.expect("goto");
     click_through(&colleague, "form[action$='/approve'] button").await;
     assert_eq!(text(&colleague, "#notice-status").await, "承認済み");
+
+    // The author changes the title and adds a link: back to draft, and the colleague reads what
+    // changed since the approval, before approving again.
+    author.goto(&format!("{base}{notice_path}")).await.expect("goto");
+    click_through(&author, "#edit").await;
+    assert_eq!(
+        author.find(Locator::Id("ja_title")).await.expect("title").prop("value").await.expect("value"),
+        Some("4か月児健診のご案内".to_owned()),
+        "the composer opens filled"
+    );
+    fill(&author, "ja_title", "4か月児健診のご案内（会場変更）").await;
+    fill(&author, "links", "会場の地図 https://www.city.example.lg.jp/map.pdf").await;
+    assert_accessible(&author, "notice-edit").await;
+    click_through(&author, "#compose button[type=submit]").await;
+    assert_eq!(text(&author, "#notice-status").await, "下書き");
+    assert!(text(&author, "#links").await.contains("会場の地図"));
+    colleague.goto(&format!("{base}/console/notices")).await.expect("goto");
+    assert!(text(&colleague, "tbody").await.contains("承認後に 2 項目の変更"), "the queue says it changed");
+    colleague.goto(&format!("{base}{notice_path}")).await.expect("goto");
+    let title_row = text(&colleague, "#changes tr[data-field='texts.ja.title']").await;
+    assert!(title_row.contains("4か月児健診のご案内") && title_row.contains("（会場変更）"), "{title_row}");
+    assert!(colleague.find(Locator::Css("#changes tr[data-field='links']")).await.is_ok());
+    assert_accessible(&colleague, "notice-changes").await;
+    click_through(&colleague, "form[action$='/approve'] button").await;
+    assert_eq!(text(&colleague, "#notice-status").await, "承認済み");
     click_through(&colleague, "form[action$='/send'] button").await;
     assert_eq!(text(&colleague, "#notice-status").await, "送信済み");
     // Delivery and reads over time, drawn on the server.
     assert!(text(&colleague, "#chart-heading").await.contains("送信後の推移"));
     let described = colleague.find(Locator::Css("#chart-desc")).await.expect("chart").html(true).await.expect("desc");
     assert!(described.contains("1 世帯のうち"), "{described}");
+
+    // In English, on the same page; the choice stays for the next pages, until switched back.
+    click_through(&colleague, "#language-switch").await;
+    assert_eq!(path(&colleague).await, notice_path, "back on the page it was chosen on");
+    assert_eq!(text(&colleague, "#notice-status").await, "Sent");
+    assert_eq!(text(&colleague, "#figures-heading").await, "Delivery");
+    let lang = colleague.find(Locator::Css("html")).await.expect("html").attr("lang").await.expect("lang");
+    assert_eq!(lang.as_deref(), Some("en"));
+    assert_accessible(&colleague, "notice-en").await;
+    colleague.goto(&format!("{base}/console/notices/new")).await.expect("goto");
+    assert_eq!(text(&colleague, "h1").await, "Write a notice");
+    assert!(text(&colleague, "#audience").await.contains("Child's age in months"));
+    for heading in ["h1", "nav", "label[for=category]", "legend"] {
+        let shown = text(&colleague, heading).await;
+        assert!(!shown.chars().any(|c| ('\u{3041}'..='\u{30ff}').contains(&c)), "{heading}: {shown}");
+    }
+    click_through(&colleague, "#language-switch").await;
+    assert_eq!(text(&colleague, "h1").await, "お知らせを書く");
 
     // A parent replies through the API; the figures show it.
     let (status, body) = app
@@ -327,6 +373,16 @@ async fn staff_open_a_submission_ask_for_a_correction_and_see_the_corrected_one_
     assert_eq!(text(&c, "#submission-status").await, "補正依頼");
     assert!(text(&c, "main").await.contains("日中つながる番号をご記入ください"));
 
+    // The webhook, set now: its secret is shown once, and the corrected submission is queued to it.
+    c.goto(&format!("{base}/console/settings")).await.expect("goto");
+    fill(&c, "url", "https://intake.city.example.jp/nonstop").await;
+    click_through(&c, "form[action$='webhook'] button").await;
+    assert!(text(&c, "#webhook-secret").await.starts_with("whsec_"));
+    assert!(text(&c, "#webhook-state").await.contains("https://intake.city.example.jp/nonstop"));
+    assert!(c.find(Locator::Id("webhook-deliveries")).await.is_err(), "nothing sent yet");
+    c.goto(&format!("{base}/console/settings")).await.expect("goto");
+    assert!(c.find(Locator::Id("webhook-secret")).await.is_err(), "the secret is shown once");
+
     // The parent corrects and signs again; the new submission links to the first.
     let (_, detail) = app.get(&format!("/v1/families/{family}/submissions/{submission_id}"), key).await;
     let correction = detail["correction_draft_id"].as_str().expect("a correction draft").to_owned();
@@ -339,10 +395,18 @@ async fn staff_open_a_submission_ask_for_a_correction_and_see_the_corrected_one_
     let document = confirmed["confirmed"]["document"].as_str().expect("document").to_owned();
     let (status, signed) = app.post(&format!("{fix}/signature"), key, signature_body(&card, &document)).await;
     assert_eq!(status, StatusCode::CREATED, "{signed}");
-    let corrected: &Value = &signed["submissions"][0];
-    c.goto(&format!("{base}/console/submissions/{}", corrected["id"].as_str().expect("id"))).await.expect("goto");
+    let corrected = signed["submissions"][0]["id"].as_str().expect("id").to_owned();
+    c.goto(&format!("{base}/console/submissions/{corrected}")).await.expect("goto");
     let link = c.find(Locator::Id("corrects-link")).await.expect("linked to the first");
     assert_eq!(link.attr("href").await.expect("href"), Some(format!("/console/submissions/{submission_id}")));
+
+    // The same submission in English: the form's English labels and the status's English name.
+    click_through(&c, "#language-switch").await;
+    let page = text(&c, "main").await;
+    assert!(page.contains("Received") && page.contains("not checked"), "{page}");
+    assert!(!text(&c, "#form-heading").await.chars().any(|ch| ('\u{3041}'..='\u{30ff}').contains(&ch)));
+    assert_accessible(&c, "submission-en").await;
+    click_through(&c, "#language-switch").await;
 
     // The signed bytes download as they were signed.
     let cookie = c.get_named_cookie("nonstop_console").await.expect("cookie");
@@ -364,13 +428,44 @@ async fn staff_open_a_submission_ask_for_a_correction_and_see_the_corrected_one_
     fill(&c, "days", "06-23").await;
     click_through(&c, "form[action$='closed-days'] button").await;
     assert_eq!(text(&c, "#closed-days").await, "06-23");
-    fill(&c, "url", "https://intake.city.example.jp/nonstop").await;
-    click_through(&c, "form[action$='webhook'] button").await;
-    assert!(text(&c, "#webhook-secret").await.starts_with("whsec_"));
-    assert!(text(&c, "#webhook-state").await.contains("https://intake.city.example.jp/nonstop"));
+    // The webhook's latest deliveries: the corrected submission, waiting for its attempt.
+    let deliveries = text(&c, "#webhook-deliveries").await;
+    assert!(deliveries.contains(&format!("submission:{corrected}")) && deliveries.contains("送信待ち"), "{deliveries}");
     assert_accessible(&c, "settings").await;
+
+    // The closed days on a calendar: 06-23 is the municipality's own, every year.
+    click_through(&c, "#calendar-link").await;
+    let cell = c.find(Locator::Css("td[data-date$='-06-23']")).await.expect("23 June");
+    assert!(cell.attr("class").await.expect("class").unwrap_or_default().contains("day-municipal"));
+    let cell = c.find(Locator::Css("td[data-date$='-01-01']")).await.expect("1 January");
+    assert!(cell.attr("class").await.expect("class").unwrap_or_default().contains("day-year_end"));
+    assert_accessible(&c, "calendar").await;
+
+    // A procedure run differently here: 30 days, moved to the next open day, not taken online.
     c.goto(&format!("{base}/console/settings")).await.expect("goto");
-    assert!(c.find(Locator::Id("webhook-secret")).await.is_err(), "the secret is shown once");
+    click_through(&c, "a[href='/console/settings/procedures/infant_medical_subsidy']").await;
+    assert_accessible(&c, "procedure-setting").await;
+    fill(&c, "deadline_n", "30").await;
+    c.find(Locator::Id("deadline_closed_day")).await.expect("select").select_by_value("next").await.expect("next");
+    c.find(Locator::Css("input[name=channel_online]")).await.expect("online").click().await.expect("uncheck");
+    click_through(&c, "#procedure-setting button[type=submit]:not([name])").await;
+    assert!(text(&c, "#procedure-infant_medical_subsidy").await.contains("変更あり"));
+    let staff_key = app.create_staff("131016");
+    let (_, settings) = app.get("/v1/municipalities/131016/settings", &staff_key).await;
+    let setting = &settings["settings"]["procedures"]["infant_medical_subsidy"];
+    assert_eq!(
+        (setting["deadline"]["n"].as_i64(), setting["deadline"]["closed_day"].as_str()),
+        (Some(30), Some("next")),
+        "{settings}"
+    );
+    assert_eq!(setting["channels"], json!(["counter", "mail"]), "{setting}");
+    assert_eq!(settings["settings"]["extra_closed_days"], json!(["06-23"]), "other settings kept");
+    // Back to the catalog's.
+    click_through(&c, "a[href='/console/settings/procedures/infant_medical_subsidy']").await;
+    click_through(&c, "button[name=reset]").await;
+    assert!(text(&c, "#procedure-infant_medical_subsidy").await.contains("カタログどおり"));
+    let (_, settings) = app.get("/v1/municipalities/131016/settings", &staff_key).await;
+    assert!(settings["settings"]["procedures"].get("infant_medical_subsidy").is_none(), "{settings}");
 
     // Two-step sign-in: the authenticator app's code, each accepted once.
     c.goto(&format!("{base}/console/two-step")).await.expect("goto");

@@ -570,6 +570,12 @@ async fn a_municipality_receives_its_submissions_by_signed_webhook_with_retries(
     assert_eq!(nonstop::jobs::webhooks::run_once(&ctx).await.unwrap(), 0);
     let (_, state) = app.get(hook, &staff).await;
     assert_eq!((state["pending"].as_i64(), state["last_error"].as_str()), (Some(1), Some("http_status")), "{state}");
+    // Each delivery shows how it stands: the failed attempt, and when it is tried again.
+    let recent = &state["recent"][0];
+    assert_eq!(recent["event_key"], json!(format!("submission:{submission_id}")));
+    assert_eq!((recent["status"].as_str(), recent["attempts"].as_i64()), (Some("pending"), Some(1)), "{state}");
+    assert_eq!(recent["last_error"], "http_status");
+    assert!(recent["next_attempt_at"].is_string() && recent["delivered_at"].is_null(), "{recent}");
     assert_eq!(nonstop::jobs::webhooks::run_once(&ctx).await.unwrap(), 0, "not before its backoff");
     {
         let mut conn = app.db.get().unwrap();
@@ -581,6 +587,8 @@ async fn a_municipality_receives_its_submissions_by_signed_webhook_with_retries(
     assert_eq!(nonstop::jobs::webhooks::run_once(&ctx).await.unwrap(), 1);
     let (_, state) = app.get(hook, &staff).await;
     assert_eq!((state["pending"].as_i64(), state["delivered"].as_i64()), (Some(0), Some(1)));
+    assert_eq!(state["recent"][0]["status"], "delivered");
+    assert!(state["recent"][0]["delivered_at"].is_string() && state["recent"][0]["next_attempt_at"].is_null());
 
     // Both attempts carried the same event id and a valid HMAC over the timestamp and body.
     let requests = receiver.received();

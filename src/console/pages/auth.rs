@@ -8,6 +8,7 @@ use chrono_tz::Asia::Tokyo;
 use minijinja::context;
 use serde::Deserialize;
 
+use super::super::i18n::{self, Lang};
 use super::super::render;
 use super::super::session::{cookie, see_other, Failure, Staff};
 use crate::app::AppState;
@@ -24,8 +25,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/two-step", web::post().to(enable_two_step));
 }
 
-async fn sign_in_page() -> Result<HttpResponse, Failure> {
-    Ok(render::page("sign_in.html", context! { error => None::<String>, login => "" })?)
+async fn sign_in_page(lang: Lang) -> Result<HttpResponse, Failure> {
+    let context = context! { error => None::<String>, login => "", ..super::language_frame(lang) };
+    Ok(render::page("sign_in.html", context)?)
 }
 
 #[derive(Deserialize)]
@@ -39,6 +41,7 @@ struct SignIn {
 
 async fn sign_in(
     req: HttpRequest,
+    lang: Lang,
     state: web::Data<AppState>,
     form: web::Form<SignIn>,
 ) -> Result<HttpResponse, Failure> {
@@ -91,17 +94,16 @@ async fn sign_in(
     let (status, message) = match refusal {
         Refusal::Wrong { delay_ms } => {
             actix_web::rt::time::sleep(Duration::from_millis(delay_ms)).await;
-            (StatusCode::UNAUTHORIZED, "ログイン名、パスワードまたは確認コードが違います。".to_owned())
+            (StatusCode::UNAUTHORIZED, i18n::text(lang, "ログイン名、パスワードまたは確認コードが違います。"))
         }
         Refusal::Locked { until } => {
-            let until = until.and_utc().with_timezone(&Tokyo).format("%H:%M");
-            (
-                StatusCode::TOO_MANY_REQUESTS,
-                format!("失敗が続いたため、このアカウントは {until} までロックされています。"),
-            )
+            let until = until.and_utc().with_timezone(&Tokyo).format("%H:%M").to_string();
+            let message = "失敗が続いたため、このアカウントは {until} までロックされています。";
+            (StatusCode::TOO_MANY_REQUESTS, i18n::format(lang, message, &[("until", &until)]))
         }
     };
-    Ok(render::page_with_status(status, "sign_in.html", context! { error => message, login => login })?)
+    let context = context! { error => message, login => login, ..super::language_frame(lang) };
+    Ok(render::page_with_status(status, "sign_in.html", context)?)
 }
 
 #[derive(Deserialize)]
@@ -142,8 +144,8 @@ async fn change_password(
 ) -> Result<HttpResponse, Failure> {
     staff.check_form_token(&form.csrf)?;
     let form = form.into_inner();
-    let again_error =
-        (form.new_password != form.new_password_again).then(|| "新しいパスワードが一致しません。".to_owned());
+    let again_error = (form.new_password != form.new_password_again)
+        .then(|| i18n::text(staff.lang, "新しいパスワードが一致しません。"));
     let staff_id = staff.session.staff_id.clone();
     let id = staff_id.clone();
     let stored = state.db.read(move |conn| staff_accounts::password_hash(conn, &id)).await?;
@@ -224,7 +226,10 @@ async fn enable_two_step(
                 &state,
                 &staff,
                 secret,
-                Some("確認コードが一致しません。アプリの時刻を確かめて、次のコードを入れてください。".into()),
+                Some(i18n::text(
+                    staff.lang,
+                    "確認コードが一致しません。アプリの時刻を確かめて、次のコードを入れてください。",
+                )),
             )
             .await
         }

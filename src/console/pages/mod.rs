@@ -1,24 +1,30 @@
 //! The console's pages, one file per area.
 
 mod auth;
+mod closed_days;
 mod notices;
+mod procedures;
 mod settings;
 mod submissions;
 
 use actix_web::{web, HttpResponse};
 use minijinja::{context, Value};
 
+use super::i18n::Lang;
 use super::render;
-use super::session::Staff;
+use super::session::{see_other, Staff};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("", web::get().to(home))
         .route("/", web::get().to(home))
         .route("/static/{name}", web::get().to(static_file))
+        .route("/language/{code}", web::get().to(choose_language))
         .configure(auth::configure)
         .configure(notices::configure)
         .configure(submissions::configure)
-        .configure(settings::configure);
+        .configure(settings::configure)
+        .configure(closed_days::configure)
+        .configure(procedures::configure);
 }
 
 async fn home(_staff: Staff) -> HttpResponse {
@@ -34,12 +40,48 @@ async fn static_file(name: web::Path<String>) -> HttpResponse {
     }
 }
 
-/// What every signed-in page shows: who is signed in, for which municipality, and the form token.
+/// What every signed-in page shows: who is signed in, for which municipality, the form token,
+/// and the language.
 fn frame(staff: &Staff, section: &str) -> Value {
     context! {
         staff_name => staff.session.staff_name.clone(),
         municipality => staff.session.municipality.as_str(),
         csrf => staff.session.csrf_token.clone(),
         section => section,
+        ..language_frame(staff.lang)
     }
+}
+
+/// The page's language and the link to the other one, named in its own language.
+fn language_frame(lang: Lang) -> Value {
+    let (other, other_name) = match lang {
+        Lang::Ja => (Lang::En, "English"),
+        Lang::En => (Lang::Ja, "日本語"),
+    };
+    context! { lang => lang.code(), other_lang => other.code(), other_lang_name => other_name }
+}
+
+/// Keeps the language chosen and returns to the page the choice was made on (a console page of
+/// this site, as its `Referer` says; the notices otherwise).
+async fn choose_language(req: actix_web::HttpRequest, code: web::Path<String>) -> HttpResponse {
+    let Some(lang) = Lang::parse(&code) else { return HttpResponse::NotFound().finish() };
+    let back = req
+        .headers()
+        .get(actix_web::http::header::REFERER)
+        .and_then(|r| r.to_str().ok())
+        .and_then(|r| url::Url::parse(r).ok())
+        .filter(|r| Some(r.host_str()) == Some(req.connection_info().host().split(':').next()))
+        .map(|r| r.path().to_owned())
+        .filter(|p| p.starts_with("/console/") && !p.starts_with("/console/language/"))
+        .unwrap_or_else(|| "/console/notices".into());
+    let secure = req.connection_info().scheme() == "https";
+    let mut response = see_other(&back);
+    let _ = response.add_cookie(&lang.cookie(secure));
+    response
+}
+
+/// An instant as staff read it: Japan time to the minute.
+fn local(at: chrono::DateTime<chrono::Utc>) -> String {
+    use chrono_tz::Asia::Tokyo;
+    at.with_timezone(&Tokyo).format("%Y-%m-%d %H:%M").to_string()
 }

@@ -9,16 +9,17 @@ use chrono_tz::Asia::Tokyo;
 use minijinja::{context, Value};
 use serde::Deserialize;
 
+use super::super::i18n::{self, Lang};
 use super::super::render;
 use super::super::session::{see_other, Failure, Staff};
-use super::frame;
+use super::{frame, local};
 use crate::app::AppState;
 use crate::domain::enums::HealthInsurance;
 use crate::error::{Error, FieldErrors};
 use crate::service::municipalities;
 use crate::service::notices::{
-    self, AnswerKind, Audience, MonthRange, Notice, NoticeAct, NoticeCategory, NoticeInput, NoticeRef, NoticeStatus,
-    NoticeText, Progress, Questionnaire,
+    self, AnswerKind, Audience, MonthRange, Notice, NoticeAct, NoticeCategory, NoticeChange, NoticeInput, NoticeLink,
+    NoticeRef, NoticeStatus, NoticeText, Progress, Questionnaire,
 };
 use crate::templates::{push_payload_size, MAX_PUSH_PAYLOAD_BYTES};
 
@@ -30,6 +31,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/notices/{id}", web::get().to(show))
         .route("/notices/{id}/replies.csv", web::get().to(replies_csv))
         .route("/notices/{id}/schedule", web::post().to(schedule))
+        .route("/notices/{id}/edit", web::get().to(edit))
+        .route("/notices/{id}/edit", web::post().to(save_edit))
         .route("/notices/{id}/{act}", web::post().to(act));
 }
 
@@ -67,16 +70,13 @@ fn summary(n: &Notice, me: &str) -> Value {
         languages => n.texts.keys().cloned().collect::<Vec<_>>(),
         created => local(n.created_at),
         awaiting_me => can_approve(n, me),
+        changed_since_approval => n.changes_since_approval.as_ref().map(Vec::len),
     }
 }
 
 /// A draft someone else wrote, which this member of staff may approve.
 fn can_approve(n: &Notice, me: &str) -> bool {
     n.status == NoticeStatus::Draft && !n.editors.iter().any(|e| e == me)
-}
-
-fn local(at: chrono::DateTime<chrono::Utc>) -> String {
-    at.with_timezone(&Tokyo).format("%Y-%m-%d %H:%M").to_string()
 }
 
 /// The composer's fields, as the browser posts them.
@@ -94,6 +94,10 @@ struct Compose {
     en_title: String,
     #[serde(default)]
     en_body: String,
+    /// Links and attachments (files the municipality publishes), one a line: a title, then the
+    /// https URL after the last space.
+    #[serde(default)]
+    links: String,
     #[serde(default)]
     question: String,
     /// One choice a line.
@@ -120,6 +124,12 @@ struct Compose {
 impl Compose {
     /// The audience the conditions describe; a field that is not a number is named.
     fn audience(&self, errors: &mut FieldErrors) -> Audience {
+        self.audience_over(Audience::default(), errors)
+    }
+
+    /// The conditions the composer shows, over `base` (an edited notice's audience keeps the
+    /// conditions only the API sets, such as birth or due date ranges).
+    fn audience_over(&self, base: Audience, errors: &mut FieldErrors) -> Audience {
         let mut month = |name: &str, text: &str| -> Option<i64> {
             let text = text.trim();
             if text.is_empty() {
@@ -142,18 +152,44 @@ impl Compose {
                 _ => None,
             },
             health_insurance: HealthInsurance::ALL.iter().copied().find(|h| h.as_str() == self.health_insurance),
-            ..Audience::default()
+            ..base
         }
     }
 
-    /// The notice the form describes, or the problems found before the use case's own checks.
-    fn notice(&self) -> Result<NoticeInput, FieldErrors> {
+    /// The links, one a line as `title https://…` (the use case checks each title and URL).
+    fn links(&self, errors: &mut FieldErrors) -> Vec<NoticeLink> {
+        let mut links = Vec::new();
+        for line in self.links.lines().map(str::trim).filter(|l| !l.is_empty()) {
+            match line.rsplit_once(char::is_whitespace) {
+                Some((title, url)) if !title.trim().is_empty() => links.push(NoticeLink {
+                    title: title.trim().to_owned(),
+                    url: url.to_owned(),
+                    size_bytes: None,
+                    sha256: None,
+                }),
+                _ => {
+                    errors.insert("links".into(), "1行に1つ、タイトルと URL を空白で区切って書いてください".into());
+                }
+            }
+        }
+        links
+    }
+
+    /// The notice the form describes, or the problems found before the use case's own checks;
+    /// when it edits `base`, what only the API sets (other
+    /// languages, a reply deadline, a link's size and digest, date conditions) is kept.
+    fn notice_over(&self, base: Option<&Notice>) -> Result<NoticeInput, FieldErrors> {
         let mut errors = FieldErrors::new();
         let category = NoticeCategory::ALL.iter().copied().find(|c| c.as_str() == self.category);
         if category.is_none() {
             errors.insert("category".into(), "種類を選んでください".into());
         }
-        let mut texts = BTreeMap::new();
+        let mut texts: BTreeMap<String, NoticeText> = base
+            .map(|n| n.texts.iter().filter(|(l, _)| !["ja", "en"].contains(&l.as_str())))
+            .into_iter()
+            .flatten()
+            .map(|(l, t)| (l.clone(), t.clone()))
+            .collect();
         texts.insert(
             "ja".to_owned(),
             NoticeText { title: self.ja_title.trim().into(), body: self.ja_body.trim().into() },
@@ -171,7 +207,7 @@ impl Compose {
             kind: if self.multiple.is_some() { AnswerKind::Multiple } else { AnswerKind::Single },
             choices,
             free_text: self.free_text.is_some(),
-            reply_deadline: None,
+            reply_deadline: base.and_then(|n| n.questionnaire.as_ref()).and_then(|q| q.reply_deadline),
         });
         let expires_at = match self.expires_on.trim() {
             "" => None,
@@ -187,14 +223,20 @@ impl Compose {
                 }
             },
         };
-        let audience = self.audience(&mut errors);
+        let mut links = self.links(&mut errors);
+        for link in &mut links {
+            if let Some(known) = base.into_iter().flat_map(|n| &n.links).find(|k| k.url == link.url) {
+                (link.size_bytes, link.sha256) = (known.size_bytes, known.sha256.clone());
+            }
+        }
+        let audience = self.audience_over(base.map(|n| n.audience.clone()).unwrap_or_default(), &mut errors);
         if !errors.is_empty() {
             return Err(errors);
         }
         Ok(NoticeInput {
             category: category.unwrap_or(NoticeCategory::Event),
             texts,
-            links: Vec::new(),
+            links,
             audience,
             questionnaire,
             standing: self.standing.is_some(),
@@ -203,14 +245,96 @@ impl Compose {
     }
 }
 
+impl From<&Notice> for Compose {
+    /// The composer filled with a notice, to edit it.
+    fn from(n: &Notice) -> Self {
+        let text =
+            |language: &str| n.texts.get(language).cloned().unwrap_or(NoticeText { title: "".into(), body: "".into() });
+        let (ja, en) = (text("ja"), text("en"));
+        let question = n.questionnaire.as_ref();
+        let ages = n.audience.child_age_months;
+        Self {
+            csrf: String::new(),
+            category: n.category.as_str().to_owned(),
+            ja_title: ja.title,
+            ja_body: ja.body,
+            en_title: en.title,
+            en_body: en.body,
+            links: n.links.iter().map(|l| format!("{} {}", l.title, l.url)).collect::<Vec<_>>().join("\n"),
+            question: question.map(|q| q.question.clone()).unwrap_or_default(),
+            choices: question.map(|q| q.choices.join("\n")).unwrap_or_default(),
+            multiple: question.filter(|q| q.kind == AnswerKind::Multiple).map(|_| "on".into()),
+            free_text: question.filter(|q| q.free_text).map(|_| "on".into()),
+            age_min: ages.map(|a| a.min.to_string()).unwrap_or_default(),
+            age_max: ages.map(|a| a.max.to_string()).unwrap_or_default(),
+            open_procedure: n.audience.open_procedure.clone().unwrap_or_default(),
+            single_parent: match n.audience.single_parent {
+                Some(true) => "yes".into(),
+                Some(false) => "no".into(),
+                None => String::new(),
+            },
+            health_insurance: n.audience.health_insurance.map(|h| h.as_str().to_owned()).unwrap_or_default(),
+            standing: n.standing.then(|| "on".into()),
+            // The page asks for the last day shown; the notice keeps the instant it ends.
+            expires_on: n
+                .expires_at
+                .map(|t| (t.with_timezone(&Tokyo) - chrono::Duration::seconds(1)).date_naive().to_string())
+                .unwrap_or_default(),
+        }
+    }
+}
+
 async fn compose(state: web::Data<AppState>, staff: Staff) -> Result<HttpResponse, Failure> {
-    compose_page(&state, &staff, &Compose::default(), FieldErrors::new(), actix_web::http::StatusCode::OK)
+    compose_page(&state, &staff, &Compose::default(), None, FieldErrors::new(), actix_web::http::StatusCode::OK)
+}
+
+/// The composer filled with a notice not yet sent; saving returns it to draft.
+async fn edit(state: web::Data<AppState>, staff: Staff, id: web::Path<String>) -> Result<HttpResponse, Failure> {
+    let code = staff.session.municipality.clone();
+    let notice = state.db.read(move |conn| notices::get(conn, &code, &id)).await?;
+    compose_page(
+        &state,
+        &staff,
+        &Compose::from(&notice),
+        Some(&notice.id),
+        FieldErrors::new(),
+        actix_web::http::StatusCode::OK,
+    )
+}
+
+/// Saves the edited contents through the same use case as the API (`NoticeAct::Update`).
+async fn save_edit(
+    state: web::Data<AppState>,
+    staff: Staff,
+    id: web::Path<String>,
+    form: web::Form<Compose>,
+) -> Result<HttpResponse, Failure> {
+    staff.check_form_token(&form.csrf)?;
+    let (form, id) = (form.into_inner(), id.into_inner());
+    let code = staff.session.municipality.clone();
+    let lookup = (code.clone(), id.clone());
+    let base = state.db.read(move |conn| notices::get(conn, &lookup.0, &lookup.1)).await?;
+    let unprocessable = actix_web::http::StatusCode::UNPROCESSABLE_ENTITY;
+    let input = match form.notice_over(Some(&base)) {
+        Ok(input) => input,
+        Err(errors) => return compose_page(&state, &staff, &form, Some(&id), errors, unprocessable),
+    };
+    let target = NoticeRef { code, id: id.clone(), staff_id: staff.session.staff_id.clone() };
+    let saved = state
+        .write_audited(staff.actor.clone(), move |conn, uc| notices::act(conn, uc, &target, NoticeAct::Update(input)))
+        .await;
+    match saved {
+        Ok(_) => Ok(see_other(&format!("/console/notices/{id}"))),
+        Err(Error::Validation(errors)) => compose_page(&state, &staff, &form, Some(&id), errors, unprocessable),
+        Err(other) => Err(other.into()),
+    }
 }
 
 fn compose_page(
     state: &AppState,
     staff: &Staff,
     form: &Compose,
+    editing: Option<&str>,
     errors: FieldErrors,
     status: actix_web::http::StatusCode,
 ) -> Result<HttpResponse, Failure> {
@@ -219,11 +343,12 @@ fn compose_page(
         .catalog
         .procedures
         .iter()
-        .map(|p| context! { id => p.id.clone(), name => p.name.ja.clone() })
+        .map(|p| context! { id => p.id.clone(), name => staff.lang.name(&p.name) })
         .collect();
     let categories: Vec<&str> = NoticeCategory::ALL.iter().map(|c| c.as_str()).collect();
     let context = context! {
         form => render::ser(FormView::from(form)),
+        editing => editing,
         errors => errors, procedures => procedures, categories => categories,
         ..frame(staff, "notices"),
     };
@@ -238,6 +363,7 @@ struct FormView<'a> {
     ja_body: &'a str,
     en_title: &'a str,
     en_body: &'a str,
+    links: &'a str,
     question: &'a str,
     choices: &'a str,
     multiple: bool,
@@ -259,6 +385,7 @@ impl<'a> From<&'a Compose> for FormView<'a> {
             ja_body: &f.ja_body,
             en_title: &f.en_title,
             en_body: &f.en_body,
+            links: &f.links,
             question: &f.question,
             choices: &f.choices,
             multiple: f.multiple.is_some(),
@@ -277,10 +404,10 @@ impl<'a> From<&'a Compose> for FormView<'a> {
 async fn create(state: web::Data<AppState>, staff: Staff, form: web::Form<Compose>) -> Result<HttpResponse, Failure> {
     staff.check_form_token(&form.csrf)?;
     let form = form.into_inner();
-    let input = match form.notice() {
+    let input = match form.notice_over(None) {
         Ok(input) => input,
         Err(errors) => {
-            return compose_page(&state, &staff, &form, errors, actix_web::http::StatusCode::UNPROCESSABLE_ENTITY)
+            return compose_page(&state, &staff, &form, None, errors, actix_web::http::StatusCode::UNPROCESSABLE_ENTITY)
         }
     };
     let code = staff.session.municipality.clone();
@@ -293,7 +420,7 @@ async fn create(state: web::Data<AppState>, staff: Staff, form: web::Form<Compos
     match created {
         Ok(notice) => Ok(see_other(&format!("/console/notices/{}", notice.id))),
         Err(Error::Validation(errors)) => {
-            compose_page(&state, &staff, &form, errors, actix_web::http::StatusCode::UNPROCESSABLE_ENTITY)
+            compose_page(&state, &staff, &form, None, errors, actix_web::http::StatusCode::UNPROCESSABLE_ENTITY)
         }
         Err(other) => Err(other.into()),
     }
@@ -317,7 +444,8 @@ async fn audience_count(
     let context = match size {
         Ok(size) => context! { size => size, problem => None::<String> },
         Err(Error::Validation(errors)) => {
-            context! { size => None::<i64>, problem => errors.into_values().collect::<Vec<_>>().join(" ") }
+            let problems: Vec<String> = errors.values().map(|p| i18n::text(staff.lang, p)).collect();
+            context! { size => None::<i64>, problem => problems.join(" ") }
         }
         Err(other) => return Err(other.into()),
     };
@@ -365,6 +493,7 @@ async fn show(state: web::Data<AppState>, staff: Staff, id: web::Path<String>) -
         created => local(notice.created_at),
         sent => notice.sent_at.map(local),
         scheduled => notice.send_at.map(local),
+        changes => notice.changes_since_approval.iter().flatten().map(|c| change_view(staff.lang, c)).collect::<Vec<_>>(),
         can_approve => can_approve(&notice, &me),
         can_send => notice.status == NoticeStatus::Approved,
         can_cancel => matches!(notice.status, NoticeStatus::Draft | NoticeStatus::Approved | NoticeStatus::Scheduled),
@@ -372,6 +501,42 @@ async fn show(state: web::Data<AppState>, staff: Staff, id: web::Path<String>) -
         ..frame(&staff, "notices"),
     };
     Ok(render::page("notice.html", context)?)
+}
+
+/// A change since the last approval as the page shows it: the part by its name on the composer,
+/// each value as text.
+fn change_view(lang: Lang, change: &NoticeChange) -> Value {
+    let label = match change.field.split('.').collect::<Vec<_>>().as_slice() {
+        ["texts", language, "title"] => i18n::format(lang, "件名（{language}）", &[("language", language)]),
+        ["texts", language, "body"] => i18n::format(lang, "本文（{language}）", &[("language", language)]),
+        ["category"] => i18n::text(lang, "種類"),
+        ["links"] => i18n::text(lang, "リンク・添付"),
+        ["questionnaire"] => i18n::text(lang, "アンケート"),
+        ["audience"] => i18n::text(lang, "届ける相手"),
+        ["expires_at"] => i18n::text(lang, "掲載終了"),
+        ["standing"] => i18n::text(lang, "常設"),
+        _ => change.field.clone(),
+    };
+    let text = |value: &serde_json::Value| match value {
+        serde_json::Value::Null => i18n::text(lang, "（なし）"),
+        serde_json::Value::String(text) => text.clone(),
+        // Links as the composer writes them, one `title url` a line.
+        serde_json::Value::Array(links) if change.field == "links" => {
+            let lines: Vec<String> = links
+                .iter()
+                .map(|l| {
+                    format!("{} {}", l["title"].as_str().unwrap_or_default(), l["url"].as_str().unwrap_or_default())
+                })
+                .collect();
+            if lines.is_empty() {
+                i18n::text(lang, "（なし）")
+            } else {
+                lines.join("\n")
+            }
+        }
+        other => other.to_string(),
+    };
+    context! { field => change.field.clone(), label => label, approved => text(&change.approved), now => text(&change.now) }
 }
 
 /// The chart covers the first three days after sending.
@@ -527,17 +692,22 @@ mod tests {
             age_min: "3".into(),
             single_parent: "no".into(),
             expires_on: "2027-01-31".into(),
+            links: "案内（PDF） https://example.lg.jp/a.pdf\r\n\r\n".into(),
             ..Compose::default()
         };
-        let notice = form.notice().expect("valid");
+        let notice = form.notice_over(None).expect("valid");
         assert_eq!(notice.texts.len(), 2);
         let q = notice.questionnaire.expect("questionnaire");
         assert_eq!((q.choices, q.kind), (vec!["はい".to_owned(), "いいえ".to_owned()], AnswerKind::Single));
         assert_eq!(notice.audience.child_age_months.map(|r| (r.min, r.max)), Some((3, 276)));
         assert_eq!(notice.audience.single_parent, Some(false));
         assert_eq!(notice.expires_at.map(|t| t.to_rfc3339()), Some("2027-01-31T15:00:00+00:00".into()));
-        let bad = Compose { age_max: "十二".into(), ..Compose::default() };
-        let errors = bad.notice().expect_err("refused");
-        assert!(errors.contains_key("age_max") && errors.contains_key("category"), "{errors:?}");
+        assert_eq!(
+            notice.links.iter().map(|l| (l.title.as_str(), l.url.as_str())).collect::<Vec<_>>(),
+            [("案内（PDF）", "https://example.lg.jp/a.pdf")]
+        );
+        let bad = Compose { age_max: "十二".into(), links: "https://example.lg.jp/".into(), ..Compose::default() };
+        let errors = bad.notice_over(None).expect_err("refused");
+        assert!(["age_max", "category", "links"].iter().all(|f| errors.contains_key(*f)), "{errors:?}");
     }
 }

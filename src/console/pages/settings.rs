@@ -1,5 +1,5 @@
-//! 設定: the municipality's closed days and its webhook (the secret shown once, and how its
-//! deliveries stand).
+//! 設定: the municipality's closed days, its procedures (each edited on its own page,
+//! `procedures.rs`) and its webhook (the secret shown once, and how its deliveries stand).
 
 use actix_web::{web, HttpResponse};
 use minijinja::context;
@@ -7,8 +7,9 @@ use serde::Deserialize;
 
 use super::super::render;
 use super::super::session::{see_other, Failure, Staff};
-use super::frame;
+use super::{frame, local};
 use crate::app::AppState;
+use crate::domain::overrides::ProcedureOverride;
 use crate::error::Error;
 use crate::service::{municipalities, webhooks};
 
@@ -48,9 +49,30 @@ async fn page(
     } else {
         actix_web::http::StatusCode::OK
     };
+    let procedures: Vec<minijinja::Value> = state
+        .planning
+        .catalog
+        .procedures
+        .iter()
+        .map(|p| {
+            let own = settings.settings.procedures.get(&p.id);
+            context! {
+                id => p.id.clone(), name => staff.lang.name(&p.name),
+                disabled => own.is_some_and(|o| o.enabled == Some(false)),
+                changed => own.is_some_and(|o| *o != ProcedureOverride::default()),
+                channels => own.and_then(|o| o.channels.clone()).unwrap_or_else(|| p.channels.clone()).iter().map(|c| c.as_str()).collect::<Vec<_>>(),
+                office => own.and_then(|o| o.office.as_ref()).map(|o| o.name.clone()),
+            }
+        })
+        .collect();
     let context = context! {
+        procedures => procedures,
         closed_days => settings.settings.extra_closed_days.clone(),
         source => settings.source.clone(),
+        deliveries => webhook.iter().flat_map(|w| &w.recent).map(|d| context! {
+            created => local(d.created_at), event_key => d.event_key.clone(), status => d.status.as_str(),
+            when => d.delivered_at.or(d.next_attempt_at).map(local), attempts => d.attempts, last_error => d.last_error.clone(),
+        }).collect::<Vec<_>>(),
         webhook => render::ser(&webhook),
         secret => secret,
         problem => problem,

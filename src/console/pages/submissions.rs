@@ -5,13 +5,13 @@ use std::collections::BTreeMap;
 
 use actix_web::{web, HttpResponse};
 use base64::Engine;
-use chrono_tz::Asia::Tokyo;
 use minijinja::{context, Value};
 use serde::Deserialize;
 
+use super::super::i18n::{self, Lang};
 use super::super::render;
 use super::super::session::{see_other, Failure, Staff};
-use super::frame;
+use super::{frame, local};
 use crate::app::AppState;
 use crate::error::Error;
 use crate::service::submissions::{self, StatusChange, Submission, SubmissionStatus};
@@ -30,13 +30,9 @@ struct Filter {
     form: Option<String>,
 }
 
-fn local(at: chrono::DateTime<chrono::Utc>) -> String {
-    at.with_timezone(&Tokyo).format("%Y-%m-%d %H:%M").to_string()
-}
-
-/// The Japanese name of a status, as the counter says it.
-fn status_ja(status: SubmissionStatus) -> &'static str {
-    match status {
+/// The name of a status, as the counter says it (Japanese, or its English).
+fn status_label(lang: Lang, status: SubmissionStatus) -> String {
+    let ja = match status {
         SubmissionStatus::Submitted => "未受付",
         SubmissionStatus::Received => "受付",
         SubmissionStatus::InReview => "審査中",
@@ -44,7 +40,8 @@ fn status_ja(status: SubmissionStatus) -> &'static str {
         SubmissionStatus::Accepted => "受理",
         SubmissionStatus::Rejected => "却下",
         SubmissionStatus::Completed => "完了",
-    }
+    };
+    i18n::text(lang, ja)
 }
 
 async fn list(state: web::Data<AppState>, staff: Staff, filter: web::Query<Filter>) -> Result<HttpResponse, Failure> {
@@ -62,16 +59,18 @@ async fn list(state: web::Data<AppState>, staff: Staff, filter: web::Query<Filte
         .iter()
         .map(|s| {
             context! {
-                id => s.id.clone(), form => s.form_name.ja.clone(), status => s.status.as_str(),
-                status_ja => status_ja(s.status), submitted => local(s.submitted_at),
+                id => s.id.clone(), form => staff.lang.name(&s.form_name), status => s.status.as_str(),
+                status_label => status_label(staff.lang, s.status), submitted => local(s.submitted_at),
                 corrects => s.corrects_submission_id.clone(), family_deleted => s.family_deleted_at.is_some(),
             }
         })
         .collect();
     let forms: Vec<Value> =
-        state.planning.forms.all().map(|f| context! { id => f.id.clone(), name => f.name.ja.clone() }).collect();
-    let statuses: Vec<Value> =
-        SubmissionStatus::ALL.iter().map(|s| context! { id => s.as_str(), name => status_ja(*s) }).collect();
+        state.planning.forms.all().map(|f| context! { id => f.id.clone(), name => staff.lang.name(&f.name) }).collect();
+    let statuses: Vec<Value> = SubmissionStatus::ALL
+        .iter()
+        .map(|s| context! { id => s.as_str(), name => status_label(staff.lang, *s) })
+        .collect();
     let context = context! {
         submissions => rows, forms => forms,
         statuses => statuses, status => status.map(|s| s.as_str()), form => form,
@@ -92,14 +91,14 @@ async fn show(state: web::Data<AppState>, staff: Staff, id: web::Path<String>) -
         serde_json::from_str(&submission.document).map_err(|e| Error::unreadable("submissions.document", &e))?;
     let values = document.get("fields").cloned().unwrap_or_default();
     let form = state.planning.forms.get(&submission.form_id);
-    // Each field of the form, with its Japanese label and the value signed.
+    // Each field of the form, with its label and the value signed.
     let fields: Vec<Value> = form
         .map(|form| {
             form.fields
                 .iter()
                 .map(|f| {
-                    let value = values.get(&f.id).map(display).unwrap_or_default();
-                    context! { id => f.id.clone(), label => f.label.ja.clone(), value => value,
+                    let value = values.get(&f.id).map(|v| display(staff.lang, v)).unwrap_or_default();
+                    context! { id => f.id.clone(), label => staff.lang.name(&f.label), value => value,
                     municipality => f.source == crate::domain::forms::Source::Municipality }
                 })
                 .collect()
@@ -109,15 +108,19 @@ async fn show(state: web::Data<AppState>, staff: Staff, id: web::Path<String>) -
         .history
         .iter()
         .map(|e| {
-            context! { status_ja => status_ja(e.status), at => local(e.at), comment => e.comment.clone(),
+            context! { status_label => status_label(staff.lang, e.status), at => local(e.at), comment => e.comment.clone(),
             field_comments => e.field_comments.clone() }
         })
         .collect();
-    let next: Vec<Value> =
-        submission.status.next().iter().map(|s| context! { id => s.as_str(), name => status_ja(*s) }).collect();
+    let next: Vec<Value> = submission
+        .status
+        .next()
+        .iter()
+        .map(|s| context! { id => s.as_str(), name => status_label(staff.lang, *s) })
+        .collect();
     let context = context! {
         submission => render::ser(&submission),
-        status_ja => status_ja(submission.status),
+        status_label => status_label(staff.lang, submission.status),
         submitted => local(submission.submitted_at),
         not_after => local(submission.verification.certificate_not_after),
         fields => fields, history => history, next => next,
@@ -126,11 +129,11 @@ async fn show(state: web::Data<AppState>, staff: Staff, id: web::Path<String>) -
     Ok(render::page("submission.html", context)?)
 }
 
-fn display(value: &serde_json::Value) -> String {
+fn display(lang: Lang, value: &serde_json::Value) -> String {
     match value {
         serde_json::Value::String(s) => s.clone(),
-        serde_json::Value::Bool(true) => "はい".into(),
-        serde_json::Value::Bool(false) => "いいえ".into(),
+        serde_json::Value::Bool(true) => i18n::text(lang, "はい"),
+        serde_json::Value::Bool(false) => i18n::text(lang, "いいえ"),
         serde_json::Value::Null => String::new(),
         other => other.to_string(),
     }

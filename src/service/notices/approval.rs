@@ -3,8 +3,12 @@
 //! the contents approved, and a notice goes out (sent or scheduled) only while its contents
 //! still have that digest: what reaches residents is exactly what a second person read.
 
+use std::collections::BTreeMap;
+
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::lifecycle::find;
 use super::{editors_of, present, Notice, NoticeStatus};
@@ -16,17 +20,91 @@ use crate::domain::MunicipalityCode;
 use crate::error::Error;
 use crate::service::new_id;
 
-/// SHA-256 of what an approval vouches for: everything residents would receive and whom it
-/// reaches (category, texts, links, questionnaire, audience, expiry, standing).
-pub fn content_digest(row: &NoticeRow) -> String {
-    let approved = serde_json::json!({
+/// What an approval vouches for: everything residents would receive and whom it reaches
+/// (category, texts, links, questionnaire, audience, expiry, standing), as recorded JSON.
+fn vouched_for(row: &NoticeRow) -> serde_json::Value {
+    serde_json::json!({
         "category": row.category,
         "content": row.content,
         "audience": row.audience,
         "expires_at": row.expires_at.map(|t| t.and_utc().to_rfc3339()),
         "standing": row.standing,
-    });
-    sha256_hex(&approved.to_string())
+    })
+}
+
+/// SHA-256 of what an approval vouches for.
+pub fn content_digest(row: &NoticeRow) -> String {
+    sha256_hex(&vouched_for(row).to_string())
+}
+
+/// One part of a notice that differs from what was last approved, with both values.
+#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
+pub struct NoticeChange {
+    /// `category`, `texts.{language}.title`, `texts.{language}.body`, `links`, `questionnaire`,
+    /// `audience`, `expires_at` or `standing`.
+    pub field: String,
+    /// The value approved (`null` when it was absent).
+    pub approved: serde_json::Value,
+    /// The value now (`null` when it is absent).
+    pub now: serde_json::Value,
+}
+
+/// What changed since the notice's latest approval: `None` when it was never approved (or was
+/// approved before approvals kept their contents), an empty list when nothing did.
+pub fn changes_since_approval(conn: &mut DbConnection, row: &NoticeRow) -> Result<Option<Vec<NoticeChange>>, Error> {
+    let approved: Option<Option<String>> = notice_approvals::table
+        .filter(notice_approvals::notice_id.eq(&row.id))
+        .order((notice_approvals::approved_at.desc(), notice_approvals::id.desc()))
+        .select(notice_approvals::contents)
+        .first(conn)
+        .optional()?;
+    let Some(Some(approved)) = approved else { return Ok(None) };
+    let approved: serde_json::Value =
+        serde_json::from_str(&approved).map_err(|e| Error::unreadable("notice_approvals.contents", &e))?;
+    Ok(Some(changes(&comparable(&approved)?, &comparable(&vouched_for(row))?)))
+}
+
+/// The vouched-for JSON with its stored strings opened, one entry per part a person reads
+/// separately (each language's title and body apart).
+fn comparable(vouched: &serde_json::Value) -> Result<BTreeMap<String, serde_json::Value>, Error> {
+    use serde_json::Value;
+    let parse = |key: &str| -> Result<Value, Error> {
+        match &vouched[key] {
+            Value::String(text) => serde_json::from_str(text).map_err(|e| Error::unreadable("notices", &e)),
+            other => Ok(other.clone()),
+        }
+    };
+    let content = parse("content")?;
+    let mut parts = BTreeMap::new();
+    if let Value::Object(texts) = &content["texts"] {
+        for (language, text) in texts {
+            parts.insert(format!("texts.{language}.title"), text["title"].clone());
+            parts.insert(format!("texts.{language}.body"), text["body"].clone());
+        }
+    }
+    parts.insert("links".into(), content["links"].clone());
+    parts.insert("questionnaire".into(), content["questionnaire"].clone());
+    parts.insert("audience".into(), parse("audience")?);
+    for key in ["category", "expires_at", "standing"] {
+        parts.insert(key.into(), vouched[key].clone());
+    }
+    Ok(parts)
+}
+
+/// The parts whose values differ, in a stable order.
+fn changes(
+    approved: &BTreeMap<String, serde_json::Value>,
+    now: &BTreeMap<String, serde_json::Value>,
+) -> Vec<NoticeChange> {
+    let fields: std::collections::BTreeSet<&String> = approved.keys().chain(now.keys()).collect();
+    let value = |parts: &BTreeMap<String, serde_json::Value>, field: &str| {
+        parts.get(field).cloned().unwrap_or(serde_json::Value::Null)
+    };
+    fields
+        .into_iter()
+        .map(|field| NoticeChange { field: field.clone(), approved: value(approved, field), now: value(now, field) })
+        .filter(|change| change.approved != change.now)
+        .collect()
 }
 
 /// The digest of the notice's latest approval.
@@ -95,9 +173,49 @@ pub fn approve(
             notice_approvals::notice_id.eq(&row.id),
             notice_approvals::staff_id.eq(staff_id),
             notice_approvals::digest.eq(content_digest(&row)),
+            notice_approvals::contents.eq(Some(vouched_for(&row).to_string())),
             notice_approvals::approved_at.eq(now),
         ))
         .execute(conn)?;
     let approved = find(conn, code, id)?;
     present(conn, approved)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn vouched(title: &str, audience: &str, standing: bool) -> serde_json::Value {
+        json!({
+            "category": "event",
+            "content": json!({"texts": {"ja": {"title": title, "body": "本文"}}, "links": [], "questionnaire": null}).to_string(),
+            "audience": audience,
+            "expires_at": null,
+            "standing": standing,
+        })
+    }
+
+    #[test]
+    fn changes_name_each_part_that_differs_with_both_values() {
+        let approved = comparable(&vouched("健診", r#"{"child_age_months":{"min":0,"max":12}}"#, false)).unwrap();
+        let now =
+            comparable(&vouched("健診（日程変更）", r#"{"child_age_months":{"min":0,"max":18}}"#, false)).unwrap();
+        let found = changes(&approved, &now);
+        let fields: Vec<&str> = found.iter().map(|c| c.field.as_str()).collect();
+        assert_eq!(fields, ["audience", "texts.ja.title"]);
+        assert_eq!((found[1].approved.clone(), found[1].now.clone()), (json!("健診"), json!("健診（日程変更）")));
+        assert_eq!(found[0].now["child_age_months"]["max"], json!(18));
+    }
+
+    #[test]
+    fn an_added_language_and_a_flag_are_changes_and_equal_contents_are_none() {
+        let same = comparable(&vouched("健診", "{}", false)).unwrap();
+        assert!(changes(&same, &same).is_empty());
+        let mut now = comparable(&vouched("健診", "{}", true)).unwrap();
+        now.insert("texts.en.title".into(), json!("Checkup"));
+        let fields: Vec<String> = changes(&same, &now).into_iter().map(|c| c.field).collect();
+        assert_eq!(fields, ["standing", "texts.en.title"]);
+    }
 }

@@ -141,6 +141,6 @@ pub fn list(conn: &mut DbConnection, code: &MunicipalityCode, limit: i64) -> Res
         .select(NoticeRow::as_select())
         .load(conn)?
         .into_iter()
-        .map(view)
+        .map(|row| present(conn, row))
         .collect()
 }

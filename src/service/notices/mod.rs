@@ -16,7 +16,7 @@ use crate::error::{Error, FieldCheck};
 use crate::text_enum;
 
 mod approval;
-pub use approval::{approve, content_digest};
+pub use approval::{approve, content_digest, NoticeChange};
 
 mod acts;
 mod audience;
@@ -161,6 +161,10 @@ pub struct Notice {
     /// SHA-256 of the contents the approver approved. A notice is sent or scheduled only while
     /// its contents still have this digest; any edit returns it to draft.
     pub approved_digest: Option<String>,
+    /// For a draft approved before and edited since: what differs from the contents last
+    /// approved, so the next approver reads the changes. Absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub changes_since_approval: Option<Vec<NoticeChange>>,
     pub sent_at: Option<DateTime<Utc>>,
     pub expires_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
@@ -218,13 +222,11 @@ fn validate(input: &NoticeInput) -> Result<(), Error> {
 
 /// A notice as staff read it: `view`, with the digest of its latest approval.
 fn present(conn: &mut DbConnection, row: NoticeRow) -> Result<Notice, Error> {
-    let approved = row.approver_staff_id.is_some();
-    let id = row.id.clone();
-    let mut notice = view(row)?;
-    if approved {
-        notice.approved_digest = approval::approved_digest(conn, &id)?;
-    }
-    Ok(notice)
+    let approved_digest =
+        if row.approver_staff_id.is_some() { approval::approved_digest(conn, &row.id)? } else { None };
+    let changes_since_approval =
+        if row.status == NoticeStatus::Draft.as_str() { approval::changes_since_approval(conn, &row)? } else { None };
+    Ok(Notice { approved_digest, changes_since_approval, ..view(row)? })
 }
 
 fn view(row: NoticeRow) -> Result<Notice, Error> {
@@ -245,6 +247,7 @@ fn view(row: NoticeRow) -> Result<Notice, Error> {
         approver_staff_id: row.approver_staff_id,
         approved_at: row.approved_at.map(utc),
         approved_digest: None,
+        changes_since_approval: None,
         sent_at: row.sent_at.map(utc),
         expires_at: row.expires_at.map(utc),
         created_at: utc(row.created_at),

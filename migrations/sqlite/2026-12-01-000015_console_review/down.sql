@@ -1,0 +1,2 @@
+DROP INDEX webhook_deliveries_recent;
+ALTER TABLE notice_approvals DROP COLUMN contents;
