@@ -51,10 +51,20 @@ impl Driver {
 
     /// A browser window of its own (its own cookies), at an office screen's size.
     async fn browser(&self) -> Client {
+        self.browser_with(json!({})).await
+    }
+
+    /// A browser with JavaScript turned off, as some offices' policies have it.
+    async fn browser_without_script(&self) -> Client {
+        self.browser_with(json!({ "profile.managed_default_content_settings.javascript": 2 })).await
+    }
+
+    async fn browser_with(&self, prefs: serde_json::Value) -> Client {
         let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
         let capabilities = json!({ "goog:chromeOptions": {
             "binary": chromium,
-            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1366,768", "--lang=ja"]
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1366,768", "--lang=ja"],
+            "prefs": prefs,
         }});
         let serde_json::Value::Object(capabilities) = capabilities else { unreachable!() };
         ClientBuilder::native().capabilities(capabilities).connect(&self.url).await.expect("browser session")
@@ -306,6 +316,32 @@ async fn staff_write_a_notice_a_colleague_approves_and_sends_it_and_replies_reac
     assert!(text(&author, "#figures").await.contains('1'));
     let csv = author.find(Locator::Css("a[href$='replies.csv']")).await.expect("csv link");
     assert!(csv.attr("href").await.expect("href").is_some());
+
+    // Without JavaScript, staff still sign in and read the lists and the details.
+    let plain = driver.browser_without_script().await;
+    sign_in(&plain, &base, "suzuki", PASSWORD).await;
+    assert_eq!(path(&plain).await, "/console/notices");
+    assert!(text(&plain, "tbody").await.contains("4か月児健診のご案内（会場変更）"));
+    plain.goto(&format!("{base}{notice_path}")).await.expect("goto");
+    assert_eq!(text(&plain, "#replied").await, "1");
+    plain.goto(&format!("{base}/console/submissions")).await.expect("goto");
+    assert!(text(&plain, "h1").await.contains("申請"));
+    // (Scripts really are off: the composer's live count never replaces its placeholder.)
+    plain.goto(&format!("{base}/console/notices/new")).await.expect("goto");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(text(&plain, "#audience-count").await.contains("JavaScript"), "no script ran");
+    plain.close().await.expect("close");
+
+    // On a tablet held upright nothing runs off the side of the page.
+    author.set_window_size(768, 1024).await.expect("resize");
+    for page in ["/console/notices", "/console/notices/new", notice_path.as_str()] {
+        author.goto(&format!("{base}{page}")).await.expect("goto");
+        let overflow = author
+            .execute("return document.documentElement.scrollWidth - document.documentElement.clientWidth", vec![])
+            .await
+            .expect("measured");
+        assert_eq!(overflow, json!(0), "{page} is wider than a tablet");
+    }
 
     // Another municipality's staff see none of it.
     staff_account(&app, "131130", "田中 次郎", "tanaka");
