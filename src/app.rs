@@ -18,6 +18,7 @@ use crate::error::Error;
 use crate::service::access;
 use crate::service::audit::{self, Actor, Event};
 use crate::service::family_changed::family_changed;
+use crate::service::notices::{self, Notice, NoticeAct, NoticeRef};
 use crate::service::principals::Principal;
 use crate::service::UseCase;
 use crate::telemetry::Metrics;
@@ -91,6 +92,30 @@ impl AppState {
                 Ok(result)
             })
             .await
+    }
+
+    /// What a member of staff does to a notice (API or console), recorded in the audit trail;
+    /// a notice sent now then reaches its audience, a batch per transaction, before the answer.
+    pub async fn act_on_notice(&self, actor: Actor, target: NoticeRef, act: NoticeAct) -> Result<Notice, Error> {
+        let sending = matches!(act, NoticeAct::Send);
+        let lookup = (target.code.clone(), target.id.clone());
+        let notice = self.write_audited(actor, move |conn, uc| notices::act(conn, uc, &target, act)).await?;
+        if !sending {
+            return Ok(notice);
+        }
+        self.recorder().record(&notice.id).await?;
+        self.db.read(move |conn| notices::get(conn, &lookup.0, &lookup.1)).await
+    }
+
+    /// Records sent notices' audiences under a lease as long as a delivery's.
+    pub fn recorder(&self) -> notices::Recorder {
+        notices::Recorder {
+            db: self.db.clone(),
+            templates: self.templates.clone(),
+            planning: self.planning.clone(),
+            clock: self.clock.clone(),
+            lease: chrono::Duration::seconds(self.settings.jobs.lease_seconds),
+        }
     }
 
     /// The use-case context of a request, at the clock's present instant.

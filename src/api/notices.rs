@@ -242,6 +242,6 @@ async fn act_on_notice(
 ) -> Result<HttpResponse, Error> {
     let (code, staff_id) = staff(&caller.principal, code)?;
     let target = NoticeRef { code, id, staff_id };
-    let notice = state.write_audited(caller.actor, move |conn, uc| notices::act(conn, uc, &target, act)).await?;
+    let notice = state.act_on_notice(caller.actor, target, act).await?;
     Ok(HttpResponse::Ok().json(notice))
 }

@@ -279,6 +279,17 @@ diesel::table! {
 }
 
 diesel::table! {
+    notice_recordings (notice_id) {
+        notice_id -> Text,
+        started_at -> Timestamp,
+        recorded_until -> Nullable<Text>,
+        done_at -> Nullable<Timestamp>,
+        owner -> Nullable<Text>,
+        lease_until -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
     notice_replies (notice_id, family_id) {
         notice_id -> Text,
         family_id -> Text,
@@ -501,6 +512,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     deliveries,
     scheduled_jobs,
     notice_approvals,
+    notice_recordings,
     notices,
     notice_consents,
     standing_consents,

@@ -46,6 +46,18 @@ impl JobContext {
     pub fn use_case(&self) -> crate::service::UseCase {
         crate::service::UseCase::at(&self.keys, &self.planning, &self.templates, &self.clock)
     }
+
+    /// Records sent notices' audiences, a batch per transaction, under a lease as long as a
+    /// delivery's.
+    pub fn recorder(&self) -> crate::service::notices::Recorder {
+        crate::service::notices::Recorder {
+            db: self.db.clone(),
+            templates: self.templates.clone(),
+            planning: self.planning.clone(),
+            clock: self.clock.clone(),
+            lease: chrono::Duration::seconds(self.settings.lease_seconds),
+        }
+    }
 }
 
 /// The real senders, with one pooled HTTP/2 client for Web Push and FCM.

@@ -143,19 +143,22 @@ pub async fn run_materialize(ctx: &JobContext, scheduled_for: NaiveDateTime) -> 
     .await
 }
 
-/// Sends the scheduled notices whose time has come, for the tick at `scheduled_for`.
+/// Sends the scheduled notices whose time has come, each in a transaction of its own, then
+/// records the audiences of every notice sent and not yet recorded (these, and any a stopped
+/// process left half done), for the tick at `scheduled_for`.
 pub async fn run_notices(ctx: &JobContext, scheduled_for: NaiveDateTime) -> Result<usize, Error> {
     run_job(ctx, "notices", scheduled_for, || async {
-        let (templates, planning) = (ctx.templates.clone(), ctx.planning.clone());
-        let (today, now) = (ctx.clock.today(), ctx.clock.now());
-        ctx.db
-            .write(move |conn| {
-                let names = |conn: &mut crate::db::DbConnection, code: &str| {
-                    crate::service::municipalities::display_name(conn, &planning, code)
-                };
-                crate::service::notices::send_scheduled(conn, &templates, &names, today, now)
-            })
-            .await
+        let now = ctx.clock.now();
+        let due = ctx.db.read(move |conn| crate::service::notices::due_scheduled(conn, now)).await?;
+        let mut sent = 0;
+        for id in due {
+            let now = ctx.clock.now();
+            if ctx.db.write(move |conn| crate::service::notices::send_scheduled(conn, &id, now)).await? {
+                sent += 1;
+            }
+        }
+        ctx.recorder().resume().await?;
+        Ok(sent)
     })
     .await
 }

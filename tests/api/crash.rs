@@ -188,3 +188,126 @@ async fn a_killed_server_delivers_every_delivery_after_restart() {
     assert_eq!(statuses.len(), total);
     assert!(statuses.iter().all(|s| s == "sent"), "every delivery recorded as sent");
 }
+
+/// Families a notice is sent to while the server is killed: several recording batches.
+const NOTICE_FAMILIES: usize = 6_000;
+
+#[actix_web::test]
+async fn a_server_killed_while_recording_a_notice_finishes_it_after_restart_with_no_family_skipped_or_twice() {
+    use diesel::prelude::*;
+    use nonstop::db::schema::{inbox_entries, notice_recipients, notice_recordings};
+
+    let clock = Clock::starting_at(crate::helpers::pinned_instant());
+    let now = || clock.now();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = fresh_database_url(dir.path());
+    let key = KeyRing::generate_key_base64();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("port").port();
+    let config = dir.path().join("nonstop.toml");
+    // The scheduler ticks every second, so a recording whose process died is taken over as soon
+    // as its 5-second lease runs out.
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\nport = {port}\n[database]\nurl = \"{url}\"\n[encryption]\nactive_key_id = \"k\"\n[encryption.keys]\nk = \"{key}\"\n\
+             [jobs]\nscheduler = true\nmaterialize_every_seconds = 1\nlease_seconds = 5\npoll_interval_ms = 50\n"
+        ),
+    )
+    .expect("config");
+    let settings = Settings::load(Some(&config)).expect("settings");
+    let keys = settings.key_ring().expect("keys");
+    let db = nonstop::db::Db::connect(settings.database_location().expect("location"), 2, 5_000).expect("db");
+    db.migrate().expect("migrate");
+
+    // Resident families, a staff key, and a notice approved by a second member of staff.
+    let mut conn = db.get().expect("conn");
+    let (app_id, _) =
+        nonstop::db::write_transaction(&mut conn, |c| principals::create_app(c, "crash", now())).expect("app");
+    let today = clock.today();
+    for chunk in (0..NOTICE_FAMILIES).collect::<Vec<_>>().chunks(1_000) {
+        nonstop::db::write_transaction(&mut conn, |c| {
+            for _ in chunk {
+                let input =
+                    serde_json::from_value(serde_json::json!({ "municipality_code": "131016" })).expect("family");
+                families::create(c, &keys, &app_id, input, today, now())?;
+            }
+            Ok(())
+        })
+        .expect("families");
+    }
+    let code = nonstop::domain::MunicipalityCode::parse("131016").expect("code");
+    let grant = settings.sessions.staff_grant(false);
+    let (_, staff_key) =
+        nonstop::db::write_transaction(&mut conn, |c| principals::create_staff(c, &code, "窓口 担当", grant, now()))
+            .expect("staff");
+    let input = serde_json::from_value(serde_json::json!({
+        "category": "checkup",
+        "texts": { "ja": { "title": "健診のご案内", "body": "日程と会場をご確認ください。" } }
+    }))
+    .expect("notice");
+    let notice = nonstop::db::write_transaction(&mut conn, |c| {
+        let notice = nonstop::service::notices::create(c, &code, "author", input, now())?;
+        nonstop::service::notices::approve(c, &code, &notice.id, "approver", now())
+    })
+    .expect("approved");
+    drop(conn);
+    let recorded = |db: &nonstop::db::Db| -> i64 {
+        let mut conn = db.get().expect("conn");
+        notice_recipients::table
+            .filter(notice_recipients::notice_id.eq(&notice.id))
+            .count()
+            .get_result(&mut *conn)
+            .expect("count")
+    };
+    let done = |db: &nonstop::db::Db| -> bool {
+        let mut conn = db.get().expect("conn");
+        notice_recordings::table
+            .find(&notice.id)
+            .select(notice_recordings::done_at)
+            .first::<Option<chrono::NaiveDateTime>>(&mut *conn)
+            .optional()
+            .expect("recording")
+            .flatten()
+            .is_some()
+    };
+
+    // Staff send it; the server is killed while the audience is being recorded.
+    let mut first = Server::start(&config, &clock);
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let started = Instant::now();
+    while client.get(format!("{base}/readyz")).send().await.is_err() && started.elapsed() < Duration::from_secs(30) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let send = tokio::spawn(
+        client
+            .post(format!("{base}/v1/municipalities/131016/notices/{}/send", notice.id))
+            .bearer_auth(&staff_key)
+            .send(),
+    );
+    let started = Instant::now();
+    while recorded(&db) == 0 && started.elapsed() < Duration::from_secs(60) {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    first.signal("-KILL");
+    let at_kill = recorded(&db);
+    assert!(at_kill > 0 && at_kill < NOTICE_FAMILIES as i64 && !done(&db), "killed mid-recording ({at_kill} recorded)");
+    assert!(send.await.expect("joined").is_err(), "the killed server never answered");
+
+    // Restart: the recording is taken over where its last committed batch ended.
+    let mut second = Server::start(&config, &clock);
+    let started = Instant::now();
+    while !done(&db) && started.elapsed() < Duration::from_secs(120) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    second.signal("-TERM");
+    assert!(done(&db), "the recording was finished after the restart");
+    assert_eq!(recorded(&db), NOTICE_FAMILIES as i64, "no family skipped");
+    let mut conn = db.get().expect("conn");
+    let entries: i64 = inbox_entries::table
+        .filter(inbox_entries::dedupe_key.like(format!("notice:{}:%", notice.id)))
+        .count()
+        .get_result(&mut *conn)
+        .expect("entries");
+    assert_eq!(entries, NOTICE_FAMILIES as i64, "one inbox entry per family: none twice");
+}

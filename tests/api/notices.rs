@@ -462,3 +462,45 @@ async fn whoever_wrote_any_of_a_notice_cannot_approve_it() {
     let (status, sent) = app.post(&format!("{base}/send"), &a, json!({})).await;
     assert_eq!((status, sent["status"].as_str()), (StatusCode::OK, Some("sent")), "{sent}");
 }
+
+#[actix_web::test]
+async fn a_notices_recording_has_one_owner_at_a_time_and_is_taken_over_when_its_lease_runs_out() {
+    use nonstop::db::write_transaction;
+    use nonstop::service::notices::{self, recording, Batch};
+    let app = TestApp::spawn().await;
+    let (_, key) = app.create_app("vendor");
+    let author = app.create_staff("131016");
+    let approver = app.create_staff("131016");
+    for _ in 0..5 {
+        app.create_family(&key, json!({ "municipality_code": "131016" })).await;
+    }
+    let base = approved(&app, &author, &approver, notice("event", json!({}))).await;
+    let id = base.rsplit('/').next().expect("id").to_owned();
+    let ctx = app.job_context();
+    let recorder = ctx.recorder();
+    let code = nonstop::domain::MunicipalityCode::parse("131016").expect("code");
+    let mut conn = app.db.get().expect("conn");
+    // Taken for sending: its recording waits for an owner.
+    write_transaction(&mut conn, |c| notices::send(c, &ctx.use_case(), &code, &id)).expect("sent");
+    let claim = |conn: &mut nonstop::db::DbConnection, owner: &str| {
+        write_transaction(conn, |c| recording::claim(c, &id, owner, app.clock.now(), recorder.lease)).expect("claim")
+    };
+    let batch = |conn: &mut nonstop::db::DbConnection, owner: &str| {
+        write_transaction(conn, |c| recording::record_batch(c, &recorder, &id, owner, 2)).expect("batch")
+    };
+    assert!(claim(&mut conn, "a"));
+    assert!(!claim(&mut conn, "b"), "one owner while its lease runs");
+    assert_eq!(batch(&mut conn, "a"), Batch::More(2));
+    assert_eq!(batch(&mut conn, "b"), Batch::NotMine, "only the owner records");
+
+    // A stops (its process died): once its lease has run out, B takes over where A left off.
+    app.clock.advance(recorder.lease + chrono::Duration::seconds(1));
+    assert!(claim(&mut conn, "b"));
+    assert_eq!(batch(&mut conn, "a"), Batch::NotMine, "the old owner stops");
+    assert_eq!(batch(&mut conn, "b"), Batch::More(2));
+    assert_eq!(batch(&mut conn, "b"), Batch::Done(1));
+    assert_eq!(batch(&mut conn, "b"), Batch::NotMine, "finished");
+    drop(conn);
+    let (_, figures) = app.get(&format!("{base}/figures"), &author).await;
+    assert_eq!(figures["recorded"], 5, "every family once: {figures}");
+}

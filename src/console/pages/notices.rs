@@ -320,9 +320,7 @@ async fn save_edit(
         Err(errors) => return compose_page(&state, &staff, &form, Some(&id), errors, unprocessable),
     };
     let target = NoticeRef { code, id: id.clone(), staff_id: staff.session.staff_id.clone() };
-    let saved = state
-        .write_audited(staff.actor.clone(), move |conn, uc| notices::act(conn, uc, &target, NoticeAct::Update(input)))
-        .await;
+    let saved = state.act_on_notice(staff.actor.clone(), target, NoticeAct::Update(input)).await;
     match saved {
         Ok(_) => Ok(see_other(&format!("/console/notices/{id}"))),
         Err(Error::Validation(errors)) => compose_page(&state, &staff, &form, Some(&id), errors, unprocessable),
@@ -591,7 +589,7 @@ async fn act(
         id: id.clone(),
         staff_id: staff.session.staff_id.clone(),
     };
-    state.write_audited(staff.actor.clone(), move |conn, uc| notices::act(conn, uc, &target, act)).await?;
+    state.act_on_notice(staff.actor.clone(), target, act).await?;
     Ok(see_other(&format!("/console/notices/{id}")))
 }
 
@@ -618,11 +616,7 @@ async fn schedule(
         id: id.clone(),
         staff_id: staff.session.staff_id.clone(),
     };
-    state
-        .write_audited(staff.actor.clone(), move |conn, uc| {
-            notices::act(conn, uc, &target, NoticeAct::Schedule(send_at))
-        })
-        .await?;
+    state.act_on_notice(staff.actor.clone(), target, NoticeAct::Schedule(send_at)).await?;
     Ok(see_other(&format!("/console/notices/{id}")))
 }
 

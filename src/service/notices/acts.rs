@@ -8,7 +8,7 @@ use crate::db::DbConnection;
 use crate::domain::MunicipalityCode;
 use crate::error::Error;
 use crate::service::audit::{AuditAction, Event};
-use crate::service::{municipalities, UseCase};
+use crate::service::UseCase;
 
 /// A notice of a municipality, and the member of its staff acting on it.
 pub struct NoticeRef {
@@ -55,10 +55,7 @@ pub fn act(
         NoticeAct::Update(input) => update(conn, code, id, input, staff_id, uc.now)?,
         NoticeAct::Approve => approve(conn, code, id, staff_id, uc.now)?,
         NoticeAct::Schedule(send_at) => schedule(conn, code, id, send_at, uc.now)?,
-        NoticeAct::Send => {
-            let name = municipalities::display_name(conn, &uc.planning, code.as_str())?;
-            send(conn, uc, code, &name, id)?
-        }
+        NoticeAct::Send => send(conn, uc, code, id)?,
         NoticeAct::Cancel => cancel(conn, code, id, uc.now)?,
     };
     let event = Event::new(action, "notice", notice.id.clone()).in_municipality(code.as_str());

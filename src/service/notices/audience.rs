@@ -84,28 +84,56 @@ pub(super) fn for_each_recipient(
     let mut after = String::new();
     let mut count = 0;
     loop {
-        let batch: Vec<FamilyRow> = families::table
-            .filter(families::municipality_code.eq(code))
-            .filter(families::id.gt(&after))
-            .order(families::id.asc())
-            .limit(BATCH)
-            .select(FamilyRow::as_select())
-            .load(conn)?;
-        let Some(last) = batch.last() else { break };
-        after = last.id.clone();
-        let ids: Vec<&str> = batch.iter().map(|f| f.id.as_str()).collect();
-        let kids: Vec<ChildRow> =
-            children::table.filter(children::family_id.eq_any(&ids)).select(ChildRow::as_select()).load(conn)?;
-        let open = with_open_procedure(conn, audience, &ids)?;
-        for family in &batch {
-            let own: Vec<ChildRow> = kids.iter().filter(|c| c.family_id == family.id).cloned().collect();
-            if matches(audience, family, &own, &open, today) {
-                count += 1;
-                each(conn, family)?;
-            }
+        let page = recipients_after(conn, code, audience, today, &after, BATCH)?;
+        for family in &page.families {
+            count += 1;
+            each(conn, family)?;
+        }
+        match page.last_read {
+            Some(last) if page.read == BATCH as usize => after = last,
+            _ => return Ok(count),
         }
     }
-    Ok(count)
+}
+
+/// One page of an audience: of the `limit` resident families that follow `after` in id order,
+/// those the audience reaches.
+pub(super) struct RecipientPage {
+    pub families: Vec<FamilyRow>,
+    /// How many families were read (fewer than asked: the municipality's last page).
+    pub read: usize,
+    /// The id of the last family read, where the next page starts.
+    pub last_read: Option<String>,
+}
+
+pub(super) fn recipients_after(
+    conn: &mut DbConnection,
+    code: &str,
+    audience: &Audience,
+    today: NaiveDate,
+    after: &str,
+    limit: i64,
+) -> Result<RecipientPage, Error> {
+    let batch: Vec<FamilyRow> = families::table
+        .filter(families::municipality_code.eq(code))
+        .filter(families::id.gt(after))
+        .order(families::id.asc())
+        .limit(limit)
+        .select(FamilyRow::as_select())
+        .load(conn)?;
+    let ids: Vec<&str> = batch.iter().map(|f| f.id.as_str()).collect();
+    let kids: Vec<ChildRow> =
+        children::table.filter(children::family_id.eq_any(&ids)).select(ChildRow::as_select()).load(conn)?;
+    let open = with_open_procedure(conn, audience, &ids)?;
+    let (read, last_read) = (batch.len(), batch.last().map(|f| f.id.clone()));
+    let families = batch
+        .into_iter()
+        .filter(|family| {
+            let own: Vec<ChildRow> = kids.iter().filter(|c| c.family_id == family.id).cloned().collect();
+            matches(audience, family, &own, &open, today)
+        })
+        .collect();
+    Ok(RecipientPage { families, read, last_read })
 }
 
 impl Audience {

@@ -66,6 +66,11 @@ pub(super) fn find(conn: &mut DbConnection, code: &MunicipalityCode, id: &str) -
         .ok_or(Error::NotFound("notice"))
 }
 
+/// A notice by its id alone (the background work, which acts for every municipality).
+pub(super) fn find_by_id(conn: &mut DbConnection, id: &str) -> Result<NoticeRow, Error> {
+    notices::table.find(id).select(NoticeRow::as_select()).first(conn).optional()?.ok_or(Error::NotFound("notice"))
+}
+
 pub fn get(conn: &mut DbConnection, code: &MunicipalityCode, id: &str) -> Result<Notice, Error> {
     let row = find(conn, code, id)?;
     present(conn, row)

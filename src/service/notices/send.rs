@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
-use super::audience::{family_matches, for_each_recipient};
+use super::audience::family_matches;
 use super::lifecycle::{find, get};
 use super::{approval, present, view, Notice, NoticeCategory, NoticeStatus};
 use crate::db::rows::{FamilyRow, NoticeRow};
@@ -60,77 +60,65 @@ pub(super) fn take_for_sending(
     let taken = diesel::update(notices::table.find(&row.id).filter(notices::status.eq(from.as_str())))
         .set((notices::status.eq(NoticeStatus::Sent), notices::sent_at.eq(Some(now)), notices::updated_at.eq(now)))
         .execute(conn)?;
+    if taken == 1 {
+        super::recording::start(conn, &row.id, now)?;
+    }
     Ok(taken == 1)
 }
 
-/// Sends an approved notice now.
-pub fn send(
-    conn: &mut DbConnection,
-    uc: &UseCase,
-    code: &MunicipalityCode,
-    municipality_name: &str,
-    id: &str,
-) -> Result<Notice, Error> {
-    let (templates, today, now) = (&*uc.templates, uc.today, uc.now);
+/// Sends an approved notice now: taken for sending here, in the caller's transaction; its
+/// audience is recorded after, a batch per transaction (`recording::Recorder`).
+pub fn send(conn: &mut DbConnection, uc: &UseCase, code: &MunicipalityCode, id: &str) -> Result<Notice, Error> {
     let row = find(conn, code, id)?;
     if row.status == NoticeStatus::Approved.as_str() {
         approval::ensure_approved_as_is(conn, &row)?;
     }
-    if !take_for_sending(conn, &row, NoticeStatus::Approved, now)? {
+    if !take_for_sending(conn, &row, NoticeStatus::Approved, uc.now)? {
         return Err(Error::Conflict {
             code: "notice_not_approved",
             message: "a notice is sent once approved (and not cancelled or already sent)".into(),
         });
     }
-    let notice = view(row)?;
-    for_each_recipient(conn, code.as_str(), &notice.audience, today, |conn, family| {
-        deliver(conn, templates, &notice, municipality_name, family, now)
-    })?;
     get(conn, code, id)
 }
 
-/// Sends every scheduled notice whose time has come (the scheduler's job).
-pub fn send_scheduled(
-    conn: &mut DbConnection,
-    templates: &Templates,
-    names: &dyn Fn(&mut DbConnection, &str) -> Result<String, Error>,
-    today: NaiveDate,
-    now: NaiveDateTime,
-) -> Result<usize, Error> {
-    let due: Vec<NoticeRow> = notices::table
+/// The scheduled notices whose time has come, oldest first.
+pub fn due_scheduled(conn: &mut DbConnection, now: NaiveDateTime) -> Result<Vec<String>, Error> {
+    Ok(notices::table
         .filter(notices::status.eq(NoticeStatus::Scheduled))
         .filter(notices::send_at.le(now))
-        .select(NoticeRow::as_select())
-        .load(conn)?;
-    let mut sent = 0;
-    for row in due {
-        if approval::ensure_approved_as_is(conn, &row).is_err() {
-            // Not what was approved: back to draft, for a second person to read again.
-            tracing::warn!(notice_id = %row.id, "a scheduled notice's contents differ from its approval; returned to draft");
-            diesel::update(notices::table.find(&row.id).filter(notices::status.eq(NoticeStatus::Scheduled)))
-                .set((notices::status.eq(NoticeStatus::Draft), notices::updated_at.eq(now)))
-                .execute(conn)?;
-            let event = Event::new(AuditAction::NoticeApprovalOutdated, "notice", row.id.clone())
-                .in_municipality(row.municipality_code.clone());
-            audit::record(conn, &Actor::system("notices"), event, now)?;
-            continue;
-        }
-        if !take_for_sending(conn, &row, NoticeStatus::Scheduled, now)? {
-            continue;
-        }
-        let event = Event::new(AuditAction::NoticeSent, "notice", row.id.clone())
-            .in_municipality(row.municipality_code.clone())
-            .detail("scheduled");
-        audit::record(conn, &Actor::system("notices"), event, now)?;
-        let name = names(conn, &row.municipality_code)?;
-        let code = row.municipality_code.clone();
-        let notice = view(row)?;
-        for_each_recipient(conn, &code, &notice.audience, today, |conn, family| {
-            deliver(conn, templates, &notice, &name, family, now)
-        })?;
-        sent += 1;
+        .order(notices::send_at.asc())
+        .select(notices::id)
+        .load(conn)?)
+}
+
+/// Sends one due scheduled notice as the scheduler, in a transaction of its own: only as
+/// approved (otherwise it returns to draft, and that is recorded). Returns whether it was taken
+/// for sending; its audience is recorded after, like a notice sent now.
+pub fn send_scheduled(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> Result<bool, Error> {
+    let row = super::lifecycle::find_by_id(conn, id)?;
+    if row.status != NoticeStatus::Scheduled.as_str() || row.send_at.is_none_or(|at| at > now) {
+        return Ok(false);
     }
-    Ok(sent)
+    if approval::ensure_approved_as_is(conn, &row).is_err() {
+        // Not what was approved: back to draft, for a second person to read again.
+        tracing::warn!(notice_id = %row.id, "a scheduled notice's contents differ from its approval; returned to draft");
+        diesel::update(notices::table.find(&row.id).filter(notices::status.eq(NoticeStatus::Scheduled)))
+            .set((notices::status.eq(NoticeStatus::Draft), notices::updated_at.eq(now)))
+            .execute(conn)?;
+        let event = Event::new(AuditAction::NoticeApprovalOutdated, "notice", row.id.clone())
+            .in_municipality(row.municipality_code.clone());
+        audit::record(conn, &Actor::system("notices"), event, now)?;
+        return Ok(false);
+    }
+    if !take_for_sending(conn, &row, NoticeStatus::Scheduled, now)? {
+        return Ok(false);
+    }
+    let event = Event::new(AuditAction::NoticeSent, "notice", row.id.clone())
+        .in_municipality(row.municipality_code.clone())
+        .detail("scheduled");
+    audit::record(conn, &Actor::system("notices"), event, now)?;
+    Ok(true)
 }
 
 /// Delivers a sent standing notice of the family's (new) municipality that it has not had yet.
