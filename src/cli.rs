@@ -1,5 +1,5 @@
 //! The command line: `serve` (default), `migrate`, `openapi`, and the operator's `apps`,
-//! `staff` and `audit` commands, which print JSON so scripts can read them.
+//! `staff`, `db copy` and `audit` commands, which print JSON so scripts can read them.
 
 use std::path::PathBuf;
 
@@ -38,6 +38,9 @@ pub enum Command {
     /// Municipal staff keys, scoped to one 全国地方公共団体コード.
     #[command(subcommand)]
     Staff(StaffCommand),
+    /// Database work: `copy` every table to another database (SQLite to PostgreSQL, or back).
+    #[command(subcommand)]
+    Db(DbCommand),
     /// Read the audit trail (監査記録), newest first, one JSON object per line.
     Audit {
         /// Only this municipality's events.
@@ -93,6 +96,21 @@ pub enum StaffCommand {
     Revoke {
         #[arg(long)]
         staff_id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DbCommand {
+    /// Copy every table into an empty database (migrated first), sealed values as they are:
+    /// run with the settings whose encryption keys sealed them. Checks each table's row count
+    /// and opens a sample of every sealed column; prints a JSON report.
+    Copy {
+        /// The database copied, e.g. sqlite://data/nonstop.sqlite3.
+        #[arg(long)]
+        from: String,
+        /// The empty database written, e.g. postgres://nonstop@db/nonstop.
+        #[arg(long)]
+        to: String,
     },
 }
 
@@ -204,6 +222,18 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             for event in audit::list(&mut conn, &filter)?.items {
                 println!("{}", serde_json::to_string(&event)?);
             }
+            Ok(())
+        }
+        Command::Db(DbCommand::Copy { from, to }) => {
+            let open = |url: &str| -> anyhow::Result<Db> {
+                let location = crate::db::DatabaseLocation::parse(url).map_err(anyhow::Error::msg)?;
+                Db::connect(location, 2, settings.database.sqlite_busy_timeout_ms)
+            };
+            let (source, target) = (open(&from)?, open(&to)?);
+            source.migrate()?;
+            let keys = settings.key_ring()?;
+            let report = crate::db::copy::copy(&source, &target, &keys)?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
             Ok(())
         }
         Command::Openapi => unreachable!("handled above"),

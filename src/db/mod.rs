@@ -4,6 +4,7 @@
 //! are used on blocking threads (`Db::read` / `Db::write`), never on the async executor.
 
 pub mod caps;
+pub mod copy;
 pub mod rows;
 pub mod schema;
 pub mod sealed;

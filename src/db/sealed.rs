@@ -26,3 +26,30 @@ pub const SIGNATURES_SIGNED_DOCUMENT: &str = "signatures.signed_document";
 pub const SUBMISSION_EVENTS_COMMENTS: &str = "submission_events.comments";
 pub const SUBMISSIONS_DOCUMENT: &str = "submissions.document";
 pub const WEBHOOK_DELIVERIES_PAYLOAD: &str = "webhook_deliveries.payload";
+
+/// Every sealed column (what `nonstop db copy` samples to check the keys open the copy).
+pub const ALL: &[&str] = &[
+    CHILDREN_FULL_NAME,
+    CHILDREN_FULL_NAME_KANA,
+    CHILDREN_BIRTH_DETAILS,
+    DEVICES_AUTH_SECRET,
+    DEVICES_TOKEN,
+    DRAFT_BUNDLES_DOCUMENT,
+    DRAFTS_CONTENT,
+    DRAFTS_DOCUMENT,
+    FAMILIES_ADDRESS,
+    FAMILIES_PAPERWORK,
+    GUARDIANS_FULL_NAME,
+    GUARDIANS_FULL_NAME_KANA,
+    GUARDIANS_PHONE,
+    MUNICIPAL_WEBHOOKS_SECRET,
+    NOTICE_REPLIES_FREE_TEXT,
+    PUSH_CREDENTIALS_SECRET,
+    STAFF_LOGINS_TOTP_SECRET,
+    SIGNATURES_CERTIFICATE,
+    SIGNATURES_HOLDER_NAME,
+    SIGNATURES_SIGNED_DOCUMENT,
+    SUBMISSION_EVENTS_COMMENTS,
+    SUBMISSIONS_DOCUMENT,
+    WEBHOOK_DELIVERIES_PAYLOAD,
+];

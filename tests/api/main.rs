@@ -5,6 +5,7 @@ mod accountability;
 mod cli;
 mod console;
 mod crash;
+mod db_copy;
 mod delivery;
 mod families;
 mod helpers;
