@@ -13,13 +13,17 @@ use crate::config::Settings;
 use crate::crypto::KeyRing;
 use crate::db::rows::FamilyRow;
 use crate::db::{Db, DbConnection};
+use crate::domain::overrides::MunicipalityOverride;
 use crate::domain::planner::PlanningContext;
+use crate::domain::MunicipalityCode;
 use crate::error::Error;
 use crate::service::access;
 use crate::service::audit::{self, Actor, Event};
 use crate::service::family_changed::family_changed;
+use crate::service::municipalities::{self, SettingsReplaced};
 use crate::service::notices::{self, Notice, NoticeAct, NoticeRef};
 use crate::service::principals::Principal;
+use crate::service::replan::Replanner;
 use crate::service::UseCase;
 use crate::telemetry::Metrics;
 use crate::templates::Templates;
@@ -105,6 +109,43 @@ impl AppState {
         }
         self.recorder().record(&notice.id).await?;
         self.db.read(move |conn| notices::get(conn, &lookup.0, &lookup.1)).await
+    }
+
+    /// Changes the municipality's settings as `staff_id` (`edit` turns the settings in force into
+    /// the new ones, in the transaction that stores them, so a concurrent change is not lost),
+    /// recorded in the audit trail; then re-plans its residents, a batch per transaction, before
+    /// the answer, which counts them.
+    pub async fn replace_settings<F>(
+        &self,
+        actor: Actor,
+        code: MunicipalityCode,
+        staff_id: String,
+        edit: F,
+    ) -> Result<SettingsReplaced, Error>
+    where
+        F: FnOnce(MunicipalityOverride) -> MunicipalityOverride + Send + 'static,
+    {
+        let (planning, subject) = (self.planning.clone(), code.clone());
+        let mut replaced = self
+            .write_audited(actor, move |conn, uc| {
+                let current = municipalities::get(conn, &planning, &code)?.settings;
+                municipalities::replace_audited(conn, uc, &code, edit(current), &staff_id)
+            })
+            .await?;
+        (replaced.families_replanned, replaced.changes) = self.replanner().replan(subject.as_str()).await?;
+        Ok(replaced)
+    }
+
+    /// Re-plans residents after a settings change under a lease as long as a delivery's.
+    pub fn replanner(&self) -> Replanner {
+        Replanner {
+            db: self.db.clone(),
+            keys: self.keys.clone(),
+            planning: self.planning.clone(),
+            templates: self.templates.clone(),
+            clock: self.clock.clone(),
+            lease: chrono::Duration::seconds(self.settings.jobs.lease_seconds),
+        }
     }
 
     /// Records sent notices' audiences under a lease as long as a delivery's.

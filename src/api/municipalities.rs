@@ -54,10 +54,6 @@ pub async fn update_municipality_settings(
 ) -> Result<HttpResponse, Error> {
     let code = code(path.into_inner())?;
     let staff_id = municipalities::staff_of(&caller.principal, &code)?.to_owned();
-    let replaced = state
-        .write_audited(caller.actor, move |conn, uc| {
-            municipalities::replace_audited(conn, uc, &code, body.0, &staff_id)
-        })
-        .await?;
+    let replaced = state.replace_settings(caller.actor, code, staff_id, move |_| body.0).await?;
     Ok(HttpResponse::Ok().json(replaced))
 }

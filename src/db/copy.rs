@@ -37,7 +37,7 @@ pub const TABLES: &[&str] = &[
     "scheduled_jobs",
     "notices",
     "notice_approvals",
-    "notice_recordings",
+    "batch_runs",
     "notice_consents",
     "notice_recipients",
     "notice_replies",

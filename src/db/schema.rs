@@ -2,6 +2,18 @@
 //! `migrations/sqlite` and `migrations/postgres`; only portable column types are used.
 
 diesel::table! {
+    batch_runs (work, subject) {
+        work -> Text,
+        subject -> Text,
+        started_at -> Timestamp,
+        cursor -> Nullable<Text>,
+        done_at -> Nullable<Timestamp>,
+        owner -> Nullable<Text>,
+        lease_until -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
     audit_events (id) {
         id -> Text,
         occurred_at -> Timestamp,
@@ -279,17 +291,6 @@ diesel::table! {
 }
 
 diesel::table! {
-    notice_recordings (notice_id) {
-        notice_id -> Text,
-        started_at -> Timestamp,
-        recorded_until -> Nullable<Text>,
-        done_at -> Nullable<Timestamp>,
-        owner -> Nullable<Text>,
-        lease_until -> Nullable<Timestamp>,
-    }
-}
-
-diesel::table! {
     notice_replies (notice_id, family_id) {
         notice_id -> Text,
         family_id -> Text,
@@ -512,7 +513,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     deliveries,
     scheduled_jobs,
     notice_approvals,
-    notice_recordings,
+    batch_runs,
     notices,
     notice_consents,
     standing_consents,

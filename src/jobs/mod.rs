@@ -47,6 +47,18 @@ impl JobContext {
         crate::service::UseCase::at(&self.keys, &self.planning, &self.templates, &self.clock)
     }
 
+    /// Re-plans residents after a settings change, a batch per transaction.
+    pub fn replanner(&self) -> crate::service::replan::Replanner {
+        crate::service::replan::Replanner {
+            db: self.db.clone(),
+            keys: self.keys.clone(),
+            planning: self.planning.clone(),
+            templates: self.templates.clone(),
+            clock: self.clock.clone(),
+            lease: chrono::Duration::seconds(self.settings.lease_seconds),
+        }
+    }
+
     /// Records sent notices' audiences, a batch per transaction, under a lease as long as a
     /// delivery's.
     pub fn recorder(&self) -> crate::service::notices::Recorder {

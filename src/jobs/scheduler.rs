@@ -163,6 +163,12 @@ pub async fn run_notices(ctx: &JobContext, scheduled_for: NaiveDateTime) -> Resu
     .await
 }
 
+/// Finishes re-planning the residents of municipalities whose settings changed, where the
+/// process that started it stopped, for the tick at `scheduled_for`.
+pub async fn run_replans(ctx: &JobContext, scheduled_for: NaiveDateTime) -> Result<usize, Error> {
+    run_job(ctx, "replans", scheduled_for, || async { Ok(ctx.replanner().resume().await?.0) }).await
+}
+
 /// A new day changes the families whose task windows opened by the calendar (the last week,
 /// so a missed day catches up): each gets what follows a change (`family_changed`: re-planned,
 /// its drafts opened, standing notices), one family per transaction.
@@ -234,6 +240,9 @@ pub async fn tick(ctx: &JobContext) {
     }
     if let Err(e) = run_notices(ctx, tick).await {
         tracing::error!(error = %e, "sending scheduled notices failed");
+    }
+    if let Err(e) = run_replans(ctx, tick).await {
+        tracing::error!(error = %e, "re-planning residents after a settings change failed");
     }
     if let Err(e) = super::webhooks::run_once(ctx).await {
         tracing::error!(error = %e, "sending municipal webhooks failed");

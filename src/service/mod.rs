@@ -6,6 +6,7 @@
 
 pub mod access;
 pub mod audit;
+pub mod batches;
 pub mod bundles;
 pub mod children;
 pub mod consents;
@@ -25,6 +26,7 @@ pub mod principals;
 pub mod profile;
 pub mod push_credentials;
 pub mod readiness;
+pub mod replan;
 pub mod signing;
 pub mod staff_accounts;
 pub mod staff_totp;

@@ -5,13 +5,12 @@ use diesel::prelude::*;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::family_changed::family_changed_under;
 use super::planning::PlanDiff;
 use super::principals::Principal;
 use super::utc;
 use super::UseCase;
-use crate::db::rows::{FamilyRow, MunicipalitySettingsRow};
-use crate::db::schema::{families, municipality_settings};
+use crate::db::rows::MunicipalitySettingsRow;
+use crate::db::schema::municipality_settings;
 use crate::db::DbConnection;
 use crate::domain::overrides::MunicipalityOverride;
 use crate::domain::planner::PlanningContext;
@@ -73,9 +72,10 @@ pub fn get(
     Ok(MunicipalitySettings { municipality_code: code.to_string(), source: source.into(), settings, updated_at: None })
 }
 
-/// Replaces the settings, then does for every resident family what follows a change (its
-/// tasks re-planned under the new settings, its drafts and standing notices). A refused
-/// document leaves the old settings in force.
+/// Replaces the settings and starts re-planning every resident family under them (its tasks,
+/// drafts and standing notices: `replan::Replanner`, a batch per transaction, after this one
+/// commits). A refused document leaves the old settings in force. The result counts no family
+/// yet: the caller adds what the re-planning did.
 pub fn replace(
     conn: &mut DbConnection,
     uc: &UseCase,
@@ -100,17 +100,8 @@ pub fn replace(
     } else {
         diesel::insert_into(municipality_settings::table).values(&row).execute(conn)?;
     }
-    let resolved = ctx.resolve(code.as_str(), Some(&settings));
-    let residents: Vec<FamilyRow> = families::table
-        .filter(families::municipality_code.eq(code.as_str()))
-        .select(FamilyRow::as_select())
-        .load(conn)?;
-    let name = display_name(conn, ctx, code.as_str())?;
-    let mut changes = PlanDiff::default();
-    for family in &residents {
-        changes += family_changed_under(conn, uc, family, &resolved, &name)?;
-    }
-    Ok(SettingsReplaced { settings: get(conn, ctx, code)?, families_replanned: residents.len(), changes })
+    super::replan::start(conn, code.as_str(), now)?;
+    Ok(SettingsReplaced { settings: get(conn, ctx, code)?, families_replanned: 0, changes: PlanDiff::default() })
 }
 
 /// Replaces the settings as `staff_id`, with the audit event that records it (API and console).

@@ -195,7 +195,7 @@ const NOTICE_FAMILIES: usize = 6_000;
 #[actix_web::test]
 async fn a_server_killed_while_recording_a_notice_finishes_it_after_restart_with_no_family_skipped_or_twice() {
     use diesel::prelude::*;
-    use nonstop::db::schema::{inbox_entries, notice_recipients, notice_recordings};
+    use nonstop::db::schema::{batch_runs, inbox_entries, notice_recipients};
 
     let clock = Clock::starting_at(crate::helpers::pinned_instant());
     let now = || clock.now();
@@ -261,9 +261,9 @@ async fn a_server_killed_while_recording_a_notice_finishes_it_after_restart_with
     };
     let done = |db: &nonstop::db::Db| -> bool {
         let mut conn = db.get().expect("conn");
-        notice_recordings::table
-            .find(&notice.id)
-            .select(notice_recordings::done_at)
+        batch_runs::table
+            .find(("notice_recording", &notice.id))
+            .select(batch_runs::done_at)
             .first::<Option<chrono::NaiveDateTime>>(&mut *conn)
             .optional()
             .expect("recording")

@@ -466,7 +466,8 @@ async fn whoever_wrote_any_of_a_notice_cannot_approve_it() {
 #[actix_web::test]
 async fn a_notices_recording_has_one_owner_at_a_time_and_is_taken_over_when_its_lease_runs_out() {
     use nonstop::db::write_transaction;
-    use nonstop::service::notices::{self, recording, Batch};
+    use nonstop::service::batches::Step as Batch;
+    use nonstop::service::notices::{self, recording};
     let app = TestApp::spawn().await;
     let (_, key) = app.create_app("vendor");
     let author = app.create_staff("131016");
@@ -483,7 +484,7 @@ async fn a_notices_recording_has_one_owner_at_a_time_and_is_taken_over_when_its_
     // Taken for sending: its recording waits for an owner.
     write_transaction(&mut conn, |c| notices::send(c, &ctx.use_case(), &code, &id)).expect("sent");
     let claim = |conn: &mut nonstop::db::DbConnection, owner: &str| {
-        write_transaction(conn, |c| recording::claim(c, &id, owner, app.clock.now(), recorder.lease)).expect("claim")
+        write_transaction(conn, |c| recording::claim(c, &id, owner, &recorder)).expect("claim")
     };
     let batch = |conn: &mut nonstop::db::DbConnection, owner: &str| {
         write_transaction(conn, |c| recording::record_batch(c, &recorder, &id, owner, 2)).expect("batch")

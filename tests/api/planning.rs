@@ -391,3 +391,61 @@ async fn the_catalog_is_published() {
         procedures.as_array().expect("list").iter().find(|p| p["id"] == "birth_registration").expect("出生届");
     assert_eq!(registration["deadline"], json!({ "rule": "koseki_days", "n": 14, "days": 0, "closed_day": "next" }));
 }
+
+#[actix_web::test]
+async fn residents_are_replanned_a_batch_at_a_time_and_a_second_change_starts_again_under_the_newest_settings() {
+    use nonstop::db::write_transaction;
+    use nonstop::service::batches::{self, BatchWork, Step};
+    use nonstop::service::{municipalities, replan};
+    let app = TestApp::spawn().await;
+    let (_, key) = app.create_app("vendor");
+    let mut families = Vec::new();
+    for _ in 0..5 {
+        let body = json!({ "municipality_code": "131130", "children": [{ "status": "born", "birth_date": tokyo_day(-5), "birth_weight_grams": 3000 }] });
+        families.push(app.create_family(&key, body).await);
+    }
+    let ctx = app.job_context();
+    let replanner = ctx.replanner();
+    let code = nonstop::domain::MunicipalityCode::parse("131130").expect("code");
+    let settings = |procedure: &str, enabled: bool| -> nonstop::domain::overrides::MunicipalityOverride {
+        serde_json::from_value(json!({ "procedures": { procedure: { "enabled": enabled } } })).expect("settings")
+    };
+    let mut conn = app.db.get().expect("conn");
+    // The settings are saved at once; the residents wait for the re-planning.
+    write_transaction(&mut conn, |c| {
+        municipalities::replace(c, &ctx.use_case(), &code, settings("checkup_3_4_months", false), "staff")
+    })
+    .expect("saved");
+    let claimed = write_transaction(&mut conn, |c| {
+        batches::claim(c, BatchWork::Replan, "131130", "a", app.clock.now(), replanner.lease)
+    })
+    .expect("claim");
+    assert!(claimed);
+    let batch = |conn: &mut nonstop::db::DbConnection, owner: &str| {
+        write_transaction(conn, |c| replan::replan_batch(c, &replanner, "131130", owner, 2)).expect("batch")
+    };
+    assert!(matches!(batch(&mut conn, "a"), Step::More((2, _))), "two families at a time");
+    let cancelled = |tasks: &Value| has(tasks, "checkup_3_4_months", Some("cancelled"));
+    let mut reached = 0;
+    for family in &families {
+        reached += usize::from(cancelled(&app.get(&format!("/v1/families/{family}/tasks"), &key).await.1));
+    }
+    assert_eq!(reached, 2, "the first batch only");
+
+    // Changed again before the work is through: whoever was doing it stops, and it starts again
+    // from the first family under the newest settings.
+    write_transaction(&mut conn, |c| {
+        municipalities::replace(c, &ctx.use_case(), &code, settings("checkup_9_10_months", true), "staff")
+    })
+    .expect("saved again");
+    assert_eq!(batch(&mut conn, "a"), Step::NotMine);
+    drop(conn);
+    let (replanned, _) = replanner.resume().await.expect("resumed");
+    assert_eq!(replanned, 5, "every resident, once more from the first");
+    for family in &families {
+        let (_, tasks) = app.get(&format!("/v1/families/{family}/tasks"), &key).await;
+        assert!(has(&tasks, "checkup_9_10_months", Some("upcoming")), "the newest settings hold: {tasks}");
+        assert!(!cancelled(&tasks), "the first settings no longer do: {tasks}");
+    }
+    assert_eq!(replanner.resume().await.expect("nothing left").0, 0);
+}

@@ -7,6 +7,9 @@
 //! each and prints the time until every inbox entry is recorded and every delivery handed to a
 //! loopback Web Push service, with peak memory.
 //!
+//! `nonstop-bench replan --families N` changes a municipality's settings with N resident
+//! families and re-plans them a batch per transaction, printing each write transaction's time.
+//!
 //! `nonstop-bench fanout --families N --devices-per-family K` runs the real delivery pipeline
 //! (inbox entries, deliveries, claims with leases, aes128gcm encryption, VAPID, outcomes) on
 //! SQLite against a loopback Web Push service, and prints deliveries/s, the time from due to
@@ -78,6 +81,12 @@ enum Command {
         #[arg(long, default_value_t = 100_000)]
         families: usize,
     },
+    /// Change a municipality's settings with N resident families (a child each) and re-plan
+    /// them, a batch per transaction.
+    Replan {
+        #[arg(long, default_value_t = 100_000)]
+        families: usize,
+    },
     /// Correct, confirm, sign (with a generated JPKI-shaped card) and submit the 児童手当 draft of N
     /// families through the real services.
     Sign {
@@ -126,10 +135,12 @@ fn write_card(clock: &Clock, name: &str, birth_date: &str, out: &std::path::Path
     Ok(())
 }
 
+mod batches;
 mod env;
 mod fanout;
 mod jpki_ca;
 mod notice;
+mod replan;
 mod sign;
 
 const MUNICIPALITIES: [&str; 8] = ["131016", "131130", "141003", "472018", "341011", "011002", "271004", "281000"];
@@ -154,6 +165,12 @@ fn main() {
         Command::Notice { families } => {
             if let Err(e) = notice::run(clock, families) {
                 eprintln!("notice: {e:#}");
+                std::process::exit(2);
+            }
+        }
+        Command::Replan { families } => {
+            if let Err(e) = replan::run(clock, families) {
+                eprintln!("replan: {e:#}");
                 std::process::exit(2);
             }
         }

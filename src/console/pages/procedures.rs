@@ -167,18 +167,16 @@ async fn save(
     if !errors.is_empty() {
         return page(&staff, procedure, &setting, errors);
     }
-    let (code, staff_id, planning) =
-        (staff.session.municipality.clone(), staff.session.staff_id.clone(), state.planning.clone());
+    let (code, staff_id) = (staff.session.municipality.clone(), staff.session.staff_id.clone());
     let (procedure_id, kept) = (procedure.id.clone(), setting.clone());
     let replaced = state
-        .write_audited(staff.actor.clone(), move |conn, uc| {
-            let mut settings = municipalities::get(conn, &planning, &code)?.settings;
+        .replace_settings(staff.actor.clone(), code, staff_id, move |mut settings| {
             if kept == ProcedureOverride::default() {
                 settings.procedures.remove(&procedure_id);
             } else {
                 settings.procedures.insert(procedure_id, kept);
             }
-            municipalities::replace_audited(conn, uc, &code, settings, &staff_id)
+            settings
         })
         .await;
     match replaced {

@@ -9,7 +9,7 @@ use super::super::render;
 use super::super::session::{see_other, Failure, Staff};
 use super::{frame, local};
 use crate::app::AppState;
-use crate::domain::overrides::ProcedureOverride;
+use crate::domain::overrides::{MunicipalityOverride, ProcedureOverride};
 use crate::error::Error;
 use crate::service::{municipalities, webhooks};
 
@@ -97,12 +97,10 @@ async fn set_closed_days(
     staff.check_form_token(&form.csrf)?;
     let days: Vec<String> = form.days.lines().map(str::trim).filter(|d| !d.is_empty()).map(str::to_owned).collect();
     let (code, staff_id) = (staff.session.municipality.clone(), staff.session.staff_id.clone());
-    let planning = state.planning.clone();
     let replaced = state
-        .write_audited(staff.actor.clone(), move |conn, uc| {
-            let mut settings = municipalities::get(conn, &planning, &code)?.settings;
-            settings.extra_closed_days = days;
-            municipalities::replace_audited(conn, uc, &code, settings, &staff_id)
+        .replace_settings(staff.actor.clone(), code, staff_id, move |settings| MunicipalityOverride {
+            extra_closed_days: days,
+            ..settings
         })
         .await;
     match replaced {

@@ -30,7 +30,7 @@ pub use acts::{act, NoticeAct, NoticeRef};
 pub use audience::{audience_size, Audience, DateRange, MonthRange};
 pub use figures::{figures, progress, NoticeFigures, Progress};
 pub use lifecycle::{cancel, create, create_audited, get, list, update};
-pub use recording::{Batch, Recorder, RECORDING_BATCH};
+pub use recording::{Recorder, RECORDING_BATCH};
 pub use replies::{replies, reply, set_consent, ChoiceCount, RepliesSummary, ReplyInput, ReplyView};
 pub use send::{deliver_standing, due_scheduled, render, schedule, send, send_scheduled};
 

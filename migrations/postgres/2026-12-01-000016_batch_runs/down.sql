@@ -1,3 +1,3 @@
 DROP INDEX families_municipality;
 CREATE INDEX families_municipality ON families (municipality_code);
-DROP TABLE notice_recordings;
+DROP TABLE batch_runs;
