@@ -23,8 +23,9 @@ use crate::error::Error;
 use crate::templates::Templates;
 
 /// Families re-planned per batch: each is planned, its drafts synced and its standing notices
-/// delivered, a few hundred microseconds on SQLite; 200 keep a batch well under 200 ms.
-pub const REPLAN_BATCH: i64 = 200;
+/// delivered, about a millisecond each on SQLite on a 2-core machine: 100 keep a batch near
+/// 100 ms.
+pub const REPLAN_BATCH: i64 = 100;
 
 /// What re-planning needs.
 #[derive(Clone)]

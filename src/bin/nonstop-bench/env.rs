@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use actix_web::{web, App, HttpResponse, HttpServer};
@@ -141,6 +141,12 @@ impl BenchEnv {
 
     /// Runs `workers` delivery workers, as replicas of `nonstop serve` would, until nothing is due.
     pub fn deliver_all(&self, workers: usize) -> anyhow::Result<()> {
+        self.deliver_until(workers, &AtomicBool::new(true))
+    }
+
+    /// Runs `workers` delivery workers alongside other work, as a serving process does: an
+    /// idle worker looks again shortly, until `finished` is set and nothing is due.
+    pub fn deliver_until(&self, workers: usize, finished: &AtomicBool) -> anyhow::Result<()> {
         let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
         let ctx = JobContext {
             db: self.db.clone(),
@@ -157,17 +163,18 @@ impl BenchEnv {
             let mut handles = Vec::new();
             for _ in 0..workers {
                 let ctx = ctx.clone();
-                handles.push(tokio::spawn(async move {
+                handles.push(async move {
                     while let Ok(n) = jobs::deliver_once(&ctx).await {
                         if n == 0 {
-                            break;
+                            if finished.load(Ordering::Acquire) {
+                                break;
+                            }
+                            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
                         }
                     }
-                }));
+                });
             }
-            for handle in handles {
-                let _ = handle.await;
-            }
+            futures_util::future::join_all(handles).await;
         });
         Ok(())
     }

@@ -123,16 +123,22 @@ pub fn run(
     println!("fanout: due → sent p50 {:.2} s, p99 {:.2} s", percentile(&latencies, 0.50), percentile(&latencies, 0.99));
     println!("fanout: peak memory {:.1} MiB", super::peak_memory_mib());
     if compare_npm {
-        let (p256dh, auth) = bench.subscription_keys();
-        match npm_rate(bench.port(), total.min(5_000), p256dh, auth) {
-            Ok(npm) => println!(
-                "fanout: npm web-push {npm:.0} deliveries/s against the same mock; nonstop is {:.1}× that",
-                rate / npm
-            ),
-            Err(e) => println!("fanout: npm web-push not measured: {e}"),
-        }
+        compare_with_npm("fanout", &bench, total, rate);
     }
     Ok(())
+}
+
+/// Runs the npm `web-push` library against the benchmark's push service and prints nonstop's
+/// `rate` (deliveries/s) against it.
+pub fn compare_with_npm(label: &str, bench: &super::env::BenchEnv, total: usize, rate: f64) {
+    let (p256dh, auth) = bench.subscription_keys();
+    match npm_rate(bench.port(), total.min(5_000), p256dh, auth) {
+        Ok(npm) => println!(
+            "{label}: npm web-push {npm:.0} deliveries/s against the same service; nonstop is {:.1}× that",
+            rate / npm
+        ),
+        Err(e) => println!("{label}: npm web-push not measured: {e}"),
+    }
 }
 
 /// Installs the npm `web-push` library in a temporary folder and sends `count` pushes with it

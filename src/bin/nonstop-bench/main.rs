@@ -7,6 +7,9 @@
 //! each and prints the time until every inbox entry is recorded and every delivery handed to a
 //! loopback Web Push service, with peak memory.
 //!
+//! `nonstop-bench api --rates 500,1000,2000` serves the real application on SQLite and loads
+//! its most used reads and two writes at each rate (open loop), printing p50/p99 latency.
+//!
 //! `nonstop-bench replan --families N` changes a municipality's settings with N resident
 //! families and re-plans them a batch per transaction, printing each write transaction's time.
 //!
@@ -80,6 +83,21 @@ enum Command {
     Notice {
         #[arg(long, default_value_t = 100_000)]
         families: usize,
+        /// Also run the npm `web-push` library against the same push service.
+        #[arg(long)]
+        compare_npm: bool,
+    },
+    /// The API under open-loop load at fixed request rates: reads (family, tasks, inbox) and
+    /// writes (a life event, a device), p50/p99 each.
+    Api {
+        #[arg(long, default_value_t = 1_000)]
+        families: usize,
+        /// Requests per second, each rate in turn.
+        #[arg(long, value_delimiter = ',', default_values_t = [500, 1_000, 2_000])]
+        rates: Vec<u32>,
+        /// Seconds at each rate.
+        #[arg(long, default_value_t = 5)]
+        seconds: u64,
     },
     /// Change a municipality's settings with N resident families (a child each) and re-plan
     /// them, a batch per transaction.
@@ -135,6 +153,7 @@ fn write_card(clock: &Clock, name: &str, birth_date: &str, out: &std::path::Path
     Ok(())
 }
 
+mod api;
 mod batches;
 mod env;
 mod fanout;
@@ -162,9 +181,15 @@ fn main() {
                 std::process::exit(2);
             }
         }
-        Command::Notice { families } => {
-            if let Err(e) = notice::run(clock, families) {
+        Command::Notice { families, compare_npm } => {
+            if let Err(e) = notice::run(clock, families, compare_npm) {
                 eprintln!("notice: {e:#}");
+                std::process::exit(2);
+            }
+        }
+        Command::Api { families, rates, seconds } => {
+            if let Err(e) = api::run(clock, families, &rates, seconds) {
+                eprintln!("api: {e:#}");
                 std::process::exit(2);
             }
         }
