@@ -70,13 +70,28 @@ impl AppState {
         F: FnOnce(&mut DbConnection, &UseCase, FamilyRow) -> Result<R, Error> + Send + 'static,
         R: Send + 'static,
     {
+        self.write_family_unplanned(principal, family_id, move |conn, uc, family| {
+            let id = family.id.clone();
+            let result = f(conn, uc, family)?;
+            family_changed(conn, uc, &id)?;
+            Ok(result)
+        })
+        .await
+    }
+
+    /// Runs `f` on the family if the caller may change it, in one write transaction, without
+    /// what follows a change of the family: for writes nothing planned reads (its devices), so
+    /// an app registering its device at every start costs one insert, not a re-plan.
+    pub async fn write_family_unplanned<R, F>(&self, principal: Principal, family_id: String, f: F) -> Result<R, Error>
+    where
+        F: FnOnce(&mut DbConnection, &UseCase, FamilyRow) -> Result<R, Error> + Send + 'static,
+        R: Send + 'static,
+    {
         let uc = self.use_case();
         self.db
             .write(move |conn| {
                 let family = access::family_for(conn, &principal, &family_id)?;
-                let result = f(conn, &uc, family)?;
-                family_changed(conn, &uc, &family_id)?;
-                Ok(result)
+                f(conn, &uc, family)
             })
             .await
     }

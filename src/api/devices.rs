@@ -27,7 +27,7 @@ pub async fn register_device(
     let now = state.clock.now();
     let allowed = state.settings.push.web_push_allowed_hosts.clone();
     let registered = state
-        .write_family(principal, path.into_inner(), move |conn, uc, family| {
+        .write_family_unplanned(principal, path.into_inner(), move |conn, uc, family| {
             devices::register(conn, &uc.keys, &family.id, body.0, &allowed, now)
         })
         .await?;
@@ -64,7 +64,9 @@ pub async fn delete_device(
 ) -> Result<HttpResponse, Error> {
     let (family_id, device_id) = path.into_inner();
     state
-        .write_family(principal, family_id, move |conn, _, family| devices::remove(conn, &family.id, &device_id))
+        .write_family_unplanned(principal, family_id, move |conn, _, family| {
+            devices::remove(conn, &family.id, &device_id)
+        })
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -11,7 +11,8 @@ use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 
 use crate::clock::Clock;
-use crate::db::schema::batch_runs;
+use crate::db::rows::FamilyRow;
+use crate::db::schema::{batch_runs, families};
 use crate::db::{Db, DbConnection};
 use crate::error::Error;
 use crate::service::new_id;
@@ -45,6 +46,18 @@ pub struct Page {
     pub read: usize,
     /// The id of the last family read: the next batch starts after it.
     pub last_read: Option<String>,
+}
+
+/// The next `limit` resident families of a municipality after `after`, in id order: the page a
+/// batch over its families works on.
+pub fn residents_after(conn: &mut DbConnection, code: &str, after: &str, limit: i64) -> Result<Vec<FamilyRow>, Error> {
+    Ok(families::table
+        .filter(families::municipality_code.eq(code))
+        .filter(families::id.gt(after))
+        .order(families::id.asc())
+        .limit(limit)
+        .select(FamilyRow::as_select())
+        .load(conn)?)
 }
 
 /// Starts the work on `subject`, or starts it again from the first family (settings changed

@@ -7,7 +7,6 @@
 use std::sync::Arc;
 
 use chrono::Duration;
-use diesel::prelude::*;
 
 use super::batches::{self, BatchWork, Page, Runner, Step};
 use super::family_changed::family_changed_under;
@@ -15,8 +14,6 @@ use super::planning::{self, PlanDiff};
 use super::{municipalities, UseCase};
 use crate::clock::Clock;
 use crate::crypto::KeyRing;
-use crate::db::rows::FamilyRow;
-use crate::db::schema::families;
 use crate::db::{Db, DbConnection};
 use crate::domain::planner::PlanningContext;
 use crate::error::Error;
@@ -54,13 +51,7 @@ pub fn replan_batch(
 ) -> Result<Step<(usize, PlanDiff)>, Error> {
     let uc = UseCase::at(&replanner.keys, &replanner.planning, &replanner.templates, &replanner.clock);
     let body = |conn: &mut DbConnection, after: &str| -> Result<((usize, PlanDiff), Page), Error> {
-        let residents: Vec<FamilyRow> = families::table
-            .filter(families::municipality_code.eq(code))
-            .filter(families::id.gt(after))
-            .order(families::id.asc())
-            .limit(limit)
-            .select(FamilyRow::as_select())
-            .load(conn)?;
+        let residents = batches::residents_after(conn, code, after, limit)?;
         // The settings in force now: a later change restarts the work, never mixes with it.
         let settings = planning::resolved_settings(conn, &uc.planning, code)?;
         let name = municipalities::display_name(conn, &uc.planning, code)?;

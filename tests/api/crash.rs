@@ -56,6 +56,38 @@ impl Drop for Server {
     }
 }
 
+/// A server's settings file on a fresh database (`sections` are added after the database and
+/// key sections), with the settings, keys and a migrated pool the test itself uses. Bind `_dir` by
+/// name: the database lives in it, and `..` would drop it at the end of the `let`.
+struct Configured {
+    config: std::path::PathBuf,
+    settings: Settings,
+    keys: KeyRing,
+    db: nonstop::db::Db,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+fn configured(sections: &str) -> Configured {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = fresh_database_url(dir.path());
+    let key = KeyRing::generate_key_base64();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("port").port();
+    let config = dir.path().join("nonstop.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\nport = {port}\n[database]\nurl = \"{url}\"\n[encryption]\nactive_key_id = \"k\"\n[encryption.keys]\nk = \"{key}\"\n{sections}"
+        ),
+    )
+    .expect("config");
+    let settings = Settings::load(Some(&config)).expect("settings");
+    let keys = settings.key_ring().expect("keys");
+    let db = nonstop::db::Db::connect(settings.database_location().expect("location"), 2, 5_000).expect("db");
+    db.migrate().expect("migrate");
+    Configured { config, settings, keys, db, port, _dir: dir }
+}
+
 /// How many deliveries are still to be sent.
 fn unsent(db: &nonstop::db::Db) -> i64 {
     use diesel::prelude::*;
@@ -70,25 +102,11 @@ async fn a_killed_server_delivers_every_delivery_after_restart() {
     let clock = Clock::starting_at(crate::helpers::pinned_instant());
     let now = || clock.now();
     let web = WebPushMock::start().await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let url = fresh_database_url(dir.path());
-    let key = KeyRing::generate_key_base64();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("port").port();
-    let config = dir.path().join("nonstop.toml");
     let hosts: Vec<String> =
         Settings::default().push.web_push_allowed_hosts.into_iter().chain(["127.0.0.1".to_owned()]).collect();
-    std::fs::write(
-        &config,
-        format!(
-            "[server]\nport = {port}\n[database]\nurl = \"{url}\"\n[encryption]\nactive_key_id = \"k\"\n[encryption.keys]\nk = \"{key}\"\n\
-             [push]\nweb_push_allowed_hosts = {hosts:?}\n[jobs]\nscheduler = false\nbatch_size = {BATCH}\nconcurrency = 32\nlease_seconds = 5\npoll_interval_ms = 50\n"
-        ),
-    )
-    .expect("config");
-    let settings = Settings::load(Some(&config)).expect("settings");
-    let keys = settings.key_ring().expect("keys");
-    let db = nonstop::db::Db::connect(settings.database_location().expect("location"), 2, 5_000).expect("db");
-    db.migrate().expect("migrate");
+    let Configured { config, keys, db, _dir, .. } = configured(&format!(
+        "[push]\nweb_push_allowed_hosts = {hosts:?}\n[jobs]\nscheduler = false\nbatch_size = {BATCH}\nconcurrency = 32\nlease_seconds = 5\npoll_interval_ms = 50\n"
+    ));
 
     // 10,000 deliveries, all due: 500 families × 20 subscriptions, one reminder each.
     let mut conn = db.get().expect("conn");
@@ -199,25 +217,11 @@ async fn a_server_killed_while_recording_a_notice_finishes_it_after_restart_with
 
     let clock = Clock::starting_at(crate::helpers::pinned_instant());
     let now = || clock.now();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let url = fresh_database_url(dir.path());
-    let key = KeyRing::generate_key_base64();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("port").port();
-    let config = dir.path().join("nonstop.toml");
     // The scheduler ticks every second, so a recording whose process died is taken over as soon
     // as its 5-second lease runs out.
-    std::fs::write(
-        &config,
-        format!(
-            "[server]\nport = {port}\n[database]\nurl = \"{url}\"\n[encryption]\nactive_key_id = \"k\"\n[encryption.keys]\nk = \"{key}\"\n\
-             [jobs]\nscheduler = true\nmaterialize_every_seconds = 1\nlease_seconds = 5\npoll_interval_ms = 50\n"
-        ),
-    )
-    .expect("config");
-    let settings = Settings::load(Some(&config)).expect("settings");
-    let keys = settings.key_ring().expect("keys");
-    let db = nonstop::db::Db::connect(settings.database_location().expect("location"), 2, 5_000).expect("db");
-    db.migrate().expect("migrate");
+    let Configured { config, settings, keys, db, port, _dir, .. } = configured(
+        "[jobs]\nscheduler = true\nmaterialize_every_seconds = 1\nlease_seconds = 5\npoll_interval_ms = 50\n",
+    );
 
     // Resident families, a staff key, and a notice approved by a second member of staff.
     let mut conn = db.get().expect("conn");

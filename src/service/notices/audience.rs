@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::db::rows::{ChildRow, FamilyRow};
-use crate::db::schema::{children, families, tasks};
+use crate::db::schema::{children, tasks};
 use crate::db::DbConnection;
 use crate::domain::enums::{ChildStatus, HealthInsurance};
 use crate::domain::{periods, MunicipalityCode};
@@ -114,13 +114,7 @@ pub(super) fn recipients_after(
     after: &str,
     limit: i64,
 ) -> Result<RecipientPage, Error> {
-    let batch: Vec<FamilyRow> = families::table
-        .filter(families::municipality_code.eq(code))
-        .filter(families::id.gt(after))
-        .order(families::id.asc())
-        .limit(limit)
-        .select(FamilyRow::as_select())
-        .load(conn)?;
+    let batch = crate::service::batches::residents_after(conn, code, after, limit)?;
     let ids: Vec<&str> = batch.iter().map(|f| f.id.as_str()).collect();
     let kids: Vec<ChildRow> =
         children::table.filter(children::family_id.eq_any(&ids)).select(ChildRow::as_select()).load(conn)?;
