@@ -72,6 +72,15 @@ def main():
     if not inbox:
         sys.exit("the sent notice reached no inbox")
     submission = sign(family, made["draft_id"], vendor)
+    # A dose recorded for the born child, given on the day of birth (BCG follows nothing).
+    born = call("GET", f"/v1/families/{family}", vendor)["children"]
+    child = next(c for c in born if c["id"] == made["child_id"])
+    vaccination = call(
+        "POST",
+        f"/v1/families/{family}/children/{child['id']}/vaccinations",
+        vendor,
+        {"procedure_id": "vaccine_bcg", "given_on": child["birth_date"]},
+    )["id"]
 
     ids = {
         "FAMILY_ID": family,
@@ -85,6 +94,7 @@ def main():
         "NOTICE_ID": notice,
         "KEY_ID": spare_key,
         "SUBMISSION_ID": submission,
+        "VACCINATION_ID": vaccination,
     }
     for name, value in ids.items():
         print(f"{name}={value}")

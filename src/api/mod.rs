@@ -29,6 +29,7 @@ mod staff_keys;
 mod submissions;
 mod tasks;
 mod templates;
+mod vaccinations;
 
 use actix_web::web;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -66,6 +67,9 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .service(children::create_child)
             .service(children::update_child)
             .service(children::delete_child)
+            .service(vaccinations::record_vaccination)
+            .service(vaccinations::list_vaccinations)
+            .service(vaccinations::delete_vaccination)
             .service(devices::register_device)
             .service(devices::list_devices)
             .service(devices::delete_device)

@@ -25,6 +25,7 @@ pub const TABLES: &[&str] = &[
     "families",
     "guardians",
     "children",
+    "vaccinations",
     "devices",
     "life_events",
     "parent_sessions",

@@ -75,6 +75,9 @@ pub struct GuardianRow {
     pub phone: Option<String>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// ISO 3166-1 alpha-2, in the clear: the planner reads it for every plan, and a country
+    /// alone does not name anyone.
+    pub nationality: Option<String>,
 }
 
 #[derive(Clone, Debug, Queryable, Selectable, Insertable, AsChangeset, Identifiable)]

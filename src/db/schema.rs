@@ -90,6 +90,18 @@ diesel::table! {
         phone -> Nullable<Text>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        nationality -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    vaccinations (id) {
+        id -> Text,
+        family_id -> Text,
+        child_id -> Text,
+        procedure_id -> Text,
+        given_on -> Date,
+        created_at -> Timestamp,
     }
 }
 
@@ -490,6 +502,7 @@ diesel::joinable!(planned_notifications -> tasks (task_id));
 diesel::joinable!(families -> apps (app_id));
 diesel::joinable!(guardians -> families (family_id));
 diesel::joinable!(children -> families (family_id));
+diesel::joinable!(vaccinations -> children (child_id));
 diesel::joinable!(devices -> families (family_id));
 diesel::joinable!(life_events -> families (family_id));
 diesel::joinable!(parent_sessions -> families (family_id));
@@ -502,6 +515,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     families,
     guardians,
     children,
+    vaccinations,
     devices,
     life_events,
     parent_sessions,

@@ -42,6 +42,9 @@ text_enum! {
         Moved => "moved",
         /// Every calendar year.
         Yearly => "yearly",
+        /// A recorded dose of the vaccination the procedure `follows` (予防接種の次の回): the
+        /// next dose counts its interval from it.
+        Dose => "dose",
     }
 }
 
@@ -94,6 +97,10 @@ text_enum! {
         Insurer => "insurer",
         /// 医療機関 (checkups, vaccinations).
         MedicalInstitution => "medical_institution",
+        /// 地方出入国在留管理局 (a foreign newborn's status of residence).
+        ImmigrationBureau => "immigration_bureau",
+        /// The parents' country's embassy or consulate (大使館・領事館).
+        Embassy => "embassy",
         /// Nothing to file.
         Nobody => "nobody",
     }
@@ -108,6 +115,9 @@ text_enum! {
         ReceivesSpecialChildSupportAllowance => "receives_special_child_support_allowance",
         /// 児童手当の現況届が必要な世帯 (DV避難, 別居, 児童の住民票が他市町村, …).
         ChildAllowanceStatusReportRequired => "child_allowance_status_report_required",
+        /// 公務員: the child allowance is claimed from the employer (所属庁), not the municipality
+        /// (児童手当法 第17条).
+        PublicServant => "public_servant",
     }
 }
 
@@ -135,6 +145,23 @@ text_enum! {
         /// 就学の始期 (1 April of the child's first school year), moved by `n` years: `n = -1`
         /// is the start of 年長, the year before elementary school.
         SchoolEntry => "school_entry",
+        /// 「N日以上の間隔をおいて」: the dose's date + n + 1 (jp-rules C10).
+        IntervalDays => "interval_days",
+        /// 「Nか月以上の間隔をおいて」: the same day n months later, or the first of the next month
+        /// when that month has no such day (jp-rules C10).
+        IntervalMonths => "interval_months",
+    }
+}
+
+text_enum! {
+    /// The date a rule counts from.
+    pub enum CountedFrom {
+        /// The trigger's date (due date, birth, move, the dose before).
+        Trigger => "trigger",
+        /// The child's birth: the legal window of a later dose ends at an age.
+        Birth => "birth",
+        /// The expected child's due date (a move during the pregnancy).
+        DueDate => "due_date",
     }
 }
 
@@ -167,10 +194,23 @@ pub struct DateRule {
     /// What a closed day does to the date.
     #[serde(default = "keep")]
     pub closed_day: ClosedDay,
+    /// What the rule counts from (the trigger's date unless said).
+    #[serde(default = "trigger", skip_serializing_if = "CountedFrom::is_trigger")]
+    pub from: CountedFrom,
 }
 
 fn keep() -> ClosedDay {
     ClosedDay::Keep
+}
+
+fn trigger() -> CountedFrom {
+    CountedFrom::Trigger
+}
+
+impl CountedFrom {
+    fn is_trigger(&self) -> bool {
+        *self == Self::Trigger
+    }
 }
 
 impl DateRule {
@@ -215,6 +255,8 @@ impl DateRule {
             Rule::AgeYears => periods::age_reached(anchor, self.n),
             Rule::WeeksDays => periods::weeks_days_after(anchor, self.n, 0),
             Rule::ChildAllowance15Day => periods::child_allowance_deadline(anchor, calendar, extra_closed),
+            Rule::IntervalDays => periods::interval_days(anchor, self.n),
+            Rule::IntervalMonths => periods::interval_months(anchor, self.n),
             Rule::SchoolEntry => {
                 let entry = periods::school_entry(anchor);
                 let year = entry.year() + i32::try_from(self.n).unwrap_or(0);
@@ -255,6 +297,16 @@ pub enum Condition {
     /// The household has a born child who has not passed the first 31 March on or after
     /// reaching this many years (児童手当's 児童: 18歳に達する日以後の最初の3月31日まで).
     HouseholdHasChildThroughMarchAfter { years: i64 },
+    /// Another born child of the household (not this one) still counts this way: the family
+    /// already receives the allowance, and a new child is an 額改定 (児童手当法 第9条).
+    OtherChildThroughMarchAfter { years: i64 },
+    /// No other born child of the household counts this way: the first claim (認定請求).
+    NoOtherChildThroughMarchAfter { years: i64 },
+    /// The household does not have this circumstance.
+    NotCircumstance { is: Circumstance },
+    /// The child is not Japanese: every guardian's nationality is known and none is Japanese
+    /// (国籍法 第2条: a child of a Japanese parent is Japanese at birth).
+    ChildForeignNational,
 }
 
 /// When to remind, relative to a date of the task.
@@ -302,6 +354,17 @@ pub struct Procedure {
     /// due date as before. Otherwise the birth ends it.
     #[serde(default)]
     pub continues_after_birth: bool,
+    /// For a `dose` procedure: the vaccination whose recorded dose it comes after.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub follows: Option<String>,
+    /// The window opens no earlier than this too (the pneumococcal booster: 60 days after the
+    /// third dose, and not before 12 months of age).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_before: Option<DateRule>,
+    /// The reminder's template, when several procedures share one (the later doses of every
+    /// vaccine); otherwise `reminder_<id>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<String>,
     /// After a move: the deadline counts from the planned move-out date (転出予定日) when the
     /// move recorded one, not from the move (児童手当法 第8条第3項).
     #[serde(default)]
@@ -364,11 +427,30 @@ impl Catalog {
             }
             p.validate().map_err(|e| format!("procedure '{}': {e}", p.id))?;
         }
+        // A dose comes after a vaccination of the catalog, and the chain of doses ends.
+        for p in &file.procedure {
+            if let Some(follows) = &p.follows {
+                let before = file.procedure.iter().find(|q| &q.id == follows);
+                if !before.is_some_and(|q| q.kind == ProcedureKind::Vaccination && q.id != p.id) {
+                    return Err(format!(
+                        "procedure '{}': follows '{follows}', which is not a vaccination of the catalog",
+                        p.id
+                    ));
+                }
+            }
+        }
         Ok(Self { procedures: file.procedure })
     }
 
     pub fn get(&self, id: &str) -> Option<&Procedure> {
         self.procedures.iter().find(|p| p.id == id)
+    }
+}
+
+impl Procedure {
+    /// The template of its reminders.
+    pub fn reminder_template(&self) -> String {
+        self.template.clone().unwrap_or_else(|| format!("reminder_{}", self.id))
     }
 }
 
@@ -390,12 +472,22 @@ impl Procedure {
         if self.closes.is_none() && self.deadline.is_none() {
             return Err("a procedure needs a deadline or a closing date".into());
         }
-        let child_trigger = matches!(self.trigger, Trigger::DueDate | Trigger::Birth);
-        if child_trigger && self.subject != Subject::Child {
-            return Err("due_date and birth procedures are about a child".into());
+        if let Some(rule) = &self.not_before {
+            rule.validate().map_err(|e| format!("not_before: {e}"))?;
         }
-        if self.trigger == Trigger::Moved && self.subject != Subject::Household {
-            return Err("moved procedures are about the household".into());
+        let child_trigger = matches!(self.trigger, Trigger::DueDate | Trigger::Birth | Trigger::Dose);
+        if child_trigger && self.subject != Subject::Child {
+            return Err("due_date, birth and dose procedures are about a child".into());
+        }
+        if (self.trigger == Trigger::Dose) != self.follows.is_some() {
+            return Err("follows: dose procedures, and only they, name the vaccination they follow".into());
+        }
+        let from_due_date = [Some(&self.opens), self.closes.as_ref(), self.deadline.as_ref(), self.not_before.as_ref()]
+            .into_iter()
+            .flatten()
+            .any(|r| r.from == CountedFrom::DueDate);
+        if from_due_date && !(self.trigger == Trigger::Moved && self.subject == Subject::Child) {
+            return Err("from = \"due_date\" belongs to moves during a pregnancy (moved, subject child)".into());
         }
         // 地方自治法4条の2④: a period set by 法律・命令 for a filing with the municipality that ends
         // on a closed day ends on the next open day; the catalog's defaults follow the law (a
@@ -488,11 +580,24 @@ mod tests {
     fn rules_compute_and_move_off_closed_days() {
         let calendar = Calendar::shipped();
         let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("date");
-        let rule = |r: Rule, n: i64, closed_day: ClosedDay| DateRule { rule: r, n, days: 0, on: None, closed_day };
+        let rule = |r: Rule, n: i64, closed_day: ClosedDay| DateRule {
+            rule: r,
+            n,
+            days: 0,
+            on: None,
+            closed_day,
+            from: CountedFrom::Trigger,
+        };
         assert_eq!(rule(Rule::KosekiDays, 14, ClosedDay::Next).date(d("2026-04-20"), &calendar, &[]), d("2026-05-07"));
         assert_eq!(rule(Rule::KosekiDays, 14, ClosedDay::Keep).date(d("2026-04-20"), &calendar, &[]), d("2026-05-03"));
-        let august =
-            DateRule { rule: Rule::MonthDay, n: 0, days: 0, on: Some("08-31".into()), closed_day: ClosedDay::Previous };
+        let august = DateRule {
+            rule: Rule::MonthDay,
+            n: 0,
+            days: 0,
+            on: Some("08-31".into()),
+            closed_day: ClosedDay::Previous,
+            from: CountedFrom::Trigger,
+        };
         assert_eq!(august.date(d("2025-01-01"), &calendar, &[]), d("2025-08-29"), "8/31/2025 is a Sunday");
         assert!(DateRule { on: None, ..august.clone() }.validate().is_err());
         assert!(DateRule { on: Some("02-30".into()), ..august }.validate().is_err());

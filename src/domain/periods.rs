@@ -48,6 +48,23 @@ pub fn civil_months(event: NaiveDate, n: i64) -> NaiveDate {
     same_day_months_later(event, n)
 }
 
+/// 「N日以上の間隔をおいて」 (定期接種実施要領, jp-rules C10): N whole days between the doses, so
+/// the next dose is due from the dose's date + N + 1 (27 days after 3/25 → 4/22).
+pub fn interval_days(dose: NaiveDate, n: i64) -> NaiveDate {
+    shift_days(dose, n + 1)
+}
+
+/// 「Nか月以上の間隔をおいて」 (jp-rules C10): from the same day number N months later, or the
+/// first of the following month when that month has no such day (8/31 + 6 months → 3/1).
+pub fn interval_months(dose: NaiveDate, n: i64) -> NaiveDate {
+    let moved = same_day_months_later(dose, n);
+    if moved.day() == dose.day() {
+        moved
+    } else {
+        shift_days(moved, 1)
+    }
+}
+
 /// The last day of `date`'s month.
 fn month_end(date: NaiveDate) -> NaiveDate {
     shift_days(same_day_months_later(date.with_day(1).unwrap_or(date), 1), -1)
@@ -236,5 +253,20 @@ mod tests {
         assert_eq!(age_in_months(d("2025-05-10"), d("2026-11-22")), 18);
         assert_eq!(age_in_months(d("2026-07-31"), d("2026-10-01")), 2, "reached 2 months at the end of 9/30");
         assert_eq!(age_in_months(d("2026-11-22"), d("2026-11-22")), 0);
+    }
+
+    #[test]
+    fn vaccine_intervals_leave_whole_days_and_months_between_doses() {
+        // jp-rules C10 (名取市): 「27日以上」 after 3/25 → 4/22, the same weekday four weeks later.
+        assert_eq!(interval_days(d("2026-03-25"), 27), d("2026-04-22"));
+        assert_eq!(interval_days(d("2026-03-25"), 27).weekday(), d("2026-03-25").weekday());
+        // 「20日以上」 (五種混合 初回) and 「6日以上」 (日本脳炎 初回).
+        assert_eq!(interval_days(d("2026-12-28"), 20), d("2027-01-18"));
+        assert_eq!(interval_days(d("2026-06-01"), 6), d("2026-06-08"));
+        // 「6か月以上」: the same date six months later, or the first of the next month.
+        assert_eq!(interval_months(d("2026-05-10"), 6), d("2026-11-10"));
+        assert_eq!(interval_months(d("2026-08-31"), 6), d("2027-03-01"));
+        assert_eq!(interval_months(d("2027-11-30"), 3), d("2028-03-01"), "no 30 February: 1 March");
+        assert_eq!(interval_months(d("2027-11-29"), 3), d("2028-02-29"), "a leap year has the 29th");
     }
 }

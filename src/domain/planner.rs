@@ -11,7 +11,8 @@ use chrono_tz::Asia::Tokyo;
 
 use super::calendar::Calendar;
 use super::catalog::{
-    Catalog, Circumstance, Condition, DateRule, FilesWith, Procedure, ReminderBase, Subject, Trigger,
+    Catalog, Circumstance, Condition, CountedFrom, DateRule, DeadlineKind, FilesWith, Procedure, ReminderBase, Subject,
+    Trigger,
 };
 use super::enums::{ChildStatus, HealthInsurance};
 use super::overrides::{MunicipalityOverride, Office, ResolvedOverride, ShippedOverrides};
@@ -66,6 +67,15 @@ pub struct ChildFacts {
     pub due_date: Option<NaiveDate>,
     pub birth_date: Option<NaiveDate>,
     pub birth_weight_grams: Option<i32>,
+    /// Recorded vaccination doses (接種記録): the procedure each was given for, and when.
+    pub doses: Vec<(String, NaiveDate)>,
+}
+
+impl ChildFacts {
+    /// The latest recorded dose of a procedure.
+    fn dose_of(&self, procedure_id: &str) -> Option<NaiveDate> {
+        self.doses.iter().filter(|(p, _)| p == procedure_id).map(|(_, on)| *on).max()
+    }
 }
 
 /// A task the family closed: it stays closed whatever the planner computes.
@@ -83,6 +93,8 @@ pub struct FamilyFacts {
     pub health_insurance: Option<HealthInsurance>,
     pub single_parent: bool,
     pub circumstances: Vec<Circumstance>,
+    /// Each guardian's nationality (ISO 3166-1 alpha-2), where given.
+    pub guardian_nationalities: Vec<Option<String>>,
     pub quiet_hours: QuietHours,
     /// The date of the latest move, if any.
     pub moved_on: Option<NaiveDate>,
@@ -161,6 +173,18 @@ struct Occurrence<'c> {
     reason: String,
 }
 
+impl Occurrence<'_> {
+    /// The date a rule counts from: the occurrence's anchor, or the child's birth or due date.
+    fn anchor_for(&self, rule: &DateRule) -> NaiveDate {
+        let child = |date: fn(&ChildFacts) -> Option<NaiveDate>| self.child.and_then(date).unwrap_or(self.anchor);
+        match rule.from {
+            CountedFrom::Trigger => self.anchor,
+            CountedFrom::Birth => child(|c| c.birth_date),
+            CountedFrom::DueDate => child(|c| c.due_date),
+        }
+    }
+}
+
 /// Plans every task and reminder of a family.
 pub fn plan<'a>(
     facts: &FamilyFacts,
@@ -183,12 +207,25 @@ pub fn plan<'a>(
             let Some(reasons) = applies(procedure, facts, &occ, opens_rule, ctx, settings) else {
                 continue;
             };
-            let date = |rule: &DateRule| rule.date(occ.anchor, &ctx.calendar, &settings.extra_closed);
-            let opens_on = date(opens_rule);
-            let deadline = deadline_rule.map(|r| r.date(occ.deadline_anchor, &ctx.calendar, &settings.extra_closed));
+            let date = |rule: &DateRule| rule.date(occ.anchor_for(rule), &ctx.calendar, &settings.extra_closed);
+            let opens_on = date(opens_rule).max(procedure.not_before.as_ref().map_or(NaiveDate::MIN, date));
+            let deadline_anchor = |rule: &DateRule| match rule.from {
+                CountedFrom::Trigger => occ.deadline_anchor,
+                _ => occ.anchor_for(rule),
+            };
+            let mut deadline = deadline_rule.map(|r| r.date(deadline_anchor(r), &ctx.calendar, &settings.extra_closed));
             let raw_deadline =
-                deadline_rule.map(|r| r.raw_date(occ.deadline_anchor, &ctx.calendar, &settings.extra_closed));
+                deadline_rule.map(|r| r.raw_date(deadline_anchor(r), &ctx.calendar, &settings.extra_closed));
+            // A recommended date is advice: for a dose that can only open after it (a series
+            // started late), the advice is to go as soon as the window opens.
+            if procedure.deadline_kind == DeadlineKind::Recommended {
+                deadline = deadline.map(|d| d.max(opens_on));
+            }
             let closes_on = closes_rule.map(date).or(deadline).unwrap_or(opens_on);
+            if closes_on < opens_on {
+                // The dose came too late for the window that remains (e.g. after the legal age).
+                continue;
+            }
             if periods::shift_days(closes_on, PAST_DAYS_KEPT) < today {
                 continue;
             }
@@ -198,7 +235,9 @@ pub fn plan<'a>(
                 FilesWith::Municipality => format!("{closure_key}@{}", facts.municipality_code),
                 _ => closure_key.clone(),
             };
-            let closure = facts.closed.get(&closure_key).copied();
+            // A recorded dose closes its task, whether or not the task was ever planned.
+            let dosed = occ.child.and_then(|c| c.dose_of(&procedure.id)).map(|_| Closure::Done);
+            let closure = facts.closed.get(&closure_key).copied().or(dosed);
             let task = PlannedTask {
                 procedure,
                 child_id: occ.child.map(|c| c.id.clone()),
@@ -259,6 +298,35 @@ fn occurrences<'c>(
                 })
             })
             .collect(),
+        Trigger::Dose => children
+            .filter(|c| c.status == ChildStatus::Born)
+            .filter_map(|c| {
+                let follows = procedure.follows.as_deref()?;
+                c.dose_of(follows).map(|given| Occurrence {
+                    child: Some(c),
+                    anchor: given,
+                    deadline_anchor: given,
+                    occurrence: 0,
+                    reason: format!("{follows} given {given}"),
+                })
+            })
+            .collect(),
+        // A move during a pregnancy: one for each child expected after the move.
+        Trigger::Moved if procedure.subject == Subject::Child => facts
+            .moved_on
+            .map(|moved| {
+                children
+                    .filter(|c| c.status == ChildStatus::Expected && c.due_date.is_some_and(|due| due > moved))
+                    .map(|c| Occurrence {
+                        child: Some(c),
+                        anchor: moved,
+                        deadline_anchor: moved,
+                        occurrence: moved.format("%Y%m%d").to_string().parse().unwrap_or(0),
+                        reason: format!("moved to {} on {moved} while expecting", facts.municipality_code),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
         Trigger::Moved => facts
             .moved_on
             .map(|moved| {
@@ -340,10 +408,36 @@ fn applies(
                 household_child_until(facts, occ.anchor, |born| periods::first_march_31_after_reaching(born, *years))
                     .then(|| format!("a child until the 31 March after turning {years}"))
             }
+            Condition::OtherChildThroughMarchAfter { years } => other_child_counts(facts, occ, *years)
+                .then(|| format!("another child until the 31 March after turning {years}")),
+            Condition::NoOtherChildThroughMarchAfter { years } => {
+                (!other_child_counts(facts, occ, *years)).then(|| "the first child the allowance counts".to_owned())
+            }
+            Condition::NotCircumstance { is } => {
+                (!facts.circumstances.contains(is)).then(|| format!("not the circumstance: {is}"))
+            }
+            Condition::ChildForeignNational => {
+                let known: Option<Vec<&str>> = facts.guardian_nationalities.iter().map(|n| n.as_deref()).collect();
+                known
+                    .filter(|n| !n.is_empty() && !n.contains(&"JP"))
+                    .map(|n| format!("no guardian of Japanese nationality ({})", n.join(", ")))
+            }
         };
         reasons.push(reason?);
     }
     Some(reasons)
+}
+
+/// Whether an older child of the household (born before this one: twins are claimed together)
+/// still counts for the child allowance on the occurrence's date.
+fn other_child_counts(facts: &FamilyFacts, occ: &Occurrence<'_>, years: i64) -> bool {
+    let this = occ.child.map(|c| c.id.as_str());
+    facts
+        .children
+        .iter()
+        .filter(|c| Some(c.id.as_str()) != this)
+        .filter_map(|c| c.birth_date)
+        .any(|born| born < occ.anchor && occ.anchor <= periods::first_march_31_after_reaching(born, years))
 }
 
 /// Whether a born child of the household is, on `on`, born and not past `until(birth)`.
@@ -386,7 +480,7 @@ mod tests {
     use super::*;
     use chrono::{Datelike, Days, Timelike};
 
-    use crate::domain::catalog::{ClosedDay, DeadlineKind, FilesWith, ProcedureKind};
+    use crate::domain::catalog::{ClosedDay, FilesWith, ProcedureKind};
 
     fn d(text: &str) -> NaiveDate {
         NaiveDate::parse_from_str(text, "%Y-%m-%d").expect("date")
@@ -399,6 +493,7 @@ mod tests {
             health_insurance: Some(HealthInsurance::National),
             single_parent: false,
             circumstances: vec![],
+            guardian_nationalities: vec![Some("JP".into())],
             quiet_hours: QuietHours::default(),
             moved_on: None,
             planned_move_out_on: None,
@@ -414,6 +509,7 @@ mod tests {
             due_date: None,
             birth_date: Some(date),
             birth_weight_grams: Some(grams),
+            doses: vec![],
         }
     }
 
@@ -424,6 +520,7 @@ mod tests {
             due_date: Some(due),
             birth_date: None,
             birth_weight_grams: None,
+            doses: vec![],
         }
     }
 
@@ -639,6 +736,144 @@ mod tests {
             assert_eq!((mr.opens_on, mr.closes_on, mr.deadline), (d(opens), d(ends), Some(d(ends))), "born {born_on}");
         }
         assert_eq!(periods::school_entry(d("2019-12-31")), d("2026-04-01"));
+    }
+
+    /// The task of a procedure for one child.
+    fn child_task<'p, 'a>(plan: &'p Plan<'a>, child: &str, id: &str) -> Option<&'p PlannedTask<'a>> {
+        plan.tasks.iter().find(|t| t.procedure.id == id && t.child_id.as_deref() == Some(child))
+    }
+
+    #[test]
+    fn a_recorded_dose_closes_its_task_and_plans_the_next_at_the_legal_interval() {
+        // 定期接種実施要領 and jp-rules C10: 「20日以上」 after 3/25 is from 4/15; the standard
+        // upper end, 56 days, is 5/21; the window still ends at 生後90月.
+        let ctx = PlanningContext::shipped();
+        let settings = ctx.resolve("131016", None);
+        let mut child = born("c1", d("2026-01-10"), 3000);
+        let before = plan(&family("131016", vec![child.clone()]), &ctx, &settings, d("2026-03-26"));
+        assert!(!ids(&before).contains(&"vaccine_5in1_second"), "nothing before the first dose is recorded");
+        child.doses = vec![("vaccine_5in1".into(), d("2026-03-25"))];
+        let after = plan(&family("131016", vec![child.clone()]), &ctx, &settings, d("2026-03-26"));
+        assert_eq!(task(&after, "vaccine_5in1").closure, Some(Closure::Done), "the dose closes its task");
+        let second = task(&after, "vaccine_5in1_second");
+        assert_eq!(
+            (second.opens_on, second.deadline, second.closes_on),
+            (d("2026-04-15"), Some(d("2026-05-21")), d("2033-07-09"))
+        );
+        assert!(after.notifications.iter().any(|n| n.task_key == second.key && n.date == d("2026-04-15")));
+        assert!(!ids(&after).contains(&"vaccine_5in1_third"));
+
+        // 追加: 6か月以上 after the third (5/20 → 11/20), standard by 18 months.
+        child.doses.extend([
+            ("vaccine_5in1_second".into(), d("2026-04-22")),
+            ("vaccine_5in1_third".into(), d("2026-05-20")),
+            ("vaccine_pneumococcal".into(), d("2026-03-25")),
+            ("vaccine_pneumococcal_second".into(), d("2026-04-22")),
+            ("vaccine_pneumococcal_third".into(), d("2026-05-20")),
+            ("vaccine_hepatitis_b".into(), d("2026-03-25")),
+            ("vaccine_hepatitis_b_second".into(), d("2026-04-22")),
+        ]);
+        let later = plan(&family("131016", vec![child.clone()]), &ctx, &settings, d("2026-05-21"));
+        let booster = task(&later, "vaccine_5in1_booster");
+        assert_eq!((booster.opens_on, booster.deadline), (d("2026-11-20"), Some(d("2027-11-20"))));
+        // 小児用肺炎球菌 追加: 60日以上 after the third AND from 生後12月 (the day after reaching 12
+        // months, 2027-01-09 being the day it is reached): the later; standard to 生後15月.
+        let pcv = task(&later, "vaccine_pneumococcal_booster");
+        assert_eq!((pcv.opens_on, pcv.deadline), (d("2027-01-09"), Some(d("2027-04-09"))));
+        // B型肝炎 3回目: 139日以上 after the first (→ 8/12); counted from the second, 8/13.
+        let hep_b = task(&later, "vaccine_hepatitis_b_third");
+        assert!(hep_b.opens_on >= periods::interval_days(d("2026-03-25"), 139));
+        assert_eq!((hep_b.opens_on, hep_b.closes_on), (d("2026-08-13"), d("2027-01-09")));
+
+        // 水痘 2回目: 3か月以上 after the first; a first dose at 34 months leaves no routine window.
+        let mut late = born("c2", d("2026-01-10"), 3000);
+        late.doses = vec![("vaccine_varicella".into(), d("2028-11-15"))];
+        let late_plan = plan(&family("131016", vec![late]), &ctx, &settings, d("2028-11-16"));
+        assert!(!ids(&late_plan).contains(&"vaccine_varicella_second"), "3 months after is past 生後36月");
+    }
+
+    #[test]
+    fn a_further_child_is_an_amount_revision_and_a_public_servant_claims_from_the_employer() {
+        // 児童手当法 第9条 (額改定) and 第17条 (公務員: 所属庁).
+        let ctx = PlanningContext::shipped();
+        let settings = ctx.resolve("131016", None);
+        let today = d("2026-11-22");
+        let siblings = family("131016", vec![born("c0", d("2020-05-01"), 3000), born("c1", d("2026-11-20"), 3000)]);
+        let plan_siblings = plan(&siblings, &ctx, &settings, today);
+        let revision = child_task(&plan_siblings, "c1", "child_allowance_amount_revision").expect("revision");
+        assert_eq!(revision.deadline, Some(d("2026-12-07")), "read like the claim: 11/20 + 15 = 12/5 (Sat) → 12/7");
+        assert!(child_task(&plan_siblings, "c1", "child_allowance_claim").is_none());
+        // An older child past the 31 March after turning 18 no longer counts: a first claim.
+        let grown = family("131016", vec![born("c0", d("2008-03-15"), 3000), born("c1", d("2026-11-20"), 3000)]);
+        let plan_grown = plan(&grown, &ctx, &settings, today);
+        assert!(child_task(&plan_grown, "c1", "child_allowance_claim").is_some());
+        assert!(child_task(&plan_grown, "c1", "child_allowance_amount_revision").is_none());
+        // Twins are claimed together: neither is the other's older child.
+        let twins = family("131016", vec![born("c1", d("2026-11-20"), 2600), born("c2", d("2026-11-20"), 2500)]);
+        let plan_twins = plan(&twins, &ctx, &settings, today);
+        for child in ["c1", "c2"] {
+            assert!(child_task(&plan_twins, child, "child_allowance_claim").is_some(), "{child}");
+        }
+        // A public servant is told to claim from the employer, and the municipality asks nothing.
+        let mut servant = family("131016", vec![born("c1", d("2026-11-20"), 3000)]);
+        servant.circumstances = vec![Circumstance::PublicServant];
+        let plan_servant = plan(&servant, &ctx, &settings, today);
+        let employer = task(&plan_servant, "child_allowance_public_servant");
+        assert_eq!(employer.procedure.files_with, FilesWith::Employer);
+        assert!(!ids(&plan_servant).contains(&"child_allowance_claim"));
+    }
+
+    #[test]
+    fn a_newborn_of_foreign_parents_needs_a_status_of_residence_within_30_days() {
+        // 入管法 第22条の2②: within 30 days of the birth; 11/20 + 30 = 12/20 (Sun) → 12/21
+        // (行政機関の休日に関する法律 第2条). 国籍法 第2条: a Japanese parent makes the child Japanese.
+        let ctx = PlanningContext::shipped();
+        let settings = ctx.resolve("131016", None);
+        let mut foreign = family("131016", vec![born("c1", d("2026-11-20"), 3000)]);
+        foreign.guardian_nationalities = vec![Some("VN".into()), Some("VN".into())];
+        let plan_foreign = plan(&foreign, &ctx, &settings, d("2026-11-22"));
+        let status = task(&plan_foreign, "residence_status_on_birth");
+        assert_eq!((status.raw_deadline, status.deadline), (Some(d("2026-12-20")), Some(d("2026-12-21"))));
+        assert_eq!(status.procedure.files_with, FilesWith::ImmigrationBureau);
+        assert!(ids(&plan_foreign).contains(&"home_country_birth_registration"));
+        for nationalities in [vec![Some("VN".into()), Some("JP".into())], vec![Some("VN".into()), None], vec![]] {
+            let mut other = foreign.clone();
+            other.guardian_nationalities = nationalities.clone();
+            let planned = plan(&other, &ctx, &settings, d("2026-11-22"));
+            assert!(!ids(&planned).contains(&"residence_status_on_birth"), "{nationalities:?}");
+        }
+    }
+
+    #[test]
+    fn a_move_while_pregnant_asks_the_new_municipality_for_the_vouchers_until_the_due_date() {
+        // 母子保健法 第13条: the 妊婦健診 of the municipality where she lives.
+        let ctx = PlanningContext::shipped();
+        let settings = ctx.resolve("141003", None);
+        let mut facts = family("141003", vec![expected("c1", d("2027-03-01")), expected("c2", d("2026-12-05"))]);
+        facts.moved_on = Some(d("2026-12-10"));
+        let planned = plan(&facts, &ctx, &settings, d("2026-12-10"));
+        let transfer = child_task(&planned, "c1", "pregnancy_transfer").expect("planned for the child still expected");
+        assert_eq!(
+            (transfer.opens_on, transfer.deadline, transfer.closes_on),
+            (d("2026-12-10"), Some(d("2026-12-24")), d("2027-03-01"))
+        );
+        assert_eq!(transfer.key, "c1/pregnancy_transfer/20261210@141003");
+        assert!(child_task(&planned, "c2", "pregnancy_transfer").is_none(), "due before the move");
+        let mut born_before = family("141003", vec![born("c1", d("2026-11-01"), 3000)]);
+        born_before.moved_on = Some(d("2026-12-10"));
+        assert!(!ids(&plan(&born_before, &ctx, &settings, d("2026-12-10"))).contains(&"pregnancy_transfer"));
+    }
+
+    #[test]
+    fn postpartum_care_is_offered_until_the_first_birthday() {
+        // 母子保健法 第17条の2: 出産後1年を経過しない女子及び乳児.
+        let ctx = PlanningContext::shipped();
+        let settings = ctx.resolve("131016", None);
+        let planned =
+            plan(&family("131016", vec![born("c1", d("2026-11-20"), 3000)]), &ctx, &settings, d("2026-11-22"));
+        let care = task(&planned, "postpartum_care");
+        assert_eq!((care.opens_on, care.closes_on, care.deadline), (d("2026-11-20"), d("2027-11-19"), None));
+        assert!(planned.notifications.iter().any(|n| n.task_key == care.key && n.date == d("2026-12-04")));
     }
 
     #[test]

@@ -46,6 +46,15 @@ pub fn kana(input: &str) -> Result<String, String> {
     Ok(text)
 }
 
+/// A nationality as an ISO 3166-1 alpha-2 country code (`JP`, `VN`, `BR`, …).
+pub fn country(input: &str) -> Result<String, String> {
+    if input.len() == 2 && input.bytes().all(|b| b.is_ascii_uppercase()) {
+        Ok(input.to_owned())
+    } else {
+        Err("must be a country code of two capital letters (ISO 3166-1 alpha-2), such as JP or VN".into())
+    }
+}
+
 /// A Japanese phone number: 10 or 11 digits starting with 0, or +81 followed by the number
 /// without its leading 0; hyphens, spaces and parentheses are allowed and kept out (24
 /// characters at most in all).

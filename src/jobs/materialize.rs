@@ -50,7 +50,10 @@ pub fn due_reminders(
             .get(&task.procedure_id)
             .zip(settings.get(&task.municipality_code))
             .is_some_and(|(procedure, settings)| settings.channels(procedure).contains(&Channel::Online));
-        let template_id = format!("reminder_{}", task.procedure_id);
+        let template_id = planning
+            .catalog
+            .get(&task.procedure_id)
+            .map_or_else(|| format!("reminder_{}", task.procedure_id), |p| p.reminder_template());
         let values = reminder_values(templates, &template_id, task, online, today);
         let status = match templates.render(&template_id, &family.preferred_language, &values) {
             Ok(rendered) => {
@@ -79,7 +82,7 @@ pub fn due_reminders(
 }
 
 /// The facts a reminder offers its template (dates, days left, whether the municipality takes
-/// the filing online), each template taking those it declares: templates refuse the others.
+/// the filing online, the procedure), each template taking those it declares: templates refuse the others.
 fn reminder_values(
     templates: &Templates,
     template_id: &str,
@@ -93,6 +96,8 @@ fn reminder_values(
         ("due", TemplateValue::Date(due_on)),
         ("days_left", TemplateValue::Integer((due_on - today).num_days())),
         ("online", TemplateValue::Boolean(online)),
+        // A template shared by several procedures (the later vaccine doses) words each its way.
+        ("procedure", TemplateValue::Text(task.procedure_id.clone())),
     ];
     let declared = templates.get(template_id).map(|t| &t.meta.variables);
     offered

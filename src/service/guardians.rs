@@ -32,6 +32,8 @@ pub struct Guardian {
     pub birth_date: Option<NaiveDate>,
     /// 電話番号, digits only.
     pub phone: Option<String>,
+    /// 国籍 (ISO 3166-1 alpha-2), when given.
+    pub nationality: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -48,6 +50,13 @@ pub struct GuardianInput {
     pub birth_date: Option<NaiveDate>,
     #[schema(example = "090-1234-5678", max_length = 24)]
     pub phone: Option<String>,
+    /// 国籍, as an ISO 3166-1 alpha-2 code (`JP`, `VN`, …). Optional, and asked for one reason:
+    /// a child with a Japanese parent is Japanese (国籍法 第2条), so only when no guardian is
+    /// Japanese does the newborn need a status of residence (在留資格取得, 入管法 第22条の2),
+    /// and a foreign parent's 出生届 gives 国籍 in place of 本籍.
+    #[serde(default)]
+    #[schema(example = "JP", pattern = "^[A-Z]{2}$")]
+    pub nationality: Option<String>,
 }
 
 /// Changes to a guardian; a field left out keeps its value, `null` clears it.
@@ -66,6 +75,9 @@ pub struct GuardianPatch {
     #[serde(default, deserialize_with = "patch::nullable")]
     #[schema(value_type = Option<String>, max_length = 24)]
     pub phone: Option<Option<String>>,
+    #[serde(default, deserialize_with = "patch::nullable")]
+    #[schema(value_type = Option<String>, pattern = "^[A-Z]{2}$")]
+    pub nationality: Option<Option<String>>,
 }
 
 /// Plain (unsealed) guardian values, validated.
@@ -75,6 +87,7 @@ struct Valid {
     full_name_kana: Option<String>,
     birth_date: Option<NaiveDate>,
     phone: Option<String>,
+    nationality: Option<String>,
 }
 
 fn validate(input: GuardianInput, today: NaiveDate, prefix: &str) -> Result<Valid, FieldErrors> {
@@ -83,10 +96,11 @@ fn validate(input: GuardianInput, today: NaiveDate, prefix: &str) -> Result<Vali
     let full_name_kana = check.check_opt("full_name_kana", input.full_name_kana, |k| text::kana(&k));
     let birth_date = check.check_opt("birth_date", input.birth_date, |d| dates::guardian_birth_date(d, today));
     let phone = check.check_opt("phone", input.phone, |p| text::phone(&p));
+    let nationality = check.check_opt("nationality", input.nationality, |n| text::country(&n));
     let errors = check.into_errors();
     match full_name {
         Some(full_name) if errors.is_empty() => {
-            Ok(Valid { relationship: input.relationship, full_name, full_name_kana, birth_date, phone })
+            Ok(Valid { relationship: input.relationship, full_name, full_name_kana, birth_date, phone, nationality })
         }
         _ => Err(errors),
     }
@@ -131,10 +145,12 @@ pub fn update(
         full_name_kana: current.full_name_kana,
         birth_date: current.birth_date,
         phone: current.phone,
+        nationality: current.nationality,
     };
     patch::apply(&mut merged.full_name_kana, change.full_name_kana);
     patch::apply(&mut merged.birth_date, change.birth_date);
     patch::apply(&mut merged.phone, change.phone);
+    patch::apply(&mut merged.nationality, change.nationality);
     let valid = validate(merged, today, "").map_err(Error::Validation)?;
     let updated = seal(keys, row.id, family_id, valid, row.created_at, now)?;
     diesel::update(guardians::table.find(&updated.id)).set(&updated).execute(conn)?;
@@ -190,6 +206,7 @@ fn seal(
         full_name_kana: keys.seal_opt(sealed::GUARDIANS_FULL_NAME_KANA, v.full_name_kana.as_deref())?,
         birth_date: v.birth_date,
         phone: keys.seal_opt(sealed::GUARDIANS_PHONE, v.phone.as_deref())?,
+        nationality: v.nationality,
         created_at,
         updated_at,
     })
@@ -202,6 +219,7 @@ fn view(keys: &KeyRing, row: GuardianRow) -> Result<Guardian, Error> {
         full_name_kana: keys.open_opt(sealed::GUARDIANS_FULL_NAME_KANA, row.full_name_kana.as_deref())?,
         birth_date: row.birth_date,
         phone: keys.open_opt(sealed::GUARDIANS_PHONE, row.phone.as_deref())?,
+        nationality: row.nationality,
         created_at: utc(row.created_at),
         updated_at: utc(row.updated_at),
         id: row.id,

@@ -35,6 +35,7 @@ pub mod submissions;
 pub mod tagged;
 pub mod tasks;
 pub mod use_case;
+pub mod vaccinations;
 pub mod webhooks;
 
 pub use use_case::UseCase;

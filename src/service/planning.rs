@@ -14,7 +14,9 @@ use utoipa::ToSchema;
 use super::families::decode_circumstances;
 use super::new_id;
 use crate::db::rows::{ChildRow, FamilyRow, MunicipalitySettingsRow, PlannedNotificationRow, TaskRow};
-use crate::db::schema::{children, families, life_events, municipality_settings, planned_notifications, tasks};
+use crate::db::schema::{
+    children, families, guardians, life_events, municipality_settings, planned_notifications, tasks, vaccinations,
+};
 use crate::db::DbConnection;
 use crate::domain::enums::{ChildStatus, HealthInsurance, LifeEventKind};
 use crate::domain::overrides::{MunicipalityOverride, ResolvedOverride};
@@ -110,6 +112,12 @@ pub fn facts(conn: &mut DbConnection, family: &FamilyRow) -> Result<FamilyFacts,
         }
         None => None,
     };
+    let doses: Vec<(String, String, NaiveDate)> = vaccinations::table
+        .filter(vaccinations::family_id.eq(&family.id))
+        .select((vaccinations::child_id, vaccinations::procedure_id, vaccinations::given_on))
+        .load(conn)?;
+    let guardian_nationalities: Vec<Option<String>> =
+        guardians::table.filter(guardians::family_id.eq(&family.id)).select(guardians::nationality).load(conn)?;
     let closed: Vec<(String, String)> = tasks::table
         .filter(tasks::family_id.eq(&family.id))
         .filter(tasks::status.eq_any([TaskStatus::Done.as_str(), TaskStatus::Dismissed.as_str()]))
@@ -121,6 +129,7 @@ pub fn facts(conn: &mut DbConnection, family: &FamilyRow) -> Result<FamilyFacts,
         health_insurance: family.health_insurance.as_deref().map(HealthInsurance::from_stored).transpose()?,
         single_parent: family.single_parent,
         circumstances: decode_circumstances(&family.circumstances)?,
+        guardian_nationalities,
         quiet_hours: QuietHours::from_minutes(family.quiet_hours_start, family.quiet_hours_end).unwrap_or_default(),
         moved_on,
         planned_move_out_on,
@@ -129,6 +138,11 @@ pub fn facts(conn: &mut DbConnection, family: &FamilyRow) -> Result<FamilyFacts,
             .map(|c| {
                 Ok(ChildFacts {
                     status: ChildStatus::from_stored(&c.status)?,
+                    doses: doses
+                        .iter()
+                        .filter(|(child, _, _)| *child == c.id)
+                        .map(|(_, procedure, on)| (procedure.clone(), *on))
+                        .collect(),
                     id: c.id,
                     due_date: c.due_date,
                     birth_date: c.birth_date,

@@ -7,7 +7,8 @@ use super::*;
 use crate::domain::catalog::Catalog;
 
 const ALL_LANGUAGES: [&str; 9] = ["ja", "en", "ja-x-easy", "zh-Hans", "vi", "pt-BR", "ko", "tl", "ne"];
-const POST_BIRTH_AND_CHECKUPS: [&str; 18] = [
+/// Procedures whose reminders are written in every language.
+const POST_BIRTH_AND_CHECKUPS: [&str; 24] = [
     "birth_registration",
     "child_allowance_claim",
     "kokuho_enrollment",
@@ -26,6 +27,12 @@ const POST_BIRTH_AND_CHECKUPS: [&str; 18] = [
     "checkup_18_months",
     "checkup_3_years",
     "checkup_5_years",
+    "child_allowance_amount_revision",
+    "child_allowance_public_servant",
+    "residence_status_on_birth",
+    "home_country_birth_registration",
+    "postpartum_care",
+    "pregnancy_transfer",
 ];
 
 fn d(text: &str) -> NaiveDate {
@@ -64,10 +71,22 @@ fn samples(meta: &TemplateMeta, long: bool) -> BTreeMap<String, TemplateValue> {
 fn built_in_templates_load_and_cover_the_catalog_and_statuses() {
     let templates = Templates::built_in().expect("built-in templates are valid");
     for procedure in Catalog::shipped().procedures {
-        let template = templates
-            .get(&format!("reminder_{}", procedure.id))
-            .unwrap_or_else(|| panic!("no reminder for {}", procedure.id));
+        let template =
+            templates.get(&procedure.reminder_template()).unwrap_or_else(|| panic!("no reminder for {}", procedure.id));
         assert!(template.languages().any(|l| l == "ja") && template.languages().any(|l| l == "en"), "{}", procedure.id);
+        // The later vaccine doses share a template that names each dose in every language.
+        if procedure.template.is_some() {
+            for language in ALL_LANGUAGES {
+                assert!(template.languages().any(|l| l == language), "{} lacks {language}", procedure.id);
+                let mut values = samples(&template.meta, false);
+                values.insert("procedure".into(), TemplateValue::Text(procedure.id.clone()));
+                let rendered = templates.render(&procedure.reminder_template(), language, &values).expect("renders");
+                let fallback = templates
+                    .render(&procedure.reminder_template(), language, &samples(&template.meta, false))
+                    .expect("renders");
+                assert_ne!(rendered.title, fallback.title, "{} has no name of its own in {language}", procedure.id);
+            }
+        }
     }
     for id in POST_BIRTH_AND_CHECKUPS {
         let template = templates.get(&format!("reminder_{id}")).expect("template");
@@ -97,12 +116,31 @@ fn snapshot_of_every_template_in_every_language() {
     let mut out = String::new();
     for id in templates.ids() {
         let template = templates.get(id).expect("template");
+        // A template shared by several procedures is shown for each of them.
+        let sharing: Vec<String> = Catalog::shipped()
+            .procedures
+            .iter()
+            .filter(|p| p.template.as_deref() == Some(id))
+            .map(|p| p.id.clone())
+            .collect();
+        let procedures: Vec<Option<&String>> =
+            if sharing.is_empty() { vec![None] } else { sharing.iter().map(Some).collect() };
         for language in template.languages() {
-            let rendered = templates.render(id, language, &samples(&template.meta, false)).expect("renders");
-            assert_eq!(rendered.language, language);
-            out.push_str(&format!("== {id} [{language}]\n{}\n{}\n", rendered.title, rendered.body));
-            if rendered.inbox_text != rendered.body {
-                out.push_str(&format!("-- inbox\n{}\n", rendered.inbox_text));
+            for procedure in &procedures {
+                let mut values = samples(&template.meta, false);
+                let label = match procedure {
+                    Some(p) => {
+                        values.insert("procedure".into(), TemplateValue::Text((*p).clone()));
+                        format!(" {p}")
+                    }
+                    None => String::new(),
+                };
+                let rendered = templates.render(id, language, &values).expect("renders");
+                assert_eq!(rendered.language, language);
+                out.push_str(&format!("== {id} [{language}]{label}\n{}\n{}\n", rendered.title, rendered.body));
+                if rendered.inbox_text != rendered.body {
+                    out.push_str(&format!("-- inbox\n{}\n", rendered.inbox_text));
+                }
             }
         }
     }

@@ -24,4 +24,5 @@ mod submissions;
 mod templates;
 mod tenants;
 mod time;
+mod vaccinations;
 mod validation;

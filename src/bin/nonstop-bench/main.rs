@@ -242,14 +242,20 @@ fn synthetic_family(index: usize, today: NaiveDate) -> FamilyFacts {
                     due_date: Some(today + Days::new(rng.below(280))),
                     birth_date: None,
                     birth_weight_grams: None,
+                    doses: vec![],
                 }
             } else {
+                let born = today - Days::new(rng.below(365 * 8));
+                // Half the children have their first five-in-one dose recorded at 2 months.
+                let doses =
+                    if rng.below(2) == 0 { vec![("vaccine_5in1".to_owned(), born + Days::new(61))] } else { vec![] };
                 ChildFacts {
                     id: format!("c{c}"),
                     status: ChildStatus::Born,
                     due_date: None,
-                    birth_date: Some(today - Days::new(rng.below(365 * 8))),
+                    birth_date: Some(born),
                     birth_weight_grams: Some(1_800 + rng.below(2_400) as i32),
+                    doses,
                 }
             }
         })
@@ -261,6 +267,7 @@ fn synthetic_family(index: usize, today: NaiveDate) -> FamilyFacts {
         health_insurance: Some(if rng.below(3) == 0 { HealthInsurance::National } else { HealthInsurance::Employee }),
         single_parent,
         circumstances: if single_parent { vec![Circumstance::ReceivesChildSupportAllowance] } else { vec![] },
+        guardian_nationalities: vec![Some("JP".to_owned())],
         quiet_hours: QuietHours::default(),
         moved_on: (rng.below(20) == 0).then(|| today - Days::new(rng.below(30))),
         planned_move_out_on: None,

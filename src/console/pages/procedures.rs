@@ -128,6 +128,7 @@ fn read_form(procedure: &Procedure, form: &HashMap<String, String>, errors: &mut
                 .copied()
                 .find(|c| c.as_str() == text(&format!("{which}_closed_day")))
                 .unwrap_or(catalog.closed_day),
+            from: catalog.from,
         };
         dates.insert(which, (rule != *catalog).then_some(rule));
     }

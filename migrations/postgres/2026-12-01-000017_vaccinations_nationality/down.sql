@@ -1,0 +1,2 @@
+DROP TABLE vaccinations;
+ALTER TABLE guardians DROP COLUMN nationality;
