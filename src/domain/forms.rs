@@ -98,7 +98,7 @@ impl Source {
 }
 
 /// PROFILE paths a field may name (checked when the forms load).
-pub const PROFILE_PATHS: [&str; 38] = [
+pub const PROFILE_PATHS: [&str; 45] = [
     "applicant.full_name",
     "applicant.full_name_kana",
     "applicant.birth_date",
@@ -108,10 +108,12 @@ pub const PROFILE_PATHS: [&str; 38] = [
     "mother.full_name_kana",
     "mother.birth_date",
     "mother.phone",
+    "mother.nationality",
     "father.full_name",
     "father.full_name_kana",
     "father.birth_date",
     "father.phone",
+    "father.nationality",
     "spouse.exists",
     "spouse.full_name",
     "spouse.birth_date",
@@ -125,6 +127,9 @@ pub const PROFILE_PATHS: [&str; 38] = [
     "birth.time",
     "birth.place",
     "child.legitimacy",
+    "child.born_in_census_year",
+    "child.surname_kana",
+    "child.birth_order",
     "family.address",
     "family.postal_code",
     "family.addressee",
@@ -136,6 +141,8 @@ pub const PROFILE_PATHS: [&str; 38] = [
     "family.use_public_benefit_account",
     "family.insurer_number",
     "family.insurance_enrolment_pending",
+    "family.japanese_parent",
+    "family.other_children_count",
     "consent.public_records_check",
 ];
 
@@ -450,6 +457,49 @@ mod tests {
 
     fn forms() -> FormCatalog {
         FormCatalog::shipped(&Catalog::shipped())
+    }
+
+    #[test]
+    fn the_forms_ask_what_the_law_asks_in_each_case() {
+        let forms = forms();
+        let values = |pairs: &[(&str, Value)]| -> BTreeMap<String, Value> {
+            pairs.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect()
+        };
+        // 出生届: 本籍 for a child of a Japanese parent; 国籍 in its place when neither is Japanese
+        // (戸籍法施行規則 第55条); 父母の職業 only in a 国勢調査 year; 続き柄 and 氏のよみかた always.
+        let birth = forms.get("birth_registration").expect("出生届");
+        let japanese = values(&[("japanese_parent", Value::Bool(true)), ("census_year", Value::Bool(false))]);
+        let foreign = values(&[("japanese_parent", Value::Bool(false)), ("census_year", Value::Bool(true))]);
+        assert!(birth.is_required("honseki", &japanese) && !birth.is_required("mother.nationality", &japanese));
+        assert!(!birth.is_required("honseki", &foreign) && birth.is_required("mother.nationality", &foreign));
+        assert!(!birth.is_required("father_occupation", &japanese) && birth.is_required("mother_occupation", &foreign));
+        for always in ["birth_order", "surname_kana", "legitimacy"] {
+            assert!(birth.is_required(always, &japanese), "{always}");
+        }
+        // 児童手当: the other children, the 多子加算 count, 1月1日の住所 after a move, and the
+        // ゆうちょ 記号・番号 next to the 7-digit account.
+        let claim = forms.get("child_allowance_claim").expect("児童手当");
+        let plain =
+            values(&[("moved_since_january_1", Value::Bool(false)), ("payment.bank_code", Value::from("0005"))]);
+        let moved_yucho =
+            values(&[("moved_since_january_1", Value::Bool(true)), ("payment.bank_code", Value::from("9900"))]);
+        for field in ["other_children", "young_adults_supported", "moved_since_january_1"] {
+            assert!(claim.is_required(field, &plain), "{field}");
+        }
+        assert!(
+            !claim.is_required("address_on_january_1", &plain)
+                && claim.is_required("address_on_january_1", &moved_yucho)
+        );
+        assert!(
+            !claim.is_required("payment.yucho_symbol", &plain)
+                && claim.is_required("payment.yucho_number", &moved_yucho)
+        );
+        // 出生連絡票: 里帰り先 when the family is away.
+        let card = forms.get("birth_notification_card").expect("出生連絡票");
+        let away = values(&[("homecoming", Value::Bool(true))]);
+        assert!(
+            card.is_required("homecoming_address", &away) && !card.is_required("homecoming_address", &BTreeMap::new())
+        );
     }
 
     #[test]

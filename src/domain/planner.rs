@@ -943,8 +943,12 @@ mod tests {
         let child = vec![born("c1", d("2026-11-10"), 3000)];
         let shibuya_settings = ctx.resolve("131130", None);
         let shibuya = plan(&family("131130", child.clone()), &ctx, &shibuya_settings, today);
-        assert!(!ids(&shibuya).contains(&"checkup_9_10_months"), "渋谷区 does not run it");
-        assert_eq!(task(&shibuya, "infant_medical_subsidy").deadline, Some(d("2026-12-10")), "30 days in 渋谷区");
+        assert!(!ids(&shibuya).contains(&"checkup_9_10_months"), "switched off in the illustrative settings");
+        assert_eq!(
+            task(&shibuya, "infant_medical_subsidy").deadline,
+            Some(d("2026-12-10")),
+            "30 days in the illustrative settings"
+        );
         let chiyoda_settings = ctx.resolve("131016", None);
         let chiyoda = plan(&family("131016", child), &ctx, &chiyoda_settings, today);
         assert_eq!(task(&chiyoda, "infant_medical_subsidy").deadline, Some(d("2026-11-25")), "15 days by default");

@@ -14,6 +14,8 @@ use crate::domain::enums::{ConsentPurpose, HealthInsurance, HouseholdMainWork, L
 pub struct ProfileInput<'a> {
     pub guardians: &'a [Guardian],
     pub child: Option<&'a Child>,
+    /// Every child of the family (the claim counts the others).
+    pub children: &'a [Child],
     pub address: Option<&'a str>,
     pub postal_code: Option<&'a str>,
     pub health_insurance: Option<HealthInsurance>,
@@ -35,7 +37,13 @@ pub fn values(input: &ProfileInput<'_>) -> BTreeMap<&'static str, Value> {
         put(&mut out, prefix, "full_name_kana", g.full_name_kana.clone().map(Value::from));
         put(&mut out, prefix, "birth_date", g.birth_date.map(|d| Value::from(d.to_string())));
         put(&mut out, prefix, "phone", g.phone.clone().map(Value::from));
+        put(&mut out, prefix, "nationality", g.nationality.clone().map(Value::from));
     }
+    // 国籍法 第2条: a Japanese parent makes the child Japanese and it enters that parent's 戸籍.
+    // Only when every guardian's nationality is known and none is Japanese is the answer no.
+    let all_foreign = !input.guardians.is_empty()
+        && input.guardians.iter().all(|g| g.nationality.as_deref().is_some_and(|n| n != "JP"));
+    out.insert("family.japanese_parent", Value::Bool(!all_foreign));
     if let Some(g) = applicant {
         let relationship = match g.relationship {
             Relationship::Mother => "母",
@@ -71,6 +79,22 @@ pub fn values(input: &ProfileInput<'_>) -> BTreeMap<&'static str, Value> {
             Legitimacy::BornOutsideMarriage => "嫡出でない子",
         });
         put(&mut out, "child", "legitimacy", legitimacy.map(Value::from));
+        put(&mut out, "child", "born_in_census_year", c.birth_date.map(|d| Value::Bool(born_in_census_year(d))));
+        // 氏のよみかた: the kana before the space that separates surname and given name.
+        let surname = c.full_name_kana.as_deref().and_then(|k| k.split([' ', '\u{3000}']).next().filter(|s| *s != k));
+        put(&mut out, "child", "surname_kana", surname.map(Value::from));
+        put(&mut out, "child", "birth_order", birth_order(c, legitimacy, input.children).map(Value::from));
+        if let Some(born) = c.birth_date {
+            // The other children the claim lists: born, and not past the 31 March after turning 18.
+            let others = input
+                .children
+                .iter()
+                .filter(|o| o.id != c.id)
+                .filter_map(|o| o.birth_date)
+                .filter(|&b| b <= born && born <= crate::domain::periods::first_march_31_after_reaching(b, 18))
+                .count();
+            out.insert("family.other_children_count", Value::from(others));
+        }
     }
     put(&mut out, "family", "address", input.address.map(Value::from));
     put(&mut out, "family", "postal_code", input.postal_code.map(Value::from));
@@ -127,6 +151,37 @@ fn main_work_option(work: HouseholdMainWork) -> &'static str {
     }
 }
 
+/// 父母との続き柄 as the 出生届 writes it: for a child born in marriage, its place among the
+/// family's children of the same sex born before it (長男, 二女, …; the parent checks it, since a
+/// family's children need not share both parents); otherwise 男 or 女.
+fn birth_order(child: &Child, legitimacy: Option<&str>, children: &[Child]) -> Option<String> {
+    const ORDINALS: [&str; 5] = ["長", "二", "三", "四", "五"];
+    let sex = child.sex?;
+    let word = match sex {
+        Sex::Male => "男",
+        Sex::Female => "女",
+    };
+    match legitimacy? {
+        "嫡出子" => {
+            let born = child.birth_date?;
+            let older = children
+                .iter()
+                .filter(|o| o.id != child.id && o.sex == Some(sex) && o.birth_date.is_some_and(|b| b < born))
+                .count();
+            ORDINALS.get(older).map(|ordinal| format!("{ordinal}{word}"))
+        }
+        _ => Some(word.to_owned()),
+    }
+}
+
+/// Whether a birth falls in a 国勢調査 year's fiscal year (1 April of a year divisible by 5 to
+/// the next 31 March), when the 出生届 asks the parents' occupations (人口動態調査令施行細則).
+pub fn born_in_census_year(birth: chrono::NaiveDate) -> bool {
+    use chrono::Datelike;
+    let fiscal_year = if birth.month() >= 4 { birth.year() } else { birth.year() - 1 };
+    fiscal_year % 5 == 0
+}
+
 /// 在胎週数 (満週数) from the due date: the due date is 40 weeks 0 days (280 days), so a birth
 /// `n` days before it is at 280 − n days. Only a plausible count (20–45 weeks) is offered, and the
 /// form asks the parent to check it.
@@ -176,6 +231,79 @@ mod tests {
         assert_eq!(gestation_weeks(&child("2027-03-01", "2027-02-21")), Some(38), "8 days early: 38w6d");
         assert_eq!(gestation_weeks(&child("2027-03-01", "2027-03-08")), Some(41), "a week late");
         assert_eq!(gestation_weeks(&child("2027-03-01", "2026-10-01")), None, "implausible: not offered");
+    }
+
+    #[test]
+    fn the_parents_occupations_are_asked_for_births_in_a_census_fiscal_year() {
+        // 2025 and 2030 are 国勢調査 years: births from 1 April to the next 31 March.
+        let day = |text: &str| text.parse::<NaiveDate>().expect("date");
+        assert!(!born_in_census_year(day("2025-03-31")));
+        assert!(born_in_census_year(day("2025-04-01")));
+        assert!(born_in_census_year(day("2026-03-31")));
+        assert!(!born_in_census_year(day("2026-04-01")));
+        assert!(born_in_census_year(day("2030-12-24")));
+    }
+
+    fn guardian(relationship: Relationship, nationality: Option<&str>) -> Guardian {
+        Guardian {
+            id: format!("{relationship:?}"),
+            relationship,
+            full_name: "山田 花子".into(),
+            full_name_kana: None,
+            birth_date: None,
+            phone: None,
+            nationality: nationality.map(Into::into),
+            created_at: Default::default(),
+            updated_at: Default::default(),
+        }
+    }
+
+    fn profile<'a>(
+        guardians: &'a [Guardian],
+        child: &'a Child,
+        children: &'a [Child],
+        paperwork: &'a Paperwork,
+    ) -> BTreeMap<&'static str, Value> {
+        values(&ProfileInput {
+            guardians,
+            child: Some(child),
+            children,
+            address: None,
+            postal_code: None,
+            health_insurance: None,
+            municipality_name: "千代田区",
+            paperwork,
+            consents: &[],
+        })
+    }
+
+    #[test]
+    fn the_birth_registration_and_the_claim_read_nationality_order_reading_and_siblings_from_the_profile() {
+        let married = Paperwork { parents_married: Some(true), ..Default::default() };
+        let mut older = child("2022-06-01", "2022-06-01");
+        older.id = "older".into();
+        older.sex = Some(Sex::Female);
+        let mut baby = child("2027-03-01", "2027-02-20");
+        baby.sex = Some(Sex::Female);
+        baby.full_name_kana = Some("ヤマダ サクラ".into());
+        let family = [older, baby];
+        let baby = &family[1];
+        // 国籍法 第2条: one Japanese parent, or one whose nationality is not known, asks for 本籍.
+        let mixed = [guardian(Relationship::Mother, Some("VN")), guardian(Relationship::Father, Some("JP"))];
+        let foreign = [guardian(Relationship::Mother, Some("VN")), guardian(Relationship::Father, Some("PH"))];
+        let unknown = [guardian(Relationship::Mother, Some("VN")), guardian(Relationship::Father, None)];
+        assert_eq!(profile(&mixed, baby, &family, &married)["family.japanese_parent"], Value::Bool(true));
+        assert_eq!(profile(&unknown, baby, &family, &married)["family.japanese_parent"], Value::Bool(true));
+        let values = profile(&foreign, baby, &family, &married);
+        assert_eq!(values["family.japanese_parent"], Value::Bool(false));
+        assert_eq!(values["mother.nationality"], Value::from("VN"));
+        // 続き柄: the second daughter of married parents; 氏のよみかた from the name's kana.
+        assert_eq!(values["child.birth_order"], Value::from("二女"));
+        assert_eq!(values["child.surname_kana"], Value::from("ヤマダ"));
+        assert_eq!(values["family.other_children_count"], Value::from(1));
+        assert_eq!(values["child.born_in_census_year"], Value::Bool(false), "2026-04 to 2027-03 is not a census year");
+        let unmarried = Paperwork { parents_married: Some(false), ..Default::default() };
+        assert_eq!(profile(&foreign, baby, &family, &unmarried)["child.birth_order"], Value::from("女"));
     }
 
     #[test]

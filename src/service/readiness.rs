@@ -220,6 +220,8 @@ fn given_with(
             | "family_register_head"
             | "household_main_work"
             | "use_public_benefit_account" => (GivenWith::Family, Some(format!("paperwork.{name}")), None),
+            // Counted from the birth date among the family's children.
+            "other_children_count" if before_birth => (GivenWith::BirthEvent, field("date"), None),
             _ => (GivenWith::Form, None, None),
         },
         "consent" => (GivenWith::Consent, field("public_records_check"), None),
@@ -232,8 +234,11 @@ fn given_with(
         "birth" if before_birth => (GivenWith::BirthEvent, Some(format!("birth_{name}")), None),
         "child" if before_birth => match name {
             "legitimacy" => (GivenWith::Family, field("paperwork.parents_married"), None),
-            "birth_date" => (GivenWith::BirthEvent, field("date"), None),
+            "birth_date" | "born_in_census_year" => (GivenWith::BirthEvent, field("date"), None),
             "gestation_weeks" => (GivenWith::Child, field("due_date"), None),
+            // Derived: the surname's part of the name's kana, the order from the sex.
+            "surname_kana" => (GivenWith::BirthEvent, field("full_name_kana"), None),
+            "birth_order" => (GivenWith::BirthEvent, field("sex"), None),
             other => (GivenWith::BirthEvent, field(other), None),
         },
         "child" => (GivenWith::Child, field(name), None),

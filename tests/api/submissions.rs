@@ -401,6 +401,8 @@ async fn one_signature_over_the_birth_bundle_makes_one_submission_per_form() {
     // Fill what is left, once for the bundle.
     let answers: BTreeMap<&str, Value> = BTreeMap::from([
         ("legitimacy", json!("嫡出子")),
+        ("surname_kana", json!("ヤマダ")),
+        ("birth_order", json!("長女")),
         ("child.birth_time", json!("09:15")),
         ("child.birth_place", json!("千代田区千代田2-2-2")),
         ("honseki", json!("東京都千代田区千代田1番")),

@@ -107,6 +107,7 @@ impl FamilyProfile {
         profile::values(&profile::ProfileInput {
             guardians: &self.guardians,
             child: child_id.and_then(|id| self.children.iter().find(|c| c.id == id)),
+            children: &self.children,
             address: self.address.as_deref(),
             postal_code: self.postal_code.as_deref(),
             health_insurance: self.insurance,
