@@ -31,6 +31,7 @@ from nonstop_client.models import (
     BirthEventInputType,
     ChildInput,
     ChildStatus,
+    ConsentPurpose,
     DraftPatch,
     DraftPatchValues,
     DraftStatus,
@@ -86,6 +87,8 @@ def main() -> None:
                     )
                 ],
                 children=[ChildInput(status=ChildStatus.EXPECTED, due_date=DUE)],
+                # The parent agreed in the app that nonstop keeps the baby's birth weight.
+                consents=[ConsentPurpose.HEALTH_INFORMATION],
             ),
         ),
         "registering the family",

@@ -73,6 +73,10 @@ text_enum! {
         /// 公簿等の確認: the municipality may check tax and pension records for a 児童手当 claim
         /// instead of asking for certificates.
         PublicRecordsCheck => "public_records_check",
+        /// 要配慮個人情報 (個人情報保護法 第2条第3項, 第20条第2項): nonstop may keep the child's
+        /// health information (birth weight, weeks of gestation) to prepare the filings that ask
+        /// it. Withdrawing it erases what was kept.
+        HealthInformation => "health_information",
     }
 }
 

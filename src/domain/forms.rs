@@ -98,7 +98,7 @@ impl Source {
 }
 
 /// PROFILE paths a field may name (checked when the forms load).
-pub const PROFILE_PATHS: [&str; 45] = [
+pub const PROFILE_PATHS: [&str; 46] = [
     "applicant.full_name",
     "applicant.full_name_kana",
     "applicant.birth_date",
@@ -144,6 +144,7 @@ pub const PROFILE_PATHS: [&str; 45] = [
     "family.japanese_parent",
     "family.other_children_count",
     "consent.public_records_check",
+    "consent.health_information",
 ];
 
 #[derive(Debug, Deserialize)]

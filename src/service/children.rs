@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{new_id, patch, utc};
+use super::{consents, new_id, patch, utc};
 use crate::crypto::KeyRing;
 use crate::db::rows::ChildRow;
 use crate::db::schema::children;
@@ -163,6 +163,9 @@ pub fn insert(
     crate::db::caps::lock_family(conn, family_id)?;
     let count: i64 = children::table.filter(children::family_id.eq(family_id)).count().get_result(conn)?;
     crate::db::caps::within(count, MAX_PER_FAMILY, "too_many_children", "children per family")?;
+    if child.0.birth_weight_grams.is_some() {
+        consents::require_for_health_information(conn, family_id, "birth_weight_grams")?;
+    }
     let row = seal(keys, new_id(), family_id, child.0, now, now)?;
     diesel::insert_into(children::table).values(&row).execute(conn)?;
     view(keys, row)
@@ -198,6 +201,9 @@ pub fn update(
     patch::apply(&mut merged.full_name_kana, change.full_name_kana);
     patch::apply(&mut merged.sex, change.sex);
     let valid = validate(merged, today, "", due_date_changed).map_err(Error::Validation)?;
+    if valid.birth_weight_grams.is_some() {
+        consents::require_for_health_information(conn, family_id, "birth_weight_grams")?;
+    }
     let mut updated = seal(keys, row.id, family_id, valid, row.created_at, now)?;
     updated.birth_details = row.birth_details;
     diesel::update(children::table.find(&updated.id)).set(&updated).execute(conn)?;
@@ -232,6 +238,9 @@ pub fn mark_born(
         full_name_kana: birth.full_name_kana.or(current.full_name_kana),
         sex: birth.sex.or(current.sex),
     };
+    if valid.birth_weight_grams.is_some() {
+        consents::require_for_health_information(conn, &row.family_id, "birth_weight_grams")?;
+    }
     let mut updated = seal(keys, row.id, &row.family_id, valid, row.created_at, now)?;
     updated.birth_details = keys.seal_facts(sealed::CHILDREN_BIRTH_DETAILS, &birth.details)?;
     diesel::update(children::table.find(&updated.id)).set(&updated).execute(conn)?;

@@ -75,6 +75,7 @@ pub fn wording(
 pub fn profile_path(purpose: ConsentPurpose) -> &'static str {
     match purpose {
         ConsentPurpose::PublicRecordsCheck => "consent.public_records_check",
+        ConsentPurpose::HealthInformation => "consent.health_information",
     }
 }
 
@@ -103,7 +104,8 @@ pub fn give(
     Ok((view(row)?, true))
 }
 
-/// Withdraws the consent in force for the purpose.
+/// Withdraws the consent in force for the purpose; withdrawing `health_information` erases
+/// what it allowed nonstop to keep.
 pub fn withdraw(
     conn: &mut DbConnection,
     family_id: &str,
@@ -115,6 +117,9 @@ pub fn withdraw(
         .set(standing_consents::withdrawn_at.eq(Some(now)))
         .execute(conn)?;
     row.withdrawn_at = Some(now);
+    if purpose == ConsentPurpose::HealthInformation {
+        erase_health_information(conn, Some(family_id), None)?;
+    }
     view(row)
 }
 
@@ -128,6 +133,61 @@ pub fn list(conn: &mut DbConnection, family_id: &str) -> Result<Vec<StandingCons
         .into_iter()
         .map(view)
         .collect()
+}
+
+/// Health information (要配慮個人情報: birth weight, weeks of gestation) is kept only while the
+/// family's consent to it is in force (個人情報保護法 第20条第2項: obtained with prior consent).
+pub fn require_for_health_information(conn: &mut DbConnection, family_id: &str, field: &str) -> Result<(), Error> {
+    if in_force(conn, family_id, ConsentPurpose::HealthInformation)?.is_some() {
+        return Ok(());
+    }
+    Err(Error::Conflict {
+        code: "health_information_consent_required",
+        message: format!(
+            "{field} is health information (要配慮個人情報): record the parent's consent first \
+             (POST /v1/families/{{family_id}}/consents with purpose health_information, or `consents` when creating the family)"
+        ),
+    })
+}
+
+/// Erases the family's health information: on withdrawal of the consent, and for children past
+/// their first birthday (the last procedure that asks the birth weight, 未熟児養育医療, ends
+/// there). Birth events recorded before 2026-12 carried the weight in their details too.
+pub fn erase_health_information(
+    conn: &mut DbConnection,
+    family_id: Option<&str>,
+    born_before: Option<chrono::NaiveDate>,
+) -> Result<usize, Error> {
+    use crate::db::schema::{children, life_events};
+    let mut query = children::table.filter(children::birth_weight_grams.is_not_null()).into_boxed();
+    if let Some(family) = family_id {
+        query = query.filter(children::family_id.eq(family.to_owned()));
+    }
+    if let Some(day) = born_before {
+        query = query.filter(children::birth_date.lt(day));
+    }
+    let ids: Vec<String> = query.select(children::id).load(conn)?;
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    diesel::update(children::table.filter(children::id.eq_any(&ids)))
+        .set(children::birth_weight_grams.eq(None::<i32>))
+        .execute(conn)?;
+    diesel::update(
+        life_events::table
+            .filter(life_events::child_id.eq_any(ids.iter().map(|id| Some(id.clone())).collect::<Vec<_>>()))
+            .filter(life_events::details.like("%birth_weight_grams%")),
+    )
+    .set(life_events::details.eq("{}"))
+    .execute(conn)?;
+    Ok(ids.len())
+}
+
+/// The forms built into the binary, whose labels are the consents' wording.
+pub fn shipped_forms() -> &'static FormCatalog {
+    static FORMS: std::sync::LazyLock<FormCatalog> =
+        std::sync::LazyLock::new(|| FormCatalog::shipped(&crate::domain::catalog::Catalog::shipped()));
+    &FORMS
 }
 
 /// The purposes the family has consented to and not withdrawn.

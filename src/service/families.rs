@@ -75,6 +75,12 @@ pub struct FamilyInput {
     #[serde(default)]
     #[schema(max_items = 20)]
     pub children: Vec<ChildInput>,
+    /// Consents the parent gave in the app before the family was registered, recorded first
+    /// (with nonstop's wording, in the family's language) so that what they allow can come in
+    /// the same request: `health_information` lets children carry `birth_weight_grams`.
+    #[serde(default)]
+    #[schema(max_items = 2)]
+    pub consents: Vec<crate::domain::enums::ConsentPurpose>,
 }
 
 /// Corrections to a family; a field left out keeps its value, `null` clears it. A move to
@@ -165,6 +171,11 @@ pub fn create(
         paperwork: paperwork.seal(keys)?,
     };
     diesel::insert_into(families::table).values(&row).execute(conn)?;
+    for purpose in input.consents {
+        let language = input.preferred_language.clone();
+        let consent = super::consents::StandingConsentInput { purpose, language };
+        super::consents::give(conn, super::consents::shipped_forms(), &row.id, consent, now)?;
+    }
     for guardian in new_guardians {
         guardians::insert(conn, keys, &row.id, guardian, now)?;
     }

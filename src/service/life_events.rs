@@ -161,7 +161,7 @@ pub struct LifeEvent {
     pub date: NaiveDate,
     /// The child the event is about (for `pregnancy`, the expected child it added).
     pub child_id: Option<String>,
-    /// Non-personal facts of the event: `birth_weight_grams`, `from_municipality_code`, …
+    /// Non-personal facts of the event: `birth_weight_recorded`, `from_municipality_code`, …
     #[schema(value_type = Object)]
     pub details: serde_json::Value,
     pub recorded_at: DateTime<Utc>,
@@ -243,7 +243,8 @@ pub fn record(
                 }
                 None => children::insert_born(conn, keys, &family.id, facts, now)?,
             };
-            (LifeEventKind::Birth, date, Some(child.id), json!({ "birth_weight_grams": weight }))
+            // The weight is health information: kept on the child only, under the consent.
+            (LifeEventKind::Birth, date, Some(child.id), json!({ "birth_weight_recorded": weight.is_some() }))
         }
         LifeEventInput::Moved(MovedEvent { date, municipality_code, postal_code, address, planned_move_out_date }) => {
             let address = check.check_opt("address", address, |a| text::address(&a));

@@ -64,7 +64,9 @@ pub fn values(input: &ProfileInput<'_>) -> BTreeMap<&'static str, Value> {
             Sex::Male => "男",
         });
         put(&mut out, "child", "sex", sex.map(Value::from));
-        put(&mut out, "child", "gestation_weeks", gestation_weeks(c).map(Value::from));
+        // 在胎週数 is health information: offered only under the family's consent to keep it.
+        let health = input.consents.contains(&ConsentPurpose::HealthInformation);
+        put(&mut out, "child", "gestation_weeks", gestation_weeks(c).filter(|_| health).map(Value::from));
         let details = &c.birth_details;
         put(&mut out, "birth", "time", details.birth_time.clone().map(Value::from));
         put(&mut out, "birth", "place", details.birth_place.clone().map(Value::from));
@@ -113,8 +115,8 @@ pub fn values(input: &ProfileInput<'_>) -> BTreeMap<&'static str, Value> {
     put(&mut out, "family", "use_public_benefit_account", facts.use_public_benefit_account.map(Value::from));
     put(&mut out, "family", "insurer_number", facts.insurer_number.clone().map(Value::from));
     put(&mut out, "family", "insurance_enrolment_pending", facts.insurance_pending().map(Value::from));
-    if input.consents.contains(&ConsentPurpose::PublicRecordsCheck) {
-        out.insert("consent.public_records_check", Value::Bool(true));
+    for purpose in input.consents {
+        out.insert(crate::service::consents::profile_path(*purpose), Value::Bool(true));
     }
     out
 }

@@ -224,7 +224,7 @@ fn given_with(
             "other_children_count" if before_birth => (GivenWith::BirthEvent, field("date"), None),
             _ => (GivenWith::Form, None, None),
         },
-        "consent" => (GivenWith::Consent, field("public_records_check"), None),
+        "consent" => (GivenWith::Consent, field(name), None),
         "applicant" | "mother" | "father" | "spouse" => {
             match crate::service::profile::guardian_for(prefix, guardians) {
                 Some(g) => (GivenWith::Guardian, field(name), Some(g.id.clone())),

@@ -79,14 +79,23 @@ async fn a_family_is_registered_read_corrected_and_deleted() {
     let (status, _) = app.delete(&format!("/v1/families/{id}/guardians/{father_id}"), &key).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
 
-    // A born sibling, corrected.
-    let (status, sibling) = app
-        .post(
-            &format!("/v1/families/{id}/children"),
-            &key,
-            json!({ "status": "born", "birth_date": "2024-02-29", "birth_weight_grams": 3120, "full_name": "山田 一郎", "sex": "male" }),
-        )
-        .await;
+    // A born sibling, corrected. Its birth weight is health information: kept only once the
+    // parent consented (個人情報保護法 第20条第2項), and refused before, storing nothing.
+    let sibling_body = json!({ "status": "born", "birth_date": "2024-02-29", "birth_weight_grams": 3120, "full_name": "山田 一郎", "sex": "male" });
+    let children_path = format!("/v1/families/{id}/children");
+    let (status, refused) = app.post(&children_path, &key, sibling_body.clone()).await;
+    assert_eq!(
+        (status, refused["error"].as_str()),
+        (StatusCode::CONFLICT, Some("health_information_consent_required")),
+        "{refused}"
+    );
+    assert!(refused["message"].as_str().is_some_and(|m| m.contains("birth_weight_grams")), "{refused}");
+    let (_, unchanged) = app.get(&format!("/v1/families/{id}"), &key).await;
+    assert_eq!(unchanged["children"].as_array().map(Vec::len), Some(1), "nothing stored");
+    let (status, _) =
+        app.post(&format!("/v1/families/{id}/consents"), &key, json!({ "purpose": "health_information" })).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, sibling) = app.post(&children_path, &key, sibling_body).await;
     assert_eq!(status, StatusCode::CREATED, "{sibling}");
     let sibling_id = sibling["id"].as_str().expect("id");
     let (status, sibling) = app

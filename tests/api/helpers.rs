@@ -174,8 +174,12 @@ impl TestApp {
         self.call(Method::DELETE, path, Some(key), None).await
     }
 
-    /// Registers a minimal family and returns its id.
-    pub async fn create_family(&self, key: &str, body: Value) -> String {
+    /// Registers a minimal family and returns its id. The parent has consented to nonstop keeping
+    /// the child's health information (birth weight) unless the body says which consents it gave.
+    pub async fn create_family(&self, key: &str, mut body: Value) -> String {
+        if body.get("consents").is_none() {
+            body["consents"] = serde_json::json!(["health_information"]);
+        }
         let (status, family) = self.post("/v1/families", key, body).await;
         assert_eq!(status, StatusCode::CREATED, "{family}");
         family["id"].as_str().expect("id").to_owned()

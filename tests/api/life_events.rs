@@ -29,7 +29,11 @@ async fn a_pregnancy_then_a_birth_turn_into_a_born_child() {
         .await;
     assert_eq!(status, StatusCode::CREATED, "{birth}");
     assert_eq!(birth["type"], "birth");
-    assert_eq!(birth["details"], json!({ "birth_weight_grams": 2400 }), "no name in the event itself");
+    assert_eq!(
+        birth["details"],
+        json!({ "birth_weight_recorded": true }),
+        "no name, and no health information, in the event"
+    );
     let (_, read) = app.get(&format!("/v1/families/{family}"), &key).await;
     let child = &read["children"][0];
     assert_eq!((child["status"].as_str(), child["birth_date"].as_str()), (Some("born"), Some(tokyo_day(-2).as_str())));

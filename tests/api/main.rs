@@ -8,6 +8,7 @@ mod crash;
 mod db_copy;
 mod delivery;
 mod families;
+mod health_information;
 mod helpers;
 mod isolation;
 #[path = "../../src/bin/nonstop-bench/jpki_ca.rs"]

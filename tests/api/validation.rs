@@ -292,7 +292,9 @@ async fn a_whole_number_written_with_a_fraction_is_the_integer_it_is() {
 }
 
 fn family_with_weight(grams: f64) -> Value {
-    family(json!({ "children": [{ "status": "born", "birth_date": tokyo_day(-3), "birth_weight_grams": grams }] }))
+    family(
+        json!({ "consents": ["health_information"], "children": [{ "status": "born", "birth_date": tokyo_day(-3), "birth_weight_grams": grams }] }),
+    )
 }
 
 #[actix_web::test]

@@ -20,6 +20,7 @@ pub fn residents(bench: &BenchEnv, code: &MunicipalityCode, n: usize, child: boo
     let mut body = serde_json::json!({ "municipality_code": code.as_str() });
     if child {
         body["children"] = serde_json::json!([{ "status": "born", "birth_date": born, "birth_weight_grams": 3000 }]);
+        body["consents"] = serde_json::json!(["health_information"]);
     }
     for chunk in (0..n).collect::<Vec<_>>().chunks(1_000) {
         write_transaction(&mut conn, |c| {
