@@ -43,18 +43,19 @@ pub fn due_reminders(
             let resolved = planning::resolved_settings(conn, planning, &task.municipality_code)?;
             settings.insert(task.municipality_code.clone(), resolved);
         }
-        // How the family can file where it lives decides what the reminder says (窓口 only, or
-        // マイナポータル too).
-        let online = planning
+        // How the family can file where it lives decides what the reminder says (窓口, and
+        // マイナポータル or 郵送 where the municipality takes them).
+        let channels = planning
             .catalog
             .get(&task.procedure_id)
             .zip(settings.get(&task.municipality_code))
-            .is_some_and(|(procedure, settings)| settings.channels(procedure).contains(&Channel::Online));
+            .map(|(procedure, settings)| settings.channels(procedure))
+            .unwrap_or_default();
         let template_id = planning
             .catalog
             .get(&task.procedure_id)
             .map_or_else(|| format!("reminder_{}", task.procedure_id), |p| p.reminder_template());
-        let values = reminder_values(templates, &template_id, task, online, today);
+        let values = reminder_values(templates, &template_id, task, channels, today);
         let status = match templates.render(&template_id, &family.preferred_language, &values) {
             Ok(rendered) => {
                 let entry = NewEntry {
@@ -82,12 +83,12 @@ pub fn due_reminders(
 }
 
 /// The facts a reminder offers its template (dates, days left, whether the municipality takes
-/// the filing online, the procedure), each template taking those it declares: templates refuse the others.
+/// the filing online or by post, the procedure), each template taking those it declares: templates refuse the others.
 fn reminder_values(
     templates: &Templates,
     template_id: &str,
     task: &TaskRow,
-    online: bool,
+    channels: &[Channel],
     today: chrono::NaiveDate,
 ) -> BTreeMap<String, TemplateValue> {
     let due_on = task.deadline_on.unwrap_or(task.closes_on);
@@ -95,7 +96,8 @@ fn reminder_values(
         ("opens_on", TemplateValue::Date(task.opens_on)),
         ("due", TemplateValue::Date(due_on)),
         ("days_left", TemplateValue::Integer((due_on - today).num_days())),
-        ("online", TemplateValue::Boolean(online)),
+        ("online", TemplateValue::Boolean(channels.contains(&Channel::Online))),
+        ("mail", TemplateValue::Boolean(channels.contains(&Channel::Mail))),
         // A template shared by several procedures (the later vaccine doses) words each its way.
         ("procedure", TemplateValue::Text(task.procedure_id.clone())),
     ];

@@ -139,24 +139,28 @@ async fn a_reminder_names_the_ways_the_municipality_takes_the_filing() {
     let (_, tasks) = app.get(&format!("/v1/families/{counter_only}/tasks"), &key).await;
     assert_eq!(one(&tasks, "birth_registration")["channels"], json!(["counter"]));
     assert_eq!(one(&tasks, "child_allowance_claim")["channels"], json!(["online", "counter"]));
-    let reminder = |family: String| {
+    let reminder_of = |family: String, procedure: &'static str| {
         let app = &app;
         let key = &key;
         async move {
-            app.make_due(&family, "birth_registration").await;
+            app.make_due(&family, procedure).await;
             let (_, inbox) = app.get(&format!("/v1/families/{family}/inbox"), key).await;
             let entry = inbox["items"]
                 .as_array()
                 .expect("items")
                 .iter()
-                .find(|e| e["template_id"] == "reminder_birth_registration")
+                .find(|e| e["template_id"] == format!("reminder_{procedure}"))
                 .cloned();
             entry.expect("the reminder")["body"].as_str().unwrap_or_default().to_owned()
         }
     };
-    let text = reminder(counter_only).await;
+    let reminder = |family: String| reminder_of(family, "birth_registration");
+    let text = reminder(counter_only.clone()).await;
     assert!(text.contains("窓口で行います") && !text.contains("マイナポータル"), "{text}");
     assert!(text.contains("出生地や本籍地"), "{text}");
+    // The 出生連絡票 goes by post in most municipalities, and its reminder says so.
+    let card = reminder_of(counter_only, "birth_notification_card").await;
+    assert!(card.contains("郵送"), "{card}");
 
     let staff = app.create_staff("131016");
     let online = json!({ "procedures": { "birth_registration": { "channels": ["online", "counter"] } } });
@@ -166,8 +170,21 @@ async fn a_reminder_names_the_ways_the_municipality_takes_the_filing() {
     let takes_online = app.create_family(&key, born).await;
     let (_, tasks) = app.get(&format!("/v1/families/{takes_online}/tasks"), &key).await;
     assert_eq!(one(&tasks, "birth_registration")["channels"], json!(["online", "counter"]));
-    let text = reminder(takes_online).await;
+    let text = reminder(takes_online.clone()).await;
     assert!(text.contains("マイナポータル"), "{text}");
+    let counter_card = json!({ "procedures": { "birth_notification_card": { "channels": ["counter"] } } });
+    let (status, body) =
+        app.call(reqwest::Method::PUT, "/v1/municipalities/131016/settings", Some(&staff), Some(counter_card)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let no_post = app
+        .create_family(
+            &key,
+            json!({ "municipality_code": "131016", "preferred_language": "ja",
+        "children": [{ "status": "born", "birth_date": tokyo_day(-1) }] }),
+        )
+        .await;
+    let card = reminder_of(no_post, "birth_notification_card").await;
+    assert!(!card.contains("郵送"), "a municipality that takes it at the counter only: {card}");
     // A channel named twice, or none, is refused naming the setting.
     let twice = json!({ "procedures": { "birth_registration": { "channels": ["counter", "counter"] } } });
     let (status, error) =
