@@ -64,6 +64,24 @@ async fn withdrawing_the_consent_erases_the_birth_weight_and_what_was_planned_fr
         (status, refused["error"].as_str()),
         (StatusCode::CONFLICT, Some("health_information_consent_required"))
     );
+    // Nor may it be typed into a form: a draft holds it as much as the child does.
+    let (_, drafts) = app.get(&format!("/v1/families/{family}/drafts"), &key).await;
+    let card = drafts
+        .as_array()
+        .expect("drafts")
+        .iter()
+        .find(|d| d["form_id"] == "birth_notification_card")
+        .unwrap_or_else(|| panic!("出生連絡票 draft: {drafts}"));
+    let draft_path = format!("/v1/families/{family}/drafts/{}", card["id"].as_str().expect("id"));
+    let (status, refused) =
+        app.patch(&draft_path, &key, json!({ "values": { "child.birth_weight_grams": 2400 } })).await;
+    assert_eq!(
+        (status, refused["error"].as_str()),
+        (StatusCode::CONFLICT, Some("health_information_consent_required"))
+    );
+    assert!(refused["message"].as_str().is_some_and(|m| m.contains("values.child.birth_weight_grams")), "{refused}");
+    let (_, unchanged) = app.get(&draft_path, &key).await;
+    assert!(!unchanged.to_string().contains("2400"), "nothing stored: {unchanged}");
 }
 
 #[actix_web::test]

@@ -17,6 +17,9 @@ use crate::domain::forms::{Form, Source};
 use crate::error::{Error, FieldErrors};
 use crate::service::UseCase;
 
+/// Form fields that hold health information (要配慮個人情報), stored only under the consent.
+const HEALTH_FIELDS: [&str; 2] = ["child.birth_weight_grams", "child.gestation_weeks"];
+
 /// Checks each corrected value against its field; all problems at once, nothing stored.
 pub fn check_values(
     form: &Form,
@@ -95,6 +98,11 @@ pub fn apply_to(
     values: &BTreeMap<String, Option<Value>>,
 ) -> Result<(), Error> {
     let (keys, ctx, today, now) = (&*uc.keys, &*uc.planning, uc.today, uc.now);
+    // A parent typing the birth weight into a form stores health information like any other way.
+    let typed_health = values.iter().find(|(id, v)| v.is_some() && HEALTH_FIELDS.contains(&id.as_str()));
+    if let Some((id, _)) = typed_health {
+        crate::service::consents::require_for_health_information(conn, &family.id, &format!("values.{id}"))?;
+    }
     let profile = FamilyProfile::load(conn, keys, ctx, family)?;
     for draft in drafts {
         let form = form_of(ctx, &draft.form_id)?;
