@@ -114,3 +114,37 @@ async fn the_daily_purge_erases_the_birth_weight_after_the_first_birthday() {
         read["children"].as_array().expect("children").iter().map(|c| &c["birth_weight_grams"]).collect();
     assert!(weights.contains(&&json!(3100)) && weights.contains(&&json!(null)), "{read}");
 }
+
+#[actix_web::test]
+async fn the_pregnancy_notifications_health_items_wait_for_the_consent() {
+    // 母子保健法施行規則 第3条: the 妊娠届 asks the weeks of pregnancy and whether the 性病・結核
+    // checks were done, which is health information.
+    let app = TestApp::spawn().await;
+    let (_, key) = app.create_app("vendor");
+    let family = app
+        .create_family(
+            &key,
+            json!({ "municipality_code": "131016", "consents": [],
+                    "children": [{ "status": "expected", "due_date": tokyo_day(230) }] }),
+        )
+        .await;
+    let (_, drafts) = app.get(&format!("/v1/families/{family}/drafts"), &key).await;
+    let notification = drafts
+        .as_array()
+        .expect("drafts")
+        .iter()
+        .find(|d| d["form_id"] == "pregnancy_notification")
+        .unwrap_or_else(|| panic!("妊娠届 draft: {drafts}"));
+    let path = format!("/v1/families/{family}/drafts/{}", notification["id"].as_str().expect("id"));
+    let (status, refused) = app.patch(&path, &key, json!({ "values": { "gestation_weeks": 7 } })).await;
+    assert_eq!(
+        (status, refused["error"].as_str()),
+        (StatusCode::CONFLICT, Some("health_information_consent_required")),
+        "{refused}"
+    );
+    let (status, _) =
+        app.post(&format!("/v1/families/{family}/consents"), &key, json!({ "purpose": "health_information" })).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, saved) = app.patch(&path, &key, json!({ "values": { "gestation_weeks": 7 } })).await;
+    assert_eq!(status, StatusCode::OK, "{saved}");
+}

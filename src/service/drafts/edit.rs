@@ -17,8 +17,11 @@ use crate::domain::forms::{Form, Source};
 use crate::error::{Error, FieldErrors};
 use crate::service::UseCase;
 
-/// Form fields that hold health information (要配慮個人情報), stored only under the consent.
-const HEALTH_FIELDS: [&str; 2] = ["child.birth_weight_grams", "child.gestation_weeks"];
+/// Form fields that hold health information (要配慮個人情報), stored only under the consent: the
+/// birth weight and weeks of gestation, and the 妊娠届's 妊娠週数 and 健診 items (母子保健法施行規則
+/// 第3条: 性病・結核に関する健康診断の有無).
+const HEALTH_FIELDS: [&str; 5] =
+    ["child.birth_weight_grams", "child.gestation_weeks", "gestation_weeks", "std_screening", "tb_screening"];
 
 /// Checks each corrected value against its field; all problems at once, nothing stored.
 pub fn check_values(
