@@ -159,28 +159,35 @@ pub fn erase_health_information(
     born_before: Option<chrono::NaiveDate>,
 ) -> Result<usize, Error> {
     use crate::db::schema::{children, life_events};
-    let mut query = children::table.filter(children::birth_weight_grams.is_not_null()).into_boxed();
-    if let Some(family) = family_id {
-        query = query.filter(children::family_id.eq(family.to_owned()));
-    }
-    if let Some(day) = born_before {
-        query = query.filter(children::birth_date.lt(day));
-    }
-    let ids: Vec<String> = query.select(children::id).load(conn)?;
-    if ids.is_empty() {
-        return Ok(0);
-    }
-    diesel::update(children::table.filter(children::id.eq_any(&ids)))
-        .set(children::birth_weight_grams.eq(None::<i32>))
+    // A page at a time: the first purge after an upgrade may find many children, more than one
+    // statement can bind.
+    const PAGE: i64 = 1_000;
+    let mut erased = 0;
+    loop {
+        let mut query = children::table.filter(children::birth_weight_grams.is_not_null()).into_boxed();
+        if let Some(family) = family_id {
+            query = query.filter(children::family_id.eq(family.to_owned()));
+        }
+        if let Some(day) = born_before {
+            query = query.filter(children::birth_date.lt(day));
+        }
+        let ids: Vec<String> = query.select(children::id).limit(PAGE).load(conn)?;
+        if ids.is_empty() {
+            return Ok(erased);
+        }
+        erased += ids.len();
+        diesel::update(children::table.filter(children::id.eq_any(&ids)))
+            .set(children::birth_weight_grams.eq(None::<i32>))
+            .execute(conn)?;
+        let event_children: Vec<Option<String>> = ids.into_iter().map(Some).collect();
+        diesel::update(
+            life_events::table
+                .filter(life_events::child_id.eq_any(&event_children))
+                .filter(life_events::details.like("%birth_weight_grams%")),
+        )
+        .set(life_events::details.eq("{}"))
         .execute(conn)?;
-    diesel::update(
-        life_events::table
-            .filter(life_events::child_id.eq_any(ids.iter().map(|id| Some(id.clone())).collect::<Vec<_>>()))
-            .filter(life_events::details.like("%birth_weight_grams%")),
-    )
-    .set(life_events::details.eq("{}"))
-    .execute(conn)?;
-    Ok(ids.len())
+    }
 }
 
 /// The forms built into the binary, whose labels are the consents' wording.
