@@ -417,10 +417,11 @@ fn applies(
                 (!facts.circumstances.contains(is)).then(|| format!("not the circumstance: {is}"))
             }
             Condition::ChildForeignNational => {
-                let known: Option<Vec<&str>> = facts.guardian_nationalities.iter().map(|n| n.as_deref()).collect();
-                known
-                    .filter(|n| !n.is_empty() && !n.contains(&"JP"))
-                    .map(|n| format!("no guardian of Japanese nationality ({})", n.join(", ")))
+                let nationalities = || facts.guardian_nationalities.iter().map(|n| n.as_deref());
+                super::text::no_japanese_parent(nationalities()).then(|| {
+                    let codes: Vec<&str> = nationalities().flatten().collect();
+                    format!("no guardian of Japanese nationality ({})", codes.join(", "))
+                })
             }
         };
         reasons.push(reason?);

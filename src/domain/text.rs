@@ -55,6 +55,19 @@ pub fn country(input: &str) -> Result<String, String> {
     }
 }
 
+/// Whether the parents' nationalities show that none is Japanese (国籍法 第2条: a child of a
+/// Japanese parent is Japanese): every one known, at least one, and none `JP`.
+pub fn no_japanese_parent<'a>(nationalities: impl IntoIterator<Item = Option<&'a str>>) -> bool {
+    let mut any = false;
+    for nationality in nationalities {
+        match nationality {
+            Some(code) if code != "JP" => any = true,
+            _ => return false,
+        }
+    }
+    any
+}
+
 /// A Japanese phone number: 10 or 11 digits starting with 0, or +81 followed by the number
 /// without its leading 0; hyphens, spaces and parentheses are allowed and kept out (24
 /// characters at most in all).

@@ -41,8 +41,7 @@ pub fn values(input: &ProfileInput<'_>) -> BTreeMap<&'static str, Value> {
     }
     // 国籍法 第2条: a Japanese parent makes the child Japanese and it enters that parent's 戸籍.
     // Only when every guardian's nationality is known and none is Japanese is the answer no.
-    let all_foreign = !input.guardians.is_empty()
-        && input.guardians.iter().all(|g| g.nationality.as_deref().is_some_and(|n| n != "JP"));
+    let all_foreign = crate::domain::text::no_japanese_parent(input.guardians.iter().map(|g| g.nationality.as_deref()));
     out.insert("family.japanese_parent", Value::Bool(!all_foreign));
     if let Some(g) = applicant {
         let relationship = match g.relationship {
