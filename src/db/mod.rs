@@ -221,18 +221,38 @@ pub fn write_transaction<R>(
     }
 }
 
-/// Inserts many rows in few statements. MultiConnection has no batch insert, so each backend
-/// runs its own (chunked below SQLite's limit of bound parameters).
+/// Inserts many rows of one table in few statements. MultiConnection has no batch insert, so
+/// each backend runs its own, in chunks of `$chunk` rows whose bound parameters stay below
+/// SQLite's limit (32,766).
+macro_rules! insert_chunked {
+    ($conn:expr, $table:expr, $rows:expr, $chunk:expr) => {{
+        let mut inserted = 0;
+        for chunk in $rows.chunks($chunk) {
+            inserted += match &mut *$conn {
+                DbConnection::Sqlite(c) => diesel::insert_into($table).values(chunk).execute(c)?,
+                DbConnection::Postgresql(c) => diesel::insert_into($table).values(chunk).execute(c)?,
+            };
+        }
+        Ok(inserted)
+    }};
+}
+
+/// Inserts deliveries (15 columns) in few statements.
 pub fn insert_deliveries(conn: &mut DbConnection, rows: &[rows::DeliveryRow]) -> diesel::QueryResult<usize> {
-    const CHUNK: usize = 1_000;
-    let mut inserted = 0;
-    for chunk in rows.chunks(CHUNK) {
-        inserted += match conn {
-            DbConnection::Sqlite(c) => diesel::insert_into(schema::deliveries::table).values(chunk).execute(c)?,
-            DbConnection::Postgresql(c) => diesel::insert_into(schema::deliveries::table).values(chunk).execute(c)?,
-        };
-    }
-    Ok(inserted)
+    insert_chunked!(conn, schema::deliveries::table, rows, 1_000)
+}
+
+/// Inserts inbox entries (15 columns) in few statements.
+pub fn insert_inbox_entries(conn: &mut DbConnection, rows: &[rows::InboxEntryRow]) -> diesel::QueryResult<usize> {
+    insert_chunked!(conn, schema::inbox_entries::table, rows, 1_000)
+}
+
+/// Inserts a sent notice's recipients (4 columns) in few statements.
+pub fn insert_notice_recipients(
+    conn: &mut DbConnection,
+    rows: &[rows::NoticeRecipientRow],
+) -> diesel::QueryResult<usize> {
+    insert_chunked!(conn, schema::notice_recipients::table, rows, 5_000)
 }
 
 #[cfg(test)]

@@ -207,6 +207,16 @@ pub struct PushCredentialsRow {
     pub updated_at: NaiveDateTime,
 }
 
+/// One family's copy of a sent notice: its inbox entry, or the mark that it needs a letter.
+#[derive(Clone, Debug, Insertable)]
+#[diesel(table_name = notice_recipients)]
+pub struct NoticeRecipientRow {
+    pub notice_id: String,
+    pub family_id: String,
+    pub entry_id: Option<String>,
+    pub needs_paper: bool,
+}
+
 #[derive(Clone, Debug, Queryable, Selectable, Insertable)]
 #[diesel(table_name = inbox_entries)]
 pub struct InboxEntryRow {

@@ -2,6 +2,8 @@
 //! (its dedupe key) at the instant that is its legal moment of arrival; one delivery per active
 //! device is written in the same transaction (the outbox).
 
+use std::collections::{HashMap, HashSet};
+
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -114,14 +116,78 @@ pub fn record(
     entry: NewEntry<'_>,
     now: NaiveDateTime,
 ) -> Result<Option<String>, Error> {
-    let exists: i64 =
-        inbox_entries::table.filter(inbox_entries::dedupe_key.eq(entry.dedupe_key)).count().get_result(conn)?;
-    if exists > 0 {
-        return Ok(None);
+    Ok(record_many(conn, vec![(family, entry)], now)?.pop().flatten())
+}
+
+/// Records many families' entries and their deliveries as `record` does each (once per dedupe
+/// key), in a few statements whatever their number: a notice's page of a thousand families
+/// costs five statements, not five thousand. Returns each entry's id, in order (`None` where
+/// the key was recorded before).
+pub fn record_many(
+    conn: &mut DbConnection,
+    entries: Vec<(&FamilyRow, NewEntry<'_>)>,
+    now: NaiveDateTime,
+) -> Result<Vec<Option<String>>, Error> {
+    let keys: Vec<&str> = entries.iter().map(|(_, e)| e.dedupe_key).collect();
+    let mut taken: HashSet<String> = inbox_entries::table
+        .filter(inbox_entries::dedupe_key.eq_any(&keys))
+        .select(inbox_entries::dedupe_key)
+        .load(conn)?
+        .into_iter()
+        .collect();
+    let mut ids = Vec::with_capacity(entries.len());
+    let (mut rows, mut first_attempts) = (Vec::new(), Vec::new());
+    for (family, entry) in entries {
+        // `insert` is false for a key recorded before, or twice in this call.
+        if !taken.insert(entry.dedupe_key.to_owned()) {
+            ids.push(None);
+            continue;
+        }
+        let quiet = QuietHours::from_minutes(family.quiet_hours_start, family.quiet_hours_end).unwrap_or_default();
+        let first_attempt = allowed_from(now, quiet);
+        let row = entry_row(family, entry, first_attempt, now);
+        ids.push(Some(row.id.clone()));
+        rows.push(row);
+        first_attempts.push(first_attempt);
     }
-    let quiet = QuietHours::from_minutes(family.quiet_hours_start, family.quiet_hours_end).unwrap_or_default();
-    let first_attempt = allowed_from(now, quiet);
-    let row = InboxEntryRow {
+    if rows.is_empty() {
+        return Ok(ids);
+    }
+    crate::db::insert_inbox_entries(conn, &rows)?;
+    let families: Vec<&str> = rows.iter().map(|r| r.family_id.as_str()).collect();
+    let mut targets: HashMap<String, Vec<DeviceRow>> = HashMap::new();
+    for device in devices::table
+        .filter(devices::family_id.eq_any(&families))
+        .filter(devices::disabled_at.is_null())
+        .select(DeviceRow::as_select())
+        .load(conn)?
+    {
+        targets.entry(device.family_id.clone()).or_default().push(device);
+    }
+    let deliveries: Vec<DeliveryRow> = rows
+        .iter()
+        .zip(first_attempts)
+        .flat_map(|(entry, first_attempt)| {
+            // A family may have more than one entry in the call: each gets every device.
+            let devices = targets.get(&entry.family_id).map(Vec::as_slice).unwrap_or_default();
+            devices.iter().map(move |device| delivery_row(&entry.id, device, first_attempt, now))
+        })
+        .collect();
+    if !deliveries.is_empty() {
+        crate::db::insert_deliveries(conn, &deliveries)?;
+    }
+    Ok(ids)
+}
+
+/// The entry's row: it arrives now, and its lifetime counts from its first push, which waits for
+/// the family's allowed hours (`first_attempt`).
+fn entry_row(
+    family: &FamilyRow,
+    entry: NewEntry<'_>,
+    first_attempt: NaiveDateTime,
+    now: NaiveDateTime,
+) -> InboxEntryRow {
+    InboxEntryRow {
         id: new_id(),
         family_id: family.id.clone(),
         dedupe_key: entry.dedupe_key.to_owned(),
@@ -137,37 +203,28 @@ pub fn record(
         recorded_at: now,
         expires_at: first_attempt + chrono::Duration::seconds(i64::from(entry.rendered.ttl_seconds)),
         read_at: None,
-    };
-    diesel::insert_into(inbox_entries::table).values(&row).execute(conn)?;
-    let targets: Vec<DeviceRow> = devices::table
-        .filter(devices::family_id.eq(&family.id))
-        .filter(devices::disabled_at.is_null())
-        .select(DeviceRow::as_select())
-        .load(conn)?;
-    let rows: Vec<DeliveryRow> = targets
-        .into_iter()
-        .map(|device| DeliveryRow {
-            id: new_id(),
-            entry_id: row.id.clone(),
-            device_id: device.id,
-            provider: device.kind,
-            status: DeliveryStatus::Pending.as_str().to_owned(),
-            attempts: 0,
-            next_attempt_at: first_attempt,
-            lease_owner: None,
-            lease_until: None,
-            last_error: None,
-            provider_message_id: None,
-            due_at: now,
-            sent_at: None,
-            created_at: now,
-            updated_at: now,
-        })
-        .collect();
-    if !rows.is_empty() {
-        crate::db::insert_deliveries(conn, &rows)?;
     }
-    Ok(Some(row.id))
+}
+
+/// A pending delivery of entry `entry_id` to `device`, first tried at `first_attempt`.
+fn delivery_row(entry_id: &str, device: &DeviceRow, first_attempt: NaiveDateTime, now: NaiveDateTime) -> DeliveryRow {
+    DeliveryRow {
+        id: new_id(),
+        entry_id: entry_id.to_owned(),
+        device_id: device.id.clone(),
+        provider: device.kind.clone(),
+        status: DeliveryStatus::Pending.as_str().to_owned(),
+        attempts: 0,
+        next_attempt_at: first_attempt,
+        lease_owner: None,
+        lease_until: None,
+        last_error: None,
+        provider_message_id: None,
+        due_at: now,
+        sent_at: None,
+        created_at: now,
+        updated_at: now,
+    }
 }
 
 /// The first instant at or after `now` (UTC) outside the quiet hours, in UTC.

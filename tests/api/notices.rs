@@ -141,6 +141,55 @@ async fn a_notice_is_approved_by_another_member_of_staff_and_reaches_inboxes_and
     );
 }
 
+/// A notice's audience is recorded a page of families at a time, in a few statements per page:
+/// each family of the page still reads it in its own language, and every device gets its push.
+#[actix_web::test]
+async fn each_family_of_a_page_reads_the_notice_in_its_language_on_each_of_its_devices() {
+    let web = WebPushMock::start().await;
+    let app = TestApp::spawn().await;
+    let key = app.push_ready_app("vendor").await;
+    let (author, approver) = (app.create_staff("131016"), app.create_staff("131016"));
+    // The notice has Japanese and English texts; Portuguese readers get the Japanese.
+    let mut expected = Vec::new();
+    let mut families = Vec::new();
+    for (language, devices, title) in [
+        ("ja", 2, "1歳6か月児健診のご案内"),
+        ("en", 1, "Your 18-month checkup"),
+        ("pt-BR", 1, "1歳6か月児健診のご案内"),
+        ("en", 0, "Your 18-month checkup"),
+    ] {
+        let body = json!({ "municipality_code": "131016", "preferred_language": language, "quiet_hours": awake_quiet_hours() });
+        let family = app.create_family(&key, body).await;
+        for _ in 0..devices {
+            let (subscription, device) = web.subscribe();
+            let (status, body) = app.post(&format!("/v1/families/{family}/devices"), &key, device).await;
+            assert_eq!(status, StatusCode::CREATED, "{body}");
+            expected.push((subscription, title));
+        }
+        families.push((family, title));
+    }
+    let base = approved(&app, &author, &approver, notice("checkup", json!({}))).await;
+    let (status, sent) = app.post(&format!("{base}/send"), &approver, json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{sent}");
+    for (family, title) in &families {
+        let (_, inbox) = app.get(&format!("/v1/families/{family}/inbox"), &key).await;
+        assert_eq!(inbox["items"].as_array().map(Vec::len), Some(1), "{inbox}");
+        let text = inbox["items"][0]["inbox_text"].as_str().unwrap_or_default();
+        assert!(text.contains(title), "{family} reads '{title}': {text}");
+    }
+    let received = web.wait_for(std::time::Duration::from_secs(15), |r| r.len() >= expected.len()).await;
+    let mut got: Vec<(String, String)> = received
+        .iter()
+        .map(|r| (r.subscription.clone(), r.plaintext.as_ref().map(|p| p["body"].to_string()).unwrap_or_default()))
+        .collect();
+    got.sort();
+    let mut want: Vec<(String, String)> = expected.iter().map(|(s, t)| (s.clone(), json!(t).to_string())).collect();
+    want.sort();
+    assert_eq!(got, want, "one push per device, in its family's language");
+    let (_, figures) = app.get(&format!("{base}/figures"), &author).await;
+    assert_eq!((figures["audience"].as_i64(), figures["recorded"].as_i64()), (Some(4), Some(4)), "{figures}");
+}
+
 #[actix_web::test]
 async fn an_official_notification_skips_families_without_consent_and_counts_them() {
     let app = TestApp::spawn().await;

@@ -63,8 +63,8 @@ fn loads() -> Vec<Load> {
     ]
 }
 
-pub fn run(clock: nonstop::clock::Clock, families_n: usize, rates: &[u32], seconds: u64) -> anyhow::Result<()> {
-    let bench = Arc::new(BenchEnv::start(clock)?);
+pub fn run(place: super::env::Place, families_n: usize, rates: &[u32], seconds: u64) -> anyhow::Result<()> {
+    let bench = Arc::new(place.env()?);
     let code = MunicipalityCode::parse("131016").map_err(anyhow::Error::msg)?;
     residents(&bench, &code, families_n, true)?;
     let ids: Vec<String> = {
@@ -87,7 +87,10 @@ pub fn run(clock: nonstop::clock::Clock, families_n: usize, rates: &[u32], secon
     let app = Application::build_with_clock(settings, bench.clock.clone())?;
     let base = format!("http://127.0.0.1:{}", app.port());
     std::thread::spawn(move || actix_web::rt::System::new().block_on(app.run_until_stopped()));
-    println!("api: nonstop on SQLite with {families_n} families (a child each), 2 HTTP workers, {seconds} s per rate");
+    println!(
+        "api: nonstop on {} with {families_n} families (a child each), 2 HTTP workers, {seconds} s per rate",
+        bench.backend()
+    );
 
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
     let client = reqwest::Client::builder().pool_max_idle_per_host(1_024).build()?;

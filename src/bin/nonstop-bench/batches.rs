@@ -12,34 +12,46 @@ use nonstop::service::{devices, families};
 use super::env::BenchEnv;
 
 /// N resident families of `code`, each with a device, and with `child` (a child born two
-/// months ago) when given; 1,000 per transaction.
+/// months ago) when given; 1,000 per transaction, on two connections at once on PostgreSQL
+/// (SQLite takes one writer at a time).
 pub fn residents(bench: &BenchEnv, code: &MunicipalityCode, n: usize, child: bool) -> anyhow::Result<()> {
-    let mut conn = bench.db.get()?;
-    let allowed = bench.settings.push.web_push_allowed_hosts.clone();
+    let writers = if bench.backend() == "postgres" { 2 } else { 1 };
     let born = bench.clock.today() - chrono::Months::new(2);
     let mut body = serde_json::json!({ "municipality_code": code.as_str() });
     if child {
         body["children"] = serde_json::json!([{ "status": "born", "birth_date": born, "birth_weight_grams": 3000 }]);
         body["consents"] = serde_json::json!(["health_information"]);
     }
-    for chunk in (0..n).collect::<Vec<_>>().chunks(1_000) {
-        write_transaction(&mut conn, |c| {
-            for i in chunk {
-                let input = serde_json::from_value(body.clone()).map_err(|e| Error::internal(e.to_string()))?;
-                let family =
-                    families::create(c, &bench.keys, &bench.app_id, input, bench.clock.today(), bench.clock.now())?;
-                devices::register(
-                    c,
-                    &bench.keys,
-                    &family.id,
-                    bench.device(&i.to_string()),
-                    &allowed,
-                    bench.clock.now(),
-                )?;
-            }
-            Ok(())
-        })?;
-    }
+    let chunks: Vec<std::ops::Range<usize>> =
+        (0..n).step_by(1_000).map(|first| first..(first + 1_000).min(n)).collect();
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..writers)
+            .map(|writer| {
+                let (chunks, body) = (&chunks, &body);
+                scope.spawn(move || -> anyhow::Result<()> {
+                    let mut conn = bench.db.get()?;
+                    for chunk in chunks.iter().skip(writer).step_by(writers) {
+                        write_transaction(&mut conn, |c| {
+                            for i in chunk.clone() {
+                                resident(c, bench, body, i)?;
+                            }
+                            Ok(())
+                        })?;
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        handles.into_iter().try_for_each(|h| h.join().map_err(|_| anyhow::anyhow!("a writer panicked"))?)
+    })
+}
+
+/// The `i`-th resident family and its device (named `i` at the push service).
+fn resident(c: &mut DbConnection, bench: &BenchEnv, body: &serde_json::Value, i: usize) -> Result<(), Error> {
+    let input = serde_json::from_value(body.clone()).map_err(|e| Error::internal(e.to_string()))?;
+    let family = families::create(c, &bench.keys, &bench.app_id, input, bench.clock.today(), bench.clock.now())?;
+    let allowed = &bench.settings.push.web_push_allowed_hosts;
+    devices::register(c, &bench.keys, &family.id, bench.device(&i.to_string()), allowed, bench.clock.now())?;
     Ok(())
 }
 

@@ -1,10 +1,13 @@
-//! What the delivery benchmarks share: a loopback Web Push service, a SQLite database in a
-//! temporary folder, a vendor app with VAPID credentials, and the delivery workers.
+//! What the delivery benchmarks share: a loopback Web Push service, a database of their own (a
+//! SQLite file in a temporary folder, or a new database on the PostgreSQL server `--database`
+//! names), a vendor app with VAPID credentials, and the delivery workers.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+
+use diesel::{Connection, RunQueryDsl};
 
 use actix_web::{web, App, HttpResponse, HttpServer};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -27,6 +30,21 @@ impl BenchEnv {
     }
 }
 
+/// Where a benchmark runs: its clock (`--at`) and the PostgreSQL server it makes its database on
+/// (`--database`; SQLite in a temporary folder without it).
+#[derive(Clone)]
+pub struct Place {
+    pub clock: Clock,
+    pub database: Option<String>,
+}
+
+impl Place {
+    /// The benchmark's world, with a loopback push service on one thread.
+    pub fn env(self) -> anyhow::Result<BenchEnv> {
+        BenchEnv::start(self.clock, self.database.as_deref(), 1)
+    }
+}
+
 pub struct BenchEnv {
     pub settings: Settings,
     pub db: Db,
@@ -35,17 +53,54 @@ pub struct BenchEnv {
     pub app_id: String,
     /// The benchmark's clock, pinned by `--at`.
     pub clock: Clock,
-    /// Pushes the loopback service accepted.
-    pub received: Arc<AtomicUsize>,
+    /// What the loopback push service accepted.
+    pub pushes: Arc<PushCounter>,
     port: u16,
     dir: PathBuf,
+    /// The PostgreSQL database made for this run (server URL, name), dropped with it.
+    postgres: Option<(String, String)>,
     p256dh: String,
     auth: String,
 }
 
-/// A loopback push service that accepts everything (it skips decryption: the benchmarks measure
-/// the sender), counting what it receives. Returns its port.
-fn start_mock(counter: Arc<AtomicUsize>) -> anyhow::Result<u16> {
+/// What the loopback push service received: every push, and each subscription once, so that a
+/// push sent twice to the same subscription shows as a double.
+#[derive(Default)]
+pub struct PushCounter {
+    received: AtomicUsize,
+    seen: Mutex<HashSet<String>>,
+}
+
+impl PushCounter {
+    fn count(&self, subscription: String) {
+        self.received.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut seen) = self.seen.lock() {
+            seen.insert(subscription);
+        }
+    }
+
+    /// Pushes received.
+    pub fn received(&self) -> usize {
+        self.received.load(Ordering::Relaxed)
+    }
+
+    /// Subscriptions that received at least one push.
+    pub fn distinct(&self) -> usize {
+        self.seen.lock().map_or(0, |seen| seen.len())
+    }
+
+    /// Forgets what was received, for the next run on the same subscriptions.
+    pub fn reset(&self) {
+        self.received.store(0, Ordering::Relaxed);
+        if let Ok(mut seen) = self.seen.lock() {
+            seen.clear();
+        }
+    }
+}
+
+/// A loopback push service on `workers` threads that accepts everything (it skips decryption:
+/// the benchmarks measure the sender), counting what it receives. Returns its port.
+fn start_mock(counter: Arc<PushCounter>, workers: usize) -> anyhow::Result<u16> {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let system = actix_web::rt::System::new();
@@ -54,13 +109,15 @@ fn start_mock(counter: Arc<AtomicUsize>) -> anyhow::Result<u16> {
             let server = HttpServer::new(move || {
                 App::new().app_data(counter.clone()).route(
                     "/push/{id}",
-                    web::post().to(|counter: web::Data<Arc<AtomicUsize>>, _body: web::Bytes| async move {
-                        counter.fetch_add(1, Ordering::Relaxed);
-                        HttpResponse::Created().finish()
-                    }),
+                    web::post().to(
+                        |counter: web::Data<Arc<PushCounter>>, id: web::Path<String>, _body: web::Bytes| async move {
+                            counter.count(id.into_inner());
+                            HttpResponse::Created().finish()
+                        },
+                    ),
                 )
             })
-            .workers(1)
+            .workers(workers)
             .bind(("127.0.0.1", 0));
             match server {
                 Ok(server) => {
@@ -80,13 +137,37 @@ pub fn tempfile_dir() -> anyhow::Result<PathBuf> {
     Ok(dir)
 }
 
+/// A new, empty database on the PostgreSQL server `server` (a URL ending in `/database`):
+/// returns its URL and name.
+fn fresh_postgres(server: &str) -> anyhow::Result<(String, String)> {
+    let name = format!("nonstop_bench_{}", uuid::Uuid::new_v4().simple());
+    let mut admin = diesel::PgConnection::establish(server)
+        .map_err(|e| anyhow::anyhow!("--database: cannot connect to the PostgreSQL server: {e}"))?;
+    diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut admin)?;
+    let (base, _) = server.rsplit_once('/').ok_or_else(|| anyhow::anyhow!("--database must end in /database"))?;
+    Ok((format!("{base}/{name}"), name))
+}
+
 impl BenchEnv {
-    pub fn start(clock: Clock) -> anyhow::Result<Self> {
-        let received = Arc::new(AtomicUsize::new(0));
-        let port = start_mock(received.clone())?;
+    /// The benchmark's world, on SQLite in a temporary folder, or on a new database of the
+    /// PostgreSQL server `database` (`postgres://…/postgres`) when given.
+    pub fn start(clock: Clock, database: Option<&str>, mock_workers: usize) -> anyhow::Result<Self> {
+        let pushes = Arc::new(PushCounter::default());
+        let port = start_mock(pushes.clone(), mock_workers)?;
         let dir = tempfile_dir()?;
         let mut settings = Settings::default();
-        settings.database.url = Secret::new(format!("sqlite://{}/bench.sqlite3", dir.display()));
+        let postgres = match database {
+            Some(server) if server.starts_with("postgres") => {
+                let (url, name) = fresh_postgres(server)?;
+                settings.database.url = Secret::new(url);
+                Some((server.to_owned(), name))
+            }
+            Some(other) => anyhow::bail!("--database takes a postgres:// server URL, not '{other}'"),
+            None => {
+                settings.database.url = Secret::new(format!("sqlite://{}/bench.sqlite3", dir.display()));
+                None
+            }
+        };
         settings.encryption.active_key_id = "bench".into();
         settings.encryption.keys = BTreeMap::from([("bench".to_owned(), Secret::new(KeyRing::generate_key_base64()))]);
         settings.push.web_push_allowed_hosts.push("127.0.0.1".into());
@@ -114,9 +195,10 @@ impl BenchEnv {
             templates,
             app_id,
             clock,
-            received,
+            pushes,
             port,
             dir,
+            postgres,
             p256dh,
             auth: URL_SAFE_NO_PAD.encode([7u8; 16]),
         })
@@ -180,8 +262,21 @@ impl BenchEnv {
     }
 }
 
+impl BenchEnv {
+    /// The database's kind, as the figures name it.
+    pub fn backend(&self) -> &'static str {
+        self.db.location().backend_name()
+    }
+}
+
 impl Drop for BenchEnv {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.dir);
+        if let Some((server, name)) = &self.postgres {
+            // FORCE: the pool's connections are still open.
+            if let Ok(mut admin) = diesel::PgConnection::establish(server) {
+                let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut admin);
+            }
+        }
     }
 }

@@ -1,7 +1,6 @@
 //! The fan-out benchmark: the real delivery pipeline against a loopback Web Push service.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use diesel::prelude::*;
@@ -11,7 +10,7 @@ use nonstop::service::inbox::{self, EntryKind, NewEntry};
 use nonstop::service::{devices, families};
 use nonstop::templates::TemplateValue;
 
-use super::env::{tempfile_dir, BenchEnv};
+use super::env::tempfile_dir;
 
 pub fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
@@ -21,13 +20,13 @@ pub fn percentile(sorted: &[f64], p: f64) -> f64 {
 }
 
 pub fn run(
-    clock: nonstop::clock::Clock,
+    place: super::env::Place,
     families_n: usize,
     per_family: usize,
     workers: usize,
     compare_npm: bool,
 ) -> anyhow::Result<()> {
-    let bench = BenchEnv::start(clock)?;
+    let bench = place.env()?;
     let (db, keys, templates, app_id) = (&bench.db, &bench.keys, &bench.templates, &bench.app_id);
     let rendered = templates
         .render(
@@ -117,7 +116,7 @@ pub fn run(
     let rate = sent as f64 / elapsed;
     println!(
         "fanout: {sent} of {total} sent ({} received by the mock) in {elapsed:.2} s with {workers} workers",
-        bench.received.load(Ordering::Relaxed)
+        bench.pushes.received()
     );
     println!("fanout: {rate:.0} deliveries/s (encryption, VAPID, claims and outcomes included)");
     println!("fanout: due → sent p50 {:.2} s, p99 {:.2} s", percentile(&latencies, 0.50), percentile(&latencies, 0.99));

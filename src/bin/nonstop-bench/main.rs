@@ -44,6 +44,10 @@ struct Cli {
     /// runs on from there. Default: 12:00 in Japan today, when pushes may be sent.
     #[arg(long, global = true)]
     at: Option<String>,
+    /// Run on a new database of this PostgreSQL server (`postgres://user@host:port/postgres`),
+    /// dropped afterwards, instead of SQLite in a temporary folder.
+    #[arg(long, global = true)]
+    database: Option<String>,
 }
 
 /// The benchmark's clock: `--at`, or noon in Japan today.
@@ -86,6 +90,10 @@ enum Command {
         /// Also run the npm `web-push` library against the same push service.
         #[arg(long)]
         compare_npm: bool,
+        /// Send through N `nonstop serve` processes on one PostgreSQL database (`--database`),
+        /// each N in turn (e.g. `1,2,3`), instead of in this process.
+        #[arg(long, value_delimiter = ',')]
+        replicas: Vec<usize>,
     },
     /// The API under open-loop load at fixed request rates: reads (family, tasks, inbox) and
     /// writes (a life event, a device), p50/p99 each.
@@ -160,6 +168,7 @@ mod fanout;
 mod jpki_ca;
 mod notice;
 mod replan;
+mod replicas;
 mod sign;
 
 const MUNICIPALITIES: [&str; 8] = ["131016", "131130", "141003", "472018", "341011", "011002", "271004", "281000"];
@@ -173,28 +182,34 @@ fn main() {
             std::process::exit(2);
         }
     };
+    let place = env::Place { clock: clock.clone(), database: cli.database };
     match cli.command {
         Command::Plan { families, threads } => bench_plan(clock.today(), families, threads),
         Command::Sign { families } => {
-            if let Err(e) = sign::run(clock, families) {
+            if let Err(e) = sign::run(place, families) {
                 eprintln!("sign: {e:#}");
                 std::process::exit(2);
             }
         }
-        Command::Notice { families, compare_npm } => {
-            if let Err(e) = notice::run(clock, families, compare_npm) {
+        Command::Notice { families, compare_npm, replicas } => {
+            let result = if replicas.is_empty() {
+                notice::run(place, families, compare_npm)
+            } else {
+                replicas::run(place, families, &replicas)
+            };
+            if let Err(e) = result {
                 eprintln!("notice: {e:#}");
                 std::process::exit(2);
             }
         }
         Command::Api { families, rates, seconds } => {
-            if let Err(e) = api::run(clock, families, &rates, seconds) {
+            if let Err(e) = api::run(place, families, &rates, seconds) {
                 eprintln!("api: {e:#}");
                 std::process::exit(2);
             }
         }
         Command::Replan { families } => {
-            if let Err(e) = replan::run(clock, families) {
+            if let Err(e) = replan::run(place, families) {
                 eprintln!("replan: {e:#}");
                 std::process::exit(2);
             }
@@ -206,7 +221,7 @@ fn main() {
             }
         }
         Command::Fanout { families, devices_per_family, workers, compare_npm } => {
-            if let Err(e) = fanout::run(clock, families, devices_per_family, workers, compare_npm) {
+            if let Err(e) = fanout::run(place, families, devices_per_family, workers, compare_npm) {
                 eprintln!("fanout: {e:#}");
                 std::process::exit(2);
             }

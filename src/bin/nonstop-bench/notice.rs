@@ -10,8 +10,8 @@ use nonstop::service::notices::{self, NoticeInput};
 use super::batches::{residents, Timed};
 use super::env::BenchEnv;
 
-pub fn run(clock: nonstop::clock::Clock, families_n: usize, compare_npm: bool) -> anyhow::Result<()> {
-    let bench = BenchEnv::start(clock)?;
+pub fn run(place: super::env::Place, families_n: usize, compare_npm: bool) -> anyhow::Result<()> {
+    let bench = place.env()?;
     let code = MunicipalityCode::parse("131016").map_err(anyhow::Error::msg)?;
     let setup = Instant::now();
     residents(&bench, &code, families_n, false)?;
@@ -46,7 +46,7 @@ pub fn run(clock: nonstop::clock::Clock, families_n: usize, compare_npm: bool) -
         );
         timed.print("notice", notices::RECORDING_BATCH);
         let pushed = started.elapsed().as_secs_f64();
-        let received = bench.received.load(Ordering::Relaxed);
+        let received = bench.pushes.received();
         let rate = received as f64 / pushed;
         println!("notice: {received} deliveries handed to the push service {pushed:.2} s after sending began");
         println!(

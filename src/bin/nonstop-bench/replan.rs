@@ -9,10 +9,9 @@ use nonstop::service::batches::{self, BatchWork};
 use nonstop::service::{municipalities, replan};
 
 use super::batches::{residents, Timed};
-use super::env::BenchEnv;
 
-pub fn run(clock: nonstop::clock::Clock, families_n: usize) -> anyhow::Result<()> {
-    let bench = BenchEnv::start(clock)?;
+pub fn run(place: super::env::Place, families_n: usize) -> anyhow::Result<()> {
+    let bench = place.env()?;
     let code = MunicipalityCode::parse("131016").map_err(anyhow::Error::msg)?;
     let setup = Instant::now();
     residents(&bench, &code, families_n, true)?;

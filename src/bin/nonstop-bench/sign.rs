@@ -11,15 +11,14 @@ use nonstop::service::drafts::{self, DraftPatch};
 use nonstop::service::signing::{self, SignatureInput};
 use nonstop::service::{families, planning};
 
-use super::env::BenchEnv;
 use super::jpki_ca::{Holder, TestCa};
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
-pub fn run(clock: nonstop::clock::Clock, families_n: usize) -> anyhow::Result<()> {
-    let bench = BenchEnv::start(clock)?;
+pub fn run(place: super::env::Place, families_n: usize) -> anyhow::Result<()> {
+    let bench = place.env()?;
     let keys = &bench.keys;
     let ctx = PlanningContext::shipped();
     let planning = std::sync::Arc::new(PlanningContext::shipped());

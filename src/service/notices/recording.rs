@@ -10,9 +10,10 @@ use diesel::prelude::*;
 
 use super::audience::recipients_after;
 use super::lifecycle::find_by_id;
-use super::send::deliver;
+use super::send::deliver_to_page;
 use super::view;
 use crate::clock::Clock;
+use crate::db::rows::FamilyRow;
 use crate::db::schema::notice_recipients;
 use crate::db::{Db, DbConnection};
 use crate::domain::planner::PlanningContext;
@@ -71,12 +72,9 @@ pub fn record_batch(
             .load::<String>(conn)?
             .into_iter()
             .collect();
-        let mut recorded = 0;
-        for family in page.families.iter().filter(|f| !had.contains(&f.id)) {
-            deliver(conn, &recorder.templates, &notice, &name, family, now)?;
-            recorded += 1;
-        }
-        Ok((recorded, Page { read: page.read, last_read: page.last_read }))
+        let new: Vec<&FamilyRow> = page.families.iter().filter(|f| !had.contains(&f.id)).collect();
+        deliver_to_page(conn, &recorder.templates, &notice, &name, &new, now)?;
+        Ok((new.len(), Page { read: page.read, last_read: page.last_read }))
     };
     batches::step(conn, BatchWork::NoticeRecording, id, owner, (now, recorder.lease), body, limit as usize)
 }

@@ -2,7 +2,7 @@
 //! move in later, and each family's copy (an inbox entry and pushes, or a letter for an official
 //! notification without consent).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
@@ -10,7 +10,7 @@ use diesel::prelude::*;
 use super::audience::family_matches;
 use super::lifecycle::{find, get};
 use super::{approval, present, view, Notice, NoticeCategory, NoticeStatus};
-use crate::db::rows::{FamilyRow, NoticeRow};
+use crate::db::rows::{FamilyRow, NoticeRecipientRow, NoticeRow};
 use crate::db::schema::{notice_consents, notice_recipients, notices};
 use crate::db::DbConnection;
 use crate::domain::MunicipalityCode;
@@ -162,39 +162,67 @@ pub(super) fn deliver(
     family: &FamilyRow,
     now: NaiveDateTime,
 ) -> Result<(), Error> {
-    let consented = notice.category != NoticeCategory::OfficialNotification
-        || notice_consents::table
-            .find((&family.id, &notice.municipality_code))
-            .select(notice_consents::consented)
-            .first::<bool>(conn)
-            .optional()?
-            .unwrap_or(false);
-    let entry_id = if consented {
-        let rendered = render(templates, notice, municipality_name, &family.preferred_language)?;
-        let key = format!("notice:{}:{}", notice.id, family.id);
-        inbox::record(
-            conn,
-            family,
-            NewEntry {
-                dedupe_key: &key,
-                kind: EntryKind::Notice,
-                rendered: &rendered,
-                task_id: None,
-                collapse_key: None,
-            },
-            now,
-        )?
+    deliver_to_page(conn, templates, notice, municipality_name, &[family], now)
+}
+
+/// Each family's copy of a notice, as `deliver`, for a page of families in a few statements
+/// whatever its size (recording a notice to a million families is a thousand such pages). The
+/// notice reads the same to every family of one language, so it is rendered once per language.
+pub(super) fn deliver_to_page(
+    conn: &mut DbConnection,
+    templates: &Templates,
+    notice: &Notice,
+    municipality_name: &str,
+    families: &[&FamilyRow],
+    now: NaiveDateTime,
+) -> Result<(), Error> {
+    let consented: HashSet<String> = if notice.category == NoticeCategory::OfficialNotification {
+        let ids: Vec<&str> = families.iter().map(|f| f.id.as_str()).collect();
+        notice_consents::table
+            .filter(notice_consents::municipality_code.eq(&notice.municipality_code))
+            .filter(notice_consents::family_id.eq_any(&ids))
+            .filter(notice_consents::consented.eq(true))
+            .select(notice_consents::family_id)
+            .load(conn)?
+            .into_iter()
+            .collect()
     } else {
-        None
+        families.iter().map(|f| f.id.clone()).collect()
     };
-    diesel::insert_into(notice_recipients::table)
-        .values((
-            notice_recipients::notice_id.eq(&notice.id),
-            notice_recipients::family_id.eq(&family.id),
-            notice_recipients::entry_id.eq(entry_id),
-            notice_recipients::needs_paper.eq(!consented),
-        ))
-        .execute(conn)?;
+    let mut rendered = BTreeMap::new();
+    for family in families.iter().filter(|f| consented.contains(&f.id)) {
+        if !rendered.contains_key(&family.preferred_language) {
+            let text = render(templates, notice, municipality_name, &family.preferred_language)?;
+            rendered.insert(family.preferred_language.clone(), text);
+        }
+    }
+    let keys: Vec<String> = families.iter().map(|f| format!("notice:{}:{}", notice.id, f.id)).collect();
+    let entries = families
+        .iter()
+        .zip(&keys)
+        .filter(|(family, _)| consented.contains(&family.id))
+        .filter_map(|(family, key)| {
+            let rendered = rendered.get(&family.preferred_language)?;
+            let entry =
+                NewEntry { dedupe_key: key, kind: EntryKind::Notice, rendered, task_id: None, collapse_key: None };
+            Some((*family, entry))
+        })
+        .collect();
+    let mut entry_ids = inbox::record_many(conn, entries, now)?.into_iter();
+    let recipients: Vec<NoticeRecipientRow> = families
+        .iter()
+        .map(|family| {
+            let needs_paper = !consented.contains(&family.id);
+            NoticeRecipientRow {
+                notice_id: notice.id.clone(),
+                family_id: family.id.clone(),
+                // `record_many` answered for the consenting families, in order.
+                entry_id: if needs_paper { None } else { entry_ids.next().flatten() },
+                needs_paper,
+            }
+        })
+        .collect();
+    crate::db::insert_notice_recipients(conn, &recipients)?;
     Ok(())
 }
 
