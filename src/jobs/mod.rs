@@ -114,13 +114,15 @@ pub async fn deliver_once(ctx: &JobContext) -> Result<usize, Error> {
         })
         .await?;
     let credentials = Arc::new(credentials);
+    // Each send is a task of its own, so that encryption (an ECDH per Web Push message) runs on
+    // every thread of the runtime, not only on the one polling this batch.
     let outcomes: Vec<(outbox::Claimed, SendOutcome)> = stream::iter(claimed)
         .map(|claimed| {
-            let credentials = credentials.clone();
-            async move {
+            let (credentials, senders) = (credentials.clone(), ctx.senders.clone());
+            let send = tokio::spawn(async move {
                 let outcome = match (&claimed.target, credentials.get(&claimed.app_id)) {
                     (Ok(target), Some(app)) => {
-                        ctx.senders
+                        senders
                             .send_isolated(crate::push::Push {
                                 app_id: &claimed.app_id,
                                 credentials: app,
@@ -133,9 +135,13 @@ pub async fn deliver_once(ctx: &JobContext) -> Result<usize, Error> {
                     (_, None) => SendOutcome::config("no credentials"),
                 };
                 (claimed, outcome)
-            }
+            });
+            async move { send.await }
         })
         .buffer_unordered(ctx.settings.concurrency)
+        // `send_isolated` catches a sender's panic; a task that still failed leaves its
+        // delivery leased, to be claimed again when the lease runs out.
+        .filter_map(|joined| async move { joined.ok() })
         .collect()
         .await;
     let handled = outcomes.len();
