@@ -6,6 +6,7 @@
 //! `shared/design/push-providers.md`. Every base URL is configurable, so tests aim at loopback
 //! mocks while the code path stays the production one.
 
+pub mod aes128gcm;
 pub mod apns;
 pub mod credentials;
 pub mod fcm;
