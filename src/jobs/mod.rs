@@ -119,7 +119,7 @@ pub async fn deliver_once(ctx: &JobContext) -> Result<usize, Error> {
     let outcomes: Vec<(outbox::Claimed, SendOutcome)> = stream::iter(claimed)
         .map(|claimed| {
             let (credentials, senders) = (credentials.clone(), ctx.senders.clone());
-            let send = tokio::spawn(async move {
+            AbortOnDrop(tokio::spawn(async move {
                 let outcome = match (&claimed.target, credentials.get(&claimed.app_id)) {
                     (Ok(target), Some(app)) => {
                         senders
@@ -135,8 +135,7 @@ pub async fn deliver_once(ctx: &JobContext) -> Result<usize, Error> {
                     (_, None) => SendOutcome::config("no credentials"),
                 };
                 (claimed, outcome)
-            });
-            async move { send.await }
+            }))
         })
         .buffer_unordered(ctx.settings.concurrency)
         // `send_isolated` catches a sender's panic; a task that still failed leaves its
@@ -157,6 +156,25 @@ pub async fn deliver_once(ctx: &JobContext) -> Result<usize, Error> {
         })
         .await?;
     Ok(handled)
+}
+
+/// A spawned send that is aborted if the batch waiting for it is dropped (a stopping process):
+/// a push must not leave after its batch can no longer record the outcome (it would be sent
+/// again when the lease runs out).
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> std::future::Future for AbortOnDrop<T> {
+    type Output = Result<T, tokio::task::JoinError>;
+
+    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Self::Output> {
+        std::pin::Pin::new(&mut self.0).poll(cx)
+    }
+}
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// The worker loop: deliver while there is work, then wait a little; stop when told.

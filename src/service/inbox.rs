@@ -121,7 +121,7 @@ pub fn record(
 
 /// Records many families' entries and their deliveries as `record` does each (once per dedupe
 /// key), in a few statements whatever their number: a notice's page of a thousand families
-/// costs five statements, not five thousand. Returns each entry's id, in order (`None` where
+/// costs four (keys taken, entries, devices, deliveries), not four thousand. Returns each entry's id, in order (`None` where
 /// the key was recorded before).
 pub fn record_many(
     conn: &mut DbConnection,

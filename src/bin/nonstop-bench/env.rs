@@ -57,8 +57,9 @@ pub struct BenchEnv {
     pub pushes: Arc<PushCounter>,
     port: u16,
     dir: PathBuf,
-    /// The PostgreSQL database made for this run (server URL, name), dropped with it.
-    postgres: Option<(String, String)>,
+    /// The PostgreSQL database made for this run, dropped with it (after the pool: fields drop
+    /// in order).
+    pub postgres: Option<PostgresDatabase>,
     p256dh: String,
     auth: String,
 }
@@ -137,15 +138,49 @@ pub fn tempfile_dir() -> anyhow::Result<PathBuf> {
     Ok(dir)
 }
 
-/// A new, empty database on the PostgreSQL server `server` (a URL ending in `/database`):
-/// returns its URL and name.
-fn fresh_postgres(server: &str) -> anyhow::Result<(String, String)> {
-    let name = format!("nonstop_bench_{}", uuid::Uuid::new_v4().simple());
-    let mut admin = diesel::PgConnection::establish(server)
-        .map_err(|e| anyhow::anyhow!("--database: cannot connect to the PostgreSQL server: {e}"))?;
-    diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut admin)?;
-    let (base, _) = server.rsplit_once('/').ok_or_else(|| anyhow::anyhow!("--database must end in /database"))?;
-    Ok((format!("{base}/{name}"), name))
+/// A database made for one run on a PostgreSQL server, dropped with this value (also when the
+/// run fails before it starts).
+pub struct PostgresDatabase {
+    server: String,
+    name: String,
+    url: String,
+}
+
+impl PostgresDatabase {
+    /// A new, empty database on the server `server` (a URL ending in `/database`, optionally
+    /// with `?parameters`, which the new database's URL keeps).
+    fn create(server: &str) -> anyhow::Result<Self> {
+        let (path, query) = server.split_once('?').map_or((server, None), |(p, q)| (p, Some(q)));
+        let (base, _) = path
+            .rsplit_once('/')
+            .filter(|(base, _)| base.contains("//"))
+            .ok_or_else(|| anyhow::anyhow!("--database must end in /database (postgres://user@host:port/postgres)"))?;
+        let name = format!("nonstop_bench_{}", uuid::Uuid::new_v4().simple());
+        let url = match query {
+            Some(query) => format!("{base}/{name}?{query}"),
+            None => format!("{base}/{name}"),
+        };
+        let mut admin = diesel::PgConnection::establish(server)
+            .map_err(|e| anyhow::anyhow!("--database: cannot connect to the PostgreSQL server: {e}"))?;
+        diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut admin)?;
+        Ok(Self { server: server.to_owned(), name, url })
+    }
+
+    /// The database's URL with `name=value` added to its query.
+    pub fn url_with(&self, parameter: &str) -> String {
+        let joiner = if self.url.contains('?') { '&' } else { '?' };
+        format!("{}{joiner}{parameter}", self.url)
+    }
+}
+
+impl Drop for PostgresDatabase {
+    fn drop(&mut self) {
+        // FORCE: a pool's connections may still be open.
+        if let Ok(mut admin) = diesel::PgConnection::establish(&self.server) {
+            let _ =
+                diesel::sql_query(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)).execute(&mut admin);
+        }
+    }
 }
 
 impl BenchEnv {
@@ -158,9 +193,9 @@ impl BenchEnv {
         let mut settings = Settings::default();
         let postgres = match database {
             Some(server) if server.starts_with("postgres") => {
-                let (url, name) = fresh_postgres(server)?;
-                settings.database.url = Secret::new(url);
-                Some((server.to_owned(), name))
+                let database = PostgresDatabase::create(server)?;
+                settings.database.url = Secret::new(database.url.clone());
+                Some(database)
             }
             Some(other) => anyhow::bail!("--database takes a postgres:// server URL, not '{other}'"),
             None => {
@@ -272,11 +307,5 @@ impl BenchEnv {
 impl Drop for BenchEnv {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.dir);
-        if let Some((server, name)) = &self.postgres {
-            // FORCE: the pool's connections are still open.
-            if let Ok(mut admin) = diesel::PgConnection::establish(server) {
-                let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut admin);
-            }
-        }
     }
 }

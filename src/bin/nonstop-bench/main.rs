@@ -5,9 +5,13 @@
 //!
 //! `nonstop-bench notice --families N` sends one notice to N resident families with a device
 //! each and prints the time until every inbox entry is recorded and every delivery handed to a
-//! loopback Web Push service, with peak memory.
+//! loopback Web Push service, with peak memory. With `--replicas 1,2,3` (and `--database`) it
+//! starts that many `nonstop serve` processes on one PostgreSQL database instead, makes the
+//! staff's send call to the first, and prints for each count the time to all recorded and to
+//! all pushed, the pushes that arrived twice, each process's peak memory and the database
+//! connections the replicas held.
 //!
-//! `nonstop-bench api --rates 500,1000,2000` serves the real application on SQLite and loads
+//! `nonstop-bench api --rates 500,1000,2000` serves the real application and loads
 //! its most used reads and two writes at each rate (open loop), printing p50/p99 latency.
 //!
 //! `nonstop-bench replan --families N` changes a municipality's settings with N resident
@@ -18,6 +22,9 @@
 //! SQLite against a loopback Web Push service, and prints deliveries/s, the time from due to
 //! sent (p50, p99) and peak memory; with `--compare-npm` it also runs the npm `web-push`
 //! library against the same service and prints both rates.
+//!
+//! `--database postgres://user@host/postgres` runs any benchmark on a new database of that server
+//! (dropped afterwards) instead of SQLite in a temporary folder.
 //!
 //! Time is an input: every benchmark runs on a clock pinned to `--at` (by default 12:00 in Japan
 //! on today's date, inside the hours pushes may be sent) and prints the instant it ran at.

@@ -110,12 +110,20 @@ fn send_and_watch(
     std::thread::scope(|scope| -> anyhow::Result<Outcome> {
         scope.spawn(|| sample_connections(bench, &finished, &replica_peak, &all_peak));
         let started = Instant::now();
+        // Any replica's scheduler may take the recording up (it is unowned until the one that
+        // took the send claims it): the database says when it is done, whoever did it.
+        let finished = &finished;
+        let recording = scope.spawn(move || recording_done(bench, notice_id, started, finished));
         let sent = send(replicas[0].port, code, notice_id, staff_key);
-        let recorded_after = started.elapsed().as_secs_f64();
         let waited = sent.and_then(|()| wait_for_pushes(bench, families_n, started));
         finished.store(true, Ordering::Release);
         let pushed_after = waited?;
+        let recorded_after = recording.join().map_err(|_| anyhow::anyhow!("the recording watch panicked"))??;
         let recorded = recipients(bench, notice_id)?;
+        let others = other_entries(bench)?;
+        if others > 0 {
+            anyhow::bail!("{others} inbox entries besides the notice's: their pushes would count as the notice's");
+        }
         let distinct = bench.pushes.distinct();
         Ok(Outcome {
             recorded,
@@ -136,12 +144,43 @@ fn send(port: u16, code: &MunicipalityCode, notice_id: &str, staff_key: &str) ->
         let url = format!("http://127.0.0.1:{port}/v1/municipalities/{}/notices/{notice_id}/send", code.as_str());
         let response = reqwest::Client::new().post(url).bearer_auth(staff_key).send().await?;
         let status = response.status();
-        let body: serde_json::Value = response.json().await?;
         if !status.is_success() {
-            anyhow::bail!("the send answered {status}: {body}");
+            anyhow::bail!("the send answered {status}: {}", response.text().await.unwrap_or_default());
         }
         Ok(())
     })
+}
+
+/// Seconds from `started` until the notice's recording is done (polled every 20 ms), unless the
+/// run is `finished` first (it failed).
+fn recording_done(bench: &BenchEnv, notice_id: &str, started: Instant, finished: &AtomicBool) -> anyhow::Result<f64> {
+    use diesel::prelude::*;
+    use nonstop::db::schema::batch_runs;
+    let mut conn = bench.db.get()?;
+    loop {
+        // Read before the query: a run that finished had recorded everything first.
+        let stop = finished.load(Ordering::Acquire);
+        let done: Option<Option<chrono::NaiveDateTime>> = batch_runs::table
+            .filter(batch_runs::subject.eq(notice_id))
+            .select(batch_runs::done_at)
+            .first(&mut *conn)
+            .optional()?;
+        if let Some(Some(_)) = done {
+            return Ok(started.elapsed().as_secs_f64());
+        }
+        if stop {
+            anyhow::bail!("the run stopped before the recording finished");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Inbox entries other than notices (a reminder would push too): there must be none.
+fn other_entries(bench: &BenchEnv) -> anyhow::Result<i64> {
+    use diesel::prelude::*;
+    use nonstop::db::schema::inbox_entries;
+    let mut conn = bench.db.get()?;
+    Ok(inbox_entries::table.filter(inbox_entries::kind.ne("notice")).count().get_result(&mut *conn)?)
 }
 
 /// The families notice `notice_id` was recorded for.
@@ -205,13 +244,13 @@ fn sample_connections(bench: &BenchEnv, finished: &AtomicBool, replica_peak: &At
 struct Replica {
     child: Child,
     port: u16,
-    _config: tempfile_path::Kept,
+    _config: SettingsFile,
 }
 
 impl Replica {
     fn start(bench: &BenchEnv, index: usize) -> anyhow::Result<Self> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-        let config = tempfile_path::Kept::new(&format!("replica-{index}.toml"), &replica_settings(bench, index, port))?;
+        let config = SettingsFile::new(&format!("replica-{index}.toml"), &replica_settings(bench, index, port))?;
         let binary = std::env::current_exe()?.with_file_name("nonstop");
         if !binary.exists() {
             anyhow::bail!("{} not found: build it with `cargo build --release --bin nonstop`", binary.display());
@@ -265,7 +304,8 @@ impl Drop for Replica {
 /// A replica's settings: the benchmark's database (named in `pg_stat_activity`), keys and
 /// clock, the loopback push service allowed, the default delivery settings.
 fn replica_settings(bench: &BenchEnv, index: usize, port: u16) -> String {
-    let url = bench.settings.database.url.expose();
+    let url = bench.postgres.as_ref().map(|db| db.url_with(&format!("application_name=nonstop-replica-{index}")));
+    let url = url.unwrap_or_default();
     let key = bench.settings.encryption.keys.get("bench").map(|k| k.expose()).unwrap_or_default();
     let at = bench.clock.now_utc().to_rfc3339();
     format!(
@@ -275,7 +315,7 @@ port = {port}
 workers = 1
 
 [database]
-url = "{url}?application_name=nonstop-replica-{index}"
+url = "{url}"
 pool_size = {POOL_SIZE}
 
 [encryption]
@@ -298,25 +338,26 @@ burst = 100000
     )
 }
 
-/// A settings file in the temporary folder, removed with its value.
-mod tempfile_path {
-    pub struct Kept(std::path::PathBuf);
+/// A replica's settings file in the temporary folder, readable by this user only (it holds the
+/// benchmark's encryption key), removed with its value.
+struct SettingsFile(std::path::PathBuf);
 
-    impl Kept {
-        pub fn new(name: &str, contents: &str) -> anyhow::Result<Self> {
-            let path = std::env::temp_dir().join(format!("nonstop-bench-{}-{name}", uuid::Uuid::new_v4().simple()));
-            std::fs::write(&path, contents)?;
-            Ok(Self(path))
-        }
-
-        pub fn path(&self) -> &std::path::Path {
-            &self.0
-        }
+impl SettingsFile {
+    fn new(name: &str, contents: &str) -> anyhow::Result<Self> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let path = std::env::temp_dir().join(format!("nonstop-bench-{}-{name}", uuid::Uuid::new_v4().simple()));
+        let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path)?;
+        file.write_all(contents.as_bytes())?;
+        Ok(Self(path))
     }
 
-    impl Drop for Kept {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_file(&self.0);
-        }
+    fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for SettingsFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
     }
 }

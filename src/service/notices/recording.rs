@@ -22,8 +22,9 @@ use crate::service::batches::{self, BatchWork, Page, Runner, Step};
 use crate::service::municipalities;
 use crate::templates::Templates;
 
-/// Families read per batch: about 40 ms of writing on SQLite on a small machine, well under the
-/// 200 ms a write transaction may take.
+/// Families read per batch: a handful of statements (`send::deliver_to_page`). On SQLite on the
+/// 2-core benchmark machine a batch takes 40–90 ms, and up to about 300 ms when it also waits
+/// for the delivery workers' transactions on the one writer (README, `nonstop-bench notice`).
 pub const RECORDING_BATCH: i64 = 1_000;
 
 /// What recording needs: the database, the words, the catalog (for the municipality's name),

@@ -197,29 +197,31 @@ pub(super) fn deliver_to_page(
         }
     }
     let keys: Vec<String> = families.iter().map(|f| format!("notice:{}:{}", notice.id, f.id)).collect();
-    let entries = families
+    // Each consenting family's entry, with its place in the page so that its id goes back there.
+    let (places, entries): (Vec<usize>, Vec<_>) = families
         .iter()
         .zip(&keys)
-        .filter(|(family, _)| consented.contains(&family.id))
-        .filter_map(|(family, key)| {
+        .enumerate()
+        .filter(|(_, (family, _))| consented.contains(&family.id))
+        .filter_map(|(place, (family, key))| {
             let rendered = rendered.get(&family.preferred_language)?;
             let entry =
                 NewEntry { dedupe_key: key, kind: EntryKind::Notice, rendered, task_id: None, collapse_key: None };
-            Some((*family, entry))
+            Some((place, (*family, entry)))
         })
-        .collect();
-    let mut entry_ids = inbox::record_many(conn, entries, now)?.into_iter();
+        .unzip();
+    let mut entry_ids = vec![None; families.len()];
+    for (place, id) in places.into_iter().zip(inbox::record_many(conn, entries, now)?) {
+        entry_ids[place] = id;
+    }
     let recipients: Vec<NoticeRecipientRow> = families
         .iter()
-        .map(|family| {
-            let needs_paper = !consented.contains(&family.id);
-            NoticeRecipientRow {
-                notice_id: notice.id.clone(),
-                family_id: family.id.clone(),
-                // `record_many` answered for the consenting families, in order.
-                entry_id: if needs_paper { None } else { entry_ids.next().flatten() },
-                needs_paper,
-            }
+        .zip(entry_ids)
+        .map(|(family, entry_id)| NoticeRecipientRow {
+            notice_id: notice.id.clone(),
+            family_id: family.id.clone(),
+            entry_id,
+            needs_paper: !consented.contains(&family.id),
         })
         .collect();
     crate::db::insert_notice_recipients(conn, &recipients)?;
