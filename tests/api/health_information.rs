@@ -65,13 +65,7 @@ async fn withdrawing_the_consent_erases_the_birth_weight_and_what_was_planned_fr
         (StatusCode::CONFLICT, Some("health_information_consent_required"))
     );
     // Nor may it be typed into a form: a draft holds it as much as the child does.
-    let (_, drafts) = app.get(&format!("/v1/families/{family}/drafts"), &key).await;
-    let card = drafts
-        .as_array()
-        .expect("drafts")
-        .iter()
-        .find(|d| d["form_id"] == "birth_notification_card")
-        .unwrap_or_else(|| panic!("出生連絡票 draft: {drafts}"));
+    let card = app.open_draft(&key, &family, "birth_notification_card").await;
     let draft_path = format!("/v1/families/{family}/drafts/{}", card["id"].as_str().expect("id"));
     let (status, refused) =
         app.patch(&draft_path, &key, json!({ "values": { "child.birth_weight_grams": 2400 } })).await;
@@ -128,13 +122,7 @@ async fn the_pregnancy_notifications_health_items_wait_for_the_consent() {
                     "children": [{ "status": "expected", "due_date": tokyo_day(230) }] }),
         )
         .await;
-    let (_, drafts) = app.get(&format!("/v1/families/{family}/drafts"), &key).await;
-    let notification = drafts
-        .as_array()
-        .expect("drafts")
-        .iter()
-        .find(|d| d["form_id"] == "pregnancy_notification")
-        .unwrap_or_else(|| panic!("妊娠届 draft: {drafts}"));
+    let notification = app.open_draft(&key, &family, "pregnancy_notification").await;
     let path = format!("/v1/families/{family}/drafts/{}", notification["id"].as_str().expect("id"));
     let (status, refused) = app.patch(&path, &key, json!({ "values": { "gestation_weeks": 7 } })).await;
     assert_eq!(

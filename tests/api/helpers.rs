@@ -176,6 +176,19 @@ impl TestApp {
 
     /// Registers a minimal family and returns its id. The parent has consented to nonstop keeping
     /// the child's health information (birth weight) unless the body says which consents it gave.
+    /// The family's open (not yet signed) draft of `form`.
+    pub async fn open_draft(&self, key: &str, family: &str, form: &str) -> serde_json::Value {
+        let (status, drafts) = self.get(&format!("/v1/families/{family}/drafts"), key).await;
+        assert_eq!(status, reqwest::StatusCode::OK, "{drafts}");
+        drafts
+            .as_array()
+            .expect("list")
+            .iter()
+            .find(|d| d["form_id"] == form && d["status"] != "signed")
+            .unwrap_or_else(|| panic!("no open draft of {form}: {drafts}"))
+            .clone()
+    }
+
     pub async fn create_family(&self, key: &str, mut body: Value) -> String {
         if body.get("consents").is_none() {
             body["consents"] = serde_json::json!(["health_information"]);

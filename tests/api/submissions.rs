@@ -73,15 +73,7 @@ pub fn field<'a>(draft: &'a Value, id: &str) -> &'a Value {
 }
 
 pub async fn draft_of(s: &Setup, form: &str) -> Value {
-    let (status, drafts) = s.app.get(&format!("/v1/families/{}/drafts", s.family), &s.key).await;
-    assert_eq!(status, StatusCode::OK, "{drafts}");
-    drafts
-        .as_array()
-        .expect("list")
-        .iter()
-        .find(|d| d["form_id"] == form && d["status"] != "signed")
-        .unwrap_or_else(|| panic!("no open draft of {form}: {drafts}"))
-        .clone()
+    s.app.open_draft(&s.key, &s.family, form).await
 }
 
 pub fn signature_body(card: &Card, document: &str) -> Value {

@@ -300,7 +300,12 @@ fn synthetic_family(index: usize, today: NaiveDate) -> FamilyFacts {
 
 /// Peak resident memory of this process (VmHWM), in MiB.
 pub fn peak_memory_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
+    peak_memory_mib_of("self")
+}
+
+/// Peak resident memory (VmHWM) of process `pid` (or `self`), in MiB.
+pub fn peak_memory_mib_of(pid: &str) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).map(str::to_owned))
         .and_then(|l| l.split_whitespace().nth(1).and_then(|kb| kb.parse::<f64>().ok()))

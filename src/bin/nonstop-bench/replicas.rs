@@ -286,11 +286,7 @@ impl Replica {
 
     /// The process's peak resident memory (VmHWM), in MiB.
     fn peak_memory_mib(&self) -> f64 {
-        std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .ok()
-            .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).map(str::to_owned))
-            .and_then(|l| l.split_whitespace().nth(1).and_then(|kb| kb.parse::<f64>().ok()))
-            .map_or(f64::NAN, |kb| kb / 1024.0)
+        super::peak_memory_mib_of(&self.child.id().to_string())
     }
 }
 
