@@ -3,6 +3,7 @@
 //! The backend is chosen from the database URL scheme. Connections come from an r2d2 pool and
 //! are used on blocking threads (`Db::read` / `Db::write`), never on the async executor.
 
+pub mod by_id;
 pub mod caps;
 pub mod copy;
 pub mod rows;

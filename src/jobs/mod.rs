@@ -148,8 +148,8 @@ pub async fn deliver_once(ctx: &JobContext) -> Result<usize, Error> {
     let at = ctx.clock.now();
     ctx.db
         .write(move |conn| {
-            for (claimed, outcome) in &outcomes {
-                let status = outbox::record(conn, claimed, outcome, at)?;
+            let statuses = outbox::record_all(conn, &outcomes, at)?;
+            for ((claimed, outcome), status) in outcomes.iter().zip(statuses) {
                 metrics.delivery(claimed.kind.as_str(), outcome.class(), status.as_str());
             }
             Ok(())

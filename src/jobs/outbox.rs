@@ -10,6 +10,7 @@ use diesel::prelude::*;
 use rand::Rng;
 
 use crate::crypto::KeyRing;
+use crate::db::by_id::TextById;
 use crate::db::rows::{DeliveryRow, DeviceRow, InboxEntryRow};
 use crate::db::schema::{deliveries, devices, families, inbox_entries, tasks};
 use crate::db::sealed;
@@ -118,6 +119,63 @@ pub fn backoff(attempts: i32) -> Duration {
     Duration::from_secs_f64(jittered.min(3_600.0))
 }
 
+/// How many sent deliveries one statement records: the id is matched against each `WHEN` in
+/// turn, so the cost per row grows with this.
+const SENT_PER_STATEMENT: usize = 200;
+
+/// Records a batch's outcomes and returns the status written for each. Sends that went through
+/// (nearly all of them) are written a few hundred per statement; the others one by one.
+pub fn record_all(
+    conn: &mut DbConnection,
+    outcomes: &[(Claimed, SendOutcome)],
+    now: NaiveDateTime,
+) -> Result<Vec<DeliveryStatus>, Error> {
+    let mut sent: std::collections::BTreeMap<&str, Vec<(&str, Option<&str>)>> = Default::default();
+    for (claimed, outcome) in outcomes {
+        if let SendOutcome::Sent { message_id } = outcome {
+            sent.entry(&claimed.owner).or_default().push((&claimed.delivery_id, message_id.as_deref()));
+        }
+    }
+    for (owner, deliveries) in sent {
+        for chunk in deliveries.chunks(SENT_PER_STATEMENT) {
+            record_sent(conn, owner, chunk, now)?;
+        }
+    }
+    outcomes
+        .iter()
+        .map(|(claimed, outcome)| match outcome {
+            SendOutcome::Sent { .. } => Ok(DeliveryStatus::Sent),
+            _ => record(conn, claimed, outcome, now),
+        })
+        .collect()
+}
+
+/// Marks deliveries (id, the provider's message id) sent, those whose lease `owner` still holds.
+fn record_sent(
+    conn: &mut DbConnection,
+    owner: &str,
+    sent: &[(&str, Option<&str>)],
+    now: NaiveDateTime,
+) -> Result<(), Error> {
+    let ids: Vec<&str> = sent.iter().map(|(id, _)| *id).collect();
+    let message_ids =
+        sent.iter().filter_map(|(id, message_id)| message_id.map(|m| (id.to_string(), m.to_string()))).collect();
+    diesel::update(deliveries::table.filter(deliveries::id.eq_any(ids)).filter(deliveries::lease_owner.eq(owner)))
+        .set((
+            deliveries::status.eq(DeliveryStatus::Sent),
+            // The lease held since the claim, so the row's count is the claim's.
+            deliveries::attempts.eq(deliveries::attempts + 1),
+            deliveries::sent_at.eq(Some(now)),
+            deliveries::provider_message_id.eq(TextById::new(deliveries::id, message_ids)),
+            deliveries::last_error.eq(None::<String>),
+            deliveries::updated_at.eq(now),
+            deliveries::lease_owner.eq(None::<String>),
+            deliveries::lease_until.eq(None::<NaiveDateTime>),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
 /// Records an outcome, if the claim still holds the lease (a worker whose lease expired and
 /// was re-claimed must not overwrite the newer attempt). Returns the status written.
 pub fn record(
@@ -133,17 +191,7 @@ pub fn record(
     let release = (deliveries::lease_owner.eq(None::<String>), deliveries::lease_until.eq(None::<NaiveDateTime>));
     let status = match outcome {
         SendOutcome::Sent { message_id } => {
-            diesel::update(mine)
-                .set((
-                    deliveries::status.eq(DeliveryStatus::Sent),
-                    deliveries::attempts.eq(attempts),
-                    deliveries::sent_at.eq(Some(now)),
-                    deliveries::provider_message_id.eq(message_id.as_deref()),
-                    deliveries::last_error.eq(None::<String>),
-                    deliveries::updated_at.eq(now),
-                    release,
-                ))
-                .execute(conn)?;
+            record_sent(conn, &claimed.owner, &[(&claimed.delivery_id, message_id.as_deref())], now)?;
             DeliveryStatus::Sent
         }
         SendOutcome::Retry { after, class } => retry_or_expire(conn, claimed, attempts, *after, class, now)?,

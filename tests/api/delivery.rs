@@ -264,6 +264,66 @@ async fn fcm_unregistered_disables_the_device_and_bad_vapid_keys_are_a_config_er
     assert!(devices[0]["disabled_at"].is_null(), "a configuration error does not burn the token");
 }
 
+/// The worker records a batch's sends a few hundred per statement: each row gets its own
+/// provider message id (or none), and a row whose lease another worker took is left alone.
+#[actix_web::test]
+async fn a_batchs_outcomes_are_recorded_per_delivery_and_only_under_the_lease() {
+    use diesel::prelude::*;
+    use nonstop::db::rows::DeliveryRow;
+    use nonstop::db::schema::deliveries;
+    use nonstop::jobs::outbox;
+    use nonstop::push::SendOutcome;
+    use nonstop::service::inbox::DeliveryStatus;
+
+    let web = WebPushMock::start().await;
+    let app = TestApp::spawn_with(|s| s.jobs.enabled = false).await;
+    let key = app.push_ready_app("vendor").await;
+    let devices: Vec<Value> = (0..4).map(|_| web.subscribe().1).collect();
+    let (family, _) = family_with_devices(&app, &key, &devices).await;
+    assert_eq!(app.make_due(&family, "birth_registration").await, 1);
+    let ctx = app.job_context();
+    let now = app.clock.now();
+    let mut conn = app.db.get().expect("conn");
+    let mut claimed = outbox::claim(&mut conn, &ctx.keys, now, chrono::Duration::seconds(60), 10).expect("claim");
+    assert_eq!(claimed.len(), 4);
+    claimed.sort_by(|a, b| a.delivery_id.cmp(&b.delivery_id));
+    // The third one's lease ran out and another worker claimed it meanwhile.
+    diesel::update(deliveries::table.find(&claimed[2].delivery_id))
+        .set(deliveries::lease_owner.eq("another worker"))
+        .execute(&mut conn)
+        .expect("taken over");
+    let answers = [
+        SendOutcome::Sent { message_id: Some("https://push.example/message/0".into()) },
+        SendOutcome::Sent { message_id: None },
+        SendOutcome::Sent { message_id: Some("https://push.example/message/2".into()) },
+        SendOutcome::retry("http_429", Some(Duration::from_secs(60))),
+    ];
+    let outcomes: Vec<_> = claimed.into_iter().zip(answers).collect();
+    let statuses = outbox::record_all(&mut conn, &outcomes, now).expect("recorded");
+    assert_eq!(statuses, [DeliveryStatus::Sent, DeliveryStatus::Sent, DeliveryStatus::Sent, DeliveryStatus::Pending]);
+
+    let rows: Vec<DeliveryRow> =
+        deliveries::table.order(deliveries::id).select(DeliveryRow::as_select()).load(&mut conn).expect("rows");
+    let seen: Vec<_> = rows
+        .iter()
+        .map(|r| (r.status.as_str(), r.attempts, r.provider_message_id.as_deref(), r.lease_owner.as_deref()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("sent", 1, Some("https://push.example/message/0"), None),
+            ("sent", 1, None, None),
+            ("pending", 0, None, Some("another worker")),
+            ("pending", 1, None, None),
+        ]
+    );
+    assert_eq!(rows[0].sent_at, Some(now));
+    assert_eq!(
+        (rows[3].next_attempt_at, rows[3].last_error.as_deref()),
+        (now + chrono::Duration::seconds(60), Some("http_429"))
+    );
+}
+
 #[actix_web::test]
 async fn two_workers_on_one_database_never_send_one_delivery_twice() {
     let web = WebPushMock::start().await;
