@@ -13,15 +13,20 @@ use crate::error::Error;
 const STAFF_REFUSED: Error = Error::Forbidden("municipal staff keys cannot read or change family records");
 
 /// Loads the family if the caller may read and change it.
+///
+/// One query of one shape for every caller (the owner is checked after loading), so that its
+/// prepared statement is cached: this runs on every family-scoped request.
 pub fn family_for(conn: &mut DbConnection, principal: &Principal, family_id: &str) -> Result<FamilyRow, Error> {
-    let query = families::table.find(family_id).select(FamilyRow::as_select()).into_boxed();
-    let query = match principal {
-        Principal::App { app_id, .. } => query.filter(families::app_id.eq(app_id.clone())),
-        Principal::Parent { family_id: own, .. } if own == family_id => query,
-        Principal::Parent { .. } => return Err(Error::NotFound("family")),
+    match principal {
         Principal::Staff { .. } => return Err(STAFF_REFUSED),
-    };
-    query.first(conn).optional()?.ok_or(Error::NotFound("family"))
+        Principal::Parent { family_id: own, .. } if own != family_id => return Err(Error::NotFound("family")),
+        Principal::App { .. } | Principal::Parent { .. } => {}
+    }
+    let family = family_row(conn, family_id)?;
+    match principal {
+        Principal::App { app_id, .. } if *app_id != family.app_id => Err(Error::NotFound("family")),
+        _ => Ok(family),
+    }
 }
 
 /// A family by id, for jobs and tools that act for nonstop itself (no caller to check).

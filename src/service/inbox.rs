@@ -250,14 +250,16 @@ fn view(row: InboxEntryRow) -> Result<InboxEntry, Error> {
 
 /// A page of the family's inbox, newest first, with the unread count.
 pub fn list(conn: &mut DbConnection, family_id: &str, limit: i64, before: Option<&str>) -> Result<InboxPage, Error> {
-    let mut query = inbox_entries::table
+    // Without a cursor, every id is "before" the first page's: entry ids are UUIDs (hex digits
+    // and hyphens), all below "~". One query shape either way, so its prepared statement is
+    // cached.
+    let mut rows: Vec<InboxEntryRow> = inbox_entries::table
         .filter(inbox_entries::family_id.eq(family_id))
+        .filter(inbox_entries::id.lt(before.unwrap_or("~")))
         .select(InboxEntryRow::as_select())
-        .into_boxed();
-    if let Some(before) = before {
-        query = query.filter(inbox_entries::id.lt(before.to_owned()));
-    }
-    let mut rows: Vec<InboxEntryRow> = query.order(inbox_entries::id.desc()).limit(limit + 1).load(conn)?;
+        .order(inbox_entries::id.desc())
+        .limit(limit + 1)
+        .load(conn)?;
     let next_before = if rows.len() as i64 > limit {
         rows.truncate(limit as usize);
         rows.last().map(|r| r.id.clone())

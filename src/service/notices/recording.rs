@@ -23,9 +23,10 @@ use crate::service::municipalities;
 use crate::templates::Templates;
 
 /// Families read per batch: a handful of statements (`send::deliver_to_page`). On SQLite on the
-/// 2-core benchmark machine a batch takes 40–90 ms, and up to about 300 ms when it also waits
-/// for the delivery workers' transactions on the one writer (README, `nonstop-bench notice`).
-pub const RECORDING_BATCH: i64 = 1_000;
+/// 2-core benchmark machine a batch of 1,000 took 40–90 ms alone, and up to about 300 ms while
+/// the delivery workers' transactions shared the one writer; 500 keeps each under 200 ms
+/// (README, `nonstop-bench notice`).
+pub const RECORDING_BATCH: i64 = 500;
 
 /// What recording needs: the database, the words, the catalog (for the municipality's name),
 /// the clock, and how long a lease lasts.
