@@ -278,6 +278,20 @@ mod tests {
         assert!(matches!(DatabaseLocation::parse("postgresql://u@h/db"), Ok(DatabaseLocation::Postgres(_))));
     }
 
+    /// `.cargo/config.toml` builds SQLite with the planner stability guarantee, without which
+    /// every query with `LIMIT ?` is prepared again at each use.
+    #[test]
+    fn sqlite_keeps_its_plans() {
+        use diesel::sql_types::Bool;
+        let mut conn = diesel::SqliteConnection::establish(":memory:").expect("sqlite");
+        let qpsg: bool = diesel::select(diesel::dsl::sql::<Bool>(
+            "EXISTS (SELECT 1 FROM pragma_compile_options WHERE compile_options = 'ENABLE_QPSG')",
+        ))
+        .get_result(&mut conn)
+        .expect("compile options");
+        assert!(qpsg, "SQLite built without SQLITE_ENABLE_QPSG: see .cargo/config.toml");
+    }
+
     #[test]
     fn refuses_other_schemes_with_a_hint() {
         let err = DatabaseLocation::parse("mysql://u@h/db").unwrap_err();

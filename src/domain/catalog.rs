@@ -450,8 +450,14 @@ impl Catalog {
 impl Procedure {
     /// The template of its reminders.
     pub fn reminder_template(&self) -> String {
-        self.template.clone().unwrap_or_else(|| format!("reminder_{}", self.id))
+        self.template.clone().unwrap_or_else(|| default_reminder_template(&self.id))
     }
+}
+
+/// The reminder template of a procedure that names none, or that the catalog no longer has
+/// (a task planned before it left): `reminder_<id>`.
+pub fn default_reminder_template(procedure_id: &str) -> String {
+    format!("reminder_{procedure_id}")
 }
 
 impl Procedure {

@@ -10,7 +10,7 @@ use diesel::prelude::*;
 use crate::db::rows::{FamilyRow, PlannedNotificationRow, TaskRow};
 use crate::db::schema::{families, planned_notifications, tasks};
 use crate::db::DbConnection;
-use crate::domain::catalog::Channel;
+use crate::domain::catalog::{self, Channel};
 use crate::domain::dates::tokyo_date;
 use crate::domain::overrides::ResolvedOverride;
 use crate::domain::planner::PlanningContext;
@@ -45,16 +45,13 @@ pub fn due_reminders(
         }
         // How the family can file where it lives decides what the reminder says (窓口, and
         // マイナポータル or 郵送 where the municipality takes them).
-        let channels = planning
-            .catalog
-            .get(&task.procedure_id)
+        let procedure = planning.catalog.get(&task.procedure_id);
+        let channels = procedure
             .zip(settings.get(&task.municipality_code))
             .map(|(procedure, settings)| settings.channels(procedure))
             .unwrap_or_default();
-        let template_id = planning
-            .catalog
-            .get(&task.procedure_id)
-            .map_or_else(|| format!("reminder_{}", task.procedure_id), |p| p.reminder_template());
+        let template_id =
+            procedure.map_or_else(|| catalog::default_reminder_template(&task.procedure_id), |p| p.reminder_template());
         let values = reminder_values(templates, &template_id, task, channels, today);
         let status = match templates.render(&template_id, &family.preferred_language, &values) {
             Ok(rendered) => {

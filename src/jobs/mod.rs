@@ -311,4 +311,23 @@ mod tests {
         .await;
         assert_eq!(runs.load(Ordering::SeqCst), 2, "restarted once, then finished");
     }
+
+    /// A batch dropped mid-send (a stopping process) takes its sends with it: none goes out
+    /// after nobody can record its outcome.
+    #[tokio::test]
+    async fn a_send_whose_batch_is_dropped_is_aborted() {
+        // The send holds `held` until it ends; an aborted task's future is dropped, and with it
+        // `held`. A detached one would hold it for ever.
+        let (held, released) = tokio::sync::oneshot::channel::<()>();
+        let send = AbortOnDrop(tokio::spawn(async move {
+            let _held = held;
+            std::future::pending::<()>().await;
+        }));
+        drop(send);
+        let outcome = tokio::time::timeout(Duration::from_secs(5), released).await;
+        assert!(matches!(outcome, Ok(Err(_))), "the send was aborted, not left running");
+
+        let kept = AbortOnDrop(tokio::spawn(async { 7 }));
+        assert_eq!(kept.await.expect("joined"), 7, "a send awaited runs to its end");
+    }
 }
