@@ -191,6 +191,16 @@ impl Db {
         self.read(move |conn| write_transaction(conn, f)).await
     }
 
+    /// Waits for this process's turn to write, as `write` does (SQLite has one writer; on
+    /// PostgreSQL there is nothing to wait for), for a thread outside the runtime that writes
+    /// on a connection of its own: the benchmarks, which time what happens inside the turn.
+    pub fn wait_to_write(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        match self.location {
+            DatabaseLocation::Sqlite(_) => Some(self.sqlite_writer.blocking_lock()),
+            DatabaseLocation::Postgres(_) => None,
+        }
+    }
+
     /// Pool figures for the metrics endpoint: (open connections, idle connections).
     pub fn pool_state(&self) -> (u32, u32) {
         let state = self.pool.state();

@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use nonstop::db::{write_transaction, DbConnection};
+use nonstop::db::{write_transaction, Db, DbConnection};
 use nonstop::domain::MunicipalityCode;
 use nonstop::error::Error;
 use nonstop::service::batches::Step;
@@ -55,19 +55,26 @@ fn resident(c: &mut DbConnection, bench: &BenchEnv, body: &serde_json::Value, i:
     Ok(())
 }
 
-/// Write transactions, each timed (milliseconds).
-#[derive(Default)]
+/// Write transactions, each timed (milliseconds) from its start to its commit, once it is this
+/// process's turn to write, as the service's transactions take it (`Db::write`): on SQLite,
+/// how long each holds the one writer.
 pub struct Timed {
+    db: Db,
     pub writes: Vec<f64>,
 }
 
 impl Timed {
+    pub fn new(db: &Db) -> Self {
+        Self { db: db.clone(), writes: Vec::new() }
+    }
+
     /// Runs `f` in a write transaction of its own, timing it.
     pub fn write<T>(
         &mut self,
         conn: &mut DbConnection,
         f: impl FnOnce(&mut DbConnection) -> Result<T, Error>,
     ) -> anyhow::Result<T> {
+        let _turn = self.db.wait_to_write();
         let started = Instant::now();
         let result = write_transaction(conn, f)?;
         self.writes.push(started.elapsed().as_secs_f64() * 1000.0);

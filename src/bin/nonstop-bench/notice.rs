@@ -72,7 +72,7 @@ fn record(
 ) -> anyhow::Result<(f64, usize, Timed)> {
     let started = Instant::now();
     let planning = std::sync::Arc::new(nonstop::domain::planner::PlanningContext::shipped());
-    let mut timed = Timed::default();
+    let mut timed = Timed::new(&bench.db);
     timed.write(conn, |c| notices::send(c, &bench.use_case(&planning), code, notice_id))?;
     let recorder = notices::Recorder {
         db: bench.db.clone(),

@@ -35,7 +35,7 @@ pub fn run(place: super::env::Place, families_n: usize) -> anyhow::Result<()> {
     }))?;
     let mut conn = bench.db.get()?;
     let started = Instant::now();
-    let mut timed = Timed::default();
+    let mut timed = Timed::new(&bench.db);
     timed
         .write(&mut conn, |c| municipalities::replace(c, &bench.use_case(&planning), &code, settings, "bench-staff"))?;
     let owner = "bench-replanner";
