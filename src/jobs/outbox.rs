@@ -60,6 +60,10 @@ struct SealedAddress {
     apns_environment: Option<String>,
 }
 
+/// A claimed delivery as read: (its id, its attempts so far), its entry, its device, the
+/// family's app, and the child of the entry's task (the push's thread).
+type ClaimRow = ((String, i32), EntryToSend, SealedAddress, String, Option<String>);
+
 /// Claims up to `limit` due deliveries for `lease`. Only the columns a send needs are read: the
 /// claim runs for every delivery, and each timestamp read is a parse on SQLite.
 pub fn claim(
@@ -72,7 +76,7 @@ pub fn claim(
     let Some(owner) = super::lease::lease_due!(conn, deliveries, DeliveryStatus::Pending, now, lease, limit) else {
         return Ok(Vec::new());
     };
-    let rows: Vec<((String, i32), EntryToSend, SealedAddress, String, Option<String>)> = deliveries::table
+    let rows: Vec<ClaimRow> = deliveries::table
         .inner_join(inbox_entries::table.inner_join(families::table))
         .inner_join(devices::table)
         .left_join(tasks::table.on(tasks::id.nullable().eq(inbox_entries::task_id)))
