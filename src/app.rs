@@ -44,6 +44,9 @@ pub struct AppState {
     pub clock: Clock,
     /// Each credential's request budget.
     pub rate_limits: crate::api::rate_limit::RateLimits,
+    /// What stands before a console password is checked: each client's budget, the count of
+    /// guesses and the few checks run at once.
+    pub sign_in_guard: crate::console::guard::SignInGuard,
 }
 
 impl AppState {
@@ -224,6 +227,7 @@ impl Application {
             verifier: Arc::new(settings.signatures.verifier().map_err(anyhow::Error::msg)?),
             clock,
             rate_limits: crate::api::rate_limit::RateLimits::new(&settings.limits),
+            sign_in_guard: crate::console::guard::SignInGuard::new(&settings),
         });
         let background = if settings.jobs.enabled {
             let ctx = crate::jobs::JobContext {

@@ -212,6 +212,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             let filter = AuditFilter {
                 municipality,
                 action,
+                target_kind: None,
                 since: since.map(|t| t.naive_utc()),
                 until: until.map(|t| t.naive_utc()),
                 before: None,

@@ -58,11 +58,36 @@ pub struct LimitSettings {
     pub requests_per_second: u32,
     /// Requests a credential may make at once above that rate.
     pub burst: u32,
+    /// Sign-in, two-step and password forms of the console each client address may post a
+    /// minute (all of them at once at most), before any password is checked.
+    pub sign_in_per_minute: u32,
+    /// Passwords checked at once by this process (argon2id: 19 MiB and a core each, for about
+    /// 25 ms); unset, half the cores, at least one, so that a flood of sign-ins leaves the other
+    /// tenants a core.
+    pub password_checks_at_once: Option<usize>,
+    /// How long a sign-in waits for its turn to be checked before it is answered 503 with
+    /// `Retry-After`.
+    pub password_check_wait_ms: u64,
 }
 
 impl Default for LimitSettings {
     fn default() -> Self {
-        Self { requests_per_second: 100, burst: 1_000 }
+        Self {
+            requests_per_second: 100,
+            burst: 1_000,
+            sign_in_per_minute: 20,
+            password_checks_at_once: None,
+            password_check_wait_ms: 3_000,
+        }
+    }
+}
+
+impl LimitSettings {
+    /// Passwords checked at once: the setting, or half the cores (at least one).
+    pub fn password_checks(&self) -> usize {
+        self.password_checks_at_once
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get() / 2))
+            .max(1)
     }
 }
 
@@ -209,6 +234,9 @@ pub struct ServerSettings {
     pub workers: Option<usize>,
     /// How long in-flight requests may finish after SIGTERM/SIGINT.
     pub shutdown_timeout_seconds: u64,
+    /// Addresses of the operator's reverse proxies: from them, the client's address is the last
+    /// one `X-Forwarded-For` names; from anyone else the header is ignored (it can be forged).
+    pub trusted_proxies: Vec<String>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -253,7 +281,13 @@ pub struct LogSettings {
 
 impl Default for ServerSettings {
     fn default() -> Self {
-        Self { host: "127.0.0.1".into(), port: 8080, workers: None, shutdown_timeout_seconds: 30 }
+        Self {
+            host: "127.0.0.1".into(),
+            port: 8080,
+            workers: None,
+            shutdown_timeout_seconds: 30,
+            trusted_proxies: Vec::new(),
+        }
     }
 }
 
@@ -355,6 +389,14 @@ impl Settings {
         }
         if self.limits.requests_per_second == 0 || self.limits.burst == 0 {
             problems.push("limits: requests_per_second and burst must be at least 1".into());
+        }
+        if self.limits.sign_in_per_minute == 0 || self.limits.password_checks_at_once == Some(0) {
+            problems.push("limits: sign_in_per_minute and password_checks_at_once must be at least 1".into());
+        }
+        for proxy in &self.server.trusted_proxies {
+            if proxy.parse::<std::net::IpAddr>().is_err() {
+                problems.push(format!("server.trusted_proxies: '{proxy}' is not an IP address"));
+            }
         }
         if let Err(e) = self.clock.clock() {
             problems.push(format!("clock.start_at: {e}"));

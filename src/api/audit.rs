@@ -48,6 +48,7 @@ pub async fn list_audit_events(
     let filter = AuditFilter {
         municipality: Some(code.as_str().to_owned()),
         action: query.action,
+        target_kind: None,
         since: query.since.map(|t| t.naive_utc()),
         until: query.until.map(|t| t.naive_utc()),
         before: query.before,

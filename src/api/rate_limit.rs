@@ -24,16 +24,32 @@ impl RateLimits {
     pub fn new(settings: &LimitSettings) -> Self {
         let rate = NonZeroU32::new(settings.requests_per_second).unwrap_or(NonZeroU32::MIN);
         let burst = NonZeroU32::new(settings.burst).unwrap_or(NonZeroU32::MIN);
-        Self { buckets: RateLimiter::keyed(Quota::per_second(rate).allow_burst(burst)), checks: AtomicU64::new(0) }
+        Self::with_quota(Quota::per_second(rate).allow_burst(burst))
+    }
+
+    /// `per_minute` requests a minute for each key, all of them at once at most.
+    pub fn per_minute(per_minute: u32) -> Self {
+        let rate = NonZeroU32::new(per_minute).unwrap_or(NonZeroU32::MIN);
+        Self::with_quota(Quota::per_minute(rate))
+    }
+
+    fn with_quota(quota: Quota) -> Self {
+        Self { buckets: RateLimiter::keyed(quota), checks: AtomicU64::new(0) }
     }
 
     /// Takes one request from the caller's bucket, or says how long to wait.
     pub fn check(&self, principal: &Principal) -> Result<(), Error> {
+        self.check_key(bucket(principal))
+    }
+
+    /// Takes one request from `key`'s bucket (a credential, a client address), or says how
+    /// long to wait.
+    pub fn check_key(&self, key: String) -> Result<(), Error> {
         if self.checks.fetch_add(1, Ordering::Relaxed) % SWEEP_EVERY == SWEEP_EVERY - 1 {
             self.buckets.retain_recent();
             self.buckets.shrink_to_fit();
         }
-        self.buckets.check_key(&bucket(principal)).map_err(|not_until| {
+        self.buckets.check_key(&key).map_err(|not_until| {
             let wait = not_until.wait_time_from(DefaultClock::default().now());
             Error::RateLimited { retry_after_seconds: wait.as_secs() + u64::from(wait.subsec_nanos() > 0) }
         })
@@ -56,7 +72,7 @@ mod tests {
 
     #[test]
     fn a_bucket_empties_for_its_credential_only() {
-        let limits = RateLimits::new(&LimitSettings { requests_per_second: 1, burst: 3 });
+        let limits = RateLimits::new(&LimitSettings { requests_per_second: 1, burst: 3, ..LimitSettings::default() });
         let a = Principal::App { app_id: "a".into(), key_id: "ka".into() };
         let b = Principal::App { app_id: "b".into(), key_id: "kb".into() };
         for _ in 0..3 {

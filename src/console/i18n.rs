@@ -286,10 +286,10 @@ mod tests {
         assert_eq!(
             format(
                 Lang::En,
-                "失敗が続いたため、このアカウントは {until} までロックされています。",
+                "失敗が続いたため、この端末からのサインインは {until} まで止めています。",
                 &[("until", "09:15")]
             ),
-            "After repeated failures this account is locked until 09:15."
+            "After repeated failures, sign-in from this device is paused until 09:15."
         );
     }
 }

@@ -6,6 +6,7 @@
 //! exactly what their API key would allow. Nothing is loaded from elsewhere, and no script is
 //! inline: the Content-Security-Policy says so.
 
+pub mod guard;
 pub mod i18n;
 mod pages;
 mod render;

@@ -78,8 +78,11 @@ mod tests {
 
     #[test]
     fn values_are_escaped_in_pages() {
-        let response = page("sign_in.html", context! { error => "<b>x</b>", login => "\"><script>alert(1)</script>" })
-            .expect("renders");
+        let response = page(
+            "sign_in.html",
+            context! { error => "<b>x</b>", login => "\"><script>alert(1)</script>", sign_in_token => "t" },
+        )
+        .expect("renders");
         let body = actix_web::body::to_bytes(response.into_body());
         let body = futures_util::FutureExt::now_or_never(body).expect("ready").expect("body");
         let html = String::from_utf8(body.to_vec()).expect("utf-8");

@@ -19,6 +19,9 @@ use crate::telemetry::RequestId;
 
 /// The session cookie: HttpOnly, SameSite=Strict, Secure when the console is reached by https.
 pub const COOKIE: &str = "nonstop_console";
+/// The sign-in form's token, set with the form and posted back with it: a sign-in another site
+/// makes the browser post (to sign staff in to an account of its choosing) does not carry it.
+pub const SIGN_IN_COOKIE: &str = "nonstop_sign_in";
 
 /// A signed-in member of staff.
 pub struct Staff {
@@ -87,8 +90,12 @@ impl ResponseError for Failure {
                 }
                 let context =
                     context! { status => e.status_code().as_u16(), message => e.message(), fields => e.fields() };
-                render::page_with_status(e.status_code(), "error.html", context)
-                    .unwrap_or_else(|_| HttpResponse::build(e.status_code()).body(e.message()))
+                let mut response = render::page_with_status(e.status_code(), "error.html", context)
+                    .unwrap_or_else(|_| HttpResponse::build(e.status_code()).body(e.message()));
+                if let Error::RateLimited { retry_after_seconds } = e {
+                    response.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from(*retry_after_seconds));
+                }
+                response
             }
         }
     }
@@ -101,8 +108,17 @@ pub fn see_other(to: &str) -> HttpResponse {
 
 /// The session cookie with `value`; an empty value with no age removes it.
 pub fn cookie(req: &HttpRequest, value: &str) -> Cookie<'static> {
+    cookie_named(req, COOKIE, value)
+}
+
+/// The sign-in form's token cookie.
+pub fn sign_in_token(req: &HttpRequest, value: &str) -> Cookie<'static> {
+    cookie_named(req, SIGN_IN_COOKIE, value)
+}
+
+fn cookie_named(req: &HttpRequest, name: &'static str, value: &str) -> Cookie<'static> {
     let secure = req.connection_info().scheme() == "https";
-    let mut cookie = Cookie::build(COOKIE, value.to_owned())
+    let mut cookie = Cookie::build(name, value.to_owned())
         .path("/console")
         .http_only(true)
         .same_site(SameSite::Strict)
@@ -122,7 +138,8 @@ impl FromRequest for Staff {
         let token = req.cookie(COOKIE).map(|c| c.value().to_owned());
         let state = req.app_data::<web::Data<AppState>>().cloned();
         let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone());
-        let changing_password = req.path() == "/console/password";
+        // Before the one-time password is changed, only the change itself and signing out.
+        let changing_password = matches!(req.path(), "/console/password" | "/console/sign-out");
         let lang = Lang::of(req);
         Box::pin(async move {
             let (Some(token), Some(state)) = (token, state) else { return Err(Failure::SignIn) };
@@ -130,6 +147,8 @@ impl FromRequest for Staff {
             let lookup = token.clone();
             let session = state.db.read(move |conn| staff_accounts::session(conn, &lookup, now)).await?;
             let Some(session) = session else { return Err(Failure::SignIn) };
+            // A console session spends the same budget as the member's API key would.
+            state.rate_limits.check(&session.principal)?;
             if session.must_change_password && !changing_password {
                 return Err(Failure::ChangePassword);
             }

@@ -22,6 +22,7 @@ pub const TABLES: &[&str] = &[
     "staff_members",
     "staff_logins",
     "console_sessions",
+    "sign_in_attempts",
     "families",
     "guardians",
     "children",

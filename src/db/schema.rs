@@ -474,11 +474,19 @@ diesel::table! {
         login -> Text,
         password_hash -> Text,
         must_change_password -> Bool,
-        failed_attempts -> Integer,
-        locked_until -> Nullable<Timestamp>,
         created_at -> Timestamp,
         totp_secret -> Nullable<Text>,
         totp_last_step -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    sign_in_attempts (id) {
+        id -> Text,
+        login_digest -> Text,
+        failures -> Integer,
+        locked_until -> Nullable<Timestamp>,
+        updated_at -> Timestamp,
     }
 }
 
@@ -533,6 +541,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     standing_consents,
     staff_logins,
     console_sessions,
+    sign_in_attempts,
     notice_recipients,
     notice_replies,
     draft_bundles,

@@ -1,6 +1,8 @@
 //! 監査記録: the audit trail. Who (a kind and an id, never a secret) did what to which record,
 //! when, and in which request. Rows are only ever added (the database refuses updates and
-//! deletions by trigger), and hold ids and codes only: no name, token or address.
+//! deletions by trigger), and hold ids and codes only: no name, token or postal address. The
+//! console's sign-in events name the network address the attempt came from, as a municipality's
+//! security officer needs to tell its own offices from someone else.
 //!
 //! An event is written in the transaction of the act it records, so an act that is rolled back
 //! leaves no event and an act that is committed always has one. A refused signature is the
@@ -30,6 +32,8 @@ crate::text_enum! {
         Parent => "parent",
         /// The operator, on the command line.
         Operator => "operator",
+        /// Someone not signed in, known by their client address only (a refused console sign-in).
+        Client => "client",
         /// nonstop itself (the daily jobs).
         System => "system",
     }
@@ -59,6 +63,23 @@ crate::text_enum! {
         StaffKeyCreated => "staff_key.created",
         StaffAccountCreated => "staff_account.created",
         StaffKeyRevoked => "staff_key.revoked",
+        /// A console sign-in (the detail is the client address).
+        StaffSignedIn => "staff_account.signed_in",
+        /// A wrong password or code at sign-in (the actor is the client address; the detail is
+        /// `password` or `code`).
+        StaffSignInFailed => "staff_account.sign_in_failed",
+        /// The failure that locked the account for that client address (as above).
+        StaffSignInLocked => "staff_account.sign_in_locked",
+        /// The administrator unlocked the account (the detail is how many client addresses
+        /// were locked out).
+        StaffAccountUnlocked => "staff_account.unlocked",
+        /// The detail is the client address.
+        StaffPasswordChanged => "staff_account.password_changed",
+        StaffTwoStepEnabled => "staff_account.two_step_enabled",
+        /// Turned off by the member of staff themselves, with their password.
+        StaffTwoStepDisabled => "staff_account.two_step_disabled",
+        /// Turned off by the municipality's administrator, for a member who lost their app.
+        StaffTwoStepReset => "staff_account.two_step_reset",
         SessionCreated => "session.created",
         /// A parent logged out.
         SessionEnded => "session.ended",
@@ -100,6 +121,11 @@ impl Actor {
     /// The operator at the command line (the id names the command).
     pub fn operator(command: &str) -> Self {
         Actor { kind: ActorKind::Operator, id: command.to_owned(), request_id: None }
+    }
+
+    /// Someone not signed in, by the network address they came from.
+    pub fn client(address: &str, request_id: Option<String>) -> Self {
+        Actor { kind: ActorKind::Client, id: address.to_owned(), request_id }
     }
 
     /// nonstop's own jobs.
@@ -184,6 +210,8 @@ pub struct AuditFilter {
     /// Only this municipality's events (staff always read their own only).
     pub municipality: Option<String>,
     pub action: Option<AuditAction>,
+    /// Only events on this kind of record (`staff_account`: the console's sign-ins).
+    pub target_kind: Option<&'static str>,
     pub since: Option<NaiveDateTime>,
     pub until: Option<NaiveDateTime>,
     /// Events older than this event id (the previous page's `next_before`).
@@ -199,6 +227,9 @@ pub fn list(conn: &mut DbConnection, filter: &AuditFilter) -> Result<AuditPage, 
     }
     if let Some(action) = filter.action {
         query = query.filter(audit_events::action.eq(action.as_str()));
+    }
+    if let Some(kind) = filter.target_kind {
+        query = query.filter(audit_events::target_kind.eq(kind));
     }
     if let Some(since) = filter.since {
         query = query.filter(audit_events::occurred_at.ge(since));

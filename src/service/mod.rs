@@ -27,6 +27,7 @@ pub mod profile;
 pub mod push_credentials;
 pub mod readiness;
 pub mod replan;
+pub mod sign_in_attempts;
 pub mod signing;
 pub mod staff_accounts;
 pub mod staff_totp;

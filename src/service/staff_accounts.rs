@@ -3,7 +3,7 @@
 //! (`staff_members`), so notices, approvals and the audit trail name the person the same way
 //! whether they acted through the console or the API; revoking the member ends both.
 
-use argon2::{Argon2, PasswordHash, PasswordHasher, PasswordVerifier};
+use argon2::{Argon2, PasswordHash, PasswordHasher};
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 
@@ -16,10 +16,6 @@ use crate::db::DbConnection;
 use crate::domain::MunicipalityCode;
 use crate::error::Error;
 
-/// Failures in a row before the account locks.
-pub const LOCK_AFTER_FAILURES: i32 = 5;
-/// How long a locked account stays locked.
-pub const LOCK_MINUTES: i64 = 15;
 /// How long a console session lasts (an office day), whatever is done in it.
 pub const SESSION_HOURS: i64 = 9;
 /// The shortest password staff may choose.
@@ -29,16 +25,6 @@ pub const MIN_PASSWORD_CHARS: usize = 12;
 pub struct NewAccount {
     pub staff_id: String,
     pub one_time_password: String,
-}
-
-/// Why a sign-in was refused. The page says the same for an unknown login and a wrong
-/// password, so that logins cannot be guessed one by one.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Refusal {
-    /// Unknown login or wrong password; `delay_ms` slows the next answer.
-    Wrong { delay_ms: u64 },
-    /// Too many failures: locked until then.
-    Locked { until: NaiveDateTime },
 }
 
 /// A signed-in member of staff, as a console page needs them.
@@ -84,9 +70,8 @@ pub fn create(
         .values((
             staff_logins::staff_id.eq(&row.id),
             staff_logins::login.eq(&login),
-            staff_logins::password_hash.eq(hash(&one_time_password)?),
+            staff_logins::password_hash.eq(hash_password(&one_time_password)?),
             staff_logins::must_change_password.eq(true),
-            staff_logins::failed_attempts.eq(0),
             staff_logins::created_at.eq(now),
         ))
         .execute(conn)?;
@@ -94,22 +79,24 @@ pub fn create(
 }
 
 /// What a sign-in checks the password against.
+#[derive(Clone, Debug)]
 pub struct Login {
     pub staff_id: String,
     pub password_hash: String,
-    pub locked_until: Option<NaiveDateTime>,
+    /// The municipality whose trail records the account's sign-ins.
+    pub municipality_code: String,
 }
 
 /// The account of `login`, unless its member of staff is revoked.
 pub fn find_login(conn: &mut DbConnection, login: &str) -> Result<Option<Login>, Error> {
-    let found: Option<(String, String, Option<NaiveDateTime>)> = staff_logins::table
+    let found: Option<(String, String, String)> = staff_logins::table
         .inner_join(staff_members::table)
         .filter(staff_logins::login.eq(login))
         .filter(staff_members::revoked_at.is_null())
-        .select((staff_logins::staff_id, staff_logins::password_hash, staff_logins::locked_until))
+        .select((staff_logins::staff_id, staff_logins::password_hash, staff_members::municipality_code))
         .first(conn)
         .optional()?;
-    Ok(found.map(|(staff_id, password_hash, locked_until)| Login { staff_id, password_hash, locked_until }))
+    Ok(found.map(|(staff_id, password_hash, municipality_code)| Login { staff_id, password_hash, municipality_code }))
 }
 
 /// Whether `password` is the one `login` was given (`None`: no such account). Slow on purpose
@@ -124,28 +111,8 @@ pub fn password_matches(login: Option<&Login>, password: &str) -> bool {
     }
 }
 
-/// Counts a failed sign-in; the fifth in a row locks the account.
-pub fn record_failure(conn: &mut DbConnection, staff_id: &str, now: NaiveDateTime) -> Result<Refusal, Error> {
-    let failures: i32 = diesel::update(staff_logins::table.find(staff_id))
-        .set(staff_logins::failed_attempts.eq(staff_logins::failed_attempts + 1))
-        .returning(staff_logins::failed_attempts)
-        .get_result(conn)?;
-    if failures < LOCK_AFTER_FAILURES {
-        // Each failure in a row waits longer: 0.5 s, 1 s, 1.5 s, 2 s.
-        return Ok(Refusal::Wrong { delay_ms: 500 * failures as u64 });
-    }
-    let until = now + Duration::minutes(LOCK_MINUTES);
-    diesel::update(staff_logins::table.find(staff_id))
-        .set((staff_logins::failed_attempts.eq(0), staff_logins::locked_until.eq(Some(until))))
-        .execute(conn)?;
-    Ok(Refusal::Locked { until })
-}
-
 /// Opens a session after a good password; returns its cookie token.
 pub fn open_session(conn: &mut DbConnection, staff_id: &str, now: NaiveDateTime) -> Result<String, Error> {
-    diesel::update(staff_logins::table.find(staff_id))
-        .set((staff_logins::failed_attempts.eq(0), staff_logins::locked_until.eq(None::<NaiveDateTime>)))
-        .execute(conn)?;
     let token = new_secret("nsc_");
     diesel::insert_into(console_sessions::table)
         .values((
@@ -191,6 +158,43 @@ pub fn sign_out(conn: &mut DbConnection, token: &str) -> Result<(), Error> {
     Ok(())
 }
 
+/// A console account as the municipality's administrator sees it.
+#[derive(Debug, serde::Serialize)]
+pub struct AccountView {
+    pub staff_id: String,
+    pub name: String,
+    pub login: String,
+    pub two_step: bool,
+    pub must_change_password: bool,
+}
+
+/// The municipality's console accounts (not revoked), by name.
+pub fn accounts(conn: &mut DbConnection, municipality: &MunicipalityCode) -> Result<Vec<AccountView>, Error> {
+    let rows: Vec<(String, String, String, Option<String>, bool)> = staff_logins::table
+        .inner_join(staff_members::table)
+        .filter(staff_members::municipality_code.eq(municipality.as_str()))
+        .filter(staff_members::revoked_at.is_null())
+        .order((staff_members::name.asc(), staff_logins::login.asc()))
+        .select((
+            staff_members::id,
+            staff_members::name,
+            staff_logins::login,
+            staff_logins::totp_secret,
+            staff_logins::must_change_password,
+        ))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(staff_id, name, login, secret, must_change_password)| AccountView {
+            staff_id,
+            name,
+            login,
+            two_step: secret.is_some(),
+            must_change_password,
+        })
+        .collect())
+}
+
 /// The account's login name.
 pub fn login_of(conn: &mut DbConnection, staff_id: &str) -> Result<String, Error> {
     Ok(staff_logins::table.find(staff_id).select(staff_logins::login).first(conn)?)
@@ -213,7 +217,7 @@ pub fn new_password_hash(current: &str, current_ok: bool, new: &str) -> Result<S
         return Err(Error::field("current_password", "is not the current password"));
     }
     check_new_password(new, current).map_err(|e| Error::field("new_password", e))?;
-    hash(new)
+    hash_password(new)
 }
 
 /// Stores the new password; the account's other sessions end.
@@ -230,11 +234,6 @@ pub fn set_password(conn: &mut DbConnection, staff_id: &str, token: &str, hash: 
     Ok(())
 }
 
-/// Whether `password` is the account's current one (slow).
-pub fn verify_current(password: &str, stored: &str) -> bool {
-    verify(password, stored)
-}
-
 fn check_login(login: &str) -> Result<String, String> {
     let ok = (3..=64).contains(&login.len())
         && login.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-@".contains(&b));
@@ -245,7 +244,8 @@ fn check_login(login: &str) -> Result<String, String> {
     }
 }
 
-fn check_new_password(new: &str, current: &str) -> Result<(), String> {
+/// A new password's rules: long enough, and not the current one.
+pub fn check_new_password(new: &str, current: &str) -> Result<(), String> {
     if new.chars().count() < MIN_PASSWORD_CHARS {
         return Err(format!("must be at least {MIN_PASSWORD_CHARS} characters"));
     }
@@ -255,14 +255,42 @@ fn check_new_password(new: &str, current: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn hash(password: &str) -> Result<String, Error> {
+/// argon2id with its default parameters (19 MiB, two passes): slow on purpose, so callers run it
+/// off the request threads and, in the console, in one of the guard's few turns.
+pub fn hash_password(password: &str) -> Result<String, Error> {
     let hashed: PasswordHash =
         Argon2::default().hash_password(password.as_bytes()).map_err(|e| Error::internal(format!("argon2: {e}")))?;
     Ok(hashed.to_string())
 }
 
 fn verify(password: &str, stored: &str) -> bool {
-    Argon2::default().verify_password(password.as_bytes(), stored).is_ok()
+    PasswordHash::new(stored).ok().and_then(|stored| verify_in_place(password, &stored)).unwrap_or(false)
+}
+
+thread_local! {
+    /// argon2id's working memory (19 MiB), kept by the thread for its next check. Allocated and
+    /// freed at each check, glibc keeps the freed 19 MiB in the thread's arena after the first
+    /// (its mmap threshold rises to that size), so a crowd of sign-ins left the process hundreds
+    /// of MiB larger for good; reused, a checking thread holds one buffer.
+    static WORKING_MEMORY: std::cell::RefCell<Vec<argon2::Block>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// What `Argon2::verify_password` does, in this thread's working memory; `None` when the stored
+/// hash is not one argon2 reads.
+fn verify_in_place(password: &str, stored: &PasswordHash) -> Option<bool> {
+    let params = argon2::Params::try_from(stored).ok()?;
+    let algorithm = argon2::Algorithm::try_from(stored.algorithm.as_str()).ok()?;
+    let version = argon2::Version::try_from(stored.version.unwrap_or(0x13)).ok()?;
+    let (salt, expected) = (stored.salt.as_ref()?, stored.hash.as_ref()?);
+    let mut computed = vec![0u8; expected.len()];
+    let argon = Argon2::new(algorithm, version, params.clone());
+    WORKING_MEMORY.with(|memory| {
+        let mut memory = memory.borrow_mut();
+        memory.resize(params.block_count(), argon2::Block::default());
+        argon.hash_password_into_with_memory(password.as_bytes(), salt.as_ref(), &mut computed, &mut memory[..]).ok()
+    })?;
+    // Output compares in constant time.
+    Some(argon2::password_hash::phc::Output::try_from(computed.as_slice()).ok()? == *expected)
 }
 
 /// An argon2id hash of a password nobody has, verified against when the login is unknown.
@@ -275,11 +303,34 @@ mod tests {
 
     #[test]
     fn a_hash_verifies_its_password_only() {
-        let stored = hash("correct horse battery").expect("hash");
+        let stored = hash_password("correct horse battery").expect("hash");
         assert!(stored.starts_with("$argon2id$"), "{stored}");
         assert!(verify("correct horse battery", &stored));
         assert!(!verify("correct horse batterY", &stored));
         assert!(!verify("anything", "not a hash"));
+    }
+
+    #[test]
+    fn the_check_in_reused_memory_agrees_with_the_crate_s_own() {
+        use argon2::PasswordVerifier;
+        let stored = hash_password("correct horse battery").expect("hash");
+        for (password, right) in [("correct horse battery", true), ("correct horse batterY", false), ("", false)] {
+            let crate_says = Argon2::default().verify_password(password.as_bytes(), stored.as_str()).is_ok();
+            assert_eq!((verify(password, &stored), crate_says), (right, right), "{password:?}");
+        }
+        // A second check on the same thread reuses the memory and still tells right from wrong.
+        assert!(verify("correct horse battery", &stored) && !verify("wrong", &stored));
+    }
+
+    #[test]
+    fn an_unknown_login_is_checked_at_the_cost_of_a_real_one() {
+        // The same algorithm and parameters: the answer to an unknown login takes as long.
+        let real = hash_password("a long enough password").expect("hash");
+        let (real, dummy) = (PasswordHash::new(&real).expect("real"), PasswordHash::new(DUMMY_HASH).expect("dummy"));
+        assert_eq!(real.algorithm, dummy.algorithm);
+        assert_eq!(real.version, dummy.version);
+        assert_eq!(real.params.to_string(), dummy.params.to_string());
+        assert_eq!(real.hash.map(|h| h.len()), dummy.hash.map(|h| h.len()));
     }
 
     #[test]

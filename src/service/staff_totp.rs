@@ -58,6 +58,15 @@ pub fn enable(
     Ok(())
 }
 
+/// Turns the code off (the member with their password, or the administrator for a member who
+/// lost their app).
+pub fn disable(conn: &mut DbConnection, staff_id: &str) -> Result<(), Error> {
+    diesel::update(staff_logins::table.find(staff_id))
+        .set((staff_logins::totp_secret.eq(None::<String>), staff_logins::totp_last_step.eq(None::<i64>)))
+        .execute(conn)?;
+    Ok(())
+}
+
 /// Whether the account asks for a code at sign-in.
 pub fn enabled(conn: &mut DbConnection, staff_id: &str) -> Result<bool, Error> {
     let secret: Option<String> = staff_logins::table.find(staff_id).select(staff_logins::totp_secret).first(conn)?;

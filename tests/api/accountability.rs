@@ -574,11 +574,12 @@ async fn a_scheduled_notice_goes_out_only_as_approved_and_the_scheduler_is_recor
     );
 }
 
-/// Each action the trail can record is read back by a test here or in `cli.rs`: a new action
-/// without one fails this.
+/// Each action the trail can record is read back by a test here, in `cli.rs` or in
+/// `console_sign_in.rs`: a new action without one fails this.
 #[test]
 fn every_audit_action_is_read_back_by_a_test() {
-    let tests = [include_str!("accountability.rs"), include_str!("cli.rs")].concat();
+    let tests =
+        [include_str!("accountability.rs"), include_str!("cli.rs"), include_str!("console_sign_in.rs")].concat();
     let unread: Vec<&str> = nonstop::service::audit::AuditAction::ALL
         .iter()
         .map(|a| a.as_str())

@@ -15,7 +15,7 @@ use crate::notices::born_months_ago;
 use crate::submissions::{draft_of, setup, signature_body, MOTHER, MOTHER_BORN};
 
 const AXE: &str = include_str!("../assets/axe.min.js");
-const PASSWORD: &str = "a long enough password";
+pub const PASSWORD: &str = "a long enough password";
 
 /// A chromedriver of its own, on a free port, stopped when dropped.
 struct Driver {
@@ -80,11 +80,16 @@ impl Drop for Driver {
 
 /// A member of staff who signs in with `login` and `PASSWORD` (the one-time password already
 /// changed).
-fn staff_account(app: &TestApp, code: &str, name: &str, login: &str) -> String {
+pub fn staff_account(app: &TestApp, code: &str, name: &str, login: &str) -> String {
+    account_with_role(app, code, name, login, false)
+}
+
+/// The same, as the municipality's administrator (`admin`) or not.
+pub fn account_with_role(app: &TestApp, code: &str, name: &str, login: &str, admin: bool) -> String {
     use nonstop::service::staff_accounts;
     let mut conn = app.db.get().expect("conn");
     let code = nonstop::domain::MunicipalityCode::parse(code).expect("code");
-    let account = staff_accounts::create(&mut conn, &code, name, login, false, app.clock.now()).expect("account");
+    let account = staff_accounts::create(&mut conn, &code, name, login, admin, app.clock.now()).expect("account");
     let hash = staff_accounts::new_password_hash(&account.one_time_password, true, PASSWORD).expect("hash");
     staff_accounts::set_password(&mut conn, &account.staff_id, "", &hash).expect("set");
     account.staff_id
@@ -509,6 +514,7 @@ async fn staff_open_a_submission_ask_for_a_correction_and_see_the_corrected_one_
     let secret = text(&c, "#totp-secret").await;
     let code = nonstop::service::staff_totp::code_at(&secret, app.clock.now()).expect("code");
     fill(&c, "totp-code", &code).await;
+    fill(&c, "two-step-password", PASSWORD).await;
     click_through(&c, "main form button").await;
     assert!(c.find(Locator::Id("two-step-state")).await.is_ok(), "turned on");
     click_through(&c, "form[action='/console/sign-out'] button").await;

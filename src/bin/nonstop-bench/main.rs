@@ -23,6 +23,11 @@
 //! sent (p50, p99) and peak memory; with `--compare-npm` it also runs the npm `web-push`
 //! library against the same service and prints both rates.
 //!
+//! `nonstop-bench sign-in --attempts N` starts `nonstop serve` and makes N sign-ins at once for
+//! unknown logins, each from its own address, while a vendor reads a family ten times a second;
+//! it prints how the crowd was answered, the server's peak and settled memory and the vendor's
+//! latency meanwhile.
+//!
 //! `--database postgres://user@host/postgres` runs any benchmark on a new database of that server
 //! (dropped afterwards) instead of SQLite in a temporary folder.
 //!
@@ -140,6 +145,12 @@ enum Command {
         #[arg(long)]
         out: std::path::PathBuf,
     },
+    /// N console sign-ins at once for unknown logins (each from its own address) against a
+    /// `nonstop serve` process, while another tenant reads.
+    SignIn {
+        #[arg(long, default_value_t = 1_000)]
+        attempts: usize,
+    },
     /// Fan one reminder out to every device of N families through the real pipeline.
     Fanout {
         #[arg(long, default_value_t = 2_000)]
@@ -177,6 +188,7 @@ mod notice;
 mod replan;
 mod replicas;
 mod sign;
+mod sign_in;
 
 const MUNICIPALITIES: [&str; 8] = ["131016", "131130", "141003", "472018", "341011", "011002", "271004", "281000"];
 
@@ -218,6 +230,12 @@ fn main() {
         Command::Replan { families } => {
             if let Err(e) = replan::run(place, families) {
                 eprintln!("replan: {e:#}");
+                std::process::exit(2);
+            }
+        }
+        Command::SignIn { attempts } => {
+            if let Err(e) = sign_in::run(place, attempts) {
+                eprintln!("sign-in: {e:#}");
                 std::process::exit(2);
             }
         }
@@ -305,9 +323,14 @@ pub fn peak_memory_mib() -> f64 {
 
 /// Peak resident memory (VmHWM) of process `pid` (or `self`), in MiB.
 pub fn peak_memory_mib_of(pid: &str) -> f64 {
+    memory_mib_of(pid, "VmHWM:")
+}
+
+/// A memory figure of `/proc/{pid}/status` (`VmHWM:`, `VmRSS:`), in MiB.
+pub fn memory_mib_of(pid: &str, figure: &str) -> f64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).map(str::to_owned))
+        .and_then(|s| s.lines().find(|l| l.starts_with(figure)).map(str::to_owned))
         .and_then(|l| l.split_whitespace().nth(1).and_then(|kb| kb.parse::<f64>().ok()))
         .map_or(f64::NAN, |kb| kb / 1024.0)
 }

@@ -241,16 +241,22 @@ fn sample_connections(bench: &BenchEnv, finished: &AtomicBool, replica_peak: &At
 }
 
 /// One `nonstop serve` process on the benchmark's database, its clock at the benchmark's.
-struct Replica {
+pub struct Replica {
     child: Child,
-    port: u16,
+    pub port: u16,
     _config: SettingsFile,
 }
 
 impl Replica {
     fn start(bench: &BenchEnv, index: usize) -> anyhow::Result<Self> {
+        Self::start_with(bench, index, "", "")
+    }
+
+    /// The same, with more settings of its `[server]` and `[limits]` sections (TOML lines).
+    pub fn start_with(bench: &BenchEnv, index: usize, server: &str, limits: &str) -> anyhow::Result<Self> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-        let config = SettingsFile::new(&format!("replica-{index}.toml"), &replica_settings(bench, index, port))?;
+        let settings = replica_settings(bench, index, port, server, limits);
+        let config = SettingsFile::new(&format!("replica-{index}.toml"), &settings)?;
         let binary = std::env::current_exe()?.with_file_name("nonstop");
         if !binary.exists() {
             anyhow::bail!("{} not found: build it with `cargo build --release --bin nonstop`", binary.display());
@@ -285,8 +291,13 @@ impl Replica {
     }
 
     /// The process's peak resident memory (VmHWM), in MiB.
-    fn peak_memory_mib(&self) -> f64 {
+    pub fn peak_memory_mib(&self) -> f64 {
         super::peak_memory_mib_of(&self.child.id().to_string())
+    }
+
+    /// The process's resident memory now (VmRSS), in MiB.
+    pub fn memory_mib(&self) -> f64 {
+        super::memory_mib_of(&self.child.id().to_string(), "VmRSS:")
     }
 }
 
@@ -297,18 +308,21 @@ impl Drop for Replica {
     }
 }
 
-/// A replica's settings: the benchmark's database (named in `pg_stat_activity`), keys and
-/// clock, the loopback push service allowed, the default delivery settings.
-fn replica_settings(bench: &BenchEnv, index: usize, port: u16) -> String {
+/// A replica's settings: the benchmark's database (named in `pg_stat_activity` on PostgreSQL),
+/// keys and clock, the loopback push service allowed, the default delivery settings.
+fn replica_settings(bench: &BenchEnv, index: usize, port: u16, server: &str, limits: &str) -> String {
     let url = bench.postgres.as_ref().map(|db| db.url_with(&format!("application_name=nonstop-replica-{index}")));
-    let url = url.unwrap_or_default();
+    let url = url.unwrap_or_else(|| bench.settings.database.url.expose().to_owned());
     let key = bench.settings.encryption.keys.get("bench").map(|k| k.expose()).unwrap_or_default();
     let at = bench.clock.now_utc().to_rfc3339();
+    // One HTTP worker a replica, unless the caller says otherwise.
+    let workers = if server.contains("workers") { "" } else { "workers = 1" };
     format!(
         r#"[server]
 host = "127.0.0.1"
 port = {port}
-workers = 1
+{workers}
+{server}
 
 [database]
 url = "{url}"
@@ -330,6 +344,7 @@ level = "warn"
 [limits]
 requests_per_second = 100000
 burst = 100000
+{limits}
 "#
     )
 }

@@ -5,6 +5,7 @@ mod closed_days;
 mod notices;
 mod procedures;
 mod settings;
+mod staff;
 mod submissions;
 
 use actix_web::{web, HttpResponse};
@@ -23,6 +24,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(notices::configure)
         .configure(submissions::configure)
         .configure(settings::configure)
+        .configure(staff::configure)
         .configure(closed_days::configure)
         .configure(procedures::configure);
 }
@@ -48,6 +50,7 @@ fn frame(staff: &Staff, section: &str) -> Value {
         municipality => staff.session.municipality.as_str(),
         csrf => staff.session.csrf_token.clone(),
         section => section,
+        admin => matches!(staff.session.principal, crate::service::principals::Principal::Staff { admin: true, .. }),
         ..language_frame(staff.lang)
     }
 }
