@@ -128,7 +128,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match command {
         Command::Serve => serve(settings),
         Command::Migrate => {
-            open_database(&settings)?;
+            let db = open_database(&settings)?;
+            // Nothing is generated or sealed here; a database whose sealed data the keys do not
+            // open is refused now rather than at `serve`.
+            crate::db::canary::keys_for_reading(&settings, &db)?;
             tracing::info!("migrations are up to date");
             Ok(())
         }

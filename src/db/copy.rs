@@ -17,6 +17,7 @@ use crate::crypto::KeyRing;
 
 /// Every table, parents before the tables that refer to them.
 pub const TABLES: &[&str] = &[
+    "key_canaries",
     "apps",
     "app_keys",
     "staff_members",
