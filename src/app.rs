@@ -213,7 +213,7 @@ impl Application {
         let location = settings.database_location().map_err(anyhow::Error::msg)?;
         let db = Db::connect(location, settings.database.pool_size, settings.database.sqlite_busy_timeout_ms)?;
         db.migrate()?;
-        let keys = Arc::new(settings.key_ring()?);
+        let keys = Arc::new(crate::db::canary::keys_for_serving(&settings, &db, clock.now())?);
         let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))
             .map_err(|e| anyhow::anyhow!("cannot listen on {}:{}: {e}", settings.server.host, settings.server.port))?;
         let port = listener.local_addr()?.port();

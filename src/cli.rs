@@ -101,14 +101,16 @@ pub enum StaffCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum DbCommand {
-    /// Copy every table into an empty database (migrated first), sealed values as they are:
-    /// run with the settings whose encryption keys sealed them. Checks each table's row count
-    /// and opens a sample of every sealed column; prints a JSON report.
+    /// Copy every table into a database holding no table (migrated first), sealed values as
+    /// they are: run with the settings whose encryption keys sealed them, which must open the
+    /// source's sealed data before anything is written. Checks each table's row count and opens
+    /// the key canaries and a sample of every sealed column; prints a JSON report. A failed copy
+    /// leaves the target as it was.
     Copy {
-        /// The database copied, e.g. sqlite://data/nonstop.sqlite3.
+        /// The nonstop database copied, e.g. sqlite://data/nonstop.sqlite3 (must exist).
         #[arg(long)]
         from: String,
-        /// The empty database written, e.g. postgres://nonstop@db/nonstop.
+        /// The database written, holding no table yet, e.g. postgres://nonstop@db/nonstop.
         #[arg(long)]
         to: String,
     },
@@ -128,7 +130,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match command {
         Command::Serve => serve(settings),
         Command::Migrate => {
-            open_database(&settings)?;
+            let db = open_database(&settings)?;
+            // Nothing is generated or sealed here; a database whose sealed data the keys do not
+            // open is refused now rather than at `serve`.
+            crate::db::canary::keys_for_reading(&settings, &db)?;
             tracing::info!("migrations are up to date");
             Ok(())
         }
@@ -226,14 +231,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Db(DbCommand::Copy { from, to }) => {
-            let open = |url: &str| -> anyhow::Result<Db> {
-                let location = crate::db::DatabaseLocation::parse(url).map_err(anyhow::Error::msg)?;
-                Db::connect(location, 2, settings.database.sqlite_busy_timeout_ms)
-            };
-            let (source, target) = (open(&from)?, open(&to)?);
-            source.migrate()?;
-            let keys = settings.key_ring()?;
-            let report = crate::db::copy::copy(&source, &target, &keys)?;
+            let report = crate::db::copy::run(&settings, &from, &to)?;
             println!("{}", serde_json::to_string_pretty(&report)?);
             Ok(())
         }

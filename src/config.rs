@@ -420,29 +420,68 @@ impl Settings {
         KeyRing::from_base64(&self.encryption.active_key_id, &keys)
     }
 
-    /// The configured keys, or the key kept in `encryption.key_file` (generated on first use,
-    /// readable by the owner only) so that `cargo run` works with no settings at all.
-    pub fn key_ring(&self) -> anyhow::Result<KeyRing> {
+    /// The keys in force: `encryption.keys`, else the key kept in `encryption.key_file` when that
+    /// file exists; `None` when there is neither. Never generates a key: only a new, empty
+    /// database gets one (`generate_key_file`, decided by `db::canary`).
+    pub fn existing_key_ring(&self) -> anyhow::Result<Option<KeyRing>> {
         if !self.encryption.keys.is_empty() {
-            return self.key_ring_from_settings().map_err(anyhow::Error::msg);
+            return self.key_ring_from_settings().map(Some).map_err(|e| anyhow::anyhow!("encryption.keys: {e}"));
         }
         let path = &self.encryption.key_file;
-        let encoded = if path.exists() {
-            std::fs::read_to_string(path)?
+        if !path.exists() {
+            return Ok(None);
+        }
+        let encoded = std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("encryption.key_file {}: cannot be read: {e}", path.display()))?;
+        self.file_key_ring(&encoded).map(Some)
+    }
+
+    /// The keys in force, or an error naming the settings that give them.
+    pub fn key_ring(&self) -> anyhow::Result<KeyRing> {
+        self.existing_key_ring()?.ok_or_else(|| {
+            anyhow::anyhow!(
+                "no encryption key: encryption.key_file {} does not exist and encryption.keys is empty; {}",
+                self.encryption.key_file.display(),
+                KEY_SETTINGS
+            )
+        })
+    }
+
+    /// Generates a key into `encryption.key_file` (readable by the owner only, never over an
+    /// existing file), so that `cargo run` works with no settings at all: for a new, empty
+    /// database only.
+    pub fn generate_key_file(&self) -> anyhow::Result<KeyRing> {
+        let path = &self.encryption.key_file;
+        let key = KeyRing::generate_key_base64();
+        write_private_file(path, &key)
+            .map_err(|e| anyhow::anyhow!("encryption.key_file {}: cannot write a new key: {e}", path.display()))?;
+        tracing::warn!(
+            key_file = %path.display(),
+            "no encryption key configured and the database is new: generated one; back this file up, the data cannot be read without it"
+        );
+        self.file_key_ring(&key)
+    }
+
+    /// Where this process's keys come from, for messages (never a key).
+    pub fn key_source(&self) -> String {
+        if self.encryption.keys.is_empty() {
+            format!("encryption.key_file {}", self.encryption.key_file.display())
         } else {
-            let key = KeyRing::generate_key_base64();
-            write_private_file(path, &key)?;
-            tracing::warn!(
-                key_file = %path.display(),
-                "no encryption key configured: generated one; back this file up, the data cannot be read without it"
-            );
-            key
-        };
+            "encryption.keys".to_owned()
+        }
+    }
+
+    fn file_key_ring(&self, encoded: &str) -> anyhow::Result<KeyRing> {
         let keys = BTreeMap::from([(self.encryption.active_key_id.clone(), encoded.trim().to_owned())]);
         KeyRing::from_base64(&self.encryption.active_key_id, &keys)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+            .map_err(|e| anyhow::anyhow!("encryption.key_file {}: {e}", self.encryption.key_file.display()))
     }
 }
+
+/// How an operator gives nonstop its keys, for the messages that refuse a start.
+pub const KEY_SETTINGS: &str = "configure the keys that sealed the data: `encryption.keys.<id>` \
+     (NONSTOP__ENCRYPTION__KEYS__<ID>) with `encryption.active_key_id` (NONSTOP__ENCRYPTION__ACTIVE_KEY_ID), \
+     or `encryption.key_file` (NONSTOP__ENCRYPTION__KEY_FILE) naming the file that holds the key";
 
 fn write_private_file(path: &Path, contents: &str) -> std::io::Result<()> {
     use std::io::Write;
@@ -497,13 +536,18 @@ mod tests {
     }
 
     #[test]
-    fn generated_key_file_is_reused() {
+    fn generated_key_file_is_reused_and_never_replaced() {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut s = Settings::default();
         s.encryption.key_file = dir.path().join("keys/encryption.key");
-        let first = s.key_ring().expect("ring");
+        assert!(s.existing_key_ring().expect("no file yet").is_none());
+        let err = s.key_ring().unwrap_err().to_string();
+        assert!(err.contains("encryption.key_file") && err.contains("NONSTOP__ENCRYPTION__KEY_FILE"), "{err}");
+        let first = s.generate_key_file().expect("ring");
         let sealed = first.seal("t", "x").expect("seal");
         let second = s.key_ring().expect("ring");
         assert_eq!(second.open("t", &sealed).expect("open"), "x");
+        assert!(s.generate_key_file().is_err(), "an existing key file is never overwritten");
+        assert_eq!(s.key_ring().expect("ring").open("t", &sealed).expect("open"), "x");
     }
 }

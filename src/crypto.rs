@@ -58,6 +58,16 @@ impl KeyRing {
         Ok(Self { active_id: active_id.to_owned(), keys: ring })
     }
 
+    /// The id of the key new values are sealed with.
+    pub fn active_id(&self) -> &str {
+        &self.active_id
+    }
+
+    /// Whether a key of this id is in the ring.
+    pub fn has_key(&self, key_id: &str) -> bool {
+        self.keys.contains_key(key_id)
+    }
+
     /// A fresh random key, base64-encoded, for `nonstop` to write on first start.
     pub fn generate_key_base64() -> String {
         let key = Aes256Gcm::generate_key(OsRng);

@@ -12,13 +12,30 @@ pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({ "status": "ok" }))
 }
 
-/// The database answers and, where this process delivers pushes, its worker is making progress;
-/// a load balancer or an orchestrator acts on anything but 200.
+/// The database answers, this process's keys open every key canary (so it can read what any
+/// replica sealed) and, where this process delivers pushes, its worker is making progress; a
+/// load balancer or an orchestrator acts on anything but 200.
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let backend = state.db.location().backend_name();
-    if let Err(e) = state.db.read(|conn| conn.batch_execute("SELECT 1").map_err(Error::from)).await {
-        tracing::warn!(error = %e, "readiness check failed");
-        return HttpResponse::ServiceUnavailable().json(json!({ "status": "unavailable", "database": backend }));
+    let keys = state.keys.clone();
+    let checked = state
+        .db
+        .read(move |conn| {
+            conn.batch_execute("SELECT 1").map_err(Error::from)?;
+            Ok(crate::db::canary::canaries_open(conn, &keys))
+        })
+        .await;
+    match checked {
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness check failed");
+            return HttpResponse::ServiceUnavailable().json(json!({ "status": "unavailable", "database": backend }));
+        }
+        Ok(Err(problem)) => {
+            tracing::warn!(problem = %problem, "readiness check failed: sealed data cannot be opened");
+            return HttpResponse::ServiceUnavailable()
+                .json(json!({ "status": "unavailable", "database": backend, "keys": "cannot_open_sealed_data" }));
+        }
+        Ok(Ok(())) => {}
     }
     if state.settings.jobs.enabled && worker_stalled(&state) {
         tracing::warn!("readiness check failed: the delivery worker is not making progress");

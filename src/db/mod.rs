@@ -4,6 +4,7 @@
 //! are used on blocking threads (`Db::read` / `Db::write`), never on the async executor.
 
 pub mod by_id;
+pub mod canary;
 pub mod caps;
 pub mod copy;
 pub mod rows;
@@ -150,12 +151,7 @@ impl Db {
 
     /// Runs the embedded migrations of this backend that have not run yet.
     pub fn migrate(&self) -> anyhow::Result<()> {
-        let mut conn = self.pool.get()?;
-        let result = match &mut *conn {
-            DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|_| ()),
-            DbConnection::Postgresql(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS).map(|_| ()),
-        };
-        result.map_err(|e| anyhow::anyhow!("migration failed: {e}"))
+        migrate(&mut *self.pool.get()?)
     }
 
     /// A blocking connection, for the CLI and for tests.
@@ -206,6 +202,16 @@ impl Db {
         let state = self.pool.state();
         (state.connections, state.idle_connections)
     }
+}
+
+/// Runs the embedded migrations of the connection's backend that have not run yet (inside a
+/// transaction of the caller's on PostgreSQL, whose schema changes are transactional).
+pub fn migrate(conn: &mut DbConnection) -> anyhow::Result<()> {
+    let result = match conn {
+        DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|_| ()),
+        DbConnection::Postgresql(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS).map(|_| ()),
+    };
+    result.map_err(|e| anyhow::anyhow!("migration failed: {e}"))
 }
 
 /// One write transaction. On SQLite it starts with `BEGIN IMMEDIATE`, taking the write lock up

@@ -14,6 +14,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    /// One value sealed under each key the database has been served with (see `db::canary`).
+    key_canaries (key_id) {
+        key_id -> Text,
+        sealed -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     audit_events (id) {
         id -> Text,
         occurred_at -> Timestamp,
@@ -552,4 +561,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     registered_certificates,
     municipal_webhooks,
     webhook_deliveries,
+    key_canaries,
 );

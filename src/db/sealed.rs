@@ -26,8 +26,12 @@ pub const SIGNATURES_SIGNED_DOCUMENT: &str = "signatures.signed_document";
 pub const SUBMISSION_EVENTS_COMMENTS: &str = "submission_events.comments";
 pub const SUBMISSIONS_DOCUMENT: &str = "submissions.document";
 pub const WEBHOOK_DELIVERIES_PAYLOAD: &str = "webhook_deliveries.payload";
+/// The canary of each key (`db::canary`), checked on its own: a retired key's canary may stay
+/// until a start sees nothing sealed under it.
+pub const KEY_CANARIES_SEALED: &str = "key_canaries.sealed";
 
-/// Every sealed column (what `nonstop db copy` samples to check the keys open the copy).
+/// Every sealed column of personal data and credentials (what a start and `nonstop db copy`
+/// sample to check the keys open them).
 pub const ALL: &[&str] = &[
     CHILDREN_FULL_NAME,
     CHILDREN_FULL_NAME_KANA,

@@ -14,6 +14,7 @@ mod helpers;
 mod isolation;
 #[path = "../../src/bin/nonstop-bench/jpki_ca.rs"]
 mod jpki_ca;
+mod keys;
 mod life_events;
 mod mocks;
 mod notices;
