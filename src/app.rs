@@ -214,6 +214,8 @@ impl Application {
         let db = Db::connect(location, settings.database.pool_size, settings.database.sqlite_busy_timeout_ms)?;
         db.migrate()?;
         let keys = Arc::new(crate::db::canary::keys_for_serving(&settings, &db, clock.now())?);
+        // What an older version kept in the clear is sealed now, with keys known to be right.
+        crate::db::sealing::seal_clear_values(&mut *db.get()?, &keys)?;
         let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))
             .map_err(|e| anyhow::anyhow!("cannot listen on {}:{}: {e}", settings.server.host, settings.server.port))?;
         let port = listener.local_addr()?.port();

@@ -115,6 +115,20 @@ impl KeyRing {
         stored.map(|s| self.open(context, s)).transpose()
     }
 
+    /// A value kept as its text (a number, a date), sealed.
+    pub fn seal_value<T: std::fmt::Display>(&self, context: &str, value: Option<T>) -> Result<Option<String>, Error> {
+        value.map(|v| self.seal(context, &v.to_string())).transpose()
+    }
+
+    /// What `seal_value` sealed, read back as its type.
+    pub fn open_value<T: std::str::FromStr>(&self, context: &str, stored: Option<&str>) -> Result<Option<T>, Error> {
+        self.open_opt(context, stored)?
+            .map(|text| {
+                text.parse().map_err(|_| Error::internal(format!("{context}: sealed value does not read back")))
+            })
+            .transpose()
+    }
+
     /// A record of optional facts, sealed as JSON; nothing is stored when no fact is given.
     pub fn seal_facts<T: serde::Serialize + Default + PartialEq>(
         &self,

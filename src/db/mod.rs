@@ -10,6 +10,7 @@ pub mod copy;
 pub mod rows;
 pub mod schema;
 pub mod sealed;
+pub mod sealing;
 
 use std::path::PathBuf;
 use std::sync::Arc;

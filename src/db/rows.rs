@@ -44,7 +44,6 @@ pub struct FamilyRow {
     pub id: String,
     pub app_id: String,
     pub municipality_code: String,
-    pub postal_code: Option<String>,
     /// sealed
     pub address: Option<String>,
     pub preferred_language: String,
@@ -58,6 +57,8 @@ pub struct FamilyRow {
     pub circumstances: String,
     /// sealed JSON: `service::paperwork::Paperwork`
     pub paperwork: Option<String>,
+    /// sealed: 郵便番号, `NNN-NNNN`
+    pub postal_code_sealed: Option<String>,
 }
 
 #[derive(Clone, Debug, Queryable, Selectable, Insertable, AsChangeset, Identifiable)]
@@ -70,7 +71,6 @@ pub struct GuardianRow {
     pub full_name: String,
     /// sealed
     pub full_name_kana: Option<String>,
-    pub birth_date: Option<NaiveDate>,
     /// sealed
     pub phone: Option<String>,
     pub created_at: NaiveDateTime,
@@ -78,6 +78,8 @@ pub struct GuardianRow {
     /// ISO 3166-1 alpha-2, in the clear: the planner reads it for every plan, and a country
     /// alone does not name anyone.
     pub nationality: Option<String>,
+    /// sealed: the date of birth, `YYYY-MM-DD`
+    pub birth_date_sealed: Option<String>,
 }
 
 #[derive(Clone, Debug, Queryable, Selectable, Insertable, AsChangeset, Identifiable)]
@@ -88,7 +90,6 @@ pub struct ChildRow {
     pub status: String,
     pub due_date: Option<NaiveDate>,
     pub birth_date: Option<NaiveDate>,
-    pub birth_weight_grams: Option<i32>,
     /// sealed
     pub full_name: Option<String>,
     /// sealed
@@ -98,6 +99,8 @@ pub struct ChildRow {
     pub updated_at: NaiveDateTime,
     /// sealed JSON: `service::children::BirthDetails`
     pub birth_details: Option<String>,
+    /// sealed: the birth weight in grams (要配慮個人情報, kept only under the consent)
+    pub birth_weight_sealed: Option<String>,
 }
 
 #[derive(Clone, Debug, Queryable, Selectable, Insertable, AsChangeset, Identifiable)]

@@ -74,7 +74,6 @@ diesel::table! {
         id -> Text,
         app_id -> Text,
         municipality_code -> Text,
-        postal_code -> Nullable<Text>,
         address -> Nullable<Text>,
         preferred_language -> Text,
         quiet_hours_start -> Integer,
@@ -85,6 +84,7 @@ diesel::table! {
         updated_at -> Timestamp,
         circumstances -> Text,
         paperwork -> Nullable<Text>,
+        postal_code_sealed -> Nullable<Text>,
     }
 }
 
@@ -95,11 +95,11 @@ diesel::table! {
         relationship -> Text,
         full_name -> Text,
         full_name_kana -> Nullable<Text>,
-        birth_date -> Nullable<Date>,
         phone -> Nullable<Text>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
         nationality -> Nullable<Text>,
+        birth_date_sealed -> Nullable<Text>,
     }
 }
 
@@ -121,13 +121,13 @@ diesel::table! {
         status -> Text,
         due_date -> Nullable<Date>,
         birth_date -> Nullable<Date>,
-        birth_weight_grams -> Nullable<Integer>,
         full_name -> Nullable<Text>,
         full_name_kana -> Nullable<Text>,
         sex -> Nullable<Text>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
         birth_details -> Nullable<Text>,
+        birth_weight_sealed -> Nullable<Text>,
     }
 }
 

@@ -5,6 +5,7 @@
 pub const CHILDREN_FULL_NAME: &str = "children.full_name";
 pub const CHILDREN_FULL_NAME_KANA: &str = "children.full_name_kana";
 pub const CHILDREN_BIRTH_DETAILS: &str = "children.birth_details";
+pub const CHILDREN_BIRTH_WEIGHT: &str = "children.birth_weight_sealed";
 pub const DEVICES_AUTH_SECRET: &str = "devices.auth_secret";
 pub const DEVICES_P256DH: &str = "devices.p256dh";
 pub const DEVICES_TOKEN: &str = "devices.token";
@@ -13,8 +14,10 @@ pub const DRAFTS_CONTENT: &str = "drafts.content";
 pub const DRAFTS_DOCUMENT: &str = "drafts.document";
 pub const FAMILIES_ADDRESS: &str = "families.address";
 pub const FAMILIES_PAPERWORK: &str = "families.paperwork";
+pub const FAMILIES_POSTAL_CODE: &str = "families.postal_code_sealed";
 pub const GUARDIANS_FULL_NAME: &str = "guardians.full_name";
 pub const GUARDIANS_FULL_NAME_KANA: &str = "guardians.full_name_kana";
+pub const GUARDIANS_BIRTH_DATE: &str = "guardians.birth_date_sealed";
 pub const GUARDIANS_PHONE: &str = "guardians.phone";
 pub const MUNICIPAL_WEBHOOKS_SECRET: &str = "municipal_webhooks.secret";
 pub const NOTICE_REPLIES_FREE_TEXT: &str = "notice_replies.free_text";
@@ -36,6 +39,7 @@ pub const ALL: &[&str] = &[
     CHILDREN_FULL_NAME,
     CHILDREN_FULL_NAME_KANA,
     CHILDREN_BIRTH_DETAILS,
+    CHILDREN_BIRTH_WEIGHT,
     DEVICES_AUTH_SECRET,
     DEVICES_TOKEN,
     DRAFT_BUNDLES_DOCUMENT,
@@ -43,8 +47,10 @@ pub const ALL: &[&str] = &[
     DRAFTS_DOCUMENT,
     FAMILIES_ADDRESS,
     FAMILIES_PAPERWORK,
+    FAMILIES_POSTAL_CODE,
     GUARDIANS_FULL_NAME,
     GUARDIANS_FULL_NAME_KANA,
+    GUARDIANS_BIRTH_DATE,
     GUARDIANS_PHONE,
     MUNICIPAL_WEBHOOKS_SECRET,
     NOTICE_REPLIES_FREE_TEXT,

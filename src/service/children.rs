@@ -315,13 +315,13 @@ fn seal(
         status: v.status.as_str().to_owned(),
         due_date: v.due_date,
         birth_date: v.birth_date,
-        birth_weight_grams: v.birth_weight_grams,
         full_name: keys.seal_opt(sealed::CHILDREN_FULL_NAME, v.full_name.as_deref())?,
         full_name_kana: keys.seal_opt(sealed::CHILDREN_FULL_NAME_KANA, v.full_name_kana.as_deref())?,
         sex: v.sex.map(|s| s.as_str().to_owned()),
         created_at,
         updated_at,
         birth_details: None,
+        birth_weight_sealed: keys.seal_value(sealed::CHILDREN_BIRTH_WEIGHT, v.birth_weight_grams)?,
     })
 }
 
@@ -330,7 +330,7 @@ pub fn view(keys: &KeyRing, row: ChildRow) -> Result<Child, Error> {
         status: ChildStatus::from_stored(&row.status)?,
         due_date: row.due_date,
         birth_date: row.birth_date,
-        birth_weight_grams: row.birth_weight_grams,
+        birth_weight_grams: keys.open_value(sealed::CHILDREN_BIRTH_WEIGHT, row.birth_weight_sealed.as_deref())?,
         full_name: keys.open_opt(sealed::CHILDREN_FULL_NAME, row.full_name.as_deref())?,
         full_name_kana: keys.open_opt(sealed::CHILDREN_FULL_NAME_KANA, row.full_name_kana.as_deref())?,
         sex: row.sex.as_deref().map(Sex::from_stored).transpose()?,

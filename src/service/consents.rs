@@ -164,7 +164,7 @@ pub fn erase_health_information(
     const PAGE: i64 = 1_000;
     let mut erased = 0;
     loop {
-        let mut query = children::table.filter(children::birth_weight_grams.is_not_null()).into_boxed();
+        let mut query = children::table.filter(children::birth_weight_sealed.is_not_null()).into_boxed();
         if let Some(family) = family_id {
             query = query.filter(children::family_id.eq(family.to_owned()));
         }
@@ -177,7 +177,7 @@ pub fn erase_health_information(
         }
         erased += ids.len();
         diesel::update(children::table.filter(children::id.eq_any(&ids)))
-            .set(children::birth_weight_grams.eq(None::<i32>))
+            .set(children::birth_weight_sealed.eq(None::<String>))
             .execute(conn)?;
         let event_children: Vec<Option<String>> = ids.into_iter().map(Some).collect();
         diesel::update(

@@ -158,7 +158,6 @@ pub fn create(
         id: new_id(),
         app_id: app_id.to_owned(),
         municipality_code: input.municipality_code.as_str().to_owned(),
-        postal_code: input.postal_code.map(String::from),
         address: keys.seal_opt(sealed::FAMILIES_ADDRESS, address.as_deref())?,
         preferred_language: input.preferred_language.as_str().to_owned(),
         quiet_hours_start: input.quiet_hours.start_minute(),
@@ -169,6 +168,7 @@ pub fn create(
         updated_at: now,
         circumstances: encode_circumstances(&input.circumstances),
         paperwork: paperwork.seal(keys)?,
+        postal_code_sealed: keys.seal_value(sealed::FAMILIES_POSTAL_CODE, input.postal_code.map(String::from))?,
     };
     diesel::insert_into(families::table).values(&row).execute(conn)?;
     for purpose in input.consents {
@@ -185,6 +185,12 @@ pub fn create(
     get(conn, keys, row)
 }
 
+/// The family's 郵便番号, opened.
+pub fn postal_code(keys: &KeyRing, row: &FamilyRow) -> Result<Option<PostalCode>, Error> {
+    let opened: Option<String> = keys.open_opt(sealed::FAMILIES_POSTAL_CODE, row.postal_code_sealed.as_deref())?;
+    opened.as_deref().map(PostalCode::parse).transpose().map_err(Error::internal)
+}
+
 /// The whole family, opened for the caller.
 pub fn get(conn: &mut DbConnection, keys: &KeyRing, row: FamilyRow) -> Result<Family, Error> {
     let guardians = guardians::list(conn, keys, &row.id)?;
@@ -192,7 +198,7 @@ pub fn get(conn: &mut DbConnection, keys: &KeyRing, row: FamilyRow) -> Result<Fa
     let devices = devices::list(conn, keys, &row.id)?;
     Ok(Family {
         municipality_code: MunicipalityCode::parse(&row.municipality_code).map_err(Error::internal)?,
-        postal_code: row.postal_code.as_deref().map(PostalCode::parse).transpose().map_err(Error::internal)?,
+        postal_code: postal_code(keys, &row)?,
         address: keys.open_opt(sealed::FAMILIES_ADDRESS, row.address.as_deref())?,
         preferred_language: LanguageTag::parse(&row.preferred_language).map_err(Error::internal)?,
         quiet_hours: QuietHours::from_minutes(row.quiet_hours_start, row.quiet_hours_end)
@@ -244,9 +250,9 @@ pub fn update(
     if let Some(address) = address {
         row.address = keys.seal_opt(sealed::FAMILIES_ADDRESS, address.as_deref())?;
     }
-    let mut postal = row.postal_code.take();
+    let mut postal = postal_code(keys, &row)?.map(String::from);
     patch::apply(&mut postal, change.postal_code.map(|p| p.map(String::from)));
-    row.postal_code = postal;
+    row.postal_code_sealed = keys.seal_value(sealed::FAMILIES_POSTAL_CODE, postal)?;
     if let Some(language) = change.preferred_language {
         row.preferred_language = language.into();
     }

@@ -34,7 +34,7 @@ pub fn family_changed_under(
     settings: &ResolvedOverride,
     municipality_name: &str,
 ) -> Result<PlanDiff, Error> {
-    let diff = planning::replan_with(conn, &uc.planning, settings, family, uc.today, uc.now)?;
+    let diff = planning::replan_with(conn, &uc.keys, &uc.planning, settings, family, uc.today, uc.now)?;
     drafts::sync(conn, &uc.keys, &uc.planning, family, uc.today, uc.now)?;
     notices::deliver_standing(conn, &uc.templates, family, municipality_name, uc.today, uc.now)?;
     Ok(diff)

@@ -204,11 +204,11 @@ fn seal(
         relationship: v.relationship.as_str().to_owned(),
         full_name: keys.seal(sealed::GUARDIANS_FULL_NAME, &v.full_name)?,
         full_name_kana: keys.seal_opt(sealed::GUARDIANS_FULL_NAME_KANA, v.full_name_kana.as_deref())?,
-        birth_date: v.birth_date,
         phone: keys.seal_opt(sealed::GUARDIANS_PHONE, v.phone.as_deref())?,
         nationality: v.nationality,
         created_at,
         updated_at,
+        birth_date_sealed: keys.seal_value(sealed::GUARDIANS_BIRTH_DATE, v.birth_date)?,
     })
 }
 
@@ -217,7 +217,7 @@ fn view(keys: &KeyRing, row: GuardianRow) -> Result<Guardian, Error> {
         relationship: Relationship::from_stored(&row.relationship)?,
         full_name: keys.open(sealed::GUARDIANS_FULL_NAME, &row.full_name)?,
         full_name_kana: keys.open_opt(sealed::GUARDIANS_FULL_NAME_KANA, row.full_name_kana.as_deref())?,
-        birth_date: row.birth_date,
+        birth_date: keys.open_value(sealed::GUARDIANS_BIRTH_DATE, row.birth_date_sealed.as_deref())?,
         phone: keys.open_opt(sealed::GUARDIANS_PHONE, row.phone.as_deref())?,
         nationality: row.nationality,
         created_at: utc(row.created_at),

@@ -256,7 +256,8 @@ pub fn record(
             diesel::update(families::table.find(&family.id))
                 .set((
                     families::municipality_code.eq(municipality_code.as_str()),
-                    families::postal_code.eq(postal_code.map(String::from)),
+                    families::postal_code_sealed
+                        .eq(keys.seal_value(sealed::FAMILIES_POSTAL_CODE, postal_code.map(String::from))?),
                     families::address.eq(keys.seal_opt(sealed::FAMILIES_ADDRESS, address.as_deref())?),
                     families::updated_at.eq(now),
                 ))

@@ -13,6 +13,7 @@ use utoipa::ToSchema;
 
 use super::families::decode_circumstances;
 use super::new_id;
+use crate::crypto::KeyRing;
 use crate::db::rows::{ChildRow, FamilyRow, MunicipalitySettingsRow, PlannedNotificationRow, TaskRow};
 use crate::db::schema::{
     children, families, guardians, life_events, municipality_settings, planned_notifications, tasks, vaccinations,
@@ -93,7 +94,8 @@ pub fn resolved_settings(
 }
 
 /// Reads what the planner needs to know about a family.
-pub fn facts(conn: &mut DbConnection, family: &FamilyRow) -> Result<FamilyFacts, Error> {
+/// The birth weights are opened with `keys` (sealed, 要配慮個人情報).
+pub fn facts(conn: &mut DbConnection, keys: &KeyRing, family: &FamilyRow) -> Result<FamilyFacts, Error> {
     let child_rows: Vec<ChildRow> =
         children::table.filter(children::family_id.eq(&family.id)).select(ChildRow::as_select()).load(conn)?;
     let last_move: Option<(NaiveDate, String)> = life_events::table
@@ -146,7 +148,8 @@ pub fn facts(conn: &mut DbConnection, family: &FamilyRow) -> Result<FamilyFacts,
                     id: c.id,
                     due_date: c.due_date,
                     birth_date: c.birth_date,
-                    birth_weight_grams: c.birth_weight_grams,
+                    birth_weight_grams: keys
+                        .open_value(crate::db::sealed::CHILDREN_BIRTH_WEIGHT, c.birth_weight_sealed.as_deref())?,
                 })
             })
             .collect::<Result<_, Error>>()?,
@@ -168,6 +171,7 @@ pub fn closure_key(task_key: &str) -> &str {
 /// Re-plans the family if it still exists.
 pub fn replan(
     conn: &mut DbConnection,
+    keys: &KeyRing,
     ctx: &PlanningContext,
     family_id: &str,
     today: NaiveDate,
@@ -179,19 +183,20 @@ pub fn replan(
         return Ok(PlanDiff::default());
     };
     let settings = resolved_settings(conn, ctx, &family.municipality_code)?;
-    replan_with(conn, ctx, &settings, &family, today, now)
+    replan_with(conn, keys, ctx, &settings, &family, today, now)
 }
 
 /// Re-plans one family under already resolved settings (for batches of one municipality).
 pub fn replan_with(
     conn: &mut DbConnection,
+    keys: &KeyRing,
     ctx: &PlanningContext,
     settings: &ResolvedOverride,
     family: &FamilyRow,
     today: NaiveDate,
     now: NaiveDateTime,
 ) -> Result<PlanDiff, Error> {
-    let facts = facts(conn, family)?;
+    let facts = facts(conn, keys, family)?;
     let plan = planner::plan(&facts, ctx, settings, today);
     let mut diff = PlanDiff::default();
 

@@ -123,7 +123,7 @@ pub fn of_family(conn: &mut DbConnection, uc: &UseCase, family: &FamilyRow) -> R
             add_missing(item, form, id, false, guardians);
         }
     }
-    let facts = planning::facts(conn, family)?;
+    let facts = planning::facts(conn, &uc.keys, family)?;
     let settings = planning::resolved_settings(conn, ctx, &family.municipality_code)?;
     for child in facts.children.iter().filter(|c| c.status == ChildStatus::Expected) {
         let Some(due) = child.due_date else { continue };

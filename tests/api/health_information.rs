@@ -46,8 +46,11 @@ async fn withdrawing_the_consent_erases_the_birth_weight_and_what_was_planned_fr
     assert_eq!(low(&after).expect("kept, cancelled")["state"], "cancelled", "nonstop no longer knows the weight");
     app.wait_until("no weight kept anywhere", |conn| {
         use nonstop::db::schema::{children, life_events};
-        let weights: i64 =
-            children::table.filter(children::birth_weight_grams.is_not_null()).count().get_result(conn).expect("count");
+        let weights: i64 = children::table
+            .filter(children::birth_weight_sealed.is_not_null())
+            .count()
+            .get_result(conn)
+            .expect("count");
         let events: i64 = life_events::table
             .filter(life_events::details.like("%birth_weight_grams%"))
             .count()
@@ -95,12 +98,13 @@ async fn the_daily_purge_erases_the_birth_weight_after_the_first_birthday() {
     nonstop::jobs::scheduler::tick(&app.job_context()).await;
     app.wait_until("the first birthday's weight erased", |conn| {
         use nonstop::db::schema::children;
-        let kept: Vec<Option<i32>> = children::table
+        // Sealed: whether each child still has a weight (the API shows which, below).
+        let kept: Vec<Option<String>> = children::table
             .order(children::birth_date.asc())
-            .select(children::birth_weight_grams)
+            .select(children::birth_weight_sealed)
             .load(conn)
             .expect("weights");
-        kept == vec![None, Some(3100)]
+        kept.iter().map(Option::is_some).collect::<Vec<_>>() == vec![false, true]
     })
     .await;
     let (_, read) = app.get(&format!("/v1/families/{family}"), &key).await;

@@ -357,7 +357,12 @@ pub fn assert_not_stored(app: &TestApp, secrets: &[&str]) {
             let files = std::iter::once(path.clone()).chain(wal.exists().then_some(wal));
             for file in files {
                 let bytes = std::fs::read(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
-                assert!(!bytes.is_empty(), "{} is empty", file.display());
+                // The log may have been checkpointed and truncated; the database never is empty.
+                assert!(
+                    !bytes.is_empty() || file.extension().is_some_and(|e| e == "sqlite3-wal"),
+                    "{} is empty",
+                    file.display()
+                );
                 for secret in secrets {
                     let found = bytes.windows(secret.len()).any(|w| w == secret.as_bytes());
                     assert!(!found, "{secret} found in {}", file.display());

@@ -44,7 +44,7 @@ pub fn run(place: super::env::Place, families_n: usize) -> anyhow::Result<()> {
                 }))
                 .map_err(|e| nonstop::error::Error::internal(e.to_string()))?;
                 let family = families::create(c, keys, &bench.app_id, input, bench.clock.today(), bench.clock.now())?;
-                planning::replan(c, &ctx, &family.id, bench.clock.today(), bench.clock.now())?;
+                planning::replan(c, keys, &ctx, &family.id, bench.clock.today(), bench.clock.now())?;
                 let row = nonstop::service::access::family_row(c, &family.id)?;
                 drafts::sync(c, keys, &ctx, &row, bench.clock.today(), bench.clock.now())?;
                 let draft = drafts::list(c, keys, &ctx, &family.id)?
@@ -102,7 +102,7 @@ pub fn run(place: super::env::Place, families_n: usize) -> anyhow::Result<()> {
         write_transaction(&mut conn, |c| {
             let row = nonstop::service::access::family_row(c, family_id)?;
             let signed = signing::sign_draft(c, &bench.use_case(&planning), &verifier, &row, draft_id, body)?;
-            planning::replan(c, &ctx, family_id, bench.clock.today(), bench.clock.now())?;
+            planning::replan(c, keys, &ctx, family_id, bench.clock.today(), bench.clock.now())?;
             Ok(signed)
         })?;
         latencies.push(one.elapsed().as_secs_f64() * 1000.0);

@@ -89,7 +89,7 @@ impl FamilyProfile {
             guardians: guardians::list(conn, keys, &family.id)?,
             children: children::list(conn, keys, &family.id)?,
             address: keys.open_opt(sealed::FAMILIES_ADDRESS, family.address.as_deref())?,
-            postal_code: family.postal_code.clone(),
+            postal_code: crate::service::families::postal_code(keys, family)?.map(String::from),
             insurance: family.health_insurance.as_deref().map(HealthInsurance::from_stored).transpose()?,
             municipality_name: crate::service::municipalities::display_name(conn, ctx, &family.municipality_code)?,
             paperwork: Paperwork::open(keys, family.paperwork.as_deref())?,
