@@ -97,7 +97,13 @@ impl LimitSettings {
 pub struct WebhookSettings {
     /// Hosts a webhook may name although they are private or on this machine, over http too:
     /// a receiver inside the operator's own network, or a test's. Empty: public https only.
+    /// They are reached directly, never through `proxy`.
     pub allowed_hosts: Vec<String>,
+    /// The egress proxy webhooks go through (`http://proxy.example.lg.jp:8080`). Unset, they go
+    /// directly: the environment's `HTTPS_PROXY`/`ALL_PROXY` are never used for them, since a
+    /// proxy resolves the host name where nonstop's public-address check cannot see. Set, nonstop
+    /// resolves each destination itself first and sends nothing unless every address is public.
+    pub proxy: Option<String>,
 }
 
 /// Where the service's time comes from (see `crate::clock`).
@@ -396,6 +402,14 @@ impl Settings {
         for proxy in &self.server.trusted_proxies {
             if proxy.parse::<std::net::IpAddr>().is_err() {
                 problems.push(format!("server.trusted_proxies: '{proxy}' is not an IP address"));
+            }
+        }
+        if let Some(proxy) = &self.webhooks.proxy {
+            // Not printed: it may carry the proxy's credentials.
+            if !url::Url::parse(proxy)
+                .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some_and(|h| !h.is_empty()))
+            {
+                problems.push("webhooks.proxy: must be an http:// or https:// URL naming the proxy's host".into());
             }
         }
         if let Err(e) = self.clock.clock() {

@@ -246,6 +246,44 @@ async fn webhook_urls_that_reach_inward_are_refused() {
 }
 
 #[actix_web::test]
+async fn a_webhooks_failure_does_not_tell_whether_a_port_is_open() {
+    use diesel::prelude::*;
+    use nonstop::db::schema::webhook_deliveries;
+    let app = TestApp::spawn().await;
+    let staff = app.create_staff("131016");
+    // A port nothing listens on (taken, then given back).
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("port").port();
+    let hook = "/v1/municipalities/131016/webhook";
+    let url = format!("http://127.0.0.1:{closed}/hook");
+    let (status, body) = app.call(Method::PUT, hook, Some(&staff), Some(json!({ "url": url }))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let ctx = app.job_context();
+    {
+        let now = app.clock.now();
+        let payload = ctx.keys.seal(nonstop::db::sealed::WEBHOOK_DELIVERIES_PAYLOAD, "{}").expect("sealed");
+        let mut conn = app.db.get().expect("conn");
+        diesel::insert_into(webhook_deliveries::table)
+            .values((
+                webhook_deliveries::id.eq("delivery-1"),
+                webhook_deliveries::municipality_code.eq("131016"),
+                webhook_deliveries::event_key.eq("submission:s1"),
+                webhook_deliveries::payload.eq(payload),
+                webhook_deliveries::status.eq("pending"),
+                webhook_deliveries::attempts.eq(0),
+                webhook_deliveries::next_attempt_at.eq(now),
+                webhook_deliveries::created_at.eq(now),
+            ))
+            .execute(&mut *conn)
+            .expect("queued");
+    }
+    assert_eq!(nonstop::jobs::webhooks::run_once(&ctx).await.expect("run"), 0);
+    // Staff read a class that says the receiver gave no HTTP answer, not that the port refused.
+    let (_, state) = app.get(hook, &staff).await;
+    assert_eq!(state["last_error"], "unreachable", "{state}");
+    assert_eq!(state["recent"][0]["last_error"], "unreachable", "{state}");
+}
+
+#[actix_web::test]
 async fn a_key_that_calls_too_fast_is_slowed_and_the_others_are_not() {
     let app = TestApp::spawn_with(|s| {
         s.limits.requests_per_second = 1;
