@@ -58,6 +58,12 @@ pub struct LimitSettings {
     pub requests_per_second: u32,
     /// Requests a credential may make at once above that rate.
     pub burst: u32,
+    /// Requests per second all the parent sessions of one app together may make to this
+    /// process, sustained (each family's sessions also keep `requests_per_second` of their own):
+    /// a vendor cannot multiply its budget by minting sessions.
+    pub app_sessions_per_second: u32,
+    /// Requests an app's sessions together may make at once above that rate.
+    pub app_sessions_burst: u32,
     /// Sign-in, two-step and password forms of the console each client address may post a
     /// minute (all of them at once at most), before any password is checked.
     pub sign_in_per_minute: u32,
@@ -75,6 +81,8 @@ impl Default for LimitSettings {
         Self {
             requests_per_second: 100,
             burst: 1_000,
+            app_sessions_per_second: 100,
+            app_sessions_burst: 1_000,
             sign_in_per_minute: 20,
             password_checks_at_once: None,
             password_check_wait_ms: 3_000,
@@ -395,6 +403,9 @@ impl Settings {
         }
         if self.limits.requests_per_second == 0 || self.limits.burst == 0 {
             problems.push("limits: requests_per_second and burst must be at least 1".into());
+        }
+        if self.limits.app_sessions_per_second == 0 || self.limits.app_sessions_burst == 0 {
+            problems.push("limits: app_sessions_per_second and app_sessions_burst must be at least 1".into());
         }
         if self.limits.sign_in_per_minute == 0 || self.limits.password_checks_at_once == Some(0) {
             problems.push("limits: sign_in_per_minute and password_checks_at_once must be at least 1".into());

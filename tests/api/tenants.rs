@@ -314,6 +314,46 @@ async fn a_key_that_calls_too_fast_is_slowed_and_the_others_are_not() {
 }
 
 #[actix_web::test]
+async fn a_vendor_cannot_multiply_its_budget_by_minting_sessions() {
+    let app = TestApp::spawn_with(|s| {
+        // Each credential and each family may call 100 times at once; an app's sessions, 5.
+        s.limits.requests_per_second = 1;
+        s.limits.burst = 100;
+        s.limits.app_sessions_per_second = 1;
+        s.limits.app_sessions_burst = 5;
+    })
+    .await;
+    let (_, greedy) = app.create_app("greedy vendor");
+    let (_, calm) = app.create_app("calm vendor");
+    // A session for each of three families of one vendor, and one of another vendor.
+    let mut sessions = Vec::new();
+    for key in [&greedy, &greedy, &greedy, &calm] {
+        let family = app.create_family(key, json!({ "municipality_code": "131016" })).await;
+        let (status, session) = app.post(&format!("/v1/families/{family}/sessions"), key, json!({})).await;
+        assert_eq!(status, StatusCode::CREATED, "{session}");
+        sessions.push((family, session["token"].as_str().expect("token").to_owned()));
+    }
+    let read = |(family, token): &(String, String)| {
+        let (family, token) = (family.clone(), token.clone());
+        let app = &app;
+        async move { app.get(&format!("/v1/families/{family}"), &token).await.0 }
+    };
+    let mut answers = Vec::new();
+    for session in &sessions[..3] {
+        for _ in 0..4 {
+            answers.push(read(session).await);
+        }
+    }
+    // Twelve calls by three families' sessions, each family far under its own budget: the
+    // app's sessions share five (six if a second passed meanwhile).
+    let ok = answers.iter().filter(|s| **s == StatusCode::OK).count();
+    assert!((5..=6).contains(&ok), "{answers:?}");
+    assert_eq!(answers.last(), Some(&StatusCode::TOO_MANY_REQUESTS), "{answers:?}");
+    // Another vendor's sessions have a budget of their own.
+    assert_eq!(read(&sessions[3]).await, StatusCode::OK);
+}
+
+#[actix_web::test]
 async fn caps_hold_under_concurrent_writes() {
     let app = TestApp::spawn().await;
     let (_, key) = app.create_app("vendor");
