@@ -174,7 +174,8 @@ impl SignatureSettings {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PushSettings {
-    /// Push-service hosts Web Push subscriptions may point at (`*.example.com` for subdomains).
+    /// Push-service hosts Web Push subscriptions may point at (`*.example.com` for subdomains),
+    /// each on its scheme's own port unless the entry names one (`host:8443`, `host:*`).
     /// Subscriptions elsewhere are refused at registration and never contacted.
     pub web_push_allowed_hosts: Vec<String>,
     /// FCM HTTP v1 base URL.
