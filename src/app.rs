@@ -255,6 +255,7 @@ impl Application {
                 .app_data(state.clone())
                 .app_data(document.clone())
                 .app_data(known_paths.clone())
+                .wrap(crate::api::security_headers())
                 .wrap(actix_web::middleware::from_fn(crate::telemetry::observe))
                 .into_utoipa_app()
                 .configure(crate::api::configure)

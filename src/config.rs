@@ -58,6 +58,12 @@ pub struct LimitSettings {
     pub requests_per_second: u32,
     /// Requests a credential may make at once above that rate.
     pub burst: u32,
+    /// Requests per second all the parent sessions of one app together may make to this
+    /// process, sustained (each family's sessions also keep `requests_per_second` of their own):
+    /// a vendor cannot multiply its budget by minting sessions.
+    pub app_sessions_per_second: u32,
+    /// Requests an app's sessions together may make at once above that rate.
+    pub app_sessions_burst: u32,
     /// Sign-in, two-step and password forms of the console each client address may post a
     /// minute (all of them at once at most), before any password is checked.
     pub sign_in_per_minute: u32,
@@ -75,6 +81,8 @@ impl Default for LimitSettings {
         Self {
             requests_per_second: 100,
             burst: 1_000,
+            app_sessions_per_second: 100,
+            app_sessions_burst: 1_000,
             sign_in_per_minute: 20,
             password_checks_at_once: None,
             password_check_wait_ms: 3_000,
@@ -97,7 +105,13 @@ impl LimitSettings {
 pub struct WebhookSettings {
     /// Hosts a webhook may name although they are private or on this machine, over http too:
     /// a receiver inside the operator's own network, or a test's. Empty: public https only.
+    /// They are reached directly, never through `proxy`.
     pub allowed_hosts: Vec<String>,
+    /// The egress proxy webhooks go through (`http://proxy.example.lg.jp:8080`). Unset, they go
+    /// directly: the environment's `HTTPS_PROXY`/`ALL_PROXY` are never used for them, since a
+    /// proxy resolves the host name where nonstop's public-address check cannot see. Set, nonstop
+    /// resolves each destination itself first and sends nothing unless every address is public.
+    pub proxy: Option<String>,
 }
 
 /// Where the service's time comes from (see `crate::clock`).
@@ -160,7 +174,8 @@ impl SignatureSettings {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PushSettings {
-    /// Push-service hosts Web Push subscriptions may point at (`*.example.com` for subdomains).
+    /// Push-service hosts Web Push subscriptions may point at (`*.example.com` for subdomains),
+    /// each on its scheme's own port unless the entry names one (`host:8443`, `host:*`).
     /// Subscriptions elsewhere are refused at registration and never contacted.
     pub web_push_allowed_hosts: Vec<String>,
     /// FCM HTTP v1 base URL.
@@ -390,12 +405,23 @@ impl Settings {
         if self.limits.requests_per_second == 0 || self.limits.burst == 0 {
             problems.push("limits: requests_per_second and burst must be at least 1".into());
         }
+        if self.limits.app_sessions_per_second == 0 || self.limits.app_sessions_burst == 0 {
+            problems.push("limits: app_sessions_per_second and app_sessions_burst must be at least 1".into());
+        }
         if self.limits.sign_in_per_minute == 0 || self.limits.password_checks_at_once == Some(0) {
             problems.push("limits: sign_in_per_minute and password_checks_at_once must be at least 1".into());
         }
         for proxy in &self.server.trusted_proxies {
             if proxy.parse::<std::net::IpAddr>().is_err() {
                 problems.push(format!("server.trusted_proxies: '{proxy}' is not an IP address"));
+            }
+        }
+        if let Some(proxy) = &self.webhooks.proxy {
+            // Not printed: it may carry the proxy's credentials.
+            if !url::Url::parse(proxy)
+                .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some_and(|h| !h.is_empty()))
+            {
+                problems.push("webhooks.proxy: must be an http:// or https:// URL naming the proxy's host".into());
             }
         }
         if let Err(e) = self.clock.clock() {

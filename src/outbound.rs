@@ -5,6 +5,11 @@
 //! HTTP client's resolver drops loopback, private, link-local and unique-local addresses, so a
 //! name that later resolves inward (DNS rebinding) reaches nothing. Hosts the operator lists in
 //! settings skip both checks (a receiver inside the operator's own network, or a test's).
+//!
+//! A proxy would resolve the name itself, where that check cannot run: the environment's proxy
+//! (`HTTPS_PROXY`, `ALL_PROXY`) is never used for these requests. Only a proxy the operator names
+//! in settings is, and then nonstop resolves the name first and sends nothing unless every
+//! address it resolves to is public (`resolves_publicly`).
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
@@ -121,8 +126,45 @@ impl reqwest::dns::Resolve for PublicOnlyResolver {
     }
 }
 
+/// Resolves names the way the operating system does (`getaddrinfo`).
+pub struct SystemLookup;
+
+impl reqwest::dns::Resolve for SystemLookup {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = name.as_str().to_owned();
+        Box::pin(async move {
+            let found: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            Ok(Box::new(found.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
+/// Why a destination is not sent to through a proxy.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Unresolved {
+    /// The name resolves to an address that is not public (or to none at all).
+    NotPublic,
+    /// The name did not resolve.
+    Unknown,
+}
+
+/// Checks, before a request leaves through a proxy (which resolves the name again itself), that
+/// `host` resolves to public addresses only: every one of them, since the proxy may take any.
+pub async fn resolves_publicly(lookup: &dyn reqwest::dns::Resolve, host: &str) -> Result<(), Unresolved> {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        return if is_public(ip) { Ok(()) } else { Err(Unresolved::NotPublic) };
+    }
+    let name: reqwest::dns::Name = host.parse().map_err(|_| Unresolved::Unknown)?;
+    let found: Vec<SocketAddr> = lookup.resolve(name).await.map_err(|_| Unresolved::Unknown)?.collect();
+    if found.is_empty() || !found.iter().all(|a| is_public(a.ip())) {
+        return Err(Unresolved::NotPublic);
+    }
+    Ok(())
+}
+
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn ip(text: &str) -> IpAddr {
@@ -181,5 +223,39 @@ mod tests {
         assert!(refused.is_err_and(|e| e.to_string().contains("no public address")));
         let allowed = PublicOnlyResolver::new(vec!["localhost".into()]).resolve(name()).await.expect("allowed");
         assert!(allowed.into_iter().all(|a| a.ip().is_loopback()));
+    }
+
+    /// Answers from a fixed table, as a DNS server under a tenant's control might.
+    pub struct FixedLookup(pub Vec<(&'static str, Vec<IpAddr>)>);
+
+    impl reqwest::dns::Resolve for FixedLookup {
+        fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+            let found: Vec<SocketAddr> = self
+                .0
+                .iter()
+                .filter(|(host, _)| *host == name.as_str())
+                .flat_map(|(_, ips)| ips.iter().map(|ip| SocketAddr::new(*ip, 0)))
+                .collect();
+            Box::pin(async move {
+                if found.is_empty() {
+                    return Err("no such name".into());
+                }
+                Ok(Box::new(found.into_iter()) as reqwest::dns::Addrs)
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn before_a_proxy_every_address_must_be_public() {
+        let lookup = FixedLookup(vec![
+            ("hook.city.example.jp", vec![ip("8.8.8.8")]),
+            ("inward.city.example.jp", vec![ip("10.0.0.8")]),
+            ("both.city.example.jp", vec![ip("8.8.8.8"), ip("127.0.0.1")]),
+        ]);
+        assert_eq!(resolves_publicly(&lookup, "hook.city.example.jp").await, Ok(()));
+        assert_eq!(resolves_publicly(&lookup, "inward.city.example.jp").await, Err(Unresolved::NotPublic));
+        assert_eq!(resolves_publicly(&lookup, "both.city.example.jp").await, Err(Unresolved::NotPublic));
+        assert_eq!(resolves_publicly(&lookup, "nowhere.city.example.jp").await, Err(Unresolved::Unknown));
+        assert_eq!(resolves_publicly(&lookup, "[::1]").await, Err(Unresolved::NotPublic));
     }
 }

@@ -140,20 +140,34 @@ pub fn method_label(method: &actix_web::http::Method) -> &'static str {
     }
 }
 
-/// The id of one request: the caller's `X-Request-Id` when it is a plain token, else a new
-/// one. It is answered in `X-Request-Id`, logged, and recorded with every audit event.
+/// The id of one request: nonstop's own, always new. It is answered in `X-Request-Id`, logged
+/// as `request_id`, and recorded with every audit event.
 #[derive(Clone, Debug)]
 pub struct RequestId(pub String);
 
+/// The caller's own `X-Request-Id`, when it is a plain token: kept beside nonstop's id, never
+/// instead of it (a caller could otherwise give its requests, and the acts the audit trail
+/// records, the id of someone else's). Logged as `client_request_id` and answered in
+/// `X-Client-Request-Id`, so a vendor finds its own request in nonstop's logs.
+#[derive(Clone, Debug)]
+pub struct ClientRequestId(pub String);
+
 impl RequestId {
     const HEADER: &'static str = "x-request-id";
+}
 
-    fn of(req: &ServiceRequest) -> Self {
-        let given = req.headers().get(Self::HEADER).and_then(|v| v.to_str().ok()).filter(|v| {
-            // Only what is safe to log and store: a caller's id must not smuggle text into either.
-            (1..=64).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
-        });
-        RequestId(given.map_or_else(crate::service::new_id, str::to_owned))
+impl ClientRequestId {
+    const HEADER: &'static str = "x-client-request-id";
+
+    fn of(req: &ServiceRequest) -> Option<Self> {
+        req.headers()
+            .get(RequestId::HEADER)
+            .and_then(|v| v.to_str().ok())
+            // Only what is safe to log and to answer: a caller's id must not smuggle text into either.
+            .filter(|v| {
+                (1..=64).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+            })
+            .map(|v| Self(v.to_owned()))
     }
 }
 
@@ -165,11 +179,16 @@ pub async fn observe(
     let started = Instant::now();
     let method = method_label(req.method());
     let state = req.app_data::<web::Data<AppState>>().cloned();
-    let request_id = RequestId::of(&req);
+    let request_id = RequestId(crate::service::new_id());
+    let client_request_id = ClientRequestId::of(&req);
     req.extensions_mut().insert(request_id.clone());
     let mut response = next.call(req).await?;
-    if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&request_id.0) {
-        response.headers_mut().insert(actix_web::http::header::HeaderName::from_static(RequestId::HEADER), value);
+    let answered =
+        [(RequestId::HEADER, Some(&request_id.0)), (ClientRequestId::HEADER, client_request_id.as_ref().map(|c| &c.0))];
+    for (name, id) in answered {
+        if let Some(value) = id.and_then(|id| actix_web::http::header::HeaderValue::from_str(id).ok()) {
+            response.headers_mut().insert(actix_web::http::header::HeaderName::from_static(name), value);
+        }
     }
     // A route pattern of ours, or "unmatched": never the path a client invented.
     let route = response.request().match_pattern().unwrap_or_else(|| "unmatched".to_owned());
@@ -179,6 +198,7 @@ pub async fn observe(
         state.metrics.requests.with_label_values(&[method, route.as_str(), &status.to_string()]).inc();
         state.metrics.latency.with_label_values(&[route.as_str()]).observe(elapsed.as_secs_f64());
     }
-    tracing::info!(request_id = %request_id.0, method = %method, route = %route, status, duration_ms = elapsed.as_millis() as u64, "request");
+    let client_request_id = client_request_id.as_ref().map(|c| c.0.as_str());
+    tracing::info!(request_id = %request_id.0, client_request_id, method = %method, route = %route, status, duration_ms = elapsed.as_millis() as u64, "request");
     Ok(response)
 }

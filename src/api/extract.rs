@@ -73,8 +73,15 @@ impl<T: DeserializeOwned + 'static> FromRequest for ValidJson<T> {
 /// range) is `invalid_body` (400); one that matches it but breaks a rule the schema cannot
 /// state (a check digit, see `domain::beyond_schema`) is `validation_failed` (422).
 pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, Error> {
-    let mut value: serde_json::Value = serde_json::from_slice(body).map_err(|e| {
-        invalid_body(&format!("the body is not valid JSON: {}", strip_position(&e.to_string())), FieldErrors::new())
+    let mut value = unique_keys::read(body).map_err(|e| {
+        let message = strip_position(&e.to_string());
+        match message.strip_prefix(unique_keys::DUPLICATE) {
+            Some(field) => {
+                let problem = "is given more than once: name each field once".to_owned();
+                invalid_body(&format!("{field}: {problem}"), FieldErrors::from([(field.to_owned(), problem)]))
+            }
+            None => invalid_body(&format!("the body is not valid JSON: {message}"), FieldErrors::new()),
+        }
     })?;
     whole_numbers_as_integers(&mut value);
     strict_json::from_value(value).map_err(|e| {
@@ -100,6 +107,94 @@ pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, Error> {
             None => invalid_body(&format!("{field}: {problem}"), FieldErrors::from([(field.clone(), problem)])),
         }
     })
+}
+
+/// JSON read into a `Value` with every object's keys distinct. serde_json keeps the last of a
+/// key given twice, so `{"municipality_code":"131016","municipality_code":"271004"}` would
+/// register the family where the second says, while a proxy or a log that reads the first sees
+/// another; a body that names a field twice is refused instead, at any depth.
+mod unique_keys {
+    use serde::de::{DeserializeSeed, Error as _, MapAccess, SeqAccess, Visitor};
+    use serde_json::{Map, Value};
+
+    /// What the error message starts with when a key is repeated; the field's path follows.
+    pub const DUPLICATE: &str = "duplicate key: ";
+
+    pub fn read(body: &[u8]) -> Result<Value, serde_json::Error> {
+        let mut reader = serde_json::Deserializer::from_slice(body);
+        let value = Checked { path: String::new() }.deserialize(&mut reader)?;
+        reader.end()?;
+        Ok(value)
+    }
+
+    /// A value at `path` (`children[0].birth_date`; empty at the top).
+    struct Checked {
+        path: String,
+    }
+
+    impl Checked {
+        fn field(&self, key: &str) -> Self {
+            Self { path: if self.path.is_empty() { key.to_owned() } else { format!("{}.{key}", self.path) } }
+        }
+    }
+
+    impl<'de> DeserializeSeed<'de> for Checked {
+        type Value = Value;
+        fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+            deserializer.deserialize_any(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Checked {
+        type Value = Value;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a JSON value")
+        }
+        fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+            Ok(Value::Bool(v))
+        }
+        fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+            Ok(Value::from(v))
+        }
+        fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+            Ok(Value::from(v))
+        }
+        fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+            Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+        }
+        fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+            Ok(Value::String(v.to_owned()))
+        }
+        fn visit_string<E>(self, v: String) -> Result<Value, E> {
+            Ok(Value::String(v))
+        }
+        fn visit_unit<E>(self) -> Result<Value, E> {
+            Ok(Value::Null)
+        }
+        fn visit_none<E>(self) -> Result<Value, E> {
+            Ok(Value::Null)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+            let mut items = Vec::new();
+            while let Some(item) = seq.next_element_seed(Checked { path: format!("{}[{}]", self.path, items.len()) })? {
+                items.push(item);
+            }
+            Ok(Value::Array(items))
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+            let mut fields = Map::new();
+            while let Some(key) = map.next_key::<String>()? {
+                let at = self.field(&key);
+                if fields.contains_key(&key) {
+                    return Err(A::Error::custom(format!("{DUPLICATE}{}", at.path)));
+                }
+                let value = map.next_value_seed(at)?;
+                fields.insert(key, value);
+            }
+            Ok(Value::Object(fields))
+        }
+    }
 }
 
 /// JSON has one kind of number, and JSON Schema counts `3000.0` as an integer: whole numbers
@@ -254,6 +349,22 @@ mod tests {
         assert_eq!(fields_of(r#"{"name":"a","inner":[{"date":"2026-02-30"}]}"#), ["inner[0].date"]);
         assert_eq!(fields_of(r#"{"name":"a","inner":[{"date":"2026-02-01","x":1}]}"#), ["inner[0].x"]);
         assert_eq!(fields_of(r#"{"name":5}"#), ["name"]);
+    }
+
+    #[test]
+    fn a_key_given_twice_is_refused_at_any_depth() {
+        assert_eq!(fields_of(r#"{"name":"a","name":"b"}"#), ["name"]);
+        assert_eq!(
+            fields_of(r#"{"name":"a","inner":[{"date":"2026-02-01"},{"date":"2026-02-01","date":"2026-02-02"}]}"#),
+            ["inner[1].date"]
+        );
+        // Keys of different objects, and equal values in a list, are not repeats.
+        assert!(
+            parse::<Outer>(r#"{"name":"a","inner":[{"date":"2026-02-01"},{"date":"2026-02-01"}]}"#.as_bytes()).is_ok()
+        );
+        // Numbers and nesting read as before.
+        let value: serde_json::Value = parse(br#"{"a":[1,-2,2.5,{"b":null,"c":true}],"d":"x"}"#).expect("value");
+        assert_eq!(value, serde_json::json!({ "a": [1, -2, 2.5, { "b": null, "c": true }], "d": "x" }));
     }
 
     #[test]

@@ -140,6 +140,19 @@ pub fn configure(cfg: &mut ServiceConfig) {
     );
 }
 
+/// What every answer carries, API, console and operations alike. `Strict-Transport-Security`
+/// keeps a browser that reached nonstop over https on https for a year; browsers ignore it over
+/// plain http (RFC 6797 §8.1), so it is sent always rather than guessed from a proxy's headers,
+/// and without `includeSubDomains`, since the operator's other hosts are not nonstop's to decide.
+/// `X-Frame-Options: DENY` (with the console's `frame-ancestors 'none'`) keeps every page out of
+/// another site's frame.
+pub fn security_headers() -> actix_web::middleware::DefaultHeaders {
+    actix_web::middleware::DefaultHeaders::new()
+        .add(("Strict-Transport-Security", "max-age=31536000"))
+        .add(("X-Frame-Options", "DENY"))
+        .add(("X-Content-Type-Options", "nosniff"))
+}
+
 /// Operations endpoints and the documentation pages, outside the API document.
 pub fn configure_unlisted(cfg: &mut web::ServiceConfig) {
     cfg.app_data(web::JsonConfig::default().limit(256 * 1024))

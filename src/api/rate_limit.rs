@@ -1,6 +1,7 @@
 //! Per-credential rate limits: a token bucket (GCRA) per app key, staff key and family's
-//! sessions, in this process's memory. A tenant that calls too fast gets 429 with `Retry-After`;
-//! the others never notice.
+//! sessions, in this process's memory, and one more that all of an app's sessions share, so that
+//! a vendor cannot multiply its budget by minting sessions for many families. A tenant that calls
+//! too fast gets 429 with `Retry-After`; the others never notice.
 
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -17,14 +18,23 @@ const SWEEP_EVERY: u64 = 10_000;
 
 pub struct RateLimits {
     buckets: DefaultKeyedRateLimiter<String>,
+    /// Per app, what its parent sessions spend together (none for limits keyed otherwise).
+    app_sessions: Option<Box<RateLimits>>,
     checks: AtomicU64,
+}
+
+fn per_second(rate: u32, burst: u32) -> Quota {
+    let rate = NonZeroU32::new(rate).unwrap_or(NonZeroU32::MIN);
+    Quota::per_second(rate).allow_burst(NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN))
 }
 
 impl RateLimits {
     pub fn new(settings: &LimitSettings) -> Self {
-        let rate = NonZeroU32::new(settings.requests_per_second).unwrap_or(NonZeroU32::MIN);
-        let burst = NonZeroU32::new(settings.burst).unwrap_or(NonZeroU32::MIN);
-        Self::with_quota(Quota::per_second(rate).allow_burst(burst))
+        let app_sessions = Self::with_quota(per_second(settings.app_sessions_per_second, settings.app_sessions_burst));
+        Self {
+            app_sessions: Some(Box::new(app_sessions)),
+            ..Self::with_quota(per_second(settings.requests_per_second, settings.burst))
+        }
     }
 
     /// `per_minute` requests a minute for each key, all of them at once at most.
@@ -34,12 +44,19 @@ impl RateLimits {
     }
 
     fn with_quota(quota: Quota) -> Self {
-        Self { buckets: RateLimiter::keyed(quota), checks: AtomicU64::new(0) }
+        Self { buckets: RateLimiter::keyed(quota), app_sessions: None, checks: AtomicU64::new(0) }
     }
 
-    /// Takes one request from the caller's bucket, or says how long to wait.
+    /// Takes one request from the caller's bucket (and, for a parent session, from the budget
+    /// its app's sessions share), or says how long to wait.
     pub fn check(&self, principal: &Principal) -> Result<(), Error> {
-        self.check_key(bucket(principal))
+        self.check_key(bucket(principal))?;
+        match (principal, &self.app_sessions) {
+            (Principal::Parent { app_id, .. }, Some(app_sessions)) => {
+                app_sessions.check_key(format!("app-sessions:{app_id}"))
+            }
+            _ => Ok(()),
+        }
     }
 
     /// Takes one request from `key`'s bucket (a credential, a client address), or says how
@@ -83,5 +100,25 @@ mod tests {
             other => panic!("expected 429, got {other:?}"),
         }
         assert!(limits.check(&b).is_ok(), "another credential is not slowed");
+    }
+
+    #[test]
+    fn an_apps_sessions_share_one_budget_beside_each_familys_own() {
+        let limits = RateLimits::new(&LimitSettings {
+            requests_per_second: 1,
+            burst: 2,
+            app_sessions_per_second: 1,
+            app_sessions_burst: 3,
+            ..LimitSettings::default()
+        });
+        let parent = |family: &str, app: &str| Principal::Parent { family_id: family.into(), app_id: app.into() };
+        assert!(limits.check(&parent("f1", "a")).is_ok());
+        assert!(limits.check(&parent("f1", "a")).is_ok());
+        assert!(limits.check(&parent("f1", "a")).is_err(), "the family's own bucket");
+        assert!(limits.check(&parent("f2", "a")).is_ok());
+        assert!(limits.check(&parent("f3", "a")).is_err(), "the app's sessions spent their budget together");
+        assert!(limits.check(&parent("f4", "b")).is_ok(), "another app's sessions are not slowed");
+        let key = Principal::App { app_id: "a".into(), key_id: "ka".into() };
+        assert!(limits.check(&key).is_ok(), "the app's key keeps its own budget");
     }
 }

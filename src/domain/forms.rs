@@ -376,9 +376,10 @@ impl FieldDef {
         let parsed = match self.kind {
             FieldType::Text => {
                 let s = as_str()?.trim().to_owned();
-                if s.is_empty() || s.chars().count() > 200 || s.chars().any(char::is_control) {
-                    return Err("must be 1 to 200 characters without control characters".into());
+                if s.is_empty() || s.chars().count() > 200 {
+                    return Err("must be 1 to 200 characters".into());
                 }
+                text::readable(&s, text::Lines::One)?;
                 Value::String(text::no_individual_number(s)?)
             }
             FieldType::Name => Value::String(text::no_individual_number(text::name(as_str()?)?)?),

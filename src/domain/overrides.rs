@@ -146,7 +146,10 @@ impl MunicipalityOverride {
                     errors.insert(format!("{path}.office.name"), e.replace("a name", "an office name"));
                 }
                 if let Some(url) = &office.url {
-                    if url.len() > 2048 || !url::Url::parse(url).is_ok_and(|u| u.scheme() == "https") {
+                    if url.len() > 2048
+                        || !url::Url::parse(url).is_ok_and(|u| u.scheme() == "https")
+                        || text::readable(url, text::Lines::One).is_err()
+                    {
                         errors.insert(
                             format!("{path}.office.url"),
                             "must be an https URL (2048 characters at most)".into(),

@@ -30,10 +30,47 @@ fn bounded_text(input: &str, max: usize, what: &str) -> Result<String, String> {
     if text.chars().count() > max {
         return Err(format!("{what} must be at most {max} characters"));
     }
-    if text.chars().any(char::is_control) {
-        return Err(format!("{what} must not contain control characters"));
-    }
+    readable(text, Lines::One).map_err(|problem| format!("{what} {problem}"))?;
     Ok(text.to_owned())
+}
+
+/// Whether a text may hold line breaks and tabs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lines {
+    /// A name, a title, an address, a link: one line.
+    One,
+    /// A notice's body, a comment, an answer: newlines (LF, CRLF) and tabs are allowed.
+    Many,
+}
+
+/// The bidirectional embeddings, overrides and isolates (U+202A–U+202E, U+2066–U+2069): they
+/// make a text display in another order than it is stored (U+202E turns `exe.pdf` into
+/// `fdp.exe`; a notice's sender or link would read as another), so no text a person reads may
+/// hold one.
+pub fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Checks a text a person will read (a parent, staff, a municipality's system): no control
+/// character (NUL, escape, …; line breaks and tabs only in a text of `Lines::Many`) and no
+/// bidirectional control. Returns what is wrong, to follow the field's name.
+pub fn readable(text: &str, lines: Lines) -> Result<(), String> {
+    let allowed = |c: char| lines == Lines::Many && matches!(c, '\n' | '\r' | '\t');
+    if let Some(c) = text.chars().find(|&c| c.is_control() && !allowed(c)) {
+        let kind = if lines == Lines::Many {
+            "control characters other than line breaks and tabs"
+        } else {
+            "control characters"
+        };
+        return Err(format!("must not contain {kind} (U+{:04X} found)", u32::from(c)));
+    }
+    if let Some(c) = text.chars().find(|&c| is_bidi_control(c)) {
+        return Err(format!(
+            "must not contain bidirectional controls such as U+202E, which show a text in another order than it is written (U+{:04X} found)",
+            u32::from(c)
+        ));
+    }
+    Ok(())
 }
 
 /// フリガナ: a reading in hiragana or katakana (spaces, ー and ・ allowed), as the forms take it.
@@ -124,6 +161,20 @@ mod tests {
         assert!(name("   ").is_err());
         assert!(name(&"あ".repeat(101)).is_err());
         assert!(name("山田\n花子").is_err());
+    }
+
+    #[test]
+    fn texts_people_read_hold_no_control_and_no_bidirectional_control() {
+        for bad in ["山田\u{0}花子", "invoice\u{202E}fdp.exe", "a\u{2066}b", "\u{1b}[31mred"] {
+            assert!(name(bad).is_err(), "{bad:?}");
+            assert!(address(bad).is_err(), "{bad:?}");
+            assert!(readable(bad, Lines::Many).is_err(), "{bad:?}");
+        }
+        assert!(name("invoice\u{202E}fdp.exe").unwrap_err().contains("U+202E"));
+        assert!(readable("一行目\r\n二行目\n\t三行目", Lines::Many).is_ok());
+        assert!(readable("一行目\n二行目", Lines::One).is_err());
+        // Right-to-left text itself is welcome; only the controls are refused.
+        assert!(name("مريم").is_ok());
     }
 
     #[test]

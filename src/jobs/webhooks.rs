@@ -2,6 +2,7 @@
 //! posted outside the transaction, signed with HMAC-SHA256, retried with backoff, given up
 //! after `MAX_ATTEMPTS`.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::NaiveDateTime;
@@ -28,23 +29,48 @@ const POST_TIMEOUT: Duration = Duration::from_secs(10);
 const LEASE_SECONDS: i64 = BATCH * POST_TIMEOUT.as_secs() as i64 + 60;
 
 /// The HTTP client for webhooks: public addresses only (unless the operator allows a host), no
-/// redirects, a timeout on every post.
+/// redirects, a timeout on every post, and never the environment's proxy. Through the proxy the
+/// operator names (`webhooks.proxy`), each destination is resolved and checked here first.
 pub struct WebhookClient {
     client: reqwest::Client,
     allowed_hosts: Vec<String>,
+    /// With a proxy: how nonstop resolves a destination before handing it to the proxy.
+    proxy_lookup: Option<Arc<dyn reqwest::dns::Resolve>>,
 }
 
 impl WebhookClient {
     pub fn new(settings: &crate::config::WebhookSettings) -> anyhow::Result<Self> {
+        Self::with_lookup(settings, Arc::new(crate::outbound::SystemLookup))
+    }
+
+    /// The client, resolving destinations through `lookup` before they go to a proxy.
+    pub fn with_lookup(
+        settings: &crate::config::WebhookSettings,
+        lookup: Arc<dyn reqwest::dns::Resolve>,
+    ) -> anyhow::Result<Self> {
         let allowed_hosts = settings.allowed_hosts.clone();
-        let client = reqwest::Client::builder()
+        // The environment's HTTPS_PROXY/ALL_PROXY would resolve the name out of sight.
+        let mut builder = reqwest::Client::builder()
+            .no_proxy()
             .timeout(POST_TIMEOUT)
             .connect_timeout(POST_TIMEOUT)
             .redirect(reqwest::redirect::Policy::none())
-            .dns_resolver(crate::outbound::PublicOnlyResolver::new(allowed_hosts.clone()))
-            .user_agent(concat!("nonstop/", env!("CARGO_PKG_VERSION")))
-            .build()?;
-        Ok(Self { client, allowed_hosts })
+            .user_agent(concat!("nonstop/", env!("CARGO_PKG_VERSION")));
+        // The client's own resolver then resolves only the proxy (and the allowed hosts).
+        let mut resolvable = allowed_hosts.clone();
+        let mut proxy_lookup = None;
+        if let Some(proxy) = &settings.proxy {
+            let url = url::Url::parse(proxy)?;
+            resolvable.extend(url.host_str().map(str::to_owned));
+            let mut through = reqwest::Proxy::all(url)?;
+            if !allowed_hosts.is_empty() {
+                through = through.no_proxy(reqwest::NoProxy::from_string(&allowed_hosts.join(",")));
+            }
+            builder = builder.proxy(through);
+            proxy_lookup = Some(lookup);
+        }
+        let client = builder.dns_resolver(crate::outbound::PublicOnlyResolver::new(resolvable)).build()?;
+        Ok(Self { client, allowed_hosts, proxy_lookup })
     }
 }
 
@@ -110,15 +136,37 @@ fn claim(conn: &mut DbConnection, keys: &KeyRing, now: NaiveDateTime) -> Result<
         .collect()
 }
 
-/// Posts one delivery; an error is a class (`timeout`, `http_status`, `tls`, `refused`,
-/// `address_not_allowed`): what the municipality needs to fix its receiver, and nothing that
-/// would make the webhook a port scanner.
+/// What a failed post is reported as: classes that tell the municipality what to fix and never
+/// whether a port is open (a refused connection, a timeout, a TLS handshake with something that
+/// is not a web server and a post left unanswered are all `unreachable`), so the webhook cannot
+/// serve as a port scanner.
+pub mod class {
+    /// The host is not one nonstop sends to: it resolves to no public address, or the URL's
+    /// shape is refused.
+    pub const ADDRESS_NOT_ALLOWED: &str = "address_not_allowed";
+    /// No HTTP answer: the name did not resolve, or the connection, TLS or the answer failed or
+    /// took too long.
+    pub const UNREACHABLE: &str = "unreachable";
+    /// The receiver answered with a status other than 2xx.
+    pub const HTTP_STATUS: &str = "http_status";
+}
+
+/// Posts one delivery; an error is one of the `class`es.
 async fn post(client: &WebhookClient, claimed: &Claimed) -> Result<(), &'static str> {
-    let url = url::Url::parse(&claimed.url).map_err(|_| "address_not_allowed")?;
+    let url = url::Url::parse(&claimed.url).map_err(|_| class::ADDRESS_NOT_ALLOWED)?;
     // Rows set before the checks existed are checked again here.
-    crate::outbound::check_url(&url, &client.allowed_hosts).map_err(|_| "address_not_allowed")?;
+    crate::outbound::check_url(&url, &client.allowed_hosts).map_err(|_| class::ADDRESS_NOT_ALLOWED)?;
+    let host = url.host_str().unwrap_or_default();
+    if let Some(lookup) = &client.proxy_lookup {
+        if !crate::outbound::is_allowed(host, &client.allowed_hosts) {
+            crate::outbound::resolves_publicly(lookup.as_ref(), host).await.map_err(|e| match e {
+                crate::outbound::Unresolved::NotPublic => class::ADDRESS_NOT_ALLOWED,
+                crate::outbound::Unresolved::Unknown => class::UNREACHABLE,
+            })?;
+        }
+    }
     let timestamp = crate::clock::real_now().timestamp();
-    let mac = signature(&claimed.secret, timestamp, &claimed.payload).map_err(|_| "refused")?;
+    let mac = signature(&claimed.secret, timestamp, &claimed.payload).map_err(|_| class::UNREACHABLE)?;
     let response = client
         .client
         .post(url)
@@ -132,26 +180,19 @@ async fn post(client: &WebhookClient, claimed: &Claimed) -> Result<(), &'static 
     if response.status().is_success() {
         Ok(())
     } else {
-        Err("http_status")
+        Err(class::HTTP_STATUS)
     }
 }
 
 fn error_class(error: &reqwest::Error) -> &'static str {
-    if error.is_timeout() {
-        return "timeout";
-    }
     let mut source: Option<&dyn std::error::Error> = Some(error);
     while let Some(e) = source {
         if e.is::<crate::outbound::NotAllowed>() {
-            return "address_not_allowed";
-        }
-        let text = e.to_string().to_ascii_lowercase();
-        if text.contains("certificate") || text.contains("tls") || text.contains("handshake") {
-            return "tls";
+            return class::ADDRESS_NOT_ALLOWED;
         }
         source = e.source();
     }
-    "refused"
+    class::UNREACHABLE
 }
 
 fn record(
@@ -222,5 +263,87 @@ mod tests {
         let mac = signer.sign_oneshot_to_vec(b"what do ya want for nothing?").unwrap();
         assert_eq!(hex::encode(mac), "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
         assert_eq!(signature("k", 1, "{}").unwrap().len(), 64);
+    }
+
+    fn delivery_to(url: &str) -> Claimed {
+        Claimed {
+            id: "event".into(),
+            url: url.into(),
+            secret: "whsec_test".into(),
+            payload: "{}".into(),
+            attempts: 0,
+            owner: "owner".into(),
+        }
+    }
+
+    /// A proxy on loopback that refuses every request, counting the connections it was offered.
+    fn refusing_proxy() -> (std::net::SocketAddr, Arc<std::sync::atomic::AtomicUsize>) {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let address = listener.local_addr().expect("address");
+        let offered = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let count = offered.clone();
+        std::thread::spawn(move || {
+            for mut stream in listener.incoming().flatten() {
+                count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let mut buffer = [0u8; 1024];
+                let _ = stream.read(&mut buffer);
+                let _ = stream.write_all(b"HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\n\r\n");
+            }
+        });
+        (address, offered)
+    }
+
+    #[tokio::test]
+    async fn through_the_operators_proxy_only_public_destinations_go_out() {
+        use crate::outbound::tests::FixedLookup;
+        let (proxy, offered) = refusing_proxy();
+        let settings = crate::config::WebhookSettings { allowed_hosts: vec![], proxy: Some(format!("http://{proxy}")) };
+        let lookup = FixedLookup(vec![
+            ("hook.city.example.jp", vec!["8.8.8.8".parse().unwrap()]),
+            ("inward.city.example.jp", vec!["10.0.0.8".parse().unwrap()]),
+            ("rebound.city.example.jp", vec!["8.8.8.8".parse().unwrap(), "127.0.0.1".parse().unwrap()]),
+        ]);
+        let client = WebhookClient::with_lookup(&settings, Arc::new(lookup)).expect("client");
+        // Names that resolve inward (all or some of the way) never reach the proxy.
+        for inward in ["https://inward.city.example.jp/hook", "https://rebound.city.example.jp/hook"] {
+            assert_eq!(post(&client, &delivery_to(inward)).await, Err(class::ADDRESS_NOT_ALLOWED), "{inward}");
+        }
+        assert_eq!(post(&client, &delivery_to("https://nowhere.city.example.jp/hook")).await, Err(class::UNREACHABLE));
+        assert_eq!(offered.load(std::sync::atomic::Ordering::SeqCst), 0, "the proxy was offered nothing");
+        // A public one goes through the proxy; the proxy's refusal is a coarse class.
+        assert_eq!(post(&client, &delivery_to("https://hook.city.example.jp/hook")).await, Err(class::UNREACHABLE));
+        assert_eq!(offered.load(std::sync::atomic::Ordering::SeqCst), 1);
+    }
+
+    /// Run by `the_environments_proxy_is_never_used`, in a process of its own with the
+    /// environment's proxy variables set (they are process-wide).
+    #[tokio::test]
+    #[ignore = "run in a process of its own by the_environments_proxy_is_never_used"]
+    async fn posts_with_the_environments_proxy_set() {
+        assert!(std::env::var_os("HTTPS_PROXY").is_some(), "started by the_environments_proxy_is_never_used");
+        let client = WebhookClient::new(&crate::config::WebhookSettings::default()).expect("client");
+        // `.invalid` never resolves (RFC 6761): without a proxy, the post fails here.
+        let outcome = post(&client, &delivery_to("https://hook.nonstop.invalid/hook")).await;
+        assert_eq!(outcome, Err(class::UNREACHABLE));
+    }
+
+    #[test]
+    fn the_environments_proxy_is_never_used() {
+        let (proxy, offered) = refusing_proxy();
+        let proxy = format!("http://{proxy}");
+        let status = std::process::Command::new(std::env::current_exe().expect("test binary"))
+            .args(["jobs::webhooks::tests::posts_with_the_environments_proxy_set", "--exact", "--ignored", "--quiet"])
+            .env("HTTPS_PROXY", &proxy)
+            .env("https_proxy", &proxy)
+            .env("ALL_PROXY", &proxy)
+            .env("all_proxy", &proxy)
+            .env_remove("NO_PROXY")
+            .env_remove("no_proxy")
+            .stdout(std::process::Stdio::null())
+            .status()
+            .expect("test binary runs");
+        assert!(status.success(), "the post in the child process: {status}");
+        assert_eq!(offered.load(std::sync::atomic::Ordering::SeqCst), 0, "nothing went to the environment's proxy");
     }
 }

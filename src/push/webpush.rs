@@ -21,7 +21,9 @@ const VAPID_LIFETIME: Duration = Duration::from_secs(12 * 3600);
 const VAPID_REFRESH_MARGIN: Duration = Duration::from_secs(3600);
 
 /// The push services' hosts nonstop contacts by default; a subscription to any other host is
-/// refused (endpoints are user-supplied URLs: this is the SSRF guard).
+/// refused (endpoints are user-supplied URLs: this is the SSRF guard). Each is contacted on its
+/// own port only (443): an entry may name another (`push.example:8443`, or `127.0.0.1:*` for any,
+/// as the tests' mocks need).
 pub const DEFAULT_ALLOWED_HOSTS: [&str; 6] = [
     "fcm.googleapis.com",
     "updates.push.services.mozilla.com",
@@ -39,6 +41,37 @@ pub fn host_allowed(host: &str, allowed: &[String]) -> bool {
         }
         None => host.eq_ignore_ascii_case(pattern),
     })
+}
+
+/// Whether nonstop sends to `endpoint`: its host is on the allowlist, on the port the entry
+/// names, or, when the entry names none, on its scheme's own (443 for https), so a subscription
+/// cannot aim nonstop at another port of a push service's host.
+pub fn endpoint_allowed(endpoint: &url::Url, allowed: &[String]) -> bool {
+    let Some(host) = endpoint.host_str() else { return false };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    allowed.iter().any(|entry| {
+        let (pattern, port) = split_port(entry);
+        let port_allowed = match port {
+            None => endpoint.port().is_none(),
+            Some("*") => true,
+            Some(port) => port.parse::<u16>().ok() == endpoint.port_or_known_default(),
+        };
+        port_allowed && host_allowed(host, &[pattern.to_owned()])
+    })
+}
+
+/// An allowlist entry as its host pattern and the port it names, if any (`host:port`,
+/// `[v6]:port`; a bare IPv6 address names none).
+fn split_port(entry: &str) -> (&str, Option<&str>) {
+    if let Some(rest) = entry.strip_prefix('[') {
+        if let Some((host, after)) = rest.split_once(']') {
+            return (host, after.strip_prefix(':'));
+        }
+    }
+    match entry.rsplit_once(':') {
+        Some((host, port)) if !host.contains(':') => (host, Some(port)),
+        _ => (entry, None),
+    }
 }
 
 /// The origin of an endpoint, as VAPID's `aud` must name it (scheme, host and any port).
@@ -111,7 +144,7 @@ impl WebPushSender {
         let Ok(url) = url::Url::parse(endpoint) else {
             return SendOutcome::dead("the endpoint is not a URL");
         };
-        if !url.host_str().is_some_and(|h| host_allowed(h, &self.allowed_hosts)) {
+        if !endpoint_allowed(&url, &self.allowed_hosts) {
             return SendOutcome::failed("endpoint_not_allowed");
         }
         let payload = match message.payload_bytes() {
@@ -219,6 +252,25 @@ mod tests {
         assert!(!host_allowed("evilnotify.windows.com", &allowed));
         assert!(!host_allowed("169.254.169.254", &allowed));
         assert!(!host_allowed("localhost", &allowed));
+    }
+
+    #[test]
+    fn a_push_service_is_contacted_on_its_own_port_only() {
+        let defaults: Vec<String> = DEFAULT_ALLOWED_HOSTS.iter().map(|s| s.to_string()).collect();
+        let allowed =
+            |endpoint: &str, list: &[String]| endpoint_allowed(&url::Url::parse(endpoint).expect("url"), list);
+        assert!(allowed("https://fcm.googleapis.com/fcm/send/x", &defaults));
+        assert!(allowed("https://fcm.googleapis.com:443/fcm/send/x", &defaults), "443 is https's own");
+        assert!(!allowed("https://fcm.googleapis.com:8443/fcm/send/x", &defaults));
+        assert!(!allowed("https://db5p.notify.windows.com:22/w/x", &defaults));
+        let entries = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert!(!allowed("http://127.0.0.1:8123/push/x", &entries(&["127.0.0.1"])));
+        assert!(allowed("http://127.0.0.1:8123/push/x", &entries(&["127.0.0.1:8123"])));
+        assert!(!allowed("http://127.0.0.1:8124/push/x", &entries(&["127.0.0.1:8123"])));
+        assert!(allowed("http://127.0.0.1:8123/push/x", &entries(&["127.0.0.1:*"])));
+        assert!(allowed("https://push.example.jp:8443/x", &entries(&["*.example.jp:8443"])));
+        assert!(allowed("http://[::1]:8123/x", &entries(&["[::1]:*"])));
+        assert!(!allowed("http://[::1]:8123/x", &entries(&["::1"])));
     }
 
     #[test]

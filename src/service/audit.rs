@@ -192,7 +192,8 @@ pub struct AuditEvent {
     pub target_id: String,
     pub municipality_code: Option<String>,
     pub detail: Option<String>,
-    /// The `X-Request-Id` of the request that did it.
+    /// nonstop's id of the request that did it, as answered in its `X-Request-Id` (a caller's own
+    /// id is logged beside it, never recorded instead).
     pub request_id: Option<String>,
 }
 

@@ -142,9 +142,16 @@ pub fn register(
     let target = input.into_target()?;
     // Endpoints are user-supplied URLs: only known push services are ever contacted.
     if let PushTarget::WebPush { endpoint, .. } = &target {
-        let host = url::Url::parse(endpoint).ok().and_then(|u| u.host_str().map(str::to_owned)).unwrap_or_default();
-        if !crate::push::webpush::host_allowed(&host, allowed_hosts) {
-            return Err(Error::field("endpoint", format!("'{host}' is not a push service nonstop sends to")));
+        let url = url::Url::parse(endpoint).map_err(|_| Error::field("endpoint", "must be an absolute URL"))?;
+        if !crate::push::webpush::endpoint_allowed(&url, allowed_hosts) {
+            let host = url.host_str().unwrap_or_default();
+            let problem = match url.port() {
+                Some(port) if crate::push::webpush::endpoint_allowed(&without_port(&url), allowed_hosts) => {
+                    format!("'{host}' is a push service nonstop sends to on its own port, not on {port}")
+                }
+                _ => format!("'{host}' is not a push service nonstop sends to"),
+            };
+            return Err(Error::field("endpoint", problem));
         }
     }
     let token_hash = sha256_hex(target.address());
@@ -219,6 +226,13 @@ fn seal(
         disabled_at: None,
         disabled_reason: None,
     })
+}
+
+/// The URL on its scheme's own port.
+fn without_port(url: &url::Url) -> url::Url {
+    let mut url = url.clone();
+    let _ = url.set_port(None);
+    url
 }
 
 /// The token itself is never shown; for Web Push, the push service's host is.

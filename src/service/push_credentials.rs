@@ -38,7 +38,8 @@ pub struct ApnsCredentialsInput {
     pub key_id: String,
     /// The 10-character team id.
     pub team_id: String,
-    /// The bundle id (apns-topic).
+    /// The bundle id (apns-topic), such as `jp.example.kosodate`: letters, digits and hyphens
+    /// in dot-separated parts.
     pub topic: String,
 }
 
@@ -143,14 +144,28 @@ pub fn set_apns(
     if !ten(&input.team_id) {
         check.fail("team_id", "must be the 10-character team id");
     }
-    if input.topic.is_empty() || input.topic.contains(char::is_whitespace) {
-        check.fail("topic", "must be the app's bundle id");
+    if !is_bundle_id(&input.topic) {
+        check.fail(
+            "topic",
+            "must be the app's bundle id, as in Xcode: letters, digits and hyphens in dot-separated parts, \
+             such as jp.example.kosodate (155 characters at most)",
+        );
     }
     check.finish()?;
     let public = serde_json::json!({ "key_id": input.key_id, "team_id": input.team_id, "topic": input.topic });
     let credentials =
         ApnsCredentials { key_pem: input.key_pem, key_id: input.key_id, team_id: input.team_id, topic: input.topic };
     store(conn, keys, app_id, DeviceKind::Apns, (&credentials, &public), now)
+}
+
+/// Whether `topic` has the shape of a bundle id (Apple: A–Z, a–z, 0–9, hyphen and period,
+/// reverse-DNS), with a suffix such as `.voip` allowed as it has the same shape. It becomes the
+/// `apns-topic` header of every push, so nothing else may pass.
+fn is_bundle_id(topic: &str) -> bool {
+    let parts: Vec<&str> = topic.split('.').collect();
+    topic.len() <= 155
+        && parts.len() >= 2
+        && parts.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
 }
 
 /// Whether the text is what Apple issues for token authentication: a P-256 private key in

@@ -55,8 +55,11 @@ pub struct Webhook {
     pub delivered: i64,
     /// Given up after every retry; the submissions are still in the API.
     pub failed: i64,
-    /// What went wrong last, as a class: `timeout`, `http_status`, `tls`, `refused` or
-    /// `address_not_allowed` (the host resolved to no public address).
+    /// What went wrong last, as a class: `http_status` (the receiver answered other than 2xx),
+    /// `unreachable` (no HTTP answer: the name, the connection, TLS or the answer failed or took
+    /// too long; which of them is not said, so that no one learns whether a port is open) or
+    /// `address_not_allowed` (the host resolves to no public address). Older deliveries may
+    /// say `timeout`, `tls` or `refused`.
     pub last_error: Option<String>,
     pub updated_at: DateTime<Utc>,
     /// The latest deliveries, newest first (at most `RECENT_DELIVERIES`).

@@ -477,26 +477,25 @@ async fn the_audit_trail_is_paged_filtered_kept_to_its_municipality_and_append_o
     assert_eq!(actions_of(&recent), vec!["webhook.deleted", "webhook.set"]);
     let (_, older) = app.get(&format!("/v1/municipalities/131016/audit?until={since}"), &staff).await;
     assert_eq!(actions_of(&older), vec!["webhook.set"]);
-    // Each request is named by its id.
+    // Each request is named by nonstop's own id; a caller's id is kept beside it, never instead
+    // of it, so no caller can give its act the id of another's.
     let response = app
         .client
-        .get(format!("{}/v1/municipalities/131016/audit?limit=1", app.base))
+        .put(format!("{}/v1/municipalities/131016/webhook", app.base))
         .bearer_auth(&staff)
         .header("X-Request-Id", "console-42")
+        .json(&json!({ "url": "http://127.0.0.1:9/hook-d" }))
         .send()
         .await
         .expect("request");
-    assert_eq!(response.headers().get("x-request-id").and_then(|v| v.to_str().ok()), Some("console-42"));
-    let (status, _) = app
-        .call(
-            Method::PUT,
-            "/v1/municipalities/131016/webhook",
-            Some(&staff),
-            Some(json!({ "url": "http://127.0.0.1:9/hook-d" })),
-        )
-        .await;
-    assert!(status.is_success());
-    assert!(all_events(&app).iter().all(|e| e.request_id.as_deref().is_some_and(|id| !id.is_empty())));
+    assert!(response.status().is_success());
+    let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let ours = header("x-request-id").expect("nonstop's id");
+    assert_ne!(ours, "console-42");
+    assert_eq!(header("x-client-request-id").as_deref(), Some("console-42"));
+    let events = all_events(&app);
+    assert_eq!(events[0].request_id.as_deref(), Some(ours.as_str()), "the act is recorded under nonstop's id");
+    assert!(events.iter().all(|e| e.request_id.as_deref().is_some_and(|id| !id.is_empty() && id != "console-42")));
 
     // Bad queries name the field; others' trails are not readable.
     let (status, bad) = app.get("/v1/municipalities/131016/audit?limit=0", &staff).await;

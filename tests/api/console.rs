@@ -546,3 +546,31 @@ async fn document_of(app: &TestApp, key: &str, family: &str, id: &str) -> String
     let (_, submission) = app.get(&format!("/v1/families/{family}/submissions/{id}"), key).await;
     submission["signed_document"].as_str().expect("signed").to_owned()
 }
+
+#[actix_web::test]
+async fn the_api_page_renders_under_its_content_security_policy() {
+    let app = TestApp::spawn().await;
+    let driver = Driver::start().await;
+    let c = driver.browser().await;
+    c.goto(&format!("{}/docs", app.base)).await.expect("goto");
+    // The inline script ran (its hash is in the policy), fetched the document and rendered it.
+    for _ in 0..100 {
+        if c.find(Locator::Css("#ops details")).await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        c.find(Locator::Css("#ops details summary .method")).await.is_ok(),
+        "{}",
+        c.source().await.unwrap_or_default()
+    );
+    assert!(c.find(Locator::Css("#intro .md")).await.is_ok(), "descriptions rendered");
+    // And the inline style sheet applied: the header is the page's dark blue.
+    let background = c
+        .execute("return getComputedStyle(document.querySelector('header')).backgroundColor", vec![])
+        .await
+        .expect("style");
+    assert_eq!(background, json!("rgb(29, 53, 87)"));
+    c.close().await.expect("close");
+}

@@ -103,7 +103,7 @@ async fn a_killed_server_delivers_every_delivery_after_restart() {
     let now = || clock.now();
     let web = WebPushMock::start().await;
     let hosts: Vec<String> =
-        Settings::default().push.web_push_allowed_hosts.into_iter().chain(["127.0.0.1".to_owned()]).collect();
+        Settings::default().push.web_push_allowed_hosts.into_iter().chain(["127.0.0.1:*".to_owned()]).collect();
     let Configured { config, keys, db, _dir, .. } = configured(&format!(
         "[push]\nweb_push_allowed_hosts = {hosts:?}\n[jobs]\nscheduler = false\nbatch_size = {BATCH}\nconcurrency = 32\nlease_seconds = 5\npoll_interval_ms = 50\n"
     ));

@@ -368,6 +368,17 @@ async fn subscriptions_to_unknown_hosts_and_bad_credentials_are_refused() {
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(error["fields"]["endpoint"].as_str().is_some_and(|e| e.contains("not a push service")), "{error}");
+    // A push service's host, but another port than its own: nonstop is no port scanner of
+    // Google's (or anyone's) hosts.
+    let (status, error) = app
+        .post(
+            &format!("/v1/families/{family}/devices"),
+            &key,
+            crate::helpers::web_push_device("https://fcm.googleapis.com:8443/fcm/send/x"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{error}");
+    assert!(error["fields"]["endpoint"].as_str().is_some_and(|e| e.contains("own port")), "{error}");
     for (path, body, field) in [
         ("/v1/app/push-credentials/web-push", json!({ "subject": "mailto:me@localhost" }), "subject"),
         (
@@ -423,6 +434,22 @@ async fn an_apns_token_key_is_checked_when_set_and_never_shown_again() {
     }
     // A .p8 key as Apple issues it: a P-256 key in PKCS#8.
     let p8 = ec_key_pem(openssl::nid::Nid::X9_62_PRIME256V1);
+    // The topic is the app's bundle id: it goes into the apns-topic header of every push, so
+    // what could not be one is refused now, not at every delivery.
+    for topic in [
+        "jp.example.app\r\nx-injected: 1",
+        "jp.example.app\u{0}",
+        "app",
+        "jp..example",
+        "jp.example/app",
+        ".jp.example",
+    ] {
+        let mut body = apns(&p8);
+        body["topic"] = json!(topic);
+        let (status, error) = app.call(Method::PUT, "/v1/app/push-credentials/apns", Some(&key), Some(body)).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{topic:?}: {error}");
+        assert!(error["fields"]["topic"].as_str().is_some_and(|e| e.contains("bundle id")), "{topic:?}: {error}");
+    }
     let (status, set) = app.call(Method::PUT, "/v1/app/push-credentials/apns", Some(&key), Some(apns(&p8))).await;
     assert_eq!(status, StatusCode::OK, "{set}");
     assert_eq!(set["apns"]["key_id"], "ABC123DEFG");

@@ -62,7 +62,7 @@ pub fn test_settings(database_url: String) -> Settings {
     settings.encryption.active_key_id = "test1".into();
     settings.encryption.keys = BTreeMap::from([("test1".to_owned(), Secret::new(KeyRing::generate_key_base64()))]);
     // The loopback mocks are push services too; the worker and the scheduler run fast.
-    settings.push.web_push_allowed_hosts.push("127.0.0.1".into());
+    settings.push.web_push_allowed_hosts.push("127.0.0.1:*".into());
     // The loopback webhook receiver is the operator's own.
     settings.webhooks.allowed_hosts.push("127.0.0.1".into());
     settings.jobs.poll_interval_ms = 25;

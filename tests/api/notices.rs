@@ -332,6 +332,17 @@ async fn replies_are_counted_once_per_family_and_show_the_guardians_names() {
         )
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
+    // Staff read the free text: no control that reorders it.
+    let (status, error) = app
+        .call(
+            Method::PUT,
+            &reply(&families[0]),
+            Some(&key),
+            Some(json!({ "choices": [2], "free_text": "未定\u{202E}" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{error}");
+    assert!(error["fields"]["free_text"].is_string(), "{error}");
     app.call(Method::PUT, &reply(&families[1]), Some(&key), Some(json!({ "choices": [0] }))).await;
     let (status, error) =
         app.call(Method::PUT, &reply(&families[2]), Some(&key), Some(json!({ "choices": [0, 1] }))).await;

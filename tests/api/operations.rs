@@ -52,6 +52,31 @@ async fn the_served_document_is_the_committed_one_and_the_page_works_offline() {
     );
 }
 
+#[actix_web::test]
+async fn every_answer_keeps_browsers_on_https_and_out_of_frames() {
+    let app = TestApp::spawn().await;
+    for path in ["/healthz", "/v1/families", "/v1/nothing-here", "/console/sign-in", "/openapi.json", "/docs"] {
+        let response = app.client.get(format!("{}{path}", app.base)).send().await.expect("sent");
+        let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        assert_eq!(header("strict-transport-security").as_deref(), Some("max-age=31536000"), "{path}");
+        assert_eq!(header("x-frame-options").as_deref(), Some("DENY"), "{path}");
+        assert_eq!(header("x-content-type-options").as_deref(), Some("nosniff"), "{path}");
+    }
+    // The API page runs its own inline script and style only, and fetches from its origin only.
+    let response = app.client.get(format!("{}/docs", app.base)).send().await.expect("sent");
+    let policy = response.headers().get("content-security-policy").and_then(|v| v.to_str().ok()).expect("CSP");
+    for part in [
+        "default-src 'none'",
+        "script-src 'sha256-",
+        "style-src 'sha256-",
+        "connect-src 'self'",
+        "frame-ancestors 'none'",
+    ] {
+        assert!(policy.contains(part), "{part}: {policy}");
+    }
+    assert!(!policy.contains("unsafe-inline"), "{policy}");
+}
+
 #[test]
 fn the_committed_openapi_document_is_current() {
     let generated = nonstop::api::openapi().to_pretty_json().expect("document");

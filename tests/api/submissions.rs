@@ -242,6 +242,17 @@ async fn birth_to_accepted_claim_through_a_correction_request() {
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(bad["fields"]["field_comments.nope"].is_string(), "{bad}");
+    // A comment the parent reads holds no control that reorders it (nor NUL).
+    let (status, bad) = app
+        .post(
+            &format!("{staff_path}/status"),
+            &staff,
+            json!({ "status": "correction_requested", "comment": "期限\u{0}", "field_comments": { "payment.account_number": "口座番号が\u{202E}一致しません" } }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+    assert!(bad["fields"]["field_comments.payment.account_number"].is_string(), "{bad}");
+    assert!(bad["fields"]["comment"].is_string(), "{bad}");
     let (status, correction) = app
         .post(
             &format!("{staff_path}/status"),

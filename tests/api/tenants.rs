@@ -246,6 +246,44 @@ async fn webhook_urls_that_reach_inward_are_refused() {
 }
 
 #[actix_web::test]
+async fn a_webhooks_failure_does_not_tell_whether_a_port_is_open() {
+    use diesel::prelude::*;
+    use nonstop::db::schema::webhook_deliveries;
+    let app = TestApp::spawn().await;
+    let staff = app.create_staff("131016");
+    // A port nothing listens on (taken, then given back).
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("port").port();
+    let hook = "/v1/municipalities/131016/webhook";
+    let url = format!("http://127.0.0.1:{closed}/hook");
+    let (status, body) = app.call(Method::PUT, hook, Some(&staff), Some(json!({ "url": url }))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let ctx = app.job_context();
+    {
+        let now = app.clock.now();
+        let payload = ctx.keys.seal(nonstop::db::sealed::WEBHOOK_DELIVERIES_PAYLOAD, "{}").expect("sealed");
+        let mut conn = app.db.get().expect("conn");
+        diesel::insert_into(webhook_deliveries::table)
+            .values((
+                webhook_deliveries::id.eq("delivery-1"),
+                webhook_deliveries::municipality_code.eq("131016"),
+                webhook_deliveries::event_key.eq("submission:s1"),
+                webhook_deliveries::payload.eq(payload),
+                webhook_deliveries::status.eq("pending"),
+                webhook_deliveries::attempts.eq(0),
+                webhook_deliveries::next_attempt_at.eq(now),
+                webhook_deliveries::created_at.eq(now),
+            ))
+            .execute(&mut *conn)
+            .expect("queued");
+    }
+    assert_eq!(nonstop::jobs::webhooks::run_once(&ctx).await.expect("run"), 0);
+    // Staff read a class that says the receiver gave no HTTP answer, not that the port refused.
+    let (_, state) = app.get(hook, &staff).await;
+    assert_eq!(state["last_error"], "unreachable", "{state}");
+    assert_eq!(state["recent"][0]["last_error"], "unreachable", "{state}");
+}
+
+#[actix_web::test]
 async fn a_key_that_calls_too_fast_is_slowed_and_the_others_are_not() {
     let app = TestApp::spawn_with(|s| {
         s.limits.requests_per_second = 1;
@@ -273,6 +311,46 @@ async fn a_key_that_calls_too_fast_is_slowed_and_the_others_are_not() {
     // The other vendor's budget is its own.
     let (status, _) = app.get("/v1/families", &calm).await;
     assert_eq!(status, StatusCode::OK);
+}
+
+#[actix_web::test]
+async fn a_vendor_cannot_multiply_its_budget_by_minting_sessions() {
+    let app = TestApp::spawn_with(|s| {
+        // Each credential and each family may call 100 times at once; an app's sessions, 5.
+        s.limits.requests_per_second = 1;
+        s.limits.burst = 100;
+        s.limits.app_sessions_per_second = 1;
+        s.limits.app_sessions_burst = 5;
+    })
+    .await;
+    let (_, greedy) = app.create_app("greedy vendor");
+    let (_, calm) = app.create_app("calm vendor");
+    // A session for each of three families of one vendor, and one of another vendor.
+    let mut sessions = Vec::new();
+    for key in [&greedy, &greedy, &greedy, &calm] {
+        let family = app.create_family(key, json!({ "municipality_code": "131016" })).await;
+        let (status, session) = app.post(&format!("/v1/families/{family}/sessions"), key, json!({})).await;
+        assert_eq!(status, StatusCode::CREATED, "{session}");
+        sessions.push((family, session["token"].as_str().expect("token").to_owned()));
+    }
+    let read = |(family, token): &(String, String)| {
+        let (family, token) = (family.clone(), token.clone());
+        let app = &app;
+        async move { app.get(&format!("/v1/families/{family}"), &token).await.0 }
+    };
+    let mut answers = Vec::new();
+    for session in &sessions[..3] {
+        for _ in 0..4 {
+            answers.push(read(session).await);
+        }
+    }
+    // Twelve calls by three families' sessions, each family far under its own budget: the
+    // app's sessions share five (six if a second passed meanwhile).
+    let ok = answers.iter().filter(|s| **s == StatusCode::OK).count();
+    assert!((5..=6).contains(&ok), "{answers:?}");
+    assert_eq!(answers.last(), Some(&StatusCode::TOO_MANY_REQUESTS), "{answers:?}");
+    // Another vendor's sessions have a budget of their own.
+    assert_eq!(read(&sessions[3]).await, StatusCode::OK);
 }
 
 #[actix_web::test]

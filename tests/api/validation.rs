@@ -319,3 +319,72 @@ async fn a_body_that_is_not_an_object_is_refused() {
     assert_eq!(status, BAD_REQUEST, "{error}");
     assert!(error["fields"]["quiet_hours"].is_string(), "{error}");
 }
+
+#[actix_web::test]
+async fn a_field_given_twice_is_refused_not_the_last_one_taken() {
+    let app = TestApp::spawn().await;
+    let (_, key) = app.create_app("validator");
+    let send = |body: &'static str| {
+        app.client
+            .post(format!("{}/v1/families", app.base))
+            .bearer_auth(&key)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+    };
+    // The second code would have placed the family in Osaka while a reader of the first saw Chiyoda.
+    let response = send(r#"{"municipality_code":"131016","municipality_code":"271004"}"#).await.expect("sent");
+    assert_eq!(response.status(), BAD_REQUEST);
+    let error: Value = response.json().await.expect("json");
+    assert_eq!(error["error"], "invalid_body", "{error}");
+    assert!(error["fields"]["municipality_code"].as_str().is_some_and(|p| p.contains("more than once")), "{error}");
+    // At any depth, named by its path.
+    let nested = r#"{"municipality_code":"131016","guardians":[{"relationship":"mother","full_name":"山田 花子","full_name":"佐藤 花子"}]}"#;
+    let error: Value = send(nested).await.expect("sent").json().await.expect("json");
+    assert!(error["fields"]["guardians[0].full_name"].is_string(), "{error}");
+    let (_, families) = app.get("/v1/families", &key).await;
+    assert_eq!(families["items"], json!([]), "nothing stored");
+}
+
+#[actix_web::test]
+async fn texts_people_read_refuse_nul_and_bidirectional_controls() {
+    let app = TestApp::spawn().await;
+    let (_, key) = app.create_app("validator");
+    // U+202E and its kin show a text in another order than it is stored (a name, an address, a
+    // title that reads as another); NUL cuts a text short in programs downstream.
+    let body = family(json!({
+        "address": "千代田1-1\u{202E}3-2",
+        "guardians": [{ "relationship": "mother", "full_name": "山田\u{202E}花子" },
+                      { "relationship": "father", "full_name": "山田\u{2067}太郎" }],
+    }));
+    let (status, error) = app.post("/v1/families", &key, body).await;
+    assert_eq!(status, UNPROCESSABLE, "{error}");
+    for field in ["address", "guardians[0].full_name", "guardians[1].full_name"] {
+        assert!(error["fields"][field].as_str().is_some_and(|p| p.contains("bidirectional")), "{field}: {error}");
+    }
+
+    // A notice: its title, its body (lines and tabs are fine; NUL is not), a link's title and
+    // the questionnaire's texts, each named.
+    let staff = app.create_staff("131016");
+    let notice = json!({
+        "category": "event",
+        "texts": { "ja": { "title": "健診\u{202E}のご案内", "body": "一行目\n\t二行目\u{0}" } },
+        "links": [{ "title": "日程表\u{202D}", "url": "https://www.city.chiyoda.lg.jp/kenshin.pdf" }],
+        "questionnaire": { "question": "参加しますか\u{2066}", "kind": "single", "choices": ["参加する", "参加\u{0}しない"], "free_text": false },
+        "audience": {}
+    });
+    let (status, error) = app.post("/v1/municipalities/131016/notices", &staff, notice).await;
+    assert_eq!(status, UNPROCESSABLE, "{error}");
+    for field in
+        ["texts.ja.title", "texts.ja.body", "links[0].title", "questionnaire.question", "questionnaire.choices[1]"]
+    {
+        assert!(error["fields"][field].is_string(), "{field}: {error}");
+    }
+    let fine = json!({
+        "category": "event",
+        "texts": { "ja": { "title": "健診のご案内", "body": "一行目\r\n\t二行目" } },
+        "audience": {}
+    });
+    let (status, created) = app.post("/v1/municipalities/131016/notices", &staff, fine).await;
+    assert_eq!(status, StatusCode::CREATED, "line breaks and tabs are a body's own: {created}");
+}

@@ -205,7 +205,7 @@ impl BenchEnv {
         };
         settings.encryption.active_key_id = "bench".into();
         settings.encryption.keys = BTreeMap::from([("bench".to_owned(), Secret::new(KeyRing::generate_key_base64()))]);
-        settings.push.web_push_allowed_hosts.push("127.0.0.1".into());
+        settings.push.web_push_allowed_hosts.push("127.0.0.1:*".into());
         settings.jobs.batch_size = 500;
         settings.jobs.concurrency = 64;
         let db = Db::connect(settings.database_location().map_err(anyhow::Error::msg)?, 8, 5_000)?;

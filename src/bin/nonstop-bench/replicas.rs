@@ -333,7 +333,7 @@ active_key_id = "bench"
 keys = {{ bench = "{key}" }}
 
 [push]
-web_push_allowed_hosts = ["127.0.0.1"]
+web_push_allowed_hosts = ["127.0.0.1:*"]
 
 [clock]
 start_at = "{at}"

@@ -187,6 +187,8 @@ fn validate(input: &NoticeInput) -> Result<(), Error> {
         );
         if t.body.trim().is_empty() || t.body.chars().count() > 10_000 {
             check.fail(&format!("texts.{language}.body"), "must be 1–10000 characters");
+        } else if let Err(problem) = text::readable(&t.body, text::Lines::Many) {
+            check.fail(&format!("texts.{language}.body"), problem);
         } else if crate::domain::individual_number::appears_in(&t.body) {
             check.fail(&format!("texts.{language}.body"), crate::domain::individual_number::REFUSAL);
         }
@@ -199,7 +201,10 @@ fn validate(input: &NoticeInput) -> Result<(), Error> {
         if link.size_bytes.is_some_and(|n| n < 0) {
             check.fail(&format!("links[{i}].size_bytes"), "must not be negative");
         }
-        if link.url.len() > 2048 || !url::Url::parse(&link.url).is_ok_and(|u| u.scheme() == "https") {
+        if link.url.len() > 2048
+            || !url::Url::parse(&link.url).is_ok_and(|u| u.scheme() == "https")
+            || text::readable(&link.url, text::Lines::One).is_err()
+        {
             check.fail(&format!("links[{i}].url"), "must be an https URL");
         }
         if link.sha256.as_ref().is_some_and(|h| h.len() != 64 || !h.bytes().all(|b| b.is_ascii_hexdigit())) {

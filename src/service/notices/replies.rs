@@ -118,10 +118,14 @@ pub fn reply(
     match &input.free_text {
         Some(_) if !questionnaire.free_text => check.fail("free_text", "this question takes no free text"),
         Some(t) if t.chars().count() > 2_000 => check.fail("free_text", "must be at most 2000 characters"),
-        Some(t) if crate::domain::individual_number::appears_in(t) => {
-            check.fail("free_text", crate::domain::individual_number::REFUSAL)
+        Some(t) => {
+            if let Err(problem) = crate::domain::text::readable(t, crate::domain::text::Lines::Many) {
+                check.fail("free_text", problem);
+            } else if crate::domain::individual_number::appears_in(t) {
+                check.fail("free_text", crate::domain::individual_number::REFUSAL);
+            }
         }
-        _ => {}
+        None => {}
     }
     check.finish()?;
     let first: Option<NaiveDateTime> = notice_replies::table

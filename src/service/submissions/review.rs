@@ -26,6 +26,8 @@ pub(super) fn check_comment(text: &str, field: &str, errors: &mut FieldErrors) {
     let trimmed = text.trim();
     if trimmed.is_empty() || trimmed.chars().count() > MAX_COMMENT {
         errors.insert(field.to_owned(), format!("must be 1 to {MAX_COMMENT} characters"));
+    } else if let Err(problem) = crate::domain::text::readable(trimmed, crate::domain::text::Lines::Many) {
+        errors.insert(field.to_owned(), problem);
     } else if individual_number::appears_in(trimmed) {
         errors.insert(field.to_owned(), individual_number::REFUSAL.to_owned());
     }
