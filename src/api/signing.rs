@@ -31,7 +31,7 @@ pub async fn sign_draft(
     let (family_id, draft_id) = path.into_inner();
     let Caller { principal, actor } = caller;
     let (verifier, signer) = (state.verifier.clone(), actor.clone());
-    let target = ("draft", draft_id.clone());
+    let target = ("draft", draft_id.clone(), family_id.clone());
     let signed = state
         .write_family(principal, family_id, move |conn, uc, family| {
             let signed = signing::sign_draft(conn, uc, &verifier, &family, &draft_id, &body.0)?;
@@ -57,7 +57,7 @@ pub async fn sign_bundle(
     let (family_id, bundle_id) = path.into_inner();
     let Caller { principal, actor } = caller;
     let (verifier, signer) = (state.verifier.clone(), actor.clone());
-    let target = ("bundle", bundle_id.clone());
+    let target = ("bundle", bundle_id.clone(), family_id.clone());
     let signed = state
         .write_family(principal, family_id, move |conn, uc, family| {
             let signed = signing::sign_bundle(conn, uc, &verifier, &family, &bundle_id, &body.0)?;
@@ -82,11 +82,11 @@ async fn record_refusal<R>(
     actor: audit::Actor,
     result: Result<R, Error>,
     action: AuditAction,
-    (target_kind, target_id): (&'static str, String),
+    (target_kind, target_id, family_id): (&'static str, String, String),
 ) -> Result<R, Error> {
     if let Err(Error::Refused { code, .. }) = &result {
         let (event, now) = (Event::new(action, target_kind, target_id).detail(*code), state.clock.now());
-        state.db.write(move |conn| audit::record(conn, &actor, event, now)).await?;
+        state.db.write(move |conn| audit::record_for_family(conn, &actor, event, &family_id, now)).await?;
     }
     result
 }
@@ -110,11 +110,12 @@ pub async fn register_signing_certificate(
     let Caller { principal, actor } = caller;
     let (family_id, guardian_id) = path.into_inner();
     let verifier = state.verifier.clone();
-    let (registrar, target) = (actor.clone(), ("guardian", guardian_id.clone()));
+    let (registrar, target) = (actor.clone(), ("guardian", guardian_id.clone(), family_id.clone()));
     let registered = state
         .write_family(principal, family_id, move |conn, uc, family| {
             let registered = signing::register_certificate(conn, uc, &verifier, &family, &guardian_id, &body.0)?;
-            let event = Event::new(AuditAction::SigningCertificateRegistered, "guardian", guardian_id);
+            let event = Event::new(AuditAction::SigningCertificateRegistered, "guardian", guardian_id)
+                .in_municipality(family.municipality_code.clone());
             audit::record(conn, &registrar, event, uc.now)?;
             Ok(registered)
         })

@@ -180,6 +180,26 @@ pub fn record(conn: &mut DbConnection, actor: &Actor, event: Event, now: NaiveDa
     Ok(())
 }
 
+/// Records an event about one family's records, readable by the staff of the municipality the
+/// family lives in (a refused signature or card: the municipality should see them, not only the
+/// operator).
+pub fn record_for_family(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    event: Event,
+    family_id: &str,
+    now: NaiveDateTime,
+) -> Result<(), Error> {
+    use crate::db::schema::families;
+    let municipality: Option<String> =
+        families::table.find(family_id).select(families::municipality_code).first(conn).optional()?;
+    let event = match municipality {
+        Some(code) => event.in_municipality(code),
+        None => event,
+    };
+    record(conn, actor, event, now)
+}
+
 /// An event as staff and operators read it.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AuditEvent {

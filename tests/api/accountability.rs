@@ -205,7 +205,16 @@ async fn a_card_is_registered_only_for_its_holder_and_the_municipality_sees_how_
     assert_eq!(accepted["items"][0]["detail"], "registered_certificate");
     assert_eq!(accepted["items"][0]["actor_kind"], "app");
 
-    // The refusals are recorded for the operator, with their codes and nothing personal.
+    // The refusals are recorded with their codes and nothing personal, for the operator and in
+    // the trail of the municipality the family lives in.
+    let (_, municipal) = app.get("/v1/municipalities/131016/audit?action=signature.refused", &staff).await;
+    assert_eq!(municipal["items"].as_array().map(Vec::len), Some(1), "{municipal}");
+    assert_eq!(municipal["items"][0]["detail"], "wrong_signer");
+    let (_, cards) = app.get("/v1/municipalities/131016/audit?action=signing_certificate.refused", &staff).await;
+    assert_eq!(cards["items"].as_array().map(Vec::len), Some(2), "{cards}");
+    let (_, elsewhere) =
+        app.get("/v1/municipalities/131130/audit?action=signature.refused", &app.create_staff("131130")).await;
+    assert_eq!(elsewhere["items"], json!([]), "another municipality does not see them");
     let refusals: Vec<(String, String)> = events_of(app, "signing_certificate.refused")
         .iter()
         .map(|e| (e["target_id"].as_str().unwrap_or("").to_owned(), e["detail"].as_str().unwrap_or("").to_owned()))
