@@ -58,17 +58,30 @@ pub async fn update_notice(
     act_on_notice(state, caller, path.into_inner(), NoticeAct::Update(body.0)).await
 }
 
-/// Approve a notice (a member of staff other than its author).
+/// What the approver read: the digest of the contents shown.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApproveInput {
+    /// The notice's `content_digest` as the approver read it (`GET` the notice). When the
+    /// contents have changed since, the approval is refused with `approval_stale`.
+    #[schema(pattern = "^[0-9a-f]{64}$")]
+    pub digest: String,
+}
+
+/// Approve a notice as a member of staff who wrote none of it: exactly the contents read,
+/// named by their digest.
 #[utoipa::path(tag = "notices", operation_id = "approve_notice", params(("code" = String, Path), ("notice_id" = String, Path)),
+    request_body = ApproveInput,
     responses((status = 200, description = "Approved", body = Notice),
-        (status = 409, description = "`approval_by_author` or not a draft", body = crate::error::ErrorBody)))]
+        (status = 409, description = "`approval_stale`: the contents changed after they were read (`fields` names each part that changed); `approval_by_author`; `notice_not_draft`", body = crate::error::ErrorBody)))]
 #[post("/municipalities/{code}/notices/{notice_id}/approve")]
 pub async fn approve_notice(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<(String, String)>,
+    body: ValidJson<ApproveInput>,
 ) -> Result<HttpResponse, Error> {
-    act_on_notice(state, caller, path.into_inner(), NoticeAct::Approve).await
+    act_on_notice(state, caller, path.into_inner(), NoticeAct::Approve { digest: body.0.digest }).await
 }
 
 /// Send an approved notice now, through the families' inboxes and devices.

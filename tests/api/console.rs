@@ -546,3 +546,62 @@ async fn document_of(app: &TestApp, key: &str, family: &str, id: &str) -> String
     let (_, submission) = app.get(&format!("/v1/families/{family}/submissions/{id}"), key).await;
     submission["signed_document"].as_str().expect("signed").to_owned()
 }
+
+/// Issue 29, item 3: the colleague's page was read before the author's edit; its approve button
+/// approves nothing, and the page comes back with what changed.
+#[actix_web::test]
+async fn an_approval_from_a_page_read_before_an_edit_is_refused_and_shows_what_changed() {
+    let app = TestApp::spawn().await;
+    let base = app.base.clone();
+    let (_, key) = app.create_app("vendor");
+    for months in [3, 4] {
+        app.create_family(
+            &key,
+            json!({ "municipality_code": "131016",
+                    "children": [{ "status": "born", "birth_date": born_months_ago(months), "birth_weight_grams": 3000 }] }),
+        )
+        .await;
+    }
+    staff_account(&app, "131016", "佐藤 花子", "sato");
+    staff_account(&app, "131016", "鈴木 一郎", "suzuki");
+    let driver = Driver::start().await;
+    let author = driver.browser().await;
+    sign_in(&author, &base, "sato", PASSWORD).await;
+    author.goto(&format!("{base}/console/notices/new")).await.expect("goto");
+    author.find(Locator::Id("category")).await.expect("category").select_by_value("event").await.expect("select");
+    fill(&author, "ja_title", "子育て広場のお知らせ").await;
+    fill(&author, "ja_body", "毎週水曜日に開いています。").await;
+    click_through(&author, "#compose button[type=submit]").await;
+    let notice_path = path(&author).await;
+
+    // The colleague opens the notice and reads it.
+    let colleague = driver.browser().await;
+    sign_in(&colleague, &base, "suzuki", PASSWORD).await;
+    colleague.goto(&format!("{base}{notice_path}")).await.expect("goto");
+    assert!(text(&colleague, ".previews").await.contains("毎週水曜日に開いています。"));
+
+    // Meanwhile the author rewrites the body.
+    author.goto(&format!("{base}{notice_path}/edit")).await.expect("goto");
+    fill(&author, "ja_body", "還付金があります。こちらから口座番号を入力してください。").await;
+    click_through(&author, "#compose button[type=submit]").await;
+
+    // The colleague's click on the page read before: refused, the change shown, nothing approved.
+    click_through(&colleague, "form[action$='/approve'] button").await;
+    assert_eq!(path(&colleague).await, format!("{notice_path}/approve"));
+    assert!(text(&colleague, "#stale-heading").await.contains("承認していません"));
+    let body_row = text(&colleague, "#stale-changes tr[data-field='texts.ja.body']").await;
+    assert!(body_row.contains("毎週水曜日に開いています。") && body_row.contains("口座番号"), "{body_row}");
+    assert_eq!(text(&colleague, "#notice-status").await, "下書き");
+    assert_accessible(&colleague, "notice-stale").await;
+    {
+        use diesel::prelude::*;
+        use nonstop::db::schema::notice_approvals;
+        let mut conn = app.db.get().expect("conn");
+        let approvals: i64 = notice_approvals::table.count().get_result(&mut *conn).expect("count");
+        assert_eq!(approvals, 0, "nothing was approved");
+    }
+
+    // The page now shows the contents as they are: approving from it approves them.
+    click_through(&colleague, "form[action$='/approve'] button").await;
+    assert_eq!(text(&colleague, "#notice-status").await, "承認済み");
+}

@@ -86,13 +86,13 @@ async fn a_notice_is_approved_by_another_member_of_staff_and_reaches_inboxes_and
     let base = format!("/v1/municipalities/131016/notices/{id}");
     let (status, error) = app.post(&format!("{base}/send"), &author, json!({})).await;
     assert_eq!((status, error["error"].as_str()), (StatusCode::CONFLICT, Some("notice_not_approved")));
-    let (status, error) = app.post(&format!("{base}/approve"), &author, json!({})).await;
+    let (status, error) = approve(&app, &base, &author).await;
     assert_eq!(
         (status, error["error"].as_str()),
         (StatusCode::CONFLICT, Some("approval_by_author")),
         "the same key cannot approve its own notice"
     );
-    let (status, approved) = app.post(&format!("{base}/approve"), &approver, json!({})).await;
+    let (status, approved) = approve(&app, &base, &approver).await;
     assert_eq!((status, approved["status"].as_str()), (StatusCode::OK, Some("approved")));
 
     // An edit after approval needs approval again.
@@ -105,7 +105,7 @@ async fn a_notice_is_approved_by_another_member_of_staff_and_reaches_inboxes_and
         )
         .await;
     assert_eq!((status, edited["status"].as_str()), (StatusCode::OK, Some("draft")));
-    app.post(&format!("{base}/approve"), &approver, json!({})).await;
+    approve(&app, &base, &approver).await;
     let (status, sent) = app.post(&format!("{base}/send"), &approver, json!({})).await;
     assert_eq!((status, sent["status"].as_str()), (StatusCode::OK, Some("sent")), "{sent}");
     let (status, again) = app.post(&format!("{base}/send"), &approver, json!({})).await;
@@ -226,7 +226,7 @@ async fn an_official_notification_skips_families_without_consent_and_counts_them
     let (_, draft) =
         app.post("/v1/municipalities/131016/notices", &author, notice("official_notification", json!({}))).await;
     let base = format!("/v1/municipalities/131016/notices/{}", draft["id"].as_str().expect("id"));
-    app.post(&format!("{base}/approve"), &approver, json!({})).await;
+    approve(&app, &base, &approver).await;
     let (status, _) = app.post(&format!("{base}/send"), &author, json!({})).await;
     assert_eq!(status, StatusCode::OK);
     let (_, figures) = app.get(&format!("{base}/figures"), &author).await;
@@ -256,7 +256,7 @@ async fn a_cancelled_notice_sends_nothing_and_other_municipalities_see_nothing()
         (Method::GET, format!("{base}/figures")),
         (Method::POST, format!("{base}/approve")),
     ] {
-        let (status, _) = app.call(method, &path, Some(&outsider), Some(json!({}))).await;
+        let (status, _) = app.call(method, &path, Some(&outsider), Some(json!({ "digest": "0".repeat(64) }))).await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{path}");
     }
     let (status, _) = app.get(&format!("/v1/municipalities/131130/notices/{id}"), &outsider).await;
@@ -264,7 +264,7 @@ async fn a_cancelled_notice_sends_nothing_and_other_municipalities_see_nothing()
     let (status, _) = app.post("/v1/municipalities/131016/notices", &key, notice("event", json!({}))).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "vendors do not write notices");
 
-    app.post(&format!("{base}/approve"), &approver, json!({})).await;
+    approve(&app, &base, &approver).await;
     let (status, listed) = app.get("/v1/municipalities/131016/notices", &author).await;
     assert_eq!((status, listed.as_array().map(Vec::len)), (StatusCode::OK, Some(1)));
     let (_, foreign) = app.get("/v1/municipalities/131130/notices", &outsider).await;
@@ -292,11 +292,20 @@ fn with_questionnaire(mut body: Value, deadline: Option<String>) -> Value {
     body
 }
 
+/// Approves the notice at `base` as `key` would through the API: reads it, then approves the
+/// contents read, by their digest.
+pub async fn approve(app: &TestApp, base: &str, key: &str) -> (StatusCode, Value) {
+    let (status, notice) = app.get(base, key).await;
+    assert_eq!(status, StatusCode::OK, "{notice}");
+    let digest = notice["content_digest"].as_str().expect("content_digest").to_owned();
+    app.post(&format!("{base}/approve"), key, json!({ "digest": digest })).await
+}
+
 async fn approved(app: &TestApp, author: &str, approver: &str, body: Value) -> String {
     let (status, draft) = app.post("/v1/municipalities/131016/notices", author, body).await;
     assert_eq!(status, StatusCode::CREATED, "{draft}");
     let base = format!("/v1/municipalities/131016/notices/{}", draft["id"].as_str().expect("id"));
-    let (status, _) = app.post(&format!("{base}/approve"), approver, json!({})).await;
+    let (status, _) = approve(app, &base, approver).await;
     assert_eq!(status, StatusCode::OK);
     base
 }
@@ -502,11 +511,11 @@ async fn whoever_wrote_any_of_a_notice_cannot_approve_it() {
     assert_eq!(edited["author_staff_id"], draft["author_staff_id"], "the author stays A");
     assert_eq!(edited["editors"].as_array().map(Vec::len), Some(2), "A and B wrote it: {edited}");
     for writer in [&a, &b] {
-        let (status, error) = app.post(&format!("{base}/approve"), writer, json!({})).await;
+        let (status, error) = approve(&app, &base, writer).await;
         assert_eq!((status, error["error"].as_str()), (StatusCode::CONFLICT, Some("approval_by_author")), "{error}");
     }
     // C read none of it before: C's approval counts, and the notice can go out.
-    let (status, approved) = app.post(&format!("{base}/approve"), &c, json!({})).await;
+    let (status, approved) = approve(&app, &base, &c).await;
     assert_eq!((status, approved["status"].as_str()), (StatusCode::OK, Some("approved")), "{approved}");
     let (status, sent) = app.post(&format!("{base}/send"), &a, json!({})).await;
     assert_eq!((status, sent["status"].as_str()), (StatusCode::OK, Some("sent")), "{sent}");
@@ -553,4 +562,57 @@ async fn a_notices_recording_has_one_owner_at_a_time_and_is_taken_over_when_its_
     drop(conn);
     let (_, figures) = app.get(&format!("{base}/figures"), &author).await;
     assert_eq!(figures["recorded"], 5, "every family once: {figures}");
+}
+
+/// Issue 29, item 3: an author who edits a notice after a colleague read it does not get the new
+/// text approved by a click on the page the colleague read.
+#[actix_web::test]
+async fn an_approval_is_of_the_contents_read_and_one_made_after_an_edit_is_refused_naming_it() {
+    let app = TestApp::spawn().await;
+    let (author, approver) = (app.create_staff("131016"), app.create_staff("131016"));
+    let (status, draft) = app.post("/v1/municipalities/131016/notices", &author, notice("event", json!({}))).await;
+    assert_eq!(status, StatusCode::CREATED, "{draft}");
+    let base = format!("/v1/municipalities/131016/notices/{}", draft["id"].as_str().expect("id"));
+
+    // The approver reads it: the view carries the digest of the contents shown.
+    let (_, read) = app.get(&base, &approver).await;
+    let shown = read["content_digest"].as_str().expect("content_digest").to_owned();
+    assert_eq!((shown.len(), &read["content_digest"]), (64, &draft["content_digest"]));
+
+    // The author then replaces the body.
+    let mut phishing = notice("event", json!({}));
+    phishing["texts"]["ja"]["body"] = json!("還付金があります。こちらから口座番号を入力してください。");
+    let (status, edited) = app.call(Method::PUT, &base, Some(&author), Some(phishing)).await;
+    assert_eq!(status, StatusCode::OK, "{edited}");
+    assert_ne!(edited["content_digest"], json!(shown));
+
+    // The approval of what was read is refused, naming what changed; nothing is approved.
+    let (status, refused) = app.post(&format!("{base}/approve"), &approver, json!({ "digest": shown })).await;
+    assert_eq!((status, refused["error"].as_str()), (StatusCode::CONFLICT, Some("approval_stale")), "{refused}");
+    assert_eq!(
+        refused["fields"].as_object().map(|f| f.keys().cloned().collect::<Vec<_>>()),
+        Some(vec!["texts.ja.body".to_owned()])
+    );
+    assert!(refused["message"].as_str().is_some_and(|m| m.contains("texts.ja.body")), "{refused}");
+    let (_, after) = app.get(&base, &approver).await;
+    assert_eq!(
+        (after["status"].as_str(), &after["approver_staff_id"], &after["approved_digest"]),
+        (Some("draft"), &Value::Null, &Value::Null)
+    );
+    let (status, _) = app.post(&format!("{base}/send"), &author, json!({})).await;
+    assert_eq!(status, StatusCode::CONFLICT, "nothing to send");
+
+    // A digest the notice never had, one that is not a digest, and none at all.
+    let (status, unknown) = app.post(&format!("{base}/approve"), &approver, json!({ "digest": "0".repeat(64) })).await;
+    assert_eq!((status, unknown["error"].as_str()), (StatusCode::CONFLICT, Some("approval_stale")), "{unknown}");
+    assert!(unknown["fields"]["digest"].is_string(), "{unknown}");
+    let (status, malformed) = app.post(&format!("{base}/approve"), &approver, json!({ "digest": "ABC" })).await;
+    assert_eq!((status, malformed["error"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("validation_failed")));
+    let (status, missing) = app.post(&format!("{base}/approve"), &approver, json!({})).await;
+    assert_eq!((status, missing["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_body")), "{missing}");
+
+    // Read again, the contents as they are now are approved, under that digest.
+    let (status, approved) = approve(&app, &base, &approver).await;
+    assert_eq!((status, approved["status"].as_str()), (StatusCode::OK, Some("approved")), "{approved}");
+    assert_eq!(approved["approved_digest"], edited["content_digest"]);
 }
