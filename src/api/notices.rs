@@ -2,7 +2,7 @@
 //! staff; `/v1/families/{family_id}/notice-consent`: a family's consent to official notifications.
 
 use actix_web::{get, post, put, web, HttpResponse};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::extract::{Caller, ValidJson};
@@ -110,15 +110,13 @@ pub async fn cancel_notice(
     act_on_notice(state, caller, path.into_inner(), NoticeAct::Cancel).await
 }
 
-/// The audience a set of conditions would reach: a count, never a list of families.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct AudienceSize {
-    pub audience_size: i64,
-}
-
-/// Preview the audience size of conditions.
+/// Preview the audience size of conditions: a count, never a list of families. Below the
+/// operator's threshold (5 unless set) the count is withheld (`fewer_than`), and a count made
+/// for the same conditions within the last 30 seconds may be answered again. An expensive
+/// read: it spends several requests of the key's budget (`limits.expensive_read_cost`, 20
+/// unless set).
 #[utoipa::path(tag = "notices", operation_id = "preview_notice_audience", params(("code" = String, Path)), request_body = Audience,
-    responses((status = 200, description = "How many resident families", body = AudienceSize)))]
+    responses((status = 200, description = "How many resident families", body = notices::AudienceSize)))]
 #[post("/municipalities/{code}/notices/audience-preview")]
 pub async fn preview_notice_audience(
     state: web::Data<AppState>,
@@ -127,12 +125,13 @@ pub async fn preview_notice_audience(
     body: ValidJson<Audience>,
 ) -> Result<HttpResponse, Error> {
     let (code, _) = staff(&principal, path.into_inner())?;
-    let today = state.clock.today();
-    let size = state.db.read(move |conn| notices::audience_size(conn, &code, &body.0, today)).await?;
-    Ok(HttpResponse::Ok().json(AudienceSize { audience_size: size }))
+    state.pay_expensive_read(&principal)?;
+    let size = state.audience_size(code, body.0).await?;
+    Ok(HttpResponse::Ok().json(size))
 }
 
-/// The figures of a notice (families, each counted once).
+/// The figures of a notice (families, each counted once). An expensive read: it spends
+/// several requests of the key's budget.
 #[utoipa::path(tag = "notices", operation_id = "get_notice_figures", params(("code" = String, Path), ("notice_id" = String, Path)),
     responses((status = 200, description = "Figures", body = NoticeFigures)))]
 #[get("/municipalities/{code}/notices/{notice_id}/figures")]
@@ -143,6 +142,7 @@ pub async fn get_notice_figures(
 ) -> Result<HttpResponse, Error> {
     let (code, id) = path.into_inner();
     let (code, _) = staff(&principal, code)?;
+    let _turn = state.expensive_read(&principal).await?;
     let figures = state.db.read(move |conn| notices::figures(conn, &code, &id)).await?;
     Ok(HttpResponse::Ok().json(figures))
 }
@@ -195,7 +195,8 @@ pub async fn schedule_notice(
     act_on_notice(state, caller, path.into_inner(), NoticeAct::Schedule(body.0.send_at.naive_utc())).await
 }
 
-/// The replies to a notice: counts per choice, and each reply with the guardians' names.
+/// The replies to a notice: counts per choice, and each reply with the guardians' names. An
+/// expensive read: it spends several requests of the key's budget.
 #[utoipa::path(tag = "notices", operation_id = "list_notice_replies", params(("code" = String, Path), ("notice_id" = String, Path)),
     responses((status = 200, description = "Replies", body = notices::RepliesSummary)))]
 #[get("/municipalities/{code}/notices/{notice_id}/replies")]
@@ -206,6 +207,7 @@ pub async fn list_notice_replies(
 ) -> Result<HttpResponse, Error> {
     let (code, id) = path.into_inner();
     let (code, _) = staff(&principal, code)?;
+    let _turn = state.expensive_read(&principal).await?;
     let keys = state.keys.clone();
     let summary = state.db.read(move |conn| notices::replies(conn, &keys, &code, &id)).await?;
     Ok(HttpResponse::Ok().json(summary))

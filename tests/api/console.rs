@@ -182,7 +182,8 @@ async fn screenshot(c: &Client, page: &str) {
 
 #[actix_web::test]
 async fn staff_write_a_notice_a_colleague_approves_and_sends_it_and_replies_reach_the_figures() {
-    let app = TestApp::spawn().await;
+    // Every count shown exactly (the threshold has its own test).
+    let app = TestApp::spawn_with(|s| s.notices.audience_count_threshold = 0).await;
     let base = app.base.clone();
     let (_, key) = app.create_app("vendor");
     let mut families = Vec::new();
@@ -568,6 +569,8 @@ async fn an_approval_from_a_page_read_before_an_edit_is_refused_and_shows_what_c
     let author = driver.browser().await;
     sign_in(&author, &base, "sato", PASSWORD).await;
     author.goto(&format!("{base}/console/notices/new")).await.expect("goto");
+    // Two families: fewer than the threshold, so the composer does not say how many.
+    wait_for_text(&author, "#audience-size", "5 世帯未満").await;
     author.find(Locator::Id("category")).await.expect("category").select_by_value("event").await.expect("select");
     fill(&author, "ja_title", "子育て広場のお知らせ").await;
     fill(&author, "ja_body", "毎週水曜日に開いています。").await;

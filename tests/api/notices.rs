@@ -43,7 +43,8 @@ async fn family_with_child(app: &TestApp, key: &str, municipality: &str, months:
 
 #[actix_web::test]
 async fn an_audience_by_age_picks_exactly_those_families_of_the_municipality() {
-    let app = TestApp::spawn().await;
+    // Every count shown exactly.
+    let app = TestApp::spawn_with(|s| s.notices.audience_count_threshold = 0).await;
     let (_, key) = app.create_app("vendor");
     let staff = app.create_staff("131016");
     for months in [16, 17, 18, 19, 20] {
@@ -53,7 +54,11 @@ async fn an_audience_by_age_picks_exactly_those_families_of_the_municipality() {
     let audience = json!({ "child_age_months": { "min": 17, "max": 19 } });
     let (status, size) = app.post("/v1/municipalities/131016/notices/audience-preview", &staff, audience.clone()).await;
     assert_eq!(status, StatusCode::OK, "{size}");
-    assert_eq!(size, json!({ "audience_size": 3 }), "17, 18 and 19 months in 131016, none from 131130");
+    assert_eq!(
+        size,
+        json!({ "audience_size": 3, "fewer_than": null }),
+        "17, 18 and 19 months in 131016, none from 131130"
+    );
     let (_, all) = app.post("/v1/municipalities/131016/notices/audience-preview", &staff, json!({})).await;
     assert_eq!(all["audience_size"], 5);
     // A range that selects nothing is refused here as in a notice, not counted as 0.
@@ -615,4 +620,116 @@ async fn an_approval_is_of_the_contents_read_and_one_made_after_an_edit_is_refus
     let (status, approved) = approve(&app, &base, &approver).await;
     assert_eq!((status, approved["status"].as_str()), (StatusCode::OK, Some("approved")), "{approved}");
     assert_eq!(approved["approved_digest"], edited["content_digest"]);
+}
+
+/// Issue 29, item 4: the count is one query, and it reaches exactly the families a notice's
+/// recording would, whatever the conditions.
+#[actix_web::test]
+async fn the_counting_query_agrees_with_the_recordings_walk_on_every_kind_of_condition() {
+    let app = TestApp::spawn_with(|s| s.notices.audience_count_threshold = 0).await;
+    let (_, key) = app.create_app("vendor");
+    let staff = app.create_staff("131016");
+    let today = nonstop::domain::dates::tokyo_date(crate::helpers::pinned_instant());
+    let due = |days: u64| (today + chrono::Days::new(days)).to_string();
+    let families = [
+        json!({ "children": [{ "status": "born", "birth_date": born_months_ago(0), "birth_weight_grams": 3000 }] }),
+        json!({ "single_parent": true, "health_insurance": "national",
+                "children": [{ "status": "born", "birth_date": born_months_ago(17), "birth_weight_grams": 3000 },
+                             { "status": "born", "birth_date": born_months_ago(40), "birth_weight_grams": 3000 }] }),
+        json!({ "health_insurance": "employee", "children": [{ "status": "expected", "due_date": due(30) }] }),
+        json!({ "children": [{ "status": "expected", "due_date": due(100) },
+                             { "status": "born", "birth_date": born_months_ago(5), "birth_weight_grams": 3000 }] }),
+        json!({ "single_parent": true }),
+        json!({ "health_insurance": "national", "children": [{ "status": "born", "birth_date": born_months_ago(30), "birth_weight_grams": 3000 }] }),
+    ];
+    for mut family in families {
+        family["municipality_code"] = json!("131016");
+        app.create_family(&key, family).await;
+    }
+    app.create_family(&key, json!({ "municipality_code": "131130", "single_parent": true })).await;
+    let audiences = [
+        json!({}),
+        json!({ "child_age_months": { "min": 0, "max": 0 } }),
+        json!({ "child_age_months": { "min": 5, "max": 40 } }),
+        json!({ "child_age_months": { "min": 0, "max": 276 }, "single_parent": true }),
+        json!({ "child_born_between": { "from": born_months_ago(18), "to": born_months_ago(4) } }),
+        json!({ "due_between": { "from": due(0), "to": due(60) } }),
+        json!({ "due_between": { "from": due(0), "to": due(200) }, "child_age_months": { "min": 1, "max": 12 } }),
+        json!({ "open_procedure": "checkup_18_months" }),
+        json!({ "open_procedure": "checkup_18_months", "health_insurance": "national" }),
+        json!({ "single_parent": false, "health_insurance": "employee" }),
+    ];
+    let code = nonstop::domain::MunicipalityCode::parse("131016").expect("code");
+    let mut sizes = Vec::new();
+    for audience in audiences {
+        let (status, size) =
+            app.post("/v1/municipalities/131016/notices/audience-preview", &staff, audience.clone()).await;
+        assert_eq!(status, StatusCode::OK, "{audience}: {size}");
+        let conditions: nonstop::service::notices::Audience =
+            serde_json::from_value(audience.clone()).expect("audience");
+        let mut conn = app.db.get().expect("conn");
+        let walked =
+            nonstop::service::notices::audience_size_walked(&mut conn, &code, &conditions, today).expect("walked");
+        assert_eq!(size["audience_size"], json!(walked), "{audience}");
+        sizes.push(walked);
+    }
+    assert_eq!(sizes, [6, 1, 3, 1, 2, 1, 1, sizes[7], sizes[8], 1], "the conditions select something");
+    assert!(sizes[7] >= 2 && sizes[8] >= 1, "children under 18 months have the checkup open: {sizes:?}");
+}
+
+/// Issue 29, item 4 (and item 12): staff see small audiences as "fewer than 5", counts are
+/// reused for a short while, and a count spends several requests of the budget.
+#[actix_web::test]
+async fn small_audiences_are_withheld_counts_are_reused_briefly_and_a_count_costs_more_than_a_read() {
+    let app = TestApp::spawn().await;
+    let (_, key) = app.create_app("vendor");
+    let staff = app.create_staff("131016");
+    let preview = "/v1/municipalities/131016/notices/audience-preview";
+    for _ in 0..4 {
+        family_with_child(&app, &key, "131016", 3, None).await;
+    }
+    let three_months = json!({ "child_age_months": { "min": 3, "max": 3 } });
+    let (status, size) = app.post(preview, &staff, three_months.clone()).await;
+    assert_eq!((status, size), (StatusCode::OK, json!({ "audience_size": null, "fewer_than": 5 })));
+    let (_, none) = app.post(preview, &staff, json!({ "single_parent": true })).await;
+    assert_eq!(none, json!({ "audience_size": null, "fewer_than": 5 }), "none is withheld too");
+
+    // A fifth family: the same conditions are answered from the count made a moment ago, until
+    // its 30 seconds have passed.
+    family_with_child(&app, &key, "131016", 3, None).await;
+    let (_, again) = app.post(preview, &staff, three_months.clone()).await;
+    assert_eq!(again["fewer_than"], 5, "reused: {again}");
+    app.clock.advance(chrono::Duration::seconds(31));
+    let (_, fresh) = app.post(preview, &staff, three_months.clone()).await;
+    assert_eq!(fresh, json!({ "audience_size": 5, "fewer_than": null }));
+
+    // A budget of 60 requests: a count spends 20 of them, a read 1.
+    let app = TestApp::spawn_with(|s| {
+        s.limits.requests_per_second = 1;
+        s.limits.burst = 60;
+    })
+    .await;
+    let staff = app.create_staff("131016");
+    for i in 0..3 {
+        let (status, body) = app.post(preview, &staff, json!({ "child_age_months": { "min": i, "max": 12 } })).await;
+        assert_eq!(status, StatusCode::OK, "count {i}: {body}");
+    }
+    // A second on, one request is back: enough for a read, not for a count.
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    let response = app
+        .client
+        .post(format!("{}{preview}", app.base))
+        .bearer_auth(&staff)
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    let wait: u64 = response.headers()["retry-after"].to_str().expect("text").parse().expect("seconds");
+    assert!((15..=20).contains(&wait), "about 20 requests to wait for: {wait} s");
+    // The refused count took only the request its key's check takes: a second later (the
+    // budget refills one a second) a plain read has its request.
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    let (status, _) = app.get("/v1/municipalities/131016/notices", &staff).await;
+    assert_eq!(status, StatusCode::OK);
 }

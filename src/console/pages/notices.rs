@@ -431,16 +431,15 @@ async fn audience_count(
     form: web::Form<Compose>,
 ) -> Result<HttpResponse, Failure> {
     staff.check_form_token(&form.csrf)?;
+    state.pay_expensive_read(&staff.session.principal)?;
     let mut errors = FieldErrors::new();
     let audience = form.audience(&mut errors);
-    let code = staff.session.municipality.clone();
-    let today = state.clock.today();
     let size = match errors.is_empty() {
-        true => state.db.read(move |conn| notices::audience_size(conn, &code, &audience, today)).await,
+        true => state.audience_size(staff.session.municipality.clone(), audience).await,
         false => Err(Error::Validation(errors)),
     };
     let context = match size {
-        Ok(size) => context! { size => size, problem => None::<String> },
+        Ok(size) => context! { size => size.audience_size, fewer_than => size.fewer_than, problem => None::<String> },
         Err(Error::Validation(errors)) => {
             let problems: Vec<String> = errors.values().map(|p| i18n::text(staff.lang, p)).collect();
             context! { size => None::<i64>, problem => problems.join(" ") }
@@ -463,6 +462,8 @@ async fn notice_page(
     changed_since_shown: Option<Option<Vec<NoticeChange>>>,
     status: actix_web::http::StatusCode,
 ) -> Result<HttpResponse, Failure> {
+    // Figures, progress and replies: an expensive read.
+    let _turn = state.expensive_read(&staff.session.principal).await?;
     let code = staff.session.municipality.clone();
     let (keys, planning, templates) = (state.keys.clone(), state.planning.clone(), state.templates.clone());
     let now = state.clock.now();
@@ -655,6 +656,7 @@ fn tokyo_minute(text: &str) -> Option<chrono::NaiveDateTime> {
 
 /// The replies with the names of the families' guardians, as CSV (staff only).
 async fn replies_csv(state: web::Data<AppState>, staff: Staff, id: web::Path<String>) -> Result<HttpResponse, Failure> {
+    let _turn = state.expensive_read(&staff.session.principal).await?;
     let code = staff.session.municipality.clone();
     let id = id.into_inner();
     let keys = state.keys.clone();

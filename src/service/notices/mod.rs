@@ -27,7 +27,9 @@ mod replies;
 mod send;
 
 pub use acts::{act, NoticeAct, NoticeRef};
-pub use audience::{audience_size, Audience, DateRange, MonthRange};
+pub use audience::{
+    audience_size, audience_size_walked, Audience, AudienceCounts, AudienceSize, DateRange, MonthRange,
+};
 pub use figures::{figures, progress, NoticeFigures, Progress};
 pub use lifecycle::{cancel, create, create_audited, get, list, update};
 pub use recording::{Recorder, RECORDING_BATCH};

@@ -10,3 +10,10 @@ CREATE TABLE notice_versions (
     recorded_at TIMESTAMP NOT NULL,
     PRIMARY KEY (notice_id, digest)
 );
+
+-- An audience is counted by one query (`notices::audience_size`); each condition on children
+-- and tasks is a subquery these indexes answer alone (the rows they name, not every resident
+-- family's): born children by birth date, expected ones by due date, open tasks by procedure.
+CREATE INDEX children_born ON children (status, birth_date, family_id);
+CREATE INDEX children_due ON children (status, due_date, family_id);
+CREATE INDEX tasks_procedure ON tasks (procedure_id, status, family_id);

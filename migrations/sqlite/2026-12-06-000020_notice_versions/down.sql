@@ -1,1 +1,0 @@
-DROP TABLE notice_versions;
