@@ -112,9 +112,8 @@ pub async fn cancel_notice(
 
 /// Preview the audience size of conditions: a count, never a list of families. Below the
 /// operator's threshold (5 unless set) the count is withheld (`fewer_than`), and a count made
-/// for the same conditions within the last 30 seconds may be answered again. An expensive
-/// read: it spends several requests of the key's budget (`limits.expensive_read_cost`, 20
-/// unless set).
+/// for the same conditions shortly before (30 seconds unless set) may be answered again. An
+/// expensive read: it spends several requests of the key's budget (20 unless set).
 #[utoipa::path(tag = "notices", operation_id = "preview_notice_audience", params(("code" = String, Path)), request_body = Audience,
     responses((status = 200, description = "How many resident families", body = notices::AudienceSize)))]
 #[post("/municipalities/{code}/notices/audience-preview")]
