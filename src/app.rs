@@ -44,6 +44,10 @@ pub struct AppState {
     pub clock: Clock,
     /// Each credential's request budget.
     pub rate_limits: crate::api::rate_limit::RateLimits,
+    /// Audience counts made lately, reused for a short while.
+    pub audience_counts: notices::AudienceCounts,
+    /// Turns of the expensive reads (`limits.expensive_reads_at_once` at once).
+    pub expensive_reads: tokio::sync::Semaphore,
     /// What stands before a console password is checked: each client's budget, the count of
     /// guesses and the few checks run at once.
     pub sign_in_guard: crate::console::guard::SignInGuard,
@@ -114,6 +118,52 @@ impl AppState {
                 Ok(result)
             })
             .await
+    }
+
+    /// Spends an expensive read's cost (`limits.expensive_read_cost`) from the caller's budget,
+    /// the request its extractor already took included; 429 when the budget cannot pay it.
+    pub fn pay_expensive_read(&self, principal: &Principal) -> Result<(), Error> {
+        self.rate_limits.check_cost(principal, self.settings.limits.expensive_read_cost.saturating_sub(1))
+    }
+
+    /// Waits for an expensive read's turn: at most `limits.expensive_reads_at_once` (half the
+    /// cores unless set) run at once, so however many are asked for, the other tenants' requests
+    /// keep cores and database connections of their own. Held until dropped.
+    pub async fn expensive_turn(&self) -> Result<tokio::sync::SemaphorePermit<'_>, Error> {
+        self.expensive_reads.acquire().await.map_err(|_| Error::internal("expensive reads closed"))
+    }
+
+    /// An expensive read paid for (`pay_expensive_read`), once its turn has come.
+    pub async fn expensive_read(&self, principal: &Principal) -> Result<tokio::sync::SemaphorePermit<'_>, Error> {
+        self.pay_expensive_read(principal)?;
+        self.expensive_turn().await
+    }
+
+    /// How many resident families of the municipality `audience` reaches, as staff may see it
+    /// (API and console alike): a count made for the same conditions less than
+    /// `notices.audience_count_cache_seconds` ago is reused, a new one waits for an expensive
+    /// read's turn, and one below `notices.audience_count_threshold` is shown as "fewer than".
+    /// The caller has paid for it (`pay_expensive_read`).
+    pub async fn audience_size(
+        &self,
+        code: MunicipalityCode,
+        audience: notices::Audience,
+    ) -> Result<notices::AudienceSize, Error> {
+        let mut check = crate::error::FieldCheck::default();
+        audience.check(&mut check, "");
+        check.finish()?;
+        let (today, now) = (self.clock.today(), self.clock.now());
+        let count = match self.audience_counts.get(&code, &audience, today, now) {
+            Some(count) => count,
+            None => {
+                let (lookup, conditions) = (code.clone(), audience.clone());
+                let _turn = self.expensive_turn().await?;
+                let count = self.db.read(move |conn| notices::audience_size(conn, &lookup, &conditions, today)).await?;
+                self.audience_counts.put(&code, &audience, today, now, count);
+                count
+            }
+        };
+        Ok(notices::AudienceSize::shown(count, self.settings.notices.audience_count_threshold))
     }
 
     /// What a member of staff does to a notice (API or console), recorded in the audit trail;
@@ -229,6 +279,8 @@ impl Application {
             verifier: Arc::new(settings.signatures.verifier().map_err(anyhow::Error::msg)?),
             clock,
             rate_limits: crate::api::rate_limit::RateLimits::new(&settings.limits),
+            audience_counts: notices::AudienceCounts::new(settings.notices.audience_count_cache_seconds),
+            expensive_reads: tokio::sync::Semaphore::new(settings.limits.expensive_reads()),
             sign_in_guard: crate::console::guard::SignInGuard::new(&settings),
         });
         let background = if settings.jobs.enabled {

@@ -47,6 +47,25 @@ pub struct Settings {
     pub clock: ClockSettings,
     pub webhooks: WebhookSettings,
     pub limits: LimitSettings,
+    pub notices: NoticeSettings,
+}
+
+/// Municipal notices as staff write them.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NoticeSettings {
+    /// An audience count below this is shown to staff as "fewer than N" (console and API, none
+    /// included), so that conditions narrowed down to one family never tell whether it exists;
+    /// 0 shows every count.
+    pub audience_count_threshold: i64,
+    /// Seconds a count is reused for the same municipality and conditions; 0 counts every time.
+    pub audience_count_cache_seconds: u64,
+}
+
+impl Default for NoticeSettings {
+    fn default() -> Self {
+        Self { audience_count_threshold: 5, audience_count_cache_seconds: 30 }
+    }
 }
 
 /// How much one credential may ask of this process.
@@ -74,6 +93,13 @@ pub struct LimitSettings {
     /// How long a sign-in waits for its turn to be checked before it is answered 503 with
     /// `Retry-After`.
     pub password_check_wait_ms: u64,
+    /// Requests of the budget an expensive read spends (an audience count, a notice's figures
+    /// and replies, a notice's page in the console), so that one member of staff cannot keep
+    /// the database busy for every tenant.
+    pub expensive_read_cost: u32,
+    /// Expensive reads run at once by this process; unset, half the cores, at least one (the
+    /// others wait their turn).
+    pub expensive_reads_at_once: Option<usize>,
 }
 
 impl Default for LimitSettings {
@@ -86,6 +112,8 @@ impl Default for LimitSettings {
             sign_in_per_minute: 20,
             password_checks_at_once: None,
             password_check_wait_ms: 3_000,
+            expensive_read_cost: 20,
+            expensive_reads_at_once: None,
         }
     }
 }
@@ -93,10 +121,17 @@ impl Default for LimitSettings {
 impl LimitSettings {
     /// Passwords checked at once: the setting, or half the cores (at least one).
     pub fn password_checks(&self) -> usize {
-        self.password_checks_at_once
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get() / 2))
-            .max(1)
+        self.password_checks_at_once.unwrap_or_else(half_the_cores).max(1)
     }
+
+    /// Expensive reads run at once: the setting, or half the cores (at least one).
+    pub fn expensive_reads(&self) -> usize {
+        self.expensive_reads_at_once.unwrap_or_else(half_the_cores).max(1)
+    }
+}
+
+fn half_the_cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get() / 2)
 }
 
 /// Municipal webhooks (see `crate::outbound`).
@@ -407,6 +442,15 @@ impl Settings {
         }
         if self.limits.app_sessions_per_second == 0 || self.limits.app_sessions_burst == 0 {
             problems.push("limits: app_sessions_per_second and app_sessions_burst must be at least 1".into());
+        }
+        if self.limits.expensive_read_cost == 0 || self.limits.expensive_read_cost > self.limits.burst {
+            problems.push("limits.expensive_read_cost: must be between 1 and limits.burst".into());
+        }
+        if self.limits.expensive_reads_at_once == Some(0) {
+            problems.push("limits.expensive_reads_at_once: must be at least 1".into());
+        }
+        if self.notices.audience_count_threshold < 0 {
+            problems.push("notices.audience_count_threshold: must not be negative".into());
         }
         if self.limits.sign_in_per_minute == 0 || self.limits.password_checks_at_once == Some(0) {
             problems.push("limits: sign_in_per_minute and password_checks_at_once must be at least 1".into());

@@ -31,6 +31,9 @@ pub enum Error {
     NotFound(&'static str),
     /// The request conflicts with what is stored.
     Conflict { code: &'static str, message: String },
+    /// The request was made on a version of a record that has changed since; `fields` names
+    /// each part that changed.
+    Changed { code: &'static str, message: String, fields: FieldErrors },
     /// The request is well formed but refused for a reason with its own code (a signature
     /// that does not verify, a certificate that is not trusted, …).
     Refused { code: &'static str, message: String },
@@ -73,7 +76,7 @@ impl Error {
             Self::Forbidden(_) => "forbidden",
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
             Self::NotFound(_) => "not_found",
-            Self::Conflict { code, .. } | Self::Refused { code, .. } => code,
+            Self::Conflict { code, .. } | Self::Changed { code, .. } | Self::Refused { code, .. } => code,
             Self::RateLimited { .. } => "rate_limited",
             Self::MethodNotAllowed { .. } => "method_not_allowed",
             Self::Internal(_) => "internal_error",
@@ -89,7 +92,9 @@ impl Error {
             }
             Self::Unauthorized(why) | Self::Forbidden(why) | Self::UnsupportedMediaType(why) => (*why).to_owned(),
             Self::NotFound(what) => format!("{what} not found"),
-            Self::Conflict { message, .. } | Self::Refused { message, .. } => message.clone(),
+            Self::Conflict { message, .. } | Self::Changed { message, .. } | Self::Refused { message, .. } => {
+                message.clone()
+            }
             Self::MethodNotAllowed { allow } => format!("this path takes {allow}"),
             Self::RateLimited { retry_after_seconds } => {
                 format!("too many requests with this credential; retry after {retry_after_seconds} s")
@@ -100,7 +105,9 @@ impl Error {
 
     pub fn fields(&self) -> FieldErrors {
         match self {
-            Self::InvalidBody { fields, .. } | Self::Validation(fields) => fields.clone(),
+            Self::InvalidBody { fields, .. } | Self::Validation(fields) | Self::Changed { fields, .. } => {
+                fields.clone()
+            }
             _ => FieldErrors::new(),
         }
     }
@@ -148,7 +155,7 @@ impl ResponseError for Error {
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
-            Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::Conflict { .. } | Self::Changed { .. } => StatusCode::CONFLICT,
             Self::Refused { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,

@@ -66,7 +66,9 @@ def main():
             "questionnaire": {"question": "訪問を希望しますか", "kind": "single", "choices": ["希望する", "希望しない"]},
         },
     )["id"]
-    call("POST", f"/v1/municipalities/{code}/notices/{notice}/approve", approver)
+    # The approver reads the notice and approves exactly what it read, by its digest.
+    read = call("GET", f"/v1/municipalities/{code}/notices/{notice}", approver)
+    call("POST", f"/v1/municipalities/{code}/notices/{notice}/approve", approver, {"digest": read["content_digest"]})
     call("POST", f"/v1/municipalities/{code}/notices/{notice}/send", author)
     inbox = call("GET", f"/v1/families/{family}/inbox", vendor)["items"]
     if not inbox:

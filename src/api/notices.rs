@@ -2,7 +2,7 @@
 //! staff; `/v1/families/{family_id}/notice-consent`: a family's consent to official notifications.
 
 use actix_web::{get, post, put, web, HttpResponse};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::extract::{Caller, ValidJson};
@@ -58,17 +58,30 @@ pub async fn update_notice(
     act_on_notice(state, caller, path.into_inner(), NoticeAct::Update(body.0)).await
 }
 
-/// Approve a notice (a member of staff other than its author).
+/// What the approver read: the digest of the contents shown.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApproveInput {
+    /// The notice's `content_digest` as the approver read it (`GET` the notice). When the
+    /// contents have changed since, the approval is refused with `approval_stale`.
+    #[schema(pattern = "^[0-9a-f]{64}$")]
+    pub digest: String,
+}
+
+/// Approve a notice as a member of staff who wrote none of it: exactly the contents read,
+/// named by their digest.
 #[utoipa::path(tag = "notices", operation_id = "approve_notice", params(("code" = String, Path), ("notice_id" = String, Path)),
+    request_body = ApproveInput,
     responses((status = 200, description = "Approved", body = Notice),
-        (status = 409, description = "`approval_by_author` or not a draft", body = crate::error::ErrorBody)))]
+        (status = 409, description = "`approval_stale`: the contents changed after they were read (`fields` names each part that changed); `approval_by_author`; `notice_not_draft`", body = crate::error::ErrorBody)))]
 #[post("/municipalities/{code}/notices/{notice_id}/approve")]
 pub async fn approve_notice(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<(String, String)>,
+    body: ValidJson<ApproveInput>,
 ) -> Result<HttpResponse, Error> {
-    act_on_notice(state, caller, path.into_inner(), NoticeAct::Approve).await
+    act_on_notice(state, caller, path.into_inner(), NoticeAct::Approve { digest: body.0.digest }).await
 }
 
 /// Send an approved notice now, through the families' inboxes and devices.
@@ -97,15 +110,12 @@ pub async fn cancel_notice(
     act_on_notice(state, caller, path.into_inner(), NoticeAct::Cancel).await
 }
 
-/// The audience a set of conditions would reach: a count, never a list of families.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct AudienceSize {
-    pub audience_size: i64,
-}
-
-/// Preview the audience size of conditions.
+/// Preview the audience size of conditions: a count, never a list of families. Below the
+/// operator's threshold (5 unless set) the count is withheld (`fewer_than`), and a count made
+/// for the same conditions shortly before (30 seconds unless set) may be answered again. An
+/// expensive read: it spends several requests of the key's budget (20 unless set).
 #[utoipa::path(tag = "notices", operation_id = "preview_notice_audience", params(("code" = String, Path)), request_body = Audience,
-    responses((status = 200, description = "How many resident families", body = AudienceSize)))]
+    responses((status = 200, description = "How many resident families", body = notices::AudienceSize)))]
 #[post("/municipalities/{code}/notices/audience-preview")]
 pub async fn preview_notice_audience(
     state: web::Data<AppState>,
@@ -114,12 +124,13 @@ pub async fn preview_notice_audience(
     body: ValidJson<Audience>,
 ) -> Result<HttpResponse, Error> {
     let (code, _) = staff(&principal, path.into_inner())?;
-    let today = state.clock.today();
-    let size = state.db.read(move |conn| notices::audience_size(conn, &code, &body.0, today)).await?;
-    Ok(HttpResponse::Ok().json(AudienceSize { audience_size: size }))
+    state.pay_expensive_read(&principal)?;
+    let size = state.audience_size(code, body.0).await?;
+    Ok(HttpResponse::Ok().json(size))
 }
 
-/// The figures of a notice (families, each counted once).
+/// The figures of a notice (families, each counted once). An expensive read: it spends
+/// several requests of the key's budget.
 #[utoipa::path(tag = "notices", operation_id = "get_notice_figures", params(("code" = String, Path), ("notice_id" = String, Path)),
     responses((status = 200, description = "Figures", body = NoticeFigures)))]
 #[get("/municipalities/{code}/notices/{notice_id}/figures")]
@@ -130,6 +141,7 @@ pub async fn get_notice_figures(
 ) -> Result<HttpResponse, Error> {
     let (code, id) = path.into_inner();
     let (code, _) = staff(&principal, code)?;
+    let _turn = state.expensive_read(&principal).await?;
     let figures = state.db.read(move |conn| notices::figures(conn, &code, &id)).await?;
     Ok(HttpResponse::Ok().json(figures))
 }
@@ -182,7 +194,8 @@ pub async fn schedule_notice(
     act_on_notice(state, caller, path.into_inner(), NoticeAct::Schedule(body.0.send_at.naive_utc())).await
 }
 
-/// The replies to a notice: counts per choice, and each reply with the guardians' names.
+/// The replies to a notice: counts per choice, and each reply with the guardians' names. An
+/// expensive read: it spends several requests of the key's budget.
 #[utoipa::path(tag = "notices", operation_id = "list_notice_replies", params(("code" = String, Path), ("notice_id" = String, Path)),
     responses((status = 200, description = "Replies", body = notices::RepliesSummary)))]
 #[get("/municipalities/{code}/notices/{notice_id}/replies")]
@@ -193,6 +206,7 @@ pub async fn list_notice_replies(
 ) -> Result<HttpResponse, Error> {
     let (code, id) = path.into_inner();
     let (code, _) = staff(&principal, code)?;
+    let _turn = state.expensive_read(&principal).await?;
     let keys = state.keys.clone();
     let summary = state.db.read(move |conn| notices::replies(conn, &keys, &code, &id)).await?;
     Ok(HttpResponse::Ok().json(summary))

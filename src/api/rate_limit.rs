@@ -59,18 +59,44 @@ impl RateLimits {
         }
     }
 
+    /// Takes `cost` requests from the caller's bucket at once (an expensive read counts as
+    /// several), or says how long to wait; takes nothing when refused. A cost above the burst
+    /// takes the whole burst.
+    pub fn check_cost(&self, principal: &Principal, cost: u32) -> Result<(), Error> {
+        let Some(cost) = NonZeroU32::new(cost) else { return Ok(()) };
+        let key = bucket(principal);
+        self.sweep_now_and_then();
+        let taken = match self.buckets.check_key_n(&key, cost) {
+            Ok(taken) => taken,
+            Err(governor::InsufficientCapacity(burst)) => {
+                let burst = NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN);
+                self.buckets.check_key_n(&key, burst).unwrap_or(Ok(()))
+            }
+        };
+        taken.map_err(|not_until| too_many(not_until.wait_time_from(DefaultClock::default().now())))
+    }
+
     /// Takes one request from `key`'s bucket (a credential, a client address), or says how
     /// long to wait.
     pub fn check_key(&self, key: String) -> Result<(), Error> {
+        self.sweep_now_and_then();
+        self.buckets
+            .check_key(&key)
+            .map_err(|not_until| too_many(not_until.wait_time_from(DefaultClock::default().now())))
+    }
+
+    /// Drops idle buckets every `SWEEP_EVERY` checks.
+    fn sweep_now_and_then(&self) {
         if self.checks.fetch_add(1, Ordering::Relaxed) % SWEEP_EVERY == SWEEP_EVERY - 1 {
             self.buckets.retain_recent();
             self.buckets.shrink_to_fit();
         }
-        self.buckets.check_key(&key).map_err(|not_until| {
-            let wait = not_until.wait_time_from(DefaultClock::default().now());
-            Error::RateLimited { retry_after_seconds: wait.as_secs() + u64::from(wait.subsec_nanos() > 0) }
-        })
     }
+}
+
+/// 429, retrying after `wait` rounded up to whole seconds.
+fn too_many(wait: std::time::Duration) -> Error {
+    Error::RateLimited { retry_after_seconds: wait.as_secs() + u64::from(wait.subsec_nanos() > 0) }
 }
 
 /// One bucket per credential: the app key (not the app: each key of a rotation pair has its
@@ -120,5 +146,23 @@ mod tests {
         assert!(limits.check(&parent("f4", "b")).is_ok(), "another app's sessions are not slowed");
         let key = Principal::App { app_id: "a".into(), key_id: "ka".into() };
         assert!(limits.check(&key).is_ok(), "the app's key keeps its own budget");
+    }
+
+    #[test]
+    fn an_expensive_read_spends_its_cost_at_once_or_nothing() {
+        let limits = RateLimits::new(&LimitSettings { requests_per_second: 1, burst: 10, ..LimitSettings::default() });
+        let code = crate::domain::MunicipalityCode::parse("131016").expect("code");
+        let staff = Principal::Staff { staff_id: "s".into(), municipality: code.clone(), admin: false };
+        assert!(limits.check_cost(&staff, 8).is_ok());
+        match limits.check_cost(&staff, 8) {
+            Err(Error::RateLimited { retry_after_seconds }) => assert_eq!(retry_after_seconds, 6, "6 more tokens"),
+            other => panic!("expected 429, got {other:?}"),
+        }
+        assert!(limits.check(&staff).is_ok() && limits.check(&staff).is_ok(), "the refused read took nothing");
+        assert!(limits.check(&staff).is_err());
+        // A cost above the burst takes the whole burst: slow, never impossible.
+        let other = Principal::Staff { staff_id: "t".into(), municipality: code, admin: false };
+        assert!(limits.check_cost(&other, 50).is_ok());
+        assert!(limits.check(&other).is_err());
     }
 }

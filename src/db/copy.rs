@@ -49,6 +49,7 @@ pub const TABLES: &[&str] = &[
     "scheduled_jobs",
     "notices",
     "notice_approvals",
+    "notice_versions",
     "batch_runs",
     "notice_consents",
     "notice_recipients",

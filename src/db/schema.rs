@@ -291,6 +291,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    notice_versions (notice_id, digest) {
+        notice_id -> Text,
+        digest -> Text,
+        contents -> Text,
+        recorded_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     notices (id) {
         id -> Text,
         municipality_code -> Text,
@@ -513,6 +522,7 @@ diesel::joinable!(inbox_entries -> families (family_id));
 diesel::joinable!(staff_logins -> staff_members (staff_id));
 diesel::joinable!(console_sessions -> staff_members (staff_id));
 diesel::joinable!(tasks -> families (family_id));
+diesel::joinable!(notice_versions -> notices (notice_id));
 diesel::joinable!(submissions -> signatures (signature_id));
 diesel::joinable!(submission_events -> submissions (submission_id));
 diesel::joinable!(planned_notifications -> tasks (task_id));
@@ -544,6 +554,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     deliveries,
     scheduled_jobs,
     notice_approvals,
+    notice_versions,
     batch_runs,
     notices,
     notice_consents,

@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 
 use crate::helpers::{awake_quiet_hours, TestApp};
 use crate::jpki_ca::Holder;
+use crate::notices::approve;
 use crate::submissions::{draft_of, setup, signature_body, Setup, MOTHER, MOTHER_BORN};
 use nonstop::service::audit::{self, AuditEvent, AuditFilter};
 
@@ -66,12 +67,12 @@ async fn nobody_who_wrote_a_notice_approves_it_and_only_what_was_approved_goes_o
     assert_eq!(status, StatusCode::OK, "{edited}");
     assert_eq!(edited["editors"], json!([author_id, editor_id]));
     for who in [&editor, &author] {
-        let (status, refused) = app.post(&format!("{base}/approve"), who, json!({})).await;
+        let (status, refused) = approve(&app, &base, who).await;
         assert_eq!((status, refused["error"].as_str()), (StatusCode::CONFLICT, Some("approval_by_author")));
     }
 
     // A third member of staff approves; the approval is tied to the digest of what was read.
-    let (status, approved) = app.post(&format!("{base}/approve"), &approver, json!({})).await;
+    let (status, approved) = approve(&app, &base, &approver).await;
     assert_eq!((status, approved["status"].as_str()), (StatusCode::OK, Some("approved")), "{approved}");
     assert_eq!(approved["approver_staff_id"], json!(approver_id));
     let digest = approved["approved_digest"].as_str().expect("digest").to_owned();
@@ -105,7 +106,7 @@ async fn nobody_who_wrote_a_notice_approves_it_and_only_what_was_approved_goes_o
         "{redrafted}"
     );
     assert!(edited.get("changes_since_approval").is_none(), "never approved: nothing to compare with");
-    let (status, approved_again) = app.post(&format!("{base}/approve"), &approver, json!({})).await;
+    let (status, approved_again) = approve(&app, &base, &approver).await;
     assert_eq!(status, StatusCode::OK);
     assert!(approved_again.get("changes_since_approval").is_none(), "{approved_again}");
     let (status, sent) = app.post(&format!("{base}/send"), &author, json!({})).await;
@@ -120,7 +121,7 @@ async fn nobody_who_wrote_a_notice_approves_it_and_only_what_was_approved_goes_o
     // A cancelled notice and a scheduled one are recorded too.
     let (_, other) = app.post("/v1/municipalities/131016/notices", &author, notice_body("中止のお知らせ")).await;
     let other = format!("/v1/municipalities/131016/notices/{}", other["id"].as_str().expect("id"));
-    app.post(&format!("{other}/approve"), &approver, json!({})).await;
+    approve(&app, &other, &approver).await;
     let (status, scheduled) =
         app.post(&format!("{other}/schedule"), &author, json!({ "send_at": "2026-12-20T01:00:00Z" })).await;
     assert_eq!((status, scheduled["status"].as_str()), (StatusCode::OK, Some("scheduled")), "{scheduled}");
@@ -535,7 +536,7 @@ async fn a_scheduled_notice_goes_out_only_as_approved_and_the_scheduler_is_recor
     for title in ["予定どおり", "書き換えられる"] {
         let (_, draft) = app.post("/v1/municipalities/131016/notices", &author, notice_body(title)).await;
         let path = format!("/v1/municipalities/131016/notices/{}", draft["id"].as_str().expect("id"));
-        app.post(&format!("{path}/approve"), &approver, json!({})).await;
+        approve(&app, &path, &approver).await;
         let (status, scheduled) =
             app.post(&format!("{path}/schedule"), &author, json!({ "send_at": "2026-12-01T04:00:00Z" })).await;
         assert_eq!((status, scheduled["status"].as_str()), (StatusCode::OK, Some("scheduled")), "{scheduled}");

@@ -182,7 +182,8 @@ async fn screenshot(c: &Client, page: &str) {
 
 #[actix_web::test]
 async fn staff_write_a_notice_a_colleague_approves_and_sends_it_and_replies_reach_the_figures() {
-    let app = TestApp::spawn().await;
+    // Every count shown exactly (the threshold has its own test).
+    let app = TestApp::spawn_with(|s| s.notices.audience_count_threshold = 0).await;
     let base = app.base.clone();
     let (_, key) = app.create_app("vendor");
     let mut families = Vec::new();
@@ -573,4 +574,65 @@ async fn the_api_page_renders_under_its_content_security_policy() {
         .expect("style");
     assert_eq!(background, json!("rgb(29, 53, 87)"));
     c.close().await.expect("close");
+}
+
+/// Issue 29, item 3: the colleague's page was read before the author's edit; its approve button
+/// approves nothing, and the page comes back with what changed.
+#[actix_web::test]
+async fn an_approval_from_a_page_read_before_an_edit_is_refused_and_shows_what_changed() {
+    let app = TestApp::spawn().await;
+    let base = app.base.clone();
+    let (_, key) = app.create_app("vendor");
+    for months in [3, 4] {
+        app.create_family(
+            &key,
+            json!({ "municipality_code": "131016",
+                    "children": [{ "status": "born", "birth_date": born_months_ago(months), "birth_weight_grams": 3000 }] }),
+        )
+        .await;
+    }
+    staff_account(&app, "131016", "佐藤 花子", "sato");
+    staff_account(&app, "131016", "鈴木 一郎", "suzuki");
+    let driver = Driver::start().await;
+    let author = driver.browser().await;
+    sign_in(&author, &base, "sato", PASSWORD).await;
+    author.goto(&format!("{base}/console/notices/new")).await.expect("goto");
+    // Two families: fewer than the threshold, so the composer does not say how many.
+    wait_for_text(&author, "#audience-size", "5 世帯未満").await;
+    author.find(Locator::Id("category")).await.expect("category").select_by_value("event").await.expect("select");
+    fill(&author, "ja_title", "子育て広場のお知らせ").await;
+    fill(&author, "ja_body", "毎週水曜日に開いています。").await;
+    click_through(&author, "#compose button[type=submit]").await;
+    let notice_path = path(&author).await;
+
+    // The colleague opens the notice and reads it.
+    let colleague = driver.browser().await;
+    sign_in(&colleague, &base, "suzuki", PASSWORD).await;
+    colleague.goto(&format!("{base}{notice_path}")).await.expect("goto");
+    assert!(text(&colleague, ".previews").await.contains("毎週水曜日に開いています。"));
+
+    // Meanwhile the author rewrites the body.
+    author.goto(&format!("{base}{notice_path}/edit")).await.expect("goto");
+    fill(&author, "ja_body", "還付金があります。こちらから口座番号を入力してください。").await;
+    click_through(&author, "#compose button[type=submit]").await;
+
+    // The colleague's click on the page read before: refused, the change shown, nothing approved.
+    click_through(&colleague, "form[action$='/approve'] button").await;
+    assert_eq!(path(&colleague).await, format!("{notice_path}/approve"));
+    assert!(text(&colleague, "#stale-heading").await.contains("承認していません"));
+    let body_row = text(&colleague, "#stale-changes tr[data-field='texts.ja.body']").await;
+    assert!(body_row.contains("毎週水曜日に開いています。") && body_row.contains("口座番号"), "{body_row}");
+    assert_eq!(text(&colleague, "#notice-status").await, "下書き");
+    assert_accessible(&colleague, "notice-stale").await;
+    {
+        use diesel::prelude::*;
+        use nonstop::db::schema::notice_approvals;
+        let mut conn = app.db.get().expect("conn");
+        let approvals: i64 = notice_approvals::table.count().get_result(&mut *conn).expect("count");
+        assert_eq!(approvals, 0, "nothing was approved");
+    }
+
+    // The page now shows the contents as they are: approving from it approves them.
+    click_through(&colleague, "form[action$='/approve'] button").await;
+    assert_eq!(text(&colleague, "#notice-status").await, "承認済み");
 }

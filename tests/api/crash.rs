@@ -251,7 +251,7 @@ async fn a_server_killed_while_recording_a_notice_finishes_it_after_restart_with
     .expect("notice");
     let notice = nonstop::db::write_transaction(&mut conn, |c| {
         let notice = nonstop::service::notices::create(c, &code, "author", input, now())?;
-        nonstop::service::notices::approve(c, &code, &notice.id, "approver", now())
+        nonstop::service::notices::approve(c, &code, &notice.id, "approver", &notice.content_digest, now())
     })
     .expect("approved");
     drop(conn);

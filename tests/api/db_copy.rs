@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 
 use crate::helpers::{fresh_database_url, TestApp};
 use crate::jpki_ca::Holder;
+use crate::notices::approve;
 use crate::submissions::{draft_of, setup, signature_body, MOTHER, MOTHER_BORN};
 use diesel::connection::SimpleConnection;
 use nonstop::db::{DatabaseLocation, Db};
@@ -72,7 +73,7 @@ async fn every_table_is_copied_to_the_other_backend_and_back_and_reads_the_same(
     let body = json!({ "category": "event", "texts": { "ja": { "title": "子育て広場", "body": "毎週水曜日です。" } }, "links": [], "audience": {} });
     let (_, notice) = app.post("/v1/municipalities/131016/notices", &author, body).await;
     let notice = format!("/v1/municipalities/131016/notices/{}", notice["id"].as_str().expect("id"));
-    assert_eq!(app.post(&format!("{notice}/approve"), &approver, json!({})).await.0, StatusCode::OK);
+    assert_eq!(approve(app, &notice, &approver).await.0, StatusCode::OK);
     assert_eq!(app.post(&format!("{notice}/send"), &author, json!({})).await.0, StatusCode::OK);
 
     // To the other backend, then back into a new database of the first kind.

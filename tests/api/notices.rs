@@ -43,7 +43,8 @@ async fn family_with_child(app: &TestApp, key: &str, municipality: &str, months:
 
 #[actix_web::test]
 async fn an_audience_by_age_picks_exactly_those_families_of_the_municipality() {
-    let app = TestApp::spawn().await;
+    // Every count shown exactly.
+    let app = TestApp::spawn_with(|s| s.notices.audience_count_threshold = 0).await;
     let (_, key) = app.create_app("vendor");
     let staff = app.create_staff("131016");
     for months in [16, 17, 18, 19, 20] {
@@ -53,7 +54,11 @@ async fn an_audience_by_age_picks_exactly_those_families_of_the_municipality() {
     let audience = json!({ "child_age_months": { "min": 17, "max": 19 } });
     let (status, size) = app.post("/v1/municipalities/131016/notices/audience-preview", &staff, audience.clone()).await;
     assert_eq!(status, StatusCode::OK, "{size}");
-    assert_eq!(size, json!({ "audience_size": 3 }), "17, 18 and 19 months in 131016, none from 131130");
+    assert_eq!(
+        size,
+        json!({ "audience_size": 3, "fewer_than": null }),
+        "17, 18 and 19 months in 131016, none from 131130"
+    );
     let (_, all) = app.post("/v1/municipalities/131016/notices/audience-preview", &staff, json!({})).await;
     assert_eq!(all["audience_size"], 5);
     // A range that selects nothing is refused here as in a notice, not counted as 0.
@@ -86,13 +91,13 @@ async fn a_notice_is_approved_by_another_member_of_staff_and_reaches_inboxes_and
     let base = format!("/v1/municipalities/131016/notices/{id}");
     let (status, error) = app.post(&format!("{base}/send"), &author, json!({})).await;
     assert_eq!((status, error["error"].as_str()), (StatusCode::CONFLICT, Some("notice_not_approved")));
-    let (status, error) = app.post(&format!("{base}/approve"), &author, json!({})).await;
+    let (status, error) = approve(&app, &base, &author).await;
     assert_eq!(
         (status, error["error"].as_str()),
         (StatusCode::CONFLICT, Some("approval_by_author")),
         "the same key cannot approve its own notice"
     );
-    let (status, approved) = app.post(&format!("{base}/approve"), &approver, json!({})).await;
+    let (status, approved) = approve(&app, &base, &approver).await;
     assert_eq!((status, approved["status"].as_str()), (StatusCode::OK, Some("approved")));
 
     // An edit after approval needs approval again.
@@ -105,7 +110,7 @@ async fn a_notice_is_approved_by_another_member_of_staff_and_reaches_inboxes_and
         )
         .await;
     assert_eq!((status, edited["status"].as_str()), (StatusCode::OK, Some("draft")));
-    app.post(&format!("{base}/approve"), &approver, json!({})).await;
+    approve(&app, &base, &approver).await;
     let (status, sent) = app.post(&format!("{base}/send"), &approver, json!({})).await;
     assert_eq!((status, sent["status"].as_str()), (StatusCode::OK, Some("sent")), "{sent}");
     let (status, again) = app.post(&format!("{base}/send"), &approver, json!({})).await;
@@ -226,7 +231,7 @@ async fn an_official_notification_skips_families_without_consent_and_counts_them
     let (_, draft) =
         app.post("/v1/municipalities/131016/notices", &author, notice("official_notification", json!({}))).await;
     let base = format!("/v1/municipalities/131016/notices/{}", draft["id"].as_str().expect("id"));
-    app.post(&format!("{base}/approve"), &approver, json!({})).await;
+    approve(&app, &base, &approver).await;
     let (status, _) = app.post(&format!("{base}/send"), &author, json!({})).await;
     assert_eq!(status, StatusCode::OK);
     let (_, figures) = app.get(&format!("{base}/figures"), &author).await;
@@ -256,7 +261,7 @@ async fn a_cancelled_notice_sends_nothing_and_other_municipalities_see_nothing()
         (Method::GET, format!("{base}/figures")),
         (Method::POST, format!("{base}/approve")),
     ] {
-        let (status, _) = app.call(method, &path, Some(&outsider), Some(json!({}))).await;
+        let (status, _) = app.call(method, &path, Some(&outsider), Some(json!({ "digest": "0".repeat(64) }))).await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{path}");
     }
     let (status, _) = app.get(&format!("/v1/municipalities/131130/notices/{id}"), &outsider).await;
@@ -264,7 +269,7 @@ async fn a_cancelled_notice_sends_nothing_and_other_municipalities_see_nothing()
     let (status, _) = app.post("/v1/municipalities/131016/notices", &key, notice("event", json!({}))).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "vendors do not write notices");
 
-    app.post(&format!("{base}/approve"), &approver, json!({})).await;
+    approve(&app, &base, &approver).await;
     let (status, listed) = app.get("/v1/municipalities/131016/notices", &author).await;
     assert_eq!((status, listed.as_array().map(Vec::len)), (StatusCode::OK, Some(1)));
     let (_, foreign) = app.get("/v1/municipalities/131130/notices", &outsider).await;
@@ -292,11 +297,20 @@ fn with_questionnaire(mut body: Value, deadline: Option<String>) -> Value {
     body
 }
 
+/// Approves the notice at `base` as `key` would through the API: reads it, then approves the
+/// contents read, by their digest.
+pub async fn approve(app: &TestApp, base: &str, key: &str) -> (StatusCode, Value) {
+    let (status, notice) = app.get(base, key).await;
+    assert_eq!(status, StatusCode::OK, "{notice}");
+    let digest = notice["content_digest"].as_str().expect("content_digest").to_owned();
+    app.post(&format!("{base}/approve"), key, json!({ "digest": digest })).await
+}
+
 async fn approved(app: &TestApp, author: &str, approver: &str, body: Value) -> String {
     let (status, draft) = app.post("/v1/municipalities/131016/notices", author, body).await;
     assert_eq!(status, StatusCode::CREATED, "{draft}");
     let base = format!("/v1/municipalities/131016/notices/{}", draft["id"].as_str().expect("id"));
-    let (status, _) = app.post(&format!("{base}/approve"), approver, json!({})).await;
+    let (status, _) = approve(app, &base, approver).await;
     assert_eq!(status, StatusCode::OK);
     base
 }
@@ -513,11 +527,11 @@ async fn whoever_wrote_any_of_a_notice_cannot_approve_it() {
     assert_eq!(edited["author_staff_id"], draft["author_staff_id"], "the author stays A");
     assert_eq!(edited["editors"].as_array().map(Vec::len), Some(2), "A and B wrote it: {edited}");
     for writer in [&a, &b] {
-        let (status, error) = app.post(&format!("{base}/approve"), writer, json!({})).await;
+        let (status, error) = approve(&app, &base, writer).await;
         assert_eq!((status, error["error"].as_str()), (StatusCode::CONFLICT, Some("approval_by_author")), "{error}");
     }
     // C read none of it before: C's approval counts, and the notice can go out.
-    let (status, approved) = app.post(&format!("{base}/approve"), &c, json!({})).await;
+    let (status, approved) = approve(&app, &base, &c).await;
     assert_eq!((status, approved["status"].as_str()), (StatusCode::OK, Some("approved")), "{approved}");
     let (status, sent) = app.post(&format!("{base}/send"), &a, json!({})).await;
     assert_eq!((status, sent["status"].as_str()), (StatusCode::OK, Some("sent")), "{sent}");
@@ -564,4 +578,169 @@ async fn a_notices_recording_has_one_owner_at_a_time_and_is_taken_over_when_its_
     drop(conn);
     let (_, figures) = app.get(&format!("{base}/figures"), &author).await;
     assert_eq!(figures["recorded"], 5, "every family once: {figures}");
+}
+
+/// Issue 29, item 3: an author who edits a notice after a colleague read it does not get the new
+/// text approved by a click on the page the colleague read.
+#[actix_web::test]
+async fn an_approval_is_of_the_contents_read_and_one_made_after_an_edit_is_refused_naming_it() {
+    let app = TestApp::spawn().await;
+    let (author, approver) = (app.create_staff("131016"), app.create_staff("131016"));
+    let (status, draft) = app.post("/v1/municipalities/131016/notices", &author, notice("event", json!({}))).await;
+    assert_eq!(status, StatusCode::CREATED, "{draft}");
+    let base = format!("/v1/municipalities/131016/notices/{}", draft["id"].as_str().expect("id"));
+
+    // The approver reads it: the view carries the digest of the contents shown.
+    let (_, read) = app.get(&base, &approver).await;
+    let shown = read["content_digest"].as_str().expect("content_digest").to_owned();
+    assert_eq!((shown.len(), &read["content_digest"]), (64, &draft["content_digest"]));
+
+    // The author then replaces the body.
+    let mut phishing = notice("event", json!({}));
+    phishing["texts"]["ja"]["body"] = json!("還付金があります。こちらから口座番号を入力してください。");
+    let (status, edited) = app.call(Method::PUT, &base, Some(&author), Some(phishing)).await;
+    assert_eq!(status, StatusCode::OK, "{edited}");
+    assert_ne!(edited["content_digest"], json!(shown));
+
+    // The approval of what was read is refused, naming what changed; nothing is approved.
+    let (status, refused) = app.post(&format!("{base}/approve"), &approver, json!({ "digest": shown })).await;
+    assert_eq!((status, refused["error"].as_str()), (StatusCode::CONFLICT, Some("approval_stale")), "{refused}");
+    assert_eq!(
+        refused["fields"].as_object().map(|f| f.keys().cloned().collect::<Vec<_>>()),
+        Some(vec!["texts.ja.body".to_owned()])
+    );
+    assert!(refused["message"].as_str().is_some_and(|m| m.contains("texts.ja.body")), "{refused}");
+    let (_, after) = app.get(&base, &approver).await;
+    assert_eq!(
+        (after["status"].as_str(), &after["approver_staff_id"], &after["approved_digest"]),
+        (Some("draft"), &Value::Null, &Value::Null)
+    );
+    let (status, _) = app.post(&format!("{base}/send"), &author, json!({})).await;
+    assert_eq!(status, StatusCode::CONFLICT, "nothing to send");
+
+    // A digest the notice never had, one that is not a digest, and none at all.
+    let (status, unknown) = app.post(&format!("{base}/approve"), &approver, json!({ "digest": "0".repeat(64) })).await;
+    assert_eq!((status, unknown["error"].as_str()), (StatusCode::CONFLICT, Some("approval_stale")), "{unknown}");
+    assert!(unknown["fields"]["digest"].is_string(), "{unknown}");
+    let (status, malformed) = app.post(&format!("{base}/approve"), &approver, json!({ "digest": "ABC" })).await;
+    assert_eq!((status, malformed["error"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("validation_failed")));
+    let (status, missing) = app.post(&format!("{base}/approve"), &approver, json!({})).await;
+    assert_eq!((status, missing["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_body")), "{missing}");
+
+    // Read again, the contents as they are now are approved, under that digest.
+    let (status, approved) = approve(&app, &base, &approver).await;
+    assert_eq!((status, approved["status"].as_str()), (StatusCode::OK, Some("approved")), "{approved}");
+    assert_eq!(approved["approved_digest"], edited["content_digest"]);
+}
+
+/// Issue 29, item 4: the count is one query, and it reaches exactly the families a notice's
+/// recording would, whatever the conditions.
+#[actix_web::test]
+async fn the_counting_query_agrees_with_the_recordings_walk_on_every_kind_of_condition() {
+    let app = TestApp::spawn_with(|s| s.notices.audience_count_threshold = 0).await;
+    let (_, key) = app.create_app("vendor");
+    let staff = app.create_staff("131016");
+    let today = nonstop::domain::dates::tokyo_date(crate::helpers::pinned_instant());
+    let due = |days: u64| (today + chrono::Days::new(days)).to_string();
+    let families = [
+        json!({ "children": [{ "status": "born", "birth_date": born_months_ago(0), "birth_weight_grams": 3000 }] }),
+        json!({ "single_parent": true, "health_insurance": "national",
+                "children": [{ "status": "born", "birth_date": born_months_ago(17), "birth_weight_grams": 3000 },
+                             { "status": "born", "birth_date": born_months_ago(40), "birth_weight_grams": 3000 }] }),
+        json!({ "health_insurance": "employee", "children": [{ "status": "expected", "due_date": due(30) }] }),
+        json!({ "children": [{ "status": "expected", "due_date": due(100) },
+                             { "status": "born", "birth_date": born_months_ago(5), "birth_weight_grams": 3000 }] }),
+        json!({ "single_parent": true }),
+        json!({ "health_insurance": "national", "children": [{ "status": "born", "birth_date": born_months_ago(30), "birth_weight_grams": 3000 }] }),
+    ];
+    for mut family in families {
+        family["municipality_code"] = json!("131016");
+        app.create_family(&key, family).await;
+    }
+    app.create_family(&key, json!({ "municipality_code": "131130", "single_parent": true })).await;
+    let audiences = [
+        json!({}),
+        json!({ "child_age_months": { "min": 0, "max": 0 } }),
+        json!({ "child_age_months": { "min": 5, "max": 40 } }),
+        json!({ "child_age_months": { "min": 0, "max": 276 }, "single_parent": true }),
+        json!({ "child_born_between": { "from": born_months_ago(18), "to": born_months_ago(4) } }),
+        json!({ "due_between": { "from": due(0), "to": due(60) } }),
+        json!({ "due_between": { "from": due(0), "to": due(200) }, "child_age_months": { "min": 1, "max": 12 } }),
+        json!({ "open_procedure": "checkup_18_months" }),
+        json!({ "open_procedure": "checkup_18_months", "health_insurance": "national" }),
+        json!({ "single_parent": false, "health_insurance": "employee" }),
+    ];
+    let code = nonstop::domain::MunicipalityCode::parse("131016").expect("code");
+    let mut sizes = Vec::new();
+    for audience in audiences {
+        let (status, size) =
+            app.post("/v1/municipalities/131016/notices/audience-preview", &staff, audience.clone()).await;
+        assert_eq!(status, StatusCode::OK, "{audience}: {size}");
+        let conditions: nonstop::service::notices::Audience =
+            serde_json::from_value(audience.clone()).expect("audience");
+        let mut conn = app.db.get().expect("conn");
+        let walked =
+            nonstop::service::notices::audience_size_walked(&mut conn, &code, &conditions, today).expect("walked");
+        assert_eq!(size["audience_size"], json!(walked), "{audience}");
+        sizes.push(walked);
+    }
+    assert_eq!(sizes, [6, 1, 3, 1, 2, 1, 1, sizes[7], sizes[8], 1], "the conditions select something");
+    assert!(sizes[7] >= 2 && sizes[8] >= 1, "children under 18 months have the checkup open: {sizes:?}");
+}
+
+/// Issue 29, item 4 (and item 12): staff see small audiences as "fewer than 5", counts are
+/// reused for a short while, and a count spends several requests of the budget.
+#[actix_web::test]
+async fn small_audiences_are_withheld_counts_are_reused_briefly_and_a_count_costs_more_than_a_read() {
+    let app = TestApp::spawn().await;
+    let (_, key) = app.create_app("vendor");
+    let staff = app.create_staff("131016");
+    let preview = "/v1/municipalities/131016/notices/audience-preview";
+    for _ in 0..4 {
+        family_with_child(&app, &key, "131016", 3, None).await;
+    }
+    let three_months = json!({ "child_age_months": { "min": 3, "max": 3 } });
+    let (status, size) = app.post(preview, &staff, three_months.clone()).await;
+    assert_eq!((status, size), (StatusCode::OK, json!({ "audience_size": null, "fewer_than": 5 })));
+    let (_, none) = app.post(preview, &staff, json!({ "single_parent": true })).await;
+    assert_eq!(none, json!({ "audience_size": null, "fewer_than": 5 }), "none is withheld too");
+
+    // A fifth family: the same conditions are answered from the count made a moment ago, until
+    // its 30 seconds have passed.
+    family_with_child(&app, &key, "131016", 3, None).await;
+    let (_, again) = app.post(preview, &staff, three_months.clone()).await;
+    assert_eq!(again["fewer_than"], 5, "reused: {again}");
+    app.clock.advance(chrono::Duration::seconds(31));
+    let (_, fresh) = app.post(preview, &staff, three_months.clone()).await;
+    assert_eq!(fresh, json!({ "audience_size": 5, "fewer_than": null }));
+
+    // A budget of 60 requests: a count spends 20 of them, a read 1.
+    let app = TestApp::spawn_with(|s| {
+        s.limits.requests_per_second = 1;
+        s.limits.burst = 60;
+    })
+    .await;
+    let staff = app.create_staff("131016");
+    for i in 0..3 {
+        let (status, body) = app.post(preview, &staff, json!({ "child_age_months": { "min": i, "max": 12 } })).await;
+        assert_eq!(status, StatusCode::OK, "count {i}: {body}");
+    }
+    // A second on, one request is back: enough for a read, not for a count.
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    let response = app
+        .client
+        .post(format!("{}{preview}", app.base))
+        .bearer_auth(&staff)
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    let wait: u64 = response.headers()["retry-after"].to_str().expect("text").parse().expect("seconds");
+    assert!((15..=20).contains(&wait), "about 20 requests to wait for: {wait} s");
+    // The refused count took only the request its key's check takes: a second later (the
+    // budget refills one a second) a plain read has its request.
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    let (status, _) = app.get("/v1/municipalities/131016/notices", &staff).await;
+    assert_eq!(status, StatusCode::OK);
 }

@@ -28,6 +28,11 @@
 //! it prints how the crowd was answered, the server's peak and settled memory and the vendor's
 //! latency meanwhile.
 //!
+//! `nonstop-bench audience --families N` serves the real application (shipped limits) with N
+//! resident families of one municipality and prints one audience count made by walking every
+//! family and by the counting query, then another tenant's read latency alone and while a
+//! member of staff previews audiences faster than their budget allows.
+//!
 //! `--database postgres://user@host/postgres` runs any benchmark on a new database of that server
 //! (dropped afterwards) instead of SQLite in a temporary folder.
 //!
@@ -119,6 +124,21 @@ enum Command {
         #[arg(long, default_value_t = 5)]
         seconds: u64,
     },
+    /// A member of staff previewing audiences at their limit in a municipality of N families,
+    /// and another tenant's reads meanwhile.
+    Audience {
+        #[arg(long, default_value_t = 100_000)]
+        families: usize,
+        /// Previews the staff's key asks for a second (more than its budget pays for).
+        #[arg(long, default_value_t = 50)]
+        previews: u32,
+        /// Reads of the other tenant a second.
+        #[arg(long, default_value_t = 20)]
+        reads: u32,
+        /// Seconds of each phase (the tenant alone, then with the staff previewing).
+        #[arg(long, default_value_t = 20)]
+        seconds: u64,
+    },
     /// Change a municipality's settings with N resident families (a child each) and re-plan
     /// them, a batch per transaction.
     Replan {
@@ -180,6 +200,7 @@ fn write_card(clock: &Clock, name: &str, birth_date: &str, out: &std::path::Path
 }
 
 mod api;
+mod audience;
 mod batches;
 mod env;
 mod fanout;
@@ -224,6 +245,13 @@ fn main() {
         Command::Api { families, rates, seconds } => {
             if let Err(e) = api::run(place, families, &rates, seconds) {
                 eprintln!("api: {e:#}");
+                std::process::exit(2);
+            }
+        }
+        Command::Audience { families, previews, reads, seconds } => {
+            let load = audience::Load { families, previews_per_second: previews, reads_per_second: reads, seconds };
+            if let Err(e) = audience::run(place, load) {
+                eprintln!("audience: {e:#}");
                 std::process::exit(2);
             }
         }

@@ -21,7 +21,9 @@ pub fn run(place: super::env::Place, families_n: usize, compare_npm: bool) -> an
         "texts": { "ja": { "title": "1歳6か月児健診のご案内", "body": "日程と会場をご確認ください。" } }
     }))?;
     let notice = write_transaction(&mut conn, |c| notices::create(c, &code, "bench-author", input, bench.clock.now()))?;
-    write_transaction(&mut conn, |c| notices::approve(c, &code, &notice.id, "bench-approver", bench.clock.now()))?;
+    write_transaction(&mut conn, |c| {
+        notices::approve(c, &code, &notice.id, "bench-approver", &notice.content_digest, bench.clock.now())
+    })?;
     println!(
         "notice: set up {families_n} resident families with a device each in {:.1} s",
         setup.elapsed().as_secs_f64()

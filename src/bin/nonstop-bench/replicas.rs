@@ -80,7 +80,9 @@ fn approved_notice(
         "texts": { "ja": { "title": "1歳6か月児健診のご案内", "body": "日程と会場をご確認ください。" } }
     }))?;
     let notice = write_transaction(conn, |c| notices::create(c, code, "bench-author", input, bench.clock.now()))?;
-    write_transaction(conn, |c| notices::approve(c, code, &notice.id, "bench-approver", bench.clock.now()))?;
+    write_transaction(conn, |c| {
+        notices::approve(c, code, &notice.id, "bench-approver", &notice.content_digest, bench.clock.now())
+    })?;
     Ok(notice.id)
 }
 

@@ -431,16 +431,15 @@ async fn audience_count(
     form: web::Form<Compose>,
 ) -> Result<HttpResponse, Failure> {
     staff.check_form_token(&form.csrf)?;
+    state.pay_expensive_read(&staff.session.principal)?;
     let mut errors = FieldErrors::new();
     let audience = form.audience(&mut errors);
-    let code = staff.session.municipality.clone();
-    let today = state.clock.today();
     let size = match errors.is_empty() {
-        true => state.db.read(move |conn| notices::audience_size(conn, &code, &audience, today)).await,
+        true => state.audience_size(staff.session.municipality.clone(), audience).await,
         false => Err(Error::Validation(errors)),
     };
     let context = match size {
-        Ok(size) => context! { size => size, problem => None::<String> },
+        Ok(size) => context! { size => size.audience_size, fewer_than => size.fewer_than, problem => None::<String> },
         Err(Error::Validation(errors)) => {
             let problems: Vec<String> = errors.values().map(|p| i18n::text(staff.lang, p)).collect();
             context! { size => None::<i64>, problem => problems.join(" ") }
@@ -451,8 +450,21 @@ async fn audience_count(
 }
 
 async fn show(state: web::Data<AppState>, staff: Staff, id: web::Path<String>) -> Result<HttpResponse, Failure> {
+    notice_page(&state, &staff, id.into_inner(), None, actix_web::http::StatusCode::OK).await
+}
+
+/// A notice's page; with `changed_since_shown`, the approval just refused because the contents
+/// changed after the page was read, with what changed (`None` inside: not known).
+async fn notice_page(
+    state: &AppState,
+    staff: &Staff,
+    id: String,
+    changed_since_shown: Option<Option<Vec<NoticeChange>>>,
+    status: actix_web::http::StatusCode,
+) -> Result<HttpResponse, Failure> {
+    // Figures, progress and replies: an expensive read.
+    let _turn = state.expensive_read(&staff.session.principal).await?;
     let code = staff.session.municipality.clone();
-    let id = id.into_inner();
     let (keys, planning, templates) = (state.keys.clone(), state.planning.clone(), state.templates.clone());
     let now = state.clock.now();
     let (notice, figures, replies, name, progress) = state
@@ -481,7 +493,12 @@ async fn show(state: web::Data<AppState>, staff: Staff, id: web::Path<String>) -
         });
     }
     let me = staff.session.staff_id.clone();
+    let stale = changed_since_shown.map(|changes| {
+        let shown: Vec<Value> = changes.iter().flatten().map(|c| change_view(staff.lang, c)).collect();
+        context! { known => changes.is_some(), changes => shown }
+    });
     let context = context! {
+        stale => stale,
         notice => render::ser(&notice),
         figures => render::ser(&figures),
         replies => render::ser(&replies),
@@ -496,9 +513,9 @@ async fn show(state: web::Data<AppState>, staff: Staff, id: web::Path<String>) -
         can_send => notice.status == NoticeStatus::Approved,
         can_cancel => matches!(notice.status, NoticeStatus::Draft | NoticeStatus::Approved | NoticeStatus::Scheduled),
         i_wrote_it => notice.editors.contains(&me),
-        ..frame(&staff, "notices"),
+        ..frame(staff, "notices"),
     };
-    Ok(render::page("notice.html", context)?)
+    Ok(render::page_with_status(status, "notice.html", context)?)
 }
 
 /// A change since the last approval as the page shows it: the part by its name on the composer,
@@ -567,9 +584,14 @@ fn chart(progress: &[Progress], audience: i64) -> Value {
 #[derive(Deserialize)]
 struct ActForm {
     csrf: String,
+    /// The digest of the contents the page showed (the approve form's).
+    #[serde(default)]
+    digest: String,
 }
 
-/// Approve, send or cancel, as the signed-in member of staff (recorded in the audit trail).
+/// Approve, send or cancel, as the signed-in member of staff (recorded in the audit trail). An
+/// approval is of the contents the page showed: when they changed since, the page comes back
+/// (409) with what changed, and nothing is approved.
 async fn act(
     state: web::Data<AppState>,
     staff: Staff,
@@ -578,19 +600,25 @@ async fn act(
 ) -> Result<HttpResponse, Failure> {
     staff.check_form_token(&form.csrf)?;
     let (id, act) = path.into_inner();
+    let ActForm { digest, .. } = form.into_inner();
     let act = match act.as_str() {
-        "approve" => NoticeAct::Approve,
+        "approve" => NoticeAct::Approve { digest: digest.clone() },
         "send" => NoticeAct::Send,
         "cancel" => NoticeAct::Cancel,
         _ => return Err(Error::NotFound("action").into()),
     };
-    let target = NoticeRef {
-        code: staff.session.municipality.clone(),
-        id: id.clone(),
-        staff_id: staff.session.staff_id.clone(),
-    };
-    state.act_on_notice(staff.actor.clone(), target, act).await?;
-    Ok(see_other(&format!("/console/notices/{id}")))
+    let code = staff.session.municipality.clone();
+    let target = NoticeRef { code: code.clone(), id: id.clone(), staff_id: staff.session.staff_id.clone() };
+    match state.act_on_notice(staff.actor.clone(), target, act).await {
+        Ok(_) => Ok(see_other(&format!("/console/notices/{id}"))),
+        Err(Error::Changed { code: "approval_stale", .. }) => {
+            let lookup = id.clone();
+            let changes =
+                state.db.read(move |conn| notices::changes_since_shown(conn, &code, &lookup, &digest)).await?;
+            notice_page(&state, &staff, id, Some(changes), actix_web::http::StatusCode::CONFLICT).await
+        }
+        Err(other) => Err(other.into()),
+    }
 }
 
 #[derive(Deserialize)]
@@ -628,6 +656,7 @@ fn tokyo_minute(text: &str) -> Option<chrono::NaiveDateTime> {
 
 /// The replies with the names of the families' guardians, as CSV (staff only).
 async fn replies_csv(state: web::Data<AppState>, staff: Staff, id: web::Path<String>) -> Result<HttpResponse, Failure> {
+    let _turn = state.expensive_read(&staff.session.principal).await?;
     let code = staff.session.municipality.clone();
     let id = id.into_inner();
     let keys = state.keys.clone();

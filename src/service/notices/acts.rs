@@ -21,8 +21,11 @@ pub struct NoticeRef {
 pub enum NoticeAct {
     /// Replace the contents (the notice returns to draft; the writer becomes an editor).
     Update(NoticeInput),
-    /// Approve as someone who wrote none of it.
-    Approve,
+    /// Approve as someone who wrote none of it, the contents whose digest (`content_digest`)
+    /// the approver was shown.
+    Approve {
+        digest: String,
+    },
     /// Send at this instant.
     Schedule(NaiveDateTime),
     /// Send now.
@@ -34,7 +37,7 @@ impl NoticeAct {
     fn audit_action(&self) -> AuditAction {
         match self {
             NoticeAct::Update(_) => AuditAction::NoticeUpdated,
-            NoticeAct::Approve => AuditAction::NoticeApproved,
+            NoticeAct::Approve { .. } => AuditAction::NoticeApproved,
             NoticeAct::Schedule(_) => AuditAction::NoticeScheduled,
             NoticeAct::Send => AuditAction::NoticeSent,
             NoticeAct::Cancel => AuditAction::NoticeCancelled,
@@ -53,7 +56,7 @@ pub fn act(
     let action = act.audit_action();
     let notice = match act {
         NoticeAct::Update(input) => update(conn, code, id, input, staff_id, uc.now)?,
-        NoticeAct::Approve => approve(conn, code, id, staff_id, uc.now)?,
+        NoticeAct::Approve { digest } => approve(conn, code, id, staff_id, &digest, uc.now)?,
         NoticeAct::Schedule(send_at) => schedule(conn, code, id, send_at, uc.now)?,
         NoticeAct::Send => send(conn, uc, code, id)?,
         NoticeAct::Cancel => cancel(conn, code, id, uc.now)?,

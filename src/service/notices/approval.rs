@@ -1,7 +1,9 @@
 //! 承認: the two-person rule (二人目の確認). Nobody who wrote any of a notice (its author, or a
-//! member of staff who edited it) may approve it. Each approval is recorded with the SHA-256 of
-//! the contents approved, and a notice goes out (sent or scheduled) only while its contents
-//! still have that digest: what reaches residents is exactly what a second person read.
+//! member of staff who edited it) may approve it. An approval names the digest of the contents
+//! its approver was shown, and is refused when the contents have changed since (the parts that
+//! changed are named); it is recorded with that digest, and a notice goes out (sent or
+//! scheduled) only while its contents still have it: what reaches residents is exactly what a
+//! second person read.
 
 use std::collections::BTreeMap;
 
@@ -14,10 +16,10 @@ use super::lifecycle::find;
 use super::{editors_of, present, Notice, NoticeStatus};
 use crate::crypto::sha256_hex;
 use crate::db::rows::NoticeRow;
-use crate::db::schema::{notice_approvals, notices};
+use crate::db::schema::{notice_approvals, notice_versions, notices};
 use crate::db::DbConnection;
 use crate::domain::MunicipalityCode;
-use crate::error::Error;
+use crate::error::{Error, FieldErrors};
 use crate::service::new_id;
 
 /// What an approval vouches for: everything residents would receive and whom it reaches
@@ -35,6 +37,89 @@ fn vouched_for(row: &NoticeRow) -> serde_json::Value {
 /// SHA-256 of what an approval vouches for.
 pub fn content_digest(row: &NoticeRow) -> String {
     sha256_hex(&vouched_for(row).to_string())
+}
+
+/// Keeps the notice's present contents under their digest (once per digest), so that an
+/// approval made on them after they changed can name what changed. Runs after the notice's row
+/// was written in the same transaction, so two edits of one notice never race here.
+pub(super) fn record_version(conn: &mut DbConnection, row: &NoticeRow, now: NaiveDateTime) -> Result<(), Error> {
+    let digest = content_digest(row);
+    let known: i64 = notice_versions::table.find((&row.id, &digest)).count().get_result(conn)?;
+    if known == 0 {
+        diesel::insert_into(notice_versions::table)
+            .values((
+                notice_versions::notice_id.eq(&row.id),
+                notice_versions::digest.eq(&digest),
+                notice_versions::contents.eq(vouched_for(row).to_string()),
+                notice_versions::recorded_at.eq(now),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// What differs between the version of the notice whose digest is `shown` and its present
+/// contents (each change's `approved` holds the value shown): `None` when the notice never had
+/// contents with that digest (or had them before versions were kept).
+pub fn changes_since_shown(
+    conn: &mut DbConnection,
+    code: &MunicipalityCode,
+    id: &str,
+    shown: &str,
+) -> Result<Option<Vec<NoticeChange>>, Error> {
+    let row = find(conn, code, id)?;
+    changes_from_version(conn, &row, shown)
+}
+
+fn changes_from_version(
+    conn: &mut DbConnection,
+    row: &NoticeRow,
+    shown: &str,
+) -> Result<Option<Vec<NoticeChange>>, Error> {
+    let contents: Option<String> =
+        notice_versions::table.find((&row.id, shown)).select(notice_versions::contents).first(conn).optional()?;
+    let Some(contents) = contents else { return Ok(None) };
+    let shown: serde_json::Value =
+        serde_json::from_str(&contents).map_err(|e| Error::unreadable("notice_versions.contents", &e))?;
+    Ok(Some(changes(&comparable(&shown)?, &comparable(&vouched_for(row))?)))
+}
+
+/// Refuses an approval of contents other than the present ones (`approval_stale`), naming each
+/// part that changed since the version shown.
+fn ensure_shown_is_present(conn: &mut DbConnection, row: &NoticeRow, shown: &str) -> Result<(), Error> {
+    if !is_digest(shown) {
+        return Err(Error::field(
+            "digest",
+            "must be the notice's `content_digest`: 64 lowercase hexadecimal characters",
+        ));
+    }
+    if shown == content_digest(row) {
+        return Ok(());
+    }
+    let mut fields = FieldErrors::new();
+    match changes_from_version(conn, row, shown)? {
+        Some(changes) => {
+            for change in changes {
+                fields.insert(change.field, "changed since the notice was shown".into());
+            }
+        }
+        None => {
+            fields.insert("digest".into(), "is not the digest of any version of this notice".into());
+        }
+    }
+    let names: Vec<&str> = fields.keys().map(String::as_str).collect();
+    Err(Error::Changed {
+        code: "approval_stale",
+        message: format!(
+            "the notice changed after it was shown ({}): read it again and approve what it says now",
+            names.join(", ")
+        ),
+        fields,
+    })
+}
+
+fn is_digest(text: &str) -> bool {
+    text.len() == 64 && text.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// One part of a notice that differs from what was last approved, with both values.
@@ -128,12 +213,14 @@ pub fn ensure_approved_as_is(conn: &mut DbConnection, row: &NoticeRow) -> Result
     Ok(())
 }
 
-/// Approves a draft as another member of staff, recording the digest of what was approved.
+/// Approves a draft as another member of staff, recording the digest of what was approved:
+/// `shown`, the digest of the contents the approver was shown, which must be the present one.
 pub fn approve(
     conn: &mut DbConnection,
     code: &MunicipalityCode,
     id: &str,
     staff_id: &str,
+    shown: &str,
     now: NaiveDateTime,
 ) -> Result<Notice, Error> {
     let row = find(conn, code, id)?;
@@ -147,6 +234,7 @@ pub fn approve(
                 .into(),
         });
     }
+    ensure_shown_is_present(conn, &row, shown)?;
     // Conditional on the draft still being the one read, so a concurrent edit is not approved.
     let changed = diesel::update(
         notices::table

@@ -1,15 +1,17 @@
-//! Who a notice reaches: the conditions, and the resident families that meet them, read a
-//! batch at a time.
+//! Who a notice reaches: the conditions, the resident families that meet them (read a batch at
+//! a time when a notice is recorded), and how many they are (one counting query, reused for a
+//! short while, shown as "fewer than" below a threshold).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
 
-use chrono::NaiveDate;
+use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::db::rows::{ChildRow, FamilyRow};
-use crate::db::schema::{children, tasks};
+use crate::db::schema::{children, families, tasks};
 use crate::db::DbConnection;
 use crate::domain::enums::{ChildStatus, HealthInsurance};
 use crate::domain::{periods, MunicipalityCode};
@@ -147,7 +149,10 @@ impl Audience {
     }
 }
 
-/// How many resident families the audience reaches (never who).
+/// How many resident families the audience reaches (never who): one counting query, each
+/// condition on children and tasks a subquery the indexes answer (a child's age in months is
+/// turned into the range of birth dates it means today), so a count reads the families the
+/// conditions select rather than every resident family.
 pub fn audience_size(
     conn: &mut DbConnection,
     code: &MunicipalityCode,
@@ -157,7 +162,171 @@ pub fn audience_size(
     let mut check = FieldCheck::default();
     audience.check(&mut check, "");
     check.finish()?;
+    let mut query = families::table.filter(families::municipality_code.eq(code.as_str())).into_boxed();
+    if let Some(insurance) = audience.health_insurance {
+        query = query.filter(families::health_insurance.eq(insurance.as_str()));
+    }
+    if let Some(single) = audience.single_parent {
+        query = query.filter(families::single_parent.eq(single));
+    }
+    let mut born_ranges = Vec::new();
+    if let Some(months) = audience.child_age_months {
+        born_ranges.push(born_at_ages(months, today));
+    }
+    if let Some(range) = audience.child_born_between {
+        born_ranges.push((range.from, range.to));
+    }
+    for (from, to) in born_ranges {
+        let born = children::table
+            .filter(children::status.eq(ChildStatus::Born.as_str()))
+            .filter(children::birth_date.between(from, to))
+            .select(children::family_id);
+        query = query.filter(families::id.eq_any(born));
+    }
+    if let Some(range) = audience.due_between {
+        let due = children::table
+            .filter(children::status.eq(ChildStatus::Expected.as_str()))
+            .filter(children::due_date.between(range.from, range.to))
+            .select(children::family_id);
+        query = query.filter(families::id.eq_any(due));
+    }
+    if let Some(procedure) = &audience.open_procedure {
+        let open = tasks::table
+            .filter(tasks::procedure_id.eq(procedure))
+            .filter(tasks::status.eq(TaskStatus::Planned))
+            .select(tasks::family_id);
+        query = query.filter(families::id.eq_any(open));
+    }
+    Ok(query.count().get_result(conn)?)
+}
+
+/// An audience's size as staff see it: the count, or only that it is below the threshold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema)]
+pub struct AudienceSize {
+    /// How many resident families the conditions reach; `null` when they are fewer than
+    /// `fewer_than`.
+    pub audience_size: Option<i64>,
+    /// Set when the count is withheld: the conditions reach fewer families than this (none
+    /// included), so that conditions narrowed down to one family never tell whether it exists
+    /// (the operator's `notices.audience_count_threshold`, 5 unless set). `null` otherwise.
+    pub fewer_than: Option<i64>,
+}
+
+impl AudienceSize {
+    /// `count` as shown under `threshold`: exact from the threshold up.
+    pub fn shown(count: i64, threshold: i64) -> Self {
+        if count < threshold {
+            Self { audience_size: None, fewer_than: Some(threshold) }
+        } else {
+            Self { audience_size: Some(count), fewer_than: None }
+        }
+    }
+}
+
+/// Audience counts made lately, per municipality, conditions and day, each reused for a short
+/// life: a composer that asks again on every change, or several members of staff previewing
+/// the same conditions, count once. In this process's memory, at most `MAX_KEPT` of them.
+pub struct AudienceCounts {
+    life: chrono::Duration,
+    kept: Mutex<HashMap<(String, String, NaiveDate), (i64, NaiveDateTime)>>,
+}
+
+/// Counts kept at most; beyond, the expired ones go, and all of them if none has.
+const MAX_KEPT: usize = 10_000;
+
+impl AudienceCounts {
+    pub fn new(life_seconds: u64) -> Self {
+        let life = chrono::Duration::seconds(i64::try_from(life_seconds).unwrap_or(i64::MAX / 1_000_000));
+        Self { life, kept: Mutex::new(HashMap::new()) }
+    }
+
+    fn key(code: &MunicipalityCode, audience: &Audience, today: NaiveDate) -> (String, String, NaiveDate) {
+        // Serialized in the fields' declared order: the same conditions, the same text.
+        (code.as_str().to_owned(), serde_json::to_string(audience).unwrap_or_default(), today)
+    }
+
+    /// The count made for these conditions today, while it is younger than its life at `now`.
+    pub fn get(
+        &self,
+        code: &MunicipalityCode,
+        audience: &Audience,
+        today: NaiveDate,
+        now: NaiveDateTime,
+    ) -> Option<i64> {
+        let kept = self.kept.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        kept.get(&Self::key(code, audience, today))
+            .filter(|(_, made)| now >= *made && now - *made < self.life)
+            .map(|(count, _)| *count)
+    }
+
+    /// Keeps a count made at `now`.
+    pub fn put(&self, code: &MunicipalityCode, audience: &Audience, today: NaiveDate, now: NaiveDateTime, count: i64) {
+        if self.life <= chrono::Duration::zero() {
+            return;
+        }
+        let mut kept = self.kept.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if kept.len() >= MAX_KEPT {
+            let life = self.life;
+            kept.retain(|_, (_, made)| now >= *made && now - *made < life);
+            if kept.len() >= MAX_KEPT {
+                kept.clear();
+            }
+        }
+        kept.insert(Self::key(code, audience, today), (count, now));
+    }
+}
+
+/// The same count made the way a notice's recording finds its audience: every resident family
+/// read and matched (what `audience_size` must always agree with; tests and the benchmark
+/// compare the two).
+pub fn audience_size_walked(
+    conn: &mut DbConnection,
+    code: &MunicipalityCode,
+    audience: &Audience,
+    today: NaiveDate,
+) -> Result<i64, Error> {
+    let mut check = FieldCheck::default();
+    audience.check(&mut check, "");
+    check.finish()?;
     for_each_recipient(conn, code.as_str(), audience, today, |_, _| Ok(()))
+}
+
+/// The first and last birth dates of a child whose age in completed months lies in `months`
+/// today. Age falls as the birth date is later, so the dates form one range; its ends are
+/// found by bisection over the age function itself, so the range means exactly what `matches`
+/// does.
+fn born_at_ages(months: MonthRange, today: NaiveDate) -> (NaiveDate, NaiveDate) {
+    let day = |offset: i64| today + chrono::Duration::days(offset);
+    let age = |offset: i64| periods::age_in_months(day(offset), today);
+    // Offsets from today: 30 years back a child is over 276 months old (the most a range may
+    // name); from today on, 0 months.
+    const OLDEST: i64 = -366 * 30;
+    // The first offset whose age is at most `max` (today's, 0, is).
+    let (mut low, mut high) = (OLDEST, 0);
+    while low < high {
+        let mid = low + (high - low) / 2;
+        if age(mid) <= months.max {
+            high = mid;
+        } else {
+            low = mid + 1;
+        }
+    }
+    let from = day(low);
+    if months.min <= 0 {
+        // Every later birth date is 0 months old: no end.
+        return (from, day(366 * 200));
+    }
+    // The last offset whose age is at least `min` (30 years back it is; today it is not).
+    let (mut low, mut high) = (OLDEST, 0);
+    while low < high {
+        let mid = low + (high - low + 1) / 2;
+        if age(mid) >= months.min {
+            low = mid;
+        } else {
+            high = mid - 1;
+        }
+    }
+    (from, day(low))
 }
 
 pub(super) fn family_matches(
@@ -184,4 +353,57 @@ fn with_open_procedure(conn: &mut DbConnection, audience: &Audience, ids: &[&str
         .load::<String>(conn)?
         .into_iter()
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_below_the_threshold_are_withheld_none_included() {
+        assert_eq!(AudienceSize::shown(0, 5), AudienceSize { audience_size: None, fewer_than: Some(5) });
+        assert_eq!(AudienceSize::shown(4, 5), AudienceSize { audience_size: None, fewer_than: Some(5) });
+        assert_eq!(AudienceSize::shown(5, 5), AudienceSize { audience_size: Some(5), fewer_than: None });
+        assert_eq!(AudienceSize::shown(0, 0), AudienceSize { audience_size: Some(0), fewer_than: None });
+    }
+
+    #[test]
+    fn a_count_is_reused_for_its_conditions_and_day_during_its_life_only() {
+        let code = MunicipalityCode::parse("131016").expect("code");
+        let today = NaiveDate::from_ymd_opt(2026, 12, 1).expect("date");
+        let now = today.and_hms_opt(3, 0, 0).expect("time");
+        let counts = AudienceCounts::new(30);
+        let young = Audience { single_parent: Some(true), ..Audience::default() };
+        counts.put(&code, &young, today, now, 42);
+        assert_eq!(counts.get(&code, &young, today, now + chrono::Duration::seconds(29)), Some(42));
+        assert_eq!(counts.get(&code, &young, today, now + chrono::Duration::seconds(30)), None, "expired");
+        assert_eq!(counts.get(&code, &Audience::default(), today, now), None, "other conditions");
+        assert_eq!(counts.get(&code, &young, today.succ_opt().expect("day"), now), None, "another day");
+        let other = MunicipalityCode::parse("131130").expect("code");
+        assert_eq!(counts.get(&other, &young, today, now), None, "another municipality");
+        let off = AudienceCounts::new(0);
+        off.put(&code, &young, today, now, 42);
+        assert_eq!(off.get(&code, &young, today, now), None, "a life of 0 keeps nothing");
+    }
+
+    #[test]
+    fn an_age_range_in_months_is_exactly_its_range_of_birth_dates() {
+        let d = |text: &str| NaiveDate::parse_from_str(text, "%Y-%m-%d").expect("date");
+        // Month ends, a leap day, the first of a month.
+        for today in [d("2026-12-01"), d("2024-02-29"), d("2027-03-31"), d("2026-01-31"), d("2025-03-01")] {
+            for (min, max) in [(0, 0), (0, 12), (1, 1), (17, 19), (12, 24), (5, 200), (276, 276), (0, 276)] {
+                let (from, to) = born_at_ages(MonthRange { min, max }, today);
+                // Every birth date from 25 years ago to a year ahead.
+                for offset in -366 * 25..366 {
+                    let born = today + chrono::Duration::days(offset);
+                    let age = periods::age_in_months(born, today);
+                    assert_eq!(
+                        (min..=max).contains(&age),
+                        (from..=to).contains(&born),
+                        "today {today}, {min}..={max} months, born {born} ({age} months): {from}..={to}"
+                    );
+                }
+            }
+        }
+    }
 }

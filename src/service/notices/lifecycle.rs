@@ -3,6 +3,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use super::approval::record_version;
 use super::{editors_json, editors_of, encode, present, validate, view, Notice, NoticeInput, NoticeStatus};
 use crate::db::rows::NoticeRow;
 use crate::db::schema::notices;
@@ -39,6 +40,7 @@ pub fn create(
         standing: input.standing,
     };
     diesel::insert_into(notices::table).values(&row).execute(conn)?;
+    record_version(conn, &row, now)?;
     view(row)
 }
 
@@ -117,6 +119,7 @@ pub fn update(
         ..row
     };
     diesel::update(notices::table.find(&updated.id)).set(&updated).execute(conn)?;
+    record_version(conn, &updated, now)?;
     present(conn, updated)
 }
 

@@ -16,7 +16,7 @@ use crate::error::{Error, FieldCheck};
 use crate::text_enum;
 
 mod approval;
-pub use approval::{approve, content_digest, NoticeChange};
+pub use approval::{approve, changes_since_shown, content_digest, NoticeChange};
 
 mod acts;
 mod audience;
@@ -27,7 +27,9 @@ mod replies;
 mod send;
 
 pub use acts::{act, NoticeAct, NoticeRef};
-pub use audience::{audience_size, Audience, DateRange, MonthRange};
+pub use audience::{
+    audience_size, audience_size_walked, Audience, AudienceCounts, AudienceSize, DateRange, MonthRange,
+};
 pub use figures::{figures, progress, NoticeFigures, Progress};
 pub use lifecycle::{cancel, create, create_audited, get, list, update};
 pub use recording::{Recorder, RECORDING_BATCH};
@@ -160,6 +162,11 @@ pub struct Notice {
     pub editors: Vec<String>,
     pub approver_staff_id: Option<String>,
     pub approved_at: Option<DateTime<Utc>>,
+    /// SHA-256 of the contents as they are now (category, texts, links, questionnaire,
+    /// audience, expiry, standing). Approving names it: an approval of contents that changed
+    /// after they were read is refused (`approval_stale`).
+    #[schema(pattern = "^[0-9a-f]{64}$")]
+    pub content_digest: String,
     /// SHA-256 of the contents the approver approved. A notice is sent or scheduled only while
     /// its contents still have this digest; any edit returns it to draft.
     pub approved_digest: Option<String>,
@@ -237,6 +244,7 @@ fn present(conn: &mut DbConnection, row: NoticeRow) -> Result<Notice, Error> {
 }
 
 fn view(row: NoticeRow) -> Result<Notice, Error> {
+    let content_digest = approval::content_digest(&row);
     let content: Content = serde_json::from_str(&row.content).map_err(|e| Error::unreadable("notices.content", &e))?;
     let editors = editors_of(&row)?;
     Ok(Notice {
@@ -253,6 +261,7 @@ fn view(row: NoticeRow) -> Result<Notice, Error> {
         author_staff_id: row.author_staff_id,
         approver_staff_id: row.approver_staff_id,
         approved_at: row.approved_at.map(utc),
+        content_digest,
         approved_digest: None,
         changes_since_approval: None,
         sent_at: row.sent_at.map(utc),
