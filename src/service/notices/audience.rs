@@ -228,8 +228,11 @@ impl AudienceSize {
 /// the same conditions, count once. In this process's memory, at most `MAX_KEPT` of them.
 pub struct AudienceCounts {
     life: chrono::Duration,
-    kept: Mutex<HashMap<(String, String, NaiveDate), (i64, NaiveDateTime)>>,
+    kept: Mutex<HashMap<CountKey, (i64, NaiveDateTime)>>,
 }
+
+/// A count's municipality, conditions (as JSON) and day; kept with the count and its instant.
+type CountKey = (String, String, NaiveDate);
 
 /// Counts kept at most; beyond, the expired ones go, and all of them if none has.
 const MAX_KEPT: usize = 10_000;
