@@ -120,29 +120,35 @@ pub fn run(place: Place, load: Load) -> anyhow::Result<()> {
         let alone = tenant.read_steadily(&tenant_families, load.reads_per_second, seconds).await;
         report(&format!("another tenant's reads alone ({}/s)", load.reads_per_second), &alone);
         let path = format!("/v1/municipalities/{code}/notices/audience-preview");
-        let (reads, previews) = tokio::join!(
-            tenant.read_steadily(&tenant_families, load.reads_per_second, seconds),
-            staff.preview_steadily(&path, load.previews_per_second, seconds),
-        );
-        report(
-            &format!(
-                "another tenant's reads ({}/s) while the staff preview ({}/s asked)",
-                load.reads_per_second, load.previews_per_second
-            ),
-            &reads,
-        );
-        let answered: Vec<f64> = previews.iter().filter_map(|(status, ms)| (*status == 200).then_some(*ms)).collect();
-        let refused = previews.iter().filter(|(status, _)| *status == 429).count();
-        let other = previews.len() - answered.len() - refused;
-        let mut sorted = answered.clone();
-        sorted.sort_by(f64::total_cmp);
-        println!(
-            "audience: the staff's previews: {} counted ({:.1}/s), {refused} refused with 429, {other} otherwise; counted in p50 {:.1} ms, p99 {:.1} ms",
-            answered.len(),
-            answered.len() as f64 / load.seconds as f64,
-            percentile(&sorted, 0.5),
-            percentile(&sorted, 0.99),
-        );
+        for wide in [false, true] {
+            let kind = if wide { "wide conditions (0–276 months, single parent or not)" } else { "age ranges of 1–24 months" };
+            let (reads, previews) = tokio::join!(
+                tenant.read_steadily(&tenant_families, load.reads_per_second, seconds),
+                staff.preview_steadily(&path, load.previews_per_second, seconds, wide),
+            );
+            report(
+                &format!(
+                    "another tenant's reads ({}/s) while the staff preview {kind} ({}/s asked)",
+                    load.reads_per_second, load.previews_per_second
+                ),
+                &reads,
+            );
+            let answered: Vec<f64> =
+                previews.iter().filter_map(|(status, ms)| (*status == 200).then_some(*ms)).collect();
+            let refused = previews.iter().filter(|(status, _)| *status == 429).count();
+            let other = previews.len() - answered.len() - refused;
+            let mut sorted = answered.clone();
+            sorted.sort_by(f64::total_cmp);
+            println!(
+                "audience: the staff's previews: {} counted ({:.1}/s), {refused} refused with 429, {other} otherwise; answered in p50 {:.1} ms, p99 {:.1} ms",
+                answered.len(),
+                answered.len() as f64 / load.seconds as f64,
+                percentile(&sorted, 0.5),
+                percentile(&sorted, 0.99),
+            );
+            // The next phase starts with the staff's budget refilled, as the first did.
+            tokio::time::sleep(Duration::from_secs(11)).await;
+        }
     });
     println!("audience: peak memory {:.1} MiB (the benchmark and the server)", super::peak_memory_mib());
     Ok(())
@@ -260,10 +266,12 @@ impl Caller {
         latencies
     }
 
-    /// Asks for the audience of different conditions each time (a child's age range: none is
-    /// asked twice in a run of up to 1,440), `rate` a second for `seconds`; each answer's
-    /// status and latency.
-    async fn preview_steadily(&self, path: &str, rate: u32, seconds: Duration) -> Vec<(u16, f64)> {
+    /// Asks for the audience of different conditions each time (none asked twice in a run of
+    /// up to 1,152), `rate` a second for `seconds`: age ranges of 1 to 24 months, or (`wide`)
+    /// nearly the widest, a child of 0–23 to 253–276 months in a single-parent family or not
+    /// (each count reads most of the municipality's children); each answer's status and
+    /// latency.
+    async fn preview_steadily(&self, path: &str, rate: u32, seconds: Duration, wide: bool) -> Vec<(u16, f64)> {
         let total = (f64::from(rate) * seconds.as_secs_f64()) as usize;
         let interval = Duration::from_secs_f64(1.0 / f64::from(rate));
         let started = Instant::now();
@@ -271,9 +279,14 @@ impl Caller {
         for i in 0..total {
             let at = started + interval * i as u32;
             tokio::time::sleep_until(at.into()).await;
-            let min = (i % 60) as i64;
-            let max = min + 1 + ((i / 60) % 24) as i64;
-            let body = serde_json::json!({ "child_age_months": { "min": min, "max": max } });
+            let body = if wide {
+                let (min, max) = ((i % 24) as i64, 276 - ((i / 24) % 24) as i64);
+                serde_json::json!({ "child_age_months": { "min": min, "max": max }, "single_parent": (i / 576) % 2 == 0 })
+            } else {
+                let min = (i % 60) as i64;
+                let max = min + 1 + ((i / 60) % 24) as i64;
+                serde_json::json!({ "child_age_months": { "min": min, "max": max } })
+            };
             let request = self.client.post(format!("{}{path}", self.base)).bearer_auth(&self.key).json(&body);
             handles.push(tokio::spawn(async move {
                 let status = request.send().await.map_or(0, |r| r.status().as_u16());
