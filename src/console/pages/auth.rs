@@ -121,6 +121,16 @@ impl Refusal {
     }
 }
 
+impl Refusal {
+    /// `answer` for a form of a signed-in member: a wrong password is a field of the form at
+    /// fault (422), not a refused sign-in (401).
+    async fn answer_in_session(self, lang: Lang, now: NaiveDateTime, wrong: &str) -> (StatusCode, String, Option<u64>) {
+        let (status, message, retry_after) = self.answer(lang, now, wrong).await;
+        let status = if status == StatusCode::UNAUTHORIZED { StatusCode::UNPROCESSABLE_ENTITY } else { status };
+        (status, message, retry_after)
+    }
+}
+
 fn request_id(req: &HttpRequest) -> Option<String> {
     req.extensions().get::<RequestId>().map(|r| r.0.clone())
 }
@@ -204,13 +214,17 @@ async fn sign_in(
     };
     let wrong = "ログイン名、パスワードまたは確認コードが違います。";
     let (status, message, retry_after) = refusal.answer(lang, state.clock.now(), wrong).await;
-    let mut response = sign_in_form(&req, lang, status, Some(message), &login)?;
+    Ok(with_retry_after(sign_in_form(&req, lang, status, Some(message), &login)?, retry_after))
+}
+
+/// `Retry-After` on a refusal when the client must wait.
+fn with_retry_after(mut response: HttpResponse, retry_after: Option<u64>) -> HttpResponse {
     if let Some(seconds) = retry_after {
         response
             .headers_mut()
             .insert(actix_web::http::header::RETRY_AFTER, actix_web::http::header::HeaderValue::from(seconds));
     }
-    Ok(response)
+    response
 }
 
 #[derive(Deserialize)]
@@ -263,13 +277,7 @@ fn refused_page(
     template: &str,
     context: Value,
 ) -> Result<HttpResponse, Failure> {
-    let mut response = render::page_with_status(status, template, context)?;
-    if let Some(seconds) = retry_after {
-        response
-            .headers_mut()
-            .insert(actix_web::http::header::RETRY_AFTER, actix_web::http::header::HeaderValue::from(seconds));
-    }
-    Ok(response)
+    Ok(with_retry_after(render::page_with_status(status, template, context)?, retry_after))
 }
 
 async fn password_page(staff: Staff) -> Result<HttpResponse, Failure> {
@@ -314,8 +322,7 @@ async fn change_password(
         Ok(attempt) => attempt,
         Err(refusal) => {
             let wrong = "現在のパスワードが違います。";
-            let (status, message, retry_after) = refusal.answer(staff.lang, state.clock.now(), wrong).await;
-            let status = if status == StatusCode::UNAUTHORIZED { StatusCode::UNPROCESSABLE_ENTITY } else { status };
+            let (status, message, retry_after) = refusal.answer_in_session(staff.lang, state.clock.now(), wrong).await;
             return page(status, message, retry_after);
         }
     };
@@ -394,8 +401,7 @@ async fn enable_two_step(
         Ok(attempt) => attempt,
         Err(refusal) => {
             let wrong = "パスワードが違います。";
-            let (status, message, retry_after) = refusal.answer(staff.lang, state.clock.now(), wrong).await;
-            let status = if status == StatusCode::UNAUTHORIZED { StatusCode::UNPROCESSABLE_ENTITY } else { status };
+            let (status, message, retry_after) = refusal.answer_in_session(staff.lang, state.clock.now(), wrong).await;
             return two_step(&state, &staff, secret, Some(message), status, retry_after).await;
         }
     };
@@ -448,8 +454,7 @@ async fn disable_two_step(
         Ok(attempt) => attempt,
         Err(refusal) => {
             let wrong = "パスワードが違います。";
-            let (status, message, retry_after) = refusal.answer(staff.lang, state.clock.now(), wrong).await;
-            let status = if status == StatusCode::UNAUTHORIZED { StatusCode::UNPROCESSABLE_ENTITY } else { status };
+            let (status, message, retry_after) = refusal.answer_in_session(staff.lang, state.clock.now(), wrong).await;
             return two_step(&state, &staff, staff_totp::new_secret(), Some(message), status, retry_after).await;
         }
     };
