@@ -36,7 +36,9 @@ impl Driver {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .unwrap_or_else(|e| panic!("{binary} must be installed (Debian: chromium-driver): {e}"));
+            .unwrap_or_else(|e| {
+                panic!("{binary}: {e}; run the suite with scripts/test, which installs chromium and chromium-driver")
+            });
         let url = format!("http://127.0.0.1:{port}");
         for _ in 0..100 {
             if reqwest::get(format!("{url}/status")).await.is_ok_and(|r| r.status().is_success()) {
