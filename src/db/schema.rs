@@ -422,6 +422,33 @@ diesel::table! {
 }
 
 diesel::table! {
+    submission_desk (submission_id) {
+        submission_id -> Text,
+        municipality_code -> Text,
+        reference_number -> Text,
+        assigned_staff_id -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    submission_notes (id) {
+        id -> Text,
+        submission_id -> Text,
+        staff_id -> Text,
+        body -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    submission_counters (municipality_code, year) {
+        municipality_code -> Text,
+        year -> Integer,
+        last_number -> Integer,
+    }
+}
+
+diesel::table! {
     submission_events (id) {
         id -> Text,
         submission_id -> Text,
@@ -525,6 +552,8 @@ diesel::joinable!(tasks -> families (family_id));
 diesel::joinable!(notice_versions -> notices (notice_id));
 diesel::joinable!(submissions -> signatures (signature_id));
 diesel::joinable!(submission_events -> submissions (submission_id));
+diesel::joinable!(submission_notes -> submissions (submission_id));
+diesel::joinable!(submission_desk -> submissions (submission_id));
 diesel::joinable!(planned_notifications -> tasks (task_id));
 diesel::joinable!(families -> apps (app_id));
 diesel::joinable!(guardians -> families (family_id));
@@ -536,6 +565,9 @@ diesel::joinable!(parent_sessions -> families (family_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     audit_events,
+    submission_counters,
+    submission_desk,
+    submission_notes,
     apps,
     app_keys,
     staff_members,

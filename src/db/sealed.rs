@@ -27,6 +27,7 @@ pub const SIGNATURES_CERTIFICATE: &str = "signatures.certificate";
 pub const SIGNATURES_HOLDER_NAME: &str = "signatures.holder_name";
 pub const SIGNATURES_SIGNED_DOCUMENT: &str = "signatures.signed_document";
 pub const SUBMISSION_EVENTS_COMMENTS: &str = "submission_events.comments";
+pub const SUBMISSION_NOTES_BODY: &str = "submission_notes.body";
 pub const SUBMISSIONS_DOCUMENT: &str = "submissions.document";
 pub const WEBHOOK_DELIVERIES_PAYLOAD: &str = "webhook_deliveries.payload";
 /// The canary of each key (`db::canary`), checked on its own: a retired key's canary may stay
@@ -60,6 +61,7 @@ pub const ALL: &[&str] = &[
     SIGNATURES_HOLDER_NAME,
     SIGNATURES_SIGNED_DOCUMENT,
     SUBMISSION_EVENTS_COMMENTS,
+    SUBMISSION_NOTES_BODY,
     SUBMISSIONS_DOCUMENT,
     WEBHOOK_DELIVERIES_PAYLOAD,
 ];

@@ -51,8 +51,13 @@ crate::text_enum! {
         /// A scheduled notice whose contents were no longer those approved, returned to draft.
         NoticeApprovalOutdated => "notice.approval_outdated",
         NoticeCancelled => "notice.cancelled",
-        /// The detail is the new status.
+        /// The detail is the new status and the 受付番号: `accepted 2026-000123`.
         SubmissionStatusChanged => "submission.status_changed",
+        /// A member of staff took the submission (担当; the detail is `taken`) or gave it back
+        /// (`released`).
+        SubmissionAssigned => "submission.assigned",
+        /// A note for the other members of staff (its text stays with the submission, sealed).
+        SubmissionNoteAdded => "submission.note_added",
         MunicipalitySettingsReplaced => "municipality.settings_replaced",
         WebhookSet => "webhook.set",
         WebhookDeleted => "webhook.deleted",

@@ -295,7 +295,12 @@ async fn a_deleted_family_leaves_the_municipality_its_submissions_until_their_re
     let (_, changes) = app.get("/v1/municipalities/131016/audit?action=submission.status_changed", &staff).await;
     let statuses: Vec<&str> =
         changes["items"].as_array().expect("items").iter().filter_map(|e| e["detail"].as_str()).collect();
-    assert_eq!(statuses, vec!["accepted", "received"], "newest first");
+    let number = kept["reference_number"].as_str().expect("受付番号");
+    assert_eq!(
+        statuses,
+        vec![format!("accepted {number}"), format!("received {number}")],
+        "newest first, with the 受付番号"
+    );
 
     // The municipality keeps such records 1 year; the daily purge removes them after that.
     let (status, replaced) = app
@@ -587,8 +592,13 @@ async fn a_scheduled_notice_goes_out_only_as_approved_and_the_scheduler_is_recor
 /// `console_sign_in.rs`: a new action without one fails this.
 #[test]
 fn every_audit_action_is_read_back_by_a_test() {
-    let tests =
-        [include_str!("accountability.rs"), include_str!("cli.rs"), include_str!("console_sign_in.rs")].concat();
+    let tests = [
+        include_str!("accountability.rs"),
+        include_str!("cli.rs"),
+        include_str!("console_sign_in.rs"),
+        include_str!("console_desk.rs"),
+    ]
+    .concat();
     let unread: Vec<&str> = nonstop::service::audit::AuditAction::ALL
         .iter()
         .map(|a| a.as_str())

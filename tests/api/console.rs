@@ -18,13 +18,13 @@ const AXE: &str = include_str!("../assets/axe.min.js");
 pub const PASSWORD: &str = "a long enough password";
 
 /// A chromedriver of its own, on a free port, stopped when dropped.
-struct Driver {
+pub struct Driver {
     process: Child,
     url: String,
 }
 
 impl Driver {
-    async fn start() -> Self {
+    pub async fn start() -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("addr").port();
         let binary = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into());
         let mut process = Command::new(&binary)
@@ -52,7 +52,7 @@ impl Driver {
     }
 
     /// A browser window of its own (its own cookies), at an office screen's size.
-    async fn browser(&self) -> Client {
+    pub async fn browser(&self) -> Client {
         self.browser_with(json!({})).await
     }
 
@@ -97,7 +97,7 @@ pub fn account_with_role(app: &TestApp, code: &str, name: &str, login: &str, adm
     account.staff_id
 }
 
-async fn sign_in(c: &Client, base: &str, login: &str, password: &str) {
+pub async fn sign_in(c: &Client, base: &str, login: &str, password: &str) {
     c.goto(&format!("{base}/console/sign-in")).await.expect("goto");
     c.find(Locator::Id("login")).await.expect("login").send_keys(login).await.expect("type");
     c.find(Locator::Id("password")).await.expect("password").send_keys(password).await.expect("type");
@@ -106,7 +106,7 @@ async fn sign_in(c: &Client, base: &str, login: &str, password: &str) {
 
 /// Clicks what `css` finds and waits for the page it leads to (the old page gone, the new one
 /// loaded), so that the next look is at the new page.
-async fn click_through(c: &Client, css: &str) {
+pub async fn click_through(c: &Client, css: &str) {
     let old = c.find(Locator::Css("html")).await.expect("page");
     c.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}")).click().await.expect("click");
     for _ in 0..100 {
@@ -121,7 +121,7 @@ async fn click_through(c: &Client, css: &str) {
     panic!("{css} led nowhere");
 }
 
-async fn text(c: &Client, css: &str) -> String {
+pub async fn text(c: &Client, css: &str) -> String {
     match c.find(Locator::Css(css)).await {
         Ok(element) => element.text().await.expect("text"),
         Err(e) => panic!("{css}: {e} at {}: {}", path(c).await, c.source().await.unwrap_or_default()),
@@ -141,7 +141,7 @@ async fn wait_for_text(c: &Client, css: &str, expected: &str) {
     panic!("{css} never read {expected:?}: {}", c.source().await.unwrap_or_default());
 }
 
-async fn fill(c: &Client, id: &str, value: &str) {
+pub async fn fill(c: &Client, id: &str, value: &str) {
     let element = match c.find(Locator::Id(id)).await {
         Ok(element) => element,
         Err(e) => panic!("{id}: {e} at {}: {}", path(c).await, c.source().await.unwrap_or_default()),
@@ -150,13 +150,13 @@ async fn fill(c: &Client, id: &str, value: &str) {
     element.send_keys(value).await.expect("type");
 }
 
-async fn path(c: &Client) -> String {
+pub async fn path(c: &Client) -> String {
     c.current_url().await.expect("url").path().to_owned()
 }
 
 /// Runs axe-core on the page; serious and critical violations fail the test. The page itself
 /// must work without inline script: the check is injected by the driver, not by the page.
-async fn assert_accessible(c: &Client, page: &str) {
+pub async fn assert_accessible(c: &Client, page: &str) {
     c.execute(AXE, vec![]).await.expect("axe loads");
     let violations = c
         .execute_async(

@@ -4,6 +4,7 @@
 mod accountability;
 mod cli;
 mod console;
+mod console_desk;
 mod console_sign_in;
 mod crash;
 mod db_copy;

@@ -440,6 +440,18 @@ async fn one_signature_over_the_birth_bundle_makes_one_submission_per_form() {
     assert_eq!(status, StatusCode::CREATED, "{signed}");
     let submissions = signed["submissions"].as_array().unwrap();
     assert_eq!(submissions.len(), members.len());
+    // Each has its own 受付番号, one after the other in the municipality's count for 2026.
+    let mut numbers: Vec<&str> = submissions.iter().filter_map(|s| s["reference_number"].as_str()).collect();
+    numbers.sort_unstable();
+    let expected: Vec<String> = (1..=submissions.len()).map(|n| format!("2026-{n:06}")).collect();
+    assert_eq!(numbers, expected);
+    // The municipality's list and page show the same numbers.
+    let staff = app.create_staff("131016");
+    let (_, listed_by_staff) = app.get("/v1/municipalities/131016/submissions", &staff).await;
+    let mut staff_numbers: Vec<&str> =
+        listed_by_staff.as_array().unwrap().iter().filter_map(|s| s["reference_number"].as_str()).collect();
+    staff_numbers.sort_unstable();
+    assert_eq!(staff_numbers, expected);
     for submission in submissions {
         // Each form's document is listed, with its digest, in the one signed bundle document.
         let own = submission["document"].as_str().unwrap();
@@ -612,6 +624,7 @@ async fn a_municipality_receives_its_submissions_by_signed_webhook_with_retries(
     assert_eq!(body["type"], "submission.submitted");
     assert_eq!(body["submission"]["id"], json!(submission_id));
     assert_eq!(body["submission"]["document"], json!(document));
+    assert_eq!(body["submission"]["reference_number"], json!("2026-000001"), "the 受付番号 travels with it");
     // Delivered once: nothing more goes out.
     assert_eq!(nonstop::jobs::webhooks::run_once(&ctx).await.unwrap(), 0);
     assert_eq!(receiver.received().len(), 2);

@@ -14,20 +14,18 @@ use super::super::session::{see_other, Failure, Staff};
 use super::{frame, local};
 use crate::app::AppState;
 use crate::error::Error;
+use crate::service::audit::{AuditAction, Event};
+use crate::service::submissions::desk::{self, Assigned, DeskQuery};
 use crate::service::submissions::{self, StatusChange, Submission, SubmissionStatus};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/submissions", web::get().to(list))
         .route("/submissions/{id}", web::get().to(show))
         .route("/submissions/{id}/status", web::post().to(set_status))
+        .route("/submissions/{id}/assignee", web::post().to(set_assignee))
+        .route("/submissions/{id}/notes", web::post().to(add_note))
         .route("/submissions/{id}/signed-document", web::get().to(signed_document))
         .route("/submissions/{id}/certificate.cer", web::get().to(certificate));
-}
-
-#[derive(Deserialize)]
-struct Filter {
-    status: Option<String>,
-    form: Option<String>,
 }
 
 /// The name of a status, as the counter says it (Japanese, or its English).
@@ -44,36 +42,113 @@ fn status_label(lang: Lang, status: SubmissionStatus) -> String {
     i18n::text(lang, ja)
 }
 
+/// The worklist's conditions, as the filter form sends them (empty fields are absent).
+#[derive(Deserialize)]
+struct Filter {
+    status: Option<String>,
+    form: Option<String>,
+    /// 受付番号, or a name or kana.
+    q: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    /// `mine` or `nobody`.
+    assigned: Option<String>,
+    page: Option<i64>,
+}
+
+impl Filter {
+    fn query(&self, state: &AppState) -> DeskQuery {
+        let some = |v: &Option<String>| v.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned);
+        let day = |v: &Option<String>| some(v).and_then(|d| chrono::NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok());
+        DeskQuery {
+            status: SubmissionStatus::ALL.iter().copied().find(|s| Some(s.as_str()) == self.status.as_deref()),
+            form_id: some(&self.form).filter(|f| state.planning.forms.get(f).is_some()),
+            text: some(&self.q),
+            from: day(&self.from),
+            to: day(&self.to),
+            assigned: match self.assigned.as_deref() {
+                Some("mine") => Some(Assigned::ToMe),
+                Some("nobody") => Some(Assigned::ToNobody),
+                _ => None,
+            },
+            page: self.page.unwrap_or(1).max(1),
+            per_page: None,
+        }
+    }
+}
+
+/// The worklist's address with these conditions and another page or status.
+fn worklist_link(query: &DeskQuery, status: Option<SubmissionStatus>, page: i64) -> String {
+    let mut link = url::form_urlencoded::Serializer::new(String::new());
+    let mut pair = |k: &str, v: Option<String>| {
+        if let Some(v) = v {
+            link.append_pair(k, &v);
+        }
+    };
+    pair("status", status.map(|s| s.as_str().to_owned()));
+    pair("form", query.form_id.clone());
+    pair("q", query.text.clone());
+    pair("from", query.from.map(|d| d.to_string()));
+    pair("to", query.to.map(|d| d.to_string()));
+    pair(
+        "assigned",
+        query.assigned.map(|a| match a {
+            Assigned::ToMe => "mine".to_owned(),
+            Assigned::ToNobody => "nobody".to_owned(),
+        }),
+    );
+    pair("page", (page > 1).then(|| page.to_string()));
+    format!("/console/submissions?{}", link.finish())
+}
+
 async fn list(state: web::Data<AppState>, staff: Staff, filter: web::Query<Filter>) -> Result<HttpResponse, Failure> {
-    let Filter { status, form } = filter.into_inner();
-    let status = SubmissionStatus::ALL.iter().copied().find(|s| Some(s.as_str()) == status.as_deref());
-    let form = form.filter(|f| state.planning.forms.get(f).is_some());
+    let query = filter.query(&state);
     let code = staff.session.municipality.clone();
-    let planning = state.planning.clone();
-    let only_form = form.clone();
-    let rows = state
-        .db
-        .read(move |conn| submissions::list_for_municipality(conn, &planning, &code, status, only_form.as_deref()))
-        .await?;
-    let rows: Vec<Value> = rows
+    let staff_id = staff.session.staff_id.clone();
+    let (keys, planning) = (state.keys.clone(), state.planning.clone());
+    let today = crate::domain::dates::tokyo_date(state.clock.now().and_utc());
+    let asked = query.clone();
+    let page =
+        state.db.read(move |conn| desk::worklist(conn, &keys, &planning, &code, &staff_id, &asked, today)).await?;
+    let rows: Vec<Value> = page
+        .rows
         .iter()
         .map(|s| {
             context! {
-                id => s.id.clone(), form => staff.lang.name(&s.form_name), status => s.status.as_str(),
-                status_label => status_label(staff.lang, s.status), submitted => local(s.submitted_at),
-                corrects => s.corrects_submission_id.clone(), family_deleted => s.family_deleted_at.is_some(),
+                id => s.id.clone(), reference_number => s.reference_number.clone(),
+                form => staff.lang.name(&s.form_name), status => s.status.as_str(),
+                status_label => status_label(staff.lang, s.status), submitted => local(crate::service::utc(s.submitted_at)),
+                applicant_name => s.applicant_name.clone(), applicant_kana => s.applicant_kana.clone(),
+                child_name => s.child_name.clone(), child_kana => s.child_kana.clone(),
+                days_waiting => s.days_waiting, assignee => s.assignee.clone(),
+                corrects => s.corrects_submission_id.clone(), family_deleted => s.family_deleted,
             }
         })
         .collect();
     let forms: Vec<Value> =
         state.planning.forms.all().map(|f| context! { id => f.id.clone(), name => staff.lang.name(&f.name) }).collect();
-    let statuses: Vec<Value> = SubmissionStatus::ALL
+    let statuses: Vec<Value> = page
+        .counts
         .iter()
-        .map(|s| context! { id => s.as_str(), name => status_label(staff.lang, *s) })
+        .map(|(s, count)| {
+            context! { id => s.as_str(), name => status_label(staff.lang, *s), count => count,
+            link => worklist_link(&query, Some(*s), 1) }
+        })
         .collect();
+    let pages = context! {
+        page => page.page, pages => page.pages, total => page.total,
+        first => (page.page - 1) * desk::PAGE_SIZE + 1,
+        last => ((page.page - 1) * desk::PAGE_SIZE + page.rows.len() as i64),
+        previous => (page.page > 1).then(|| worklist_link(&query, query.status, page.page - 1)),
+        next => (page.page < page.pages).then(|| worklist_link(&query, query.status, page.page + 1)),
+    };
     let context = context! {
-        submissions => rows, forms => forms,
-        statuses => statuses, status => status.map(|s| s.as_str()), form => form,
+        submissions => rows, forms => forms, statuses => statuses, pages => pages,
+        all_link => worklist_link(&query, None, 1),
+        status => query.status.map(|s| s.as_str()), form => query.form_id.clone(), q => query.text.clone(),
+        from => query.from.map(|d| d.to_string()), to => query.to.map(|d| d.to_string()),
+        assigned => filter.assigned.clone(), search_cut_short => page.search_cut_short,
+        scan_limit => desk::SEARCH_SCAN_LIMIT,
         ..frame(&staff, "submissions"),
     };
     Ok(render::page("submissions.html", context)?)
@@ -85,7 +160,29 @@ async fn load(state: &AppState, staff: &Staff, id: String) -> Result<Submission,
     Ok(state.db.read(move |conn| submissions::get_for_municipality(conn, &keys, &planning, &code, &id)).await?)
 }
 
-async fn show(state: web::Data<AppState>, staff: Staff, id: web::Path<String>) -> Result<HttpResponse, Failure> {
+/// What the page says after an act (`?done=…`), so that each act is seen to have worked.
+#[derive(Deserialize)]
+struct Done {
+    done: Option<String>,
+}
+
+fn done_message(lang: Lang, done: Option<&str>) -> Option<String> {
+    let ja = match done? {
+        "taken" => "担当になりました。",
+        "released" => "担当を外しました。",
+        "note" => "メモを残しました。",
+        "status" => "状態を変えました。保護者に知らせます。",
+        _ => return None,
+    };
+    Some(i18n::text(lang, ja))
+}
+
+async fn show(
+    state: web::Data<AppState>,
+    staff: Staff,
+    id: web::Path<String>,
+    done: web::Query<Done>,
+) -> Result<HttpResponse, Failure> {
     let submission = load(&state, &staff, id.into_inner()).await?;
     let document: serde_json::Value =
         serde_json::from_str(&submission.document).map_err(|e| Error::unreadable("submissions.document", &e))?;
@@ -104,14 +201,37 @@ async fn show(state: web::Data<AppState>, staff: Staff, id: web::Path<String>) -
                 .collect()
         })
         .unwrap_or_default();
+    let (keys, target) = (state.keys.clone(), submission.id.clone());
+    let (assignee, notes, authors) = state
+        .db
+        .read(move |conn| {
+            Ok((
+                desk::assignee(conn, &target)?,
+                desk::notes(conn, &keys, &target)?,
+                desk::history_authors(conn, &target)?,
+            ))
+        })
+        .await?;
+    // A field's comment under the field's label, as the form prints it.
+    let label = |id: &str| {
+        form.and_then(|f| f.field(id)).map_or_else(|| id.to_owned(), |f| staff.lang.name(&f.label).to_owned())
+    };
     let history: Vec<Value> = submission
         .history
         .iter()
-        .map(|e| {
+        .enumerate()
+        .map(|(i, e)| {
+            let field_comments: Vec<Value> =
+                e.field_comments.iter().map(|(id, c)| context! { label => label(id), comment => c.clone() }).collect();
             context! { status_label => status_label(staff.lang, e.status), at => local(e.at), comment => e.comment.clone(),
-            field_comments => e.field_comments.clone() }
+            field_comments => field_comments, by => authors.get(i).cloned().flatten() }
         })
         .collect();
+    let notes: Vec<Value> = notes
+        .into_iter()
+        .map(|n| context! { author => n.author, body => n.body, at => local(crate::service::utc(n.at)) })
+        .collect();
+    let mine = assignee.as_ref().is_some_and(|(id, _)| *id == staff.session.staff_id);
     let next: Vec<Value> = submission
         .status
         .next()
@@ -123,7 +243,9 @@ async fn show(state: web::Data<AppState>, staff: Staff, id: web::Path<String>) -
         status_label => status_label(staff.lang, submission.status),
         submitted => local(submission.submitted_at),
         not_after => local(submission.verification.certificate_not_after),
-        fields => fields, history => history, next => next,
+        fields => fields, history => history, next => next, notes => notes,
+        assignee => assignee.map(|(_, name)| name), assigned_to_me => mine,
+        note_max => desk::NOTE_MAX_CHARS, done => done_message(staff.lang, done.done.as_deref()),
         ..frame(&staff, "submissions"),
     };
     Ok(render::page("submission.html", context)?)
@@ -166,7 +288,58 @@ async fn set_status(
             submissions::set_status_audited(conn, uc, &code, &staff_id, &target, change)
         })
         .await?;
-    Ok(see_other(&format!("/console/submissions/{id}")))
+    Ok(see_other(&format!("/console/submissions/{id}?done=status")))
+}
+
+/// 担当: take the submission (`action=take`) or give it back (`action=release`).
+async fn set_assignee(
+    state: web::Data<AppState>,
+    staff: Staff,
+    id: web::Path<String>,
+    form: web::Form<BTreeMap<String, String>>,
+) -> Result<HttpResponse, Failure> {
+    let form = form.into_inner();
+    staff.check_form_token(form.get("csrf").map(String::as_str).unwrap_or_default())?;
+    let take = match form.get("action").map(String::as_str) {
+        Some("take") => true,
+        Some("release") => false,
+        _ => return Err(Error::field("action", "take or release").into()),
+    };
+    let (code, staff_id, id) = (staff.session.municipality.clone(), staff.session.staff_id.clone(), id.into_inner());
+    let target = id.clone();
+    state
+        .write_audited(staff.actor.clone(), move |conn, _| {
+            desk::assign(conn, &code, &target, take.then_some(staff_id.as_str()))?;
+            let event = Event::new(AuditAction::SubmissionAssigned, "submission", target.clone())
+                .in_municipality(code.as_str())
+                .detail(if take { "taken" } else { "released" });
+            Ok(((), event))
+        })
+        .await?;
+    Ok(see_other(&format!("/console/submissions/{id}?done={}", if take { "taken" } else { "released" })))
+}
+
+/// A note for the other members of staff.
+async fn add_note(
+    state: web::Data<AppState>,
+    staff: Staff,
+    id: web::Path<String>,
+    form: web::Form<BTreeMap<String, String>>,
+) -> Result<HttpResponse, Failure> {
+    let form = form.into_inner();
+    staff.check_form_token(form.get("csrf").map(String::as_str).unwrap_or_default())?;
+    let body = form.get("note").cloned().unwrap_or_default();
+    let (code, staff_id, id) = (staff.session.municipality.clone(), staff.session.staff_id.clone(), id.into_inner());
+    let target = id.clone();
+    state
+        .write_audited(staff.actor.clone(), move |conn, uc| {
+            desk::add_note(conn, &uc.keys, &code, &target, &staff_id, &body, uc.now)?;
+            let event = Event::new(AuditAction::SubmissionNoteAdded, "submission", target.clone())
+                .in_municipality(code.as_str());
+            Ok(((), event))
+        })
+        .await?;
+    Ok(see_other(&format!("/console/submissions/{id}?done=note#notes-heading")))
 }
 
 /// The exact bytes the parent signed.

@@ -14,7 +14,7 @@ use super::signing::SignerMatch;
 use super::{new_id, utc};
 use crate::crypto::KeyRing;
 use crate::db::rows::{DraftRow, FamilyRow, SignatureRow, SubmissionEventRow, SubmissionRow};
-use crate::db::schema::{drafts as drafts_table, signatures, submission_events, submissions};
+use crate::db::schema::{drafts as drafts_table, signatures, submission_desk, submission_events, submissions};
 use crate::db::sealed;
 use crate::db::DbConnection;
 use crate::domain::catalog::Names;
@@ -24,6 +24,8 @@ use crate::error::Error;
 use crate::jpki::Verification;
 use crate::text_enum;
 
+pub mod desk;
+mod reference_number;
 mod retention;
 mod review;
 
@@ -78,6 +80,9 @@ pub struct StatusEvent {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Submission {
     pub id: String,
+    /// 受付番号: the municipality's number for it, sequential per calendar year in Japan.
+    #[schema(example = "2026-000123")]
+    pub reference_number: String,
     pub form_id: String,
     pub form_version: i32,
     pub form_name: Names,
@@ -127,6 +132,9 @@ pub struct Signer {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SubmissionSummary {
     pub id: String,
+    /// 受付番号: the municipality's number for it, sequential per calendar year in Japan.
+    #[schema(example = "2026-000123")]
+    pub reference_number: String,
     pub form_id: String,
     pub form_name: Names,
     pub family_id: String,
@@ -196,6 +204,7 @@ pub fn insert(
         family_deleted_at: None,
     };
     diesel::insert_into(submissions::table).values(&row).execute(conn)?;
+    reference_number::give(conn, &row.id, &row.municipality_code, now)?;
     Ok(row.id)
 }
 
@@ -250,6 +259,7 @@ fn detail(
             at: utc(event.created_at),
         });
     }
+    let reference_number = reference_number::of(conn, &row.id)?;
     let correction_draft_id: Option<String> = drafts_table::table
         .filter(drafts_table::draft_key.eq(format!("correction:{}", row.id)))
         .select(drafts_table::id)
@@ -287,11 +297,15 @@ fn detail(
         task_id: row.task_id,
         corrects_submission_id: row.corrects_submission_id,
         bundle_id: row.bundle_id,
+        reference_number,
         id: row.id,
     })
 }
 
-fn summary(ctx: &PlanningContext, row: SubmissionRow) -> Result<SubmissionSummary, Error> {
+fn summary(
+    ctx: &PlanningContext,
+    (row, reference_number): (SubmissionRow, String),
+) -> Result<SubmissionSummary, Error> {
     Ok(SubmissionSummary {
         form_name: form_name(ctx, &row.form_id),
         status: SubmissionStatus::from_stored(&row.status)?,
@@ -303,6 +317,7 @@ fn summary(ctx: &PlanningContext, row: SubmissionRow) -> Result<SubmissionSummar
         submitted_at: utc(row.submitted_at),
         status_changed_at: utc(row.status_changed_at),
         family_deleted_at: row.family_deleted_at.map(utc),
+        reference_number,
     })
 }
 
@@ -315,10 +330,11 @@ pub fn list_for_municipality(
     form_id: Option<&str>,
 ) -> Result<Vec<SubmissionSummary>, Error> {
     let mut query = submissions::table
+        .inner_join(submission_desk::table)
         .filter(submissions::municipality_code.eq(code.as_str()))
         .order(submissions::id.desc())
         .limit(500)
-        .select(SubmissionRow::as_select())
+        .select((SubmissionRow::as_select(), submission_desk::reference_number))
         .into_boxed();
     if let Some(status) = only {
         query = query.filter(submissions::status.eq(status));

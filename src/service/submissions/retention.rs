@@ -4,7 +4,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use crate::db::schema::{signatures, submission_events, submissions};
+use crate::db::schema::{signatures, submission_events, submission_notes, submissions};
 use crate::db::DbConnection;
 use crate::domain::planner::PlanningContext;
 use crate::domain::MunicipalityCode;
@@ -64,6 +64,7 @@ pub fn purge_retained(
         }
         let (ids, signature_ids): (Vec<String>, Vec<String>) = expired.into_iter().unzip();
         diesel::delete(submission_events::table.filter(submission_events::submission_id.eq_any(&ids))).execute(conn)?;
+        diesel::delete(submission_notes::table.filter(submission_notes::submission_id.eq_any(&ids))).execute(conn)?;
         let purged = diesel::delete(submissions::table.filter(submissions::id.eq_any(&ids))).execute(conn)?;
         removed += purged;
         let event = audit::Event::new(audit::AuditAction::SubmissionsPurged, "municipality", code.clone())

@@ -46,7 +46,7 @@ pub fn set_status_audited(
     let submission = set_status(conn, uc, code, staff_id, id, change)?;
     let event = Event::new(AuditAction::SubmissionStatusChanged, "submission", submission.id.clone())
         .in_municipality(code.as_str())
-        .detail(submission.status.as_str());
+        .detail(format!("{} {}", submission.status.as_str(), submission.reference_number));
     Ok((submission, event))
 }
 

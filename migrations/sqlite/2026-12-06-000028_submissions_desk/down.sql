@@ -1,0 +1,3 @@
+DROP TABLE submission_notes;
+DROP TABLE submission_desk;
+DROP TABLE submission_counters;
