@@ -845,6 +845,92 @@ mod tests {
     }
 
     #[test]
+    fn the_first_hepatitis_b_dose_leaves_room_for_all_three_before_the_first_birthday() {
+        // 定期接種実施要領: 1歳に至るまで, the 3rd 139日以上 after the 1st. Born 2026-01-15, the
+        // routine period ends 2027-01-14; a 1st dose on 2026-08-27 puts the 3rd on 2027-01-14
+        // (8/27 + 140), the last day: the latest start nonstop reminds of.
+        let ctx = PlanningContext::shipped();
+        let settings = ctx.resolve("131016", None);
+        let plan = plan(&family("131016", vec![born("c1", d("2026-01-15"), 3000)]), &ctx, &settings, d("2026-01-20"));
+        let first = task(&plan, "vaccine_hepatitis_b");
+        assert_eq!((first.closes_on, first.deadline), (d("2027-01-14"), Some(d("2026-08-27"))));
+        assert_eq!(periods::interval_days(d("2026-08-27"), 139), d("2027-01-14"));
+        assert!(plan.notifications.iter().any(|n| n.task_key == first.key && n.date == d("2026-07-28")), "30 days before");
+    }
+
+    #[test]
+    fn a_late_second_hepatitis_b_dose_keeps_the_third_in_the_plan() {
+        // The 2nd 5 months after the 1st: the 3rd still counts 139日以上 from the 1st, so it
+        // opens the day after the 2nd (it used to open 113 days later, past the first birthday,
+        // and vanish).
+        let ctx = PlanningContext::shipped();
+        let settings = ctx.resolve("131016", None);
+        let mut child = born("c1", d("2026-01-15"), 3000);
+        child.doses = vec![dose("vaccine_hepatitis_b", "2026-03-16"), dose("vaccine_hepatitis_b_second", "2026-10-01")];
+        let plan = plan(&family("131016", vec![child]), &ctx, &settings, d("2026-10-01"));
+        let third = task(&plan, "vaccine_hepatitis_b_third");
+        assert_eq!((third.opens_on, third.closes_on), (d("2026-10-02"), d("2027-01-14")));
+    }
+
+    #[test]
+    fn the_pneumococcal_booster_follows_the_second_dose_of_a_series_started_at_8_months() {
+        // Started at 7–12 months: 2 doses and a booster 60日以上 after the 2nd, 生後12月以降.
+        let ctx = PlanningContext::shipped();
+        let settings = ctx.resolve("131016", None);
+        let mut child = born("c1", d("2026-01-15"), 3000);
+        child.doses = vec![dose("vaccine_pneumococcal", "2026-09-20"), dose("vaccine_pneumococcal_second", "2026-12-01")];
+        let plan = plan(&family("131016", vec![child]), &ctx, &settings, d("2026-12-02"));
+        assert!(child_task(&plan, "c1", "vaccine_pneumococcal_third").is_none(), "no third dose");
+        let booster = task(&plan, "vaccine_pneumococcal_booster");
+        // 12/1 + 61 = 2027-01-31, later than 生後12月に至る日 (2027-01-14).
+        assert_eq!((booster.opens_on, booster.closes_on), (d("2027-01-31"), d("2031-01-14")));
+        assert!(booster.reasons.iter().any(|r| r.contains("vaccine_pneumococcal_third not given")), "{:?}", booster.reasons);
+    }
+
+    #[test]
+    fn school_age_doses_follow_the_ages_the_cabinet_order_sets() {
+        // 予防接種法施行令 第1条の3: 日本脳炎 第2期 9歳以上13歳未満, DT 第2期 11歳以上13歳未満 (an
+        // age is reached the day before the birthday), HPV for girls from the school year of 12
+        // to the end of the school year of 16. Born 2014-04-01: reaches 12 on 2026-03-31, so
+        // 小学校6年 is the year from 2025-04-01.
+        let ctx = PlanningContext::shipped();
+        let settings = ctx.resolve("131016", None);
+        let mut girl = born("c1", d("2014-04-01"), 3000);
+        girl.sex = Some(Sex::Female);
+        let plan = plan(&family("131016", vec![girl.clone()]), &ctx, &settings, d("2023-03-01"));
+        let window = |id: &str| {
+            let t = task(&plan, id);
+            (t.opens_on, t.deadline, t.closes_on)
+        };
+        assert_eq!(
+            window("vaccine_japanese_encephalitis_stage2"),
+            (d("2023-03-31"), Some(d("2024-03-31")), d("2027-03-31"))
+        );
+        assert_eq!(window("vaccine_dt_stage2"), (d("2025-03-31"), Some(d("2026-03-31")), d("2027-03-31")));
+        assert_eq!(window("vaccine_hpv"), (d("2025-04-01"), Some(d("2027-03-31")), d("2030-03-31")));
+        // Its last reminder: six months before the routine period ends.
+        let hpv = task(&plan, "vaccine_hpv");
+        assert!(plan.notifications.iter().any(|n| n.task_key == hpv.key && n.date == d("2029-09-29")));
+        // Born a day later: a school year later.
+        let next_day = plan_with_child(&ctx, born("c1", d("2014-04-02"), 3000), d("2023-03-01"));
+        let hpv = task(&next_day, "vaccine_hpv");
+        assert_eq!((hpv.opens_on, hpv.closes_on), (d("2026-04-01"), d("2031-03-31")));
+        // HPV is routine for girls: not planned for a boy; planned when the sex is not recorded.
+        let mut boy = girl.clone();
+        boy.sex = Some(Sex::Male);
+        assert!(!ids(&plan_with_child(&ctx, boy, d("2023-03-01"))).contains(&"vaccine_hpv"));
+        let mut unknown = girl;
+        unknown.sex = None;
+        let unknown = plan_with_child(&ctx, unknown, d("2023-03-01"));
+        assert!(task(&unknown, "vaccine_hpv").reasons.iter().any(|r| r == "sex not recorded"));
+    }
+
+    fn plan_with_child(ctx: &PlanningContext, child: ChildFacts, today: NaiveDate) -> Plan<'_> {
+        let settings = Box::leak(Box::new(ctx.resolve("131016", None)));
+        plan(&family("131016", vec![child]), ctx, settings, today)
+    }
+
+    #[test]
     fn a_further_child_is_an_amount_revision_and_a_public_servant_claims_from_the_employer() {
         // 児童手当法 第9条 (額改定) and 第17条 (公務員: 所属庁).
         let ctx = PlanningContext::shipped();
