@@ -538,7 +538,8 @@ impl Procedure {
             rule.validate().map_err(|e| format!("not_before: {e}"))?;
         }
         for (index, variant) in self.variants.iter().enumerate() {
-            for rule in [&variant.opens, &variant.closes, &variant.deadline, &variant.not_before].into_iter().flatten() {
+            for rule in [&variant.opens, &variant.closes, &variant.deadline, &variant.not_before].into_iter().flatten()
+            {
                 rule.validate().map_err(|e| format!("variants[{index}]: {e}"))?;
             }
         }
@@ -548,7 +549,11 @@ impl Procedure {
         let rules = [Some(&self.opens), self.closes.as_ref(), self.deadline.as_ref(), self.not_before.as_ref()];
         let variant_rules = self.variants.iter().flat_map(|v| [&v.opens, &v.closes, &v.deadline, &v.not_before]);
         if self.trigger != Trigger::Dose
-            && rules.into_iter().chain(variant_rules.map(Option::as_ref)).flatten().any(|r| r.from == CountedFrom::SeriesStart)
+            && rules
+                .into_iter()
+                .chain(variant_rules.map(Option::as_ref))
+                .flatten()
+                .any(|r| r.from == CountedFrom::SeriesStart)
         {
             return Err("from = \"series_start\" belongs to dose procedures".into());
         }

@@ -226,7 +226,8 @@ pub fn plan<'a>(
             .or(procedure.closes.as_ref())
             .unwrap_or(setting_opens.unwrap_or(&procedure.opens));
         for occ in occurrences(procedure, facts, ends_rule, ctx, settings, today) {
-            let opens_rule = occ.rule(setting_opens, |v| v.opens.as_ref(), Some(&procedure.opens)).unwrap_or(&procedure.opens);
+            let opens_rule =
+                occ.rule(setting_opens, |v| v.opens.as_ref(), Some(&procedure.opens)).unwrap_or(&procedure.opens);
             let closes_rule = occ.rule(setting_closes, |v| v.closes.as_ref(), procedure.closes.as_ref());
             let deadline_rule = occ.rule(setting_deadline, |v| v.deadline.as_ref(), procedure.deadline.as_ref());
             let not_before_rule = occ.rule(None, |v| v.not_before.as_ref(), procedure.not_before.as_ref());
@@ -394,7 +395,14 @@ fn occurrences<'c>(
             let reason = format!("every year ({year})");
             match procedure.subject {
                 Subject::Household => {
-                    vec![Occurrence { child: None, anchor, series: None, deadline_anchor: anchor, occurrence: year, reason }]
+                    vec![Occurrence {
+                        child: None,
+                        anchor,
+                        series: None,
+                        deadline_anchor: anchor,
+                        occurrence: year,
+                        reason,
+                    }]
                 }
                 Subject::Child => children
                     .filter(|c| c.status == ChildStatus::Born)
@@ -855,7 +863,10 @@ mod tests {
         let first = task(&plan, "vaccine_hepatitis_b");
         assert_eq!((first.closes_on, first.deadline), (d("2027-01-14"), Some(d("2026-08-27"))));
         assert_eq!(periods::interval_days(d("2026-08-27"), 139), d("2027-01-14"));
-        assert!(plan.notifications.iter().any(|n| n.task_key == first.key && n.date == d("2026-07-28")), "30 days before");
+        assert!(
+            plan.notifications.iter().any(|n| n.task_key == first.key && n.date == d("2026-07-28")),
+            "30 days before"
+        );
     }
 
     #[test]
@@ -878,13 +889,18 @@ mod tests {
         let ctx = PlanningContext::shipped();
         let settings = ctx.resolve("131016", None);
         let mut child = born("c1", d("2026-01-15"), 3000);
-        child.doses = vec![dose("vaccine_pneumococcal", "2026-09-20"), dose("vaccine_pneumococcal_second", "2026-12-01")];
+        child.doses =
+            vec![dose("vaccine_pneumococcal", "2026-09-20"), dose("vaccine_pneumococcal_second", "2026-12-01")];
         let plan = plan(&family("131016", vec![child]), &ctx, &settings, d("2026-12-02"));
         assert!(child_task(&plan, "c1", "vaccine_pneumococcal_third").is_none(), "no third dose");
         let booster = task(&plan, "vaccine_pneumococcal_booster");
         // 12/1 + 61 = 2027-01-31, later than 生後12月に至る日 (2027-01-14).
         assert_eq!((booster.opens_on, booster.closes_on), (d("2027-01-31"), d("2031-01-14")));
-        assert!(booster.reasons.iter().any(|r| r.contains("vaccine_pneumococcal_third not given")), "{:?}", booster.reasons);
+        assert!(
+            booster.reasons.iter().any(|r| r.contains("vaccine_pneumococcal_third not given")),
+            "{:?}",
+            booster.reasons
+        );
     }
 
     #[test]

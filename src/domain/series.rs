@@ -60,9 +60,13 @@ pub struct Window {
 enum State {
     Given(NaiveDate),
     /// Its window is known and it may still be given until `closes`.
-    Open { closes: NaiveDate },
+    Open {
+        closes: NaiveDate,
+    },
     /// The series has no such dose for this child (known on that day).
-    Skipped { known_on: NaiveDate },
+    Skipped {
+        known_on: NaiveDate,
+    },
     /// It cannot be planned yet: the dose before is not recorded.
     Waiting,
 }
@@ -179,7 +183,12 @@ impl<'c> Series<'c> {
 
     /// The child's variant of the procedure: `Some(None)` when it has none, `None` when none of
     /// its variants holds. `after` unknown, a selector on it may still hold.
-    fn variant(&self, procedure: &'c Procedure, start: NaiveDate, after: Option<NaiveDate>) -> Option<Option<&'c DoseVariant>> {
+    fn variant(
+        &self,
+        procedure: &'c Procedure,
+        start: NaiveDate,
+        after: Option<NaiveDate>,
+    ) -> Option<Option<&'c DoseVariant>> {
         if procedure.variants.is_empty() {
             return Some(None);
         }
@@ -254,32 +263,54 @@ mod tests {
     fn pneumococcal_started_at_2_to_7_months_is_three_doses_and_a_booster() {
         let doses = [dose("vaccine_pneumococcal", "2026-03-20"), dose("vaccine_pneumococcal_second", "2026-04-20")];
         // 2回目: 27日以上 → from 3/20 + 28 = 4/17, until 生後24月.
-        assert_eq!(window("2026-01-15", &doses[..1], "vaccine_pneumococcal_second"), Some((d("2026-04-17"), d("2028-01-14"))));
+        assert_eq!(
+            window("2026-01-15", &doses[..1], "vaccine_pneumococcal_second"),
+            Some((d("2026-04-17"), d("2028-01-14")))
+        );
         // 3回目: 27日以上 after the 2nd → 5/18.
-        assert_eq!(window("2026-01-15", &doses, "vaccine_pneumococcal_third"), Some((d("2026-05-18"), d("2028-01-14"))));
+        assert_eq!(
+            window("2026-01-15", &doses, "vaccine_pneumococcal_third"),
+            Some((d("2026-05-18"), d("2028-01-14")))
+        );
         let all = [doses[0].clone(), doses[1].clone(), dose("vaccine_pneumococcal_third", "2026-05-20")];
         // 追加: 60日以上 after the 3rd (7/20) and 生後12月以降 (2027-01-14), until 生後60月.
-        assert_eq!(window("2026-01-15", &all, "vaccine_pneumococcal_booster"), Some((d("2027-01-14"), d("2031-01-14"))));
+        assert_eq!(
+            window("2026-01-15", &all, "vaccine_pneumococcal_booster"),
+            Some((d("2027-01-14"), d("2031-01-14")))
+        );
     }
 
     #[test]
     fn pneumococcal_started_at_7_to_12_months_is_two_doses_and_a_booster() {
         let first = dose("vaccine_pneumococcal", "2026-09-01");
-        assert_eq!(window("2026-01-15", &[first.clone()], "vaccine_pneumococcal_second"), Some((d("2026-09-29"), d("2028-01-14"))));
+        assert_eq!(
+            window("2026-01-15", &[first.clone()], "vaccine_pneumococcal_second"),
+            Some((d("2026-09-29"), d("2028-01-14")))
+        );
         let two = [first.clone(), dose("vaccine_pneumococcal_second", "2026-10-01")];
         assert_eq!(window("2026-01-15", &two, "vaccine_pneumococcal_third"), None, "no third dose");
         // 追加: 60日以上 after the 2nd (10/1 + 61 = 12/1) and 生後12月以降 → 2027-01-14.
-        assert_eq!(window("2026-01-15", &two, "vaccine_pneumococcal_booster"), Some((d("2027-01-14"), d("2031-01-14"))));
+        assert_eq!(
+            window("2026-01-15", &two, "vaccine_pneumococcal_booster"),
+            Some((d("2027-01-14"), d("2031-01-14")))
+        );
         // Started on 生後7月に至る日 itself (8/14): still the 2–7 month schedule.
-        let on_the_day = [dose("vaccine_pneumococcal", "2026-08-14"), dose("vaccine_pneumococcal_second", "2026-09-11")];
-        assert_eq!(window("2026-01-15", &on_the_day, "vaccine_pneumococcal_third"), Some((d("2026-10-09"), d("2028-01-14"))));
+        let on_the_day =
+            [dose("vaccine_pneumococcal", "2026-08-14"), dose("vaccine_pneumococcal_second", "2026-09-11")];
+        assert_eq!(
+            window("2026-01-15", &on_the_day, "vaccine_pneumococcal_third"),
+            Some((d("2026-10-09"), d("2028-01-14")))
+        );
     }
 
     #[test]
     fn pneumococcal_started_at_12_to_24_months_is_two_doses_60_days_apart() {
         let first = dose("vaccine_pneumococcal", "2027-03-01");
         // 60日以上: 3/1 + 61 = 5/1, within the routine period (生後60月に至るまで).
-        assert_eq!(window("2026-01-15", &[first.clone()], "vaccine_pneumococcal_second"), Some((d("2027-05-01"), d("2031-01-14"))));
+        assert_eq!(
+            window("2026-01-15", &[first.clone()], "vaccine_pneumococcal_second"),
+            Some((d("2027-05-01"), d("2031-01-14")))
+        );
         let two = [first, dose("vaccine_pneumococcal_second", "2027-05-10")];
         assert_eq!(window("2026-01-15", &two, "vaccine_pneumococcal_third"), None);
         assert_eq!(window("2026-01-15", &two, "vaccine_pneumococcal_booster"), None, "no booster");
@@ -294,18 +325,32 @@ mod tests {
     #[test]
     fn pneumococcal_series_cut_short_moves_on_to_the_booster() {
         // The 2nd after 生後12月 (2027-02-01): no 3rd; the booster 60日以上 after the 2nd.
-        let late_second = [dose("vaccine_pneumococcal", "2026-05-01"), dose("vaccine_pneumococcal_second", "2027-02-01")];
+        let late_second =
+            [dose("vaccine_pneumococcal", "2026-05-01"), dose("vaccine_pneumococcal_second", "2027-02-01")];
         assert_eq!(window("2026-01-15", &late_second, "vaccine_pneumococcal_third"), None);
-        assert_eq!(window("2026-01-15", &late_second, "vaccine_pneumococcal_booster"), Some((d("2027-04-03"), d("2031-01-14"))));
+        assert_eq!(
+            window("2026-01-15", &late_second, "vaccine_pneumococcal_booster"),
+            Some((d("2027-04-03"), d("2031-01-14")))
+        );
         // The 2nd on 生後12月に至る日 itself: the 3rd is still given.
-        let on_the_day = [dose("vaccine_pneumococcal", "2026-05-01"), dose("vaccine_pneumococcal_second", "2027-01-14")];
-        assert_eq!(window("2026-01-15", &on_the_day, "vaccine_pneumococcal_third"), Some((d("2027-02-11"), d("2028-01-14"))));
+        let on_the_day =
+            [dose("vaccine_pneumococcal", "2026-05-01"), dose("vaccine_pneumococcal_second", "2027-01-14")];
+        assert_eq!(
+            window("2026-01-15", &on_the_day, "vaccine_pneumococcal_third"),
+            Some((d("2027-02-11"), d("2028-01-14")))
+        );
         // A 3rd not given by 生後24月: the booster follows the 2nd, once that window has ended.
         let two = [dose("vaccine_pneumococcal", "2026-03-20"), dose("vaccine_pneumococcal_second", "2026-04-20")];
-        assert_eq!(window("2026-01-15", &two, "vaccine_pneumococcal_booster"), Some((d("2028-01-15"), d("2031-01-14"))));
+        assert_eq!(
+            window("2026-01-15", &two, "vaccine_pneumococcal_booster"),
+            Some((d("2028-01-15"), d("2031-01-14")))
+        );
         // Started at 7–12 months and no 2nd by 生後24月: the booster follows the 1st.
         let one = [dose("vaccine_pneumococcal", "2026-09-01")];
-        assert_eq!(window("2026-01-15", &one, "vaccine_pneumococcal_booster"), Some((d("2028-01-15"), d("2031-01-14"))));
+        assert_eq!(
+            window("2026-01-15", &one, "vaccine_pneumococcal_booster"),
+            Some((d("2028-01-15"), d("2031-01-14")))
+        );
         // Started at 2–7 months with only the 1st: the 2nd is still to come, no booster yet.
         let early = [dose("vaccine_pneumococcal", "2026-03-20")];
         assert_eq!(window("2026-01-15", &early, "vaccine_pneumococcal_booster"), None);
@@ -332,14 +377,23 @@ mod tests {
             ]
         };
         let rotateq = with(Some(VaccineProduct::Rotateq));
-        assert_eq!(window("2026-11-01", &rotateq[..1], "vaccine_rotavirus_second"), Some((d("2027-02-02"), d("2027-06-13"))));
+        assert_eq!(
+            window("2026-11-01", &rotateq[..1], "vaccine_rotavirus_second"),
+            Some((d("2027-02-02"), d("2027-06-13")))
+        );
         assert_eq!(window("2026-11-01", &rotateq, "vaccine_rotavirus_third"), Some((d("2027-03-05"), d("2027-06-13"))));
         let rotarix = with(Some(VaccineProduct::Rotarix));
-        assert_eq!(window("2026-11-01", &rotarix[..1], "vaccine_rotavirus_second"), Some((d("2027-02-02"), d("2027-04-18"))));
+        assert_eq!(
+            window("2026-11-01", &rotarix[..1], "vaccine_rotavirus_second"),
+            Some((d("2027-02-02"), d("2027-04-18")))
+        );
         assert_eq!(window("2026-11-01", &rotarix, "vaccine_rotavirus_third"), None);
         // Without the product: the earlier end for the 2nd, and a 3rd that may be needed.
         let unknown = with(None);
-        assert_eq!(window("2026-11-01", &unknown[..1], "vaccine_rotavirus_second"), Some((d("2027-02-02"), d("2027-04-18"))));
+        assert_eq!(
+            window("2026-11-01", &unknown[..1], "vaccine_rotavirus_second"),
+            Some((d("2027-02-02"), d("2027-04-18")))
+        );
         assert_eq!(window("2026-11-01", &unknown, "vaccine_rotavirus_third"), Some((d("2027-03-05"), d("2027-06-13"))));
         // The product recorded on the first dose only still decides.
         let first_only = [rotarix[0].clone(), unknown[1].clone()];

@@ -44,8 +44,9 @@ pub struct VaccinationInput {
     pub given_on: NaiveDate,
     /// The product (ロタウイルス only: `rotarix`, 2 doses by 出生24週0日後; `rotateq`, 3 doses by
     /// 32週0日後), the same for every dose of the series. With it, nonstop plans the 3rd dose of
-    /// `rotateq` and ends the 2nd dose's window by the product; without it, the 2nd dose's
-    /// window ends at 24週0日 and a 3rd dose is planned as needed for `rotateq` only.
+    /// `rotateq` (none for `rotarix`) and ends the 2nd dose's window by the product; without it,
+    /// the 2nd dose's window ends at 24週0日 and the 3rd is planned, its reminder saying that it
+    /// is needed for `rotateq` only.
     #[serde(default)]
     pub product: Option<VaccineProduct>,
 }
@@ -118,7 +119,8 @@ pub fn record(
     }
     // The interval after the dose before (not the wait the plan adds after a dose passed over:
     // a dose the clinic gave instead of it is a fact to record).
-    let earliest = series.next(procedure).map(|next| series.window(procedure, &NextDose { not_before: None, ..next }).opens);
+    let earliest =
+        series.next(procedure).map(|next| series.window(procedure, &NextDose { not_before: None, ..next }).opens);
     if let Some(earliest) = earliest {
         if input.given_on < earliest {
             return Err(invalid(

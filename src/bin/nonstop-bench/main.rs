@@ -317,12 +317,11 @@ fn synthetic_family(index: usize, today: NaiveDate) -> FamilyFacts {
             } else {
                 let born = today - Days::new(rng.below(365 * 8));
                 // Half the children have their first five-in-one dose recorded at 2 months.
-                let doses =
-                    if rng.below(2) == 0 {
-                        vec![Dose { procedure: "vaccine_5in1".to_owned(), given_on: born + Days::new(61), product: None }]
-                    } else {
-                        vec![]
-                    };
+                let doses = if rng.below(2) == 0 {
+                    vec![Dose { procedure: "vaccine_5in1".to_owned(), given_on: born + Days::new(61), product: None }]
+                } else {
+                    vec![]
+                };
                 ChildFacts {
                     id: format!("c{c}"),
                     status: ChildStatus::Born,
