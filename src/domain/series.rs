@@ -284,7 +284,7 @@ mod tests {
     fn pneumococcal_started_at_7_to_12_months_is_two_doses_and_a_booster() {
         let first = dose("vaccine_pneumococcal", "2026-09-01");
         assert_eq!(
-            window("2026-01-15", &[first.clone()], "vaccine_pneumococcal_second"),
+            window("2026-01-15", std::slice::from_ref(&first), "vaccine_pneumococcal_second"),
             Some((d("2026-09-29"), d("2028-01-14")))
         );
         let two = [first.clone(), dose("vaccine_pneumococcal_second", "2026-10-01")];
@@ -308,7 +308,7 @@ mod tests {
         let first = dose("vaccine_pneumococcal", "2027-03-01");
         // 60日以上: 3/1 + 61 = 5/1, within the routine period (生後60月に至るまで).
         assert_eq!(
-            window("2026-01-15", &[first.clone()], "vaccine_pneumococcal_second"),
+            window("2026-01-15", std::slice::from_ref(&first), "vaccine_pneumococcal_second"),
             Some((d("2027-05-01"), d("2031-01-14")))
         );
         let two = [first, dose("vaccine_pneumococcal_second", "2027-05-10")];
