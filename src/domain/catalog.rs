@@ -634,6 +634,10 @@ mod tests {
             "vaccine_mr",
             "vaccine_varicella",
             "vaccine_japanese_encephalitis",
+            "vaccine_rotavirus_third",
+            "vaccine_japanese_encephalitis_stage2",
+            "vaccine_dt_stage2",
+            "vaccine_hpv",
             "child_allowance_status_report",
             "child_support_allowance_status_report",
             "special_child_support_allowance_income_report",
@@ -653,6 +657,13 @@ mod tests {
         assert!(Catalog::from_toml(&twice).unwrap_err().contains("appears twice"));
         let bad_rule = base.replacen("rule = \"koseki_days\", n = 14", "rule = \"koseki_days\", n = 0", 1);
         assert!(Catalog::from_toml(&bad_rule).unwrap_err().contains("birth_registration"));
+        // A series' start is a dose procedure's anchor only.
+        let series_start = base.replacen(
+            "opens = { rule = \"month_age\", n = 2 }",
+            "opens = { rule = \"month_age\", n = 2, from = \"series_start\" }",
+            1,
+        );
+        assert!(Catalog::from_toml(&series_start).unwrap_err().contains("series_start"));
     }
 
     #[test]
