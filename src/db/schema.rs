@@ -111,6 +111,7 @@ diesel::table! {
         procedure_id -> Text,
         given_on -> Date,
         created_at -> Timestamp,
+        product -> Nullable<Text>,
     }
 }
 

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::calendar::{Calendar, MonthDay};
-use super::enums::HealthInsurance;
+use super::enums::{HealthInsurance, Sex, VaccineProduct};
 use super::periods;
 use crate::text_enum;
 
@@ -150,6 +150,11 @@ text_enum! {
         /// 「Nか月以上の間隔をおいて」: the same day n months later, or the first of the next month
         /// when that month has no such day (jp-rules C10).
         IntervalMonths => "interval_months",
+        /// 「N歳となる日の属する年度の初日」: 1 April of the school year in which the child reaches
+        /// n years (HPV: 12歳, 小学校6年相当).
+        FiscalYearOfAgeStart => "fiscal_year_of_age_start",
+        /// 「N歳となる日の属する年度の末日」: 31 March ending that school year (HPV: 16歳, 高校1年相当).
+        FiscalYearOfAgeEnd => "fiscal_year_of_age_end",
     }
 }
 
@@ -162,6 +167,8 @@ text_enum! {
         Birth => "birth",
         /// The expected child's due date (a move during the pregnancy).
         DueDate => "due_date",
+        /// The first dose of the vaccination series (B型肝炎 3回目: 1回目から139日以上).
+        SeriesStart => "series_start",
     }
 }
 
@@ -257,6 +264,8 @@ impl DateRule {
             Rule::ChildAllowance15Day => periods::child_allowance_deadline(anchor, calendar, extra_closed),
             Rule::IntervalDays => periods::interval_days(anchor, self.n),
             Rule::IntervalMonths => periods::interval_months(anchor, self.n),
+            Rule::FiscalYearOfAgeStart => periods::fiscal_year_of_age_start(anchor, self.n),
+            Rule::FiscalYearOfAgeEnd => periods::first_march_31_after_reaching(anchor, self.n),
             Rule::SchoolEntry => {
                 let entry = periods::school_entry(anchor);
                 let year = entry.year() + i32::try_from(self.n).unwrap_or(0);
@@ -307,6 +316,39 @@ pub enum Condition {
     /// The child is not Japanese: every guardian's nationality is known and none is Japanese
     /// (国籍法 第2条: a child of a Japanese parent is Japanese at birth).
     ChildForeignNational,
+    /// The child's recorded sex is not this one (HPV: girls, and children whose sex is not
+    /// recorded, whom the reminder tells whom it is for).
+    ChildSexIsNot { is: Sex },
+}
+
+/// One schedule of a dose whose rules depend on how its series went (小児用肺炎球菌: the age at
+/// the first dose; ロタウイルス: the product). The first variant whose selectors all hold is the
+/// child's; its rules replace the procedure's. A dose procedure with variants, none of which
+/// holds, is not given to the child: the series has no such dose.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DoseVariant {
+    /// The series started (its first dose) by 生後N月に至る日 (「生後N月に至るまで」, inclusive).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_by_month_age: Option<i64>,
+    /// The dose it follows was given by 生後N月に至る日 (肺炎球菌: no 3rd dose after a 2nd given
+    /// after 生後12月).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dose_by_month_age: Option<i64>,
+    /// The series was recorded with this product.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub product: Option<VaccineProduct>,
+    /// The series was not recorded with this product (another, or none recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_product: Option<VaccineProduct>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub opens: Option<DateRule>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closes: Option<DateRule>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadline: Option<DateRule>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_before: Option<DateRule>,
 }
 
 /// When to remind, relative to a date of the task.
@@ -325,6 +367,8 @@ text_enum! {
         Opens => "opens",
         /// The deadline (or, without one, the window's end).
         Deadline => "deadline",
+        /// The window's end (HPV: the last start that still fits every dose).
+        Closes => "closes",
         /// The trigger's own date (due date, birth date, move date).
         Anchor => "anchor",
     }
@@ -357,6 +401,18 @@ pub struct Procedure {
     /// For a `dose` procedure: the vaccination whose recorded dose it comes after.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub follows: Option<String>,
+    /// For a `dose` procedure: when the dose it follows will not be given (the child's series
+    /// has no such dose, or its window ends unused), this one follows the dose before that one,
+    /// opening no earlier than the day after that window ends (肺炎球菌: the booster after an
+    /// initial series cut short).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub follows_skipped: bool,
+    /// For a `dose` procedure: the schedules that depend on the series (see `DoseVariant`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub variants: Vec<DoseVariant>,
+    /// The products a dose of this vaccination is recorded with, where they differ (ロタ).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub products: Vec<VaccineProduct>,
     /// The window opens no earlier than this too (the pneumococcal booster: 60 days after the
     /// third dose, and not before 12 months of age).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -481,6 +537,26 @@ impl Procedure {
         if let Some(rule) = &self.not_before {
             rule.validate().map_err(|e| format!("not_before: {e}"))?;
         }
+        for (index, variant) in self.variants.iter().enumerate() {
+            for rule in [&variant.opens, &variant.closes, &variant.deadline, &variant.not_before].into_iter().flatten()
+            {
+                rule.validate().map_err(|e| format!("variants[{index}]: {e}"))?;
+            }
+        }
+        if self.trigger != Trigger::Dose && (self.follows_skipped || !self.variants.is_empty()) {
+            return Err("follows_skipped and variants belong to dose procedures".into());
+        }
+        let rules = [Some(&self.opens), self.closes.as_ref(), self.deadline.as_ref(), self.not_before.as_ref()];
+        let variant_rules = self.variants.iter().flat_map(|v| [&v.opens, &v.closes, &v.deadline, &v.not_before]);
+        if self.trigger != Trigger::Dose
+            && rules
+                .into_iter()
+                .chain(variant_rules.map(Option::as_ref))
+                .flatten()
+                .any(|r| r.from == CountedFrom::SeriesStart)
+        {
+            return Err("from = \"series_start\" belongs to dose procedures".into());
+        }
         let child_trigger = matches!(self.trigger, Trigger::DueDate | Trigger::Birth | Trigger::Dose);
         if child_trigger && self.subject != Subject::Child {
             return Err("due_date, birth and dose procedures are about a child".into());
@@ -488,10 +564,7 @@ impl Procedure {
         if (self.trigger == Trigger::Dose) != self.follows.is_some() {
             return Err("follows: dose procedures, and only they, name the vaccination they follow".into());
         }
-        let from_due_date = [Some(&self.opens), self.closes.as_ref(), self.deadline.as_ref(), self.not_before.as_ref()]
-            .into_iter()
-            .flatten()
-            .any(|r| r.from == CountedFrom::DueDate);
+        let from_due_date = rules.into_iter().flatten().any(|r| r.from == CountedFrom::DueDate);
         if from_due_date && !(self.trigger == Trigger::Moved && self.subject == Subject::Child) {
             return Err("from = \"due_date\" belongs to moves during a pregnancy (moved, subject child)".into());
         }
@@ -561,6 +634,10 @@ mod tests {
             "vaccine_mr",
             "vaccine_varicella",
             "vaccine_japanese_encephalitis",
+            "vaccine_rotavirus_third",
+            "vaccine_japanese_encephalitis_stage2",
+            "vaccine_dt_stage2",
+            "vaccine_hpv",
             "child_allowance_status_report",
             "child_support_allowance_status_report",
             "special_child_support_allowance_income_report",
@@ -580,6 +657,13 @@ mod tests {
         assert!(Catalog::from_toml(&twice).unwrap_err().contains("appears twice"));
         let bad_rule = base.replacen("rule = \"koseki_days\", n = 14", "rule = \"koseki_days\", n = 0", 1);
         assert!(Catalog::from_toml(&bad_rule).unwrap_err().contains("birth_registration"));
+        // A series' start is a dose procedure's anchor only.
+        let series_start = base.replacen(
+            "opens = { rule = \"month_age\", n = 2 }",
+            "opens = { rule = \"month_age\", n = 2, from = \"series_start\" }",
+            1,
+        );
+        assert!(Catalog::from_toml(&series_start).unwrap_err().contains("series_start"));
     }
 
     #[test]

@@ -13,6 +13,18 @@ text_enum! {
 }
 
 text_enum! {
+    /// ワクチンの製品: where a vaccine's products differ in doses and window (ロタウイルス: ロタリックス
+    /// 2 doses by 出生24週0日後, ロタテック 3 doses by 出生32週0日後), the product a dose was given
+    /// with. A series keeps its product throughout.
+    pub enum VaccineProduct {
+        /// ロタリックス (1価, monovalent): 2 doses.
+        Rotarix => "rotarix",
+        /// ロタテック (5価, pentavalent): 3 doses.
+        Rotateq => "rotateq",
+    }
+}
+
+text_enum! {
     /// 続柄: the guardian's relationship to the children.
     pub enum Relationship {
         Mother => "mother",

@@ -18,6 +18,7 @@ pub mod planner;
 pub mod postal_code;
 pub mod push_target;
 pub mod quiet_hours;
+pub mod series;
 pub mod text;
 
 pub use language::LanguageTag;

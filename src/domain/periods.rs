@@ -93,6 +93,14 @@ pub fn first_march_31_after_reaching(birth: NaiveDate, years: i64) -> NaiveDate 
     first_on_or_after(age_reached(birth, years), 3, 31)
 }
 
+/// 「N歳となる日の属する年度の初日」: 1 April of the school year (年度, April to March) in which
+/// the child reaches `years` (the day before the birthday, 年齢計算ニ関スル法律). Born 2014-04-01:
+/// reaches 12 on 2026-03-31, so the year began 2025-04-01; born 2014-04-02: 2026-04-01.
+pub fn fiscal_year_of_age_start(birth: NaiveDate, years: i64) -> NaiveDate {
+    let end = first_march_31_after_reaching(birth, years);
+    NaiveDate::from_ymd_opt(end.year() - 1, 4, 1).unwrap_or(end)
+}
+
 /// 就学の始期 (学校教育法 第17条): the beginning of the first school year (1 April) after the
 /// day following the day a child reaches 6. Born 2020-04-01: 2026-04-01; born 2020-04-02:
 /// 2027-04-01 (早生まれ ends on 1 April).
@@ -253,6 +261,17 @@ mod tests {
         assert_eq!(age_in_months(d("2025-05-10"), d("2026-11-22")), 18);
         assert_eq!(age_in_months(d("2026-07-31"), d("2026-10-01")), 2, "reached 2 months at the end of 9/30");
         assert_eq!(age_in_months(d("2026-11-22"), d("2026-11-22")), 0);
+    }
+
+    #[test]
+    fn school_years_of_an_age_follow_the_day_before_the_birthday() {
+        // HPV 定期接種: 12歳となる日の属する年度の初日から16歳となる日の属する年度の末日まで.
+        // Born 4/1 reaches 12 on 3/31, in the school year before (早生まれ: 小学校6年 a year earlier).
+        assert_eq!(fiscal_year_of_age_start(d("2014-04-01"), 12), d("2025-04-01"));
+        assert_eq!(first_march_31_after_reaching(d("2014-04-01"), 16), d("2030-03-31"));
+        assert_eq!(fiscal_year_of_age_start(d("2014-04-02"), 12), d("2026-04-01"));
+        assert_eq!(first_march_31_after_reaching(d("2014-04-02"), 16), d("2031-03-31"));
+        assert_eq!(fiscal_year_of_age_start(d("2014-12-25"), 12), d("2026-04-01"));
     }
 
     #[test]

@@ -11,13 +11,14 @@ use chrono_tz::Asia::Tokyo;
 
 use super::calendar::Calendar;
 use super::catalog::{
-    Catalog, Circumstance, Condition, CountedFrom, DateRule, DeadlineKind, FilesWith, Procedure, ReminderBase, Subject,
-    Trigger,
+    Catalog, Circumstance, Condition, CountedFrom, DateRule, DeadlineKind, DoseVariant, FilesWith, Procedure,
+    ReminderBase, Subject, Trigger,
 };
-use super::enums::{ChildStatus, HealthInsurance};
+use super::enums::{ChildStatus, HealthInsurance, Sex};
 use super::overrides::{MunicipalityOverride, Office, ResolvedOverride, ShippedOverrides};
 use super::periods;
 use super::quiet_hours::QuietHours;
+use super::series::{Dose, NextDose, Series};
 
 /// Tasks whose window ended longer ago than this are no longer planned (their stored rows stay
 /// as history).
@@ -67,14 +68,16 @@ pub struct ChildFacts {
     pub due_date: Option<NaiveDate>,
     pub birth_date: Option<NaiveDate>,
     pub birth_weight_grams: Option<i32>,
-    /// Recorded vaccination doses (接種記録): the procedure each was given for, and when.
-    pub doses: Vec<(String, NaiveDate)>,
+    /// 性別, where recorded (HPV is routine for girls).
+    pub sex: Option<Sex>,
+    /// Recorded vaccination doses (接種記録).
+    pub doses: Vec<Dose>,
 }
 
 impl ChildFacts {
-    /// The latest recorded dose of a procedure.
-    fn dose_of(&self, procedure_id: &str) -> Option<NaiveDate> {
-        self.doses.iter().filter(|(p, _)| p == procedure_id).map(|(_, on)| *on).max()
+    /// Whether a dose of a procedure is recorded.
+    fn dosed(&self, procedure_id: &str) -> bool {
+        self.doses.iter().any(|d| d.procedure == procedure_id)
     }
 }
 
@@ -167,6 +170,9 @@ pub fn local_instant(local: chrono::NaiveDateTime) -> DateTime<Utc> {
 struct Occurrence<'c> {
     child: Option<&'c ChildFacts>,
     anchor: NaiveDate,
+    /// A dose's series: its first dose, the schedule chosen by how it went, and the day after
+    /// the window of a dose passed over (`series::NextDose`).
+    series: Option<NextDose>,
     /// What the deadline counts from: the anchor, or a move's 転出予定日.
     deadline_anchor: NaiveDate,
     occurrence: i32,
@@ -181,7 +187,19 @@ impl Occurrence<'_> {
             CountedFrom::Trigger => self.anchor,
             CountedFrom::Birth => child(|c| c.birth_date),
             CountedFrom::DueDate => child(|c| c.due_date),
+            CountedFrom::SeriesStart => self.series.as_ref().map_or(self.anchor, |s| s.series_start),
         }
+    }
+
+    /// A rule of the procedure for this occurrence: the municipality's setting, else the
+    /// schedule of the child's series, else the catalog's.
+    fn rule<'r>(
+        &'r self,
+        setting: Option<&'r DateRule>,
+        of_variant: fn(&DoseVariant) -> Option<&DateRule>,
+        catalog: Option<&'r DateRule>,
+    ) -> Option<&'r DateRule> {
+        setting.or_else(|| self.series.as_ref().and_then(|s| s.variant.as_ref()).and_then(of_variant)).or(catalog)
     }
 }
 
@@ -198,17 +216,27 @@ pub fn plan<'a>(
         if setting.and_then(|s| s.enabled) == Some(false) {
             continue;
         }
-        let opens_rule = setting.and_then(|s| s.opens.as_ref()).unwrap_or(&procedure.opens);
-        let closes_rule = setting.and_then(|s| s.closes.as_ref()).or(procedure.closes.as_ref());
-        let deadline_rule = setting.and_then(|s| s.deadline.as_ref()).or(procedure.deadline.as_ref());
+        let setting_opens = setting.and_then(|s| s.opens.as_ref());
+        let setting_closes = setting.and_then(|s| s.closes.as_ref());
+        let setting_deadline = setting.and_then(|s| s.deadline.as_ref());
         // The round a yearly procedure is in ends by the municipality's own dates, not the catalog's.
-        let ends_rule = deadline_rule.or(closes_rule).unwrap_or(opens_rule);
+        let ends_rule = setting_deadline
+            .or(procedure.deadline.as_ref())
+            .or(setting_closes)
+            .or(procedure.closes.as_ref())
+            .unwrap_or(setting_opens.unwrap_or(&procedure.opens));
         for occ in occurrences(procedure, facts, ends_rule, ctx, settings, today) {
+            let opens_rule =
+                occ.rule(setting_opens, |v| v.opens.as_ref(), Some(&procedure.opens)).unwrap_or(&procedure.opens);
+            let closes_rule = occ.rule(setting_closes, |v| v.closes.as_ref(), procedure.closes.as_ref());
+            let deadline_rule = occ.rule(setting_deadline, |v| v.deadline.as_ref(), procedure.deadline.as_ref());
+            let not_before_rule = occ.rule(None, |v| v.not_before.as_ref(), procedure.not_before.as_ref());
             let Some(reasons) = applies(procedure, facts, &occ, opens_rule, ctx, settings) else {
                 continue;
             };
             let date = |rule: &DateRule| rule.date(occ.anchor_for(rule), &ctx.calendar, &settings.extra_closed);
-            let opens_on = date(opens_rule).max(procedure.not_before.as_ref().map_or(NaiveDate::MIN, date));
+            let passed_over = occ.series.as_ref().and_then(|s| s.not_before).unwrap_or(NaiveDate::MIN);
+            let opens_on = date(opens_rule).max(not_before_rule.map_or(NaiveDate::MIN, date)).max(passed_over);
             let deadline_anchor = |rule: &DateRule| match rule.from {
                 CountedFrom::Trigger => occ.deadline_anchor,
                 _ => occ.anchor_for(rule),
@@ -236,7 +264,7 @@ pub fn plan<'a>(
                 _ => closure_key.clone(),
             };
             // A recorded dose closes its task, whether or not the task was ever planned.
-            let dosed = occ.child.and_then(|c| c.dose_of(&procedure.id)).map(|_| Closure::Done);
+            let dosed = occ.child.is_some_and(|c| c.dosed(&procedure.id)).then_some(Closure::Done);
             let closure = facts.closed.get(&closure_key).copied().or(dosed);
             let task = PlannedTask {
                 procedure,
@@ -280,6 +308,7 @@ fn occurrences<'c>(
                 c.due_date.map(|due| Occurrence {
                     child: Some(c),
                     anchor: due,
+                    series: None,
                     deadline_anchor: due,
                     occurrence: 0,
                     reason: format!("due date {due}"),
@@ -292,6 +321,7 @@ fn occurrences<'c>(
                 c.birth_date.map(|born| Occurrence {
                     child: Some(c),
                     anchor: born,
+                    series: None,
                     deadline_anchor: born,
                     occurrence: 0,
                     reason: format!("born {born}"),
@@ -301,13 +331,19 @@ fn occurrences<'c>(
         Trigger::Dose => children
             .filter(|c| c.status == ChildStatus::Born)
             .filter_map(|c| {
-                let follows = procedure.follows.as_deref()?;
-                c.dose_of(follows).map(|given| Occurrence {
+                let series = Series::new(&ctx.catalog, &c.doses, c.birth_date?, &ctx.calendar, &settings.extra_closed);
+                let next = series.next(procedure)?;
+                let mut reason = format!("{} given {}", next.after_procedure, next.after);
+                for passed in &next.passed_over {
+                    reason.push_str(&format!("; {passed} not given (the series moves on)"));
+                }
+                Some(Occurrence {
                     child: Some(c),
-                    anchor: given,
-                    deadline_anchor: given,
+                    anchor: next.after,
+                    deadline_anchor: next.after,
                     occurrence: 0,
-                    reason: format!("{follows} given {given}"),
+                    reason,
+                    series: Some(next),
                 })
             })
             .collect(),
@@ -320,6 +356,7 @@ fn occurrences<'c>(
                     .map(|c| Occurrence {
                         child: Some(c),
                         anchor: moved,
+                        series: None,
                         deadline_anchor: moved,
                         occurrence: moved.format("%Y%m%d").to_string().parse().unwrap_or(0),
                         reason: format!("moved to {} on {moved} while expecting", facts.municipality_code),
@@ -338,6 +375,7 @@ fn occurrences<'c>(
                 Occurrence {
                     child: None,
                     anchor: moved,
+                    series: None,
                     deadline_anchor: planned.unwrap_or(moved),
                     occurrence: moved.format("%Y%m%d").to_string().parse().unwrap_or(0),
                     reason,
@@ -357,13 +395,21 @@ fn occurrences<'c>(
             let reason = format!("every year ({year})");
             match procedure.subject {
                 Subject::Household => {
-                    vec![Occurrence { child: None, anchor, deadline_anchor: anchor, occurrence: year, reason }]
+                    vec![Occurrence {
+                        child: None,
+                        anchor,
+                        series: None,
+                        deadline_anchor: anchor,
+                        occurrence: year,
+                        reason,
+                    }]
                 }
                 Subject::Child => children
                     .filter(|c| c.status == ChildStatus::Born)
                     .map(|c| Occurrence {
                         child: Some(c),
                         anchor,
+                        series: None,
                         deadline_anchor: anchor,
                         occurrence: year,
                         reason: reason.clone(),
@@ -416,6 +462,13 @@ fn applies(
             Condition::NotCircumstance { is } => {
                 (!facts.circumstances.contains(is)).then(|| format!("not the circumstance: {is}"))
             }
+            Condition::ChildSexIsNot { is } => {
+                let child = occ.child?;
+                (child.sex != Some(*is)).then(|| match child.sex {
+                    Some(sex) => format!("sex: {sex}"),
+                    None => "sex not recorded".to_owned(),
+                })
+            }
             Condition::ChildForeignNational => {
                 let nationalities = || facts.guardian_nationalities.iter().map(|n| n.as_deref());
                 super::text::no_japanese_parent(nationalities()).then(|| {
@@ -459,6 +512,7 @@ fn add_reminders(
             ReminderBase::Opens => task.opens_on,
             ReminderBase::Deadline => task.deadline.unwrap_or(task.closes_on),
             ReminderBase::Anchor => anchor,
+            ReminderBase::Closes => task.closes_on,
         };
         let date = periods::shift_days(base, reminder.days);
         let last = task.deadline.unwrap_or(task.closes_on).max(task.closes_on);
@@ -510,6 +564,7 @@ mod tests {
             due_date: None,
             birth_date: Some(date),
             birth_weight_grams: Some(grams),
+            sex: None,
             doses: vec![],
         }
     }
@@ -521,6 +576,7 @@ mod tests {
             due_date: Some(due),
             birth_date: None,
             birth_weight_grams: None,
+            sex: None,
             doses: vec![],
         }
     }
@@ -739,6 +795,10 @@ mod tests {
         assert_eq!(periods::school_entry(d("2019-12-31")), d("2026-04-01"));
     }
 
+    fn dose(procedure: &str, on: &str) -> Dose {
+        Dose { procedure: procedure.into(), given_on: d(on), product: None }
+    }
+
     /// The task of a procedure for one child.
     fn child_task<'p, 'a>(plan: &'p Plan<'a>, child: &str, id: &str) -> Option<&'p PlannedTask<'a>> {
         plan.tasks.iter().find(|t| t.procedure.id == id && t.child_id.as_deref() == Some(child))
@@ -753,7 +813,7 @@ mod tests {
         let mut child = born("c1", d("2026-01-10"), 3000);
         let before = plan(&family("131016", vec![child.clone()]), &ctx, &settings, d("2026-03-26"));
         assert!(!ids(&before).contains(&"vaccine_5in1_second"), "nothing before the first dose is recorded");
-        child.doses = vec![("vaccine_5in1".into(), d("2026-03-25"))];
+        child.doses = vec![dose("vaccine_5in1", "2026-03-25")];
         let after = plan(&family("131016", vec![child.clone()]), &ctx, &settings, d("2026-03-26"));
         assert_eq!(task(&after, "vaccine_5in1").closure, Some(Closure::Done), "the dose closes its task");
         let second = task(&after, "vaccine_5in1_second");
@@ -766,13 +826,13 @@ mod tests {
 
         // 追加: 6か月以上 after the third (5/20 → 11/20), standard by 18 months.
         child.doses.extend([
-            ("vaccine_5in1_second".into(), d("2026-04-22")),
-            ("vaccine_5in1_third".into(), d("2026-05-20")),
-            ("vaccine_pneumococcal".into(), d("2026-03-25")),
-            ("vaccine_pneumococcal_second".into(), d("2026-04-22")),
-            ("vaccine_pneumococcal_third".into(), d("2026-05-20")),
-            ("vaccine_hepatitis_b".into(), d("2026-03-25")),
-            ("vaccine_hepatitis_b_second".into(), d("2026-04-22")),
+            dose("vaccine_5in1_second", "2026-04-22"),
+            dose("vaccine_5in1_third", "2026-05-20"),
+            dose("vaccine_pneumococcal", "2026-03-25"),
+            dose("vaccine_pneumococcal_second", "2026-04-22"),
+            dose("vaccine_pneumococcal_third", "2026-05-20"),
+            dose("vaccine_hepatitis_b", "2026-03-25"),
+            dose("vaccine_hepatitis_b_second", "2026-04-22"),
         ]);
         let later = plan(&family("131016", vec![child.clone()]), &ctx, &settings, d("2026-05-21"));
         let booster = task(&later, "vaccine_5in1_booster");
@@ -781,16 +841,109 @@ mod tests {
         // months, 2027-01-09 being the day it is reached): the later; standard to 生後15月.
         let pcv = task(&later, "vaccine_pneumococcal_booster");
         assert_eq!((pcv.opens_on, pcv.deadline), (d("2027-01-09"), Some(d("2027-04-09"))));
-        // B型肝炎 3回目: 139日以上 after the first (→ 8/12); counted from the second, 8/13.
+        // B型肝炎 3回目: 139日以上 after the first (3/25 + 140 → 8/12), until 1歳に至る日.
         let hep_b = task(&later, "vaccine_hepatitis_b_third");
-        assert!(hep_b.opens_on >= periods::interval_days(d("2026-03-25"), 139));
-        assert_eq!((hep_b.opens_on, hep_b.closes_on), (d("2026-08-13"), d("2027-01-09")));
+        assert_eq!((hep_b.opens_on, hep_b.closes_on), (d("2026-08-12"), d("2027-01-09")));
 
         // 水痘 2回目: 3か月以上 after the first; a first dose at 34 months leaves no routine window.
         let mut late = born("c2", d("2026-01-10"), 3000);
-        late.doses = vec![("vaccine_varicella".into(), d("2028-11-15"))];
+        late.doses = vec![dose("vaccine_varicella", "2028-11-15")];
         let late_plan = plan(&family("131016", vec![late]), &ctx, &settings, d("2028-11-16"));
         assert!(!ids(&late_plan).contains(&"vaccine_varicella_second"), "3 months after is past 生後36月");
+    }
+
+    #[test]
+    fn the_first_hepatitis_b_dose_leaves_room_for_all_three_before_the_first_birthday() {
+        // 定期接種実施要領: 1歳に至るまで, the 3rd 139日以上 after the 1st. Born 2026-01-15, the
+        // routine period ends 2027-01-14; a 1st dose on 2026-08-27 puts the 3rd on 2027-01-14
+        // (8/27 + 140), the last day: the latest start nonstop reminds of.
+        let ctx = PlanningContext::shipped();
+        let settings = ctx.resolve("131016", None);
+        let plan = plan(&family("131016", vec![born("c1", d("2026-01-15"), 3000)]), &ctx, &settings, d("2026-01-20"));
+        let first = task(&plan, "vaccine_hepatitis_b");
+        assert_eq!((first.closes_on, first.deadline), (d("2027-01-14"), Some(d("2026-08-27"))));
+        assert_eq!(periods::interval_days(d("2026-08-27"), 139), d("2027-01-14"));
+        assert!(
+            plan.notifications.iter().any(|n| n.task_key == first.key && n.date == d("2026-07-28")),
+            "30 days before"
+        );
+    }
+
+    #[test]
+    fn a_late_second_hepatitis_b_dose_keeps_the_third_in_the_plan() {
+        // The 2nd 5 months after the 1st: the 3rd still counts 139日以上 from the 1st, so it
+        // opens the day after the 2nd (it used to open 113 days later, past the first birthday,
+        // and vanish).
+        let ctx = PlanningContext::shipped();
+        let settings = ctx.resolve("131016", None);
+        let mut child = born("c1", d("2026-01-15"), 3000);
+        child.doses = vec![dose("vaccine_hepatitis_b", "2026-03-16"), dose("vaccine_hepatitis_b_second", "2026-10-01")];
+        let plan = plan(&family("131016", vec![child]), &ctx, &settings, d("2026-10-01"));
+        let third = task(&plan, "vaccine_hepatitis_b_third");
+        assert_eq!((third.opens_on, third.closes_on), (d("2026-10-02"), d("2027-01-14")));
+    }
+
+    #[test]
+    fn the_pneumococcal_booster_follows_the_second_dose_of_a_series_started_at_8_months() {
+        // Started at 7–12 months: 2 doses and a booster 60日以上 after the 2nd, 生後12月以降.
+        let ctx = PlanningContext::shipped();
+        let settings = ctx.resolve("131016", None);
+        let mut child = born("c1", d("2026-01-15"), 3000);
+        child.doses =
+            vec![dose("vaccine_pneumococcal", "2026-09-20"), dose("vaccine_pneumococcal_second", "2026-12-01")];
+        let plan = plan(&family("131016", vec![child]), &ctx, &settings, d("2026-12-02"));
+        assert!(child_task(&plan, "c1", "vaccine_pneumococcal_third").is_none(), "no third dose");
+        let booster = task(&plan, "vaccine_pneumococcal_booster");
+        // 12/1 + 61 = 2027-01-31, later than 生後12月に至る日 (2027-01-14).
+        assert_eq!((booster.opens_on, booster.closes_on), (d("2027-01-31"), d("2031-01-14")));
+        assert!(
+            booster.reasons.iter().any(|r| r.contains("vaccine_pneumococcal_third not given")),
+            "{:?}",
+            booster.reasons
+        );
+    }
+
+    #[test]
+    fn school_age_doses_follow_the_ages_the_cabinet_order_sets() {
+        // 予防接種法施行令 第1条の3: 日本脳炎 第2期 9歳以上13歳未満, DT 第2期 11歳以上13歳未満 (an
+        // age is reached the day before the birthday), HPV for girls from the school year of 12
+        // to the end of the school year of 16. Born 2014-04-01: reaches 12 on 2026-03-31, so
+        // 小学校6年 is the year from 2025-04-01.
+        let ctx = PlanningContext::shipped();
+        let settings = ctx.resolve("131016", None);
+        let mut girl = born("c1", d("2014-04-01"), 3000);
+        girl.sex = Some(Sex::Female);
+        let plan = plan(&family("131016", vec![girl.clone()]), &ctx, &settings, d("2023-03-01"));
+        let window = |id: &str| {
+            let t = task(&plan, id);
+            (t.opens_on, t.deadline, t.closes_on)
+        };
+        assert_eq!(
+            window("vaccine_japanese_encephalitis_stage2"),
+            (d("2023-03-31"), Some(d("2024-03-31")), d("2027-03-31"))
+        );
+        assert_eq!(window("vaccine_dt_stage2"), (d("2025-03-31"), Some(d("2026-03-31")), d("2027-03-31")));
+        assert_eq!(window("vaccine_hpv"), (d("2025-04-01"), Some(d("2027-03-31")), d("2030-03-31")));
+        // Its last reminder: six months before the routine period ends.
+        let hpv = task(&plan, "vaccine_hpv");
+        assert!(plan.notifications.iter().any(|n| n.task_key == hpv.key && n.date == d("2029-09-29")));
+        // Born a day later: a school year later.
+        let next_day = plan_with_child(&ctx, born("c1", d("2014-04-02"), 3000), d("2023-03-01"));
+        let hpv = task(&next_day, "vaccine_hpv");
+        assert_eq!((hpv.opens_on, hpv.closes_on), (d("2026-04-01"), d("2031-03-31")));
+        // HPV is routine for girls: not planned for a boy; planned when the sex is not recorded.
+        let mut boy = girl.clone();
+        boy.sex = Some(Sex::Male);
+        assert!(!ids(&plan_with_child(&ctx, boy, d("2023-03-01"))).contains(&"vaccine_hpv"));
+        let mut unknown = girl;
+        unknown.sex = None;
+        let unknown = plan_with_child(&ctx, unknown, d("2023-03-01"));
+        assert!(task(&unknown, "vaccine_hpv").reasons.iter().any(|r| r == "sex not recorded"));
+    }
+
+    fn plan_with_child(ctx: &PlanningContext, child: ChildFacts, today: NaiveDate) -> Plan<'_> {
+        let settings = Box::leak(Box::new(ctx.resolve("131016", None)));
+        plan(&family("131016", vec![child]), ctx, settings, today)
     }
 
     #[test]

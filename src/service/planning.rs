@@ -19,9 +19,10 @@ use crate::db::schema::{
     children, families, guardians, life_events, municipality_settings, planned_notifications, tasks, vaccinations,
 };
 use crate::db::DbConnection;
-use crate::domain::enums::{ChildStatus, HealthInsurance, LifeEventKind};
+use crate::domain::enums::{ChildStatus, HealthInsurance, LifeEventKind, Sex, VaccineProduct};
 use crate::domain::overrides::{MunicipalityOverride, ResolvedOverride};
 use crate::domain::planner::{self, ChildFacts, Closure, FamilyFacts, PlannedTask, PlanningContext};
+use crate::domain::series::Dose;
 use crate::domain::QuietHours;
 use crate::error::Error;
 use crate::text_enum;
@@ -114,9 +115,9 @@ pub fn facts(conn: &mut DbConnection, keys: &KeyRing, family: &FamilyRow) -> Res
         }
         None => None,
     };
-    let doses: Vec<(String, String, NaiveDate)> = vaccinations::table
+    let doses: Vec<(String, String, NaiveDate, Option<String>)> = vaccinations::table
         .filter(vaccinations::family_id.eq(&family.id))
-        .select((vaccinations::child_id, vaccinations::procedure_id, vaccinations::given_on))
+        .select((vaccinations::child_id, vaccinations::procedure_id, vaccinations::given_on, vaccinations::product))
         .load(conn)?;
     let guardian_nationalities: Vec<Option<String>> =
         guardians::table.filter(guardians::family_id.eq(&family.id)).select(guardians::nationality).load(conn)?;
@@ -142,9 +143,16 @@ pub fn facts(conn: &mut DbConnection, keys: &KeyRing, family: &FamilyRow) -> Res
                     status: ChildStatus::from_stored(&c.status)?,
                     doses: doses
                         .iter()
-                        .filter(|(child, _, _)| *child == c.id)
-                        .map(|(_, procedure, on)| (procedure.clone(), *on))
-                        .collect(),
+                        .filter(|(child, ..)| *child == c.id)
+                        .map(|(_, procedure, on, product)| {
+                            Ok(Dose {
+                                procedure: procedure.clone(),
+                                given_on: *on,
+                                product: product.as_deref().map(VaccineProduct::from_stored).transpose()?,
+                            })
+                        })
+                        .collect::<Result<_, Error>>()?,
+                    sex: c.sex.as_deref().map(Sex::from_stored).transpose()?,
                     id: c.id,
                     due_date: c.due_date,
                     birth_date: c.birth_date,

@@ -12,7 +12,8 @@ use super::{children, new_id, utc, UseCase};
 use crate::db::schema::{tasks, vaccinations};
 use crate::db::DbConnection;
 use crate::domain::catalog::{Procedure, ProcedureKind, Subject, Trigger};
-use crate::domain::enums::ChildStatus;
+use crate::domain::enums::{ChildStatus, VaccineProduct};
+use crate::domain::series::{Dose, NextDose, Series};
 use crate::error::{Error, FieldErrors};
 
 /// A dose given.
@@ -24,6 +25,9 @@ pub struct Vaccination {
     pub procedure_id: String,
     /// 接種日.
     pub given_on: NaiveDate,
+    /// The product, where the vaccine's products differ (ロタウイルス), when recorded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub product: Option<VaccineProduct>,
     pub recorded_at: DateTime<Utc>,
 }
 
@@ -38,6 +42,13 @@ pub struct VaccinationInput {
     /// 接種日: not in the future, not before the birth, and not before the minimum interval
     /// after the dose before it, when that one is recorded.
     pub given_on: NaiveDate,
+    /// The product (ロタウイルス only: `rotarix`, 2 doses by 出生24週0日後; `rotateq`, 3 doses by
+    /// 32週0日後), the same for every dose of the series. With it, nonstop plans the 3rd dose of
+    /// `rotateq` (none for `rotarix`) and ends the 2nd dose's window by the product; without it,
+    /// the 2nd dose's window ends at 24週0日 and the 3rd is planned, its reminder saying that it
+    /// is needed for `rotateq` only.
+    #[serde(default)]
+    pub product: Option<VaccineProduct>,
 }
 
 #[derive(Queryable, Selectable, Insertable)]
@@ -49,17 +60,21 @@ struct VaccinationRow {
     procedure_id: String,
     given_on: NaiveDate,
     created_at: NaiveDateTime,
+    product: Option<String>,
 }
 
-impl From<VaccinationRow> for Vaccination {
-    fn from(row: VaccinationRow) -> Self {
-        Self {
+impl TryFrom<VaccinationRow> for Vaccination {
+    type Error = Error;
+
+    fn try_from(row: VaccinationRow) -> Result<Self, Error> {
+        Ok(Self {
             id: row.id,
             child_id: row.child_id,
             procedure_id: row.procedure_id,
             given_on: row.given_on,
+            product: row.product.as_deref().map(VaccineProduct::from_stored).transpose()?,
             recorded_at: utc(row.created_at),
-        }
+        })
     }
 }
 
@@ -89,7 +104,24 @@ pub fn record(
     if input.given_on < birth {
         return Err(invalid("given_on", "is before the child's birth"));
     }
-    if let Some(earliest) = earliest_after_dose_before(conn, uc, child_id, procedure, birth)? {
+    let doses = recorded_doses(conn, child_id)?;
+    let series = Series::new(&uc.planning.catalog, &doses, birth, &uc.planning.calendar, &[]);
+    if let Some(product) = input.product {
+        if !procedure.products.contains(&product) {
+            return Err(invalid("product", "is not a product of this vaccination (only rotavirus doses take one)"));
+        }
+        if series.product(procedure).is_some_and(|recorded| recorded != product) {
+            return Err(invalid(
+                "product",
+                "differs from the product recorded for this series: a series keeps one product throughout",
+            ));
+        }
+    }
+    // The interval after the dose before (not the wait the plan adds after a dose passed over:
+    // a dose the clinic gave instead of it is a fact to record).
+    let earliest =
+        series.next(procedure).map(|next| series.window(procedure, &NextDose { not_before: None, ..next }).opens);
+    if let Some(earliest) = earliest {
         if input.given_on < earliest {
             return Err(invalid(
                 "given_on",
@@ -106,6 +138,7 @@ pub fn record(
         procedure_id: procedure.id.clone(),
         given_on: input.given_on,
         created_at: uc.now,
+        product: input.product.map(|p| p.as_str().to_owned()),
     };
     // One record per dose; the unique index refuses a concurrent second one as well.
     let recorded: i64 = vaccinations::table
@@ -121,20 +154,20 @@ pub fn record(
     }
     diesel::insert_into(vaccinations::table).values(&row).execute(conn)?;
     set_task_status(conn, family_id, child_id, &procedure.id, TaskStatus::Planned, TaskStatus::Done, uc.now)?;
-    Ok(row.into())
+    row.try_into()
 }
 
 /// The child's recorded doses, oldest first.
 pub fn list(conn: &mut DbConnection, family_id: &str, child_id: &str) -> Result<Vec<Vaccination>, Error> {
     children::find(conn, family_id, child_id)?;
-    Ok(vaccinations::table
+    vaccinations::table
         .filter(vaccinations::child_id.eq(child_id))
         .order((vaccinations::given_on.asc(), vaccinations::id.asc()))
         .select(VaccinationRow::as_select())
         .load(conn)?
         .into_iter()
-        .map(Vaccination::from)
-        .collect())
+        .map(Vaccination::try_from)
+        .collect()
 }
 
 /// Removes a dose recorded by mistake and reopens its task; the caller re-plans, which drops
@@ -184,27 +217,17 @@ fn child_vaccination<'a>(uc: &'a UseCase, id: &str) -> Option<&'a Procedure> {
     })
 }
 
-/// The first day the dose may be given after the dose it follows, when that one is recorded.
-fn earliest_after_dose_before(
-    conn: &mut DbConnection,
-    uc: &UseCase,
-    child_id: &str,
-    procedure: &Procedure,
-    birth: NaiveDate,
-) -> Result<Option<NaiveDate>, Error> {
-    let Some(follows) = &procedure.follows else { return Ok(None) };
-    let before: Option<NaiveDate> = vaccinations::table
+/// The child's recorded doses, as the series reads them.
+fn recorded_doses(conn: &mut DbConnection, child_id: &str) -> Result<Vec<Dose>, Error> {
+    let rows: Vec<(String, NaiveDate, Option<String>)> = vaccinations::table
         .filter(vaccinations::child_id.eq(child_id))
-        .filter(vaccinations::procedure_id.eq(follows))
-        .select(vaccinations::given_on)
-        .first(conn)
-        .optional()?;
-    let calendar = &uc.planning.calendar;
-    Ok(before.map(|given| {
-        let interval = procedure.opens.date(given, calendar, &[]);
-        let age = procedure.not_before.as_ref().map_or(NaiveDate::MIN, |rule| rule.date(birth, calendar, &[]));
-        interval.max(age)
-    }))
+        .select((vaccinations::procedure_id, vaccinations::given_on, vaccinations::product))
+        .load(conn)?;
+    rows.into_iter()
+        .map(|(procedure, given_on, product)| {
+            Ok(Dose { procedure, given_on, product: product.as_deref().map(VaccineProduct::from_stored).transpose()? })
+        })
+        .collect()
 }
 
 fn invalid(field: &str, problem: &str) -> Error {

@@ -160,3 +160,87 @@ async fn a_newborn_of_foreign_parents_is_asked_for_a_status_of_residence_and_a_j
     let (_, after) = app.get(&tasks_path, &key).await;
     assert_eq!(task(&after, "residence_status_on_birth").expect("kept as cancelled")["state"], "cancelled");
 }
+
+#[actix_web::test]
+async fn the_rotavirus_product_on_the_dose_decides_the_third_dose_and_the_window() {
+    // ロタウイルス (定期接種実施要領): ロタリックス 2 doses by 出生24週0日後, ロタテック 3 doses by
+    // 32週0日後, 27日以上 apart, one product throughout.
+    let app = TestApp::spawn().await;
+    let (_, key) = app.create_app("vendor");
+    let born = tokyo_day(-120);
+    let family = app
+        .create_family(
+            &key,
+            json!({ "municipality_code": "131016", "children": [
+                { "status": "born", "birth_date": born },
+                { "status": "born", "birth_date": born }
+            ] }),
+        )
+        .await;
+    let (_, read) = app.get(&format!("/v1/families/{family}"), &key).await;
+    let ids: Vec<String> = read["children"]
+        .as_array()
+        .expect("children")
+        .iter()
+        .map(|c| c["id"].as_str().expect("id").to_owned())
+        .collect();
+    let tasks_path = format!("/v1/families/{family}/tasks");
+    let child_task = |tasks: &Value, child: &str, procedure: &str| {
+        tasks
+            .as_array()
+            .expect("tasks")
+            .iter()
+            .find(|t| t["procedure_id"] == procedure && t["child_id"] == child)
+            .cloned()
+    };
+    let birth = day(&born);
+    for (child, product) in ids.iter().zip(["rotateq", "rotarix"]) {
+        let doses = format!("/v1/families/{family}/children/{child}/vaccinations");
+        let (status, first) = app
+            .post(
+                &doses,
+                &key,
+                json!({ "procedure_id": "vaccine_rotavirus", "given_on": tokyo_day(-70), "product": product }),
+            )
+            .await;
+        assert_eq!((status, first["product"].as_str()), (StatusCode::CREATED, Some(product)), "{first}");
+        let (_, tasks) = app.get(&tasks_path, &key).await;
+        let second = child_task(&tasks, child, "vaccine_rotavirus_second").expect("second dose");
+        let end = if product == "rotateq" { 32 } else { 24 };
+        assert_eq!(second["closes_on"], periods::weeks_days_after(birth, end, 0).to_string(), "{product}");
+        // One product throughout the series.
+        let other = if product == "rotateq" { "rotarix" } else { "rotateq" };
+        let (status, error) = app
+            .post(
+                &doses,
+                &key,
+                json!({ "procedure_id": "vaccine_rotavirus_second", "given_on": tokyo_day(-40), "product": other }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{error}");
+        assert!(error["fields"]["product"].as_str().is_some_and(|p| p.contains("throughout")), "{error}");
+        let (status, second) = app
+            .post(&doses, &key, json!({ "procedure_id": "vaccine_rotavirus_second", "given_on": tokyo_day(-40) }))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{second}");
+        assert!(second.get("product").is_none(), "not recorded on this dose: {second}");
+    }
+    let (_, tasks) = app.get(&tasks_path, &key).await;
+    let third = child_task(&tasks, &ids[0], "vaccine_rotavirus_third").expect("RotaTeq has a third dose");
+    assert_eq!(third["opens_on"], periods::interval_days(day(&tokyo_day(-40)), 27).to_string());
+    assert_eq!(third["closes_on"], periods::weeks_days_after(birth, 32, 0).to_string());
+    assert!(child_task(&tasks, &ids[1], "vaccine_rotavirus_third").is_none(), "Rotarix ends with two doses");
+
+    // A product belongs to the rotavirus doses only.
+    let (status, error) = app
+        .post(
+            &format!("/v1/families/{family}/children/{}/vaccinations", ids[1]),
+            &key,
+            json!({ "procedure_id": "vaccine_bcg", "given_on": tokyo_day(-1), "product": "rotarix" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{error}");
+    assert!(error["fields"]["product"].as_str().is_some(), "{error}");
+    let (_, list) = app.get(&format!("/v1/families/{family}/children/{}/vaccinations", ids[0]), &key).await;
+    assert_eq!(list[0]["product"], "rotateq", "{list}");
+}

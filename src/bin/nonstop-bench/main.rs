@@ -50,6 +50,7 @@ use nonstop::domain::catalog::Circumstance;
 use nonstop::domain::enums::{ChildStatus, HealthInsurance};
 use nonstop::domain::overrides::ResolvedOverride;
 use nonstop::domain::planner::{plan, ChildFacts, FamilyFacts, PlanningContext};
+use nonstop::domain::series::Dose;
 use nonstop::domain::QuietHours;
 
 #[derive(Parser)]
@@ -310,19 +311,24 @@ fn synthetic_family(index: usize, today: NaiveDate) -> FamilyFacts {
                     due_date: Some(today + Days::new(rng.below(280))),
                     birth_date: None,
                     birth_weight_grams: None,
+                    sex: None,
                     doses: vec![],
                 }
             } else {
                 let born = today - Days::new(rng.below(365 * 8));
                 // Half the children have their first five-in-one dose recorded at 2 months.
-                let doses =
-                    if rng.below(2) == 0 { vec![("vaccine_5in1".to_owned(), born + Days::new(61))] } else { vec![] };
+                let doses = if rng.below(2) == 0 {
+                    vec![Dose { procedure: "vaccine_5in1".to_owned(), given_on: born + Days::new(61), product: None }]
+                } else {
+                    vec![]
+                };
                 ChildFacts {
                     id: format!("c{c}"),
                     status: ChildStatus::Born,
                     due_date: None,
                     birth_date: Some(born),
                     birth_weight_grams: Some(1_800 + rng.below(2_400) as i32),
+                    sex: None,
                     doses,
                 }
             }

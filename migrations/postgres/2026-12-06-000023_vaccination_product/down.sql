@@ -1,0 +1,1 @@
+ALTER TABLE vaccinations DROP COLUMN product;
