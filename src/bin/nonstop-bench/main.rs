@@ -311,6 +311,8 @@ fn synthetic_family(index: usize, today: NaiveDate) -> FamilyFacts {
                     birth_date: None,
                     birth_weight_grams: None,
                     doses: vec![],
+                    ending: None,
+                    recorded_on: None,
                 }
             } else {
                 let born = today - Days::new(rng.below(365 * 8));
@@ -324,6 +326,8 @@ fn synthetic_family(index: usize, today: NaiveDate) -> FamilyFacts {
                     birth_date: Some(born),
                     birth_weight_grams: Some(1_800 + rng.below(2_400) as i32),
                     doses,
+                    ending: None,
+                    recorded_on: None,
                 }
             }
         })
@@ -339,6 +343,7 @@ fn synthetic_family(index: usize, today: NaiveDate) -> FamilyFacts {
         quiet_hours: QuietHours::default(),
         moved_on: (rng.below(20) == 0).then(|| today - Days::new(rng.below(30))),
         planned_move_out_on: None,
+        moved_within_municipality: false,
         children,
         closed: BTreeMap::new(),
     }
