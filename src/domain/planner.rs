@@ -373,8 +373,11 @@ fn occurrences<'c>(
             .into_iter()
             .collect(),
         Trigger::PregnancyEnded | Trigger::ChildDied => {
-            let status =
-                if procedure.trigger == Trigger::PregnancyEnded { ChildStatus::PregnancyEnded } else { ChildStatus::Died };
+            let status = if procedure.trigger == Trigger::PregnancyEnded {
+                ChildStatus::PregnancyEnded
+            } else {
+                ChildStatus::Died
+            };
             // One occurrence per day of loss: twins lost together are one filing, one push.
             let mut by_day: BTreeMap<NaiveDate, Ending> = BTreeMap::new();
             for ending in facts.children.iter().filter(|c| c.status == status).filter_map(|c| c.ending) {
@@ -410,7 +413,14 @@ fn occurrences<'c>(
             let reason = format!("every year ({year})");
             match procedure.subject {
                 Subject::Household => {
-                    vec![Occurrence { child: None, ending: None, anchor, deadline_anchor: anchor, occurrence: year, reason }]
+                    vec![Occurrence {
+                        child: None,
+                        ending: None,
+                        anchor,
+                        deadline_anchor: anchor,
+                        occurrence: year,
+                        reason,
+                    }]
                 }
                 Subject::Child => children
                     .filter(|c| c.status == ChildStatus::Born)
@@ -1151,7 +1161,10 @@ mod tests {
         let on = d("2026-12-01");
         let twins = family(
             "131016",
-            vec![lost(expected("c1", d("2027-03-01")), on, true, true), lost(expected("c2", d("2027-03-01")), on, true, true)],
+            vec![
+                lost(expected("c1", d("2027-03-01")), on, true, true),
+                lost(expected("c2", d("2027-03-01")), on, true, true),
+            ],
         );
         let planned = plan(&twins, &ctx, &settings, on);
         assert_eq!(planned.tasks.iter().filter(|t| t.procedure.id == "stillbirth_registration").count(), 1);
@@ -1175,7 +1188,10 @@ mod tests {
         // (児童手当法 第7条・第9条: a child who died is not a 児童 the family raises).
         let later = family(
             "131016",
-            vec![lost(born("c0", d("2024-01-10"), 3000), d("2025-02-01"), false, false), born("c1", d("2026-11-20"), 3000)],
+            vec![
+                lost(born("c0", d("2024-01-10"), 3000), d("2025-02-01"), false, false),
+                born("c1", d("2026-11-20"), 3000),
+            ],
         );
         let planned = plan(&later, &ctx, &settings, d("2026-11-22"));
         assert!(child_task(&planned, "c1", "child_allowance_claim").is_some());

@@ -157,7 +157,8 @@ fn validate(input: ChildInput, today: NaiveDate, prefix: &str, new_due_date: boo
 pub fn prepare(input: ChildInput, today: NaiveDate, prefix: &str) -> Result<NewChild, FieldErrors> {
     if input.status.withdrawn() {
         let mut check = FieldCheck::under(prefix);
-        check.fail("status", "a lost pregnancy or a child's death is recorded as a pregnancy_ended or child_died event");
+        check
+            .fail("status", "a lost pregnancy or a child's death is recorded as a pregnancy_ended or child_died event");
         return Err(check.into_errors());
     }
     validate(input, today, prefix, true).map(NewChild)

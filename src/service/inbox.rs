@@ -211,7 +211,11 @@ fn entry_row(
 
 /// Withdraws the deliveries of `child_id`'s reminders that have not left (a lost pregnancy, a
 /// child's death): they are never sent, even those already due. The entries stay in the inbox.
-pub fn withdraw_pending_about_child(conn: &mut DbConnection, child_id: &str, now: NaiveDateTime) -> Result<usize, Error> {
+pub fn withdraw_pending_about_child(
+    conn: &mut DbConnection,
+    child_id: &str,
+    now: NaiveDateTime,
+) -> Result<usize, Error> {
     use crate::db::schema::tasks;
     let about_child = tasks::table.filter(tasks::child_id.eq(child_id)).select(tasks::id.nullable());
     let entries = inbox_entries::table.filter(inbox_entries::task_id.eq_any(about_child)).select(inbox_entries::id);

@@ -381,8 +381,9 @@ pub fn record(
             if row.status != ChildStatus::Born.as_str() {
                 return Err(Error::Conflict {
                     code: "child_not_born",
-                    message: "only a born child's death is a child_died event; a pregnancy that ended is pregnancy_ended"
-                        .into(),
+                    message:
+                        "only a born child's death is a child_died event; a pregnancy that ended is pregnancy_ended"
+                            .into(),
                 });
             }
             if row.birth_date.is_some_and(|born| date < born) {
@@ -416,12 +417,14 @@ pub fn record(
 /// Marks the child lost and withdraws, at once, every push about it that has not left: the
 /// re-planning that follows the event cancels its tasks and planned reminders, and the outbox
 /// refuses at send time whatever was claimed meanwhile. The inbox keeps what was already there.
-fn withdraw_child(conn: &mut DbConnection, child_id: &str, status: ChildStatus, now: NaiveDateTime) -> Result<(), Error> {
+fn withdraw_child(
+    conn: &mut DbConnection,
+    child_id: &str,
+    status: ChildStatus,
+    now: NaiveDateTime,
+) -> Result<(), Error> {
     diesel::update(crate::db::schema::children::table.find(child_id))
-        .set((
-            crate::db::schema::children::status.eq(status.as_str()),
-            crate::db::schema::children::updated_at.eq(now),
-        ))
+        .set((crate::db::schema::children::status.eq(status.as_str()), crate::db::schema::children::updated_at.eq(now)))
         .execute(conn)?;
     super::inbox::withdraw_pending_about_child(conn, child_id, now)?;
     Ok(())
@@ -478,9 +481,11 @@ mod tests {
 
     #[test]
     fn impossible_weeks_or_days_alone_are_refused() {
-        for (weeks, days, field) in
-            [(Some(46), None, "gestational_weeks"), (Some(12), Some(7), "gestational_days"), (None, Some(3), "gestational_days")]
-        {
+        for (weeks, days, field) in [
+            (Some(46), None, "gestational_weeks"),
+            (Some(12), Some(7), "gestational_days"),
+            (None, Some(3), "gestational_days"),
+        ] {
             let mut check = FieldCheck::default();
             latest_gestation_day(&mut check, weeks, days, d("2026-12-01"), Some(d("2027-05-01")));
             let errors = check.into_errors();

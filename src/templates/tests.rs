@@ -216,7 +216,12 @@ fn languages_fall_back_to_easy_japanese_then_english_then_japanese_and_say_which
     // A template written in Japanese and English only (an override a vendor may write; every
     // shipped template is in all nine languages).
     let dir = tempfile::tempdir().expect("tempdir");
-    let files = [("ja", "title.txt.j2", "{{ due }}"), ("ja", "body.txt.j2", "期限は{{ due }}"), ("en", "title.txt.j2", "{{ due }}"), ("en", "body.txt.j2", "by {{ due }}")];
+    let files = [
+        ("ja", "title.txt.j2", "{{ due }}"),
+        ("ja", "body.txt.j2", "期限は{{ due }}"),
+        ("en", "title.txt.j2", "{{ due }}"),
+        ("en", "body.txt.j2", "by {{ due }}"),
+    ];
     write_template(dir.path(), "t", META, &files);
     let templates = Templates::from_dir(dir.path()).expect("templates");
     let transfer = samples(&templates.get("t").expect("t").meta, false);

@@ -135,7 +135,10 @@ async fn a_move_and_household_changes_update_the_profile() {
         .post(&events, &key, json!({ "type": "moved", "date": tokyo_day(-1), "municipality_code": "141003", "postal_code": "231-0005", "address": "本町6-50" }))
         .await;
     assert_eq!(status, StatusCode::CREATED, "{moved}");
-    assert_eq!(moved["details"], json!({ "from_municipality_code": "131016", "to_municipality_code": "141003" }));
+    assert_eq!(
+        moved["details"],
+        json!({ "from_municipality_code": "131016", "to_municipality_code": "141003", "within_municipality": false })
+    );
     let (status, _) = app
         .post(
             &events,
@@ -386,4 +389,42 @@ async fn a_move_within_the_municipality_is_a_change_of_address_not_a_move_in() {
         assert!(moved_in.contains(&id.to_owned()), "{id}: {moved_in:?}");
     }
     assert!(!moved_in.contains(&"change_of_address_notification".to_owned()), "{moved_in:?}");
+}
+
+#[actix_web::test]
+async fn notices_by_age_or_due_date_skip_a_child_lost() {
+    // Every count shown exactly.
+    let app = TestApp::spawn_with(|s| s.notices.audience_count_threshold = 0).await;
+    let (_, key) = app.create_app("vendor");
+    let staff = app.create_staff("131016");
+    let mut children = Vec::new();
+    for child in [
+        json!({ "status": "born", "birth_date": crate::notices::born_months_ago(18) }),
+        json!({ "status": "born", "birth_date": crate::notices::born_months_ago(18) }),
+        json!({ "status": "expected", "due_date": tokyo_day(100) }),
+        json!({ "status": "expected", "due_date": tokyo_day(100) }),
+    ] {
+        let family = app.create_family(&key, json!({ "municipality_code": "131016", "children": [child] })).await;
+        let (_, read) = app.get(&format!("/v1/families/{family}"), &key).await;
+        children.push((family, read["children"][0]["id"].as_str().expect("child").to_owned()));
+    }
+    for ((family, child), kind) in [(&children[0], "child_died"), (&children[2], "pregnancy_ended")] {
+        let body = json!({ "type": kind, "date": tokyo_day(0), "child_id": child });
+        let (status, event) = app.post(&format!("/v1/families/{family}/events"), &key, body).await;
+        assert_eq!(status, StatusCode::CREATED, "{event}");
+    }
+    let preview = "/v1/municipalities/131016/notices/audience-preview";
+    let (status, by_age) = app.post(preview, &staff, json!({ "child_age_months": { "min": 17, "max": 19 } })).await;
+    assert_eq!(status, StatusCode::OK, "{by_age}");
+    assert_eq!(by_age["audience_size"], 1, "the child who died is not 18 months old to a notice");
+    let due = json!({ "due_between": { "from": tokyo_day(0), "to": tokyo_day(200) } });
+    let (_, by_due) = app.post(preview, &staff, due.clone()).await;
+    assert_eq!(by_due["audience_size"], 1, "a pregnancy that ended has no due date to a notice");
+    // The count and the recipients a notice goes to agree.
+    let code = nonstop::domain::MunicipalityCode::parse("131016").expect("code");
+    let conditions: nonstop::service::notices::Audience = serde_json::from_value(due).expect("audience");
+    let today = nonstop::domain::dates::tokyo_date(crate::helpers::pinned_instant());
+    let mut conn = app.db.get().expect("conn");
+    let walked = nonstop::service::notices::audience_size_walked(&mut conn, &code, &conditions, today).expect("walked");
+    assert_eq!(walked, 1);
 }
