@@ -609,6 +609,14 @@ mod tests {
         assert!(Catalog::from_toml(&twice).unwrap_err().contains("appears twice"));
         let bad_rule = base.replacen("rule = \"koseki_days\", n = 14", "rule = \"koseki_days\", n = 0", 1);
         assert!(Catalog::from_toml(&bad_rule).unwrap_err().contains("birth_registration"));
+        // What a loss asks is the household's: a procedure about the lost child is refused.
+        let about_child = base.replacen(
+            "trigger = \"pregnancy_ended\"\nsubject = \"household\"",
+            "trigger = \"pregnancy_ended\"\nsubject = \"child\"",
+            1,
+        );
+        assert_ne!(about_child, base);
+        assert!(Catalog::from_toml(&about_child).unwrap_err().contains("about the household"));
     }
 
     #[test]
