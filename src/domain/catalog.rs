@@ -45,6 +45,11 @@ text_enum! {
         /// A recorded dose of the vaccination the procedure `follows` (予防接種の次の回): the
         /// next dose counts its interval from it.
         Dose => "dose",
+        /// 流産・死産: the day a pregnancy ended (a `pregnancy_ended` event). Planned for the
+        /// household, once per day on which pregnancies ended (twins lost together are one).
+        PregnancyEnded => "pregnancy_ended",
+        /// 死亡: the day a child died (a `child_died` event), planned for the household.
+        ChildDied => "child_died",
     }
 }
 
@@ -118,6 +123,9 @@ text_enum! {
         /// 公務員: the child allowance is claimed from the employer (所属庁), not the municipality
         /// (児童手当法 第17条).
         PublicServant => "public_servant",
+        /// 里帰り出産: the birth (and the last checkups) away from the home municipality, whose
+        /// 受診票 are not taken there (償還払い) and whose routine doses need a 実施依頼書.
+        BirthAwayFromHome => "birth_away_from_home",
     }
 }
 
@@ -319,6 +327,18 @@ pub enum Condition {
     /// The child's recorded sex is not this one (HPV: girls, and children whose sex is not
     /// recorded, whom the reminder tells whom it is for).
     ChildSexIsNot { is: Sex },
+    /// The pregnancy ended in or after its 12th week (妊娠12週0日, 妊娠第4月): a 死産 in law
+    /// (死産の届出に関する規程 第2条).
+    #[serde(rename = "ended_from_12_weeks")]
+    EndedFrom12Weeks,
+    /// The pregnancy ended on or after its 85th day (妊娠85日 = 12週1日): a 出産 for the health
+    /// insurance's 出産育児一時金 and the 産前産後 exemptions.
+    #[serde(rename = "ended_from_85_days")]
+    EndedFrom85Days,
+    /// The latest move came from another municipality (転入).
+    MovedFromAnotherMunicipality,
+    /// The latest move stayed within the municipality (市内転居).
+    MovedWithinMunicipality,
 }
 
 /// One schedule of a dose whose rules depend on how its series went (小児用肺炎球菌: the age at
@@ -425,6 +445,11 @@ pub struct Procedure {
     /// move recorded one, not from the move (児童手当法 第8条第3項).
     #[serde(default)]
     pub deadline_from_planned_move_out: bool,
+    /// A child recorded after every reminder's date (a due date given late) still gets one
+    /// push, on the day it was recorded, while the window is open: the 産前産後 exemptions open
+    /// 6 months before the due date, often before the family told nonstop of it.
+    #[serde(default)]
+    pub catch_up: bool,
     pub subject: Subject,
     pub opens: DateRule,
     /// The end of the window; without it, the deadline ends the window.
@@ -561,6 +586,10 @@ impl Procedure {
         if child_trigger && self.subject != Subject::Child {
             return Err("due_date, birth and dose procedures are about a child".into());
         }
+        // Nothing is pushed about a child lost: what the loss asks of the family is the household's.
+        if matches!(self.trigger, Trigger::PregnancyEnded | Trigger::ChildDied) && self.subject != Subject::Household {
+            return Err("pregnancy_ended and child_died procedures are about the household".into());
+        }
         if (self.trigger == Trigger::Dose) != self.follows.is_some() {
             return Err("follows: dose procedures, and only they, name the vaccination they follow".into());
         }
@@ -664,6 +693,14 @@ mod tests {
             1,
         );
         assert!(Catalog::from_toml(&series_start).unwrap_err().contains("series_start"));
+        // What a loss asks is the household's: a procedure about the lost child is refused.
+        let about_child = base.replacen(
+            "trigger = \"pregnancy_ended\"\nsubject = \"household\"",
+            "trigger = \"pregnancy_ended\"\nsubject = \"child\"",
+            1,
+        );
+        assert_ne!(about_child, base);
+        assert!(Catalog::from_toml(&about_child).unwrap_err().contains("about the household"));
     }
 
     #[test]

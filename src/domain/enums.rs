@@ -35,11 +35,28 @@ text_enum! {
 }
 
 text_enum! {
-    /// Whether the child is expected (出産予定) or born.
+    /// Whether the child is expected (出産予定) or born, or, recorded only by a life event,
+    /// that the pregnancy ended without a live birth (流産・死産) or that the child died.
     pub enum ChildStatus {
         Expected => "expected",
         Born => "born",
+        /// 流産・死産: the pregnancy ended (a `pregnancy_ended` event).
+        PregnancyEnded => "pregnancy_ended",
+        /// 死亡: the child died (a `child_died` event).
+        Died => "died",
     }
+}
+
+impl ChildStatus {
+    /// Whether nothing about this child may reach the family any more: no reminder, no push,
+    /// no notice by age. Only what the loss itself asks of the family is planned (death
+    /// registration, the payments that still apply), about the household, not the child.
+    pub fn withdrawn(self) -> bool {
+        matches!(self, Self::PregnancyEnded | Self::Died)
+    }
+
+    /// The stored values of the withdrawn statuses, for queries.
+    pub const WITHDRAWN: [&'static str; 2] = ["pregnancy_ended", "died"];
 }
 
 text_enum! {
@@ -125,6 +142,10 @@ text_enum! {
         HealthInsuranceChanged => "health_insurance_changed",
         /// ひとり親: the household became, or stopped being, a single-parent household.
         SingleParentChanged => "single_parent_changed",
+        /// 流産・死産: an expected child's pregnancy ended without a live birth.
+        PregnancyEnded => "pregnancy_ended",
+        /// 死亡: a born child died.
+        ChildDied => "child_died",
     }
 }
 
@@ -139,5 +160,8 @@ mod tests {
         }
         assert_eq!(serde_json::to_string(&DeviceKind::WebPush).ok().as_deref(), Some("\"web_push\""));
         assert!(HealthInsurance::from_stored("kokuho").is_err());
+        for status in ChildStatus::ALL {
+            assert_eq!(status.withdrawn(), ChildStatus::WITHDRAWN.contains(&status.as_str()), "{status:?}");
+        }
     }
 }

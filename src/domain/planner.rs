@@ -72,6 +72,22 @@ pub struct ChildFacts {
     pub sex: Option<Sex>,
     /// Recorded vaccination doses (接種記録).
     pub doses: Vec<Dose>,
+    /// How a pregnancy ended or the child died (`ChildStatus::withdrawn`), from its event.
+    pub ending: Option<Ending>,
+    /// The day nonstop learnt of the child (Asia/Tokyo): reminders dated before it were never
+    /// sent (`Procedure::catch_up`).
+    pub recorded_on: Option<NaiveDate>,
+}
+
+/// The end of a pregnancy (流産・死産) or a child's death: the day, and for a pregnancy the
+/// two thresholds of the law it reached (the weeks themselves are not kept).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ending {
+    pub on: NaiveDate,
+    /// 妊娠12週0日 or later (妊娠第4月以後): a 死産 to register (死産の届出に関する規程 第2条).
+    pub from_12_weeks: bool,
+    /// 妊娠85日 (12週1日) or later: a 出産 for 出産育児一時金 and the 産前産後 exemptions.
+    pub from_85_days: bool,
 }
 
 impl ChildFacts {
@@ -103,6 +119,8 @@ pub struct FamilyFacts {
     pub moved_on: Option<NaiveDate>,
     /// The latest move's 転出予定日, when it recorded one.
     pub planned_move_out_on: Option<NaiveDate>,
+    /// The latest move stayed within the municipality (市内転居): no 転入 procedures.
+    pub moved_within_municipality: bool,
     pub children: Vec<ChildFacts>,
     /// Closed tasks by closure key (`subject/procedure/occurrence`).
     pub closed: BTreeMap<String, Closure>,
@@ -169,6 +187,8 @@ pub fn local_instant(local: chrono::NaiveDateTime) -> DateTime<Utc> {
 /// The anchor a procedure is counted from, per subject.
 struct Occurrence<'c> {
     child: Option<&'c ChildFacts>,
+    /// The loss a household procedure after a lost pregnancy or a child's death answers.
+    ending: Option<Ending>,
     anchor: NaiveDate,
     /// A dose's series: its first dose, the schedule chosen by how it went, and the day after
     /// the window of a dose passed over (`series::NextDose`).
@@ -282,7 +302,8 @@ pub fn plan<'a>(
                 key,
             };
             if closure.is_none() {
-                add_reminders(&mut plan.notifications, facts, &task, occ.anchor, today);
+                let recorded_on = occ.child.and_then(|c| c.recorded_on);
+                add_reminders(&mut plan.notifications, facts, &task, occ.anchor, recorded_on, today);
             }
             plan.tasks.push(task);
         }
@@ -300,12 +321,14 @@ fn occurrences<'c>(
     settings: &ResolvedOverride,
     today: NaiveDate,
 ) -> Vec<Occurrence<'c>> {
-    let children = facts.children.iter();
+    // A child lost is never a task's subject again (`ChildStatus::withdrawn`).
+    let children = facts.children.iter().filter(|c| !c.status.withdrawn());
     match procedure.trigger {
         Trigger::DueDate => children
             .filter(|c| c.status == ChildStatus::Expected || procedure.continues_after_birth)
             .filter_map(|c| {
                 c.due_date.map(|due| Occurrence {
+                    ending: None,
                     child: Some(c),
                     anchor: due,
                     series: None,
@@ -319,6 +342,7 @@ fn occurrences<'c>(
             .filter(|c| c.status == ChildStatus::Born)
             .filter_map(|c| {
                 c.birth_date.map(|born| Occurrence {
+                    ending: None,
                     child: Some(c),
                     anchor: born,
                     series: None,
@@ -338,6 +362,7 @@ fn occurrences<'c>(
                     reason.push_str(&format!("; {passed} not given (the series moves on)"));
                 }
                 Some(Occurrence {
+                    ending: None,
                     child: Some(c),
                     anchor: next.after,
                     deadline_anchor: next.after,
@@ -354,11 +379,12 @@ fn occurrences<'c>(
                 children
                     .filter(|c| c.status == ChildStatus::Expected && c.due_date.is_some_and(|due| due > moved))
                     .map(|c| Occurrence {
+                        ending: None,
                         child: Some(c),
                         anchor: moved,
                         series: None,
                         deadline_anchor: moved,
-                        occurrence: moved.format("%Y%m%d").to_string().parse().unwrap_or(0),
+                        occurrence: day_number(moved),
                         reason: format!("moved to {} on {moved} while expecting", facts.municipality_code),
                     })
                     .collect()
@@ -373,16 +399,47 @@ fn occurrences<'c>(
                     None => format!("moved to {} on {moved}", facts.municipality_code),
                 };
                 Occurrence {
+                    ending: None,
                     child: None,
                     anchor: moved,
                     series: None,
                     deadline_anchor: planned.unwrap_or(moved),
-                    occurrence: moved.format("%Y%m%d").to_string().parse().unwrap_or(0),
+                    occurrence: day_number(moved),
                     reason,
                 }
             })
             .into_iter()
             .collect(),
+        Trigger::PregnancyEnded | Trigger::ChildDied => {
+            let status = if procedure.trigger == Trigger::PregnancyEnded {
+                ChildStatus::PregnancyEnded
+            } else {
+                ChildStatus::Died
+            };
+            // One occurrence per day of loss: twins lost together are one filing, one push.
+            let mut by_day: BTreeMap<NaiveDate, Ending> = BTreeMap::new();
+            for ending in facts.children.iter().filter(|c| c.status == status).filter_map(|c| c.ending) {
+                by_day
+                    .entry(ending.on)
+                    .and_modify(|e| {
+                        e.from_12_weeks |= ending.from_12_weeks;
+                        e.from_85_days |= ending.from_85_days;
+                    })
+                    .or_insert(ending);
+            }
+            by_day
+                .into_values()
+                .map(|ending| Occurrence {
+                    child: None,
+                    ending: Some(ending),
+                    series: None,
+                    anchor: ending.on,
+                    deadline_anchor: ending.on,
+                    occurrence: day_number(ending.on),
+                    reason: format!("{} on {}", procedure.trigger, ending.on),
+                })
+                .collect()
+        }
         Trigger::Yearly => {
             // This year's occurrence while its window has not ended, else next year's.
             let this_year = chrono::Datelike::year(&today);
@@ -397,6 +454,7 @@ fn occurrences<'c>(
                 Subject::Household => {
                     vec![Occurrence {
                         child: None,
+                        ending: None,
                         anchor,
                         series: None,
                         deadline_anchor: anchor,
@@ -407,6 +465,7 @@ fn occurrences<'c>(
                 Subject::Child => children
                     .filter(|c| c.status == ChildStatus::Born)
                     .map(|c| Occurrence {
+                        ending: None,
                         child: Some(c),
                         anchor,
                         series: None,
@@ -418,6 +477,11 @@ fn occurrences<'c>(
             }
         }
     }
+}
+
+/// A day as the number YYYYMMDD: the occurrence of a task planned once per event day.
+fn day_number(day: NaiveDate) -> i32 {
+    day.format("%Y%m%d").to_string().parse().unwrap_or(0)
 }
 
 /// The reasons a procedure applies to this occurrence, or `None` when a condition fails.
@@ -476,6 +540,14 @@ fn applies(
                     format!("no guardian of Japanese nationality ({})", codes.join(", "))
                 })
             }
+            Condition::EndedFrom12Weeks => occ.ending?.from_12_weeks.then(|| "from 12 weeks of pregnancy".to_owned()),
+            Condition::EndedFrom85Days => occ.ending?.from_85_days.then(|| "from 85 days of pregnancy".to_owned()),
+            Condition::MovedFromAnotherMunicipality => {
+                (!facts.moved_within_municipality).then(|| "moved in from another municipality".to_owned())
+            }
+            Condition::MovedWithinMunicipality => {
+                facts.moved_within_municipality.then(|| "moved within the municipality".to_owned())
+            }
         };
         reasons.push(reason?);
     }
@@ -489,14 +561,16 @@ fn other_child_counts(facts: &FamilyFacts, occ: &Occurrence<'_>, years: i64) -> 
     facts
         .children
         .iter()
-        .filter(|c| Some(c.id.as_str()) != this)
+        .filter(|c| Some(c.id.as_str()) != this && c.status == ChildStatus::Born)
         .filter_map(|c| c.birth_date)
         .any(|born| born < occ.anchor && occ.anchor <= periods::first_march_31_after_reaching(born, years))
 }
 
 /// Whether a born child of the household is, on `on`, born and not past `until(birth)`.
 fn household_child_until(facts: &FamilyFacts, on: NaiveDate, until: impl Fn(NaiveDate) -> NaiveDate) -> bool {
-    facts.children.iter().filter_map(|c| c.birth_date).any(|born| born <= on && on <= until(born))
+    // A child who died no longer makes the household a family with a child of that age.
+    let living = facts.children.iter().filter(|c| c.status == ChildStatus::Born);
+    living.filter_map(|c| c.birth_date).any(|born| born <= on && on <= until(born))
 }
 
 fn add_reminders(
@@ -504,29 +578,39 @@ fn add_reminders(
     facts: &FamilyFacts,
     task: &PlannedTask<'_>,
     anchor: NaiveDate,
+    recorded_on: Option<NaiveDate>,
     today: NaiveDate,
 ) {
     let first = out.len();
-    for (index, reminder) in task.procedure.reminders.iter().enumerate() {
+    let last = task.deadline.unwrap_or(task.closes_on).max(task.closes_on);
+    let dates = task.procedure.reminders.iter().map(|reminder| {
         let base = match reminder.from {
             ReminderBase::Opens => task.opens_on,
             ReminderBase::Deadline => task.deadline.unwrap_or(task.closes_on),
             ReminderBase::Anchor => anchor,
             ReminderBase::Closes => task.closes_on,
         };
-        let date = periods::shift_days(base, reminder.days);
-        let last = task.deadline.unwrap_or(task.closes_on).max(task.closes_on);
+        periods::shift_days(base, reminder.days)
+    });
+    let mut push = |key: String, index: usize, date: NaiveDate| {
         // Not in the past, not after the window, and one reminder a day.
         if date < today || date > last || out[first..].iter().any(|n| n.date == date) {
-            continue;
+            return;
         }
-        out.push(PlannedNotification {
-            key: format!("{}/{}/r{index}", facts.family_id, task.key),
-            task_key: task.key.clone(),
-            reminder: index,
-            date,
-            send_at: reminder_instant(date, facts.quiet_hours),
-        });
+        let send_at = reminder_instant(date, facts.quiet_hours);
+        out.push(PlannedNotification { key, task_key: task.key.clone(), reminder: index, date, send_at });
+    };
+    let mut all_before_recorded = true;
+    for (index, date) in dates.enumerate() {
+        all_before_recorded &= recorded_on.is_some_and(|recorded| date < recorded);
+        push(format!("{}/{}/r{index}", facts.family_id, task.key), index, date);
+    }
+    // Every reminder fell before nonstop knew of the child: one push on the day it learnt, if
+    // the window is open then. The date is the recording day, so re-planning keeps the key.
+    if let (true, Some(recorded)) = (task.procedure.catch_up && all_before_recorded, recorded_on) {
+        if (task.opens_on..=last).contains(&recorded) {
+            push(format!("{}/{}/catch_up", facts.family_id, task.key), 0, recorded);
+        }
     }
 }
 
@@ -552,6 +636,7 @@ mod tests {
             quiet_hours: QuietHours::default(),
             moved_on: None,
             planned_move_out_on: None,
+            moved_within_municipality: false,
             children,
             closed: BTreeMap::new(),
         }
@@ -566,6 +651,8 @@ mod tests {
             birth_weight_grams: Some(grams),
             sex: None,
             doses: vec![],
+            ending: None,
+            recorded_on: None,
         }
     }
 
@@ -578,6 +665,8 @@ mod tests {
             birth_weight_grams: None,
             sex: None,
             doses: vec![],
+            ending: None,
+            recorded_on: None,
         }
     }
 
@@ -1150,6 +1239,214 @@ mod tests {
         let birth: Vec<_> = plan.notifications.iter().filter(|n| n.task_key.contains("birth_registration")).collect();
         assert_eq!(birth.iter().map(|n| n.date).collect::<Vec<_>>(), [d("2026-11-30"), d("2026-12-03")]);
         assert_eq!(birth[0].key, "fam/c1/birth_registration/0@131016/r1");
+    }
+
+    fn lost(mut child: ChildFacts, on: NaiveDate, from_12_weeks: bool, from_85_days: bool) -> ChildFacts {
+        child.status = if child.birth_date.is_some() { ChildStatus::Died } else { ChildStatus::PregnancyEnded };
+        child.ending = Some(Ending { on, from_12_weeks, from_85_days });
+        child
+    }
+
+    fn about(plan: &Plan<'_>, child: &str) -> Vec<String> {
+        plan.tasks.iter().filter(|t| t.child_id.as_deref() == Some(child)).map(|t| t.key.clone()).collect()
+    }
+
+    #[test]
+    fn a_lost_pregnancy_withdraws_every_task_about_the_child_and_plans_what_the_loss_asks() {
+        // Due 2027-05-01, ended 2026-12-24: day 280 − 128 = 152 (21週5日). 死産の届出に関する規程
+        // 第4条: within 7 days, the day itself day 1 → 12/30, a closed day (12/29–1/3) → 1/4.
+        let ctx = PlanningContext::shipped();
+        let settings = ctx.resolve("131016", None);
+        let today = d("2026-12-24");
+        let pregnant = family("131016", vec![born("c0", d("2025-06-01"), 3000), expected("c1", d("2027-05-01"))]);
+        let before = plan(&pregnant, &ctx, &settings, today);
+        assert!(!about(&before, "c1").is_empty(), "the pregnancy had its tasks");
+        let mut facts = pregnant.clone();
+        facts.children[1] = lost(expected("c1", d("2027-05-01")), today, true, true);
+        let after = plan(&facts, &ctx, &settings, today);
+        assert_eq!(about(&after, "c1"), Vec::<String>::new(), "nothing about the lost child");
+        assert!(after.notifications.iter().all(|n| !n.task_key.starts_with("c1/")));
+        assert!(!about(&after, "c0").is_empty(), "the older child's tasks stay");
+        let registration = task(&after, "stillbirth_registration");
+        assert_eq!(registration.child_id, None, "about the household, never the child");
+        assert_eq!(
+            (registration.opens_on, registration.raw_deadline, registration.deadline),
+            (d("2026-12-24"), Some(d("2026-12-30")), Some(d("2027-01-04")))
+        );
+        assert_eq!(registration.key, "household/stillbirth_registration/20261224@131016");
+        for id in ["childbirth_lump_sum_after_loss", "premium_exemptions_after_loss", "support_after_loss"] {
+            assert_eq!(task(&after, id).opens_on, today, "{id}");
+        }
+        // 出産育児一時金: 2 years (健康保険法 第193条).
+        assert_eq!(task(&after, "childbirth_lump_sum_after_loss").deadline, Some(d("2028-12-24")));
+        // The support is one push, a week after.
+        let support = task(&after, "support_after_loss");
+        let pushes: Vec<_> = after.notifications.iter().filter(|n| n.task_key == support.key).map(|n| n.date).collect();
+        assert_eq!(pushes, [d("2026-12-31")]);
+    }
+
+    #[test]
+    fn a_pregnancy_lost_before_12_weeks_gets_care_but_no_stillbirth_filing_or_payment() {
+        // 妊娠第4月 begins at 12週0日 (day 84); 出産 for the insurance from day 85.
+        let ctx = PlanningContext::shipped();
+        let settings = ctx.resolve("131016", None);
+        let on = d("2026-12-01");
+        let early = family("131016", vec![lost(expected("c1", d("2027-06-30")), on, false, false)]);
+        let planned = plan(&early, &ctx, &settings, on);
+        assert_eq!(ids(&planned), ["support_after_loss"]);
+        // Day 84 exactly: a 死産届, not yet a 出産.
+        let day_84 = family("131016", vec![lost(expected("c1", d("2027-06-30")), on, true, false)]);
+        let planned = plan(&day_84, &ctx, &settings, on);
+        assert!(ids(&planned).contains(&"stillbirth_registration"));
+        assert!(!ids(&planned).contains(&"childbirth_lump_sum_after_loss"));
+        assert!(!ids(&planned).contains(&"premium_exemptions_after_loss"));
+    }
+
+    #[test]
+    fn twins_lost_the_same_day_are_one_filing() {
+        let ctx = PlanningContext::shipped();
+        let settings = ctx.resolve("131016", None);
+        let on = d("2026-12-01");
+        let twins = family(
+            "131016",
+            vec![
+                lost(expected("c1", d("2027-03-01")), on, true, true),
+                lost(expected("c2", d("2027-03-01")), on, true, true),
+            ],
+        );
+        let planned = plan(&twins, &ctx, &settings, on);
+        assert_eq!(planned.tasks.iter().filter(|t| t.procedure.id == "stillbirth_registration").count(), 1);
+        let keys: std::collections::BTreeSet<_> = planned.notifications.iter().map(|n| n.key.clone()).collect();
+        assert_eq!(keys.len(), planned.notifications.len(), "no push twice");
+    }
+
+    #[test]
+    fn a_child_who_died_is_no_one_s_subject_and_no_older_child_of_the_allowance() {
+        // 戸籍法 第86条・第43条: 7 days, the day itself day 1: 12/10 → 12/16 (Wed).
+        let ctx = PlanningContext::shipped();
+        let settings = ctx.resolve("131016", None);
+        let today = d("2026-12-10");
+        let facts = family("131016", vec![lost(born("c1", d("2026-11-20"), 3000), today, false, false)]);
+        let planned = plan(&facts, &ctx, &settings, today);
+        assert_eq!(about(&planned, "c1"), Vec::<String>::new());
+        assert_eq!(ids(&planned), ["death_registration"]);
+        let registration = task(&planned, "death_registration");
+        assert_eq!((registration.deadline, registration.child_id.as_deref()), (Some(d("2026-12-16")), None));
+        // A sibling born later is the first child the allowance counts: a 認定請求, not an 額改定
+        // (児童手当法 第7条・第9条: a child who died is not a 児童 the family raises).
+        let later = family(
+            "131016",
+            vec![
+                lost(born("c0", d("2024-01-10"), 3000), d("2025-02-01"), false, false),
+                born("c1", d("2026-11-20"), 3000),
+            ],
+        );
+        let planned = plan(&later, &ctx, &settings, d("2026-11-22"));
+        assert!(child_task(&planned, "c1", "child_allowance_claim").is_some());
+        assert!(child_task(&planned, "c1", "child_allowance_amount_revision").is_none());
+        assert!(!ids(&planned).contains(&"death_registration"), "long past: no longer planned");
+    }
+
+    #[test]
+    fn a_move_within_the_municipality_plans_only_the_change_of_address() {
+        // 住民基本台帳法 第23条: 14 days, from the day after the move (民法 第140条): 11/20 → 12/4.
+        let ctx = PlanningContext::shipped();
+        let settings = ctx.resolve("131016", None);
+        let today = d("2026-11-22");
+        let mut facts = family("131016", vec![born("c1", d("2026-06-10"), 3000), expected("c2", d("2027-03-01"))]);
+        facts.moved_on = Some(d("2026-11-20"));
+        facts.moved_within_municipality = true;
+        let within = plan(&facts, &ctx, &settings, today);
+        assert_eq!(task(&within, "change_of_address_notification").deadline, Some(d("2026-12-04")));
+        let moved_in = [
+            "moving_in_notification",
+            "kokuho_transfer",
+            "child_allowance_transfer_claim",
+            "infant_medical_subsidy_transfer",
+            "pregnancy_transfer",
+            "child_vouchers_transfer",
+        ];
+        for id in moved_in {
+            assert!(!ids(&within).contains(&id), "{id} after a move within the municipality");
+        }
+        // From another municipality (住民基本台帳法 第22条): the 転入 procedures, no 転居届.
+        facts.moved_within_municipality = false;
+        let from_elsewhere = plan(&facts, &ctx, &settings, today);
+        for id in moved_in {
+            assert!(ids(&from_elsewhere).contains(&id), "{id} after a move in");
+        }
+        assert_eq!(task(&from_elsewhere, "moving_in_notification").deadline, Some(d("2026-12-04")));
+        assert!(!ids(&from_elsewhere).contains(&"change_of_address_notification"));
+    }
+
+    #[test]
+    fn the_child_allowance_after_a_move_is_in_time_through_the_month_of_moving_out() {
+        // 児童手当法 第8条第2項・第3項: no month lost within 15 days from the day after the
+        // 転出予定日, or within the month of moving out, whichever is later.
+        let ctx = PlanningContext::shipped();
+        let settings = ctx.resolve("141003", None);
+        let mut facts = family("141003", vec![born("c1", d("2026-05-10"), 3000)]);
+        for (planned_out, moved, deadline) in [
+            ("2026-11-03", "2026-11-05", "2026-11-30"), // 15 days: 11/18; the month runs to 11/30 (Mon)
+            ("2026-11-25", "2026-11-28", "2026-12-10"), // the 15 days run past the month
+            ("2026-10-05", "2026-10-07", "2026-10-30"), // 10/31 is a Saturday: the last open day
+        ] {
+            facts.moved_on = Some(d(moved));
+            facts.planned_move_out_on = Some(d(planned_out));
+            let planned = plan(&facts, &ctx, &settings, d(moved));
+            assert_eq!(task(&planned, "child_allowance_transfer_claim").deadline, Some(d(deadline)), "{planned_out}");
+        }
+    }
+
+    #[test]
+    fn a_due_date_given_late_still_gets_one_push_for_the_prenatal_exemptions() {
+        // 国民年金法 第88条の2: the 産前産後 exemption may be filed from 6 months before the due
+        // date. Due 2027-03-01: it opened 2026-09-01; a pregnancy recorded on 2026-12-01 missed
+        // that push and gets one on the day it was recorded.
+        let ctx = PlanningContext::shipped();
+        let settings = ctx.resolve("131016", None);
+        let mut child = expected("c1", d("2027-03-01"));
+        let pushes = |child: &ChildFacts, today: NaiveDate| -> Vec<(String, NaiveDate)> {
+            let planned = plan(&family("131016", vec![child.clone()]), &ctx, &settings, today);
+            let exemption = task(&planned, "national_pension_prenatal_exemption");
+            assert_eq!(exemption.opens_on, d("2026-09-01"));
+            let key = exemption.key.clone();
+            planned.notifications.into_iter().filter(|n| n.task_key == key).map(|n| (n.key, n.date)).collect()
+        };
+        child.recorded_on = Some(d("2026-12-01"));
+        assert_eq!(
+            pushes(&child, d("2026-12-01")),
+            [("fam/c1/national_pension_prenatal_exemption/0@131016/catch_up".to_owned(), d("2026-12-01"))]
+        );
+        // Recorded before the window opened: the usual push on the opening day, and no other.
+        child.recorded_on = Some(d("2026-08-20"));
+        assert_eq!(pushes(&child, d("2026-08-20")).iter().map(|(_, on)| *on).collect::<Vec<_>>(), [d("2026-09-01")]);
+        assert!(pushes(&child, d("2026-12-01")).is_empty(), "its push has gone: none again");
+        // Recorded after the window closed (6 months after the due date): nothing.
+        child.recorded_on = Some(d("2027-09-02"));
+        assert!(pushes(&child, d("2027-09-02")).is_empty());
+    }
+
+    #[test]
+    fn a_birth_away_from_home_plans_the_reimbursement_and_the_vaccination_request_letter() {
+        let ctx = PlanningContext::shipped();
+        let settings = ctx.resolve("131016", None);
+        let mut away = family("131016", vec![expected("c1", d("2027-03-01")), born("c0", d("2026-11-20"), 3000)]);
+        away.circumstances = vec![Circumstance::BirthAwayFromHome];
+        let planned = plan(&away, &ctx, &settings, d("2026-11-22"));
+        // 償還払い: recommended within 6 months of the due date (民法 第143条: 3/2 … 9/1), open a year.
+        let refund = child_task(&planned, "c1", "prenatal_checkup_reimbursement").expect("reimbursement");
+        assert_eq!((refund.deadline, refund.closes_on), (Some(d("2027-09-01")), d("2028-03-01")));
+        let refund_pushes: Vec<_> =
+            planned.notifications.iter().filter(|n| n.task_key == refund.key).map(|n| n.date).collect();
+        assert_eq!(refund_pushes, [d("2027-03-31"), d("2027-08-02")], "a month after the due date, a month before");
+        // 実施依頼書 before the first routine doses at 生後2か月: by day 45 (11/20 + 45 = 1/4).
+        let letter = child_task(&planned, "c0", "vaccination_request_letter").expect("request letter");
+        assert_eq!(letter.deadline, Some(d("2027-01-04")));
+        let home = family("131016", vec![expected("c1", d("2027-03-01")), born("c0", d("2026-11-20"), 3000)]);
+        let planned = plan(&home, &ctx, &settings, d("2026-11-22"));
+        assert!(!ids(&planned).contains(&"prenatal_checkup_reimbursement"));
+        assert!(!ids(&planned).contains(&"vaccination_request_letter"));
     }
 
     /// Every birth date of four years, in municipalities with and without local closed days.

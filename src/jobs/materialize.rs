@@ -8,10 +8,11 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::rows::{FamilyRow, PlannedNotificationRow, TaskRow};
-use crate::db::schema::{families, planned_notifications, tasks};
+use crate::db::schema::{children, families, planned_notifications, tasks};
 use crate::db::DbConnection;
 use crate::domain::catalog::{self, Channel};
 use crate::domain::dates::tokyo_date;
+use crate::domain::enums::ChildStatus;
 use crate::domain::overrides::ResolvedOverride;
 use crate::domain::planner::PlanningContext;
 use crate::error::Error;
@@ -27,18 +28,34 @@ pub fn due_reminders(
     now: NaiveDateTime,
     limit: i64,
 ) -> Result<usize, Error> {
-    let due: Vec<(PlannedNotificationRow, TaskRow, FamilyRow)> = planned_notifications::table
+    let due: Vec<(PlannedNotificationRow, TaskRow, FamilyRow, Option<String>)> = planned_notifications::table
         .inner_join(tasks::table)
         .inner_join(families::table.on(families::id.eq(planned_notifications::family_id)))
+        .left_join(children::table.on(children::id.nullable().eq(tasks::child_id)))
         .filter(planned_notifications::status.eq(NotificationStatus::Planned))
         .filter(planned_notifications::send_at.le(now))
         .order(planned_notifications::send_at.asc())
         .limit(limit)
-        .select((PlannedNotificationRow::as_select(), TaskRow::as_select(), FamilyRow::as_select()))
+        .select((
+            PlannedNotificationRow::as_select(),
+            TaskRow::as_select(),
+            FamilyRow::as_select(),
+            children::status.nullable(),
+        ))
         .load(conn)?;
     let today = tokyo_date(now.and_utc());
     let mut settings: HashMap<String, ResolvedOverride> = HashMap::new();
-    for (notification, task, family) in &due {
+    for (notification, task, family, child_status) in &due {
+        // A reminder about a child lost is never written, even one due before the event.
+        if child_status.as_deref().and_then(|s| ChildStatus::from_stored(s).ok()).is_some_and(ChildStatus::withdrawn) {
+            diesel::update(planned_notifications::table.find(&notification.id))
+                .set((
+                    planned_notifications::status.eq(NotificationStatus::Cancelled),
+                    planned_notifications::updated_at.eq(now),
+                ))
+                .execute(conn)?;
+            continue;
+        }
         if !settings.contains_key(&task.municipality_code) {
             let resolved = planning::resolved_settings(conn, planning, &task.municipality_code)?;
             settings.insert(task.municipality_code.clone(), resolved);

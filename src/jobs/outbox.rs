@@ -11,10 +11,10 @@ use rand::Rng;
 
 use crate::crypto::KeyRing;
 use crate::db::by_id::TextById;
-use crate::db::schema::{deliveries, devices, families, inbox_entries, tasks};
+use crate::db::schema::{children, deliveries, devices, families, inbox_entries, tasks};
 use crate::db::sealed;
 use crate::db::DbConnection;
-use crate::domain::enums::{ApnsEnvironment, DeviceKind};
+use crate::domain::enums::{ApnsEnvironment, ChildStatus, DeviceKind};
 use crate::domain::push_target::PushTarget;
 use crate::error::Error;
 use crate::push::{PushMessage, SendOutcome};
@@ -61,8 +61,8 @@ struct SealedAddress {
 }
 
 /// A claimed delivery as read: (its id, its attempts so far), its entry, its device, the
-/// family's app, and the child of the entry's task (the push's thread).
-type ClaimRow = ((String, i32), EntryToSend, SealedAddress, String, Option<String>);
+/// family's app, and the child of the entry's task (the push's thread) with its status.
+type ClaimRow = ((String, i32), EntryToSend, SealedAddress, String, Option<String>, Option<String>);
 
 /// Claims up to `limit` due deliveries for `lease`. Only the columns a send needs are read: the
 /// claim runs for every delivery, and each timestamp read is a parse on SQLite.
@@ -80,6 +80,7 @@ pub fn claim(
         .inner_join(inbox_entries::table.inner_join(families::table))
         .inner_join(devices::table)
         .left_join(tasks::table.on(tasks::id.nullable().eq(inbox_entries::task_id)))
+        .left_join(children::table.on(children::id.nullable().eq(tasks::child_id)))
         .filter(deliveries::lease_owner.eq(&owner))
         .select((
             (deliveries::id, deliveries::attempts),
@@ -87,10 +88,21 @@ pub fn claim(
             SealedAddress::as_select(),
             families::app_id,
             tasks::child_id.nullable(),
+            children::status.nullable(),
         ))
         .load(conn)?;
+    // Checked at send time too: a push about a lost child claimed before the event never leaves.
+    let (withdrawn, rows): (Vec<ClaimRow>, Vec<ClaimRow>) = rows.into_iter().partition(|row| {
+        row.5.as_deref().and_then(|s| ChildStatus::from_stored(s).ok()).is_some_and(ChildStatus::withdrawn)
+    });
+    if !withdrawn.is_empty() {
+        let ids: Vec<&str> = withdrawn.iter().map(|row| row.0 .0.as_str()).collect();
+        diesel::update(deliveries::table.filter(deliveries::id.eq_any(ids)).filter(deliveries::lease_owner.eq(&owner)))
+            .set(crate::service::inbox::withdrawn(now))
+            .execute(conn)?;
+    }
     rows.into_iter()
-        .map(|((delivery_id, attempts), entry, device, app_id, child_id)| {
+        .map(|((delivery_id, attempts), entry, device, app_id, child_id, _)| {
             let kind = DeviceKind::from_stored(&device.kind)?;
             let remaining = (entry.expires_at - now).num_seconds().max(0) as u64;
             Ok(Claimed {

@@ -140,6 +140,11 @@ fn validate(input: ChildInput, today: NaiveDate, prefix: &str, new_due_date: boo
             valid.birth_weight_grams =
                 check.check_opt("birth_weight_grams", input.birth_weight_grams, dates::birth_weight_grams);
         }
+        // History: a lost child's dates are kept as they were (only `prepare` refuses them new).
+        ChildStatus::PregnancyEnded | ChildStatus::Died => {
+            (valid.due_date, valid.birth_date) = (input.due_date, input.birth_date);
+            valid.birth_weight_grams = input.birth_weight_grams;
+        }
     }
     let errors = check.into_errors();
     if errors.is_empty() {
@@ -150,6 +155,12 @@ fn validate(input: ChildInput, today: NaiveDate, prefix: &str, new_due_date: boo
 }
 
 pub fn prepare(input: ChildInput, today: NaiveDate, prefix: &str) -> Result<NewChild, FieldErrors> {
+    if input.status.withdrawn() {
+        let mut check = FieldCheck::under(prefix);
+        check
+            .fail("status", "a lost pregnancy or a child's death is recorded as a pregnancy_ended or child_died event");
+        return Err(check.into_errors());
+    }
     validate(input, today, prefix, true).map(NewChild)
 }
 

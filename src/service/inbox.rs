@@ -43,6 +43,9 @@ text_enum! {
         Expired => "expired",
         /// A failure retrying would not fix.
         Failed => "failed",
+        /// Never sent: it was about a child whose pregnancy ended or who died
+        /// (`ChildStatus::withdrawn`), recorded before it went out.
+        Withdrawn => "withdrawn",
     }
 }
 
@@ -204,6 +207,45 @@ fn entry_row(
         expires_at: first_attempt + chrono::Duration::seconds(i64::from(entry.rendered.ttl_seconds)),
         read_at: None,
     }
+}
+
+/// Withdraws the deliveries of `child_id`'s reminders that have not left (a lost pregnancy, a
+/// child's death): they are never sent, even those already due. The entries stay in the inbox.
+pub fn withdraw_pending_about_child(
+    conn: &mut DbConnection,
+    child_id: &str,
+    now: NaiveDateTime,
+) -> Result<usize, Error> {
+    use crate::db::schema::tasks;
+    let about_child = tasks::table.filter(tasks::child_id.eq(child_id)).select(tasks::id.nullable());
+    let entries = inbox_entries::table.filter(inbox_entries::task_id.eq_any(about_child)).select(inbox_entries::id);
+    Ok(diesel::update(
+        deliveries::table
+            .filter(deliveries::status.eq(DeliveryStatus::Pending))
+            .filter(deliveries::entry_id.eq_any(entries)),
+    )
+    .set(withdrawn(now))
+    .execute(conn)?)
+}
+
+/// What a withdrawn delivery's row becomes (its lease, if any, released).
+#[allow(clippy::type_complexity)]
+pub fn withdrawn(
+    now: NaiveDateTime,
+) -> (
+    diesel::dsl::Eq<deliveries::status, DeliveryStatus>,
+    diesel::dsl::Eq<deliveries::last_error, Option<&'static str>>,
+    diesel::dsl::Eq<deliveries::updated_at, NaiveDateTime>,
+    diesel::dsl::Eq<deliveries::lease_owner, Option<String>>,
+    diesel::dsl::Eq<deliveries::lease_until, Option<NaiveDateTime>>,
+) {
+    (
+        deliveries::status.eq(DeliveryStatus::Withdrawn),
+        deliveries::last_error.eq(Some("child_withdrawn")),
+        deliveries::updated_at.eq(now),
+        deliveries::lease_owner.eq(None::<String>),
+        deliveries::lease_until.eq(None::<NaiveDateTime>),
+    )
 }
 
 /// A pending delivery of entry `entry_id` to `device`, first tried at `first_attempt`.

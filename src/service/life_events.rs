@@ -35,6 +35,10 @@ pub enum LifeEventInput {
     HealthInsuranceChanged(HealthInsuranceChangedEvent),
     /// The household became, or stopped being, a single-parent household.
     SingleParentChanged(SingleParentChangedEvent),
+    /// 流産・死産: an expected child's pregnancy ended without a live birth.
+    PregnancyEnded(PregnancyEndedEvent),
+    /// 死亡: a born child died.
+    ChildDied(ChildDiedEvent),
 }
 
 /// 妊娠: a pregnancy was confirmed.
@@ -101,6 +105,32 @@ pub struct SingleParentChangedEvent {
     pub single_parent: bool,
 }
 
+/// 流産・死産: the pregnancy of the expected child `child_id` ended on `date` without a live
+/// birth. From then on nothing about that child is pushed; what the loss itself asks (死産届
+/// from 12 weeks, 出産育児一時金 from 85 days, care and support) is planned for the household.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PregnancyEndedEvent {
+    pub date: NaiveDate,
+    pub child_id: String,
+    /// 妊娠週数 on `date` (completed weeks), where known; otherwise counted from the child's due
+    /// date (40週0日). Used to tell which rules apply, and not kept.
+    #[schema(minimum = 0, maximum = 45)]
+    pub gestational_weeks: Option<i32>,
+    /// The days past `gestational_weeks` (妊娠N週M日), where known.
+    #[schema(minimum = 0, maximum = 6)]
+    pub gestational_days: Option<i32>,
+}
+
+/// 死亡: the born child `child_id` died on `date`. From then on nothing about that child is
+/// pushed; the 死亡届 is planned for the household.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChildDiedEvent {
+    pub date: NaiveDate,
+    pub child_id: String,
+}
+
 crate::tagged_schema!(
     LifeEventInput,
     "type",
@@ -121,6 +151,13 @@ crate::tagged_schema!(
             SingleParentChangedEvent,
             "The household became, or stopped being, a single-parent household."
         ),
+        (
+            "pregnancy_ended",
+            "PregnancyEndedEventInput",
+            PregnancyEndedEvent,
+            "流産・死産: an expected child's pregnancy ended without a live birth."
+        ),
+        ("child_died", "ChildDiedEventInput", ChildDiedEvent, "死亡: a born child died."),
     ]
 );
 
@@ -133,6 +170,8 @@ impl<'de> Deserialize<'de> for LifeEventInput {
             "moved" => tagged::variant(body).map(Self::Moved),
             "health_insurance_changed" => tagged::variant(body).map(Self::HealthInsuranceChanged),
             "single_parent_changed" => tagged::variant(body).map(Self::SingleParentChanged),
+            "pregnancy_ended" => tagged::variant(body).map(Self::PregnancyEnded),
+            "child_died" => tagged::variant(body).map(Self::ChildDied),
             other => {
                 Err(tagged::unknown("type", other, &LifeEventKind::ALL.iter().map(|k| k.as_str()).collect::<Vec<_>>()))
             }
@@ -148,6 +187,8 @@ impl LifeEventInput {
             Self::Moved(e) => e.date,
             Self::HealthInsuranceChanged(e) => e.date,
             Self::SingleParentChanged(e) => e.date,
+            Self::PregnancyEnded(e) => e.date,
+            Self::ChildDied(e) => e.date,
         }
     }
 }
@@ -172,6 +213,45 @@ pub const MAX_PER_FAMILY: i64 = 200;
 
 /// The key of a move's 転出予定日 in the event's details (read back by the planner).
 pub const PLANNED_MOVE_OUT: &str = "planned_move_out_date";
+
+/// The key saying a move stayed within the municipality (市内転居), read back by the planner.
+pub const WITHIN_MUNICIPALITY: &str = "within_municipality";
+
+/// The keys saying which thresholds of the law a lost pregnancy reached (read back by the
+/// planner): 妊娠12週 (死産届) and 妊娠85日 (出産育児一時金). The weeks themselves are not kept.
+pub const FROM_12_WEEKS: &str = "from_12_weeks";
+pub const FROM_85_DAYS: &str = "from_85_days";
+
+/// 妊娠12週0日 and 85日 (12週1日), in days of pregnancy.
+const DAYS_12_WEEKS: i64 = 84;
+const DAYS_85: i64 = 85;
+
+/// The latest day of pregnancy `date` may be: the weeks and days given, or else counted from
+/// the due date (40週0日 = day 280). With the weeks but not the days, the last day of that week:
+/// a threshold that may have been reached is planned, so that no filing or payment is missed.
+fn latest_gestation_day(
+    check: &mut FieldCheck,
+    weeks: Option<i32>,
+    days: Option<i32>,
+    date: NaiveDate,
+    due: Option<NaiveDate>,
+) -> Option<i64> {
+    if let Some(days) = days {
+        if weeks.is_none() {
+            check.fail("gestational_days", "give the days together with gestational_weeks");
+        } else if !(0..=6).contains(&days) {
+            check.fail("gestational_days", "the days past the weeks are 0 to 6");
+        }
+    }
+    match weeks {
+        Some(w) if (0..=45).contains(&w) => Some(i64::from(w) * 7 + i64::from(days.unwrap_or(6).clamp(0, 6))),
+        Some(_) => {
+            check.fail("gestational_weeks", "the weeks of pregnancy are 0 to 45");
+            None
+        }
+        None => due.map(|due| 280 - (due - date).num_days()),
+    }
+}
 
 /// Records the event and applies it to the family, all or nothing.
 pub fn record(
@@ -262,7 +342,12 @@ pub fn record(
                     families::updated_at.eq(now),
                 ))
                 .execute(conn)?;
-            let mut details = json!({ "from_municipality_code": from, "to_municipality_code": municipality_code });
+            let within = from == municipality_code.as_str();
+            let mut details = json!({
+                "from_municipality_code": from,
+                "to_municipality_code": municipality_code,
+                WITHIN_MUNICIPALITY: within,
+            });
             if let Some(planned) = planned_move_out_date {
                 details[PLANNED_MOVE_OUT] = json!(planned);
             }
@@ -274,6 +359,39 @@ pub fn record(
                 .set((families::health_insurance.eq(Some(health_insurance.as_str())), families::updated_at.eq(now)))
                 .execute(conn)?;
             (LifeEventKind::HealthInsuranceChanged, date, None, json!({ "health_insurance": health_insurance }))
+        }
+        LifeEventInput::PregnancyEnded(PregnancyEndedEvent { date, child_id, gestational_weeks, gestational_days }) => {
+            let row = children::find(conn, &family.id, &child_id)?;
+            let day = latest_gestation_day(&mut check, gestational_weeks, gestational_days, date, row.due_date);
+            check.finish()?;
+            if row.status != ChildStatus::Expected.as_str() {
+                return Err(Error::Conflict {
+                    code: "child_not_expected",
+                    message: "only an expected child's pregnancy can end; a born child's death is a child_died event"
+                        .into(),
+                });
+            }
+            let day = day.unwrap_or(0);
+            withdraw_child(conn, &row.id, ChildStatus::PregnancyEnded, now)?;
+            let details = json!({ FROM_12_WEEKS: day >= DAYS_12_WEEKS, FROM_85_DAYS: day >= DAYS_85 });
+            (LifeEventKind::PregnancyEnded, date, Some(row.id), details)
+        }
+        LifeEventInput::ChildDied(ChildDiedEvent { date, child_id }) => {
+            let row = children::find(conn, &family.id, &child_id)?;
+            if row.status != ChildStatus::Born.as_str() {
+                return Err(Error::Conflict {
+                    code: "child_not_born",
+                    message:
+                        "only a born child's death is a child_died event; a pregnancy that ended is pregnancy_ended"
+                            .into(),
+                });
+            }
+            if row.birth_date.is_some_and(|born| date < born) {
+                check.fail("date", "the child's death cannot come before the birth");
+            }
+            check.finish()?;
+            withdraw_child(conn, &row.id, ChildStatus::Died, now)?;
+            (LifeEventKind::ChildDied, date, Some(row.id), json!({}))
         }
         LifeEventInput::SingleParentChanged(SingleParentChangedEvent { date, single_parent }) => {
             check.finish()?;
@@ -294,6 +412,22 @@ pub fn record(
     };
     diesel::insert_into(life_events::table).values(&row).execute(conn)?;
     view(row)
+}
+
+/// Marks the child lost and withdraws, at once, every push about it that has not left: the
+/// re-planning that follows the event cancels its tasks and planned reminders, and the outbox
+/// refuses at send time whatever was claimed meanwhile. The inbox keeps what was already there.
+fn withdraw_child(
+    conn: &mut DbConnection,
+    child_id: &str,
+    status: ChildStatus,
+    now: NaiveDateTime,
+) -> Result<(), Error> {
+    diesel::update(crate::db::schema::children::table.find(child_id))
+        .set((crate::db::schema::children::status.eq(status.as_str()), crate::db::schema::children::updated_at.eq(now)))
+        .execute(conn)?;
+    super::inbox::withdraw_pending_about_child(conn, child_id, now)?;
+    Ok(())
 }
 
 /// The family's events, most recently recorded first.
@@ -317,4 +451,45 @@ fn view(row: LifeEventRow) -> Result<LifeEvent, Error> {
         recorded_at: utc(row.recorded_at),
         id: row.id,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(text: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(text, "%Y-%m-%d").expect("date")
+    }
+
+    fn day(weeks: Option<i32>, days: Option<i32>, date: &str, due: Option<&str>) -> Option<i64> {
+        latest_gestation_day(&mut FieldCheck::default(), weeks, days, d(date), due.map(d))
+    }
+
+    #[test]
+    fn the_day_of_pregnancy_comes_from_the_weeks_given_or_the_due_date() {
+        // 40週0日 is the due date (day 280): ten days before it is day 270 (38週4日).
+        assert_eq!(day(None, None, "2027-04-21", Some("2027-05-01")), Some(270));
+        // 12週0日 = day 84 (妊娠第4月, a 死産届); 12週1日 = day 85 (a 出産 for the insurance).
+        assert_eq!(day(Some(12), Some(0), "2026-12-01", None), Some(DAYS_12_WEEKS));
+        assert_eq!(day(Some(12), Some(1), "2026-12-01", None), Some(DAYS_85));
+        // The weeks without the days: the last day of the week, so that day 85 is not missed.
+        assert_eq!(day(Some(12), None, "2026-12-01", None), Some(90));
+        assert_eq!(day(Some(11), None, "2026-12-01", None), Some(83), "11週6日: before both thresholds");
+        // The weeks given win over the due date.
+        assert_eq!(day(Some(20), Some(3), "2026-12-01", Some("2027-06-01")), Some(143));
+    }
+
+    #[test]
+    fn impossible_weeks_or_days_alone_are_refused() {
+        for (weeks, days, field) in [
+            (Some(46), None, "gestational_weeks"),
+            (Some(12), Some(7), "gestational_days"),
+            (None, Some(3), "gestational_days"),
+        ] {
+            let mut check = FieldCheck::default();
+            latest_gestation_day(&mut check, weeks, days, d("2026-12-01"), Some(d("2027-05-01")));
+            let errors = check.into_errors();
+            assert!(errors.contains_key(field), "{weeks:?} {days:?}: {errors:?}");
+        }
+    }
 }

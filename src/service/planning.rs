@@ -21,7 +21,7 @@ use crate::db::schema::{
 use crate::db::DbConnection;
 use crate::domain::enums::{ChildStatus, HealthInsurance, LifeEventKind, Sex, VaccineProduct};
 use crate::domain::overrides::{MunicipalityOverride, ResolvedOverride};
-use crate::domain::planner::{self, ChildFacts, Closure, FamilyFacts, PlannedTask, PlanningContext};
+use crate::domain::planner::{self, ChildFacts, Closure, Ending, FamilyFacts, PlannedTask, PlanningContext};
 use crate::domain::series::Dose;
 use crate::domain::QuietHours;
 use crate::error::Error;
@@ -107,14 +107,33 @@ pub fn facts(conn: &mut DbConnection, keys: &KeyRing, family: &FamilyRow) -> Res
         .first(conn)
         .optional()?;
     let moved_on = last_move.as_ref().map(|(on, _)| *on);
-    let planned_move_out_on = match &last_move {
-        Some((_, details)) => {
-            let details: serde_json::Value =
-                serde_json::from_str(details).map_err(|e| Error::unreadable("life_events.details", &e))?;
-            details.get(super::life_events::PLANNED_MOVE_OUT).and_then(|d| d.as_str()).and_then(|d| d.parse().ok())
+    let move_details = last_move.as_ref().map(|(_, details)| event_details(details)).transpose()?;
+    let planned_move_out_on = move_details
+        .as_ref()
+        .and_then(|d| d.get(super::life_events::PLANNED_MOVE_OUT))
+        .and_then(|d| d.as_str())
+        .and_then(|d| d.parse().ok());
+    let moved_within_municipality =
+        move_details.as_ref().and_then(|d| d.get(super::life_events::WITHIN_MUNICIPALITY)).and_then(|w| w.as_bool())
+            == Some(true);
+    let losses: Vec<(Option<String>, NaiveDate, String)> = life_events::table
+        .filter(life_events::family_id.eq(&family.id))
+        .filter(life_events::kind.eq_any([LifeEventKind::PregnancyEnded.as_str(), LifeEventKind::ChildDied.as_str()]))
+        .select((life_events::child_id, life_events::occurred_on, life_events::details))
+        .load(conn)?;
+    let mut endings: HashMap<String, Ending> = HashMap::with_capacity(losses.len());
+    for (child, on, details) in losses {
+        let details = event_details(&details)?;
+        let reached = |key: &str| details.get(key).and_then(|v| v.as_bool()) == Some(true);
+        if let Some(child) = child {
+            let ending = Ending {
+                on,
+                from_12_weeks: reached(super::life_events::FROM_12_WEEKS),
+                from_85_days: reached(super::life_events::FROM_85_DAYS),
+            };
+            endings.insert(child, ending);
         }
-        None => None,
-    };
+    }
     let doses: Vec<(String, String, NaiveDate, Option<String>)> = vaccinations::table
         .filter(vaccinations::family_id.eq(&family.id))
         .select((vaccinations::child_id, vaccinations::procedure_id, vaccinations::given_on, vaccinations::product))
@@ -136,6 +155,7 @@ pub fn facts(conn: &mut DbConnection, keys: &KeyRing, family: &FamilyRow) -> Res
         quiet_hours: QuietHours::from_minutes(family.quiet_hours_start, family.quiet_hours_end).unwrap_or_default(),
         moved_on,
         planned_move_out_on,
+        moved_within_municipality,
         children: child_rows
             .into_iter()
             .map(|c| {
@@ -153,6 +173,8 @@ pub fn facts(conn: &mut DbConnection, keys: &KeyRing, family: &FamilyRow) -> Res
                         })
                         .collect::<Result<_, Error>>()?,
                     sex: c.sex.as_deref().map(Sex::from_stored).transpose()?,
+                    ending: endings.remove(&c.id),
+                    recorded_on: Some(crate::domain::dates::tokyo_date(c.created_at.and_utc())),
                     id: c.id,
                     due_date: c.due_date,
                     birth_date: c.birth_date,
@@ -169,6 +191,10 @@ pub fn facts(conn: &mut DbConnection, keys: &KeyRing, family: &FamilyRow) -> Res
             })
             .collect(),
     })
+}
+
+fn event_details(details: &str) -> Result<serde_json::Value, Error> {
+    serde_json::from_str(details).map_err(|e| Error::unreadable("life_events.details", &e))
 }
 
 /// A task key without its municipality: what "done" is remembered by across a move.

@@ -213,10 +213,19 @@ fn languages_fall_back_to_easy_japanese_then_english_then_japanese_and_say_which
     assert_eq!(render("ja-x-easy"), "ja-x-easy");
     assert_eq!(render("fr"), "ja-x-easy", "a language nonstop does not write: やさしい日本語 first");
     assert_eq!(render("ja-JP"), "ja", "a family reading Japanese gets Japanese");
-    // A template written in Japanese and English only.
-    let transfer = samples(&templates.get("reminder_kokuho_transfer").expect("t").meta, false);
-    let render =
-        |language: &str| templates.render("reminder_kokuho_transfer", language, &transfer).expect("renders").language;
+    // A template written in Japanese and English only (an override a vendor may write; every
+    // shipped template is in all nine languages).
+    let dir = tempfile::tempdir().expect("tempdir");
+    let files = [
+        ("ja", "title.txt.j2", "{{ due }}"),
+        ("ja", "body.txt.j2", "期限は{{ due }}"),
+        ("en", "title.txt.j2", "{{ due }}"),
+        ("en", "body.txt.j2", "by {{ due }}"),
+    ];
+    write_template(dir.path(), "t", META, &files);
+    let templates = Templates::from_dir(dir.path()).expect("templates");
+    let transfer = samples(&templates.get("t").expect("t").meta, false);
+    let render = |language: &str| templates.render("t", language, &transfer).expect("renders").language;
     assert_eq!(render("vi"), "en", "no やさしい日本語: English before Japanese");
     assert_eq!(render("ja-x-easy"), "ja", "a reader of やさしい日本語 reads Japanese, not English");
     assert_eq!(render("en-GB"), "en");

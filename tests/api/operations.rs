@@ -277,7 +277,15 @@ fn tagged_bodies_are_unions_whose_branches_each_require_their_tag() {
         (
             "LifeEventInput",
             "type",
-            vec!["pregnancy", "birth", "moved", "health_insurance_changed", "single_parent_changed"],
+            vec![
+                "pregnancy",
+                "birth",
+                "moved",
+                "health_insurance_changed",
+                "single_parent_changed",
+                "pregnancy_ended",
+                "child_died",
+            ],
         ),
     ] {
         let schema = &schemas[union];

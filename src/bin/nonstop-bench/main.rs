@@ -313,6 +313,8 @@ fn synthetic_family(index: usize, today: NaiveDate) -> FamilyFacts {
                     birth_weight_grams: None,
                     sex: None,
                     doses: vec![],
+                    ending: None,
+                    recorded_on: None,
                 }
             } else {
                 let born = today - Days::new(rng.below(365 * 8));
@@ -330,6 +332,8 @@ fn synthetic_family(index: usize, today: NaiveDate) -> FamilyFacts {
                     birth_weight_grams: Some(1_800 + rng.below(2_400) as i32),
                     sex: None,
                     doses,
+                    ending: None,
+                    recorded_on: None,
                 }
             }
         })
@@ -345,6 +349,7 @@ fn synthetic_family(index: usize, today: NaiveDate) -> FamilyFacts {
         quiet_hours: QuietHours::default(),
         moved_on: (rng.below(20) == 0).then(|| today - Days::new(rng.below(30))),
         planned_move_out_on: None,
+        moved_within_municipality: false,
         children,
         closed: BTreeMap::new(),
     }
