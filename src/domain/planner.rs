@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, NaiveDate, NaiveTime, TimeZone, Utc};
 use chrono_tz::Asia::Tokyo;
 
-use super::calendar::Calendar;
+use super::calendar::{Calendar, MonthDay};
 use super::catalog::{
     Catalog, Circumstance, Condition, CountedFrom, DateRule, DeadlineKind, FilesWith, Procedure, ReminderBase, Subject,
     Trigger,
@@ -72,6 +72,19 @@ pub struct ChildFacts {
 }
 
 impl ChildFacts {
+    /// Whether two children come from one pregnancy (多胎): the same due date, or born at most
+    /// a day apart (twins either side of midnight; two pregnancies cannot be that close).
+    fn same_pregnancy(&self, other: &ChildFacts) -> bool {
+        let same_due = self.due_date.is_some() && self.due_date == other.due_date;
+        let born_together = self.birth_date.zip(other.birth_date).is_some_and(|(a, b)| (a - b).num_days().abs() <= 1);
+        same_due || born_together
+    }
+
+    /// The date that orders the children of one pregnancy: the birth, else the due date.
+    fn first_date(&self) -> Option<NaiveDate> {
+        self.birth_date.or(self.due_date)
+    }
+
     /// The latest recorded dose of a procedure.
     fn dose_of(&self, procedure_id: &str) -> Option<NaiveDate> {
         self.doses.iter().filter(|(p, _)| p == procedure_id).map(|(_, on)| *on).max()
@@ -203,19 +216,25 @@ pub fn plan<'a>(
         let deadline_rule = setting.and_then(|s| s.deadline.as_ref()).or(procedure.deadline.as_ref());
         // The round a yearly procedure is in ends by the municipality's own dates, not the catalog's.
         let ends_rule = deadline_rule.or(closes_rule).unwrap_or(opens_rule);
-        for occ in occurrences(procedure, facts, ends_rule, ctx, settings, today) {
-            let Some(reasons) = applies(procedure, facts, &occ, opens_rule, ctx, settings) else {
+        // Only the receiving office's closed days move a date (a national office keeps none of the
+        // municipality's own).
+        let extra_closed = procedure.receiving_office.extra_closed(&settings.extra_closed);
+        for occ in occurrences(procedure, facts, ends_rule, ctx, extra_closed, today) {
+            let Some(reasons) = applies(procedure, facts, &occ, opens_rule, ctx, extra_closed) else {
                 continue;
             };
-            let date = |rule: &DateRule| rule.date(occ.anchor_for(rule), &ctx.calendar, &settings.extra_closed);
+            let siblings = occ.child.filter(|_| procedure.per_pregnancy).map_or(0, |child| {
+                facts.children.iter().filter(|other| other.id != child.id && child.same_pregnancy(other)).count()
+            });
+            let pregnancy = (siblings > 0).then(|| format!("once for the {} children of this pregnancy", siblings + 1));
+            let date = |rule: &DateRule| rule.date(occ.anchor_for(rule), &ctx.calendar, extra_closed);
             let opens_on = date(opens_rule).max(procedure.not_before.as_ref().map_or(NaiveDate::MIN, date));
             let deadline_anchor = |rule: &DateRule| match rule.from {
                 CountedFrom::Trigger => occ.deadline_anchor,
                 _ => occ.anchor_for(rule),
             };
-            let mut deadline = deadline_rule.map(|r| r.date(deadline_anchor(r), &ctx.calendar, &settings.extra_closed));
-            let raw_deadline =
-                deadline_rule.map(|r| r.raw_date(deadline_anchor(r), &ctx.calendar, &settings.extra_closed));
+            let mut deadline = deadline_rule.map(|r| r.date(deadline_anchor(r), &ctx.calendar, extra_closed));
+            let raw_deadline = deadline_rule.map(|r| r.raw_date(deadline_anchor(r), &ctx.calendar, extra_closed));
             // A recommended date is advice: for a dose that can only open after it (a series
             // started late), the advice is to go as soon as the window opens.
             if procedure.deadline_kind == DeadlineKind::Recommended {
@@ -247,7 +266,7 @@ pub fn plan<'a>(
                 closes_on,
                 deadline,
                 raw_deadline,
-                reasons: std::iter::once(occ.reason).chain(reasons).collect(),
+                reasons: std::iter::once(occ.reason).chain(reasons).chain(pregnancy).collect(),
                 office: setting.and_then(|s| s.office.as_ref()),
                 closure,
                 closure_key,
@@ -269,10 +288,20 @@ fn occurrences<'c>(
     facts: &'c FamilyFacts,
     ends_rule: &DateRule,
     ctx: &PlanningContext,
-    settings: &ResolvedOverride,
+    extra_closed: &[MonthDay],
     today: NaiveDate,
 ) -> Vec<Occurrence<'c>> {
-    let children = facts.children.iter();
+    // A procedure per pregnancy is planned for the first child of it only: the first born, and
+    // among children born the same day (or still expected) the first the family recorded.
+    let children = facts.children.iter().enumerate().filter(|(index, child)| {
+        !procedure.per_pregnancy
+            || !facts.children.iter().enumerate().any(|(other_index, other)| {
+                other_index != *index
+                    && child.same_pregnancy(other)
+                    && (other.first_date(), other_index) < (child.first_date(), *index)
+            })
+    });
+    let children = children.map(|(_, child)| child);
     match procedure.trigger {
         Trigger::DueDate => children
             .filter(|c| c.status == ChildStatus::Expected || procedure.continues_after_birth)
@@ -350,7 +379,7 @@ fn occurrences<'c>(
             let this_year = chrono::Datelike::year(&today);
             let ends = |year: i32| {
                 let anchor = NaiveDate::from_ymd_opt(year, 1, 1).unwrap_or(today);
-                ends_rule.date(anchor, &ctx.calendar, &settings.extra_closed)
+                ends_rule.date(anchor, &ctx.calendar, extra_closed)
             };
             let year = if ends(this_year) >= today { this_year } else { this_year + 1 };
             let anchor = NaiveDate::from_ymd_opt(year, 1, 1).unwrap_or(today);
@@ -381,13 +410,16 @@ fn applies(
     occ: &Occurrence<'_>,
     opens_rule: &DateRule,
     ctx: &PlanningContext,
-    settings: &ResolvedOverride,
+    extra_closed: &[MonthDay],
 ) -> Option<Vec<String>> {
     let mut reasons = Vec::with_capacity(procedure.conditions.len());
     for condition in &procedure.conditions {
         let reason = match condition {
             Condition::HealthInsurance { is } => {
                 (facts.health_insurance == Some(*is)).then(|| format!("health insurance: {is}"))
+            }
+            Condition::HealthInsuranceUnknown => {
+                facts.health_insurance.is_none().then(|| "health insurance not given".to_owned())
             }
             Condition::BirthWeightBelow { grams } => {
                 let weight = occ.child.and_then(|c| c.birth_weight_grams)?;
@@ -397,7 +429,7 @@ fn applies(
             Condition::Circumstance { is } => facts.circumstances.contains(is).then(|| format!("circumstance: {is}")),
             Condition::ChildAgeBelow { years } => {
                 let born = occ.child.and_then(|c| c.birth_date)?;
-                let opens = opens_rule.date(occ.anchor, &ctx.calendar, &settings.extra_closed);
+                let opens = opens_rule.date(occ.anchor, &ctx.calendar, extra_closed);
                 (opens <= periods::age_reached(born, *years)).then(|| format!("younger than {years} on {opens}"))
             }
             Condition::HouseholdHasChildBelow { years } => {
@@ -809,12 +841,12 @@ mod tests {
         let plan_grown = plan(&grown, &ctx, &settings, today);
         assert!(child_task(&plan_grown, "c1", "child_allowance_claim").is_some());
         assert!(child_task(&plan_grown, "c1", "child_allowance_amount_revision").is_none());
-        // Twins are claimed together: neither is the other's older child.
+        // Twins are claimed together, in one claim: neither is the other's older child.
         let twins = family("131016", vec![born("c1", d("2026-11-20"), 2600), born("c2", d("2026-11-20"), 2500)]);
         let plan_twins = plan(&twins, &ctx, &settings, today);
-        for child in ["c1", "c2"] {
-            assert!(child_task(&plan_twins, child, "child_allowance_claim").is_some(), "{child}");
-        }
+        assert!(child_task(&plan_twins, "c1", "child_allowance_claim").is_some());
+        assert!(child_task(&plan_twins, "c2", "child_allowance_claim").is_none());
+        assert!(!ids(&plan_twins).contains(&"child_allowance_amount_revision"));
         // A public servant is told to claim from the employer, and the municipality asks nothing.
         let mut servant = family("131016", vec![born("c1", d("2026-11-20"), 3000)]);
         servant.circumstances = vec![Circumstance::PublicServant];
@@ -843,6 +875,93 @@ mod tests {
             let planned = plan(&other, &ctx, &settings, d("2026-11-22"));
             assert!(!ids(&planned).contains(&"residence_status_on_birth"), "{nationalities:?}");
         }
+    }
+
+    #[test]
+    fn twins_get_one_task_per_pregnancy_and_each_their_own_registration() {
+        // 妊婦のための支援給付: 1回目 per pregnancy, 2回目 one filing for all the babies; one
+        // 児童手当 認定請求 names every child of the claimant (児童手当法 第7条).
+        let ctx = PlanningContext::shipped();
+        let settings = ctx.resolve("131016", None);
+        let expecting = family("131016", vec![expected("a", d("2027-05-01")), expected("b", d("2027-05-01"))]);
+        let planned = plan(&expecting, &ctx, &settings, d("2026-11-22"));
+        for id in ["pregnancy_support_payment_first", "pregnancy_support_payment_second", "prenatal_checkups"] {
+            let tasks: Vec<_> = planned.tasks.iter().filter(|t| t.procedure.id == id).collect();
+            assert_eq!(tasks.len(), 1, "{id}");
+            assert_eq!(tasks[0].child_id.as_deref(), Some("a"), "{id}");
+            assert!(tasks[0].reasons.iter().any(|r| r.contains("2 children")), "{id}: {:?}", tasks[0].reasons);
+        }
+        // Born either side of midnight, 12/31 and 1/1: one claim, counted from the first birth
+        // (the later of 12/28, the last open day of December, and 12/31 + 15 = Friday 1/15).
+        let mut twins = vec![born("a", d("2026-12-31"), 2400), born("b", d("2027-01-01"), 2300)];
+        for child in &mut twins {
+            child.due_date = Some(d("2027-01-20"));
+        }
+        let born_twins = family("131016", twins);
+        let planned = plan(&born_twins, &ctx, &settings, d("2027-01-01"));
+        let claims: Vec<_> = planned.tasks.iter().filter(|t| t.procedure.id == "child_allowance_claim").collect();
+        assert_eq!(claims.len(), 1);
+        assert_eq!((claims[0].child_id.as_deref(), claims[0].deadline), (Some("a"), Some(d("2027-01-15"))));
+        assert_eq!(planned.tasks.iter().filter(|t| t.procedure.id == "birth_registration").count(), 2);
+        assert_eq!(planned.tasks.iter().filter(|t| t.procedure.id == "pregnancy_support_payment_second").count(), 1);
+        // Two pregnancies are two: a sibling born 2025-03-10 and a baby due 2027-05-01.
+        let siblings = family("131016", vec![born("old", d("2025-03-10"), 3000), expected("new", d("2027-05-01"))]);
+        let planned = plan(&siblings, &ctx, &settings, d("2026-11-22"));
+        let first = child_task(&planned, "new", "pregnancy_support_payment_first").expect("the new pregnancy's own");
+        assert_eq!(first.reasons.len(), 1, "no other child of this pregnancy: {:?}", first.reasons);
+    }
+
+    #[test]
+    fn a_newborn_of_unknown_insurance_gets_one_task_naming_both() {
+        // 健康保険法施行規則 第38条: 5 days; 国保: 14 days from the day after the birth (民法140条).
+        let ctx = PlanningContext::shipped();
+        let settings = ctx.resolve("131016", None);
+        let mut facts = family("131016", vec![born("c1", d("2026-12-18"), 3000)]);
+        facts.health_insurance = None;
+        let planned = plan(&facts, &ctx, &settings, d("2026-12-18"));
+        let both = task(&planned, "health_insurance_enrollment");
+        // Born Friday 12/18: the employer's 5 days end on Wednesday 12/23; the 国保 14 days on
+        // 1/1, closed, so the window runs to Monday 2027-01-04.
+        assert_eq!((both.deadline, both.closes_on), (Some(d("2026-12-23")), d("2027-01-04")));
+        let planned_ids = ids(&planned);
+        assert!(!planned_ids.contains(&"kokuho_enrollment") && !planned_ids.contains(&"employee_insurance_dependent"));
+        for insurance in [HealthInsurance::National, HealthInsurance::Employee] {
+            facts.health_insurance = Some(insurance);
+            let planned = plan(&facts, &ctx, &settings, d("2026-12-18"));
+            assert!(!ids(&planned).contains(&"health_insurance_enrollment"), "{insurance}");
+        }
+    }
+
+    #[test]
+    fn only_the_receiving_offices_closed_days_move_a_deadline() {
+        // 入管法 第22条の2: 30 days from the birth, filed with a national office, which closes on
+        // the days of 行政機関の休日に関する法律 only. 出生届 goes to the municipality, which also
+        // closes on its own days (地方自治法 第4条の2).
+        let ctx = PlanningContext::shipped();
+        let foreign = |municipality: &str, birth: &str| {
+            let mut facts = family(municipality, vec![born("c1", d(birth), 3000)]);
+            facts.guardian_nationalities = vec![Some("VN".into())];
+            facts
+        };
+        // 那覇市: born 2026-05-24, day 30 is Tuesday 2026-06-23 (慰霊の日): the bureau is open.
+        let naha = ctx.resolve("472018", None);
+        let planned = plan(&foreign("472018", "2026-05-24"), &ctx, &naha, d("2026-05-25"));
+        assert_eq!(task(&planned, "residence_status_on_birth").deadline, Some(d("2026-06-23")));
+        // The 出生届 of a child born 2026-06-10 ends on day 14, 6/23, closed in 沖縄: 6/24.
+        let planned = plan(&foreign("472018", "2026-06-10"), &ctx, &naha, d("2026-06-11"));
+        assert_eq!(task(&planned, "birth_registration").deadline, Some(d("2026-06-24")));
+        // 広島市中区: born 2026-07-07, day 30 is Thursday 2026-08-06 (平和記念日): still 8/6.
+        let hiroshima = ctx.resolve("341011", None);
+        let planned = plan(&foreign("341011", "2026-07-07"), &ctx, &hiroshima, d("2026-07-08"));
+        assert_eq!(task(&planned, "residence_status_on_birth").deadline, Some(d("2026-08-06")));
+        // A municipality's extra closed days set by its staff do not move it either.
+        let staff = MunicipalityOverride { extra_closed_days: vec!["06-23".into(), "06-24".into()], ..Default::default() };
+        let tokyo = ctx.resolve("131016", Some(&staff));
+        let planned = plan(&foreign("131016", "2026-05-24"), &ctx, &tokyo, d("2026-05-25"));
+        assert_eq!(task(&planned, "residence_status_on_birth").deadline, Some(d("2026-06-23")));
+        // National closures still do: born 2026-11-20, day 30 is Sunday 12/20 → Monday 12/21.
+        let planned = plan(&foreign("472018", "2026-11-20"), &ctx, &naha, d("2026-11-21"));
+        assert_eq!(task(&planned, "residence_status_on_birth").deadline, Some(d("2026-12-21")));
     }
 
     #[test]
@@ -1031,7 +1150,8 @@ mod tests {
                 }
                 if rule == Some(ClosedDay::Next) {
                     assert!(
-                        ctx.calendar.is_open_day(deadline, &settings.extra_closed),
+                        ctx.calendar
+                            .is_open_day(deadline, t.procedure.receiving_office.extra_closed(&settings.extra_closed)),
                         "{} {birth} {municipality}: {deadline}",
                         t.procedure.id
                     );
