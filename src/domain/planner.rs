@@ -14,7 +14,8 @@ use super::catalog::{
     Catalog, Circumstance, Condition, CountedFrom, DateRule, DeadlineKind, FilesWith, Procedure, ReminderBase, Subject,
     Trigger,
 };
-use super::enums::{ChildStatus, HealthInsurance};
+use super::enums::{ChildStatus, HealthInsurance, Relationship};
+use super::nationality::{self, ChildNationality};
 use super::overrides::{MunicipalityOverride, Office, ResolvedOverride, ShippedOverrides};
 use super::periods;
 use super::quiet_hours::QuietHours;
@@ -108,6 +109,12 @@ pub struct FamilyFacts {
     pub circumstances: Vec<Circumstance>,
     /// Each guardian's nationality (ISO 3166-1 alpha-2), where given.
     pub guardian_nationalities: Vec<Option<String>>,
+    /// Each guardian's relationship to the children, in the order of `guardian_nationalities`
+    /// (one missing is read as `other`: it makes no child Japanese).
+    pub guardian_relationships: Vec<Relationship>,
+    /// Whether the parents are married to each other (a Japanese father makes the child Japanese
+    /// at birth only then, or by 胎児認知: 国籍法 第2条).
+    pub parents_married: Option<bool>,
     pub quiet_hours: QuietHours,
     /// The date of the latest move, if any.
     pub moved_on: Option<NaiveDate>,
@@ -449,11 +456,27 @@ fn applies(
                 (!facts.circumstances.contains(is)).then(|| format!("not the circumstance: {is}"))
             }
             Condition::ChildForeignNational => {
-                let nationalities = || facts.guardian_nationalities.iter().map(|n| n.as_deref());
-                super::text::no_japanese_parent(nationalities()).then(|| {
-                    let codes: Vec<&str> = nationalities().flatten().collect();
-                    format!("no guardian of Japanese nationality ({})", codes.join(", "))
-                })
+                let guardians = facts.guardian_nationalities.iter().enumerate().map(|(index, nationality)| {
+                    let relationship = facts.guardian_relationships.get(index).copied().unwrap_or(Relationship::Other);
+                    (relationship, nationality.as_deref())
+                });
+                let foreign: Vec<&str> =
+                    facts.guardian_nationalities.iter().flatten().map(String::as_str).filter(|c| *c != "JP").collect();
+                match nationality::at_birth(guardians, facts.parents_married) {
+                    ChildNationality::Japanese => None,
+                    ChildNationality::NotJapanese => {
+                        Some(format!("no guardian of Japanese nationality ({})", foreign.join(", ")))
+                    }
+                    // Unsure, with a foreign parent: planned, for the case the child is not
+                    // Japanese, rather than dropped on a guess.
+                    ChildNationality::Unsure if !foreign.is_empty() => Some(format!(
+                        "a guardian of foreign nationality ({}) and nothing recorded that makes the child Japanese at \
+                         birth (a Japanese mother, or a Japanese father married to her or who acknowledged the child \
+                         before the birth)",
+                        foreign.join(", ")
+                    )),
+                    ChildNationality::Unsure => None,
+                }
             }
         };
         reasons.push(reason?);
@@ -527,6 +550,8 @@ mod tests {
             single_parent: false,
             circumstances: vec![],
             guardian_nationalities: vec![Some("JP".into())],
+            guardian_relationships: vec![Relationship::Mother],
+            parents_married: None,
             quiet_hours: QuietHours::default(),
             moved_on: None,
             planned_move_out_on: None,
@@ -869,11 +894,40 @@ mod tests {
         assert_eq!((status.raw_deadline, status.deadline), (Some(d("2026-12-20")), Some(d("2026-12-21"))));
         assert_eq!(status.procedure.files_with, FilesWith::ImmigrationBureau);
         assert!(ids(&plan_foreign).contains(&"home_country_birth_registration"));
-        for nationalities in [vec![Some("VN".into()), Some("JP".into())], vec![Some("VN".into()), None], vec![]] {
+        // 国籍法 第2条: a Japanese mother, or a Japanese father married to the mother, makes the
+        // child Japanese; nothing to apply for.
+        let (mother, father) = (Relationship::Mother, Relationship::Father);
+        let vn_jp = vec![Some("VN".into()), Some("JP".into())];
+        for (nationalities, relationships, married) in [
+            (vec![Some("JP".into()), Some("VN".into())], vec![mother, father], None),
+            (vn_jp.clone(), vec![mother, father], Some(true)),
+            (vec![Some("JP".into())], vec![mother], None),
+            (vec![None, None], vec![mother, father], None),
+            (vec![], vec![], None),
+        ] {
             let mut other = foreign.clone();
             other.guardian_nationalities = nationalities.clone();
+            other.guardian_relationships = relationships;
+            other.parents_married = married;
             let planned = plan(&other, &ctx, &settings, d("2026-11-22"));
-            assert!(!ids(&planned).contains(&"residence_status_on_birth"), "{nationalities:?}");
+            assert!(!ids(&planned).contains(&"residence_status_on_birth"), "{nationalities:?} {married:?}");
+        }
+        // A Japanese father alone does not decide it (unmarried, or marriage not given: only a
+        // 胎児認知 would); nor does a parent whose nationality is not given: planned, as a child
+        // who may not be Japanese.
+        for (nationalities, relationships, married) in [
+            (vn_jp.clone(), vec![mother, father], Some(false)),
+            (vn_jp, vec![mother, father], None),
+            (vec![Some("VN".into()), None], vec![mother, father], Some(true)),
+            (vec![Some("PH".into()), Some("JP".into())], vec![mother, Relationship::Other], Some(true)),
+        ] {
+            let mut other = foreign.clone();
+            other.guardian_nationalities = nationalities.clone();
+            other.guardian_relationships = relationships;
+            other.parents_married = married;
+            let planned = plan(&other, &ctx, &settings, d("2026-11-22"));
+            let status = task(&planned, "residence_status_on_birth");
+            assert!(status.reasons.iter().any(|r| r.contains("nothing recorded")), "{nationalities:?} {married:?}");
         }
     }
 
