@@ -299,6 +299,10 @@ pub enum Condition {
     HealthInsurance { is: HealthInsurance },
     /// The household has not said which health insurance it has: a newborn needs one of them.
     HealthInsuranceUnknown,
+    /// The child was born on or after this day (a rule in force for births from its 施行日).
+    BornOnOrAfter { date: NaiveDate },
+    /// The child was born before this day (a 経過措置 for births before a 施行日).
+    BornBefore { date: NaiveDate },
     /// The child weighed less than this at birth (低体重児: under 2,500 g).
     BirthWeightBelow { grams: i32 },
     /// A single-parent household (ひとり親).

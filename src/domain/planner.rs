@@ -428,6 +428,14 @@ fn applies(
             Condition::HealthInsuranceUnknown => {
                 facts.health_insurance.is_none().then(|| "health insurance not given".to_owned())
             }
+            Condition::BornOnOrAfter { date } => {
+                let born = occ.child.and_then(|c| c.birth_date)?;
+                (born >= *date).then(|| format!("born on or after {date}"))
+            }
+            Condition::BornBefore { date } => {
+                let born = occ.child.and_then(|c| c.birth_date)?;
+                (born < *date).then(|| format!("born before {date}"))
+            }
             Condition::BirthWeightBelow { grams } => {
                 let weight = occ.child.and_then(|c| c.birth_weight_grams)?;
                 (weight < *grams).then(|| format!("birth weight {weight} g, under {grams} g"))
@@ -778,6 +786,33 @@ mod tests {
         assert!(
             !ids(&plan(&parents, &ctx, &settings, d("2026-11-22"))).contains(&"national_pension_childcare_exemption")
         );
+    }
+
+    #[test]
+    fn a_child_born_before_the_childcare_exemption_began_is_not_told_it_is_exempt() {
+        // 国民年金法 第88条の3, in force from 2026-10-01: a child born before that day is the
+        // transitional case (no month before October 2026 is exempt); one born a year before is
+        // already 1 on that day.
+        let ctx = PlanningContext::shipped();
+        let settings = ctx.resolve("131016", None);
+        let plan_for = |born_on: &str| {
+            let facts = family("131016", vec![born("c1", d(born_on), 3000)]);
+            let planned = plan(&facts, &ctx, &settings, d(born_on));
+            let has = |id: &str| ids(&planned).contains(&id);
+            (has("national_pension_childcare_exemption"), has("national_pension_childcare_exemption_transitional"))
+        };
+        assert_eq!(plan_for("2026-10-01"), (true, false), "born on the 施行日");
+        assert_eq!(plan_for("2026-09-30"), (false, true), "born the day before");
+        assert_eq!(plan_for("2025-10-02"), (false, true), "turns 1 on 2026-10-01");
+        assert_eq!(plan_for("2025-10-01"), (false, false), "already 1 on 2026-09-30");
+        // A family registered in December 2026 with a child born 2026-07-15 still hears of it:
+        // 120 days before the day before the first birthday (2027-07-14) is 2027-03-16.
+        let facts = family("131016", vec![born("c1", d("2026-07-15"), 3000)]);
+        let planned = plan(&facts, &ctx, &settings, d("2026-12-06"));
+        let transitional = task(&planned, "national_pension_childcare_exemption_transitional");
+        let dates: Vec<NaiveDate> =
+            planned.notifications.iter().filter(|n| n.task_key == transitional.key).map(|n| n.date).collect();
+        assert_eq!(dates, vec![d("2027-03-16")]);
     }
 
     #[test]

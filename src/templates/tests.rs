@@ -116,11 +116,15 @@ fn snapshot_of_every_template_in_every_language() {
     let mut out = String::new();
     for id in templates.ids() {
         let template = templates.get(id).expect("template");
-        // A template shared by several procedures is shown for each of them.
-        let sharing: Vec<String> = Catalog::shipped()
+        // A template shared by several procedures is shown for each of them, the procedure it is
+        // named after included.
+        let catalog = Catalog::shipped();
+        let named = |p: &&crate::domain::catalog::Procedure| p.template.as_deref() == Some(id);
+        let shared = catalog.procedures.iter().any(|p| named(&p));
+        let sharing: Vec<String> = catalog
             .procedures
             .iter()
-            .filter(|p| p.template.as_deref() == Some(id))
+            .filter(|p| named(p) || (shared && p.reminder_template() == id))
             .map(|p| p.id.clone())
             .collect();
         let procedures: Vec<Option<&String>> =
