@@ -309,6 +309,9 @@ pub enum Condition {
     SingleParent,
     /// The household has this circumstance.
     Circumstance { is: Circumstance },
+    /// The child has not started elementary school by the 1 April after the window opens (保育所
+    /// takes children to the 5歳児クラス, until 就学: 児童福祉法 第4条, 第39条).
+    PreschoolNextApril,
     /// The child is younger than this many years when the window opens.
     ChildAgeBelow { years: i64 },
     /// The household has a born child younger than this many years.

@@ -442,6 +442,12 @@ fn applies(
             }
             Condition::SingleParent => facts.single_parent.then(|| "single-parent household".to_owned()),
             Condition::Circumstance { is } => facts.circumstances.contains(is).then(|| format!("circumstance: {is}")),
+            Condition::PreschoolNextApril => {
+                let born = occ.child.and_then(|c| c.birth_date)?;
+                let opens = opens_rule.date(occ.anchor, &ctx.calendar, extra_closed);
+                let april = periods::first_april_1_after(opens);
+                (periods::school_entry(born) > april).then(|| format!("not yet at school on {april}"))
+            }
             Condition::ChildAgeBelow { years } => {
                 let born = occ.child.and_then(|c| c.birth_date)?;
                 let opens = opens_rule.date(occ.anchor, &ctx.calendar, extra_closed);
@@ -738,6 +744,23 @@ mod tests {
         // The rotavirus date is the recommended standard, not the legal window.
         let rotavirus = task(&baby, "vaccine_rotavirus").procedure;
         assert_eq!(rotavirus.deadline_kind, DeadlineKind::Recommended);
+    }
+
+    #[test]
+    fn a_child_of_five_is_planned_for_the_five_year_old_class_until_school() {
+        // 保育所 takes children until 就学 (学校教育法 第17条: the 1 April after turning 6). The
+        // October 2026 round is for April 2027.
+        let ctx = PlanningContext::shipped();
+        let settings = ctx.resolve("131016", None);
+        let planned = |born_on: &str| {
+            let facts = family("131016", vec![born("c1", d(born_on), 3000)]);
+            ids(&plan(&facts, &ctx, &settings, d("2026-09-20"))).contains(&"nursery_april_application")
+        };
+        // Born 2021-04-02: 5 on 2026-04-01, at school from 2028-04-01: the 5歳児クラス of 2027.
+        assert!(planned("2021-04-02"));
+        // Born 2021-04-01 (早生まれ): at school from 2027-04-01: not planned.
+        assert!(!planned("2021-04-01"));
+        assert!(planned("2026-08-01"), "a baby");
     }
 
     #[test]

@@ -335,3 +335,22 @@ fn bad_toml_is_refused_naming_the_file() {
     let err = Templates::from_dir(dir.path()).unwrap_err().0;
     assert!(err.contains("t/template.toml"), "{err}");
 }
+
+#[test]
+fn the_nursery_window_is_an_illustration_until_the_municipality_sets_it() {
+    // The catalog's October window is an example: without the municipality's own dates the
+    // reminder points to its 募集要項 and names no deadline, even on the example's last day.
+    let templates = Templates::built_in().expect("templates");
+    let template = templates.get("reminder_nursery_april_application").expect("template");
+    for language in ALL_LANGUAGES {
+        let mut values = samples(&template.meta, false);
+        values.insert("days_left".into(), TemplateValue::Integer(0));
+        values.insert("window_set".into(), TemplateValue::Boolean(false));
+        let unset = templates.render("reminder_nursery_april_application", language, &values).expect("renders");
+        let dated = |text: &str| text.contains("2026") || text.contains("令和");
+        assert!(unset.body.contains("募集要項") && !dated(&unset.body), "{language}: {}", unset.body);
+        values.insert("window_set".into(), TemplateValue::Boolean(true));
+        let set = templates.render("reminder_nursery_april_application", language, &values).expect("renders");
+        assert!(dated(&set.body) && !set.body.contains("募集要項") && set.title != unset.title, "{language}: {}", set.body);
+    }
+}
