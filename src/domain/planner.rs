@@ -747,6 +747,47 @@ mod tests {
     }
 
     #[test]
+    fn a_single_parent_is_told_of_the_support_allowance_and_every_toddler_of_drop_in_childcare() {
+        // 児童扶養手当法 第7条: paid from the month after the claim, never before it.
+        let ctx = PlanningContext::shipped();
+        let settings = ctx.resolve("131016", None);
+        let mut facts = family("131016", vec![born("c1", d("2026-11-20"), 3000)]);
+        facts.single_parent = true;
+        let planned = plan(&facts, &ctx, &settings, d("2026-11-20"));
+        // 11/20 + 14 days (民法140条) = Friday 12/4.
+        assert_eq!(task(&planned, "child_support_allowance_claim").deadline, Some(d("2026-12-04")));
+        assert!(ids(&planned).contains(&"single_parent_medical_subsidy"));
+        // こども誰でも通園制度: from 生後6月に至る日 (2027-05-19) to the eve of the 3rd birthday.
+        let drop_in = task(&planned, "child_care_drop_in");
+        assert_eq!((drop_in.opens_on, drop_in.closes_on), (d("2027-05-19"), d("2029-11-19")));
+        // Already receiving it for an older child: the new child is reported, not claimed anew.
+        facts.circumstances = vec![Circumstance::ReceivesChildSupportAllowance];
+        let receiving = plan(&facts, &ctx, &settings, d("2026-11-20"));
+        assert!(!ids(&receiving).contains(&"child_support_allowance_claim"));
+        facts.single_parent = false;
+        facts.circumstances = vec![];
+        let two_parents = plan(&facts, &ctx, &settings, d("2026-11-20"));
+        assert!(!ids(&two_parents).contains(&"child_support_allowance_claim"));
+        assert!(!ids(&two_parents).contains(&"single_parent_medical_subsidy"));
+        assert!(ids(&two_parents).contains(&"child_care_drop_in"));
+    }
+
+    #[test]
+    fn employee_parents_hear_of_their_leave_benefits_before_the_maternity_leave() {
+        // 健康保険法 第102条: 産前休業 from 42 days before the due date; nonstop tells 12 weeks before.
+        let ctx = PlanningContext::shipped();
+        let settings = ctx.resolve("131016", None);
+        let mut facts = family("131016", vec![expected("a", d("2027-05-01")), expected("b", d("2027-05-01"))]);
+        facts.health_insurance = Some(HealthInsurance::Employee);
+        let planned = plan(&facts, &ctx, &settings, d("2026-11-22"));
+        let benefits: Vec<_> = planned.tasks.iter().filter(|t| t.procedure.id == "employee_parent_benefits").collect();
+        assert_eq!(benefits.len(), 1, "one for the pregnancy");
+        assert_eq!(benefits[0].opens_on, d("2027-02-06"), "2027-05-01 − 84 days");
+        facts.health_insurance = Some(HealthInsurance::National);
+        assert!(!ids(&plan(&facts, &ctx, &settings, d("2026-11-22"))).contains(&"employee_parent_benefits"));
+    }
+
+    #[test]
     fn a_child_of_five_is_planned_for_the_five_year_old_class_until_school() {
         // 保育所 takes children until 就学 (学校教育法 第17条: the 1 April after turning 6). The
         // October 2026 round is for April 2027.
@@ -1067,7 +1108,8 @@ mod tests {
         let planned = plan(&foreign("341011", "2026-07-07"), &ctx, &hiroshima, d("2026-07-08"));
         assert_eq!(task(&planned, "residence_status_on_birth").deadline, Some(d("2026-08-06")));
         // A municipality's extra closed days set by its staff do not move it either.
-        let staff = MunicipalityOverride { extra_closed_days: vec!["06-23".into(), "06-24".into()], ..Default::default() };
+        let staff =
+            MunicipalityOverride { extra_closed_days: vec!["06-23".into(), "06-24".into()], ..Default::default() };
         let tokyo = ctx.resolve("131016", Some(&staff));
         let planned = plan(&foreign("131016", "2026-05-24"), &ctx, &tokyo, d("2026-05-25"));
         assert_eq!(task(&planned, "residence_status_on_birth").deadline, Some(d("2026-06-23")));

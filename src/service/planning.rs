@@ -12,8 +12,8 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::families::decode_circumstances;
-use super::paperwork::Paperwork;
 use super::new_id;
+use super::paperwork::Paperwork;
 use crate::crypto::KeyRing;
 use crate::db::rows::{ChildRow, FamilyRow, MunicipalitySettingsRow, PlannedNotificationRow, TaskRow};
 use crate::db::schema::{

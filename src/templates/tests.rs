@@ -351,6 +351,10 @@ fn the_nursery_window_is_an_illustration_until_the_municipality_sets_it() {
         assert!(unset.body.contains("募集要項") && !dated(&unset.body), "{language}: {}", unset.body);
         values.insert("window_set".into(), TemplateValue::Boolean(true));
         let set = templates.render("reminder_nursery_april_application", language, &values).expect("renders");
-        assert!(dated(&set.body) && !set.body.contains("募集要項") && set.title != unset.title, "{language}: {}", set.body);
+        assert!(
+            dated(&set.body) && !set.body.contains("募集要項") && set.title != unset.title,
+            "{language}: {}",
+            set.body
+        );
     }
 }
