@@ -47,7 +47,7 @@ use chrono::{Days, NaiveDate};
 use clap::{Parser, Subcommand};
 use nonstop::clock::Clock;
 use nonstop::domain::catalog::Circumstance;
-use nonstop::domain::enums::{ChildStatus, HealthInsurance};
+use nonstop::domain::enums::{ChildStatus, HealthInsurance, Relationship};
 use nonstop::domain::overrides::ResolvedOverride;
 use nonstop::domain::planner::{plan, ChildFacts, FamilyFacts, PlanningContext};
 use nonstop::domain::QuietHours;
