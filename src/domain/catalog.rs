@@ -112,6 +112,19 @@ text_enum! {
 }
 
 text_enum! {
+    /// The office that receives the filing, whose closed days move its dates: a period ends on
+    /// that office's next open day, not another's.
+    pub enum ReceivingOffice {
+        /// 市区町村: the national closures plus the municipality's own (地方自治法 第4条の2, its
+        /// 休日条例: 沖縄県 6/23, 広島市 8/6, and the days its settings name).
+        Municipal => "municipal",
+        /// A national office (地方出入国在留管理局): only the days of 行政機関の休日に関する法律
+        /// 第1条 (weekends, national holidays, 12/29–1/3); a municipality's own days do not move it.
+        National => "national",
+    }
+}
+
+text_enum! {
     /// A household circumstance the profile records because a procedure depends on it.
     pub enum Circumstance {
         /// 児童扶養手当を受給している.
@@ -301,12 +314,21 @@ pub fn parse_month_day(text: &str) -> Result<MonthDay, String> {
 pub enum Condition {
     /// The household's health insurance is this one.
     HealthInsurance { is: HealthInsurance },
+    /// The household has not said which health insurance it has: a newborn needs one of them.
+    HealthInsuranceUnknown,
+    /// The child was born on or after this day (a rule in force for births from its 施行日).
+    BornOnOrAfter { date: NaiveDate },
+    /// The child was born before this day (a 経過措置 for births before a 施行日).
+    BornBefore { date: NaiveDate },
     /// The child weighed less than this at birth (低体重児: under 2,500 g).
     BirthWeightBelow { grams: i32 },
     /// A single-parent household (ひとり親).
     SingleParent,
     /// The household has this circumstance.
     Circumstance { is: Circumstance },
+    /// The child has not started elementary school by the 1 April after the window opens (保育所
+    /// takes children to the 5歳児クラス, until 就学: 児童福祉法 第4条, 第39条).
+    PreschoolNextApril,
     /// The child is younger than this many years when the window opens.
     ChildAgeBelow { years: i64 },
     /// The household has a born child younger than this many years.
@@ -418,6 +440,11 @@ pub struct Procedure {
     /// due date as before. Otherwise the birth ends it.
     #[serde(default)]
     pub continues_after_birth: bool,
+    /// Once for the children of one pregnancy (twins and more: 多胎): a payment or a claim per
+    /// pregnancy or per birth, not per child (妊婦のための支援給付, the 産前産後 exemptions, one
+    /// 児童手当 claim for twins). Planned for the first of those children.
+    #[serde(default)]
+    pub per_pregnancy: bool,
     /// For a `dose` procedure: the vaccination whose recorded dose it comes after.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub follows: Option<String>,
@@ -460,6 +487,10 @@ pub struct Procedure {
     /// Who files (or acts).
     pub who: Names,
     pub files_with: FilesWith,
+    /// Whose closed days move the procedure's dates (`municipal` unless said): a national
+    /// office keeps only the national ones.
+    #[serde(default = "municipal", skip_serializing_if = "ReceivingOffice::is_municipal")]
+    pub receiving_office: ReceivingOffice,
     /// How a filing with the municipality can be made, as most municipalities take it; a
     /// municipality's settings may say otherwise.
     #[serde(default)]
@@ -473,6 +504,25 @@ pub struct Procedure {
     pub source: String,
     /// Which reading was chosen where the sources disagree or a fact is unverified.
     pub note: Option<String>,
+}
+
+fn municipal() -> ReceivingOffice {
+    ReceivingOffice::Municipal
+}
+
+impl ReceivingOffice {
+    fn is_municipal(&self) -> bool {
+        *self == Self::Municipal
+    }
+
+    /// The extra closed days of the municipality that count for this office: all of them for
+    /// the municipal office, none for a national one.
+    pub fn extra_closed<'a>(&self, municipal: &'a [MonthDay]) -> &'a [MonthDay] {
+        match self {
+            Self::Municipal => municipal,
+            Self::National => &[],
+        }
+    }
 }
 
 fn legal() -> DeadlineKind {
@@ -611,6 +661,20 @@ impl Procedure {
                     );
                 }
             }
+        }
+        // The office's own calendar: an immigration bureau is a national office, a filing with the
+        // municipality goes by the municipality's.
+        let expected = match self.files_with {
+            FilesWith::ImmigrationBureau => Some(ReceivingOffice::National),
+            FilesWith::Municipality => Some(ReceivingOffice::Municipal),
+            _ => None,
+        };
+        if expected.is_some_and(|office| office != self.receiving_office) {
+            return Err(format!(
+                "receiving_office: a filing with {} is received by a {} office",
+                self.files_with,
+                expected.map_or("", |o| o.as_str())
+            ));
         }
         // How to file is what the reminder says: a municipal filing names its channels.
         let municipal_filing = self.kind == ProcedureKind::Filing && self.files_with == FilesWith::Municipality;

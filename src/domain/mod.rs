@@ -12,6 +12,7 @@ pub mod forms;
 pub mod individual_number;
 pub mod language;
 pub mod municipality;
+pub mod nationality;
 pub mod overrides;
 pub mod periods;
 pub mod planner;

@@ -108,6 +108,12 @@ pub fn school_entry(birth: NaiveDate) -> NaiveDate {
     first_on_or_after(shift_days(age_reached(birth, 6), 1), 4, 1)
 }
 
+/// The first 1 April after `date` (the start of the next school year; 1 April itself gives the
+/// following year's).
+pub fn first_april_1_after(date: NaiveDate) -> NaiveDate {
+    first_on_or_after(shift_days(date, 1), 4, 1)
+}
+
 /// The first `month`/`day` on or after `date` (a day that exists every year).
 fn first_on_or_after(date: NaiveDate, month: u32, day: u32) -> NaiveDate {
     let in_year = |year: i32| NaiveDate::from_ymd_opt(year, month, day).unwrap_or(date);

@@ -9,12 +9,13 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, NaiveDate, NaiveTime, TimeZone, Utc};
 use chrono_tz::Asia::Tokyo;
 
-use super::calendar::Calendar;
+use super::calendar::{Calendar, MonthDay};
 use super::catalog::{
     Catalog, Circumstance, Condition, CountedFrom, DateRule, DeadlineKind, DoseVariant, FilesWith, Procedure,
     ReminderBase, Subject, Trigger,
 };
-use super::enums::{ChildStatus, HealthInsurance, Sex};
+use super::enums::{ChildStatus, HealthInsurance, Relationship, Sex};
+use super::nationality::{self, ChildNationality};
 use super::overrides::{MunicipalityOverride, Office, ResolvedOverride, ShippedOverrides};
 use super::periods;
 use super::quiet_hours::QuietHours;
@@ -91,6 +92,19 @@ pub struct Ending {
 }
 
 impl ChildFacts {
+    /// Whether two children come from one pregnancy (多胎): the same due date, or born at most
+    /// a day apart (twins either side of midnight; two pregnancies cannot be that close).
+    fn same_pregnancy(&self, other: &ChildFacts) -> bool {
+        let same_due = self.due_date.is_some() && self.due_date == other.due_date;
+        let born_together = self.birth_date.zip(other.birth_date).is_some_and(|(a, b)| (a - b).num_days().abs() <= 1);
+        same_due || born_together
+    }
+
+    /// The date that orders the children of one pregnancy: the birth, else the due date.
+    fn first_date(&self) -> Option<NaiveDate> {
+        self.birth_date.or(self.due_date)
+    }
+
     /// Whether a dose of a procedure is recorded.
     fn dosed(&self, procedure_id: &str) -> bool {
         self.doses.iter().any(|d| d.procedure == procedure_id)
@@ -114,6 +128,12 @@ pub struct FamilyFacts {
     pub circumstances: Vec<Circumstance>,
     /// Each guardian's nationality (ISO 3166-1 alpha-2), where given.
     pub guardian_nationalities: Vec<Option<String>>,
+    /// Each guardian's relationship to the children, in the order of `guardian_nationalities`
+    /// (one missing is read as `other`: it makes no child Japanese).
+    pub guardian_relationships: Vec<Relationship>,
+    /// Whether the parents are married to each other (a Japanese father makes the child Japanese
+    /// at birth only then, or by 胎児認知: 国籍法 第2条).
+    pub parents_married: Option<bool>,
     pub quiet_hours: QuietHours,
     /// The date of the latest move, if any.
     pub moved_on: Option<NaiveDate>,
@@ -245,25 +265,31 @@ pub fn plan<'a>(
             .or(setting_closes)
             .or(procedure.closes.as_ref())
             .unwrap_or(setting_opens.unwrap_or(&procedure.opens));
-        for occ in occurrences(procedure, facts, ends_rule, ctx, settings, today) {
+        // Only the receiving office's closed days move a date (a national office keeps none of the
+        // municipality's own).
+        let extra_closed = procedure.receiving_office.extra_closed(&settings.extra_closed);
+        for occ in occurrences(procedure, facts, ends_rule, ctx, extra_closed, today) {
             let opens_rule =
                 occ.rule(setting_opens, |v| v.opens.as_ref(), Some(&procedure.opens)).unwrap_or(&procedure.opens);
             let closes_rule = occ.rule(setting_closes, |v| v.closes.as_ref(), procedure.closes.as_ref());
             let deadline_rule = occ.rule(setting_deadline, |v| v.deadline.as_ref(), procedure.deadline.as_ref());
             let not_before_rule = occ.rule(None, |v| v.not_before.as_ref(), procedure.not_before.as_ref());
-            let Some(reasons) = applies(procedure, facts, &occ, opens_rule, ctx, settings) else {
+            let Some(reasons) = applies(procedure, facts, &occ, opens_rule, ctx, extra_closed) else {
                 continue;
             };
-            let date = |rule: &DateRule| rule.date(occ.anchor_for(rule), &ctx.calendar, &settings.extra_closed);
+            let siblings = occ.child.filter(|_| procedure.per_pregnancy).map_or(0, |child| {
+                facts.children.iter().filter(|other| other.id != child.id && child.same_pregnancy(other)).count()
+            });
+            let pregnancy = (siblings > 0).then(|| format!("once for the {} children of this pregnancy", siblings + 1));
+            let date = |rule: &DateRule| rule.date(occ.anchor_for(rule), &ctx.calendar, extra_closed);
             let passed_over = occ.series.as_ref().and_then(|s| s.not_before).unwrap_or(NaiveDate::MIN);
             let opens_on = date(opens_rule).max(not_before_rule.map_or(NaiveDate::MIN, date)).max(passed_over);
             let deadline_anchor = |rule: &DateRule| match rule.from {
                 CountedFrom::Trigger => occ.deadline_anchor,
                 _ => occ.anchor_for(rule),
             };
-            let mut deadline = deadline_rule.map(|r| r.date(deadline_anchor(r), &ctx.calendar, &settings.extra_closed));
-            let raw_deadline =
-                deadline_rule.map(|r| r.raw_date(deadline_anchor(r), &ctx.calendar, &settings.extra_closed));
+            let mut deadline = deadline_rule.map(|r| r.date(deadline_anchor(r), &ctx.calendar, extra_closed));
+            let raw_deadline = deadline_rule.map(|r| r.raw_date(deadline_anchor(r), &ctx.calendar, extra_closed));
             // A recommended date is advice: for a dose that can only open after it (a series
             // started late), the advice is to go as soon as the window opens.
             if procedure.deadline_kind == DeadlineKind::Recommended {
@@ -295,7 +321,7 @@ pub fn plan<'a>(
                 closes_on,
                 deadline,
                 raw_deadline,
-                reasons: std::iter::once(occ.reason).chain(reasons).collect(),
+                reasons: std::iter::once(occ.reason).chain(reasons).chain(pregnancy).collect(),
                 office: setting.and_then(|s| s.office.as_ref()),
                 closure,
                 closure_key,
@@ -318,11 +344,23 @@ fn occurrences<'c>(
     facts: &'c FamilyFacts,
     ends_rule: &DateRule,
     ctx: &PlanningContext,
-    settings: &ResolvedOverride,
+    extra_closed: &[MonthDay],
     today: NaiveDate,
 ) -> Vec<Occurrence<'c>> {
-    // A child lost is never a task's subject again (`ChildStatus::withdrawn`).
-    let children = facts.children.iter().filter(|c| !c.status.withdrawn());
+    // A child lost is never a task's subject again (`ChildStatus::withdrawn`). A procedure per
+    // pregnancy is planned for the first child of it only: the first born, and among children
+    // born the same day (or still expected) the first the family recorded.
+    let children = facts.children.iter().enumerate().filter(|(index, child)| {
+        !child.status.withdrawn()
+            && (!procedure.per_pregnancy
+                || !facts.children.iter().enumerate().any(|(other_index, other)| {
+                    other_index != *index
+                        && !other.status.withdrawn()
+                        && child.same_pregnancy(other)
+                        && (other.first_date(), other_index) < (child.first_date(), *index)
+                }))
+    });
+    let children = children.map(|(_, child)| child);
     match procedure.trigger {
         Trigger::DueDate => children
             .filter(|c| c.status == ChildStatus::Expected || procedure.continues_after_birth)
@@ -355,7 +393,7 @@ fn occurrences<'c>(
         Trigger::Dose => children
             .filter(|c| c.status == ChildStatus::Born)
             .filter_map(|c| {
-                let series = Series::new(&ctx.catalog, &c.doses, c.birth_date?, &ctx.calendar, &settings.extra_closed);
+                let series = Series::new(&ctx.catalog, &c.doses, c.birth_date?, &ctx.calendar, extra_closed);
                 let next = series.next(procedure)?;
                 let mut reason = format!("{} given {}", next.after_procedure, next.after);
                 for passed in &next.passed_over {
@@ -445,7 +483,7 @@ fn occurrences<'c>(
             let this_year = chrono::Datelike::year(&today);
             let ends = |year: i32| {
                 let anchor = NaiveDate::from_ymd_opt(year, 1, 1).unwrap_or(today);
-                ends_rule.date(anchor, &ctx.calendar, &settings.extra_closed)
+                ends_rule.date(anchor, &ctx.calendar, extra_closed)
             };
             let year = if ends(this_year) >= today { this_year } else { this_year + 1 };
             let anchor = NaiveDate::from_ymd_opt(year, 1, 1).unwrap_or(today);
@@ -491,7 +529,7 @@ fn applies(
     occ: &Occurrence<'_>,
     opens_rule: &DateRule,
     ctx: &PlanningContext,
-    settings: &ResolvedOverride,
+    extra_closed: &[MonthDay],
 ) -> Option<Vec<String>> {
     let mut reasons = Vec::with_capacity(procedure.conditions.len());
     for condition in &procedure.conditions {
@@ -499,15 +537,32 @@ fn applies(
             Condition::HealthInsurance { is } => {
                 (facts.health_insurance == Some(*is)).then(|| format!("health insurance: {is}"))
             }
+            Condition::HealthInsuranceUnknown => {
+                facts.health_insurance.is_none().then(|| "health insurance not given".to_owned())
+            }
+            Condition::BornOnOrAfter { date } => {
+                let born = occ.child.and_then(|c| c.birth_date)?;
+                (born >= *date).then(|| format!("born on or after {date}"))
+            }
+            Condition::BornBefore { date } => {
+                let born = occ.child.and_then(|c| c.birth_date)?;
+                (born < *date).then(|| format!("born before {date}"))
+            }
             Condition::BirthWeightBelow { grams } => {
                 let weight = occ.child.and_then(|c| c.birth_weight_grams)?;
                 (weight < *grams).then(|| format!("birth weight {weight} g, under {grams} g"))
             }
             Condition::SingleParent => facts.single_parent.then(|| "single-parent household".to_owned()),
             Condition::Circumstance { is } => facts.circumstances.contains(is).then(|| format!("circumstance: {is}")),
+            Condition::PreschoolNextApril => {
+                let born = occ.child.and_then(|c| c.birth_date)?;
+                let opens = opens_rule.date(occ.anchor, &ctx.calendar, extra_closed);
+                let april = periods::first_april_1_after(opens);
+                (periods::school_entry(born) > april).then(|| format!("not yet at school on {april}"))
+            }
             Condition::ChildAgeBelow { years } => {
                 let born = occ.child.and_then(|c| c.birth_date)?;
-                let opens = opens_rule.date(occ.anchor, &ctx.calendar, &settings.extra_closed);
+                let opens = opens_rule.date(occ.anchor, &ctx.calendar, extra_closed);
                 (opens <= periods::age_reached(born, *years)).then(|| format!("younger than {years} on {opens}"))
             }
             Condition::HouseholdHasChildBelow { years } => {
@@ -534,11 +589,27 @@ fn applies(
                 })
             }
             Condition::ChildForeignNational => {
-                let nationalities = || facts.guardian_nationalities.iter().map(|n| n.as_deref());
-                super::text::no_japanese_parent(nationalities()).then(|| {
-                    let codes: Vec<&str> = nationalities().flatten().collect();
-                    format!("no guardian of Japanese nationality ({})", codes.join(", "))
-                })
+                let guardians = facts.guardian_nationalities.iter().enumerate().map(|(index, nationality)| {
+                    let relationship = facts.guardian_relationships.get(index).copied().unwrap_or(Relationship::Other);
+                    (relationship, nationality.as_deref())
+                });
+                let foreign: Vec<&str> =
+                    facts.guardian_nationalities.iter().flatten().map(String::as_str).filter(|c| *c != "JP").collect();
+                match nationality::at_birth(guardians, facts.parents_married) {
+                    ChildNationality::Japanese => None,
+                    ChildNationality::NotJapanese => {
+                        Some(format!("no guardian of Japanese nationality ({})", foreign.join(", ")))
+                    }
+                    // Unsure, with a foreign parent: planned, for the case the child is not
+                    // Japanese, rather than dropped on a guess.
+                    ChildNationality::Unsure if !foreign.is_empty() => Some(format!(
+                        "a guardian of foreign nationality ({}) and nothing recorded that makes the child Japanese at \
+                         birth (a Japanese mother, or a Japanese father married to her or who acknowledged the child \
+                         before the birth)",
+                        foreign.join(", ")
+                    )),
+                    ChildNationality::Unsure => None,
+                }
             }
             Condition::EndedFrom12Weeks => occ.ending?.from_12_weeks.then(|| "from 12 weeks of pregnancy".to_owned()),
             Condition::EndedFrom85Days => occ.ending?.from_85_days.then(|| "from 85 days of pregnancy".to_owned()),
@@ -633,6 +704,8 @@ mod tests {
             single_parent: false,
             circumstances: vec![],
             guardian_nationalities: vec![Some("JP".into())],
+            guardian_relationships: vec![Relationship::Mother],
+            parents_married: None,
             quiet_hours: QuietHours::default(),
             moved_on: None,
             planned_move_out_on: None,
@@ -821,6 +894,64 @@ mod tests {
     }
 
     #[test]
+    fn a_single_parent_is_told_of_the_support_allowance_and_every_toddler_of_drop_in_childcare() {
+        // 児童扶養手当法 第7条: paid from the month after the claim, never before it.
+        let ctx = PlanningContext::shipped();
+        let settings = ctx.resolve("131016", None);
+        let mut facts = family("131016", vec![born("c1", d("2026-11-20"), 3000)]);
+        facts.single_parent = true;
+        let planned = plan(&facts, &ctx, &settings, d("2026-11-20"));
+        // 11/20 + 14 days (民法140条) = Friday 12/4.
+        assert_eq!(task(&planned, "child_support_allowance_claim").deadline, Some(d("2026-12-04")));
+        assert!(ids(&planned).contains(&"single_parent_medical_subsidy"));
+        // こども誰でも通園制度: from 生後6月に至る日 (2027-05-19) to the eve of the 3rd birthday.
+        let drop_in = task(&planned, "child_care_drop_in");
+        assert_eq!((drop_in.opens_on, drop_in.closes_on), (d("2027-05-19"), d("2029-11-19")));
+        // Already receiving it for an older child: the new child is reported, not claimed anew.
+        facts.circumstances = vec![Circumstance::ReceivesChildSupportAllowance];
+        let receiving = plan(&facts, &ctx, &settings, d("2026-11-20"));
+        assert!(!ids(&receiving).contains(&"child_support_allowance_claim"));
+        facts.single_parent = false;
+        facts.circumstances = vec![];
+        let two_parents = plan(&facts, &ctx, &settings, d("2026-11-20"));
+        assert!(!ids(&two_parents).contains(&"child_support_allowance_claim"));
+        assert!(!ids(&two_parents).contains(&"single_parent_medical_subsidy"));
+        assert!(ids(&two_parents).contains(&"child_care_drop_in"));
+    }
+
+    #[test]
+    fn employee_parents_hear_of_their_leave_benefits_before_the_maternity_leave() {
+        // 健康保険法 第102条: 産前休業 from 42 days before the due date; nonstop tells 12 weeks before.
+        let ctx = PlanningContext::shipped();
+        let settings = ctx.resolve("131016", None);
+        let mut facts = family("131016", vec![expected("a", d("2027-05-01")), expected("b", d("2027-05-01"))]);
+        facts.health_insurance = Some(HealthInsurance::Employee);
+        let planned = plan(&facts, &ctx, &settings, d("2026-11-22"));
+        let benefits: Vec<_> = planned.tasks.iter().filter(|t| t.procedure.id == "employee_parent_benefits").collect();
+        assert_eq!(benefits.len(), 1, "one for the pregnancy");
+        assert_eq!(benefits[0].opens_on, d("2027-02-06"), "2027-05-01 − 84 days");
+        facts.health_insurance = Some(HealthInsurance::National);
+        assert!(!ids(&plan(&facts, &ctx, &settings, d("2026-11-22"))).contains(&"employee_parent_benefits"));
+    }
+
+    #[test]
+    fn a_child_of_five_is_planned_for_the_five_year_old_class_until_school() {
+        // 保育所 takes children until 就学 (学校教育法 第17条: the 1 April after turning 6). The
+        // October 2026 round is for April 2027.
+        let ctx = PlanningContext::shipped();
+        let settings = ctx.resolve("131016", None);
+        let planned = |born_on: &str| {
+            let facts = family("131016", vec![born("c1", d(born_on), 3000)]);
+            ids(&plan(&facts, &ctx, &settings, d("2026-09-20"))).contains(&"nursery_april_application")
+        };
+        // Born 2021-04-02: 5 on 2026-04-01, at school from 2028-04-01: the 5歳児クラス of 2027.
+        assert!(planned("2021-04-02"));
+        // Born 2021-04-01 (早生まれ): at school from 2027-04-01: not planned.
+        assert!(!planned("2021-04-01"));
+        assert!(planned("2026-08-01"), "a baby");
+    }
+
+    #[test]
     fn the_mother_and_the_newborn_get_their_checks_and_the_premature_baby_its_medical_care() {
         let ctx = PlanningContext::shipped();
         let settings = ctx.resolve("131016", None);
@@ -866,6 +997,33 @@ mod tests {
         assert!(
             !ids(&plan(&parents, &ctx, &settings, d("2026-11-22"))).contains(&"national_pension_childcare_exemption")
         );
+    }
+
+    #[test]
+    fn a_child_born_before_the_childcare_exemption_began_is_not_told_it_is_exempt() {
+        // 国民年金法 第88条の3, in force from 2026-10-01: a child born before that day is the
+        // transitional case (no month before October 2026 is exempt); one born a year before is
+        // already 1 on that day.
+        let ctx = PlanningContext::shipped();
+        let settings = ctx.resolve("131016", None);
+        let plan_for = |born_on: &str| {
+            let facts = family("131016", vec![born("c1", d(born_on), 3000)]);
+            let planned = plan(&facts, &ctx, &settings, d(born_on));
+            let has = |id: &str| ids(&planned).contains(&id);
+            (has("national_pension_childcare_exemption"), has("national_pension_childcare_exemption_transitional"))
+        };
+        assert_eq!(plan_for("2026-10-01"), (true, false), "born on the 施行日");
+        assert_eq!(plan_for("2026-09-30"), (false, true), "born the day before");
+        assert_eq!(plan_for("2025-10-02"), (false, true), "turns 1 on 2026-10-01");
+        assert_eq!(plan_for("2025-10-01"), (false, false), "already 1 on 2026-09-30");
+        // A family registered in December 2026 with a child born 2026-07-15 still hears of it:
+        // 120 days before the day before the first birthday (2027-07-14) is 2027-03-16.
+        let facts = family("131016", vec![born("c1", d("2026-07-15"), 3000)]);
+        let planned = plan(&facts, &ctx, &settings, d("2026-12-06"));
+        let transitional = task(&planned, "national_pension_childcare_exemption_transitional");
+        let dates: Vec<NaiveDate> =
+            planned.notifications.iter().filter(|n| n.task_key == transitional.key).map(|n| n.date).collect();
+        assert_eq!(dates, vec![d("2027-03-16")]);
     }
 
     #[test]
@@ -1051,12 +1209,12 @@ mod tests {
         let plan_grown = plan(&grown, &ctx, &settings, today);
         assert!(child_task(&plan_grown, "c1", "child_allowance_claim").is_some());
         assert!(child_task(&plan_grown, "c1", "child_allowance_amount_revision").is_none());
-        // Twins are claimed together: neither is the other's older child.
+        // Twins are claimed together, in one claim: neither is the other's older child.
         let twins = family("131016", vec![born("c1", d("2026-11-20"), 2600), born("c2", d("2026-11-20"), 2500)]);
         let plan_twins = plan(&twins, &ctx, &settings, today);
-        for child in ["c1", "c2"] {
-            assert!(child_task(&plan_twins, child, "child_allowance_claim").is_some(), "{child}");
-        }
+        assert!(child_task(&plan_twins, "c1", "child_allowance_claim").is_some());
+        assert!(child_task(&plan_twins, "c2", "child_allowance_claim").is_none());
+        assert!(!ids(&plan_twins).contains(&"child_allowance_amount_revision"));
         // A public servant is told to claim from the employer, and the municipality asks nothing.
         let mut servant = family("131016", vec![born("c1", d("2026-11-20"), 3000)]);
         servant.circumstances = vec![Circumstance::PublicServant];
@@ -1079,12 +1237,129 @@ mod tests {
         assert_eq!((status.raw_deadline, status.deadline), (Some(d("2026-12-20")), Some(d("2026-12-21"))));
         assert_eq!(status.procedure.files_with, FilesWith::ImmigrationBureau);
         assert!(ids(&plan_foreign).contains(&"home_country_birth_registration"));
-        for nationalities in [vec![Some("VN".into()), Some("JP".into())], vec![Some("VN".into()), None], vec![]] {
+        // 国籍法 第2条: a Japanese mother, or a Japanese father married to the mother, makes the
+        // child Japanese; nothing to apply for.
+        let (mother, father) = (Relationship::Mother, Relationship::Father);
+        let vn_jp = vec![Some("VN".into()), Some("JP".into())];
+        for (nationalities, relationships, married) in [
+            (vec![Some("JP".into()), Some("VN".into())], vec![mother, father], None),
+            (vn_jp.clone(), vec![mother, father], Some(true)),
+            (vec![Some("JP".into())], vec![mother], None),
+            (vec![None, None], vec![mother, father], None),
+            (vec![], vec![], None),
+        ] {
             let mut other = foreign.clone();
             other.guardian_nationalities = nationalities.clone();
+            other.guardian_relationships = relationships;
+            other.parents_married = married;
             let planned = plan(&other, &ctx, &settings, d("2026-11-22"));
-            assert!(!ids(&planned).contains(&"residence_status_on_birth"), "{nationalities:?}");
+            assert!(!ids(&planned).contains(&"residence_status_on_birth"), "{nationalities:?} {married:?}");
         }
+        // A Japanese father alone does not decide it (unmarried, or marriage not given: only a
+        // 胎児認知 would); nor does a parent whose nationality is not given: planned, as a child
+        // who may not be Japanese.
+        for (nationalities, relationships, married) in [
+            (vn_jp.clone(), vec![mother, father], Some(false)),
+            (vn_jp, vec![mother, father], None),
+            (vec![Some("VN".into()), None], vec![mother, father], Some(true)),
+            (vec![Some("PH".into()), Some("JP".into())], vec![mother, Relationship::Other], Some(true)),
+        ] {
+            let mut other = foreign.clone();
+            other.guardian_nationalities = nationalities.clone();
+            other.guardian_relationships = relationships;
+            other.parents_married = married;
+            let planned = plan(&other, &ctx, &settings, d("2026-11-22"));
+            let status = task(&planned, "residence_status_on_birth");
+            assert!(status.reasons.iter().any(|r| r.contains("nothing recorded")), "{nationalities:?} {married:?}");
+        }
+    }
+
+    #[test]
+    fn twins_get_one_task_per_pregnancy_and_each_their_own_registration() {
+        // 妊婦のための支援給付: 1回目 per pregnancy, 2回目 one filing for all the babies; one
+        // 児童手当 認定請求 names every child of the claimant (児童手当法 第7条).
+        let ctx = PlanningContext::shipped();
+        let settings = ctx.resolve("131016", None);
+        let expecting = family("131016", vec![expected("a", d("2027-05-01")), expected("b", d("2027-05-01"))]);
+        let planned = plan(&expecting, &ctx, &settings, d("2026-11-22"));
+        for id in ["pregnancy_support_payment_first", "pregnancy_support_payment_second", "prenatal_checkups"] {
+            let tasks: Vec<_> = planned.tasks.iter().filter(|t| t.procedure.id == id).collect();
+            assert_eq!(tasks.len(), 1, "{id}");
+            assert_eq!(tasks[0].child_id.as_deref(), Some("a"), "{id}");
+            assert!(tasks[0].reasons.iter().any(|r| r.contains("2 children")), "{id}: {:?}", tasks[0].reasons);
+        }
+        // Born either side of midnight, 12/31 and 1/1: one claim, counted from the first birth
+        // (the later of 12/28, the last open day of December, and 12/31 + 15 = Friday 1/15).
+        let mut twins = vec![born("a", d("2026-12-31"), 2400), born("b", d("2027-01-01"), 2300)];
+        for child in &mut twins {
+            child.due_date = Some(d("2027-01-20"));
+        }
+        let born_twins = family("131016", twins);
+        let planned = plan(&born_twins, &ctx, &settings, d("2027-01-01"));
+        let claims: Vec<_> = planned.tasks.iter().filter(|t| t.procedure.id == "child_allowance_claim").collect();
+        assert_eq!(claims.len(), 1);
+        assert_eq!((claims[0].child_id.as_deref(), claims[0].deadline), (Some("a"), Some(d("2027-01-15"))));
+        assert_eq!(planned.tasks.iter().filter(|t| t.procedure.id == "birth_registration").count(), 2);
+        assert_eq!(planned.tasks.iter().filter(|t| t.procedure.id == "pregnancy_support_payment_second").count(), 1);
+        // Two pregnancies are two: a sibling born 2025-03-10 and a baby due 2027-05-01.
+        let siblings = family("131016", vec![born("old", d("2025-03-10"), 3000), expected("new", d("2027-05-01"))]);
+        let planned = plan(&siblings, &ctx, &settings, d("2026-11-22"));
+        let first = child_task(&planned, "new", "pregnancy_support_payment_first").expect("the new pregnancy's own");
+        assert_eq!(first.reasons.len(), 1, "no other child of this pregnancy: {:?}", first.reasons);
+    }
+
+    #[test]
+    fn a_newborn_of_unknown_insurance_gets_one_task_naming_both() {
+        // 健康保険法施行規則 第38条: 5 days; 国保: 14 days from the day after the birth (民法140条).
+        let ctx = PlanningContext::shipped();
+        let settings = ctx.resolve("131016", None);
+        let mut facts = family("131016", vec![born("c1", d("2026-12-18"), 3000)]);
+        facts.health_insurance = None;
+        let planned = plan(&facts, &ctx, &settings, d("2026-12-18"));
+        let both = task(&planned, "health_insurance_enrollment");
+        // Born Friday 12/18: the employer's 5 days end on Wednesday 12/23; the 国保 14 days on
+        // 1/1, closed, so the window runs to Monday 2027-01-04.
+        assert_eq!((both.deadline, both.closes_on), (Some(d("2026-12-23")), d("2027-01-04")));
+        let planned_ids = ids(&planned);
+        assert!(!planned_ids.contains(&"kokuho_enrollment") && !planned_ids.contains(&"employee_insurance_dependent"));
+        for insurance in [HealthInsurance::National, HealthInsurance::Employee] {
+            facts.health_insurance = Some(insurance);
+            let planned = plan(&facts, &ctx, &settings, d("2026-12-18"));
+            assert!(!ids(&planned).contains(&"health_insurance_enrollment"), "{insurance}");
+        }
+    }
+
+    #[test]
+    fn only_the_receiving_offices_closed_days_move_a_deadline() {
+        // 入管法 第22条の2: 30 days from the birth, filed with a national office, which closes on
+        // the days of 行政機関の休日に関する法律 only. 出生届 goes to the municipality, which also
+        // closes on its own days (地方自治法 第4条の2).
+        let ctx = PlanningContext::shipped();
+        let foreign = |municipality: &str, birth: &str| {
+            let mut facts = family(municipality, vec![born("c1", d(birth), 3000)]);
+            facts.guardian_nationalities = vec![Some("VN".into())];
+            facts
+        };
+        // 那覇市: born 2026-05-24, day 30 is Tuesday 2026-06-23 (慰霊の日): the bureau is open.
+        let naha = ctx.resolve("472018", None);
+        let planned = plan(&foreign("472018", "2026-05-24"), &ctx, &naha, d("2026-05-25"));
+        assert_eq!(task(&planned, "residence_status_on_birth").deadline, Some(d("2026-06-23")));
+        // The 出生届 of a child born 2026-06-10 ends on day 14, 6/23, closed in 沖縄: 6/24.
+        let planned = plan(&foreign("472018", "2026-06-10"), &ctx, &naha, d("2026-06-11"));
+        assert_eq!(task(&planned, "birth_registration").deadline, Some(d("2026-06-24")));
+        // 広島市中区: born 2026-07-07, day 30 is Thursday 2026-08-06 (平和記念日): still 8/6.
+        let hiroshima = ctx.resolve("341011", None);
+        let planned = plan(&foreign("341011", "2026-07-07"), &ctx, &hiroshima, d("2026-07-08"));
+        assert_eq!(task(&planned, "residence_status_on_birth").deadline, Some(d("2026-08-06")));
+        // A municipality's extra closed days set by its staff do not move it either.
+        let staff =
+            MunicipalityOverride { extra_closed_days: vec!["06-23".into(), "06-24".into()], ..Default::default() };
+        let tokyo = ctx.resolve("131016", Some(&staff));
+        let planned = plan(&foreign("131016", "2026-05-24"), &ctx, &tokyo, d("2026-05-25"));
+        assert_eq!(task(&planned, "residence_status_on_birth").deadline, Some(d("2026-06-23")));
+        // National closures still do: born 2026-11-20, day 30 is Sunday 12/20 → Monday 12/21.
+        let planned = plan(&foreign("472018", "2026-11-20"), &ctx, &naha, d("2026-11-21"));
+        assert_eq!(task(&planned, "residence_status_on_birth").deadline, Some(d("2026-12-21")));
     }
 
     #[test]
@@ -1481,7 +1756,8 @@ mod tests {
                 }
                 if rule == Some(ClosedDay::Next) {
                     assert!(
-                        ctx.calendar.is_open_day(deadline, &settings.extra_closed),
+                        ctx.calendar
+                            .is_open_day(deadline, t.procedure.receiving_office.extra_closed(&settings.extra_closed)),
                         "{} {birth} {municipality}: {deadline}",
                         t.procedure.id
                     );

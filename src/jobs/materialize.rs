@@ -69,7 +69,13 @@ pub fn due_reminders(
             .unwrap_or_default();
         let template_id =
             procedure.map_or_else(|| catalog::default_reminder_template(&task.procedure_id), |p| p.reminder_template());
-        let values = reminder_values(templates, &template_id, task, channels, today);
+        // Whether the municipality's settings give the procedure's own dates: until then the
+        // catalog's are an illustration (the 保育所 募集要項), and the reminder says to check.
+        let window_set = settings
+            .get(&task.municipality_code)
+            .and_then(|s| s.procedure(&task.procedure_id))
+            .is_some_and(|p| p.opens.is_some() || p.closes.is_some() || p.deadline.is_some());
+        let values = reminder_values(templates, &template_id, task, channels, window_set, today);
         let status = match templates.render(&template_id, &family.preferred_language, &values) {
             Ok(rendered) => {
                 let entry = NewEntry {
@@ -103,6 +109,7 @@ fn reminder_values(
     template_id: &str,
     task: &TaskRow,
     channels: &[Channel],
+    window_set: bool,
     today: chrono::NaiveDate,
 ) -> BTreeMap<String, TemplateValue> {
     let due_on = task.deadline_on.unwrap_or(task.closes_on);
@@ -112,6 +119,7 @@ fn reminder_values(
         ("days_left", TemplateValue::Integer((due_on - today).num_days())),
         ("online", TemplateValue::Boolean(channels.contains(&Channel::Online))),
         ("mail", TemplateValue::Boolean(channels.contains(&Channel::Mail))),
+        ("window_set", TemplateValue::Boolean(window_set)),
         // A template shared by several procedures (the later vaccine doses) words each its way.
         ("procedure", TemplateValue::Text(task.procedure_id.clone())),
     ];

@@ -13,13 +13,14 @@ use utoipa::ToSchema;
 
 use super::families::decode_circumstances;
 use super::new_id;
+use super::paperwork::Paperwork;
 use crate::crypto::KeyRing;
 use crate::db::rows::{ChildRow, FamilyRow, MunicipalitySettingsRow, PlannedNotificationRow, TaskRow};
 use crate::db::schema::{
     children, families, guardians, life_events, municipality_settings, planned_notifications, tasks, vaccinations,
 };
 use crate::db::DbConnection;
-use crate::domain::enums::{ChildStatus, HealthInsurance, LifeEventKind, Sex, VaccineProduct};
+use crate::domain::enums::{ChildStatus, HealthInsurance, LifeEventKind, Relationship, Sex, VaccineProduct};
 use crate::domain::overrides::{MunicipalityOverride, ResolvedOverride};
 use crate::domain::planner::{self, ChildFacts, Closure, Ending, FamilyFacts, PlannedTask, PlanningContext};
 use crate::domain::series::Dose;
@@ -138,8 +139,15 @@ pub fn facts(conn: &mut DbConnection, keys: &KeyRing, family: &FamilyRow) -> Res
         .filter(vaccinations::family_id.eq(&family.id))
         .select((vaccinations::child_id, vaccinations::procedure_id, vaccinations::given_on, vaccinations::product))
         .load(conn)?;
-    let guardian_nationalities: Vec<Option<String>> =
-        guardians::table.filter(guardians::family_id.eq(&family.id)).select(guardians::nationality).load(conn)?;
+    let guardians: Vec<(String, Option<String>)> = guardians::table
+        .filter(guardians::family_id.eq(&family.id))
+        .select((guardians::relationship, guardians::nationality))
+        .load(conn)?;
+    let guardian_relationships =
+        guardians.iter().map(|(relationship, _)| Relationship::from_stored(relationship)).collect::<Result<_, _>>()?;
+    let guardian_nationalities = guardians.into_iter().map(|(_, nationality)| nationality).collect();
+    // Whether the parents are married decides a Japanese father's part in the child's nationality.
+    let parents_married = Paperwork::open(keys, family.paperwork.as_deref())?.parents_married;
     let closed: Vec<(String, String)> = tasks::table
         .filter(tasks::family_id.eq(&family.id))
         .filter(tasks::status.eq_any([TaskStatus::Done.as_str(), TaskStatus::Dismissed.as_str()]))
@@ -152,6 +160,8 @@ pub fn facts(conn: &mut DbConnection, keys: &KeyRing, family: &FamilyRow) -> Res
         single_parent: family.single_parent,
         circumstances: decode_circumstances(&family.circumstances)?,
         guardian_nationalities,
+        guardian_relationships,
+        parents_married,
         quiet_hours: QuietHours::from_minutes(family.quiet_hours_start, family.quiet_hours_end).unwrap_or_default(),
         moved_on,
         planned_move_out_on,

@@ -19,6 +19,8 @@ pub struct ProfileInput<'a> {
     pub address: Option<&'a str>,
     pub postal_code: Option<&'a str>,
     pub health_insurance: Option<HealthInsurance>,
+    /// ひとり親: the household said it has no spouse.
+    pub single_parent: bool,
     /// The municipality's name (千代田区), for the 宛先.
     pub municipality_name: &'a str,
     pub paperwork: &'a Paperwork,
@@ -51,7 +53,19 @@ pub fn values(input: &ProfileInput<'_>) -> BTreeMap<&'static str, Value> {
         };
         out.insert("applicant.relationship_to_child", Value::from(relationship));
     }
-    out.insert("spouse.exists", Value::Bool(spouse.is_some()));
+    // 配偶者: the other guardian; or, with only one registered, married parents have one (the
+    // father of a married couple need not be registered for the mother to name him), and a
+    // single-parent household has none. Otherwise it is asked, never pre-filled as "none".
+    let married = input.paperwork.parents_married == Some(true);
+    let spouse_exists = if spouse.is_some() || married { Some(true) } else { input.single_parent.then_some(false) };
+    put(&mut out, "spouse", "exists", spouse_exists.map(Value::Bool));
+    // A married couple's 戸籍 is headed by one of the two: when its 筆頭者 is not the applicant,
+    // the 筆頭者 is the applicant's spouse.
+    let head = input.paperwork.family_register_head.as_deref();
+    if spouse.is_none() && married {
+        let head = head.filter(|head| applicant.is_none_or(|a| !same_name(&a.full_name, head)));
+        put(&mut out, "spouse", "full_name", head.map(Value::from));
+    }
     if let Some(c) = input.child {
         put(&mut out, "child", "full_name", c.full_name.clone().map(Value::from));
         put(&mut out, "child", "full_name_kana", c.full_name_kana.clone().map(Value::from));
@@ -118,6 +132,12 @@ pub fn values(input: &ProfileInput<'_>) -> BTreeMap<&'static str, Value> {
         out.insert(crate::service::consents::profile_path(*purpose), Value::Bool(true));
     }
     out
+}
+
+/// Whether two written names are the same person's name, spaces aside (山田 太郎 = 山田太郎).
+fn same_name(a: &str, b: &str) -> bool {
+    let bare = |s: &str| s.chars().filter(|c| !c.is_whitespace()).collect::<String>();
+    bare(a) == bare(b)
 }
 
 /// The roles a form names guardians by.
@@ -265,6 +285,16 @@ mod tests {
         children: &'a [Child],
         paperwork: &'a Paperwork,
     ) -> BTreeMap<&'static str, Value> {
+        profile_of(guardians, child, children, paperwork, false)
+    }
+
+    fn profile_of<'a>(
+        guardians: &'a [Guardian],
+        child: &'a Child,
+        children: &'a [Child],
+        paperwork: &'a Paperwork,
+        single_parent: bool,
+    ) -> BTreeMap<&'static str, Value> {
         values(&ProfileInput {
             guardians,
             child: Some(child),
@@ -272,6 +302,7 @@ mod tests {
             address: None,
             postal_code: None,
             health_insurance: None,
+            single_parent,
             municipality_name: "千代田区",
             paperwork,
             consents: &[],
@@ -305,6 +336,35 @@ mod tests {
         assert_eq!(values["child.born_in_census_year"], Value::Bool(false), "2026-04 to 2027-03 is not a census year");
         let unmarried = Paperwork { parents_married: Some(false), ..Default::default() };
         assert_eq!(profile(&foreign, baby, &family, &unmarried)["child.birth_order"], Value::from("女"));
+    }
+
+    #[test]
+    fn the_spouse_follows_the_profile_and_is_never_guessed_away() {
+        let children = [child("2027-03-01", "2027-02-20")];
+        let baby = &children[0];
+        let mother = [guardian(Relationship::Mother, Some("JP"))];
+        let mut father = guardian(Relationship::Father, Some("JP"));
+        father.full_name = "山田 太郎".into();
+        let father = [father];
+        let head_is_father = |married| Paperwork {
+            parents_married: married,
+            family_register_head: Some("山田太郎".into()),
+            ..Default::default()
+        };
+        // Married, the 筆頭者 the father, only the mother registered: she has a spouse, him.
+        let values = profile(&mother, baby, &children, &head_is_father(Some(true)));
+        assert_eq!(values["spouse.exists"], Value::Bool(true));
+        assert_eq!(values["spouse.full_name"], Value::from("山田太郎"));
+        // The father applies and is the 筆頭者: he has a spouse, whose name is not his.
+        let values = profile(&father, baby, &children, &head_is_father(Some(true)));
+        assert_eq!(values["spouse.exists"], Value::Bool(true));
+        assert!(!values.contains_key("spouse.full_name"));
+        // Not known to be married: asked, not pre-filled as "none".
+        let values = profile(&mother, baby, &children, &head_is_father(None));
+        assert!(!values.contains_key("spouse.exists") && !values.contains_key("spouse.full_name"));
+        // A single-parent household has none.
+        let single = profile_of(&mother, baby, &children, &head_is_father(None), true);
+        assert_eq!(single["spouse.exists"], Value::Bool(false));
     }
 
     #[test]

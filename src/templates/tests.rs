@@ -116,11 +116,15 @@ fn snapshot_of_every_template_in_every_language() {
     let mut out = String::new();
     for id in templates.ids() {
         let template = templates.get(id).expect("template");
-        // A template shared by several procedures is shown for each of them.
-        let sharing: Vec<String> = Catalog::shipped()
+        // A template shared by several procedures is shown for each of them, the procedure it is
+        // named after included.
+        let catalog = Catalog::shipped();
+        let named = |p: &&crate::domain::catalog::Procedure| p.template.as_deref() == Some(id);
+        let shared = catalog.procedures.iter().any(|p| named(&p));
+        let sharing: Vec<String> = catalog
             .procedures
             .iter()
-            .filter(|p| p.template.as_deref() == Some(id))
+            .filter(|p| named(p) || (shared && p.reminder_template() == id))
             .map(|p| p.id.clone())
             .collect();
         let procedures: Vec<Option<&String>> =
@@ -339,4 +343,27 @@ fn bad_toml_is_refused_naming_the_file() {
     );
     let err = Templates::from_dir(dir.path()).unwrap_err().0;
     assert!(err.contains("t/template.toml"), "{err}");
+}
+
+#[test]
+fn the_nursery_window_is_an_illustration_until_the_municipality_sets_it() {
+    // The catalog's October window is an example: without the municipality's own dates the
+    // reminder points to its 募集要項 and names no deadline, even on the example's last day.
+    let templates = Templates::built_in().expect("templates");
+    let template = templates.get("reminder_nursery_april_application").expect("template");
+    for language in ALL_LANGUAGES {
+        let mut values = samples(&template.meta, false);
+        values.insert("days_left".into(), TemplateValue::Integer(0));
+        values.insert("window_set".into(), TemplateValue::Boolean(false));
+        let unset = templates.render("reminder_nursery_april_application", language, &values).expect("renders");
+        let dated = |text: &str| text.contains("2026") || text.contains("令和");
+        assert!(unset.body.contains("募集要項") && !dated(&unset.body), "{language}: {}", unset.body);
+        values.insert("window_set".into(), TemplateValue::Boolean(true));
+        let set = templates.render("reminder_nursery_april_application", language, &values).expect("renders");
+        assert!(
+            dated(&set.body) && !set.body.contains("募集要項") && set.title != unset.title,
+            "{language}: {}",
+            set.body
+        );
+    }
 }

@@ -123,7 +123,7 @@ async fn a_recorded_dose_closes_its_task_and_plans_the_next_one() {
 }
 
 #[actix_web::test]
-async fn a_newborn_of_foreign_parents_is_asked_for_a_status_of_residence_and_a_japanese_parent_ends_it() {
+async fn a_newborn_of_foreign_parents_is_asked_for_a_status_of_residence_and_a_japanese_married_father_ends_it() {
     let app = TestApp::spawn().await;
     let (_, key) = app.create_app("vendor");
     let family = app
@@ -155,7 +155,14 @@ async fn a_newborn_of_foreign_parents_is_asked_for_a_status_of_residence_and_a_j
         assert!(status.is_client_error(), "{wrong}: {status}");
         assert!(error.to_string().contains("nationality"), "{wrong}: {error}");
     }
+    // 国籍法 第2条: a Japanese father makes the child Japanese at birth only through marriage to
+    // the mother (or 胎児認知, never recorded): until the marriage is known, the task stays.
     let (status, _) = app.patch(&guardian_path, &key, json!({ "nationality": "JP" })).await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, unsure) = app.get(&tasks_path, &key).await;
+    assert_ne!(task(&unsure, "residence_status_on_birth").expect("still planned")["state"], "cancelled", "{unsure}");
+    let family_path = format!("/v1/families/{family}");
+    let (status, _) = app.patch(&family_path, &key, json!({ "paperwork": { "parents_married": true } })).await;
     assert_eq!(status, StatusCode::OK);
     let (_, after) = app.get(&tasks_path, &key).await;
     assert_eq!(task(&after, "residence_status_on_birth").expect("kept as cancelled")["state"], "cancelled");

@@ -47,7 +47,7 @@ use chrono::{Days, NaiveDate};
 use clap::{Parser, Subcommand};
 use nonstop::clock::Clock;
 use nonstop::domain::catalog::Circumstance;
-use nonstop::domain::enums::{ChildStatus, HealthInsurance};
+use nonstop::domain::enums::{ChildStatus, HealthInsurance, Relationship};
 use nonstop::domain::overrides::ResolvedOverride;
 use nonstop::domain::planner::{plan, ChildFacts, FamilyFacts, PlanningContext};
 use nonstop::domain::series::Dose;
@@ -346,6 +346,8 @@ fn synthetic_family(index: usize, today: NaiveDate) -> FamilyFacts {
         single_parent,
         circumstances: if single_parent { vec![Circumstance::ReceivesChildSupportAllowance] } else { vec![] },
         guardian_nationalities: vec![Some("JP".to_owned())],
+        guardian_relationships: vec![Relationship::Mother],
+        parents_married: None,
         quiet_hours: QuietHours::default(),
         moved_on: (rng.below(20) == 0).then(|| today - Days::new(rng.below(30))),
         planned_move_out_on: None,
