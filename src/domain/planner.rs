@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, NaiveDate, NaiveTime, TimeZone, Utc};
 use chrono_tz::Asia::Tokyo;
 
-use super::calendar::Calendar;
+use super::calendar::{Calendar, MonthDay};
 use super::catalog::{
     Catalog, Circumstance, Condition, CountedFrom, DateRule, DeadlineKind, FilesWith, Procedure, ReminderBase, Subject,
     Trigger,
@@ -254,7 +254,8 @@ pub fn plan<'a>(
                 key,
             };
             if closure.is_none() {
-                add_reminders(&mut plan.notifications, facts, &task, occ.anchor, today);
+                let office = (&ctx.calendar, settings.extra_closed.as_slice());
+                add_reminders(&mut plan.notifications, facts, &task, occ.anchor, today, office);
             }
             plan.tasks.push(task);
         }
@@ -452,16 +453,29 @@ fn add_reminders(
     task: &PlannedTask<'_>,
     anchor: NaiveDate,
     today: NaiveDate,
+    (calendar, extra_closed): (&Calendar, &[MonthDay]),
 ) {
     let first = out.len();
+    // The date the reminders count days left to (the template's `due`).
+    let due = task.deadline.unwrap_or(task.closes_on);
     for (index, reminder) in task.procedure.reminders.iter().enumerate() {
         let base = match reminder.from {
             ReminderBase::Opens => task.opens_on,
-            ReminderBase::Deadline => task.deadline.unwrap_or(task.closes_on),
+            ReminderBase::Deadline => due,
             ReminderBase::Anchor => anchor,
         };
-        let date = periods::shift_days(base, reminder.days);
-        let last = task.deadline.unwrap_or(task.closes_on).max(task.closes_on);
+        let mut date = periods::shift_days(base, reminder.days);
+        // 「本日が期限です」 on a day the office is closed (a municipality's own deadline, a
+        // recommended date, not moved off closed days) cannot be acted on: that push goes out on
+        // the last open day before, where it says how many days are left; when that day has
+        // passed, or comes before the window opens, there is none.
+        if date == due && !calendar.is_open_day(date, extra_closed) {
+            date = calendar.previous_open_day(date, extra_closed);
+            if date == due || date < task.opens_on {
+                continue;
+            }
+        }
+        let last = due.max(task.closes_on);
         // Not in the past, not after the window, and one reminder a day.
         if date < today || date > last || out[first..].iter().any(|n| n.date == date) {
             continue;
@@ -481,7 +495,7 @@ mod tests {
     use super::*;
     use chrono::{Datelike, Days, Timelike};
 
-    use crate::domain::catalog::{ClosedDay, FilesWith, ProcedureKind};
+    use crate::domain::catalog::{ClosedDay, FilesWith, ProcedureKind, Reminder};
 
     fn d(text: &str) -> NaiveDate {
         NaiveDate::parse_from_str(text, "%Y-%m-%d").expect("date")
@@ -673,6 +687,35 @@ mod tests {
         // The rotavirus date is the recommended standard, not the legal window.
         let rotavirus = task(&baby, "vaccine_rotavirus").procedure;
         assert_eq!(rotavirus.deadline_kind, DeadlineKind::Recommended);
+    }
+
+    #[test]
+    fn no_deadline_day_push_on_a_day_the_office_is_closed() {
+        // 乳幼児医療費助成 (a municipal 15 days, not moved off closed days): born Sat 2026-11-14,
+        // the date is Sun 2026-11-29. A push on that Sunday saying 「本日が期限です」 cannot be
+        // acted on at a closed office: it goes out on Fri 11/27, the last open day, instead.
+        let mut ctx = PlanningContext::shipped();
+        let subsidy = ctx.catalog.procedures.iter_mut().find(|p| p.id == "infant_medical_subsidy").expect("procedure");
+        subsidy.reminders = vec![
+            Reminder { from: ReminderBase::Deadline, days: -7 },
+            Reminder { from: ReminderBase::Deadline, days: 0 },
+        ];
+        let settings = ctx.resolve("131016", None);
+        let baby = family("131016", vec![born("c1", d("2026-11-14"), 3000)]);
+        let pushes = |today| {
+            let plan = plan(&baby, &ctx, &settings, d(today));
+            let key = task(&plan, "infant_medical_subsidy").key.clone();
+            plan.notifications.iter().filter(|n| n.task_key == key).map(|n| n.date).collect::<Vec<_>>()
+        };
+        assert_eq!(pushes("2026-11-15"), vec![d("2026-11-22"), d("2026-11-27")]);
+        // Planned again on the Saturday: the Friday has passed, and nothing is pushed that weekend.
+        assert_eq!(pushes("2026-11-28"), Vec::<NaiveDate>::new());
+        // A deadline on an open day keeps its deadline-day push: born Mon 11/16, Tue 12/1.
+        let weekday = family("131016", vec![born("c1", d("2026-11-16"), 3000)]);
+        let plan = plan(&weekday, &ctx, &settings, d("2026-11-17"));
+        let key = task(&plan, "infant_medical_subsidy").key.clone();
+        let dates: Vec<NaiveDate> = plan.notifications.iter().filter(|n| n.task_key == key).map(|n| n.date).collect();
+        assert_eq!(dates, vec![d("2026-11-24"), d("2026-12-01")]);
     }
 
     #[test]
