@@ -690,6 +690,29 @@ mod tests {
     }
 
     #[test]
+    fn the_hearing_screening_is_due_at_one_month_of_age_not_thirty_days() {
+        // 1-3-6 rule: screened by 生後1か月. Born 1/31, the baby reaches one month on 2/28 (the
+        // month has no 31st); birth + 30 days would say 3/2.
+        let ctx = PlanningContext::shipped();
+        let settings = ctx.resolve("131016", None);
+        let plan = plan(&family("131016", vec![born("c1", d("2027-01-31"), 3000)]), &ctx, &settings, d("2027-02-01"));
+        assert_eq!(task(&plan, "newborn_hearing_screening").deadline, Some(d("2027-02-28")));
+    }
+
+    #[test]
+    fn the_pregnancy_notification_is_recommended_by_the_end_of_week_11() {
+        // 「妊娠11週以下」 includes 11w6d: due (40w0d) 2027-05-01 − 197 days = Fri 2026-10-16.
+        let ctx = PlanningContext::shipped();
+        let settings = ctx.resolve("131016", None);
+        let plan = plan(&family("131016", vec![expected("c1", d("2027-05-01"))]), &ctx, &settings, d("2026-09-01"));
+        let notification = task(&plan, "pregnancy_notification");
+        assert_eq!(
+            (notification.deadline, notification.procedure.deadline_kind),
+            (Some(d("2026-10-16")), DeadlineKind::Recommended)
+        );
+    }
+
+    #[test]
     fn no_deadline_day_push_on_a_day_the_office_is_closed() {
         // 乳幼児医療費助成 (a municipal 15 days, not moved off closed days): born Sat 2026-11-14,
         // the date is Sun 2026-11-29. A push on that Sunday saying 「本日が期限です」 cannot be
@@ -730,9 +753,10 @@ mod tests {
         let mother = task(&term, "maternal_postnatal_checkups");
         assert_eq!((mother.opens_on, mother.closes_on), (d("2026-11-30"), d("2026-12-31")));
         let hearing = task(&term, "newborn_hearing_screening");
+        // 生後1か月: the day the baby reaches one month (年齢計算ニ関スル法律), 12/19 for 11/20.
         assert_eq!(
             (hearing.deadline, hearing.procedure.deadline_kind),
-            (Some(d("2026-12-20")), DeadlineKind::Recommended)
+            (Some(d("2026-12-19")), DeadlineKind::Recommended)
         );
         // 母子保健法 第20条: 2,000 g or less at birth; 2,001 g is not (but is a 低体重児, under 2,500 g).
         assert!(ids(&plan_for(2000)).contains(&"premature_infant_medical_care"));
