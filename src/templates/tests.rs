@@ -592,3 +592,33 @@ fn a_late_title_is_not_the_deadline_days_title() {
     let report: Vec<String> = same.into_values().flatten().collect();
     assert!(report.is_empty(), "late titles that say today:\n{}", report.join("\n"));
 }
+
+/// The official terms a parent needs at the counter or finds on a letter.
+const OFFICIAL_TERMS: [&str; 5] = ["出生届", "児童手当", "在留資格", "住民票", "在留カード"];
+
+/// Templates whose words another helper is rewriting (see [`TITLES_BEING_REWRITTEN_ELSEWHERE`]).
+const TERMS_BEING_WRITTEN_ELSEWHERE: [&str; 1] = ["reminder_child_allowance_transfer_claim"];
+
+/// Where the Japanese text names an official term, every other language names it too (in
+/// parentheses after its own word), whatever the number of days left.
+#[test]
+fn every_language_names_the_official_japanese_terms() {
+    let mut said: BTreeMap<(String, String), String> = BTreeMap::new();
+    for render in every_render().into_iter().filter(|r| !r.long) {
+        let text = said.entry((render.id.clone(), render.language.clone())).or_default();
+        for part in [&render.rendered.title, &render.rendered.body, &render.rendered.inbox_text] {
+            text.push_str(part);
+            text.push('\n');
+        }
+    }
+    let mut missing: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for ((id, language), text) in &said {
+        let japanese = &said[&(id.clone(), FALLBACK_LANGUAGE.to_owned())];
+        for term in OFFICIAL_TERMS.iter().filter(|term| japanese.contains(**term) && !text.contains(**term)) {
+            missing.entry(id.clone()).or_default().push(format!("{id} [{language}] lacks {term}"));
+        }
+    }
+    being_rewritten_elsewhere(&mut missing, &TERMS_BEING_WRITTEN_ELSEWHERE, "official terms");
+    let report: Vec<String> = missing.into_values().flatten().collect();
+    assert!(report.is_empty(), "{}", report.join("\n"));
+}
