@@ -329,7 +329,8 @@ pub fn plan<'a>(
             };
             if closure.is_none() {
                 let recorded_on = occ.child.and_then(|c| c.recorded_on);
-                add_reminders(&mut plan.notifications, facts, &task, occ.anchor, recorded_on, today);
+                let office = (&ctx.calendar, extra_closed);
+                add_reminders(&mut plan.notifications, facts, &task, occ.anchor, recorded_on, today, office);
             }
             plan.tasks.push(task);
         }
@@ -651,17 +652,29 @@ fn add_reminders(
     anchor: NaiveDate,
     recorded_on: Option<NaiveDate>,
     today: NaiveDate,
+    (calendar, extra_closed): (&Calendar, &[MonthDay]),
 ) {
     let first = out.len();
-    let last = task.deadline.unwrap_or(task.closes_on).max(task.closes_on);
+    // The date the reminders count days left to (the template's `due`).
+    let due = task.deadline.unwrap_or(task.closes_on);
+    let last = due.max(task.closes_on);
     let dates = task.procedure.reminders.iter().map(|reminder| {
         let base = match reminder.from {
             ReminderBase::Opens => task.opens_on,
-            ReminderBase::Deadline => task.deadline.unwrap_or(task.closes_on),
+            ReminderBase::Deadline => due,
             ReminderBase::Anchor => anchor,
             ReminderBase::Closes => task.closes_on,
         };
-        periods::shift_days(base, reminder.days)
+        let date = periods::shift_days(base, reminder.days);
+        // 「本日が期限です」 on a day the office is closed (a municipality's own deadline, a
+        // recommended date, not moved off closed days) cannot be acted on: that push goes out on
+        // the last open day before, where it says how many days are left; when that day has
+        // passed, or comes before the window opens, there is none.
+        if date == due && !calendar.is_open_day(date, extra_closed) {
+            let before = calendar.previous_open_day(date, extra_closed);
+            return (before != due && before >= task.opens_on).then_some(before);
+        }
+        Some(date)
     });
     let mut push = |key: String, index: usize, date: NaiveDate| {
         // Not in the past, not after the window, and one reminder a day.
@@ -673,6 +686,7 @@ fn add_reminders(
     };
     let mut all_before_recorded = true;
     for (index, date) in dates.enumerate() {
+        let Some(date) = date else { continue };
         all_before_recorded &= recorded_on.is_some_and(|recorded| date < recorded);
         push(format!("{}/{}/r{index}", facts.family_id, task.key), index, date);
     }
@@ -690,7 +704,7 @@ mod tests {
     use super::*;
     use chrono::{Datelike, Days, Timelike};
 
-    use crate::domain::catalog::{ClosedDay, FilesWith, ProcedureKind};
+    use crate::domain::catalog::{ClosedDay, FilesWith, ProcedureKind, Reminder};
 
     fn d(text: &str) -> NaiveDate {
         NaiveDate::parse_from_str(text, "%Y-%m-%d").expect("date")
@@ -952,6 +966,58 @@ mod tests {
     }
 
     #[test]
+    fn the_hearing_screening_is_due_at_one_month_of_age_not_thirty_days() {
+        // 1-3-6 rule: screened by 生後1か月. Born 1/31, the baby reaches one month on 2/28 (the
+        // month has no 31st); birth + 30 days would say 3/2.
+        let ctx = PlanningContext::shipped();
+        let settings = ctx.resolve("131016", None);
+        let plan = plan(&family("131016", vec![born("c1", d("2027-01-31"), 3000)]), &ctx, &settings, d("2027-02-01"));
+        assert_eq!(task(&plan, "newborn_hearing_screening").deadline, Some(d("2027-02-28")));
+    }
+
+    #[test]
+    fn the_pregnancy_notification_is_recommended_by_the_end_of_week_11() {
+        // 「妊娠11週以下」 includes 11w6d: due (40w0d) 2027-05-01 − 197 days = Fri 2026-10-16.
+        let ctx = PlanningContext::shipped();
+        let settings = ctx.resolve("131016", None);
+        let plan = plan(&family("131016", vec![expected("c1", d("2027-05-01"))]), &ctx, &settings, d("2026-09-01"));
+        let notification = task(&plan, "pregnancy_notification");
+        assert_eq!(
+            (notification.deadline, notification.procedure.deadline_kind),
+            (Some(d("2026-10-16")), DeadlineKind::Recommended)
+        );
+    }
+
+    #[test]
+    fn no_deadline_day_push_on_a_day_the_office_is_closed() {
+        // 乳幼児医療費助成 (a municipal 15 days, not moved off closed days): born Sat 2026-11-14,
+        // the date is Sun 2026-11-29. A push on that Sunday saying 「本日が期限です」 cannot be
+        // acted on at a closed office: it goes out on Fri 11/27, the last open day, instead.
+        let mut ctx = PlanningContext::shipped();
+        let subsidy = ctx.catalog.procedures.iter_mut().find(|p| p.id == "infant_medical_subsidy").expect("procedure");
+        subsidy.reminders = vec![
+            Reminder { from: ReminderBase::Deadline, days: -7 },
+            Reminder { from: ReminderBase::Deadline, days: 0 },
+        ];
+        let settings = ctx.resolve("131016", None);
+        let baby = family("131016", vec![born("c1", d("2026-11-14"), 3000)]);
+        let pushes = |today| {
+            let plan = plan(&baby, &ctx, &settings, d(today));
+            let key = task(&plan, "infant_medical_subsidy").key.clone();
+            plan.notifications.iter().filter(|n| n.task_key == key).map(|n| n.date).collect::<Vec<_>>()
+        };
+        assert_eq!(pushes("2026-11-15"), vec![d("2026-11-22"), d("2026-11-27")]);
+        // Planned again on the Saturday: the Friday has passed, and nothing is pushed that weekend.
+        assert_eq!(pushes("2026-11-28"), Vec::<NaiveDate>::new());
+        // A deadline on an open day keeps its deadline-day push: born Mon 11/16, Tue 12/1.
+        let weekday = family("131016", vec![born("c1", d("2026-11-16"), 3000)]);
+        let plan = plan(&weekday, &ctx, &settings, d("2026-11-17"));
+        let key = task(&plan, "infant_medical_subsidy").key.clone();
+        let dates: Vec<NaiveDate> = plan.notifications.iter().filter(|n| n.task_key == key).map(|n| n.date).collect();
+        assert_eq!(dates, vec![d("2026-11-24"), d("2026-12-01")]);
+    }
+
+    #[test]
     fn the_mother_and_the_newborn_get_their_checks_and_the_premature_baby_its_medical_care() {
         let ctx = PlanningContext::shipped();
         let settings = ctx.resolve("131016", None);
@@ -963,9 +1029,10 @@ mod tests {
         let mother = task(&term, "maternal_postnatal_checkups");
         assert_eq!((mother.opens_on, mother.closes_on), (d("2026-11-30"), d("2026-12-31")));
         let hearing = task(&term, "newborn_hearing_screening");
+        // 生後1か月: the day the baby reaches one month (年齢計算ニ関スル法律), 12/19 for 11/20.
         assert_eq!(
             (hearing.deadline, hearing.procedure.deadline_kind),
-            (Some(d("2026-12-20")), DeadlineKind::Recommended)
+            (Some(d("2026-12-19")), DeadlineKind::Recommended)
         );
         // 母子保健法 第20条: 2,000 g or less at birth; 2,001 g is not (but is a 低体重児, under 2,500 g).
         assert!(ids(&plan_for(2000)).contains(&"premature_infant_medical_care"));
