@@ -29,6 +29,7 @@ pub const SIGNATURES_SIGNED_DOCUMENT: &str = "signatures.signed_document";
 pub const SUBMISSION_EVENTS_COMMENTS: &str = "submission_events.comments";
 pub const SUBMISSIONS_DOCUMENT: &str = "submissions.document";
 pub const WEBHOOK_DELIVERIES_PAYLOAD: &str = "webhook_deliveries.payload";
+pub const IDEMPOTENCY_KEYS_RESPONSE: &str = "idempotency_keys.response";
 /// The canary of each key (`db::canary`), checked on its own: a retired key's canary may stay
 /// until a start sees nothing sealed under it.
 pub const KEY_CANARIES_SEALED: &str = "key_canaries.sealed";
@@ -52,6 +53,7 @@ pub const ALL: &[&str] = &[
     GUARDIANS_FULL_NAME_KANA,
     GUARDIANS_BIRTH_DATE,
     GUARDIANS_PHONE,
+    IDEMPOTENCY_KEYS_RESPONSE,
     MUNICIPAL_WEBHOOKS_SECRET,
     NOTICE_REPLIES_FREE_TEXT,
     PUSH_CREDENTIALS_SECRET,
