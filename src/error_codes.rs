@@ -108,12 +108,7 @@ pub const ALL: &[ErrorCode] = &[
     at("approval_by_author", 409, &["approve_notice"], "an editor of the notice may not approve it"),
     at("notice_changed", 409, &["approve_notice"], "the notice changed while it was being approved"),
     at("notice_not_approved", 409, &["send_notice", "schedule_notice"], "the notice is not approved"),
-    at(
-        "approval_outdated",
-        409,
-        &["send_notice", "schedule_notice"],
-        "the notice changed after its approval",
-    ),
+    at("approval_outdated", 409, &["send_notice", "schedule_notice"], "the notice changed after its approval"),
     at("notice_too_long", 409, &["send_notice"], "a language's push would exceed the providers' size limit"),
     at("notice_not_cancellable", 409, &["cancel_notice"], "the notice is sent or cancelled"),
     at("no_questionnaire", 409, &["update_notice_reply"], "the notice asks nothing"),

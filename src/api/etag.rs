@@ -71,7 +71,10 @@ impl FromRequest for IfMatch {
             Some(Ok(tags)) => Ok(Self(Some(tags))),
             Some(Err(_)) => Err(Error::InvalidBody {
                 message: "If-Match: must be ETags as answered, or *".into(),
-                fields: crate::error::FieldErrors::from([("If-Match".into(), "must be ETags as answered, or *".into())]),
+                fields: crate::error::FieldErrors::from([(
+                    "If-Match".into(),
+                    "must be ETags as answered, or *".into(),
+                )]),
             }),
         })
     }

@@ -30,7 +30,8 @@ pub async fn create_family(
     let family = state
         .db
         .write(move |conn| {
-            let family = families::create_naming_all(conn, &uc.keys, &app_id, body.value, body.rule_problems, uc.today, uc.now)?;
+            let family =
+                families::create_naming_all(conn, &uc.keys, &app_id, body.value, body.rule_problems, uc.today, uc.now)?;
             family_changed(conn, &uc, &family.id)?;
             Ok(family)
         })
@@ -64,7 +65,10 @@ pub async fn list_families(
     let query = query.into_inner();
     let limit = super::page_limit(query.limit, 50)?;
     let keys = state.keys.clone();
-    let page = state.db.read(move |conn| families::list(conn, &keys, &app_id, limit, query.cursor.or(query.after).as_deref())).await?;
+    let page = state
+        .db
+        .read(move |conn| families::list(conn, &keys, &app_id, limit, query.cursor.or(query.after).as_deref()))
+        .await?;
     Ok(HttpResponse::Ok().json(page))
 }
 

@@ -117,7 +117,7 @@ pub fn document(operation: &mut utoipa::openapi::path::Operation) {
     use utoipa::openapi::header::HeaderBuilder;
     use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
     use utoipa::openapi::schema::{ObjectBuilder, Type};
-    use utoipa::openapi::{Required, RefOr};
+    use utoipa::openapi::{RefOr, Required};
     let key = ParameterBuilder::new()
         .name(HEADER)
         .parameter_in(ParameterIn::Header)

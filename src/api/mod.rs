@@ -287,7 +287,10 @@ fn name_error_codes(operation: &mut utoipa::openapi::path::Operation, post: bool
             RefOr::T(
                 Response::builder()
                     .description("The request conflicts with what is stored")
-                    .content("application/json", utoipa::openapi::Content::new(Some(Ref::from_schema_name("ErrorBody"))))
+                    .content(
+                        "application/json",
+                        utoipa::openapi::Content::new(Some(Ref::from_schema_name("ErrorBody"))),
+                    )
                     .build(),
             )
         });
@@ -306,8 +309,8 @@ fn name_error_codes(operation: &mut utoipa::openapi::path::Operation, post: bool
 
 /// Declares the headers answers carry: `X-Request-Id` on every answer, `Retry-After` on a 429.
 fn declare_headers(operation: &mut utoipa::openapi::path::Operation) {
-    use utoipa::openapi::schema::{ObjectBuilder, Type};
     use utoipa::openapi::header::HeaderBuilder;
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
     let text = |description: &str| {
         HeaderBuilder::new()
             .schema(ObjectBuilder::new().schema_type(Type::String))

@@ -65,7 +65,8 @@ fn answers_only(doc: &Document) -> BTreeSet<String> {
 fn refs_in(value: &Value, found: &mut BTreeSet<String>) {
     match value {
         Value::Object(fields) => {
-            if let Some(name) = fields.get("$ref").and_then(Value::as_str).and_then(|r| r.strip_prefix("#/components/schemas/"))
+            if let Some(name) =
+                fields.get("$ref").and_then(Value::as_str).and_then(|r| r.strip_prefix("#/components/schemas/"))
             {
                 found.insert(name.to_owned());
             }

@@ -144,7 +144,8 @@ mod tests {
             let message = message(task);
             let web: Value = serde_json::from_slice(&message.payload_bytes().expect("fits")).expect("json");
             conforms(&documented["WebPushPayload"], &web, "web push");
-            let apns = serde_json::to_value(crate::push::apns::payload("token", "jp.example.app", &message, 0)).expect("json");
+            let apns =
+                serde_json::to_value(crate::push::apns::payload("token", "jp.example.app", &message, 0)).expect("json");
             conforms(&documented["ApnsPayload"], &apns, "apns");
             conforms(&documented["FcmMessage"], &crate::push::fcm::body("token", &message), "fcm");
         }

@@ -119,7 +119,13 @@ pub fn claim(conn: &mut DbConnection, keys: &KeyRing, claim: &Claim, now: NaiveD
 }
 
 /// Keeps the answer to a claimed key, for its retries.
-pub fn keep(conn: &mut DbConnection, keys: &KeyRing, claim: &Claim, status: u16, body: Option<&str>) -> Result<(), Error> {
+pub fn keep(
+    conn: &mut DbConnection,
+    keys: &KeyRing,
+    claim: &Claim,
+    status: u16,
+    body: Option<&str>,
+) -> Result<(), Error> {
     diesel::update(idempotency_keys::table.find(&claim.id))
         .set((
             idempotency_keys::status.eq(Some(i32::from(status))),
@@ -137,6 +143,8 @@ pub fn give_back(conn: &mut DbConnection, claim: &Claim) -> Result<(), Error> {
 
 /// Removes keys older than [`KEEP_HOURS`] (the daily purge).
 pub fn purge(conn: &mut DbConnection, now: NaiveDateTime) -> Result<usize, Error> {
-    Ok(diesel::delete(idempotency_keys::table.filter(idempotency_keys::created_at.le(now - Duration::hours(KEEP_HOURS))))
-        .execute(conn)?)
+    Ok(diesel::delete(
+        idempotency_keys::table.filter(idempotency_keys::created_at.le(now - Duration::hours(KEEP_HOURS))),
+    )
+    .execute(conn)?)
 }

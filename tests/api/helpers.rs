@@ -108,7 +108,14 @@ impl TestApp {
         let base = format!("http://127.0.0.1:{}", app.port());
         actix_web::rt::spawn(app.run_until_stopped());
         let db = Db::connect(location, 2, 5_000).expect("test pool");
-        Self { base, clock, client: reqwest::Client::new(), db, settings, sqlite_path, _dir: dir }
+        // Idle connections are dropped well before the server's keep-alive (5 s) closes them:
+        // on a loaded machine a request sent on a connection the server is closing at that
+        // moment fails with IncompleteMessage.
+        let client = reqwest::Client::builder()
+            .pool_idle_timeout(std::time::Duration::from_secs(2))
+            .build()
+            .expect("http client");
+        Self { base, clock, client, db, settings, sqlite_path, _dir: dir }
     }
 
     /// A vendor app and its API key, made the way the operator's CLI makes them.
@@ -255,7 +262,10 @@ fn check_required(document: &Value, schema: &Value, value: &Value, at: &str, dep
     match value {
         Value::Object(fields) => {
             for required in schema["required"].as_array().into_iter().flatten().filter_map(Value::as_str) {
-                assert!(fields.contains_key(required), "{at}: `{required}` is documented required but not sent: {value}");
+                assert!(
+                    fields.contains_key(required),
+                    "{at}: `{required}` is documented required but not sent: {value}"
+                );
             }
             for (name, field) in fields {
                 let property = &schema["properties"][name];

@@ -19,8 +19,13 @@ async fn families_page_with_cursor_and_next_cursor_oldest_first() {
     let cursor = first["next_cursor"].as_str().expect("a next page");
     assert_eq!(first["next_after"], first["next_cursor"], "the old name still works");
     let (_, second) = app.get(&format!("/v1/families?limit=2&cursor={cursor}"), &key).await;
-    let ids: Vec<&str> = first["items"].as_array().into_iter().chain(second["items"].as_array()).flatten()
-        .map(|f| f["id"].as_str().expect("id")).collect();
+    let ids: Vec<&str> = first["items"]
+        .as_array()
+        .into_iter()
+        .chain(second["items"].as_array())
+        .flatten()
+        .map(|f| f["id"].as_str().expect("id"))
+        .collect();
     assert_eq!(ids, made, "every family once, in id order");
     // The last page says so with a null, present like every field of an answer.
     assert!(second.as_object().expect("page").contains_key("next_cursor"));
@@ -46,7 +51,11 @@ fn every_paged_list_speaks_cursor() {
         let parameters = operation["parameters"].as_array().expect("parameters");
         assert!(parameters.iter().any(|p| p["name"] == "cursor"), "{id} takes cursor");
         let limit = parameters.iter().find(|p| p["name"] == "limit").expect("a limit");
-        assert_eq!((limit["schema"]["minimum"].as_i64(), limit["schema"]["maximum"].as_i64()), (Some(1), Some(100)), "{id}");
+        assert_eq!(
+            (limit["schema"]["minimum"].as_i64(), limit["schema"]["maximum"].as_i64()),
+            (Some(1), Some(100)),
+            "{id}"
+        );
         let page = operation["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
             .as_str()
             .and_then(|r| r.strip_prefix("#/components/schemas/"))
@@ -63,7 +72,8 @@ async fn notices_page_newest_first_each_once() {
     let (_, author) = app.create_staff_key("131016", false);
     let mut made = Vec::new();
     for title in ["一", "二", "三"] {
-        let body = json!({ "category": "event", "audience": {}, "texts": { "ja": { "title": title, "body": "本文" } } });
+        let body =
+            json!({ "category": "event", "audience": {}, "texts": { "ja": { "title": title, "body": "本文" } } });
         let (status, notice) = app.post("/v1/municipalities/131016/notices", &author, body).await;
         assert_eq!(status, StatusCode::CREATED, "{notice}");
         made.push(notice["id"].as_str().expect("id").to_owned());
@@ -73,7 +83,12 @@ async fn notices_page_newest_first_each_once() {
     let cursor = first["next_cursor"].as_str().expect("another page");
     let (_, second) = app.get(&format!("/v1/municipalities/131016/notices?limit=2&cursor={cursor}"), &author).await;
     assert!(second["next_cursor"].is_null(), "{second}");
-    let ids: Vec<&str> = first["items"].as_array().into_iter().chain(second["items"].as_array()).flatten()
-        .map(|n| n["id"].as_str().expect("id")).collect();
+    let ids: Vec<&str> = first["items"]
+        .as_array()
+        .into_iter()
+        .chain(second["items"].as_array())
+        .flatten()
+        .map(|n| n["id"].as_str().expect("id"))
+        .collect();
     assert_eq!(ids, made);
 }

@@ -15,7 +15,13 @@ fn family(due: &str) -> Value {
 }
 
 /// POSTs `body` with the key; the answer's status, its `Idempotent-Replayed` header and body.
-async fn post_with_key(app: &TestApp, path: &str, credential: &str, key: &str, body: &Value) -> (StatusCode, bool, Value) {
+async fn post_with_key(
+    app: &TestApp,
+    path: &str,
+    credential: &str,
+    key: &str,
+    body: &Value,
+) -> (StatusCode, bool, Value) {
     let response = app
         .client
         .post(format!("{}{path}", app.base))
@@ -84,12 +90,14 @@ async fn concurrent_duplicates_act_once() {
     let body = family("2027-03-10");
     let answers =
         futures_util::future::join_all((0..6).map(|_| post_with_key(&app, "/v1/families", &key, "burst", &body))).await;
-    let created: Vec<&Value> = answers.iter().filter(|(s, _, _)| *s == StatusCode::CREATED).map(|(_, _, b)| b).collect();
+    let created: Vec<&Value> =
+        answers.iter().filter(|(s, _, _)| *s == StatusCode::CREATED).map(|(_, _, b)| b).collect();
     assert!(!created.is_empty(), "{answers:?}");
     assert!(created.iter().all(|b| b["id"] == created[0]["id"]), "one family, answered to each: {answers:?}");
     for (status, _, answer) in &answers {
         assert!(
-            *status == StatusCode::CREATED || (*status == StatusCode::CONFLICT && answer["error"] == "idempotency_key_in_use"),
+            *status == StatusCode::CREATED
+                || (*status == StatusCode::CONFLICT && answer["error"] == "idempotency_key_in_use"),
             "{status} {answer}"
         );
     }
@@ -151,8 +159,20 @@ fn every_post_documents_the_key_and_its_codes() {
         let id = &operation["operationId"];
         let parameters = operation["parameters"].as_array().expect("parameters");
         assert!(parameters.iter().any(|p| p["name"] == "Idempotency-Key" && p["in"] == "header"), "{id}");
-        assert!(operation["responses"]["409"]["x-error-codes"].as_array().expect("409").contains(&json!("idempotency_key_in_use")), "{id}");
-        assert!(operation["responses"]["422"]["x-error-codes"].as_array().expect("422").contains(&json!("idempotency_key_reused")), "{id}");
+        assert!(
+            operation["responses"]["409"]["x-error-codes"]
+                .as_array()
+                .expect("409")
+                .contains(&json!("idempotency_key_in_use")),
+            "{id}"
+        );
+        assert!(
+            operation["responses"]["422"]["x-error-codes"]
+                .as_array()
+                .expect("422")
+                .contains(&json!("idempotency_key_reused")),
+            "{id}"
+        );
         let success = operation["responses"].as_object().expect("responses").iter().find(|(s, _)| s.starts_with('2'));
         assert!(success.expect("a success").1["headers"]["Idempotent-Replayed"].is_object(), "{id}");
     }

@@ -12,7 +12,13 @@ async fn get_with_tag(app: &TestApp, path: &str, key: &str) -> (Value, String) {
     (response.json().await.expect("json"), tag)
 }
 
-async fn patch_if_match(app: &TestApp, path: &str, key: &str, tag: &str, body: Value) -> (StatusCode, Option<String>, Value) {
+async fn patch_if_match(
+    app: &TestApp,
+    path: &str,
+    key: &str,
+    tag: &str,
+    body: Value,
+) -> (StatusCode, Option<String>, Value) {
     let response = app
         .client
         .patch(format!("{}{path}", app.base))
@@ -41,8 +47,7 @@ async fn a_write_based_on_a_stale_read_is_refused_with_412() {
     let after_first = after_first.expect("the new version's tag");
     assert_ne!(after_first, read_by_both);
     // The second writer still holds the first version: refused, and nothing changes.
-    let (status, _, error) =
-        patch_if_match(&app, &path, &key, &read_by_both, json!({ "single_parent": false })).await;
+    let (status, _, error) = patch_if_match(&app, &path, &key, &read_by_both, json!({ "single_parent": false })).await;
     assert_eq!(status, StatusCode::PRECONDITION_FAILED, "{error}");
     assert_eq!(error["error"], "precondition_failed");
     let (stored, tag_now) = get_with_tag(&app, &path, &key).await;

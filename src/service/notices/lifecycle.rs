@@ -154,7 +154,12 @@ pub struct NoticePage {
 }
 
 /// `limit` notices older than `cursor`, newest first.
-pub fn page(conn: &mut DbConnection, code: &MunicipalityCode, limit: i64, cursor: Option<&str>) -> Result<NoticePage, Error> {
+pub fn page(
+    conn: &mut DbConnection,
+    code: &MunicipalityCode,
+    limit: i64,
+    cursor: Option<&str>,
+) -> Result<NoticePage, Error> {
     let mut query = notices::table
         .filter(notices::municipality_code.eq(code.as_str()))
         .order(notices::id.desc())

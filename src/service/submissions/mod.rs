@@ -351,7 +351,8 @@ pub fn page_for_municipality(
     if let Some(cursor) = cursor {
         query = query.filter(submissions::id.lt(cursor.to_owned()));
     }
-    let (rows, next_cursor) = crate::service::paging::cut(query.load(conn)?, limit, |row: &SubmissionRow| row.id.as_str());
+    let (rows, next_cursor) =
+        crate::service::paging::cut(query.load(conn)?, limit, |row: &SubmissionRow| row.id.as_str());
     let items = rows.into_iter().map(|row| summary(ctx, row)).collect::<Result<_, _>>()?;
     Ok(SubmissionPage { items, next_cursor })
 }
