@@ -174,10 +174,10 @@ fn steps_of(path: &str) -> Vec<Step> {
 /// names (an enum's), then values each of the API's types reads (a date, a time, a
 /// municipality code, a language, quiet hours), then plain JSON.
 fn stand_ins(problem: &str) -> Vec<Value> {
-    let named = problem
+    let named: Vec<Value> = problem
         .split_once("expected")
         .map(|(_, expected)| expected.split('`').skip(1).step_by(2).map(|c| Value::String(c.to_owned())).collect())
-        .unwrap_or_else(Vec::new);
+        .unwrap_or_default();
     named
         .into_iter()
         .chain([
