@@ -69,8 +69,10 @@ pub async fn update_draft(
     let planning = state.planning.clone();
     let draft = state
         .write_family(principal, family_id, move |conn, uc, family| {
-            if_match.check(&drafts::view(&planning, &uc.keys, drafts::find(conn, &family.id, &draft_id)?)?)?;
-            drafts::patch(conn, uc, &family, &draft_id, body.0)
+            let current = drafts::view(&planning, &uc.keys, drafts::find(conn, &family.id, &draft_id)?)?;
+            let updated = drafts::patch(conn, uc, &family, &draft_id, body.0)?;
+            if_match.check(&current)?;
+            Ok(updated)
         })
         .await?;
     Ok(HttpResponse::Ok().json(draft))
@@ -150,8 +152,10 @@ pub async fn update_bundle(
     let planning = state.planning.clone();
     let bundle = state
         .write_family(principal, family_id, move |conn, uc, family| {
-            if_match.check(&bundles::get(conn, &uc.keys, &planning, &family.id, &bundle_id)?)?;
-            bundles::patch(conn, uc, &family, &bundle_id, body.0)
+            let current = bundles::get(conn, &uc.keys, &planning, &family.id, &bundle_id)?;
+            let updated = bundles::patch(conn, uc, &family, &bundle_id, body.0)?;
+            if_match.check(&current)?;
+            Ok(updated)
         })
         .await?;
     Ok(HttpResponse::Ok().json(bundle))

@@ -2,7 +2,8 @@
 //! and neither should overwrite what the other wrote without having seen it. Every successful
 //! GET or PATCH answer carries the `ETag` of its body; a PATCH sent with `If-Match` applies only
 //! if the resource still reads as that tag, checked inside the write's own transaction
-//! (412 `precondition_failed` otherwise).
+//! (412 `precondition_failed` otherwise, and the change is rolled back). The tag is checked
+//! after the body is: a body that is refused is named as such, whatever its tag.
 
 use std::future::{ready, Ready};
 

@@ -99,8 +99,12 @@ pub async fn update_family(
 ) -> Result<HttpResponse, Error> {
     let family = state
         .write_family(principal, path.into_inner(), move |conn, uc, row| {
-            if_match.check(&families::get(conn, &uc.keys, row.clone())?)?;
-            families::update_naming_all(conn, &uc.keys, row, body.value, body.rule_problems, uc.now)
+            // Checked after the change is validated and applied (a refused body is named first);
+            // a stale tag then rolls the whole transaction back.
+            let current = families::get(conn, &uc.keys, row.clone())?;
+            let updated = families::update_naming_all(conn, &uc.keys, row, body.value, body.rule_problems, uc.now)?;
+            if_match.check(&current)?;
+            Ok(updated)
         })
         .await?;
     Ok(HttpResponse::Ok().json(family))

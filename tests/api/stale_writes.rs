@@ -73,3 +73,20 @@ async fn the_same_read_gives_the_same_tag() {
     assert_eq!(first, second);
     assert!(first.starts_with('"') && first.ends_with('"'), "a strong tag: {first}");
 }
+
+/// A refused body is named as such whatever its tag: the tag is checked after the change is
+/// validated, and a stale one rolls the change back.
+#[actix_web::test]
+async fn a_refused_body_is_named_before_a_stale_tag() {
+    let app = TestApp::spawn().await;
+    let (_, key) = app.create_app("two writers");
+    let family = app.create_family(&key, json!({ "municipality_code": "131016" })).await;
+    let path = format!("/v1/families/{family}");
+    let (status, _, error) = patch_if_match(&app, &path, &key, "\"stale\"", json!({ "address": "" })).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{error}");
+    assert!(error["fields"]["address"].is_string(), "{error}");
+    let (status, _, _) = patch_if_match(&app, &path, &key, "\"stale\"", json!({ "single_parent": true })).await;
+    assert_eq!(status, StatusCode::PRECONDITION_FAILED);
+    let (stored, _) = get_with_tag(&app, &path, &key).await;
+    assert_eq!(stored["single_parent"], false, "rolled back: {stored}");
+}
