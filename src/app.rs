@@ -307,6 +307,8 @@ impl Application {
                 .app_data(state.clone())
                 .app_data(document.clone())
                 .app_data(known_paths.clone())
+                .wrap(actix_web::middleware::from_fn(crate::api::etag::tag_answers))
+                .wrap(actix_web::middleware::from_fn(crate::api::idempotency::idempotent))
                 .wrap(crate::api::security_headers())
                 .wrap(actix_web::middleware::from_fn(crate::telemetry::observe))
                 .into_utoipa_app()

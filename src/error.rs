@@ -34,6 +34,8 @@ pub enum Error {
     /// The request was made on a version of a record that has changed since; `fields` names
     /// each part that changed.
     Changed { code: &'static str, message: String, fields: FieldErrors },
+    /// `If-Match` named a version of the resource that is no longer the stored one.
+    PreconditionFailed(&'static str),
     /// The request is well formed but refused for a reason with its own code (a signature
     /// that does not verify, a certificate that is not trusted, …).
     Refused { code: &'static str, message: String },
@@ -78,6 +80,7 @@ impl Error {
             Self::NotFound(_) => "not_found",
             Self::Conflict { code, .. } | Self::Changed { code, .. } | Self::Refused { code, .. } => code,
             Self::RateLimited { .. } => "rate_limited",
+            Self::PreconditionFailed(_) => "precondition_failed",
             Self::MethodNotAllowed { .. } => "method_not_allowed",
             Self::Internal(_) => "internal_error",
         }
@@ -90,7 +93,10 @@ impl Error {
                 let names: Vec<&str> = fields.keys().map(String::as_str).collect();
                 format!("invalid value for {}", names.join(", "))
             }
-            Self::Unauthorized(why) | Self::Forbidden(why) | Self::UnsupportedMediaType(why) => (*why).to_owned(),
+            Self::Unauthorized(why)
+            | Self::Forbidden(why)
+            | Self::UnsupportedMediaType(why)
+            | Self::PreconditionFailed(why) => (*why).to_owned(),
             Self::NotFound(what) => format!("{what} not found"),
             Self::Conflict { message, .. } | Self::Changed { message, .. } | Self::Refused { message, .. } => {
                 message.clone()
@@ -134,10 +140,9 @@ impl From<diesel::result::Error> for Error {
 /// The JSON body of every error response.
 #[derive(Debug, Serialize, serde::Deserialize, ToSchema)]
 pub struct ErrorBody {
-    /// Machine-readable code: `invalid_body`, `validation_failed`, `unauthorized`,
-    /// `forbidden`, `not_found`, `method_not_allowed`, a conflict code, `rate_limited`, or
-    /// `internal_error`.
-    #[schema(example = "validation_failed")]
+    /// Machine-readable code (`ErrorCode` lists every one; each error response of an operation
+    /// lists those it can be, in `x-error-codes`).
+    #[schema(value_type = crate::error_codes::ErrorCodeSchema, example = "validation_failed")]
     pub error: String,
     /// What went wrong, for a developer to read.
     pub message: String,
@@ -158,12 +163,15 @@ impl ResponseError for Error {
             Self::Conflict { .. } | Self::Changed { .. } => StatusCode::CONFLICT,
             Self::Refused { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     fn error_response(&self) -> HttpResponse {
+        // A code missing from the list would reach vendors undocumented (`error_codes`).
+        debug_assert!(crate::error_codes::is_listed(self.code()), "unlisted error code {}", self.code());
         if let Self::Internal(cause) = self {
             tracing::error!(cause = %cause, "request failed");
         }

@@ -13,6 +13,7 @@ pub mod crypto;
 pub mod db;
 pub mod domain;
 pub mod error;
+pub mod error_codes;
 pub mod jobs;
 pub mod jpki;
 pub mod outbound;

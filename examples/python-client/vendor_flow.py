@@ -1,8 +1,8 @@
 """A vendor's first day with nonstop, through a client generated from openapi/openapi.json.
 
-Registers a family expecting a child, mints the parent's session, registers a Web Push device,
+Registers a family expecting a child (and retries it with its Idempotency-Key), mints the parent's session, registers a Web Push device,
 records the birth, reads the tasks and the planned reminders, then opens the 児童手当 (child
-allowance) draft, corrects a field and confirms it. Every call goes through the generated
+allowance) draft, corrects a field (If-Match the version read) and confirms it. Every call goes through the generated
 client (`nonstop_client`, made by `./generate`), so a change of the document that would break
 a vendor's client breaks this script.
 
@@ -18,6 +18,7 @@ import datetime
 import json
 import os
 import sys
+import uuid
 
 from nonstop_client import AuthenticatedClient
 from nonstop_client.api.devices import register_device
@@ -67,32 +68,35 @@ def main() -> None:
     base_url = os.environ.get("NONSTOP_URL", "http://127.0.0.1:8080")
     vendor = AuthenticatedClient(base_url=base_url, token=os.environ["NONSTOP_API_KEY"])
 
-    # 1. The vendor registers a family with an expected child.
-    family = expect(
-        create_family.sync(
-            client=vendor,
-            body=FamilyInput(
-                municipality_code="131016",
-                postal_code="100-0001",
-                address="千代田1-1-1",
-                preferred_language="ja",
-                health_insurance=HealthInsurance.NATIONAL,
-                quiet_hours=QuietHours(start="21:00", end="08:00"),
-                guardians=[
-                    GuardianInput(
-                        relationship=Relationship.MOTHER,
-                        full_name="山田 花子",
-                        full_name_kana="ヤマダ ハナコ",
-                        birth_date=datetime.date(1994, 5, 6),
-                    )
-                ],
-                children=[ChildInput(status=ChildStatus.EXPECTED, due_date=DUE)],
-                # The parent agreed in the app that nonstop keeps the baby's birth weight.
-                consents=[ConsentPurpose.HEALTH_INFORMATION],
-            ),
-        ),
-        "registering the family",
+    # 1. The vendor registers a family with an expected child. The phone may lose the answer:
+    # with an Idempotency-Key, the retry below gets the first answer again, not a second family.
+    attempt = str(uuid.uuid4())
+    registration = FamilyInput(
+        municipality_code="131016",
+        postal_code="100-0001",
+        address="千代田1-1-1",
+        preferred_language="ja",
+        health_insurance=HealthInsurance.NATIONAL,
+        quiet_hours=QuietHours(start="21:00", end="08:00"),
+        guardians=[
+            GuardianInput(
+                relationship=Relationship.MOTHER,
+                full_name="山田 花子",
+                full_name_kana="ヤマダ ハナコ",
+                birth_date=datetime.date(1994, 5, 6),
+            )
+        ],
+        children=[ChildInput(status=ChildStatus.EXPECTED, due_date=DUE)],
+        # The parent agreed in the app that nonstop keeps the baby's birth weight.
+        consents=[ConsentPurpose.HEALTH_INFORMATION],
     )
+    family = expect(
+        create_family.sync(client=vendor, body=registration, idempotency_key=attempt), "registering the family"
+    )
+    retried = create_family.sync_detailed(client=vendor, body=registration, idempotency_key=attempt)
+    retried_family = expect(retried.parsed, "retrying the registration")
+    if retried_family.id != family.id or retried.headers.get("idempotent-replayed") != "true":
+        sys.exit(f"the retry made family {retried_family.id}, not the first answer again ({family.id})")
     child = family.children[0]
 
     # 2. The vendor's backend mints a short-lived session for the parent's app.
@@ -145,7 +149,11 @@ def main() -> None:
     allowance = next((d for d in drafts if d.form_id == "child_allowance_claim"), None)
     if allowance is None:
         sys.exit(f"no 児童手当 draft among {[d.form_id for d in drafts]}")
-    draft = expect(get_draft.sync(family.id, allowance.id, client=parent), "opening the draft")
+    opened = get_draft.sync_detailed(family.id, allowance.id, client=parent)
+    draft = expect(opened.parsed, "opening the draft")
+    # If-Match: should the vendor's backend have changed the draft since, the correction is
+    # refused (412) instead of overwriting what the parent did not see.
+    version = opened.headers["etag"]
     values = DraftPatchValues.from_dict(
         {
             "child.name": "山田 太郎",
@@ -156,7 +164,7 @@ def main() -> None:
         }
     )
     draft = expect(
-        update_draft.sync(family.id, draft.id, client=parent, body=DraftPatch(values=values)),
+        update_draft.sync(family.id, draft.id, client=parent, body=DraftPatch(values=values), if_match=version),
         "correcting the draft",
     )
     if draft.to_fill:

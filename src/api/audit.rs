@@ -18,7 +18,9 @@ pub struct AuditQuery {
     /// How many events per page (1–100, default 50).
     #[param(minimum = 1, maximum = 100)]
     limit: Option<i64>,
-    /// The `next_before` of the previous page.
+    /// The `next_cursor` of the previous page.
+    cursor: Option<String>,
+    /// Deprecated: the same as `cursor` (the `next_before` of the previous page).
     before: Option<String>,
     /// Only events of this action.
     action: Option<AuditAction>,
@@ -41,17 +43,14 @@ pub async fn list_audit_events(
 ) -> Result<HttpResponse, Error> {
     let (code, _) = staff(&principal, path.into_inner())?;
     let query = query.into_inner();
-    let limit = query.limit.unwrap_or(50);
-    if !(1..=100).contains(&limit) {
-        return Err(Error::field("limit", "must be between 1 and 100"));
-    }
+    let limit = super::page_limit(query.limit, 50)?;
     let filter = AuditFilter {
         municipality: Some(code.as_str().to_owned()),
         action: query.action,
         target_kind: None,
         since: query.since.map(|t| t.naive_utc()),
         until: query.until.map(|t| t.naive_utc()),
-        before: query.before,
+        before: query.cursor.or(query.before),
         limit,
     };
     let page = state.db.read(move |conn| audit::list(conn, &filter)).await?;

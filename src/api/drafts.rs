@@ -3,6 +3,7 @@
 
 use actix_web::{get, patch, post, web, HttpResponse};
 
+use super::etag::IfMatch;
 use super::extract::ValidJson;
 use crate::app::AppState;
 use crate::error::Error;
@@ -62,10 +63,17 @@ pub async fn update_draft(
     principal: Principal,
     path: web::Path<(String, String)>,
     body: ValidJson<DraftPatch>,
+    if_match: IfMatch,
 ) -> Result<HttpResponse, Error> {
     let (family_id, draft_id) = path.into_inner();
+    let planning = state.planning.clone();
     let draft = state
-        .write_family(principal, family_id, move |conn, uc, family| drafts::patch(conn, uc, &family, &draft_id, body.0))
+        .write_family(principal, family_id, move |conn, uc, family| {
+            let current = drafts::view(&planning, &uc.keys, drafts::find(conn, &family.id, &draft_id)?)?;
+            let updated = drafts::patch(conn, uc, &family, &draft_id, body.0)?;
+            if_match.check(&current)?;
+            Ok(updated)
+        })
         .await?;
     Ok(HttpResponse::Ok().json(draft))
 }
@@ -138,11 +146,16 @@ pub async fn update_bundle(
     principal: Principal,
     path: web::Path<(String, String)>,
     body: ValidJson<DraftPatch>,
+    if_match: IfMatch,
 ) -> Result<HttpResponse, Error> {
     let (family_id, bundle_id) = path.into_inner();
+    let planning = state.planning.clone();
     let bundle = state
         .write_family(principal, family_id, move |conn, uc, family| {
-            bundles::patch(conn, uc, &family, &bundle_id, body.0)
+            let current = bundles::get(conn, &uc.keys, &planning, &family.id, &bundle_id)?;
+            let updated = bundles::patch(conn, uc, &family, &bundle_id, body.0)?;
+            if_match.check(&current)?;
+            Ok(updated)
         })
         .await?;
     Ok(HttpResponse::Ok().json(bundle))

@@ -9,70 +9,108 @@ use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 
+use super::every_problem::{self, Reading};
 use crate::app::AppState;
-use crate::domain;
 use crate::error::{Error, FieldErrors};
 use crate::service::audit::Actor;
 use crate::service::principals::{self, Principal};
-use crate::service::{strict_json, tagged};
 use crate::telemetry::RequestId;
 
 /// The largest JSON body accepted.
 const BODY_LIMIT: usize = 256 * 1024;
 
-/// A JSON body whose errors name the field (`children[0].birth_date`) and the problem.
+/// A JSON body whose errors name every offending field (`children[0].birth_date`) and the
+/// problem with each.
 pub struct ValidJson<T>(pub T);
+
+/// A JSON body that matches the document, with the values that break a rule beyond it (a
+/// check digit) named rather than refused, so that the operation's own checks run too and one
+/// 422 names every problem. `rule_problems` not empty means stand-ins are in the value: the
+/// operation must refuse (merge them into its `FieldCheck`, which it finishes before writing).
+pub struct JsonWithRuleProblems<T> {
+    pub value: T,
+    pub rule_problems: FieldErrors,
+}
 
 impl<T: DeserializeOwned + 'static> FromRequest for ValidJson<T> {
     type Error = Error;
     type Future = Pin<Box<dyn Future<Output = Result<Self, Error>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let is_json = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .is_some_and(|mime| {
-                let mime = mime.trim().to_ascii_lowercase();
-                mime == "application/json" || mime.ends_with("+json")
-            });
-        // Compressed bodies are refused outright: decompressing before the size limit applies is
-        // how RUSTSEC-2026-0447 exhausts memory.
-        let compressed = req
-            .headers()
-            .get(header::CONTENT_ENCODING)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| !v.trim().eq_ignore_ascii_case("identity"));
-        let mut payload = payload.take();
+        let body = body_of(req, payload);
+        Box::pin(async move { parse(&body.await?).map(ValidJson) })
+    }
+}
+
+impl<T: DeserializeOwned + 'static> FromRequest for JsonWithRuleProblems<T> {
+    type Error = Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let body = body_of(req, payload);
         Box::pin(async move {
-            if compressed {
-                return Err(Error::UnsupportedMediaType("compressed request bodies are not accepted: send plain JSON"));
+            match read(&body.await?)? {
+                Reading::Read(value) => Ok(Self { value, rule_problems: FieldErrors::new() }),
+                Reading::WithRuleProblems { value, rules } => Ok(Self { value, rule_problems: rules }),
+                Reading::Refused { schema, rules } => Err(refusal(schema, rules)),
             }
-            if !is_json {
-                return Err(Error::UnsupportedMediaType(
-                    "the body must be JSON, sent with Content-Type: application/json",
-                ));
-            }
-            let mut body = web::BytesMut::new();
-            while let Some(chunk) = payload.next().await {
-                let chunk = chunk.map_err(|_| invalid_body("the body could not be read", FieldErrors::new()))?;
-                if body.len() + chunk.len() > BODY_LIMIT {
-                    return Err(invalid_body(&format!("the body exceeds {BODY_LIMIT} bytes"), FieldErrors::new()));
-                }
-                body.extend_from_slice(&chunk);
-            }
-            parse(&body).map(ValidJson)
         })
     }
 }
 
-/// Parses JSON, turning serde's complaint into a field name and a problem.
+/// The bytes of a JSON body, within the size limit.
+fn body_of(req: &HttpRequest, payload: &mut Payload) -> impl Future<Output = Result<web::BytesMut, Error>> {
+    let is_json = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|mime| {
+            let mime = mime.trim().to_ascii_lowercase();
+            mime == "application/json" || mime.ends_with("+json")
+        });
+    // Compressed bodies are refused outright: decompressing before the size limit applies is
+    // how RUSTSEC-2026-0447 exhausts memory.
+    let compressed = req
+        .headers()
+        .get(header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| !v.trim().eq_ignore_ascii_case("identity"));
+    let mut payload = payload.take();
+    async move {
+        if compressed {
+            return Err(Error::UnsupportedMediaType("compressed request bodies are not accepted: send plain JSON"));
+        }
+        if !is_json {
+            return Err(Error::UnsupportedMediaType("the body must be JSON, sent with Content-Type: application/json"));
+        }
+        let mut body = web::BytesMut::new();
+        while let Some(chunk) = payload.next().await {
+            let chunk = chunk.map_err(|_| invalid_body("the body could not be read", FieldErrors::new()))?;
+            if body.len() + chunk.len() > BODY_LIMIT {
+                return Err(invalid_body(&format!("the body exceeds {BODY_LIMIT} bytes"), FieldErrors::new()));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
+    }
+}
+
+/// Parses JSON, naming every field at fault and the problem with each.
 ///
 /// A body that does not match the documented schema (type, required field, enum, pattern,
 /// range) is `invalid_body` (400); one that matches it but breaks a rule the schema cannot
 /// state (a check digit, see `domain::beyond_schema`) is `validation_failed` (422).
 pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, Error> {
+    match read(body)? {
+        Reading::Read(value) => Ok(value),
+        Reading::WithRuleProblems { rules, .. } => Err(Error::Validation(rules)),
+        Reading::Refused { schema, rules } => Err(refusal(schema, rules)),
+    }
+}
+
+/// Reads the JSON, then every problem of its values (`every_problem`).
+fn read<T: DeserializeOwned>(body: &[u8]) -> Result<Reading<T>, Error> {
     let mut value = unique_keys::read(body).map_err(|e| {
         let message = strip_position(&e.to_string());
         match message.strip_prefix(unique_keys::DUPLICATE) {
@@ -84,29 +122,19 @@ pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, Error> {
         }
     })?;
     whole_numbers_as_integers(&mut value);
-    strict_json::from_value(value).map_err(|e| {
-        let mut path = e.path().to_string();
-        let mut problem = e.into_inner().to_string();
-        // A tagged body carries the path inside its variant in the message (service::tagged).
-        if let Some((nested, rest)) = problem.strip_prefix(tagged::AT).and_then(|p| p.split_once("`: ")) {
-            path = match (path.as_str(), nested) {
-                (outer, ".") => outer.to_owned(),
-                (".", nested) => nested.to_owned(),
-                (outer, nested) => format!("{outer}.{nested}"),
-            };
-            problem = rest.to_owned();
-        }
-        problem = explain_date_problem(problem);
-        // serde_path_to_error includes an unknown field in the path, but reports a missing one
-        // at the object that lacks it.
-        let field = field_named_in(&problem)
-            .map(|name| if path == "." { name.to_owned() } else { format!("{path}.{name}") })
-            .unwrap_or_else(|| if path == "." { "body".to_owned() } else { path });
-        match problem.strip_prefix(domain::BEYOND_SCHEMA) {
-            Some(rule) => Error::field(field, rule),
-            None => invalid_body(&format!("{field}: {problem}"), FieldErrors::from([(field.clone(), problem)])),
-        }
-    })
+    Ok(every_problem::read(value, body.len()))
+}
+
+/// 400 naming each field that is not what the document describes, and with them any that
+/// break a rule beyond it; 422 when only rules are broken.
+fn refusal(schema: FieldErrors, rules: FieldErrors) -> Error {
+    if schema.is_empty() {
+        return Error::Validation(rules);
+    }
+    let message = schema.iter().map(|(field, problem)| format!("{field}: {problem}")).collect::<Vec<_>>().join("; ");
+    let mut fields = rules;
+    fields.extend(schema);
+    invalid_body(&message, fields)
 }
 
 /// JSON read into a `Value` with every object's keys distinct. serde_json keeps the last of a
@@ -228,28 +256,6 @@ fn strip_position(message: &str) -> String {
     }
 }
 
-/// chrono's parse errors ("input is out of range" for 2026-02-30) do not say what was
-/// expected; dates are the only chrono values the API reads.
-fn explain_date_problem(problem: String) -> String {
-    const CHRONO: [&str; 5] = [
-        "input is out of range",
-        "input contains invalid characters",
-        "premature end of input",
-        "trailing input",
-        "input is not enough for unique date and time",
-    ];
-    if CHRONO.contains(&problem.as_str()) {
-        format!("must be a date that exists, written YYYY-MM-DD ({problem})")
-    } else {
-        problem
-    }
-}
-
-/// The field named in "missing field `x`".
-fn field_named_in(problem: &str) -> Option<&str> {
-    problem.strip_prefix("missing field `")?.split('`').next()
-}
-
 /// The credential of `Authorization: Bearer …`.
 pub fn bearer(req: &HttpRequest) -> Option<String> {
     req.headers()
@@ -349,6 +355,19 @@ mod tests {
         assert_eq!(fields_of(r#"{"name":"a","inner":[{"date":"2026-02-30"}]}"#), ["inner[0].date"]);
         assert_eq!(fields_of(r#"{"name":"a","inner":[{"date":"2026-02-01","x":1}]}"#), ["inner[0].x"]);
         assert_eq!(fields_of(r#"{"name":5}"#), ["name"]);
+    }
+
+    /// One answer names every problem, wherever it is and whatever its kind.
+    #[test]
+    fn names_every_offending_field_at_once() {
+        assert_eq!(
+            fields_of(r#"{"nmae":"b","inner":[{"date":"2026-02-30"},{"x":1}]}"#),
+            ["inner[0].date", "inner[1].date", "inner[1].x", "name", "nmae"]
+        );
+        // A value of the wrong type and a missing field in the same object.
+        assert_eq!(fields_of(r#"{"inner":[{"date":5}]}"#), ["inner[0].date", "name"]);
+        // The whole body of the wrong type is one problem, not one per field it lacks.
+        assert_eq!(fields_of("[]"), ["body"]);
     }
 
     #[test]

@@ -4,7 +4,8 @@ use actix_web::{delete, get, patch, post, web, HttpResponse};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use super::extract::{Caller, ValidJson};
+use super::etag::IfMatch;
+use super::extract::{Caller, JsonWithRuleProblems};
 use crate::app::AppState;
 use crate::error::Error;
 use crate::service::access;
@@ -22,14 +23,15 @@ use crate::service::principals::Principal;
 pub async fn create_family(
     state: web::Data<AppState>,
     principal: Principal,
-    body: ValidJson<FamilyInput>,
+    body: JsonWithRuleProblems<FamilyInput>,
 ) -> Result<HttpResponse, Error> {
     let app_id = access::vendor_app(&principal)?.to_owned();
     let uc = state.use_case();
     let family = state
         .db
         .write(move |conn| {
-            let family = families::create(conn, &uc.keys, &app_id, body.0, uc.today, uc.now)?;
+            let family =
+                families::create_naming_all(conn, &uc.keys, &app_id, body.value, body.rule_problems, uc.today, uc.now)?;
             family_changed(conn, &uc, &family.id)?;
             Ok(family)
         })
@@ -44,7 +46,9 @@ pub struct PageQuery {
     /// How many families per page (1–100, default 50).
     #[param(minimum = 1, maximum = 100)]
     limit: Option<i64>,
-    /// The `next_after` of the previous page.
+    /// The `next_cursor` of the previous page.
+    cursor: Option<String>,
+    /// Deprecated: the same as `cursor` (the `next_after` of the previous page).
     after: Option<String>,
 }
 
@@ -59,12 +63,12 @@ pub async fn list_families(
 ) -> Result<HttpResponse, Error> {
     let app_id = access::vendor_app(&principal)?.to_owned();
     let query = query.into_inner();
-    let limit = query.limit.unwrap_or(50);
-    if !(1..=100).contains(&limit) {
-        return Err(Error::field("limit", "must be between 1 and 100"));
-    }
+    let limit = super::page_limit(query.limit, 50)?;
     let keys = state.keys.clone();
-    let page = state.db.read(move |conn| families::list(conn, &keys, &app_id, limit, query.after.as_deref())).await?;
+    let page = state
+        .db
+        .read(move |conn| families::list(conn, &keys, &app_id, limit, query.cursor.or(query.after).as_deref()))
+        .await?;
     Ok(HttpResponse::Ok().json(page))
 }
 
@@ -90,11 +94,17 @@ pub async fn update_family(
     state: web::Data<AppState>,
     principal: Principal,
     path: web::Path<String>,
-    body: ValidJson<FamilyPatch>,
+    body: JsonWithRuleProblems<FamilyPatch>,
+    if_match: IfMatch,
 ) -> Result<HttpResponse, Error> {
     let family = state
         .write_family(principal, path.into_inner(), move |conn, uc, row| {
-            families::update(conn, &uc.keys, row, body.0, uc.now)
+            // Checked after the change is validated and applied (a refused body is named first);
+            // a stale tag then rolls the whole transaction back.
+            let current = families::get(conn, &uc.keys, row.clone())?;
+            let updated = families::update_naming_all(conn, &uc.keys, row, body.value, body.rule_problems, uc.now)?;
+            if_match.check(&current)?;
+            Ok(updated)
         })
         .await?;
     Ok(HttpResponse::Ok().json(family))

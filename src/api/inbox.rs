@@ -19,13 +19,10 @@ pub async fn list_inbox(
     query: web::Query<InboxQuery>,
 ) -> Result<HttpResponse, Error> {
     let query = query.into_inner();
-    let limit = query.limit.unwrap_or(20);
-    if !(1..=100).contains(&limit) {
-        return Err(Error::field("limit", "must be between 1 and 100"));
-    }
+    let limit = super::page_limit(query.limit, 20)?;
     let page = state
         .read_family(principal, path.into_inner(), move |conn, _, family| {
-            inbox::list(conn, &family.id, limit, query.before.as_deref())
+            inbox::list(conn, &family.id, limit, query.cursor.or(query.before).as_deref())
         })
         .await?;
     Ok(HttpResponse::Ok().json(page))

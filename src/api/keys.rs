@@ -11,7 +11,7 @@ use crate::service::access;
 use crate::service::audit::{AuditAction, Event};
 use crate::service::principals::{self, AppKey, IssuedKey, Principal};
 
-/// Who the credential belongs to.
+/// Who the credential belongs to, and the service's present as it plans.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Whoami {
     /// `app`, `staff` or `parent`.
@@ -19,22 +19,29 @@ pub struct Whoami {
     pub app_id: Option<String>,
     pub municipality_code: Option<String>,
     pub family_id: Option<String>,
+    /// Today in Japan (Asia/Tokyo), the day nonstop plans from: deadlines, ages and reminders
+    /// count from it. Before 09:00 in Japan it is already the next day of UTC's.
+    pub today: chrono::NaiveDate,
+    /// The service's present instant (UTC), which `today` is the Japanese date of.
+    pub now: chrono::DateTime<chrono::Utc>,
 }
 
-/// Tell who the credential belongs to (any caller).
+/// Tell who the credential belongs to (any caller), and which day nonstop counts as today.
 #[utoipa::path(tag = "keys", operation_id = "get_whoami", responses((status = 200, description = "The caller", body = Whoami)))]
 #[get("/whoami")]
-pub async fn get_whoami(principal: Principal) -> HttpResponse {
-    let whoami = match principal {
-        Principal::App { app_id, .. } => {
-            Whoami { role: "app".into(), app_id: Some(app_id), municipality_code: None, family_id: None }
-        }
-        Principal::Staff { municipality, .. } => {
-            Whoami { role: "staff".into(), app_id: None, municipality_code: Some(municipality.into()), family_id: None }
-        }
-        Principal::Parent { family_id, app_id } => {
-            Whoami { role: "parent".into(), app_id: Some(app_id), municipality_code: None, family_id: Some(family_id) }
-        }
+pub async fn get_whoami(state: web::Data<AppState>, principal: Principal) -> HttpResponse {
+    let (role, app_id, municipality_code, family_id) = match principal {
+        Principal::App { app_id, .. } => ("app", Some(app_id), None, None),
+        Principal::Staff { municipality, .. } => ("staff", None, Some(municipality.into()), None),
+        Principal::Parent { family_id, app_id } => ("parent", Some(app_id), None, Some(family_id)),
+    };
+    let whoami = Whoami {
+        role: role.into(),
+        app_id,
+        municipality_code,
+        family_id,
+        today: state.clock.today(),
+        now: state.clock.now_utc(),
     };
     HttpResponse::Ok().json(whoami)
 }

@@ -9,10 +9,13 @@ mod consents;
 mod devices;
 mod docs;
 mod drafts;
+pub mod etag;
+mod every_problem;
 mod examples;
 pub mod extract;
 mod families;
 mod guardians;
+pub mod idempotency;
 mod inbox;
 mod keys;
 mod life_events;
@@ -22,6 +25,7 @@ mod ops;
 mod push_credentials;
 pub mod rate_limit;
 mod readiness;
+mod required;
 pub mod routes;
 mod sessions;
 mod signing;
@@ -30,6 +34,7 @@ mod submissions;
 mod tasks;
 mod templates;
 mod vaccinations;
+mod webhook_events;
 
 use actix_web::web;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -50,6 +55,16 @@ fn staff(
         crate::domain::MunicipalityCode::parse(&code).map_err(|_| crate::error::Error::NotFound("municipality"))?;
     let staff_id = crate::service::municipalities::staff_of(principal, &code)?.to_owned();
     Ok((code, staff_id))
+}
+
+/// A page's `limit` (1–100, `default` when not given), refused by name when outside.
+fn page_limit(limit: Option<i64>, default: i64) -> Result<i64, crate::error::Error> {
+    let limit = limit.unwrap_or(default);
+    if (1..=100).contains(&limit) {
+        Ok(limit)
+    } else {
+        Err(crate::error::Error::field("limit", "must be between 1 and 100"))
+    }
 }
 
 /// The documented API under `/v1`.
@@ -176,7 +191,8 @@ pub fn configure_unlisted(cfg: &mut web::ServiceConfig) {
                        session token (`nsp_…`, one family only) or a municipal staff key (`nsk_staff_…`). Errors are \
                        `{\"error\", \"message\", \"fields\"}`. Dates are civil dates in Asia/Tokyo; instants are UTC."
     ),
-    components(schemas(crate::error::ErrorBody)),
+    servers((url = "/", description = "The nonstop that serves this document (`/openapi.json`); its operator gives its address")),
+    components(schemas(crate::error::ErrorBody, crate::error_codes::ErrorCodeSchema)),
     tags(
         (name = "families", description = "世帯: the family profile"),
         (name = "guardians", description = "保護者"),
@@ -189,7 +205,8 @@ pub fn configure_unlisted(cfg: &mut web::ServiceConfig) {
         (name = "procedures", description = "手続カタログ: the procedures nonstop plans from"),
         (name = "municipalities", description = "自治体: a municipality's own settings, for its staff"),
         (name = "templates", description = "通知文: the words nonstop sends, in the families' languages"),
-        (name = "inbox", description = "受信箱: every notification a family received, and its deliveries"),
+        (name = "inbox", description = "受信箱: every notification a family received, and its deliveries. What each push \
+                                        carries is described by the schemas `WebPushPayload`, `ApnsPayload` and `FcmMessage`."),
         (name = "push credentials", description = "The vendor's own VAPID, APNs and FCM credentials"),
         (name = "notices", description = "お知らせ: notices a municipality sends its residents"),
         (name = "drafts", description = "申請書の下書き: pre-filled forms the parent checks, confirms and signs with the マイナンバーカード; the birth bundle (一括申請)"),
@@ -216,8 +233,19 @@ impl Modify for Conventions {
             ("404", "Not found, or not the caller's to see"),
             ("422", "The body is what this document describes, but a value breaks a rule it cannot state (a check digit, a date in the future…); `fields` names each one and the problem"),
             ("429", "Too many requests with this credential; `Retry-After` says when to try again"),
+            ("500", "A fault of nonstop's, logged under this answer's `X-Request-Id`"),
         ];
+        let posts: Vec<String> =
+            doc.paths.paths.values().filter_map(|item| item.post.as_ref()?.operation_id.clone()).collect();
+        let tagged: Vec<String> = doc
+            .paths
+            .paths
+            .values()
+            .flat_map(|item| [&item.get, &item.patch])
+            .filter_map(|operation| operation.as_ref()?.operation_id.clone())
+            .collect();
         for operation in operations_mut(doc) {
+            let post = operation.operation_id.as_ref().is_some_and(|id| posts.contains(id));
             let takes_body = operation.request_body.is_some();
             let body_errors = takes_body
                 .then_some(("415", "The body is not JSON (`Content-Type: application/json`), or is compressed"));
@@ -233,6 +261,76 @@ impl Modify for Conventions {
             }
             operation.security =
                 Some(vec![utoipa::openapi::security::SecurityRequirement::new("bearer", Vec::<String>::new())]);
+            if post {
+                idempotency::document(operation);
+            }
+            let id = operation.operation_id.clone().unwrap_or_default();
+            if tagged.contains(&id) {
+                etag::document_etag(operation);
+            }
+            if crate::error_codes::IF_MATCH.contains(&id.as_str()) {
+                etag::document_if_match(operation);
+            }
+            name_error_codes(operation, post);
+            declare_headers(operation);
+        }
+    }
+}
+
+/// Writes into each error response of `operation` the codes it can carry (`x-error-codes`,
+/// and the description), from `error_codes::ALL`; adds a 409 where the operation has codes
+/// for it and declared none.
+fn name_error_codes(operation: &mut utoipa::openapi::path::Operation, post: bool) {
+    let id = operation.operation_id.clone().unwrap_or_default();
+    if !crate::error_codes::of_operation(&id, post, 409).is_empty() {
+        operation.responses.responses.entry("409".to_owned()).or_insert_with(|| {
+            RefOr::T(
+                Response::builder()
+                    .description("The request conflicts with what is stored")
+                    .content(
+                        "application/json",
+                        utoipa::openapi::Content::new(Some(Ref::from_schema_name("ErrorBody"))),
+                    )
+                    .build(),
+            )
+        });
+    }
+    for (status, response) in operation.responses.responses.iter_mut() {
+        let (Ok(status), RefOr::T(response)) = (status.parse::<u16>(), response) else { continue };
+        if status < 400 {
+            continue;
+        }
+        let codes = crate::error_codes::of_operation(&id, post, status);
+        let listed: Vec<String> = codes.iter().map(|c| format!("`{c}`")).collect();
+        response.description = format!("{}\n\nCodes: {}.", response.description, listed.join(", "));
+        response.extensions.get_or_insert_with(Default::default).insert("x-error-codes".to_owned(), codes.into());
+    }
+}
+
+/// Declares the headers answers carry: `X-Request-Id` on every answer, `Retry-After` on a 429.
+fn declare_headers(operation: &mut utoipa::openapi::path::Operation) {
+    use utoipa::openapi::header::HeaderBuilder;
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    let text = |description: &str| {
+        HeaderBuilder::new()
+            .schema(ObjectBuilder::new().schema_type(Type::String))
+            .description(Some(description))
+            .build()
+    };
+    for (status, response) in operation.responses.responses.iter_mut() {
+        let RefOr::T(response) = response else { continue };
+        response.headers.insert(
+            "X-Request-Id".to_owned(),
+            text("nonstop's id for the request: the `request_id` of its log line and audit events"),
+        );
+        if status == "429" {
+            response.headers.insert(
+                "Retry-After".to_owned(),
+                HeaderBuilder::new()
+                    .schema(ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(0)))
+                    .description(Some("Seconds to wait before trying again"))
+                    .build(),
+            );
         }
     }
 }
@@ -249,6 +347,9 @@ pub fn openapi() -> Document {
     let (_, mut document) =
         actix_web::App::new().into_utoipa_app().openapi(ApiDoc::openapi()).configure(configure).split_for_parts();
     Conventions.modify(&mut document);
+    required::RequiredInAnswers.modify(&mut document);
+    crate::push::documented::PushPayloads.modify(&mut document);
+    webhook_events::WebhookEvents.modify(&mut document);
     examples::Examples.modify(&mut document);
     document
 }

@@ -9,7 +9,7 @@ use super::extract::{Caller, ValidJson};
 use super::staff;
 use crate::app::AppState;
 use crate::error::Error;
-use crate::service::notices::{self, Audience, Notice, NoticeAct, NoticeFigures, NoticeInput, NoticeRef};
+use crate::service::notices::{self, Audience, Notice, NoticeAct, NoticeFigures, NoticeInput, NoticePage, NoticeRef};
 use crate::service::principals::Principal;
 
 /// Write a notice (a draft, until another member of staff approves it).
@@ -232,18 +232,32 @@ pub async fn update_notice_reply(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// The municipality's notices, newest first (the latest 100).
-#[utoipa::path(tag = "notices", operation_id = "list_notices", params(("code" = String, Path)),
-    responses((status = 200, description = "Notices, newest first", body = Vec<Notice>)))]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct NoticeQuery {
+    /// How many notices per page (1–100, default 50).
+    #[param(minimum = 1, maximum = 100)]
+    limit: Option<i64>,
+    /// The `next_cursor` of the previous page.
+    cursor: Option<String>,
+}
+
+/// The municipality's notices, newest first, a page at a time.
+#[utoipa::path(tag = "notices", operation_id = "list_notices", params(("code" = String, Path), NoticeQuery),
+    responses((status = 200, description = "A page of notices, newest first", body = NoticePage)))]
 #[get("/municipalities/{code}/notices")]
 pub async fn list_notices(
     state: web::Data<AppState>,
     principal: Principal,
     path: web::Path<String>,
+    query: web::Query<NoticeQuery>,
 ) -> Result<HttpResponse, Error> {
     let (code, _) = staff(&principal, path.into_inner())?;
-    let list = state.db.read(move |conn| notices::list(conn, &code, 100)).await?;
-    Ok(HttpResponse::Ok().json(list))
+    let query = query.into_inner();
+    let limit = super::page_limit(query.limit, 50)?;
+    let page = state.db.read(move |conn| notices::page(conn, &code, limit, query.cursor.as_deref())).await?;
+    Ok(HttpResponse::Ok().json(page))
 }
 
 /// Does `act` to one notice as a member of its municipality's staff (recorded in the audit

@@ -12,13 +12,18 @@ use crate::app::AppState;
 use crate::error::Error;
 use crate::service::audit::{AuditAction, Event};
 use crate::service::principals::Principal;
-use crate::service::submissions::{self, StatusChange, Submission, SubmissionStatus, SubmissionSummary};
+use crate::service::submissions::{self, StatusChange, Submission, SubmissionPage, SubmissionStatus};
 use crate::service::webhooks::{self, Webhook, WebhookCreated, WebhookInput};
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct SubmissionQuery {
+    /// How many submissions per page (1–100, default 50).
+    #[param(minimum = 1, maximum = 100)]
+    limit: Option<i64>,
+    /// The `next_cursor` of the previous page.
+    cursor: Option<String>,
     /// Only submissions in this status (`submitted` for those not yet acknowledged).
     status: Option<SubmissionStatus>,
     /// Only submissions of this form (each department takes its own: `child_allowance_claim`,
@@ -26,9 +31,9 @@ pub struct SubmissionQuery {
     form_id: Option<String>,
 }
 
-/// Submissions addressed to the municipality, newest first (at most 500).
+/// Submissions addressed to the municipality, newest first, a page at a time.
 #[utoipa::path(tag = "submissions", operation_id = "list_municipal_submissions", params(("code" = String, Path), SubmissionQuery),
-    responses((status = 200, description = "The submissions", body = Vec<SubmissionSummary>)))]
+    responses((status = 200, description = "A page of submissions", body = SubmissionPage)))]
 #[get("/municipalities/{code}/submissions")]
 pub async fn list_municipal_submissions(
     state: web::Data<AppState>,
@@ -39,13 +44,15 @@ pub async fn list_municipal_submissions(
     let (code, _) = staff(&principal, path.into_inner())?;
     let planning = state.planning.clone();
     let query = query.into_inner();
-    let list = state
+    let limit = super::page_limit(query.limit, 50)?;
+    let page = state
         .db
         .read(move |conn| {
-            submissions::list_for_municipality(conn, &planning, &code, query.status, query.form_id.as_deref())
+            let (only, form) = (query.status, query.form_id.as_deref());
+            submissions::page_for_municipality(conn, &planning, &code, only, form, limit, query.cursor.as_deref())
         })
         .await?;
-    Ok(HttpResponse::Ok().json(list))
+    Ok(HttpResponse::Ok().json(page))
 }
 
 /// A submission: the canonical document, its digest, the signed bytes, the signature and the

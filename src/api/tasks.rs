@@ -22,7 +22,9 @@ pub struct TaskQuery {
 /// The family's tasks: upcoming, open, overdue, done; each with its window, deadline, the
 /// reason it applies, where to file, and its legal basis.
 #[utoipa::path(tag = "tasks", operation_id = "list_tasks", params(("family_id" = String, Path), TaskQuery),
-    responses((status = 200, description = "The tasks, soonest first", body = Vec<Task>)))]
+    responses((status = 200, description = "The tasks, soonest first", body = Vec<Task>,
+        headers(("Nonstop-Today" = chrono::NaiveDate,
+            description = "Today in Japan (Asia/Tokyo), the day the tasks' states (upcoming, open, overdue) count from")))))]
 #[get("/families/{family_id}/tasks")]
 pub async fn list_tasks(
     state: web::Data<AppState>,
@@ -38,7 +40,7 @@ pub async fn list_tasks(
             tasks::list(conn, &planning, &family.id, &family.municipality_code, only, today)
         })
         .await?;
-    Ok(HttpResponse::Ok().json(list))
+    Ok(HttpResponse::Ok().insert_header(("Nonstop-Today", today.to_string())).json(list))
 }
 
 /// Mark a task done or dismissed (its reminders stop), or reopen it.

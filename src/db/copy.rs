@@ -33,6 +33,7 @@ pub const TABLES: &[&str] = &[
     "staff_logins",
     "console_sessions",
     "sign_in_attempts",
+    "idempotency_keys",
     "families",
     "guardians",
     "children",

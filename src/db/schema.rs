@@ -527,6 +527,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    idempotency_keys (id) {
+        id -> Text,
+        request_digest -> Text,
+        status -> Nullable<Integer>,
+        response -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     sign_in_attempts (id) {
         id -> Text,
         login_digest -> Text,
@@ -595,6 +605,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     staff_logins,
     console_sessions,
     sign_in_attempts,
+    idempotency_keys,
     notice_recipients,
     notice_replies,
     draft_bundles,

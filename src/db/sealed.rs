@@ -30,6 +30,7 @@ pub const SUBMISSION_EVENTS_COMMENTS: &str = "submission_events.comments";
 pub const SUBMISSION_NOTES_BODY: &str = "submission_notes.body";
 pub const SUBMISSIONS_DOCUMENT: &str = "submissions.document";
 pub const WEBHOOK_DELIVERIES_PAYLOAD: &str = "webhook_deliveries.payload";
+pub const IDEMPOTENCY_KEYS_RESPONSE: &str = "idempotency_keys.response";
 /// The canary of each key (`db::canary`), checked on its own: a retired key's canary may stay
 /// until a start sees nothing sealed under it.
 pub const KEY_CANARIES_SEALED: &str = "key_canaries.sealed";
@@ -53,6 +54,7 @@ pub const ALL: &[&str] = &[
     GUARDIANS_FULL_NAME_KANA,
     GUARDIANS_BIRTH_DATE,
     GUARDIANS_PHONE,
+    IDEMPOTENCY_KEYS_RESPONSE,
     MUNICIPAL_WEBHOOKS_SECRET,
     NOTICE_REPLIES_FREE_TEXT,
     PUSH_CREDENTIALS_SECRET,

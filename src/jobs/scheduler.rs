@@ -200,10 +200,11 @@ async fn run_purge(ctx: &JobContext, scheduled_for: NaiveDateTime) -> Result<usi
                     principals::purge_expired(conn, chrono::Duration::days(KEEP_REVOKED_STAFF_KEYS_DAYS), now)?;
                 let submissions = submissions::purge_retained(conn, &planning, &Actor::system("purge"), now)?;
                 let attempts = crate::service::sign_in_attempts::purge(conn, now)?;
+                let retries = crate::service::idempotency::purge(conn, now)?;
                 // Health information is kept until the child's first birthday (consents.rs).
                 let a_year_ago = crate::domain::dates::tokyo_date(now.and_utc()) - chrono::Months::new(12);
                 let health = crate::service::consents::erase_health_information(conn, None, Some(a_year_ago))?;
-                Ok(deliveries + sessions + staff_keys + submissions + health + attempts)
+                Ok(deliveries + sessions + staff_keys + submissions + health + attempts + retries)
             })
             .await
     })

@@ -23,7 +23,7 @@ use crate::service::webhooks::WebhookDeliveryStatus;
 pub const MAX_ATTEMPTS: i32 = 30;
 const BATCH: i64 = 50;
 /// The most one post may take.
-const POST_TIMEOUT: Duration = Duration::from_secs(10);
+pub const POST_TIMEOUT: Duration = Duration::from_secs(10);
 /// A claimed batch is posted one delivery after another: the lease outlasts the longest batch,
 /// so no other replica takes a delivery (and posts it a second time) while it is in flight.
 const LEASE_SECONDS: i64 = BATCH * POST_TIMEOUT.as_secs() as i64 + 60;

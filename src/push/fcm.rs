@@ -83,7 +83,7 @@ impl FcmSender {
 }
 
 /// The v1 message: the same generic texts and ids as every push.
-fn body(token: &str, message: &PushMessage) -> Value {
+pub(crate) fn body(token: &str, message: &PushMessage) -> Value {
     let mut data = json!({ "entry_id": message.entry_id });
     if let Some(task) = &message.task_id {
         data["task_id"] = json!(task);

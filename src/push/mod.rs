@@ -9,6 +9,7 @@
 pub mod aes128gcm;
 pub mod apns;
 pub mod credentials;
+pub mod documented;
 pub mod fcm;
 pub mod webpush;
 

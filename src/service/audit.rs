@@ -226,7 +226,9 @@ pub struct AuditEvent {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AuditPage {
     pub items: Vec<AuditEvent>,
-    /// Pass as `before` for the next (older) page; absent on the last page.
+    /// Pass as `cursor` for the next (older) page; `null` on the last page.
+    pub next_cursor: Option<String>,
+    /// Deprecated: the same as `next_cursor`, for clients that page with `before`.
     pub next_before: Option<String>,
 }
 
@@ -290,5 +292,5 @@ pub fn list(conn: &mut DbConnection, filter: &AuditFilter) -> Result<AuditPage, 
             })
         })
         .collect::<Result<_, Error>>()?;
-    Ok(AuditPage { items, next_before })
+    Ok(AuditPage { items, next_cursor: next_before.clone(), next_before })
 }

@@ -19,7 +19,7 @@ use crate::db::DbConnection;
 use crate::domain::catalog::Circumstance;
 use crate::domain::enums::HealthInsurance;
 use crate::domain::{text, LanguageTag, MunicipalityCode, PostalCode, QuietHours};
-use crate::error::{Error, FieldCheck};
+use crate::error::{Error, FieldCheck, FieldErrors};
 
 /// A family with everything nonstop holds about it.
 #[derive(Debug, Serialize, ToSchema)]
@@ -110,11 +110,13 @@ pub struct FamilyPatch {
     pub paperwork: Option<PaperworkPatch>,
 }
 
-/// One page of a vendor's families, oldest first.
+/// One page of a vendor's families, oldest first (by id).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct FamilyPage {
     pub items: Vec<Family>,
-    /// Pass as `after` to get the next page; absent on the last page.
+    /// Pass as `cursor` to get the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+    /// Deprecated: the same as `next_cursor`, for clients that page with `after`.
     pub next_after: Option<String>,
 }
 
@@ -128,7 +130,22 @@ pub fn create(
     today: NaiveDate,
     now: NaiveDateTime,
 ) -> Result<Family, Error> {
+    create_naming_all(conn, keys, app_id, input, FieldErrors::new(), today, now)
+}
+
+/// [`create`] for a body in which reading it already found `problems` (a check digit, see
+/// `api::extract::JsonWithRuleProblems`): they are refused together with every other problem.
+pub fn create_naming_all(
+    conn: &mut DbConnection,
+    keys: &KeyRing,
+    app_id: &str,
+    input: FamilyInput,
+    problems: FieldErrors,
+    today: NaiveDate,
+    now: NaiveDateTime,
+) -> Result<Family, Error> {
     let mut check = FieldCheck::default();
+    check.merge(problems);
     let address = check.check_opt("address", input.address, |a| text::address(&a));
     if input.guardians.len() as i64 > guardians::MAX_PER_FAMILY {
         check.fail("guardians", format!("a family holds at most {} guardians", guardians::MAX_PER_FAMILY));
@@ -220,11 +237,25 @@ pub fn get(conn: &mut DbConnection, keys: &KeyRing, row: FamilyRow) -> Result<Fa
 pub fn update(
     conn: &mut DbConnection,
     keys: &KeyRing,
-    mut row: FamilyRow,
+    row: FamilyRow,
     change: FamilyPatch,
     now: NaiveDateTime,
 ) -> Result<Family, Error> {
+    update_naming_all(conn, keys, row, change, FieldErrors::new(), now)
+}
+
+/// [`update`] for a body in which reading it already found `problems`, refused together with
+/// every other problem.
+pub fn update_naming_all(
+    conn: &mut DbConnection,
+    keys: &KeyRing,
+    mut row: FamilyRow,
+    change: FamilyPatch,
+    problems: FieldErrors,
+    now: NaiveDateTime,
+) -> Result<Family, Error> {
     let mut check = FieldCheck::default();
+    check.merge(problems);
     if change.municipality_code.is_some() {
         check.fail(
             "municipality_code",
@@ -312,7 +343,7 @@ pub fn list(
         None
     };
     let items = rows.into_iter().map(|row| get(conn, keys, row)).collect::<Result<_, _>>()?;
-    Ok(FamilyPage { items, next_after })
+    Ok(FamilyPage { items, next_cursor: next_after.clone(), next_after })
 }
 
 /// Stored as sorted, comma-separated text (a set: order and repeats carry no meaning).

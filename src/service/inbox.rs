@@ -72,7 +72,9 @@ pub struct InboxEntry {
 pub struct InboxPage {
     pub items: Vec<InboxEntry>,
     pub unread_count: i64,
-    /// Pass as `before` for the next page; absent on the last one.
+    /// Pass as `cursor` for the next (older) page; `null` on the last one.
+    pub next_cursor: Option<String>,
+    /// Deprecated: the same as `next_cursor`, for clients that page with `before`.
     pub next_before: Option<String>,
 }
 
@@ -83,7 +85,9 @@ pub struct InboxQuery {
     /// Entries per page (1–100, default 20).
     #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
-    /// The `next_before` of the previous page.
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Deprecated: the same as `cursor` (the `next_before` of the previous page).
     pub before: Option<String>,
 }
 
@@ -313,7 +317,8 @@ pub fn list(conn: &mut DbConnection, family_id: &str, limit: i64, before: Option
         .filter(inbox_entries::read_at.is_null())
         .count()
         .get_result(conn)?;
-    Ok(InboxPage { items: rows.into_iter().map(view).collect::<Result<_, _>>()?, unread_count, next_before })
+    let items = rows.into_iter().map(view).collect::<Result<_, _>>()?;
+    Ok(InboxPage { items, unread_count, next_cursor: next_before.clone(), next_before })
 }
 
 /// Marks an entry read (the first reading counts; reading again changes nothing).

@@ -277,7 +277,7 @@ async fn a_deleted_family_leaves_the_municipality_its_submissions_until_their_re
         assert_eq!(kept[field], before[field], "{field} kept as received");
     }
     let (_, list) = app.get("/v1/municipalities/131016/submissions", &staff).await;
-    assert!(list[0]["family_deleted_at"].is_string(), "{list}");
+    assert!(list["items"][0]["family_deleted_at"].is_string(), "{list}");
     // Its review goes on, but no correction can be asked of a family that is gone.
     let (status, refused) = app
         .post(

@@ -108,7 +108,14 @@ impl TestApp {
         let base = format!("http://127.0.0.1:{}", app.port());
         actix_web::rt::spawn(app.run_until_stopped());
         let db = Db::connect(location, 2, 5_000).expect("test pool");
-        Self { base, clock, client: reqwest::Client::new(), db, settings, sqlite_path, _dir: dir }
+        // Idle connections are dropped well before the server's keep-alive (5 s) closes them:
+        // on a loaded machine a request sent on a connection the server is closing at that
+        // moment fails with IncompleteMessage.
+        let client = reqwest::Client::builder()
+            .pool_idle_timeout(std::time::Duration::from_secs(2))
+            .build()
+            .expect("http client");
+        Self { base, clock, client, db, settings, sqlite_path, _dir: dir }
     }
 
     /// A vendor app and its API key, made the way the operator's CLI makes them.
@@ -155,6 +162,8 @@ impl TestApp {
         let value =
             if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
         record_example(&method, &url, sent_body, status, &value);
+        assert_error_documented(&method, &url, status, &value);
+        assert_required_fields_sent(&method, &url, status, &value);
         (status, value)
     }
 
@@ -209,6 +218,93 @@ fn record_example(method: &Method, path: &str, request: Option<Value>, status: S
     });
     let file = PathBuf::from(folder).join(format!("{}.json", uuid::Uuid::new_v4()));
     std::fs::write(file, call.to_string()).expect("example recorded");
+}
+
+/// Every error the suite meets must be one its operation documents: the status among its
+/// responses, the code among that response's `x-error-codes` (from `nonstop::error_codes`).
+/// Paths and methods no operation has (405, unknown routes) are not operations' answers.
+fn assert_error_documented(method: &Method, path: &str, status: StatusCode, body: &Value) {
+    if !status.is_client_error() && !status.is_server_error() || status == StatusCode::METHOD_NOT_ALLOWED {
+        return;
+    }
+    let document = document();
+    let Some(operation) = operation_of(document, method, path) else { return };
+    let id = operation["operationId"].as_str().unwrap_or_default();
+    let response = &operation["responses"][status.as_str()];
+    assert!(response.is_object(), "{id} answered {status} ({body}), which it does not document");
+    let codes = response["x-error-codes"].as_array().cloned().unwrap_or_default();
+    assert!(
+        codes.contains(&body["error"]),
+        "{id} answered {status} with `{}`, not among its documented codes {codes:?}",
+        body["error"]
+    );
+}
+
+/// Every field the document marks required in a successful answer is in it, at any depth.
+fn assert_required_fields_sent(method: &Method, path: &str, status: StatusCode, body: &Value) {
+    if !status.is_success() || body.is_null() {
+        return;
+    }
+    let document = document();
+    let Some(operation) = operation_of(document, method, path) else { return };
+    let schema = &operation["responses"][status.as_str()]["content"]["application/json"]["schema"];
+    let id = operation["operationId"].as_str().unwrap_or_default();
+    check_required(document, schema, body, id, 0);
+}
+
+fn check_required(document: &Value, schema: &Value, value: &Value, at: &str, depth: usize) {
+    if depth > 20 {
+        return;
+    }
+    if let Some(name) = schema["$ref"].as_str().and_then(|r| r.strip_prefix("#/components/schemas/")) {
+        return check_required(document, &document["components"]["schemas"][name], value, at, depth + 1);
+    }
+    match value {
+        Value::Object(fields) => {
+            for required in schema["required"].as_array().into_iter().flatten().filter_map(Value::as_str) {
+                assert!(
+                    fields.contains_key(required),
+                    "{at}: `{required}` is documented required but not sent: {value}"
+                );
+            }
+            for (name, field) in fields {
+                let property = &schema["properties"][name];
+                if !property.is_null() {
+                    check_required(document, property, field, &format!("{at}.{name}"), depth + 1);
+                }
+            }
+        }
+        Value::Array(items) if schema["items"].is_object() => {
+            for item in items {
+                check_required(document, &schema["items"], item, &format!("{at}[]"), depth + 1);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The document, made once per test process.
+fn document() -> &'static Value {
+    static DOCUMENT: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
+    DOCUMENT.get_or_init(|| {
+        serde_json::from_str(&nonstop::api::openapi().to_json().expect("json")).expect("document parses")
+    })
+}
+
+/// The documented operation `method path` is an instance of, most literal template first.
+fn operation_of<'d>(document: &'d Value, method: &Method, path: &str) -> Option<&'d Value> {
+    let segments: Vec<&str> = path.split('/').collect();
+    let mut found: Vec<(usize, &Value)> = Vec::new();
+    for (template, item) in document["paths"].as_object()? {
+        let parts: Vec<&str> = template.split('/').collect();
+        let matches = parts.len() == segments.len()
+            && parts.iter().zip(&segments).all(|(t, s)| t.starts_with('{') && !s.is_empty() || t == s);
+        let operation = &item[method.as_str().to_ascii_lowercase()];
+        if matches && operation.is_object() {
+            found.push((parts.iter().filter(|p| p.starts_with('{')).count(), operation));
+        }
+    }
+    found.into_iter().min_by_key(|(params, _)| *params).map(|(_, operation)| operation)
 }
 
 /// Quiet hours away from the pinned instant (12:00 in Japan), so pushes go out at once.

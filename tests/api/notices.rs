@@ -271,9 +271,10 @@ async fn a_cancelled_notice_sends_nothing_and_other_municipalities_see_nothing()
 
     approve(&app, &base, &approver).await;
     let (status, listed) = app.get("/v1/municipalities/131016/notices", &author).await;
-    assert_eq!((status, listed.as_array().map(Vec::len)), (StatusCode::OK, Some(1)));
+    assert_eq!((status, listed["items"].as_array().map(Vec::len)), (StatusCode::OK, Some(1)));
+    assert!(listed["next_cursor"].is_null(), "{listed}");
     let (_, foreign) = app.get("/v1/municipalities/131130/notices", &outsider).await;
-    assert_eq!(foreign, json!([]), "131130's list holds none of 131016's notices");
+    assert_eq!(foreign["items"], json!([]), "131130's list holds none of 131016's notices");
     let (status, cancelled) = app.post(&format!("{base}/cancel"), &author, json!({})).await;
     assert_eq!((status, cancelled["status"].as_str()), (StatusCode::OK, Some("cancelled")));
     let (status, _) = app.post(&format!("{base}/send"), &author, json!({})).await;

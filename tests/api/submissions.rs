@@ -205,13 +205,14 @@ async fn birth_to_accepted_claim_through_a_correction_request() {
     // Visible to the municipality's staff, and to no other municipality.
     let (status, list) = app.get("/v1/municipalities/131016/submissions", &staff).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(list.as_array().unwrap().len(), 1);
-    assert_eq!(list[0]["id"], json!(first_id));
+    assert_eq!(list["items"].as_array().unwrap().len(), 1);
+    assert_eq!(list["items"][0]["id"], json!(first_id));
+    assert!(list["next_cursor"].is_null(), "one page: {list}");
     let (_, mine) =
         app.get("/v1/municipalities/131016/submissions?form_id=child_allowance_claim&status=submitted", &staff).await;
-    assert_eq!(mine.as_array().unwrap().len(), 1);
+    assert_eq!(mine["items"].as_array().unwrap().len(), 1);
     let (_, none) = app.get("/v1/municipalities/131016/submissions?form_id=kokuho_enrollment", &staff).await;
-    assert_eq!(none, json!([]));
+    assert_eq!(none["items"], json!([]));
     let staff_path = format!("/v1/municipalities/131016/submissions/{first_id}");
     let (status, _) = app.get(&staff_path, &other_staff).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
@@ -226,7 +227,7 @@ async fn birth_to_accepted_claim_through_a_correction_request() {
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (_, others) = app.get("/v1/municipalities/131130/submissions", &other_staff).await;
-    assert_eq!(others, json!([]));
+    assert_eq!(others["items"], json!([]));
     let (status, _) = app.get("/v1/municipalities/131016/submissions", key).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "a vendor key is not staff");
 
@@ -625,6 +626,21 @@ async fn a_municipality_receives_its_submissions_by_signed_webhook_with_retries(
     assert_eq!(body["submission"]["id"], json!(submission_id));
     assert_eq!(body["submission"]["document"], json!(document));
     assert_eq!(body["submission"]["reference_number"], json!("2026-000001"), "the 受付番号 travels with it");
+    // What arrived is what the document's `webhooks` section describes: its fields, its
+    // signature header's shape, the event id in the header and the body alike.
+    let described: Value = serde_json::from_str(&nonstop::api::openapi().to_json().unwrap()).unwrap();
+    let event = &described["components"]["schemas"]["SubmissionSubmittedEvent"];
+    let mut fields: Vec<&String> = body.as_object().unwrap().keys().collect();
+    fields.sort();
+    let mut documented: Vec<&String> = event["properties"].as_object().unwrap().keys().collect();
+    documented.sort();
+    assert_eq!(fields, documented);
+    assert_eq!(body["id"], json!(requests[1].event_id));
+    let post = &described["webhooks"]["submission.submitted"]["post"];
+    let pattern = post["parameters"][1]["schema"]["pattern"].as_str().unwrap();
+    assert_eq!(pattern, "^t=[0-9]+,v1=[0-9a-f]{64}$");
+    let (t, v1) = requests[1].signature.split_once(",v1=").unwrap();
+    assert!(t.strip_prefix("t=").unwrap().parse::<i64>().is_ok() && v1.len() == 64, "{}", requests[1].signature);
     // Delivered once: nothing more goes out.
     assert_eq!(nonstop::jobs::webhooks::run_once(&ctx).await.unwrap(), 0);
     assert_eq!(receiver.received().len(), 2);

@@ -157,3 +157,34 @@ fn nothing_but_the_clock_reads_the_system_clock() {
     }
     assert!(offenders.is_empty(), "read the application's clock instead: {offenders:?}");
 }
+
+/// A vendor's tests and support staff can tell which day nonstop planned from: at 08:30 in
+/// Japan on 7 December it is still 6 December in UTC, and nonstop's today is the 7th.
+#[actix_web::test]
+async fn whoami_says_which_day_is_today_in_japan() {
+    let clock = Clock::frozen_at(instant("2026-12-07T08:30:00+09:00"));
+    let app = TestApp::spawn_at(clock, |s| s.jobs.enabled = false).await;
+    let (_, key) = app.create_app("support");
+    let (status, who) = app.get("/v1/whoami", &key).await;
+    assert_eq!(status, StatusCode::OK, "{who}");
+    assert_eq!(who["today"], "2026-12-07", "{who}");
+    assert_eq!(who["now"], "2026-12-06T23:30:00Z", "{who}");
+}
+
+/// The task list says which today its states and days left count from.
+#[actix_web::test]
+async fn the_task_list_says_which_day_it_counts_from() {
+    let clock = Clock::frozen_at(instant("2026-12-07T08:30:00+09:00"));
+    let app = TestApp::spawn_at(clock, |s| s.jobs.enabled = false).await;
+    let (_, key) = app.create_app("support");
+    let family = app.create_family(&key, json!({ "municipality_code": "131016" })).await;
+    let response = app
+        .client
+        .get(format!("{}/v1/families/{family}/tasks", app.base))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers().get("Nonstop-Today").expect("the header"), "2026-12-07");
+}

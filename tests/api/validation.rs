@@ -151,6 +151,51 @@ async fn several_bad_fields_are_all_named_at_once() {
     assert_eq!(named, ["address", "children[0].birth_date", "guardians[0].full_name"]);
 }
 
+/// README promises each offending field: a wrong check digit (found while reading the body)
+/// does not hide the guardian's empty name or the child's future birth (found by the rules).
+#[actix_web::test]
+async fn a_wrong_check_digit_and_the_other_rules_are_named_in_one_answer() {
+    let app = TestApp::spawn().await;
+    let (_, key) = app.create_app("validator");
+    let body = json!({
+        "municipality_code": "131017",
+        "quiet_hours": { "start": "21:00", "end": "21:00" },
+        "guardians": [{ "relationship": "mother", "full_name": "" }],
+        "children": [{ "status": "born", "birth_date": tokyo_day(2) }]
+    });
+    let (status, error) = app.post("/v1/families", &key, body).await;
+    assert_eq!(status, UNPROCESSABLE, "{error}");
+    assert_eq!(error["error"], "validation_failed");
+    let named: Vec<&String> = error["fields"].as_object().expect("fields").keys().collect();
+    assert_eq!(named, ["children[0].birth_date", "guardians[0].full_name", "municipality_code", "quiet_hours"]);
+    assert!(error["fields"]["municipality_code"].as_str().expect("problem").contains("131016"), "{error}");
+    let (_, page) = app.get("/v1/families", &key).await;
+    assert_eq!(page["items"], json!([]), "nothing stored");
+}
+
+/// A body that is not what the document describes names every field that is not, at any
+/// depth and of any kind (unknown, missing, of the wrong type, not a date), in one 400.
+#[actix_web::test]
+async fn every_field_unlike_the_document_is_named_in_one_400() {
+    let app = TestApp::spawn().await;
+    let (_, key) = app.create_app("validator");
+    let body = json!({
+        "municipality_code": "131016",
+        "colour": "blue",
+        "single_parent": "yes",
+        "guardians": [{ "relationship": "aunt", "full_name": "山田 花子" }],
+        "children": [{ "status": "born", "birth_date": "2026-02-30" }, { "status": "unborn" }]
+    });
+    let (status, error) = app.post("/v1/families", &key, body).await;
+    assert_eq!(status, BAD_REQUEST, "{error}");
+    assert_eq!(error["error"], "invalid_body");
+    let named: Vec<&String> = error["fields"].as_object().expect("fields").keys().collect();
+    assert_eq!(
+        named,
+        ["children[0].birth_date", "children[1].status", "colour", "guardians[0].relationship", "single_parent"]
+    );
+}
+
 #[actix_web::test]
 async fn bad_devices_are_refused_with_the_part_named() {
     let app = TestApp::spawn().await;

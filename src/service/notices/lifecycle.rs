@@ -142,13 +142,34 @@ pub fn cancel(conn: &mut DbConnection, code: &MunicipalityCode, id: &str, now: N
 
 /// The municipality's notices, newest first (at most `limit`).
 pub fn list(conn: &mut DbConnection, code: &MunicipalityCode, limit: i64) -> Result<Vec<Notice>, Error> {
-    notices::table
+    Ok(page(conn, code, limit, None)?.items)
+}
+
+/// A page of the municipality's notices, newest first.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct NoticePage {
+    pub items: Vec<Notice>,
+    /// Pass as `cursor` for the next (older) page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// `limit` notices older than `cursor`, newest first.
+pub fn page(
+    conn: &mut DbConnection,
+    code: &MunicipalityCode,
+    limit: i64,
+    cursor: Option<&str>,
+) -> Result<NoticePage, Error> {
+    let mut query = notices::table
         .filter(notices::municipality_code.eq(code.as_str()))
         .order(notices::id.desc())
-        .limit(limit)
+        .limit(limit + 1)
         .select(NoticeRow::as_select())
-        .load(conn)?
-        .into_iter()
-        .map(|row| present(conn, row))
-        .collect()
+        .into_boxed();
+    if let Some(cursor) = cursor {
+        query = query.filter(notices::id.lt(cursor.to_owned()));
+    }
+    let (rows, next_cursor) = crate::service::paging::cut(query.load(conn)?, limit, |row: &NoticeRow| row.id.as_str());
+    let items = rows.into_iter().map(|row| present(conn, row)).collect::<Result<_, _>>()?;
+    Ok(NoticePage { items, next_cursor })
 }

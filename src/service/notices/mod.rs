@@ -31,7 +31,7 @@ pub use audience::{
     audience_size, audience_size_walked, Audience, AudienceCounts, AudienceSize, DateRange, MonthRange,
 };
 pub use figures::{figures, progress, NoticeFigures, Progress};
-pub use lifecycle::{cancel, create, create_audited, get, list, update};
+pub use lifecycle::{cancel, create, create_audited, get, list, page, update, NoticePage};
 pub use recording::{Recorder, RECORDING_BATCH};
 pub use replies::{replies, reply, set_consent, ChoiceCount, RepliesSummary, ReplyInput, ReplyView};
 pub use send::{deliver_standing, due_scheduled, render, schedule, send, send_scheduled};

@@ -146,6 +146,14 @@ pub struct SubmissionSummary {
     pub family_deleted_at: Option<DateTime<Utc>>,
 }
 
+/// A page of the submissions addressed to a municipality, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SubmissionPage {
+    pub items: Vec<SubmissionSummary>,
+    /// Pass as `cursor` for the next (older) page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
 /// A status set by the municipality's staff.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -321,7 +329,8 @@ fn summary(
     })
 }
 
-/// Submissions addressed to a municipality, newest first, optionally in one status or of one form.
+/// Submissions addressed to a municipality, newest first, optionally in one status or of one form
+/// (the console's list: the 500 newest).
 pub fn list_for_municipality(
     conn: &mut DbConnection,
     ctx: &PlanningContext,
@@ -329,11 +338,24 @@ pub fn list_for_municipality(
     only: Option<SubmissionStatus>,
     form_id: Option<&str>,
 ) -> Result<Vec<SubmissionSummary>, Error> {
+    Ok(page_for_municipality(conn, ctx, code, only, form_id, 500, None)?.items)
+}
+
+/// One page of [`list_for_municipality`]: `limit` submissions older than `cursor`.
+pub fn page_for_municipality(
+    conn: &mut DbConnection,
+    ctx: &PlanningContext,
+    code: &MunicipalityCode,
+    only: Option<SubmissionStatus>,
+    form_id: Option<&str>,
+    limit: i64,
+    cursor: Option<&str>,
+) -> Result<SubmissionPage, Error> {
     let mut query = submissions::table
         .inner_join(submission_desk::table)
         .filter(submissions::municipality_code.eq(code.as_str()))
         .order(submissions::id.desc())
-        .limit(500)
+        .limit(limit + 1)
         .select((SubmissionRow::as_select(), submission_desk::reference_number))
         .into_boxed();
     if let Some(status) = only {
@@ -342,7 +364,13 @@ pub fn list_for_municipality(
     if let Some(form_id) = form_id {
         query = query.filter(submissions::form_id.eq(form_id.to_owned()));
     }
-    query.load(conn)?.into_iter().map(|row| summary(ctx, row)).collect()
+    if let Some(cursor) = cursor {
+        query = query.filter(submissions::id.lt(cursor.to_owned()));
+    }
+    let (rows, next_cursor) =
+        crate::service::paging::cut(query.load(conn)?, limit, |(row, _): &(SubmissionRow, String)| row.id.as_str());
+    let items = rows.into_iter().map(|row| summary(ctx, row)).collect::<Result<_, _>>()?;
+    Ok(SubmissionPage { items, next_cursor })
 }
 
 /// One submission addressed to the municipality; another municipality's is "not found".
