@@ -1,14 +1,19 @@
 //! 配信パイプライン: the delivery worker keeps several batches in flight, so that the round trip
 //! to the push services does not set the rate. It claims the next batch while earlier ones are
 //! still sending, as long as the deliveries it holds (claimed, not yet recorded) stay within
-//! `jobs.max_in_flight` (its memory bound); sends wait for their host's pace (`push::pace`);
-//! one recorder writes the outcomes as they come, as many per transaction as arrived meanwhile
-//! (up to a batch).
+//! `jobs.max_in_flight` (its memory bound) and the recorder keeps up; sends wait for their
+//! host's pace (`push::pace`); one recorder writes the outcomes as they come, all that arrived
+//! meanwhile in one transaction.
+//!
+//! The recorder sets the pace of claims: a delivery sent and not yet recorded is sent again if
+//! its lease runs out first, so no batch is claimed while a batch's worth of outcomes waits to
+//! be written.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{mpsc, watch, Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 
 use super::{claim_batch, outbox, record, send_one, JobContext};
@@ -25,7 +30,8 @@ pub async fn run(ctx: JobContext, mut stop: watch::Receiver<bool>, drain: bool) 
     let batch_size = (ctx.settings.batch_size.max(1) as usize).min(bound);
     let room = Arc::new(Semaphore::new(bound));
     let (sent, outcomes) = mpsc::unbounded_channel::<Sent>();
-    let recorder = super::AbortOnDrop(tokio::spawn(record_as_they_come(ctx.clone(), outcomes, batch_size)));
+    let backlog = Arc::new(Backlog::default());
+    let recorder = super::AbortOnDrop(tokio::spawn(record_as_they_come(ctx.clone(), outcomes, backlog.clone())));
     let mut sends = JoinSet::new();
     let idle = Duration::from_millis(ctx.settings.poll_interval_ms);
     loop {
@@ -41,6 +47,7 @@ pub async fn run(ctx: JobContext, mut stop: watch::Receiver<bool>, drain: bool) 
             },
             _ = stop.changed(), if !stopping => continue,
         };
+        backlog.below(batch_size).await;
         let pass = claim_batch(&ctx, batch_size as i64).await;
         if pass.is_ok() {
             ctx.metrics.worker_progressed(ctx.clock.now());
@@ -63,11 +70,12 @@ pub async fn run(ctx: JobContext, mut stop: watch::Receiver<bool>, drain: bool) 
         for claimed in std::mem::take(&mut batch.claimed) {
             let Some(place) = permits.split(1) else { break };
             let send = send_one(&ctx, claimed, &batch);
-            let sent = sent.clone();
+            let (sent, backlog) = (sent.clone(), backlog.clone());
             sends.spawn(async move {
                 // A send task that failed (`send_isolated` catches panics) leaves its delivery
                 // leased, to be claimed again when the lease runs out.
                 if let Ok((claimed, outcome)) = send.await {
+                    backlog.waiting.fetch_add(1, Ordering::AcqRel);
                     let _ = sent.send((claimed, outcome, place));
                 }
             });
@@ -81,18 +89,36 @@ pub async fn run(ctx: JobContext, mut stop: watch::Receiver<bool>, drain: bool) 
     let _ = recorder.await;
 }
 
-/// Records outcomes as they arrive, up to `batch_size` per transaction; each recorded delivery
-/// gives its place back.
-async fn record_as_they_come(ctx: JobContext, mut outcomes: mpsc::UnboundedReceiver<Sent>, batch_size: usize) {
-    let mut arrived = Vec::with_capacity(batch_size);
+/// Outcomes waiting to be recorded.
+#[derive(Default)]
+struct Backlog {
+    waiting: AtomicUsize,
+    written: Notify,
+}
+
+impl Backlog {
+    /// Waits until fewer than `limit` outcomes wait to be recorded.
+    async fn below(&self, limit: usize) {
+        loop {
+            let written = self.written.notified();
+            if self.waiting.load(Ordering::Acquire) < limit {
+                return;
+            }
+            written.await;
+        }
+    }
+}
+
+/// Records outcomes as they arrive, all that arrived meanwhile in one transaction (the sent ones
+/// a few hundred per statement); each recorded delivery gives its place back.
+async fn record_as_they_come(ctx: JobContext, mut outcomes: mpsc::UnboundedReceiver<Sent>, backlog: Arc<Backlog>) {
+    let mut arrived = Vec::new();
     while let Some(first) = outcomes.recv().await {
         arrived.push(first);
-        while arrived.len() < batch_size {
-            match outcomes.try_recv() {
-                Ok(next) => arrived.push(next),
-                Err(_) => break,
-            }
+        while let Ok(next) = outcomes.try_recv() {
+            arrived.push(next);
         }
+        let count = arrived.len();
         let (writes, places): (Vec<_>, Vec<_>) =
             arrived.drain(..).map(|(claimed, outcome, place)| ((claimed, outcome), place)).unzip();
         if let Err(e) = record(&ctx, writes).await {
@@ -100,5 +126,7 @@ async fn record_as_they_come(ctx: JobContext, mut outcomes: mpsc::UnboundedRecei
             tracing::error!(error = %e, "recording delivery outcomes failed");
         }
         drop(places);
+        backlog.waiting.fetch_sub(count, Ordering::AcqRel);
+        backlog.written.notify_waiters();
     }
 }

@@ -179,7 +179,8 @@ pub fn compare_with_npm(label: &str, bench: &super::env::BenchEnv, total: usize,
 }
 
 /// Installs the npm `web-push` library in a temporary folder and sends `count` pushes with it
-/// (64 in flight, as nonstop's worker) to the same mock. Returns deliveries/s.
+/// (64 in flight, as nonstop's worker had before it paced hosts) to the same service. Returns
+/// deliveries/s.
 fn npm_rate(
     origin: &str,
     certificate: Option<&std::path::Path>,
