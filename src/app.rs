@@ -289,7 +289,7 @@ impl Application {
                 keys: state.keys.clone(),
                 templates: state.templates.clone(),
                 planning: state.planning.clone(),
-                senders: Arc::new(crate::jobs::senders(&settings.push)?),
+                senders: Arc::new(crate::jobs::senders(&settings.push, &settings.jobs)?),
                 metrics: state.metrics.clone(),
                 settings: settings.jobs.clone(),
                 clock: state.clock.clone(),

@@ -220,6 +220,13 @@ pub struct PushSettings {
     pub fcm_token_uri: String,
     /// Timeout of one send.
     pub timeout_seconds: u64,
+    /// PEM files of certificates to trust besides the public roots, for push services and FCM
+    /// (a rehearsal's or a test's push service). The operator's only: nothing a tenant sends
+    /// reaches it.
+    pub extra_root_certificates: Vec<PathBuf>,
+    /// HTTP/2 connections kept to each push-service host: a service caps the streams of one
+    /// connection (FCM at 100), so more sends in flight to a host need more connections.
+    pub connections_per_host: usize,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -231,8 +238,12 @@ pub struct JobSettings {
     pub scheduler: bool,
     /// Deliveries claimed at once by a worker.
     pub batch_size: i64,
-    /// Sends in flight at once per worker.
+    /// Sends in flight to a push-service host to start with; each host's number then grows
+    /// while its answers are fast and successful and shrinks on 429, 5xx and timeouts.
     pub concurrency: usize,
+    /// Deliveries a worker holds at once, claimed and not yet recorded (its memory bound): the
+    /// next batch is claimed while earlier ones still send, up to this.
+    pub max_in_flight: usize,
     /// How long a claimed delivery stays reserved; a crashed worker's lease expires after it.
     pub lease_seconds: i64,
     /// How often the worker looks for due deliveries when idle, in milliseconds.
@@ -248,6 +259,8 @@ impl Default for PushSettings {
             fcm_base_url: "https://fcm.googleapis.com".into(),
             fcm_token_uri: "https://oauth2.googleapis.com/token".into(),
             timeout_seconds: 10,
+            extra_root_certificates: Vec::new(),
+            connections_per_host: 4,
         }
     }
 }
@@ -259,6 +272,7 @@ impl Default for JobSettings {
             scheduler: true,
             batch_size: 200,
             concurrency: 64,
+            max_in_flight: 2_000,
             lease_seconds: 60,
             poll_interval_ms: 500,
             materialize_every_seconds: 15,
@@ -430,6 +444,18 @@ impl Settings {
         }
         if self.jobs.batch_size < 1 || self.jobs.concurrency == 0 || self.jobs.lease_seconds < 5 {
             problems.push("jobs: need batch_size >= 1, concurrency >= 1, lease_seconds >= 5".into());
+        }
+        if self.jobs.max_in_flight < 1 || self.push.connections_per_host < 1 {
+            problems.push("jobs.max_in_flight and push.connections_per_host: must be at least 1".into());
+        }
+        for file in &self.push.extra_root_certificates {
+            let readable = std::fs::read(file).ok().and_then(|pem| reqwest::Certificate::from_pem_bundle(&pem).ok());
+            if readable.is_none_or(|certificates| certificates.is_empty()) {
+                problems.push(format!(
+                    "push.extra_root_certificates: {} is not a readable PEM file of certificates",
+                    file.display()
+                ));
+            }
         }
         if let Err(e) = self.signatures.verifier() {
             problems.push(format!("signatures: {e}"));

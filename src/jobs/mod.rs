@@ -4,13 +4,13 @@
 mod lease;
 pub mod materialize;
 pub mod outbox;
+pub mod pipeline;
 pub mod scheduler;
 pub mod webhooks;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::stream::{self, StreamExt};
 use tokio::sync::watch;
 
 use crate::config::{JobSettings, PushSettings};
@@ -72,78 +72,97 @@ impl JobContext {
     }
 }
 
-/// The real senders, with one pooled HTTP/2 client for Web Push and FCM.
-pub fn senders(settings: &PushSettings) -> anyhow::Result<Senders> {
+/// The real senders, with a few pooled HTTP/2 clients for Web Push and FCM, paced per host.
+pub fn senders(settings: &PushSettings, jobs: &JobSettings) -> anyhow::Result<Senders> {
     let timeout = Duration::from_secs(settings.timeout_seconds);
-    let client = reqwest::Client::builder()
-        .timeout(timeout)
-        .connect_timeout(timeout)
-        .pool_max_idle_per_host(64)
-        .redirect(reqwest::redirect::Policy::none())
-        .user_agent(concat!("nonstop/", env!("CARGO_PKG_VERSION")))
-        .build()?;
+    let mut roots = Vec::new();
+    for file in &settings.extra_root_certificates {
+        let pem = std::fs::read(file).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+        roots.extend(reqwest::Certificate::from_pem_bundle(&pem)?);
+    }
+    let clients = (0..settings.connections_per_host.max(1))
+        .map(|_| {
+            let builder =
+                roots.iter().cloned().fold(reqwest::Client::builder(), |b, root| b.add_root_certificate(root));
+            builder
+                .timeout(timeout)
+                .connect_timeout(timeout)
+                .pool_max_idle_per_host(64)
+                .redirect(reqwest::redirect::Policy::none())
+                .user_agent(concat!("nonstop/", env!("CARGO_PKG_VERSION")))
+                .build()
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let clients = Arc::new(crate::push::HttpClients::new(clients));
     Ok(Senders {
-        web_push: Box::new(WebPushSender::new(client.clone(), settings.web_push_allowed_hosts.clone())),
+        web_push: Box::new(WebPushSender::new(clients.clone(), settings.web_push_allowed_hosts.clone())),
         apns: Box::new(ApnsSender::new(timeout)),
-        fcm: Box::new(FcmSender::new(client, settings.fcm_base_url.clone(), settings.fcm_token_uri.clone())),
+        fcm: Box::new(FcmSender::new(clients, settings.fcm_base_url.clone(), settings.fcm_token_uri.clone())),
         // An OAuth token and the push itself: two requests, each under `timeout`.
         deadline: timeout * 2 + Duration::from_secs(1),
+        pacer: crate::push::pace::Pacer::new(jobs.concurrency, jobs.max_in_flight),
     })
 }
 
-/// Claims one batch of due deliveries, sends them concurrently and records the outcomes.
-/// Returns how many were handled.
-pub async fn deliver_once(ctx: &JobContext) -> Result<usize, Error> {
+/// A claimed batch and the credentials of its apps.
+pub(crate) struct Batch {
+    pub claimed: Vec<outbox::Claimed>,
+    pub credentials: Arc<std::collections::HashMap<String, crate::push::AppCredentials>>,
+    /// No send of the batch starts after this: half its lease, so that a send waiting for its
+    /// host never leaves after another worker may have claimed the delivery again.
+    pub not_after: tokio::time::Instant,
+}
+
+/// Claims up to `limit` due deliveries and reads their apps' credentials.
+pub(crate) async fn claim_batch(ctx: &JobContext, limit: i64) -> Result<Batch, Error> {
     let keys = ctx.keys.clone();
     let lease = chrono::Duration::seconds(ctx.settings.lease_seconds);
-    let limit = ctx.settings.batch_size;
     let now = ctx.clock.now();
+    let claimed_at = tokio::time::Instant::now();
     let claimed = ctx.db.write(move |conn| outbox::claim(conn, &keys, now, lease, limit)).await?;
-    if claimed.is_empty() {
-        return Ok(0);
-    }
     // Credentials once per app in the batch.
     let apps: std::collections::BTreeSet<String> = claimed.iter().map(|c| c.app_id.clone()).collect();
     let keys = ctx.keys.clone();
-    let credentials = ctx
-        .db
-        .read(move |conn| {
-            apps.into_iter()
-                .map(|app| push_credentials::load(conn, &keys, &app).map(|c| (app, c)))
-                .collect::<Result<std::collections::HashMap<_, _>, _>>()
-        })
-        .await?;
-    let credentials = Arc::new(credentials);
-    // Each send is a task of its own, so that encryption (an ECDH per Web Push message) runs on
-    // every thread of the runtime, not only on the one polling this batch.
-    let outcomes: Vec<(outbox::Claimed, SendOutcome)> = stream::iter(claimed)
-        .map(|claimed| {
-            let (credentials, senders) = (credentials.clone(), ctx.senders.clone());
-            AbortOnDrop(tokio::spawn(async move {
-                let outcome = match (&claimed.target, credentials.get(&claimed.app_id)) {
-                    (Ok(target), Some(app)) => {
-                        senders
-                            .send_isolated(crate::push::Push {
-                                app_id: &claimed.app_id,
-                                credentials: app,
-                                target,
-                                message: &claimed.message,
-                            })
-                            .await
-                    }
-                    (Err(problem), _) => SendOutcome::failed(format!("device unreadable: {problem}")),
-                    (_, None) => SendOutcome::config("no credentials"),
-                };
-                (claimed, outcome)
-            }))
-        })
-        .buffer_unordered(ctx.settings.concurrency)
-        // `send_isolated` catches a sender's panic; a task that still failed leaves its
-        // delivery leased, to be claimed again when the lease runs out.
-        .filter_map(|joined| async move { joined.ok() })
-        .collect()
-        .await;
-    let handled = outcomes.len();
+    let credentials = if apps.is_empty() {
+        Default::default()
+    } else {
+        ctx.db
+            .read(move |conn| {
+                apps.into_iter()
+                    .map(|app| push_credentials::load(conn, &keys, &app).map(|c| (app, c)))
+                    .collect::<Result<std::collections::HashMap<_, _>, _>>()
+            })
+            .await?
+    };
+    let half_lease = Duration::from_secs(ctx.settings.lease_seconds.max(0) as u64 / 2);
+    Ok(Batch { claimed, credentials: Arc::new(credentials), not_after: claimed_at + half_lease })
+}
+
+/// Sends one claimed delivery when its host allows. A task of its own, so that encryption (an
+/// ECDH per Web Push message) runs on every thread of the runtime, not only on the one polling
+/// the batch.
+pub(crate) fn send_one(
+    ctx: &JobContext,
+    claimed: outbox::Claimed,
+    batch: &Batch,
+) -> AbortOnDrop<(outbox::Claimed, SendOutcome)> {
+    let (credentials, senders, not_after) = (batch.credentials.clone(), ctx.senders.clone(), batch.not_after);
+    AbortOnDrop(tokio::spawn(async move {
+        let outcome = match (&claimed.target, credentials.get(&claimed.app_id)) {
+            (Ok(target), Some(app)) => {
+                let push =
+                    crate::push::Push { app_id: &claimed.app_id, credentials: app, target, message: &claimed.message };
+                senders.send_paced(push, not_after).await
+            }
+            (Err(problem), _) => SendOutcome::failed(format!("device unreadable: {problem}")),
+            (_, None) => SendOutcome::config("no credentials"),
+        };
+        (claimed, outcome)
+    }))
+}
+
+/// Records outcomes in one transaction, with their metrics.
+pub(crate) async fn record(ctx: &JobContext, outcomes: Vec<(outbox::Claimed, SendOutcome)>) -> Result<(), Error> {
     let metrics = ctx.metrics.clone();
     let at = ctx.clock.now();
     ctx.db
@@ -154,14 +173,29 @@ pub async fn deliver_once(ctx: &JobContext) -> Result<usize, Error> {
             }
             Ok(())
         })
-        .await?;
+        .await
+}
+
+/// Claims one batch of due deliveries, sends them and records the outcomes: one pass, for
+/// tests and tools (the worker runs `pipeline::run`, which overlaps batches). Returns how many
+/// were handled.
+pub async fn deliver_once(ctx: &JobContext) -> Result<usize, Error> {
+    let mut batch = claim_batch(ctx, ctx.settings.batch_size).await?;
+    let sends: Vec<_> = std::mem::take(&mut batch.claimed).into_iter().map(|c| send_one(ctx, c, &batch)).collect();
+    // `send_isolated` catches a sender's panic; a task that still failed leaves its delivery
+    // leased, to be claimed again when the lease runs out.
+    let outcomes: Vec<_> = futures_util::future::join_all(sends).await.into_iter().filter_map(Result::ok).collect();
+    let handled = outcomes.len();
+    if handled > 0 {
+        record(ctx, outcomes).await?;
+    }
     Ok(handled)
 }
 
 /// A spawned send that is aborted if the batch waiting for it is dropped (a stopping process):
 /// a push must not leave after its batch can no longer record the outcome (it would be sent
 /// again when the lease runs out).
-struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+pub(crate) struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
 
 impl<T> std::future::Future for AbortOnDrop<T> {
     type Output = Result<T, tokio::task::JoinError>;
@@ -177,32 +211,9 @@ impl<T> Drop for AbortOnDrop<T> {
     }
 }
 
-/// The worker loop: deliver while there is work, then wait a little; stop when told.
-pub async fn run_worker(ctx: JobContext, mut stop: watch::Receiver<bool>) {
-    let idle = Duration::from_millis(ctx.settings.poll_interval_ms);
-    loop {
-        if *stop.borrow() {
-            break;
-        }
-        let pass = deliver_once(&ctx).await;
-        if pass.is_ok() {
-            ctx.metrics.worker_progressed(ctx.clock.now());
-        }
-        let pause = match pass {
-            Ok(0) => idle,
-            Ok(_) => Duration::ZERO,
-            Err(e) => {
-                tracing::error!(error = %e, "delivery batch failed");
-                idle
-            }
-        };
-        if !pause.is_zero() {
-            tokio::select! {
-                _ = tokio::time::sleep(pause) => {}
-                _ = stop.changed() => {}
-            }
-        }
-    }
+/// The worker: the delivery pipeline until told to stop.
+pub async fn run_worker(ctx: JobContext, stop: watch::Receiver<bool>) {
+    pipeline::run(ctx, stop, false).await
 }
 
 /// Runs the task `start` makes until it returns; if it panics, logs it and starts it again

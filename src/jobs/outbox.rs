@@ -236,6 +236,10 @@ pub fn record(
             DeliveryStatus::Sent
         }
         SendOutcome::Retry { after, class } => retry_or_expire(conn, claimed, attempts, *after, class, now)?,
+        // Not sent (its host paused, its lease running out): no attempt spent.
+        SendOutcome::Deferred { after, class } => {
+            retry_or_expire(conn, claimed, claimed.attempts, Some(*after), class, now)?
+        }
         SendOutcome::ConfigError { reason } => {
             push_credentials::report_config_error(conn, &claimed.app_id, claimed.kind, reason, now)?;
             // Pending deliveries go through once the vendor fixes the credentials, within the TTL.

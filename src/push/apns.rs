@@ -182,6 +182,14 @@ impl Sender for ApnsSender {
     fn send<'a>(&'a self, push: Push<'a>) -> SendFuture<'a> {
         Box::pin(self.send_inner(push))
     }
+
+    /// Apple's production or sandbox host.
+    fn host(&self, target: &PushTarget) -> String {
+        match target {
+            PushTarget::Apns { environment, .. } => format!("apns-{}", environment.as_str()),
+            _ => "apns".into(),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -19,7 +19,7 @@ const SCOPE: &str = "https://www.googleapis.com/auth/firebase.messaging";
 const QUOTA_MIN_DELAY: Duration = Duration::from_secs(60);
 
 pub struct FcmSender {
-    client: reqwest::Client,
+    clients: Arc<super::HttpClients>,
     /// `https://fcm.googleapis.com` in production; a loopback mock in tests.
     base_url: String,
     /// Google's OAuth2 token endpoint in production (the operator's setting, never the vendor's).
@@ -29,9 +29,9 @@ pub struct FcmSender {
 }
 
 impl FcmSender {
-    pub fn new(client: reqwest::Client, base_url: String, token_uri: String) -> Self {
+    pub fn new(clients: Arc<super::HttpClients>, base_url: String, token_uri: String) -> Self {
         Self {
-            client,
+            clients,
             base_url: base_url.trim_end_matches('/').to_owned(),
             token_uri,
             accounts: ClientCache::default(),
@@ -69,12 +69,12 @@ impl FcmSender {
             Err(e) => return SendOutcome::config(format!("FCM OAuth token refused: {e}")),
         };
         let url = format!("{}/v1/projects/{project}/messages:send", self.base_url);
-        let response = match self.client.post(url).bearer_auth(access.as_str()).json(&body(token, message)).send().await
-        {
-            Ok(response) => response,
-            Err(e) if e.is_timeout() => return SendOutcome::retry("timeout", None),
-            Err(_) => return SendOutcome::retry("network", None),
-        };
+        let response =
+            match self.clients.pick().post(url).bearer_auth(access.as_str()).json(&body(token, message)).send().await {
+                Ok(response) => response,
+                Err(e) if e.is_timeout() => return SendOutcome::retry("timeout", None),
+                Err(_) => return SendOutcome::retry("network", None),
+            };
         let status = response.status().as_u16();
         let after = retry_after(response.headers());
         let body = bounded_body(response, 16_384).await;
@@ -147,6 +147,11 @@ pub fn interpret(status: u16, after: Option<Duration>, body: &[u8]) -> SendOutco
 impl Sender for FcmSender {
     fn send<'a>(&'a self, push: Push<'a>) -> SendFuture<'a> {
         Box::pin(self.send_inner(push))
+    }
+
+    /// Every FCM push goes to one host.
+    fn host(&self, _target: &PushTarget) -> String {
+        self.base_url.clone()
     }
 }
 

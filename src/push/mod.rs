@@ -11,6 +11,7 @@ pub mod apns;
 pub mod credentials;
 pub mod documented;
 pub mod fcm;
+pub mod pace;
 pub mod webpush;
 
 use std::future::Future;
@@ -79,6 +80,9 @@ pub enum SendOutcome {
     ConfigError { reason: String },
     /// A failure that retrying will not fix (payload refused, endpoint not allowed).
     Failed { class: String },
+    /// Not sent: the push service's host is paused (its `Retry-After`, its circuit open) or the
+    /// claim's lease is running out. Claimed again after `after`, without spending an attempt.
+    Deferred { after: Duration, class: String },
 }
 
 impl SendOutcome {
@@ -99,7 +103,7 @@ impl SendOutcome {
     pub fn class(&self) -> &str {
         match self {
             Self::Sent { .. } => "sent",
-            Self::Retry { class, .. } | Self::Failed { class } => class,
+            Self::Retry { class, .. } | Self::Failed { class } | Self::Deferred { class, .. } => class,
             Self::DeadToken { .. } => "dead_token",
             Self::ConfigError { .. } => "config_error",
         }
@@ -122,6 +126,11 @@ pub struct Push<'a> {
 pub trait Sender: Send + Sync {
     /// Sends one message to one device with the app's credentials for this provider.
     fn send<'a>(&'a self, push: Push<'a>) -> SendFuture<'a>;
+
+    /// The push-service host a push to `target` goes to: what sends are paced by.
+    fn host(&self, target: &PushTarget) -> String {
+        target.kind().as_str().to_owned()
+    }
 }
 
 /// The three senders, chosen by the device's kind.
@@ -131,6 +140,8 @@ pub struct Senders {
     pub fcm: Box<dyn Sender>,
     /// The most one send may take, everything included (an OAuth token, then the push).
     pub deadline: Duration,
+    /// Sends in flight per push-service host, throttling and circuit breakers.
+    pub pacer: pace::Pacer,
 }
 
 impl Senders {
@@ -153,6 +164,20 @@ impl Senders {
             }
             Err(_elapsed) => SendOutcome::retry("timeout", None),
         }
+    }
+
+    /// Sends one message when its host allows (`pace`), isolated as `send_isolated`; a send
+    /// that cannot start before `not_after` (its lease is running out) or whose host is paused
+    /// is `Deferred`.
+    pub async fn send_paced(&self, push: Push<'_>, not_after: tokio::time::Instant) -> SendOutcome {
+        let host = self.for_target(push.target).host(push.target);
+        let slot = match self.pacer.admit(&host, not_after).await {
+            Ok(slot) => slot,
+            Err(deferred) => return deferred,
+        };
+        let outcome = self.send_isolated(push).await;
+        slot.finish(&outcome);
+        outcome
     }
 
     pub fn for_target(&self, target: &PushTarget) -> &dyn Sender {
@@ -220,6 +245,26 @@ impl<K: std::hash::Hash + Eq + Clone, V> ClientCache<K, V> {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+/// A few HTTP clients used in turn: each keeps one HTTP/2 connection per host, and a push
+/// service caps the streams of one connection (FCM at 100), so more sends in flight to one
+/// host than a connection carries take several connections.
+pub struct HttpClients {
+    clients: Vec<reqwest::Client>,
+    next: std::sync::atomic::AtomicUsize,
+}
+
+impl HttpClients {
+    pub fn new(clients: Vec<reqwest::Client>) -> Self {
+        Self { clients, next: std::sync::atomic::AtomicUsize::new(0) }
+    }
+
+    /// The next client in turn.
+    pub fn pick(&self) -> &reqwest::Client {
+        let i = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        &self.clients[i % self.clients.len()]
     }
 }
 

@@ -83,7 +83,7 @@ pub fn origin(endpoint: &url::Url) -> String {
 type SignatureKey = (String, String, String);
 
 pub struct WebPushSender {
-    client: reqwest::Client,
+    clients: std::sync::Arc<super::HttpClients>,
     allowed_hosts: Vec<String>,
     /// VAPID signatures per (app, key version, push-service origin), reused until shortly
     /// before they expire: signing every message would cost an ECDSA signature each.
@@ -91,8 +91,8 @@ pub struct WebPushSender {
 }
 
 impl WebPushSender {
-    pub fn new(client: reqwest::Client, allowed_hosts: Vec<String>) -> Self {
-        Self { client, allowed_hosts, signatures: Mutex::new(HashMap::new()) }
+    pub fn new(clients: std::sync::Arc<super::HttpClients>, allowed_hosts: Vec<String>) -> Self {
+        Self { clients, allowed_hosts, signatures: Mutex::new(HashMap::new()) }
     }
 
     fn signature(
@@ -165,7 +165,8 @@ impl WebPushSender {
         };
         // The headers of RFC 8030 §5, RFC 8188 and RFC 8292 §3.1, as `web-push` writes them.
         let mut outgoing = self
-            .client
+            .clients
+            .pick()
             .post(url.clone())
             .header("TTL", message.ttl.as_secs().min(u64::from(u32::MAX)).to_string())
             .header("Urgency", urgency(message.urgency))
@@ -235,6 +236,12 @@ fn blames_credentials(reason: &str) -> bool {
 impl Sender for WebPushSender {
     fn send<'a>(&'a self, push: Push<'a>) -> SendFuture<'a> {
         Box::pin(self.send_inner(push))
+    }
+
+    /// The endpoint's host and port: each push service is paced on its own.
+    fn host(&self, target: &PushTarget) -> String {
+        let PushTarget::WebPush { endpoint, .. } = target else { return "web_push".into() };
+        url::Url::parse(endpoint).map_or_else(|_| "web_push".into(), |url| origin(&url))
     }
 }
 

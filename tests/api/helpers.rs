@@ -370,7 +370,9 @@ impl TestApp {
             keys: std::sync::Arc::new(self.settings.key_ring().expect("keys")),
             templates: std::sync::Arc::new(nonstop::templates::Templates::built_in().expect("templates")),
             planning: std::sync::Arc::new(nonstop::domain::planner::PlanningContext::shipped()),
-            senders: std::sync::Arc::new(nonstop::jobs::senders(&self.settings.push).expect("senders")),
+            senders: std::sync::Arc::new(
+                nonstop::jobs::senders(&self.settings.push, &self.settings.jobs).expect("senders"),
+            ),
             metrics: std::sync::Arc::new(nonstop::telemetry::Metrics::new().expect("metrics")),
             settings: self.settings.jobs.clone(),
             clock: self.clock.clone(),

@@ -43,6 +43,20 @@ impl Place {
     pub fn env(self) -> anyhow::Result<BenchEnv> {
         BenchEnv::start(self.clock, self.database.as_deref(), 1)
     }
+
+    /// The benchmark's world, with the push service that behaves like the real ones (TLS,
+    /// HTTP/2, `options`' round trip) on two threads.
+    pub fn env_with_service(self, options: super::push_service::Options) -> anyhow::Result<BenchEnv> {
+        BenchEnv::start_with(self.clock, self.database.as_deref(), PushService::Realistic(options))
+    }
+}
+
+/// The push service a benchmark sends to.
+pub enum PushService {
+    /// Plain HTTP on loopback, answering at once, on this many threads.
+    Loopback(usize),
+    /// `nonstop-bench push-service`'s: TLS, HTTP/2, a round trip, faults.
+    Realistic(super::push_service::Options),
 }
 
 pub struct BenchEnv {
@@ -55,7 +69,10 @@ pub struct BenchEnv {
     pub clock: Clock,
     /// What the loopback push service accepted.
     pub pushes: Arc<PushCounter>,
-    port: u16,
+    /// What the realistic push service took, when the benchmark runs against it.
+    pub service: Option<Arc<super::push_service::Stats>>,
+    /// `http://127.0.0.1:port` or, for the realistic service, `https://…`.
+    origin: String,
     dir: PathBuf,
     /// The PostgreSQL database made for this run, dropped with it (after the pool: fields drop
     /// in order).
@@ -187,10 +204,27 @@ impl BenchEnv {
     /// The benchmark's world, on SQLite in a temporary folder, or on a new database of the
     /// PostgreSQL server `database` (`postgres://…/postgres`) when given.
     pub fn start(clock: Clock, database: Option<&str>, mock_workers: usize) -> anyhow::Result<Self> {
+        Self::start_with(clock, database, PushService::Loopback(mock_workers))
+    }
+
+    /// The benchmark's world with the push service `service`.
+    pub fn start_with(clock: Clock, database: Option<&str>, service: PushService) -> anyhow::Result<Self> {
         let pushes = Arc::new(PushCounter::default());
-        let port = start_mock(pushes.clone(), mock_workers)?;
         let dir = tempfile_dir()?;
         let mut settings = Settings::default();
+        let (origin, stats) = match service {
+            PushService::Loopback(workers) => {
+                let port = start_mock(pushes.clone(), workers)?;
+                (format!("http://127.0.0.1:{port}"), None)
+            }
+            PushService::Realistic(options) => {
+                let running = super::push_service::start(options)?;
+                let certificate = dir.join("push-service.pem");
+                std::fs::write(&certificate, &running.certificate_pem)?;
+                settings.push.extra_root_certificates.push(certificate);
+                (format!("https://127.0.0.1:{}", running.port), Some(running.stats))
+            }
+        };
         let postgres = match database {
             Some(server) if server.starts_with("postgres") => {
                 let database = PostgresDatabase::create(server)?;
@@ -208,6 +242,8 @@ impl BenchEnv {
         settings.push.web_push_allowed_hosts.push("127.0.0.1:*".into());
         settings.jobs.batch_size = 500;
         settings.jobs.concurrency = 64;
+        // An idle worker looks again soon: the benchmark times the last push.
+        settings.jobs.poll_interval_ms = 10;
         let db = Db::connect(settings.database_location().map_err(anyhow::Error::msg)?, 8, 5_000)?;
         db.migrate()?;
         let keys = Arc::new(settings.key_ring()?);
@@ -231,7 +267,8 @@ impl BenchEnv {
             app_id,
             clock,
             pushes,
-            port,
+            service: stats,
+            origin,
             dir,
             postgres,
             p256dh,
@@ -242,14 +279,20 @@ impl BenchEnv {
     /// A Web Push subscription to the loopback service.
     pub fn device(&self, name: &str) -> DeviceInput {
         DeviceInput::WebPush(WebPushDevice {
-            endpoint: format!("http://127.0.0.1:{}/push/{name}", self.port),
+            endpoint: format!("{}/push/{name}", self.origin),
             keys: WebPushKeys { p256dh: self.p256dh.clone(), auth: self.auth.clone() },
             expiration_time: None,
         })
     }
 
-    pub fn port(&self) -> u16 {
-        self.port
+    /// Where the push service is: `http://127.0.0.1:port` or `https://…`.
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    /// The realistic push service's certificate file, if the benchmark runs against it.
+    pub fn certificate(&self) -> Option<&std::path::Path> {
+        self.settings.push.extra_root_certificates.first().map(PathBuf::as_path)
     }
 
     pub fn subscription_keys(&self) -> (&str, &str) {
@@ -270,28 +313,26 @@ impl BenchEnv {
             keys: self.keys.clone(),
             templates: self.templates.clone(),
             planning: Arc::new(nonstop::domain::planner::PlanningContext::shipped()),
-            senders: Arc::new(jobs::senders(&self.settings.push)?),
+            senders: Arc::new(jobs::senders(&self.settings.push, &self.settings.jobs)?),
             metrics: Arc::new(Metrics::new()?),
             settings: self.settings.jobs.clone(),
             clock: self.clock.clone(),
             webhooks: Arc::new(jobs::webhooks::WebhookClient::new(&self.settings.webhooks)?),
         };
         runtime.block_on(async {
-            let mut handles = Vec::new();
-            for _ in 0..workers {
-                let ctx = ctx.clone();
-                handles.push(async move {
-                    while let Ok(n) = jobs::deliver_once(&ctx).await {
-                        if n == 0 {
-                            if finished.load(Ordering::Acquire) {
-                                break;
-                            }
-                            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-                        }
-                    }
-                });
-            }
-            futures_util::future::join_all(handles).await;
+            // Each worker runs the delivery pipeline, as `nonstop serve` does, until `finished`
+            // is set and nothing is due.
+            let (stop, watcher) = tokio::sync::watch::channel(false);
+            let workers = futures_util::future::join_all(
+                (0..workers).map(|_| jobs::pipeline::run(ctx.clone(), watcher.clone(), true)),
+            );
+            let signal = async {
+                while !finished.load(Ordering::Acquire) {
+                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                }
+                let _ = stop.send(true);
+            };
+            futures_util::future::join(workers, signal).await;
         });
         Ok(())
     }

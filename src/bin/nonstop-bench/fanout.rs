@@ -19,14 +19,45 @@ pub fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
+/// Runs the fan-out against the loopback service, or, with `rtts`, against the push service that
+/// behaves like the real ones at each round trip in turn, and prints each rate against the first.
 pub fn run(
     place: super::env::Place,
     families_n: usize,
     per_family: usize,
     workers: usize,
     compare_npm: bool,
+    rtts: &[u64],
 ) -> anyhow::Result<()> {
-    let bench = place.env()?;
+    if rtts.is_empty() {
+        return run_one(place.env()?, families_n, per_family, workers, compare_npm).map(|_| ());
+    }
+    let mut rates = Vec::new();
+    for &rtt_ms in rtts {
+        println!("fanout: push service over TLS and HTTP/2 with a round trip of {rtt_ms} ms");
+        let options = super::push_service::Options { rtt_ms, max_streams: 100, threads: 2, ..Default::default() };
+        let rate = run_one(place.clone().env_with_service(options)?, families_n, per_family, workers, compare_npm)?;
+        rates.push((rtt_ms, rate));
+    }
+    if let Some((first_rtt, first)) = rates.first().copied() {
+        for (rtt_ms, rate) in &rates[1..] {
+            println!(
+                "fanout: at {rtt_ms} ms round trip {rate:.0} deliveries/s, {:.0}% of the rate at {first_rtt} ms",
+                rate / first * 100.0
+            );
+        }
+    }
+    Ok(())
+}
+
+/// One fan-out; returns deliveries/s.
+fn run_one(
+    bench: super::env::BenchEnv,
+    families_n: usize,
+    per_family: usize,
+    workers: usize,
+    compare_npm: bool,
+) -> anyhow::Result<f64> {
     let (db, keys, templates, app_id) = (&bench.db, &bench.keys, &bench.templates, &bench.app_id);
     let rendered = templates
         .render(
@@ -114,24 +145,31 @@ pub fn run(
     latencies.sort_by(|a, b| a.total_cmp(b));
     let sent = latencies.len();
     let rate = sent as f64 / elapsed;
+    let received = bench.service.as_ref().map_or(bench.pushes.received() as u64, |stats| stats.taken().0);
     println!(
-        "fanout: {sent} of {total} sent ({} received by the mock) in {elapsed:.2} s with {workers} workers",
-        bench.pushes.received()
+        "fanout: {sent} of {total} sent ({received} received by the mock) in {elapsed:.2} s with {workers} workers"
     );
+    if let Some(stats) = &bench.service {
+        let figures = stats.snapshot();
+        println!(
+            "fanout: the push service saw {} connections ({} HTTP/2), at most {} requests at once, {} doubles",
+            figures["connections"], figures["h2_connections"], figures["most_in_flight"], figures["doubles"]
+        );
+    }
     println!("fanout: {rate:.0} deliveries/s (encryption, VAPID, claims and outcomes included)");
     println!("fanout: due → sent p50 {:.2} s, p99 {:.2} s", percentile(&latencies, 0.50), percentile(&latencies, 0.99));
     println!("fanout: peak memory {:.1} MiB", super::peak_memory_mib());
     if compare_npm {
         compare_with_npm("fanout", &bench, total, rate);
     }
-    Ok(())
+    Ok(rate)
 }
 
 /// Runs the npm `web-push` library against the benchmark's push service and prints nonstop's
 /// `rate` (deliveries/s) against it.
 pub fn compare_with_npm(label: &str, bench: &super::env::BenchEnv, total: usize, rate: f64) {
     let (p256dh, auth) = bench.subscription_keys();
-    match npm_rate(bench.port(), total.min(5_000), p256dh, auth) {
+    match npm_rate(bench.origin(), bench.certificate(), total.min(5_000), p256dh, auth) {
         Ok(npm) => println!(
             "{label}: npm web-push {npm:.0} deliveries/s against the same service; nonstop is {:.1}× that",
             rate / npm
@@ -141,8 +179,15 @@ pub fn compare_with_npm(label: &str, bench: &super::env::BenchEnv, total: usize,
 }
 
 /// Installs the npm `web-push` library in a temporary folder and sends `count` pushes with it
-/// (64 in flight, as nonstop's worker) to the same mock. Returns deliveries/s.
-fn npm_rate(port: u16, count: usize, p256dh: &str, auth: &str) -> anyhow::Result<f64> {
+/// (64 in flight, as nonstop's worker had before it paced hosts) to the same service. Returns
+/// deliveries/s.
+fn npm_rate(
+    origin: &str,
+    certificate: Option<&std::path::Path>,
+    count: usize,
+    p256dh: &str,
+    auth: &str,
+) -> anyhow::Result<f64> {
     let dir = tempfile_dir()?;
     let install = std::process::Command::new("npm")
         .args(["install", "--silent", "--no-audit", "--no-fund", "web-push@3"])
@@ -153,11 +198,17 @@ fn npm_rate(port: u16, count: usize, p256dh: &str, auth: &str) -> anyhow::Result
     }
     let script = format!(
         r#"
-// The npm library always speaks https; the loopback mock speaks http, so its requests go
-// through http.request (nonstop's sender talks to the same mock the same way).
-const http = require('http'), https = require('https');
-https.request = (options, callback) => http.request(Object.assign({{}}, options, {{ protocol: 'http:', agent: httpAgent }}), callback);
-const httpAgent = new http.Agent({{ keepAlive: true, maxSockets: 64 }});
+// The npm library always speaks https (HTTP/1.1, 64 sockets as nonstop's old worker had in
+// flight). The loopback mock speaks http, so its requests go through http.request; the
+// realistic service speaks TLS with its own certificate.
+const http = require('http'), https = require('https'), fs = require('fs');
+const certificate = {certificate};
+if (certificate) {{
+  https.globalAgent = new https.Agent({{ keepAlive: true, maxSockets: 64, ca: fs.readFileSync(certificate) }});
+}} else {{
+  const httpAgent = new http.Agent({{ keepAlive: true, maxSockets: 64 }});
+  https.request = (options, callback) => http.request(Object.assign({{}}, options, {{ protocol: 'http:', agent: httpAgent }}), callback);
+}}
 const webpush = require('web-push');
 const keys = webpush.generateVAPIDKeys();
 webpush.setVapidDetails('mailto:bench@nonstop-bench.jp', keys.publicKey, keys.privateKey);
@@ -168,14 +219,15 @@ const started = process.hrtime.bigint();
 function one() {{
   if (next >= total) return Promise.resolve();
   const i = next++;
-  const sub = {{ endpoint: 'http://127.0.0.1:{port}/push/npm-' + i, keys: {{ p256dh: '{p256dh}', auth: '{auth}' }} }};
+  const sub = {{ endpoint: '{origin}/push/npm-' + i, keys: {{ p256dh: '{p256dh}', auth: '{auth}' }} }};
   return webpush.sendNotification(sub, payload, {{ TTL: 86400, urgency: 'normal' }}).then(() => {{ done++; return one(); }});
 }}
 Promise.all(Array.from({{ length: 64 }}, one)).then(() => {{
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   console.log(done / seconds);
 }}).catch(e => {{ console.error(e); process.exit(1); }});
-"#
+"#,
+        certificate = certificate.map_or("null".to_owned(), |c| format!("{:?}", c.display().to_string())),
     );
     std::fs::write(dir.join("bench.js"), script)?;
     let run = std::process::Command::new("node").arg("bench.js").current_dir(&dir).output()?;

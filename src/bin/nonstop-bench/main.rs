@@ -172,6 +172,10 @@ enum Command {
         #[arg(long, default_value_t = 1_000)]
         attempts: usize,
     },
+    /// A push service that behaves like the real ones (TLS, HTTP/2, a round trip, streams per
+    /// connection, faults), for tests and rehearsals: prints its port and certificate on one
+    /// JSON line, then serves until its standard input closes.
+    PushService(push_service::Options),
     /// Fan one reminder out to every device of N families through the real pipeline.
     Fanout {
         #[arg(long, default_value_t = 2_000)]
@@ -184,6 +188,11 @@ enum Command {
         /// Also run the npm `web-push` library (installed with npm into a temporary folder).
         #[arg(long)]
         compare_npm: bool,
+        /// Send to the push service that behaves like the real ones (TLS, HTTP/2, 100 streams
+        /// a connection) at each of these round trips in turn (e.g. `0,80`), instead of the
+        /// loopback one that answers at once.
+        #[arg(long, value_delimiter = ',')]
+        rtt_ms: Vec<u64>,
     },
 }
 
@@ -207,6 +216,7 @@ mod env;
 mod fanout;
 mod jpki_ca;
 mod notice;
+mod push_service;
 mod replan;
 mod replicas;
 mod sign;
@@ -274,8 +284,14 @@ fn main() {
                 std::process::exit(2);
             }
         }
-        Command::Fanout { families, devices_per_family, workers, compare_npm } => {
-            if let Err(e) = fanout::run(place, families, devices_per_family, workers, compare_npm) {
+        Command::PushService(options) => {
+            if let Err(e) = push_service::run_command(options) {
+                eprintln!("push-service: {e:#}");
+                std::process::exit(2);
+            }
+        }
+        Command::Fanout { families, devices_per_family, workers, compare_npm, rtt_ms } => {
+            if let Err(e) = fanout::run(place, families, devices_per_family, workers, compare_npm, &rtt_ms) {
                 eprintln!("fanout: {e:#}");
                 std::process::exit(2);
             }
