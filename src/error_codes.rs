@@ -77,6 +77,12 @@ pub const ALL: &[ErrorCode] = &[
     at("too_many_keys", 409, &["create_app_key"], "the app already has 5 active keys"),
     at("too_many_sessions", 409, &["create_session"], "the family already has 20 active sessions"),
     // Family records (409).
+    at(
+        "child_not_expected",
+        409,
+        &["record_life_event"],
+        "a pregnancy can end only for an expected child (a born child's death is `child_died`)",
+    ),
     at("child_already_born", 409, &["record_life_event"], "the event contradicts a birth already recorded"),
     at("child_not_born", 409, &["record_vaccination"], "a vaccination is recorded for a born child only"),
     at("dose_already_recorded", 409, &["record_vaccination"], "that dose is recorded: delete it to correct it"),

@@ -14,13 +14,26 @@ use utoipa::Modify;
 /// ones not required. A test reads the sources for any other.
 pub const SOMETIMES_ABSENT: &[(&str, &str)] = &[
     ("DateRule", "on"),
+    ("DoseVariant", "started_by_month_age"),
+    ("DoseVariant", "dose_by_month_age"),
+    ("DoseVariant", "product"),
+    ("DoseVariant", "not_product"),
+    ("DoseVariant", "opens"),
+    ("DoseVariant", "closes"),
+    ("DoseVariant", "deadline"),
+    ("DoseVariant", "not_before"),
     ("DateRule", "from"),
     ("DraftField", "options"),
     ("DraftField", "profile_value"),
     ("Notice", "changes_since_approval"),
     ("Procedure", "follows"),
+    ("Procedure", "follows_skipped"),
     ("Procedure", "not_before"),
+    ("Procedure", "products"),
+    ("Procedure", "receiving_office"),
     ("Procedure", "template"),
+    ("Procedure", "variants"),
+    ("Vaccination", "product"),
 ];
 
 /// Makes every property of the schemas only answers use required, but those of
