@@ -341,6 +341,10 @@ pub enum Condition {
     OtherChildThroughMarchAfter { years: i64 },
     /// No other born child of the household counts this way: the first claim (認定請求).
     NoOtherChildThroughMarchAfter { years: i64 },
+    /// Another born child of the household is past the 31 March after turning `from` and not
+    /// past the one after turning `to`: 児童手当's 多子加算 counts such a child (18 → 22, 児童手当法
+    /// 第6条 as amended from 2024-10) once the claimant confirms supporting them (確認書).
+    OtherChildBetweenMarchAfter { from: i64, to: i64 },
     /// The household does not have this circumstance.
     NotCircumstance { is: Circumstance },
     /// The child is not Japanese: every guardian's nationality is known and none is Japanese

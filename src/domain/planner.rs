@@ -576,6 +576,8 @@ fn applies(
             }
             Condition::OtherChildThroughMarchAfter { years } => other_child_counts(facts, occ, *years)
                 .then(|| format!("another child until the 31 March after turning {years}")),
+            Condition::OtherChildBetweenMarchAfter { from, to } => other_child_between(facts, occ, *from, *to)
+                .then(|| format!("another child past the 31 March after turning {from}, until the one after {to}")),
             Condition::NoOtherChildThroughMarchAfter { years } => {
                 (!other_child_counts(facts, occ, *years)).then(|| "the first child the allowance counts".to_owned())
             }
@@ -636,6 +638,21 @@ fn other_child_counts(facts: &FamilyFacts, occ: &Occurrence<'_>, years: i64) -> 
         .filter(|c| Some(c.id.as_str()) != this && c.status == ChildStatus::Born)
         .filter_map(|c| c.birth_date)
         .any(|born| born < occ.anchor && occ.anchor <= periods::first_march_31_after_reaching(born, years))
+}
+
+/// Whether another born child is, on the occurrence's day, past the 31 March after turning
+/// `from` and not past the one after turning `to`.
+fn other_child_between(facts: &FamilyFacts, occ: &Occurrence<'_>, from: i64, to: i64) -> bool {
+    let this = occ.child.map(|c| c.id.as_str());
+    facts
+        .children
+        .iter()
+        .filter(|c| Some(c.id.as_str()) != this && c.status == ChildStatus::Born)
+        .filter_map(|c| c.birth_date)
+        .any(|born| {
+            periods::first_march_31_after_reaching(born, from) < occ.anchor
+                && occ.anchor <= periods::first_march_31_after_reaching(born, to)
+        })
 }
 
 /// Whether a born child of the household is, on `on`, born and not past `until(birth)`.
@@ -946,6 +963,33 @@ mod tests {
         assert_eq!(benefits[0].opens_on, d("2027-02-06"), "2027-05-01 − 84 days");
         facts.health_insurance = Some(HealthInsurance::National);
         assert!(!ids(&plan(&facts, &ctx, &settings, d("2026-11-22"))).contains(&"employee_parent_benefits"));
+    }
+
+    #[test]
+    fn an_older_child_of_19_to_22_asks_for_the_confirmation_of_the_large_family_addition() {
+        // 児童手当法 第6条 (2024-10): 多子加算 counts a child until the 31 March after turning 22,
+        // past the one after 18 only with the claimant's 確認書. A baby born 2026-12-01:
+        let ctx = PlanningContext::shipped();
+        let settings = ctx.resolve("131016", None);
+        let with_older = |older_born: &str| {
+            let facts = family("131016", vec![born("old", d(older_born), 3000), born("baby", d("2026-12-01"), 3000)]);
+            let planned = plan(&facts, &ctx, &settings, d("2026-12-01"));
+            planned
+                .tasks
+                .iter()
+                .find(|t| t.procedure.id == "child_allowance_multiple_children_confirmation")
+                .map(|t| (t.child_id.clone(), t.deadline))
+        };
+        // Born 2006-06-01: 18 on 2024-05-31, past 2025-03-31; 22 on 2028-05-31, counted to
+        // 2029-03-31. With the baby's claim, by its date: a claim in the birth month (the last
+        // open day of December, 12/28, before 年末年始) is paid from January, as one within 15 days.
+        assert_eq!(with_older("2006-06-01"), Some((Some("baby".to_owned()), Some(d("2026-12-28")))));
+        // Born 2008-06-01: 18 on 2026-05-31, still a 児童 until 2027-03-31: no confirmation.
+        assert_eq!(with_older("2008-06-01"), None);
+        // Born 2003-04-02: 22 on 2025-04-01, counted to 2026-03-31, already past.
+        assert_eq!(with_older("2003-04-02"), None);
+        // Born 2004-04-02: 22 on 2026-04-01 (the day before the birthday), counted to 2027-03-31.
+        assert_eq!(with_older("2004-04-02"), Some((Some("baby".to_owned()), Some(d("2026-12-28")))));
     }
 
     #[test]
