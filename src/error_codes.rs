@@ -84,7 +84,12 @@ pub const ALL: &[ErrorCode] = &[
         "a pregnancy can end only for an expected child (a born child's death is `child_died`)",
     ),
     at("child_already_born", 409, &["record_life_event"], "the event contradicts a birth already recorded"),
-    at("child_not_born", 409, &["record_vaccination"], "a vaccination is recorded for a born child only"),
+    at(
+        "child_not_born",
+        409,
+        &["record_vaccination", "record_life_event"],
+        "a vaccination, or a child's death, is recorded for a born child only",
+    ),
     at("dose_already_recorded", 409, &["record_vaccination"], "that dose is recorded: delete it to correct it"),
     at(
         "health_information_consent_required",

@@ -15,11 +15,14 @@ use crate::submissions::{draft_of, setup, signature_body, Setup, MOTHER, MOTHER_
 
 /// The family's guardian named `mother` signs the 児童手当 claim of their child; returns the
 /// submission as the parent's app reads it.
-async fn sign_claim(s: &Setup, family: &str, mother: (&str, &str), child_kana: &str) -> Value {
+async fn sign_claim(s: &Setup, family: &str, mother: (&str, &str), child_kana: &str, more: Value) -> Value {
     let (app, key) = (&s.app, &s.key);
     let draft = app.open_draft(key, family, "child_allowance_claim").await;
     let draft_path = format!("/v1/families/{family}/drafts/{}", draft["id"].as_str().expect("id"));
-    let values = json!({ "values": { "consent.public_records": true, "child.kana": child_kana, "payment.use_public_account": true } });
+    let mut values =
+        json!({ "consent.public_records": true, "child.kana": child_kana, "payment.use_public_account": true });
+    values.as_object_mut().expect("values").extend(more.as_object().cloned().unwrap_or_default());
+    let values = json!({ "values": values });
     let (status, patched) = app.patch(&draft_path, key, values).await;
     assert_eq!(status, StatusCode::OK, "{patched}");
     let (_, confirmed) = app.post(&format!("{draft_path}/confirm"), key, json!({})).await;
@@ -100,9 +103,10 @@ async fn staff_find_take_and_annotate_a_submission_by_number_name_or_kana_with_t
     let s = setup(3000).await;
     let (app, key) = (&s.app, &s.key);
     let base = app.base.clone();
-    let first = sign_claim(&s, &s.family, (MOTHER, MOTHER_BORN), "ヤマダ サクラ").await;
+    let first = sign_claim(&s, &s.family, (MOTHER, MOTHER_BORN), "ヤマダ サクラ", json!({})).await;
     let suzuki = another_family(&s).await;
-    let second = sign_claim(&s, &suzuki, ("鈴木 美咲", "1992-05-05"), "スズキ ハルト").await;
+    let second =
+        sign_claim(&s, &suzuki, ("鈴木 美咲", "1992-05-05"), "スズキ ハルト", json!({ "spouse.exists": false })).await;
     // 受付番号: the municipality's count for 2026, in the order received; the parent's app sees it.
     assert_eq!(
         (first["reference_number"].as_str(), second["reference_number"].as_str()),

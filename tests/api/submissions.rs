@@ -450,7 +450,7 @@ async fn one_signature_over_the_birth_bundle_makes_one_submission_per_form() {
     let staff = app.create_staff("131016");
     let (_, listed_by_staff) = app.get("/v1/municipalities/131016/submissions", &staff).await;
     let mut staff_numbers: Vec<&str> =
-        listed_by_staff.as_array().unwrap().iter().filter_map(|s| s["reference_number"].as_str()).collect();
+        listed_by_staff["items"].as_array().unwrap().iter().filter_map(|s| s["reference_number"].as_str()).collect();
     staff_numbers.sort_unstable();
     assert_eq!(staff_numbers, expected);
     for submission in submissions {
