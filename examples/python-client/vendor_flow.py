@@ -161,6 +161,9 @@ def main() -> None:
             "applicant.phone": "090-1234-5678",
             "consent.public_records": True,
             "payment.use_public_account": True,
+            # Registered with one guardian and nothing said of a marriage: nonstop does not
+            # guess a spouse away, the parent answers.
+            "spouse.exists": False,
         }
     )
     draft = expect(
