@@ -178,13 +178,7 @@ pub fn worklist(
     query: &DeskQuery,
     today: NaiveDate,
 ) -> Result<DeskPage, Error> {
-    // One count per status (seven indexed counts; a boxed query cannot be grouped).
     let mut counts = BTreeMap::new();
-    for status in SubmissionStatus::ALL {
-        let n: i64 =
-            filtered(code, query, staff_id).filter(submissions::status.eq(*status)).count().get_result(conn)?;
-        counts.insert(status.as_str().to_owned(), n);
-    }
     let by_name = query.text.as_deref().map(fold).filter(|t| !t.is_empty() && !looks_like_reference_number(t));
     let page = query.page.max(1);
     let per_page = query.per_page.unwrap_or(PAGE_SIZE).clamp(1, PAGE_SIZE);
@@ -238,6 +232,12 @@ pub fn worklist(
     };
     let (rows, total, search_cut_short) = match by_name {
         None => {
+            // One count per status (seven indexed counts; a boxed query cannot be grouped).
+            for status in SubmissionStatus::ALL {
+                let n: i64 =
+                    filtered(code, query, staff_id).filter(submissions::status.eq(*status)).count().get_result(conn)?;
+                counts.insert(status.as_str().to_owned(), n);
+            }
             let total = match query.status {
                 Some(status) => counts.get(status.as_str()).copied().unwrap_or(0),
                 None => counts.values().sum(),
@@ -261,7 +261,6 @@ pub fn worklist(
                 })
                 .collect::<Result<_, _>>()?;
             // The counts follow the name too: what the list holds, per status.
-            counts = BTreeMap::new();
             for r in &matching {
                 *counts.entry(r.status.as_str().to_owned()).or_default() += 1;
             }
