@@ -99,6 +99,19 @@ fn unsent(db: &nonstop::db::Db) -> i64 {
     deliveries::table.filter(deliveries::status.ne("sent")).count().get_result(&mut *conn).expect("count")
 }
 
+/// The deliveries not sent, as (status, attempts, last error, next attempt): what a failure shows.
+fn not_sent(db: &nonstop::db::Db) -> Vec<(String, i32, Option<String>, chrono::NaiveDateTime)> {
+    use diesel::prelude::*;
+    use nonstop::db::schema::deliveries;
+    let mut conn = db.get().expect("conn");
+    deliveries::table
+        .filter(deliveries::status.ne("sent"))
+        .select((deliveries::status, deliveries::attempts, deliveries::last_error, deliveries::next_attempt_at))
+        .limit(20)
+        .load(&mut *conn)
+        .expect("not sent")
+}
+
 #[actix_web::test]
 async fn a_killed_server_delivers_every_delivery_after_restart() {
     // Noon in Japan, when pushes may go out; the test and both server processes share it.
@@ -189,7 +202,7 @@ async fn a_killed_server_delivers_every_delivery_after_restart() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     second.signal("-TERM");
-    assert_eq!(unsent(&db), 0, "every delivery recorded sent within the wait");
+    assert_eq!(unsent(&db), 0, "every delivery recorded sent within the wait; not sent: {:?}", not_sent(&db));
 
     let received = web.received();
     let mut per_subscription: HashMap<&str, usize> = HashMap::new();
