@@ -115,11 +115,11 @@ pub fn interpret(status: u16, reason: Option<&ErrorReason>) -> SendOutcome {
         Some(PayloadTooLarge) => SendOutcome::failed("payload_too_large"),
         Some(other) => SendOutcome::failed(format!("apns_{other}")),
         None => match status {
-            500..=599 => SendOutcome::retry(format!("provider_{status}"), Some(SERVER_ERROR_DELAY)),
             429 => SendOutcome::retry("rate_limited", None),
             403 => SendOutcome::config("APNs: 403"),
             410 => SendOutcome::dead("APNs: 410"),
-            _ => SendOutcome::failed(format!("provider_{status}")),
+            _ => super::transient(status, Some(SERVER_ERROR_DELAY))
+                .unwrap_or_else(|| SendOutcome::failed(format!("provider_{status}"))),
         },
     }
 }
@@ -272,5 +272,12 @@ mod tests {
             assert!(matches!(interpret(400, Some(&reason)), SendOutcome::Failed { .. }), "{reason}");
         }
         assert_eq!(interpret(200, None), SendOutcome::Sent { message_id: None });
+    }
+
+    #[test]
+    fn a_request_timeout_without_a_reason_is_retried_not_failed() {
+        assert!(matches!(interpret(408, None), SendOutcome::Retry { class, .. } if class == "timeout"));
+        assert!(matches!(interpret(502, None), SendOutcome::Retry { after: Some(SERVER_ERROR_DELAY), .. }));
+        assert_eq!(interpret(418, None), SendOutcome::failed("provider_418"));
     }
 }

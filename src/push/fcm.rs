@@ -138,8 +138,7 @@ pub fn interpret(status: u16, after: Option<Duration>, body: &[u8]) -> SendOutco
             429 => SendOutcome::retry("rate_limited", Some(after.unwrap_or(QUOTA_MIN_DELAY))),
             401 | 403 => SendOutcome::config(format!("FCM: {status} {message}")),
             404 => SendOutcome::dead("FCM: NOT_FOUND"),
-            500..=599 => SendOutcome::retry(format!("provider_{status}"), after),
-            _ => SendOutcome::failed(format!("provider_{status}")),
+            _ => super::transient(status, after).unwrap_or_else(|| SendOutcome::failed(format!("provider_{status}"))),
         },
     }
 }
@@ -202,5 +201,10 @@ mod tests {
         );
         assert!(matches!(outcome(500, error(500, "INTERNAL", "")), SendOutcome::Retry { .. }));
         assert!(matches!(outcome(401, error(401, "THIRD_PARTY_AUTH_ERROR", "")), SendOutcome::ConfigError { .. }));
+        // A balancer's 408 has no FCM body: the request was not taken, so it is tried again.
+        assert!(
+            matches!(interpret(408, None, b"<html>Request Timeout</html>"), SendOutcome::Retry { class, .. } if class == "timeout")
+        );
+        assert_eq!(interpret(418, None, b""), SendOutcome::failed("provider_418"));
     }
 }

@@ -110,6 +110,18 @@ impl SendOutcome {
     }
 }
 
+/// What an answer means when it says the service did not take the request but another try may
+/// succeed: a 408 (the service, or a balancer in front of it, gave up reading the request; RFC
+/// 9110 §15.5.9 lets the client repeat it), a 425 Too Early, or any 5xx. `None` for the others,
+/// which each provider reads in its own way. A 408 is a timeout like ours, and is paced as one.
+pub fn transient(status: u16, after: Option<Duration>) -> Option<SendOutcome> {
+    match status {
+        408 => Some(SendOutcome::retry("timeout", after)),
+        425 | 500..=599 => Some(SendOutcome::retry(format!("provider_{status}"), after)),
+        _ => None,
+    }
+}
+
 /// A boxed future, so senders can sit behind one trait object.
 pub type SendFuture<'a> = Pin<Box<dyn Future<Output = SendOutcome> + Send + 'a>>;
 

@@ -222,8 +222,7 @@ async fn interpret(response: reqwest::Response) -> SendOutcome {
             SendOutcome::config(format!("push service refused the VAPID credentials ({status}): {reason}"))
         }
         400 | 403 => SendOutcome::dead(format!("push service refused the subscription ({status})")),
-        500..=599 => SendOutcome::retry(format!("provider_{status}"), after),
-        _ => SendOutcome::failed(format!("provider_{status}")),
+        _ => super::transient(status, after).unwrap_or_else(|| SendOutcome::failed(format!("provider_{status}"))),
     }
 }
 

@@ -141,6 +141,24 @@ async fn a_429_is_retried_after_the_delay_the_service_gave() {
     assert_eq!((deliveries[0]["status"].as_str(), deliveries[0]["attempts"].as_i64()), (Some("sent"), Some(2)));
 }
 
+/// A 408 says the service gave up reading the request (a push service's balancer does when the
+/// sender is slow): the push was not taken, so it is sent again, not recorded as failed.
+#[actix_web::test]
+async fn a_request_timeout_from_the_service_is_tried_again() {
+    let web = WebPushMock::start().await;
+    let app = TestApp::spawn().await;
+    let key = app.push_ready_app("vendor").await;
+    let (subscription, device) = web.subscribe();
+    web.script(&subscription, vec![Reply::retry_after(408, 1), Reply::status(201)]);
+    let (family, _) = family_with_devices(&app, &key, &[device]).await;
+    app.make_due(&family, "birth_registration").await;
+    let received = web.wait_for(WAIT, |r| r.len() >= 2).await;
+    assert_eq!(received.iter().map(|r| r.status).collect::<Vec<_>>(), [408, 201]);
+    let entry = inbox(&app, &key, &family).await["items"][0]["id"].as_str().expect("entry").to_owned();
+    let deliveries = settled(&app, &key, &family, &entry).await;
+    assert_eq!((deliveries[0]["status"].as_str(), deliveries[0]["attempts"].as_i64()), (Some("sent"), Some(2)));
+}
+
 #[actix_web::test]
 async fn a_410_disables_the_device_and_nothing_is_sent_to_it_again() {
     let web = WebPushMock::start().await;
