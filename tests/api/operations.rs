@@ -423,3 +423,27 @@ fn every_schema_name_is_used_by_one_type_only() {
     assert!(seen.len() > 50, "only {} schema types found", seen.len());
     assert!(clashes.is_empty(), "schema names used twice: {clashes:?}");
 }
+
+/// The glossary names modules and tables that exist: a rename that leaves it behind fails here.
+#[test]
+fn the_glossary_names_modules_and_tables_that_exist() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let glossary = std::fs::read_to_string(root.join("docs/GLOSSARY.md")).expect("glossary");
+    let schema = std::fs::read_to_string(root.join("src/db/schema.rs")).expect("schema");
+    let rows: Vec<Vec<&str>> = glossary
+        .lines()
+        .filter(|line| line.starts_with("| ") && !line.starts_with("| 日本語"))
+        .map(|line| line.trim_matches('|').split('|').map(str::trim).collect())
+        .collect();
+    assert!(rows.len() >= 30, "{} terms", rows.len());
+    let quoted = |cell: &str| cell.split('`').skip(1).step_by(2).map(str::to_owned).collect::<Vec<_>>();
+    for row in &rows {
+        assert_eq!(row.len(), 5, "{row:?}");
+        for module in quoted(row[3]) {
+            assert!(root.join(&module).is_file(), "{}: no {module}", row[0]);
+        }
+        for table in quoted(row[4]).into_iter().filter(|t| !t.contains('/')) {
+            assert!(schema.contains(&format!("    {table} (")), "{}: no table {table}", row[0]);
+        }
+    }
+}
