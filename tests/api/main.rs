@@ -6,6 +6,7 @@ mod cli;
 mod console;
 mod console_desk;
 mod console_sign_in;
+mod console_starters;
 mod crash;
 mod db_copy;
 mod delivery;

@@ -21,6 +21,7 @@ use crate::service::notices::{
     self, AnswerKind, Audience, MonthRange, Notice, NoticeAct, NoticeCategory, NoticeChange, NoticeInput, NoticeLink,
     NoticeRef, NoticeStatus, NoticeText, Progress, Questionnaire,
 };
+use crate::service::notices::starters;
 use crate::templates::{push_payload_size, MAX_PUSH_PAYLOAD_BYTES};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -119,6 +120,10 @@ struct Compose {
     /// 掲載終了日 (inclusive, Asia/Tokyo).
     #[serde(default)]
     expires_on: String,
+    /// The notice this one was copied from (複製): its other languages and link digests carry
+    /// over.
+    #[serde(default)]
+    from: String,
 }
 
 impl Compose {
@@ -200,6 +205,13 @@ impl Compose {
                 NoticeText { title: self.en_title.trim().into(), body: self.en_body.trim().into() },
             );
         }
+        for (language, text) in &texts {
+            for (part, value) in [("title", &text.title), ("body", &text.body)] {
+                if starters::has_blank(value) {
+                    errors.insert(format!("texts.{language}.{part}"), "ひな形の［ ］の部分を書き換えてください".into());
+                }
+            }
+        }
         let choices: Vec<String> =
             self.choices.lines().map(str::trim).filter(|c| !c.is_empty()).map(str::to_owned).collect();
         let questionnaire = (!self.question.trim().is_empty() || !choices.is_empty()).then(|| Questionnaire {
@@ -280,12 +292,58 @@ impl From<&Notice> for Compose {
                 .expires_at
                 .map(|t| (t.with_timezone(&Tokyo) - chrono::Duration::seconds(1)).date_naive().to_string())
                 .unwrap_or_default(),
+            from: String::new(),
         }
     }
 }
 
-async fn compose(state: web::Data<AppState>, staff: Staff) -> Result<HttpResponse, Failure> {
-    compose_page(&state, &staff, &Compose::default(), None, FieldErrors::new(), actix_web::http::StatusCode::OK)
+#[derive(Deserialize)]
+struct ComposeQuery {
+    /// 複製: a notice of this municipality to start from.
+    from: Option<String>,
+    /// ひな形: a starter's id.
+    starter: Option<String>,
+}
+
+/// The composer: empty, filled with a copy of a notice (a new draft: nothing is saved until
+/// staff save it), or filled with a starter's texts.
+impl Compose {
+    /// A new notice like `n`: the same contents and audience, no end date (the old one has
+    /// likely passed) and no reply deadline; `from` carries its other languages.
+    fn copy_of(n: &Notice) -> Self {
+        Self { expires_on: String::new(), from: n.id.clone(), ..Self::from(n) }
+    }
+
+    /// The composer filled with a starter's category and texts.
+    fn from_starter(starter: &starters::Starter) -> Self {
+        let text = |language: &str| starter.texts.get(language);
+        Self {
+            category: starter.category.as_str().to_owned(),
+            ja_title: text("ja").map(|t| t.title.clone()).unwrap_or_default(),
+            ja_body: text("ja").map(|t| t.body.clone()).unwrap_or_default(),
+            en_title: text("en").map(|t| t.title.clone()).unwrap_or_default(),
+            en_body: text("en").map(|t| t.body.clone()).unwrap_or_default(),
+            ..Self::default()
+        }
+    }
+}
+
+async fn compose(
+    state: web::Data<AppState>,
+    staff: Staff,
+    query: web::Query<ComposeQuery>,
+) -> Result<HttpResponse, Failure> {
+    let form = match (query.into_inner(), staff.session.municipality.clone()) {
+        (ComposeQuery { from: Some(id), .. }, code) => {
+            let notice = state.db.read(move |conn| notices::get(conn, &code, &id)).await?;
+            Compose::copy_of(&notice)
+        }
+        (ComposeQuery { starter: Some(id), .. }, _) => {
+            Compose::from_starter(starters::starter(&id).ok_or(Error::NotFound("starter"))?)
+        }
+        _ => Compose::default(),
+    };
+    compose_page(&state, &staff, &form, None, FieldErrors::new(), actix_web::http::StatusCode::OK)
 }
 
 /// The composer filled with a notice not yet sent; saving returns it to draft.
@@ -344,7 +402,16 @@ fn compose_page(
         .map(|p| context! { id => p.id.clone(), name => staff.lang.name(&p.name) })
         .collect();
     let categories: Vec<&str> = NoticeCategory::ALL.iter().map(|c| c.as_str()).collect();
+    let language = staff.lang.code();
+    let starters: Vec<Value> = starters::starters()
+        .iter()
+        .map(|s| {
+            let name = s.name.get(language).or_else(|| s.name.get("ja")).cloned().unwrap_or_default();
+            context! { id => s.id.clone(), name => name }
+        })
+        .collect();
     let context = context! {
+        starters => starters,
         form => render::ser(FormView::from(form)),
         editing => editing,
         errors => errors, procedures => procedures, categories => categories,
@@ -373,6 +440,7 @@ struct FormView<'a> {
     health_insurance: &'a str,
     standing: bool,
     expires_on: &'a str,
+    from: &'a str,
 }
 
 impl<'a> From<&'a Compose> for FormView<'a> {
@@ -395,6 +463,7 @@ impl<'a> From<&'a Compose> for FormView<'a> {
             health_insurance: &f.health_insurance,
             standing: f.standing.is_some(),
             expires_on: &f.expires_on,
+            from: &f.from,
         }
     }
 }
@@ -402,8 +471,22 @@ impl<'a> From<&'a Compose> for FormView<'a> {
 async fn create(state: web::Data<AppState>, staff: Staff, form: web::Form<Compose>) -> Result<HttpResponse, Failure> {
     staff.check_form_token(&form.csrf)?;
     let form = form.into_inner();
-    let input = match form.notice_over(None) {
-        Ok(input) => input,
+    // A copy keeps what the composer does not show (other languages, link digests) from its source.
+    let source = match form.from.as_str() {
+        "" => None,
+        id => {
+            let (code, id) = (staff.session.municipality.clone(), id.to_owned());
+            Some(state.db.read(move |conn| notices::get(conn, &code, &id)).await?)
+        }
+    };
+    let input = match form.notice_over(source.as_ref()) {
+        Ok(mut input) => {
+            // The source's reply deadline belongs to the source.
+            if let Some(q) = input.questionnaire.as_mut().filter(|_| source.is_some()) {
+                q.reply_deadline = None;
+            }
+            input
+        }
         Err(errors) => {
             return compose_page(&state, &staff, &form, None, errors, actix_web::http::StatusCode::UNPROCESSABLE_ENTITY)
         }

@@ -25,6 +25,7 @@ mod lifecycle;
 pub mod recording;
 mod replies;
 mod send;
+pub mod starters;
 
 pub use acts::{act, NoticeAct, NoticeRef};
 pub use audience::{
