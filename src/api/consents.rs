@@ -6,7 +6,7 @@ use super::extract::ValidJson;
 use crate::app::AppState;
 use crate::domain::enums::ConsentPurpose;
 use crate::error::Error;
-use crate::service::consents::{self, StandingConsent, StandingConsentInput};
+use crate::service::consents::{self, ConsentPage, StandingConsent, StandingConsentInput};
 use crate::service::principals::Principal;
 
 /// Record a standing consent (for example `public_records_check`, the 公簿等の確認 a 児童手当
@@ -34,18 +34,23 @@ pub async fn record_consent(
     Ok(if created { HttpResponse::Created() } else { HttpResponse::Ok() }.json(consent))
 }
 
-/// Every consent the family gave, in force or withdrawn, oldest first.
-#[utoipa::path(tag = "consents", operation_id = "list_consents", params(("family_id" = String, Path)),
-    responses((status = 200, description = "The consents", body = Vec<StandingConsent>)))]
+/// Every consent the family gave, in force or withdrawn, oldest first, a page at a time.
+#[utoipa::path(tag = "consents", operation_id = "list_consents", params(("family_id" = String, Path), super::PageQuery),
+    responses((status = 200, description = "A page of consents, oldest first", body = ConsentPage)))]
 #[get("/families/{family_id}/consents")]
 pub async fn list_consents(
     state: web::Data<AppState>,
     principal: Principal,
     path: web::Path<String>,
+    query: web::Query<super::PageQuery>,
 ) -> Result<HttpResponse, Error> {
-    let list =
-        state.read_family(principal, path.into_inner(), |conn, _, family| consents::list(conn, &family.id)).await?;
-    Ok(HttpResponse::Ok().json(list))
+    let (limit, cursor) = query.into_inner().read()?;
+    let page = state
+        .read_family(principal, path.into_inner(), move |conn, _, family| {
+            consents::page(conn, &family.id, limit, cursor.as_deref())
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(page))
 }
 
 /// Withdraw the consent in force for a purpose. The record stays, with the time of withdrawal;

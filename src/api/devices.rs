@@ -38,6 +38,8 @@ pub async fn register_device(
 }
 
 /// List the family's devices (tokens are never shown).
+///
+/// Bounded, so not paged: a family holds at most 20 devices (`too_many_devices`).
 #[utoipa::path(tag = "devices", operation_id = "list_devices", params(("family_id" = String, Path)),
     responses((status = 200, description = "The devices", body = Vec<Device>)))]
 #[get("/families/{family_id}/devices")]

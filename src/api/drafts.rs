@@ -10,9 +10,12 @@ use crate::error::Error;
 use crate::service::bundles::{self, Bundle};
 use crate::service::drafts::{self, Draft, DraftPatch};
 use crate::service::principals::Principal;
-use crate::service::submissions::{self, Submission};
+use crate::service::submissions::{self, FamilySubmissionPage, Submission};
 
 /// The family's drafts (withdrawn ones left out), newest first.
+///
+/// Bounded, so not paged: one draft per task whose form nonstop knows (as bounded as the
+/// tasks), and one per correction a municipality asked for (補正依頼).
 #[utoipa::path(tag = "drafts", operation_id = "list_drafts", params(("family_id" = String, Path)),
     responses((status = 200, description = "The drafts", body = Vec<Draft>)))]
 #[get("/families/{family_id}/drafts")]
@@ -199,22 +202,25 @@ pub async fn reopen_bundle(
     Ok(HttpResponse::Ok().json(bundle))
 }
 
-/// The family's submissions and where each stands, with the municipality's comments.
-#[utoipa::path(tag = "submissions", operation_id = "list_family_submissions", params(("family_id" = String, Path)),
-    responses((status = 200, description = "Newest first", body = Vec<Submission>)))]
+/// The family's submissions and where each stands, with the municipality's comments, newest
+/// first, a page at a time.
+#[utoipa::path(tag = "submissions", operation_id = "list_family_submissions", params(("family_id" = String, Path), super::PageQuery),
+    responses((status = 200, description = "A page of submissions, newest first", body = FamilySubmissionPage)))]
 #[get("/families/{family_id}/submissions")]
 pub async fn list_family_submissions(
     state: web::Data<AppState>,
     principal: Principal,
     path: web::Path<String>,
+    query: web::Query<super::PageQuery>,
 ) -> Result<HttpResponse, Error> {
+    let (limit, cursor) = query.into_inner().read()?;
     let planning = state.planning.clone();
-    let list = state
+    let page = state
         .read_family(principal, path.into_inner(), move |conn, uc, family| {
-            submissions::list_for_family(conn, &uc.keys, &planning, &family.id)
+            submissions::page_for_family(conn, &uc.keys, &planning, &family.id, limit, cursor.as_deref())
         })
         .await?;
-    Ok(HttpResponse::Ok().json(list))
+    Ok(HttpResponse::Ok().json(page))
 }
 
 /// One of the family's submissions.

@@ -51,6 +51,9 @@ pub async fn update_inbox_entry_read(
 
 /// The delivery ledger of an entry: per device, status, attempts, last error class and the
 /// provider's message id.
+///
+/// Bounded, so not paged: one delivery per device the entry went to, and a family holds at
+/// most 20 devices.
 #[utoipa::path(tag = "inbox", operation_id = "list_deliveries", params(("family_id" = String, Path), ("entry_id" = String, Path)),
     responses((status = 200, description = "One delivery per device", body = Vec<Delivery>)))]
 #[get("/families/{family_id}/inbox/{entry_id}/deliveries")]

@@ -9,7 +9,7 @@ use crate::app::AppState;
 use crate::error::Error;
 use crate::service::access;
 use crate::service::audit::{AuditAction, Event};
-use crate::service::principals::{self, AppKey, IssuedKey, Principal};
+use crate::service::principals::{self, AppKeyPage, IssuedKey, Principal};
 
 /// Who the credential belongs to, and the service's present as it plans.
 #[derive(Debug, Serialize, ToSchema)]
@@ -46,12 +46,19 @@ pub async fn get_whoami(state: web::Data<AppState>, principal: Principal) -> Htt
     HttpResponse::Ok().json(whoami)
 }
 
-/// List the app's API keys (vendor app).
-#[utoipa::path(tag = "keys", operation_id = "list_app_keys", responses((status = 200, description = "The keys, without secrets", body = Vec<AppKey>)))]
+/// List the app's API keys (vendor app), oldest first, a page at a time. Revoked keys stay
+/// listed, so the list grows with every rotation.
+#[utoipa::path(tag = "keys", operation_id = "list_app_keys", params(super::PageQuery),
+    responses((status = 200, description = "A page of keys, without secrets", body = AppKeyPage)))]
 #[get("/app/keys")]
-pub async fn list_app_keys(state: web::Data<AppState>, principal: Principal) -> Result<HttpResponse, Error> {
+pub async fn list_app_keys(
+    state: web::Data<AppState>,
+    principal: Principal,
+    query: web::Query<super::PageQuery>,
+) -> Result<HttpResponse, Error> {
     let app_id = access::vendor_app(&principal)?.to_owned();
-    let keys = state.db.read(move |conn| principals::list_app_keys(conn, &app_id)).await?;
+    let (limit, cursor) = query.into_inner().read()?;
+    let keys = state.db.read(move |conn| principals::page_app_keys(conn, &app_id, limit, cursor.as_deref())).await?;
     Ok(HttpResponse::Ok().json(keys))
 }
 

@@ -32,6 +32,8 @@ pub async fn record_life_event(
 }
 
 /// The family's life events, most recent first.
+///
+/// Bounded, so not paged: a family records at most 200 life events (`too_many_events`).
 #[utoipa::path(tag = "life events", operation_id = "list_life_events", params(("family_id" = String, Path)),
     responses((status = 200, description = "The events", body = Vec<LifeEvent>)))]
 #[get("/families/{family_id}/events")]

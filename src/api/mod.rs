@@ -57,13 +57,37 @@ fn staff(
     Ok((code, staff_id))
 }
 
-/// A page's `limit` (1–100, `default` when not given), refused by name when outside.
+/// A page's `limit` (1–100, `default` when not given), refused by name when outside: a 400
+/// `invalid_body`, since the document states the bounds (`minimum`, `maximum`).
 fn page_limit(limit: Option<i64>, default: i64) -> Result<i64, crate::error::Error> {
     let limit = limit.unwrap_or(default);
     if (1..=100).contains(&limit) {
         Ok(limit)
     } else {
-        Err(crate::error::Error::field("limit", "must be between 1 and 100"))
+        let problem = "must be between 1 and 100";
+        Err(crate::error::Error::InvalidBody {
+            message: format!("limit {problem}"),
+            fields: [("limit".to_owned(), problem.to_owned())].into_iter().collect(),
+        })
+    }
+}
+
+/// The query of a list read a page at a time and filtered by nothing else: `limit` and `cursor`.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct PageQuery {
+    /// How many per page (1–100, default 50).
+    #[param(minimum = 1, maximum = 100)]
+    limit: Option<i64>,
+    /// The `next_cursor` of the previous page.
+    cursor: Option<String>,
+}
+
+impl PageQuery {
+    /// The checked limit and the cursor.
+    fn read(self) -> Result<(i64, Option<String>), crate::error::Error> {
+        Ok((page_limit(self.limit, 50)?, self.cursor))
     }
 }
 

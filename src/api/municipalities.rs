@@ -17,6 +17,8 @@ fn code(path: String) -> Result<MunicipalityCode, Error> {
 }
 
 /// The procedure catalog nonstop plans from (any caller).
+///
+/// Bounded, so not paged: the catalog nonstop was built with (`catalog/procedures.toml`).
 #[utoipa::path(tag = "procedures", operation_id = "list_procedures",
     responses((status = 200, description = "Every procedure with its rules and legal basis", body = Vec<Procedure>)))]
 #[get("/procedures")]

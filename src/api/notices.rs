@@ -194,21 +194,26 @@ pub async fn schedule_notice(
     act_on_notice(state, caller, path.into_inner(), NoticeAct::Schedule(body.0.send_at.naive_utc())).await
 }
 
-/// The replies to a notice: counts per choice, and each reply with the guardians' names. An
-/// expensive read: it spends several requests of the key's budget.
-#[utoipa::path(tag = "notices", operation_id = "list_notice_replies", params(("code" = String, Path), ("notice_id" = String, Path)),
-    responses((status = 200, description = "Replies", body = notices::RepliesSummary)))]
+/// The replies to a notice: counts per choice over all of them, and a page of the replies with
+/// the guardians' names, in the order they first came (a changed reply keeps its place). An
+/// expensive read: each page spends several requests of the key's budget.
+#[utoipa::path(tag = "notices", operation_id = "list_notice_replies",
+    params(("code" = String, Path), ("notice_id" = String, Path), super::PageQuery),
+    responses((status = 200, description = "The counts and a page of replies", body = notices::RepliesSummary)))]
 #[get("/municipalities/{code}/notices/{notice_id}/replies")]
 pub async fn list_notice_replies(
     state: web::Data<AppState>,
     principal: Principal,
     path: web::Path<(String, String)>,
+    query: web::Query<super::PageQuery>,
 ) -> Result<HttpResponse, Error> {
     let (code, id) = path.into_inner();
     let (code, _) = staff(&principal, code)?;
+    let (limit, cursor) = query.into_inner().read()?;
     let _turn = state.expensive_read(&principal).await?;
     let keys = state.keys.clone();
-    let summary = state.db.read(move |conn| notices::replies(conn, &keys, &code, &id)).await?;
+    let summary =
+        state.db.read(move |conn| notices::replies(conn, &keys, &code, &id, limit, cursor.as_deref())).await?;
     Ok(HttpResponse::Ok().json(summary))
 }
 

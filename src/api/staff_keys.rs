@@ -9,7 +9,7 @@ use crate::app::AppState;
 use crate::domain::MunicipalityCode;
 use crate::error::Error;
 use crate::service::audit::{AuditAction, Event};
-use crate::service::principals::{self, Principal, StaffKey};
+use crate::service::principals::{self, Principal, StaffKeyPage};
 
 /// The municipality of an administrator's key (a staff key made with `--admin`).
 fn administrator(principal: &Principal, code: String) -> Result<MunicipalityCode, Error> {
@@ -22,17 +22,20 @@ fn administrator(principal: &Principal, code: String) -> Result<MunicipalityCode
     }
 }
 
-/// The municipality's staff keys, newest first, without their secrets (administrator).
-#[utoipa::path(tag = "municipalities", operation_id = "list_staff_keys", params(("code" = String, Path)),
-    responses((status = 200, description = "The keys, with who they were made for and when they expire", body = Vec<StaffKey>)))]
+/// The municipality's staff keys, newest first, a page at a time, without their secrets
+/// (administrator). Revoked and expired keys stay listed until the daily purge.
+#[utoipa::path(tag = "municipalities", operation_id = "list_staff_keys", params(("code" = String, Path), super::PageQuery),
+    responses((status = 200, description = "A page of keys, with who they were made for and when they expire", body = StaffKeyPage)))]
 #[get("/municipalities/{code}/staff-keys")]
 pub async fn list_staff_keys(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<String>,
+    query: web::Query<super::PageQuery>,
 ) -> Result<HttpResponse, Error> {
     let code = administrator(&caller.principal, path.into_inner())?;
-    let keys = state.db.read(move |conn| principals::list_staff(conn, &code)).await?;
+    let (limit, cursor) = query.into_inner().read()?;
+    let keys = state.db.read(move |conn| principals::page_staff(conn, &code, limit, cursor.as_deref())).await?;
     Ok(HttpResponse::Ok().json(keys))
 }
 

@@ -21,6 +21,10 @@ pub struct TaskQuery {
 
 /// The family's tasks: upcoming, open, overdue, done; each with its window, deadline, the
 /// reason it applies, where to file, and its legal basis.
+///
+/// Bounded, so not paged: one task per procedure of the catalog, subject (the household or
+/// one of at most 20 children) and occurrence (a yearly procedure once a year, a procedure of
+/// a move or a loss once per such life event, of at most 200).
 #[utoipa::path(tag = "tasks", operation_id = "list_tasks", params(("family_id" = String, Path), TaskQuery),
     responses((status = 200, description = "The tasks, soonest first", body = Vec<Task>,
         headers(("Nonstop-Today" = chrono::NaiveDate,
@@ -75,6 +79,9 @@ pub async fn update_task(
 }
 
 /// The reminders nonstop will send to the family, and when (always in its allowed hours).
+///
+/// Bounded, so not paged: the reminders the catalog names for each task (a few per task), for
+/// tasks not yet done.
 #[utoipa::path(tag = "tasks", operation_id = "list_planned_notifications", params(("family_id" = String, Path)),
     responses((status = 200, description = "Planned reminders, soonest first", body = Vec<PlannedNotification>)))]
 #[get("/families/{family_id}/planned-notifications")]

@@ -20,7 +20,7 @@ pub struct PreviewInput {
     /// The family's preferred language; Japanese is used where the template lacks it.
     pub language: LanguageTag,
     /// Each variable the template declares, as JSON (dates as `YYYY-MM-DD`).
-    #[schema(value_type = Object, example = json!({"opens_on": "2026-11-20", "due": "2026-12-01", "days_left": 3}))]
+    #[schema(example = json!({"opens_on": "2026-11-20", "due": "2026-12-01", "days_left": 3}))]
     pub variables: BTreeMap<String, serde_json::Value>,
 }
 

@@ -35,6 +35,9 @@ pub async fn record_vaccination(
 }
 
 /// The doses recorded for the child, oldest first.
+///
+/// Bounded, so not paged: one record per dose, and a dose is one of the catalog's routine
+/// vaccinations of a child (`kind = vaccination`).
 #[utoipa::path(tag = "children", operation_id = "list_vaccinations",
     params(("family_id" = String, Path), ("child_id" = String, Path)),
     responses((status = 200, description = "The doses", body = Vec<Vaccination>)))]

@@ -124,15 +124,28 @@ pub fn withdraw(
 }
 
 /// Every consent the family gave, in force or withdrawn, oldest first.
-pub fn list(conn: &mut DbConnection, family_id: &str) -> Result<Vec<StandingConsent>, Error> {
-    standing_consents::table
+/// A page of a family's consents, in force or withdrawn, oldest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConsentPage {
+    pub items: Vec<StandingConsent>,
+    /// Pass as `cursor` for the next (newer) page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// One page of a family's consents, oldest first: `limit` consents after `cursor`. A withdrawal
+/// is kept, so each consent given again after one adds to the list.
+pub fn page(conn: &mut DbConnection, family_id: &str, limit: i64, cursor: Option<&str>) -> Result<ConsentPage, Error> {
+    let mut query = standing_consents::table
         .filter(standing_consents::family_id.eq(family_id))
         .order(standing_consents::id.asc())
+        .limit(limit + 1)
         .select(ConsentRow::as_select())
-        .load(conn)?
-        .into_iter()
-        .map(view)
-        .collect()
+        .into_boxed();
+    if let Some(cursor) = cursor {
+        query = query.filter(standing_consents::id.gt(cursor.to_owned()));
+    }
+    let (rows, next_cursor) = super::paging::cut(query.load(conn)?, limit, |r: &ConsentRow| r.id.as_str());
+    Ok(ConsentPage { items: rows.into_iter().map(view).collect::<Result<_, _>>()?, next_cursor })
 }
 
 /// Health information (要配慮個人情報: birth weight, weeks of gestation) is kept only while the

@@ -203,7 +203,7 @@ pub struct LifeEvent {
     /// The child the event is about (for `pregnancy`, the expected child it added).
     pub child_id: Option<String>,
     /// Non-personal facts of the event: `birth_weight_recorded`, `from_municipality_code`, …
-    #[schema(value_type = Object)]
+    #[schema(value_type = std::collections::BTreeMap<String, serde_json::Value>)]
     pub details: serde_json::Value,
     pub recorded_at: DateTime<Utc>,
 }

@@ -2,6 +2,10 @@
 //! cursor, the id of the last row of the previous page; ids are UUIDv7, so id order is the
 //! order of creation, and a row added meanwhile neither repeats nor hides another.
 
+/// A limit that makes one page of a whole list, for the callers inside nonstop (the console,
+/// the planner) that read a list bounded in practice through the same query as its pages.
+pub const ALL: i64 = i64::MAX - 1;
+
 /// The rows of one page and the cursor of the next: `rows` were read with `limit + 1`, so one
 /// row beyond the page says whether another page follows.
 pub fn cut<T>(mut rows: Vec<T>, limit: i64, id_of: impl Fn(&T) -> &str) -> (Vec<T>, Option<String>) {

@@ -93,16 +93,37 @@ pub fn create_app_key(conn: &mut DbConnection, app_id: &str, now: NaiveDateTime)
     Ok(IssuedKey { key_id: row.id, api_key: secret })
 }
 
-pub fn list_app_keys(conn: &mut DbConnection, app_id: &str) -> Result<Vec<AppKey>, Error> {
-    let rows: Vec<AppKeyRow> = app_keys::table
+/// A page of an app's API keys, oldest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AppKeyPage {
+    pub items: Vec<AppKey>,
+    /// Pass as `cursor` for the next (newer) page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// One page of an app's keys, oldest first: `limit` keys after `cursor`. Revoked keys stay
+/// listed, so the list grows with every rotation.
+pub fn page_app_keys(
+    conn: &mut DbConnection,
+    app_id: &str,
+    limit: i64,
+    cursor: Option<&str>,
+) -> Result<AppKeyPage, Error> {
+    let mut query = app_keys::table
         .filter(app_keys::app_id.eq(app_id))
         .order(app_keys::id.asc())
+        .limit(limit + 1)
         .select(AppKeyRow::as_select())
-        .load(conn)?;
-    Ok(rows
+        .into_boxed();
+    if let Some(cursor) = cursor {
+        query = query.filter(app_keys::id.gt(cursor.to_owned()));
+    }
+    let (rows, next_cursor) = super::paging::cut(query.load(conn)?, limit, |r: &AppKeyRow| r.id.as_str());
+    let items = rows
         .into_iter()
         .map(|r| AppKey { key_id: r.id, created_at: utc(r.created_at), revoked_at: r.revoked_at.map(utc) })
-        .collect())
+        .collect();
+    Ok(AppKeyPage { items, next_cursor })
 }
 
 /// Revokes one key of an app. Revoking the key in use is allowed: the caller is locked out.
@@ -173,14 +194,32 @@ pub fn create_staff(
     Ok((row.id, secret))
 }
 
-/// The municipality's staff keys, newest first.
-pub fn list_staff(conn: &mut DbConnection, municipality: &MunicipalityCode) -> Result<Vec<StaffKey>, Error> {
-    let rows: Vec<StaffRow> = staff_members::table
+/// A page of a municipality's staff keys, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StaffKeyPage {
+    pub items: Vec<StaffKey>,
+    /// Pass as `cursor` for the next (older) page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// One page of the municipality's staff keys, newest first: `limit` keys older than `cursor`.
+pub fn page_staff(
+    conn: &mut DbConnection,
+    municipality: &MunicipalityCode,
+    limit: i64,
+    cursor: Option<&str>,
+) -> Result<StaffKeyPage, Error> {
+    let mut query = staff_members::table
         .filter(staff_members::municipality_code.eq(municipality.as_str()))
         .order(staff_members::id.desc())
+        .limit(limit + 1)
         .select(StaffRow::as_select())
-        .load(conn)?;
-    Ok(rows
+        .into_boxed();
+    if let Some(cursor) = cursor {
+        query = query.filter(staff_members::id.lt(cursor.to_owned()));
+    }
+    let (rows, next_cursor) = super::paging::cut(query.load(conn)?, limit, |r: &StaffRow| r.id.as_str());
+    let items = rows
         .into_iter()
         .map(|r| StaffKey {
             staff_id: r.id,
@@ -190,7 +229,8 @@ pub fn list_staff(conn: &mut DbConnection, municipality: &MunicipalityCode) -> R
             expires_at: r.expires_at.map(utc),
             revoked_at: r.revoked_at.map(utc),
         })
-        .collect())
+        .collect();
+    Ok(StaffKeyPage { items, next_cursor })
 }
 
 /// Revokes a staff key; with `municipality`, only a key of that municipality (an administrator

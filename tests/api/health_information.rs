@@ -30,7 +30,7 @@ async fn withdrawing_the_consent_erases_the_birth_weight_and_what_was_planned_fr
         .await;
     assert_eq!(status, StatusCode::CREATED);
     let (_, consents) = app.get(&format!("/v1/families/{family}/consents"), &key).await;
-    assert!(consents[0]["wording"].as_str().is_some_and(|w| w.contains("要配慮個人情報")), "{consents}");
+    assert!(consents["items"][0]["wording"].as_str().is_some_and(|w| w.contains("要配慮個人情報")), "{consents}");
     let tasks_path = format!("/v1/families/{family}/tasks");
     let low = |tasks: &serde_json::Value| {
         tasks.as_array().expect("tasks").iter().find(|t| t["procedure_id"] == "low_birth_weight_notification").cloned()

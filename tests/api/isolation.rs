@@ -127,10 +127,10 @@ async fn unknown_revoked_and_expired_credentials_are_refused() {
     assert_eq!(status, StatusCode::CREATED, "{second}");
     let second_key = second["api_key"].as_str().expect("key").to_owned();
     let (_, keys) = app.get("/v1/app/keys", &second_key).await;
-    assert_eq!(keys.as_array().map(Vec::len), Some(2));
+    assert_eq!(keys["items"].as_array().map(Vec::len), Some(2));
     assert!(keys.to_string().find("nsk_app_").is_none(), "secrets are never listed");
     let (_, who) = app.get("/v1/whoami", &key).await;
-    let first_key_id = keys
+    let first_key_id = keys["items"]
         .as_array()
         .and_then(|k| k.iter().find(|k| k["key_id"] != second["key_id"]))
         .and_then(|k| k["key_id"].as_str())
@@ -207,7 +207,7 @@ async fn sessions_end_at_logout_with_their_key_or_when_the_vendor_ends_them() {
     let (_, first_key) = app.create_app("vendor");
     let family = app.create_family(&first_key, json!({ "municipality_code": "131016" })).await;
     let (_, keys) = app.get("/v1/app/keys", &first_key).await;
-    let first_key_id = keys[0]["key_id"].as_str().expect("the app's one key").to_owned();
+    let first_key_id = keys["items"][0]["key_id"].as_str().expect("the app's one key").to_owned();
     let mint = |key: String| {
         let app = &app;
         let family = family.clone();

@@ -372,14 +372,26 @@ async fn replies_are_counted_once_per_family_and_show_the_guardians_names() {
         summary["counts"],
         json!([{ "choice": "参加する", "count": 1 }, { "choice": "参加しない", "count": 0 }, { "choice": "未定", "count": 1 }])
     );
-    let names: Vec<&str> = summary["replies"]
-        .as_array()
-        .expect("replies")
-        .iter()
-        .filter_map(|r| r["guardian_names"][0].as_str())
-        .collect();
-    assert_eq!(names, ["回答 一郎", "回答 二郎"], "names only of families that answered");
-    assert_eq!(summary["replies"][0]["free_text"], "仕事の都合で未定");
+    let names: Vec<&str> =
+        summary["items"].as_array().expect("items").iter().filter_map(|r| r["guardian_names"][0].as_str()).collect();
+    assert_eq!(names, ["回答 一郎", "回答 二郎"], "names only of families that answered, in the order they came");
+    assert_eq!(summary["items"][0]["free_text"], "仕事の都合で未定");
+    assert!(summary["next_cursor"].is_null(), "{summary}");
+    // A page at a time: the counts stay those of every reply, the replies go on from the cursor.
+    let (status, first) = app.get(&format!("{base}/replies?limit=1"), &author).await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    assert_eq!((&first["replied"], &first["counts"]), (&summary["replied"], &summary["counts"]));
+    assert_eq!(first["items"].as_array().map(Vec::len), Some(1));
+    assert_eq!(first["items"][0]["guardian_names"][0], "回答 一郎");
+    let cursor = first["next_cursor"].as_str().expect("another page");
+    let (status, second) = app.get(&format!("{base}/replies?limit=1&cursor={cursor}"), &author).await;
+    assert_eq!(status, StatusCode::OK, "{second}");
+    assert_eq!(second["items"].as_array().map(Vec::len), Some(1));
+    assert_eq!(second["items"][0]["guardian_names"][0], "回答 二郎");
+    assert!(second["next_cursor"].is_null(), "{second}");
+    let (status, error) = app.get(&format!("{base}/replies?cursor=somewhere"), &author).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{error}");
+    assert!(error["fields"]["cursor"].is_string(), "{error}");
     let (_, figures) = app.get(&format!("{base}/figures"), &author).await;
     assert_eq!((figures["audience"].as_i64(), figures["replied"].as_i64()), (Some(3), Some(2)));
     let outsider_staff = app.create_staff("131130");

@@ -238,7 +238,7 @@ async fn a_consent_withdrawn_is_asked_again_and_its_history_kept() {
     assert_eq!(status, StatusCode::NOT_FOUND, "nothing in force any more");
     let (_, history) = app.get(&consents, key).await;
     let history: Vec<&Value> =
-        history.as_array().unwrap().iter().filter(|c| c["purpose"] == "public_records_check").collect();
+        history["items"].as_array().unwrap().iter().filter(|c| c["purpose"] == "public_records_check").collect();
     assert_eq!(history.len(), 1, "{history:?}");
     let (_, readiness) = app.get(&format!("/v1/families/{family}/readiness"), key).await;
     assert!(

@@ -311,10 +311,23 @@ async fn birth_to_accepted_claim_through_a_correction_request() {
 
     // The family follows its own submissions, newest first: the accepted one and the one it
     // corrected, with the municipality's comment on the field.
-    let (status, own) = app.get(&format!("/v1/families/{family}/submissions"), key).await;
-    assert_eq!(status, StatusCode::OK, "{own}");
-    let own: Vec<(&str, &str)> =
-        own.as_array().unwrap().iter().map(|s| (s["id"].as_str().unwrap(), s["status"].as_str().unwrap())).collect();
+    // A page at a time: the newest on the first page, the older one after its cursor.
+    let submissions = format!("/v1/families/{family}/submissions");
+    let (status, newest) = app.get(&format!("{submissions}?limit=1"), key).await;
+    assert_eq!(status, StatusCode::OK, "{newest}");
+    let cursor = newest["next_cursor"].as_str().expect("another page");
+    let (status, older) = app.get(&format!("{submissions}?limit=1&cursor={cursor}"), key).await;
+    assert_eq!(status, StatusCode::OK, "{older}");
+    assert!(older["next_cursor"].is_null(), "{older}");
+    let (_, whole) = app.get(&submissions, key).await;
+    assert_eq!(whole["items"].as_array().map(Vec::len), Some(2), "{whole}");
+    let own: Vec<(&str, &str)> = newest["items"]
+        .as_array()
+        .into_iter()
+        .chain(older["items"].as_array())
+        .flatten()
+        .map(|s| (s["id"].as_str().unwrap(), s["status"].as_str().unwrap()))
+        .collect();
     assert_eq!(own, vec![(second.as_str(), "accepted"), (first_id.as_str(), "correction_requested")]);
     let (status, corrected) = app.get(&format!("/v1/families/{family}/submissions/{first_id}"), key).await;
     assert_eq!(status, StatusCode::OK, "{corrected}");

@@ -16,12 +16,12 @@ use super::{frame, local};
 use crate::app::AppState;
 use crate::domain::enums::HealthInsurance;
 use crate::error::{Error, FieldErrors};
-use crate::service::municipalities;
 use crate::service::notices::{
     self, AnswerKind, Audience, MonthRange, Notice, NoticeAct, NoticeCategory, NoticeChange, NoticeInput, NoticeLink,
     NoticeRef, NoticeStatus, NoticeText, Progress, Questionnaire,
 };
 use crate::service::notices::starters;
+use crate::service::{municipalities, paging};
 use crate::templates::{push_payload_size, MAX_PUSH_PAYLOAD_BYTES};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -555,7 +555,7 @@ async fn notice_page(
         .read(move |conn| {
             let notice = notices::get(conn, &code, &id)?;
             let figures = notices::figures(conn, &code, &id)?;
-            let replies = notices::replies(conn, &keys, &code, &id)?;
+            let replies = notices::replies(conn, &keys, &code, &id, paging::ALL, None)?;
             let name = municipalities::display_name(conn, &planning, code.as_str())?;
             let progress = notices::progress(conn, &code, &id, now, CHART_HOURS)?;
             Ok((notice, figures, replies, name, progress))
@@ -743,9 +743,9 @@ async fn replies_csv(state: web::Data<AppState>, staff: Staff, id: web::Path<Str
     let code = staff.session.municipality.clone();
     let id = id.into_inner();
     let keys = state.keys.clone();
-    let summary = state.db.read(move |conn| notices::replies(conn, &keys, &code, &id)).await?;
+    let summary = state.db.read(move |conn| notices::replies(conn, &keys, &code, &id, paging::ALL, None)).await?;
     let mut csv = String::from("\u{feff}guardians,choices,free_text,replied_at\r\n");
-    for reply in &summary.replies {
+    for reply in &summary.items {
         let cells = [
             reply.guardian_names.join(" / "),
             reply.choices.join(" / "),

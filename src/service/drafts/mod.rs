@@ -187,7 +187,7 @@ pub struct Draft {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DraftPatch {
-    #[schema(value_type = Object, example = json!({"payment.use_public_account": false, "payment.account_number": "1234567"}))]
+    #[schema(value_type = BTreeMap<String, serde_json::Value>, example = json!({"payment.use_public_account": false, "payment.account_number": "1234567"}))]
     pub values: BTreeMap<String, Option<Value>>,
     /// Also save each value the family profile holds (a phone, the address, 本籍, the child's
     /// name, …) to the profile, so that every other form uses it. Only when the parent chose to:

@@ -72,13 +72,17 @@ pub struct ReplyView {
     pub updated_at: DateTime<Utc>,
 }
 
-/// The replies to a notice.
+/// The replies to a notice: the counts of all of them, and a page of the replies themselves
+/// in the order they first came (a changed reply keeps its place).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RepliesSummary {
-    /// Families that replied (each once).
+    /// Families that replied (each once), over every page.
     pub replied: i64,
+    /// Per choice, over every page.
     pub counts: Vec<ChoiceCount>,
-    pub replies: Vec<ReplyView>,
+    pub items: Vec<ReplyView>,
+    /// Pass as `cursor` for the next (later) page; `null` on the last page.
+    pub next_cursor: Option<String>,
 }
 
 /// Records (or changes, until the deadline) a family's reply to a notice it received.
@@ -147,18 +151,34 @@ pub fn reply(
     Ok(())
 }
 
-/// Counts per choice and each reply with the names of the family's guardians.
+/// Counts per choice over every reply, and a page of `limit` replies after `cursor` with the
+/// names of each family's guardians, in the order they first came (ties by family).
 pub fn replies(
     conn: &mut DbConnection,
     keys: &crate::crypto::KeyRing,
     code: &MunicipalityCode,
     id: &str,
+    limit: i64,
+    cursor: Option<&str>,
 ) -> Result<RepliesSummary, Error> {
     let notice = view(find(conn, code, id)?)?;
     let choices = notice.questionnaire.map(|q| q.choices).unwrap_or_default();
-    let rows: Vec<(String, String, Option<String>, NaiveDateTime, NaiveDateTime)> = notice_replies::table
+    let mut counts = vec![0i64; choices.len()];
+    let every: Vec<String> = notice_replies::table
         .filter(notice_replies::notice_id.eq(&notice.id))
-        .order(notice_replies::replied_at.asc())
+        .select(notice_replies::choices)
+        .load(conn)?;
+    for chosen in &every {
+        for c in chosen_of(chosen)? {
+            if let Some(count) = counts.get_mut(c) {
+                *count += 1;
+            }
+        }
+    }
+    let mut query = notice_replies::table
+        .filter(notice_replies::notice_id.eq(&notice.id))
+        .order((notice_replies::replied_at.asc(), notice_replies::family_id.asc()))
+        .limit(limit + 1)
         .select((
             notice_replies::family_id,
             notice_replies::choices,
@@ -166,20 +186,24 @@ pub fn replies(
             notice_replies::replied_at,
             notice_replies::updated_at,
         ))
-        .load(conn)?;
-    let mut counts = vec![0i64; choices.len()];
-    let mut replies = Vec::with_capacity(rows.len());
+        .into_boxed();
+    if let Some(cursor) = cursor {
+        let (at, family_id) = ReplyCursor::read(cursor)?;
+        query = query.filter(
+            notice_replies::replied_at
+                .gt(at)
+                .or(notice_replies::replied_at.eq(at).and(notice_replies::family_id.gt(family_id))),
+        );
+    }
+    let rows: Vec<(String, String, Option<String>, NaiveDateTime, NaiveDateTime)> = query.load(conn)?;
+    let (rows, more) = crate::service::paging::cut(rows, limit, |row| row.0.as_str());
+    let next_cursor = more.and_then(|_| rows.last().map(|row| ReplyCursor::of(row.3, &row.0)));
+    let mut items = Vec::with_capacity(rows.len());
     for (family_id, chosen, free_text, replied_at, updated_at) in rows {
-        let chosen: Vec<usize> =
-            serde_json::from_str(&chosen).map_err(|e| Error::unreadable("notice_replies.choices", &e))?;
-        for &c in &chosen {
-            if let Some(count) = counts.get_mut(c) {
-                *count += 1;
-            }
-        }
+        let chosen = chosen_of(&chosen)?;
         let names: Vec<String> =
             guardians::table.filter(guardians::family_id.eq(&family_id)).select(guardians::full_name).load(conn)?;
-        replies.push(ReplyView {
+        items.push(ReplyView {
             guardian_names: names
                 .iter()
                 .map(|n| keys.open(sealed::GUARDIANS_FULL_NAME, n))
@@ -191,8 +215,45 @@ pub fn replies(
         });
     }
     Ok(RepliesSummary {
-        replied: replies.len() as i64,
+        replied: every.len() as i64,
         counts: choices.into_iter().zip(counts).map(|(choice, count)| ChoiceCount { choice, count }).collect(),
-        replies,
+        items,
+        next_cursor,
     })
+}
+
+/// The indices a stored reply chose.
+fn chosen_of(stored: &str) -> Result<Vec<usize>, Error> {
+    serde_json::from_str(stored).map_err(|e| Error::unreadable("notice_replies.choices", &e))
+}
+
+/// Where a page of replies ended: the first reply's time and the family of the last reply read
+/// (`<time>~<family id>`), since replies are in the order they came, not in id order.
+struct ReplyCursor;
+
+impl ReplyCursor {
+    const FORMAT: &'static str = "%Y-%m-%dT%H:%M:%S%.f";
+
+    fn of(replied_at: NaiveDateTime, family_id: &str) -> String {
+        format!("{}~{family_id}", replied_at.format(Self::FORMAT))
+    }
+
+    fn read(cursor: &str) -> Result<(NaiveDateTime, String), Error> {
+        cursor
+            .split_once('~')
+            .and_then(|(at, family)| Some((NaiveDateTime::parse_from_str(at, Self::FORMAT).ok()?, family.to_owned())))
+            .ok_or_else(|| Error::field("cursor", "must be the next_cursor of a previous page"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_reply_cursor_reads_back_what_it_wrote() {
+        let at = chrono::NaiveDate::from_ymd_opt(2027, 1, 2).and_then(|d| d.and_hms_micro_opt(3, 4, 5, 60_007));
+        let at = at.expect("a time");
+        let cursor = super::ReplyCursor::of(at, "0190-family");
+        assert_eq!(super::ReplyCursor::read(&cursor).ok(), Some((at, "0190-family".to_owned())));
+        assert!(super::ReplyCursor::read("0190-family").is_err());
+    }
 }

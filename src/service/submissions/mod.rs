@@ -154,6 +154,14 @@ pub struct SubmissionPage {
     pub next_cursor: Option<String>,
 }
 
+/// A page of a family's submissions, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FamilySubmissionPage {
+    pub items: Vec<Submission>,
+    /// Pass as `cursor` for the next (older) page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
 /// A status set by the municipality's staff.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -388,18 +396,29 @@ pub fn get_for_municipality(
     detail(conn, keys, ctx, row)
 }
 
-pub fn list_for_family(
+/// One page of a family's submissions, newest first: `limit` submissions older than `cursor`.
+/// A family's submissions grow with each correction the municipality asks for.
+pub fn page_for_family(
     conn: &mut DbConnection,
     keys: &KeyRing,
     ctx: &PlanningContext,
     family_id: &str,
-) -> Result<Vec<Submission>, Error> {
-    let rows: Vec<SubmissionRow> = submissions::table
+    limit: i64,
+    cursor: Option<&str>,
+) -> Result<FamilySubmissionPage, Error> {
+    let mut query = submissions::table
         .filter(submissions::family_id.eq(family_id))
         .order(submissions::id.desc())
+        .limit(limit + 1)
         .select(SubmissionRow::as_select())
-        .load(conn)?;
-    rows.into_iter().map(|row| detail(conn, keys, ctx, row)).collect()
+        .into_boxed();
+    if let Some(cursor) = cursor {
+        query = query.filter(submissions::id.lt(cursor.to_owned()));
+    }
+    let (rows, next_cursor) =
+        crate::service::paging::cut(query.load(conn)?, limit, |row: &SubmissionRow| row.id.as_str());
+    let items = rows.into_iter().map(|row| detail(conn, keys, ctx, row)).collect::<Result<_, _>>()?;
+    Ok(FamilySubmissionPage { items, next_cursor })
 }
 
 pub fn get_for_family(
