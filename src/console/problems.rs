@@ -129,6 +129,8 @@ const SENTENCES: &[(&str, &str)] = &[
     ("only a correction request comments on fields", "項目ごとのコメントは、補正依頼のときだけ書けます。"),
     ("must be 1 to {max} characters", "1〜{max} 文字で入力してください。"),
     ("write the note", "メモを書いてください。"),
+    ("must be at least {min} characters", "{min} 文字以上にしてください。"),
+    ("must differ from the current password", "現在のパスワードとは違うものにしてください。"),
     ("a note is at most {max} characters", "メモは {max} 文字までです。"),
     ("the status changed meanwhile; reload it", "ほかの職員がこの間に状態を変えました。ページを読み直してください。"),
     (

@@ -508,10 +508,10 @@ async fn staff_open_a_submission_ask_for_a_correction_and_see_the_corrected_one_
     );
     assert_eq!(setting["channels"], json!(["counter", "mail"]), "{setting}");
     assert_eq!(settings["settings"]["extra_closed_days"], json!(["06-23"]), "other settings kept");
-    // Back to the catalog's.
+    // Back to the standard.
     click_through(&c, "a[href='/console/settings/procedures/infant_medical_subsidy']").await;
     click_through(&c, "button[name=reset]").await;
-    assert!(text(&c, "#procedure-infant_medical_subsidy").await.contains("カタログどおり"));
+    assert!(text(&c, "#procedure-infant_medical_subsidy").await.contains("標準どおり"));
     let (_, settings) = app.get("/v1/municipalities/131016/settings", &staff_key).await;
     assert!(settings["settings"]["procedures"].get("infant_medical_subsidy").is_none(), "{settings}");
 

@@ -204,7 +204,7 @@ async fn sending_says_how_many_families_and_when_and_problems_are_caught_at_thei
     plain.goto(&format!("{base}{notice_path}")).await.expect("goto");
     click_through(&plain, "form[action$='/cancel'] button").await;
     assert_eq!(text(&plain, "#confirm-heading").await, "「子育て広場のご案内」を取り消します");
-    assert_accessible(&plain, "confirm-cancel").await;
+    // (axe-core runs as a script: the same page is checked with scripts on, as confirm-send.)
     click_through(&plain, "#confirm-button").await;
     assert_eq!(text(&plain, "#done").await, "お知らせを取り消しました。");
     assert_eq!(text(&plain, "#notice-status").await, "取消");

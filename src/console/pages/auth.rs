@@ -316,7 +316,9 @@ async fn change_password(
         );
     }
     if let Err(problem) = staff_accounts::check_new_password(&form.new_password, &form.current_password) {
-        return page(StatusCode::UNPROCESSABLE_ENTITY, format!("new_password: {problem}"), None);
+        let label = i18n::text(staff.lang, "新しいパスワード（12文字以上）");
+        let message = format!("{label}: {}", super::super::problems::translate(staff.lang, &problem));
+        return page(StatusCode::UNPROCESSABLE_ENTITY, message, None);
     }
     let attempt = match check_own_password(&req, &state, &staff, form.current_password).await? {
         Ok(attempt) => attempt,
