@@ -278,6 +278,76 @@ mod tests {
         assert!(problems.is_empty(), "Japanese outside t(…): {problems:#?}");
     }
 
+    /// Words staff should not have to learn: the catalog, a bare "n", 常設, bytes, and
+    /// "given-up" sends (issue 30 item 13), in Japanese and in the English.
+    const JARGON_JA: &[&str] = &["カタログ", "常設", "バイト", "あきらめ"];
+    const JARGON_EN: &[&str] = &["catalog", "standing", "byte", "given up", "gave up"];
+
+    /// The words of `text` (letters and digits, split at everything else); a value's name in
+    /// braces (`{n}`) is no word: the value stands there.
+    fn words(text: &str) -> Vec<String> {
+        let mut shown = String::new();
+        let mut rest = text;
+        while let Some((before, after)) = rest.split_once('{') {
+            shown.push_str(before);
+            rest = after.split_once('}').map_or("", |(_, after)| after);
+        }
+        shown.push_str(rest);
+        shown
+            .split(|c: char| !c.is_alphanumeric() || is_japanese(c))
+            .filter(|w| !w.is_empty())
+            .map(str::to_lowercase)
+            .collect()
+    }
+
+    /// The text of a template a person reads outside its expressions (tags and attributes
+    /// removed).
+    fn page_text(template: &str) -> String {
+        let mut rest = template.to_owned();
+        for expression in expressions(template) {
+            rest = rest.replacen(expression, " ", 1);
+        }
+        let mut text = String::new();
+        let mut in_tag = false;
+        for c in rest.chars() {
+            match c {
+                '<' => in_tag = true,
+                '>' => {
+                    in_tag = false;
+                    text.push(' ');
+                }
+                c if !in_tag => text.push(c),
+                _ => {}
+            }
+        }
+        text
+    }
+
+    #[test]
+    fn staff_read_plain_words_not_the_systems() {
+        let mut problems = Vec::new();
+        let english = english();
+        let mut said: Vec<(String, String)> = sentences();
+        said.extend(english.values().map(|v| ("en.toml".to_owned(), v.clone())));
+        said.extend(templates().into_iter().map(|(path, text)| (path, page_text(&text))));
+        for (path, text) in &said {
+            let lower = text.to_lowercase();
+            for word in JARGON_JA.iter().chain(JARGON_EN) {
+                if lower.contains(word) {
+                    problems.push(format!("{path}: {word:?} in {text:?}"));
+                }
+            }
+            if words(text).iter().any(|w| w == "n") {
+                problems.push(format!("{path}: a bare \"n\" in {text:?}"));
+            }
+        }
+        assert!(problems.is_empty(), "{problems:#?}");
+        // The scan reads what it should: the words it looks for are found where they are.
+        assert!(words("数え方（n = 3）").contains(&"n".to_owned()));
+        assert!(words("受付番号 {n}").is_empty());
+        assert!(page_text("<label for=\"x_n\">n</label>{{ t(\"カタログ\") }}").trim() == "n");
+    }
+
     #[test]
     fn a_sentence_keeps_its_values_where_the_translation_puts_them() {
         assert_eq!(text(Lang::Ja, "設定"), "設定");

@@ -6,9 +6,12 @@
 //! exactly what their API key would allow. Nothing is loaded from elsewhere, and no script is
 //! inline: the Content-Security-Policy says so.
 
+mod flash;
 pub mod guard;
 pub mod i18n;
 mod pages;
+mod problems;
+mod qr;
 mod render;
 mod session;
 

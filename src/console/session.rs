@@ -14,6 +14,7 @@ use super::render;
 use crate::app::AppState;
 use crate::error::Error;
 use crate::service::audit::Actor;
+use crate::service::municipalities;
 use crate::service::staff_accounts::{self, ConsoleSession};
 use crate::telemetry::RequestId;
 
@@ -32,6 +33,10 @@ pub struct Staff {
     pub actor: Actor,
     /// The language the pages speak.
     pub lang: Lang,
+    /// The municipality's name, as its settings give it (the header shows it).
+    pub municipality_name: String,
+    /// What the page says about the act just done (`?done=…`, `flash`).
+    pub flash: Option<String>,
 }
 
 impl Staff {
@@ -101,6 +106,12 @@ impl ResponseError for Failure {
     }
 }
 
+/// The act a redirect names (`flash`).
+#[derive(serde::Deserialize)]
+struct Done {
+    done: Option<String>,
+}
+
 /// A redirect after a form (303, so the browser follows with GET).
 pub fn see_other(to: &str) -> HttpResponse {
     HttpResponse::SeeOther().insert_header((header::LOCATION, to.to_owned())).finish()
@@ -141,19 +152,30 @@ impl FromRequest for Staff {
         // Before the one-time password is changed, only the change itself and signing out.
         let changing_password = matches!(req.path(), "/console/password" | "/console/sign-out");
         let lang = Lang::of(req);
+        let flash = web::Query::<Done>::from_query(req.query_string())
+            .ok()
+            .and_then(|q| q.into_inner().done)
+            .and_then(|done| super::flash::message(lang, &done));
         Box::pin(async move {
             let (Some(token), Some(state)) = (token, state) else { return Err(Failure::SignIn) };
             let now = state.clock.now();
-            let lookup = token.clone();
-            let session = state.db.read(move |conn| staff_accounts::session(conn, &lookup, now)).await?;
-            let Some(session) = session else { return Err(Failure::SignIn) };
+            let (lookup, planning) = (token.clone(), state.planning.clone());
+            let found = state
+                .db
+                .read(move |conn| {
+                    let Some(session) = staff_accounts::session(conn, &lookup, now)? else { return Ok(None) };
+                    let name = municipalities::display_name(conn, &planning, session.municipality.as_str())?;
+                    Ok(Some((session, name)))
+                })
+                .await?;
+            let Some((session, municipality_name)) = found else { return Err(Failure::SignIn) };
             // A console session spends the same budget as the member's API key would.
             state.rate_limits.check(&session.principal)?;
             if session.must_change_password && !changing_password {
                 return Err(Failure::ChangePassword);
             }
             let actor = Actor::of(&session.principal, request_id);
-            Ok(Staff { session, token, actor, lang })
+            Ok(Staff { session, token, actor, lang, municipality_name, flash })
         })
     }
 }

@@ -150,8 +150,7 @@ pub fn record_many(
             ids.push(None);
             continue;
         }
-        let quiet = QuietHours::from_minutes(family.quiet_hours_start, family.quiet_hours_end).unwrap_or_default();
-        let first_attempt = allowed_from(now, quiet);
+        let first_attempt = first_attempt_for(family, now);
         let row = entry_row(family, entry, first_attempt, now);
         ids.push(Some(row.id.clone()));
         rows.push(row);
@@ -271,6 +270,13 @@ fn delivery_row(entry_id: &str, device: &DeviceRow, first_attempt: NaiveDateTime
         created_at: now,
         updated_at: now,
     }
+}
+
+/// When a push recorded for `family` at `now` (UTC) may first go out: at once, or when its
+/// おやすみ時間 end (the same for every sender, and for the console's "when it will arrive").
+pub fn first_attempt_for(family: &FamilyRow, now: NaiveDateTime) -> NaiveDateTime {
+    let quiet = QuietHours::from_minutes(family.quiet_hours_start, family.quiet_hours_end).unwrap_or_default();
+    allowed_from(now, quiet)
 }
 
 /// The first instant at or after `now` (UTC) outside the quiet hours, in UTC.

@@ -57,7 +57,7 @@ impl Driver {
     }
 
     /// A browser with JavaScript turned off, as some offices' policies have it.
-    async fn browser_without_script(&self) -> Client {
+    pub async fn browser_without_script(&self) -> Client {
         self.browser_with(json!({ "profile.managed_default_content_settings.javascript": 2 })).await
     }
 
@@ -129,7 +129,7 @@ pub async fn text(c: &Client, css: &str) -> String {
 }
 
 /// Waits until the element's text is `expected` (a live part of the page).
-async fn wait_for_text(c: &Client, css: &str, expected: &str) {
+pub async fn wait_for_text(c: &Client, css: &str, expected: &str) {
     for _ in 0..100 {
         if let Ok(element) = c.find(Locator::Css(css)).await {
             if element.text().await.is_ok_and(|t| t.trim() == expected) {
@@ -285,7 +285,11 @@ async fn staff_write_a_notice_a_colleague_approves_and_sends_it_and_replies_reac
     click_through(&colleague, "form[action$='/approve'] button").await;
     assert_eq!(text(&colleague, "#notice-status").await, "承認済み");
     click_through(&colleague, "form[action$='/send'] button").await;
+    // Sending is said with its count first (the one family of 6 months or younger), then confirmed.
+    assert_eq!(text(&colleague, "#confirm-heading").await, "1世帯に送信します");
+    click_through(&colleague, "#confirm-button").await;
     assert_eq!(text(&colleague, "#notice-status").await, "送信済み");
+    assert_eq!(text(&colleague, "#done").await, "送信しました。届いた数はこのページで見られます。");
     // Delivery and reads over time, drawn on the server.
     assert!(text(&colleague, "#chart-heading").await.contains("送信後の推移"));
     let described = colleague.find(Locator::Css("#chart-desc")).await.expect("chart").html(true).await.expect("desc");
@@ -467,7 +471,7 @@ async fn staff_open_a_submission_ask_for_a_correction_and_see_the_corrected_one_
     c.goto(&format!("{base}/console/settings")).await.expect("goto");
     fill(&c, "days", "06-23\n13-45").await;
     click_through(&c, "form[action$='closed-days'] button").await;
-    assert!(text(&c, "#settings-problem").await.contains("extra_closed_days"));
+    assert!(text(&c, "#days-error").await.contains("13-45"));
     assert!(c.find(Locator::Id("closed-days")).await.is_err(), "nothing stored");
     fill(&c, "days", "06-23").await;
     click_through(&c, "form[action$='closed-days'] button").await;
@@ -504,10 +508,10 @@ async fn staff_open_a_submission_ask_for_a_correction_and_see_the_corrected_one_
     );
     assert_eq!(setting["channels"], json!(["counter", "mail"]), "{setting}");
     assert_eq!(settings["settings"]["extra_closed_days"], json!(["06-23"]), "other settings kept");
-    // Back to the catalog's.
+    // Back to the standard.
     click_through(&c, "a[href='/console/settings/procedures/infant_medical_subsidy']").await;
     click_through(&c, "button[name=reset]").await;
-    assert!(text(&c, "#procedure-infant_medical_subsidy").await.contains("カタログどおり"));
+    assert!(text(&c, "#procedure-infant_medical_subsidy").await.contains("標準どおり"));
     let (_, settings) = app.get("/v1/municipalities/131016/settings", &staff_key).await;
     assert!(settings["settings"]["procedures"].get("infant_medical_subsidy").is_none(), "{settings}");
 

@@ -39,8 +39,8 @@ async fn staff_start_from_a_starter_and_must_write_over_its_blanks() {
     fill(&c, "ja_title", "4か月児健康診査のご案内").await;
     click_through(&c, "#compose button[type=submit]").await;
     assert_eq!(path(&c).await, "/console/notices");
-    assert!(text(&c, "#texts-ja-body-error").await.contains("ひな形の［ ］の部分を書き換えてください"));
-    assert!(text(&c, "#texts-en-title-error").await.contains("ひな形の［ ］"));
+    assert!(text(&c, "#ja_body-error").await.contains("ひな形の［ ］の部分を書き換えてください"));
+    assert!(text(&c, "#en_title-error").await.contains("ひな形の［ ］"));
     assert_eq!(value("ja_title").await, "4か月児健康診査のご案内");
     assert_accessible(&c, "notice-starter-blanks").await;
 

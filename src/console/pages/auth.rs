@@ -316,7 +316,9 @@ async fn change_password(
         );
     }
     if let Err(problem) = staff_accounts::check_new_password(&form.new_password, &form.current_password) {
-        return page(StatusCode::UNPROCESSABLE_ENTITY, format!("new_password: {problem}"), None);
+        let label = i18n::text(staff.lang, "新しいパスワード（12文字以上）");
+        let message = format!("{label}: {}", super::super::problems::translate(staff.lang, &problem));
+        return page(StatusCode::UNPROCESSABLE_ENTITY, message, None);
     }
     let attempt = match check_own_password(&req, &state, &staff, form.current_password).await? {
         Ok(attempt) => attempt,
@@ -348,7 +350,7 @@ async fn change_password(
             audit::record(conn, &actor, event, now)
         })
         .await?;
-    Ok(see_other("/console/notices"))
+    Ok(see_other("/console/notices?done=password"))
 }
 
 /// 二要素認証: turn on the authenticator app's code for this account, or off.
@@ -369,9 +371,12 @@ async fn two_step(
         .db
         .read(move |conn| Ok((staff_totp::enabled(conn, &staff_id)?, staff_accounts::login_of(conn, &staff_id)?)))
         .await?;
+    let uri = staff_totp::otpauth_uri(&secret, &login);
+    let qr = super::super::qr::svg(&uri, &i18n::text(staff.lang, "認証アプリで読み取る QR コード"))?;
     let context = context! {
         enabled => enabled,
-        uri => staff_totp::otpauth_uri(&secret, &login),
+        qr => minijinja::Value::from_safe_string(qr),
+        uri => uri,
         secret => secret,
         problem => problem,
         ..super::frame(staff, "two-step")
@@ -418,7 +423,7 @@ async fn enable_two_step(
         })
         .await;
     match enabled {
-        Ok(()) => Ok(see_other("/console/two-step")),
+        Ok(()) => Ok(see_other("/console/two-step?done=two_step_on")),
         Err(Error::Validation(_)) => {
             let message = "確認コードが一致しません。アプリの時刻を確かめて、次のコードを入れてください。";
             two_step(
@@ -470,5 +475,5 @@ async fn disable_two_step(
             audit::record(conn, &actor, event, now)
         })
         .await?;
-    Ok(see_other("/console/two-step"))
+    Ok(see_other("/console/two-step?done=two_step_off"))
 }

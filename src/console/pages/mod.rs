@@ -48,6 +48,8 @@ fn frame(staff: &Staff, section: &str) -> Value {
     context! {
         staff_name => staff.session.staff_name.clone(),
         municipality => staff.session.municipality.as_str(),
+        municipality_name => staff.municipality_name.clone(),
+        flash => staff.flash.clone(),
         csrf => staff.session.csrf_token.clone(),
         section => section,
         admin => matches!(staff.session.principal, crate::service::principals::Principal::Staff { admin: true, .. }),
@@ -87,4 +89,47 @@ async fn choose_language(req: actix_web::HttpRequest, code: web::Path<String>) -
 fn local(at: chrono::DateTime<chrono::Utc>) -> String {
     use chrono_tz::Asia::Tokyo;
     at.with_timezone(&Tokyo).format("%Y-%m-%d %H:%M").to_string()
+}
+
+/// 確認: an act that cannot be undone (sending, cancelling, 却下, a new webhook key), said in
+/// words before it is done. The act's form posts without `confirmed`, and its answer is this
+/// page: what will happen, and a form that posts the same values again with `confirmed=yes`
+/// (plain HTML: it works without JavaScript, and the same with htmx).
+struct Confirm {
+    /// What will happen, as the page's heading ("12世帯に送信します").
+    heading: String,
+    /// What else to know, a sentence each.
+    details: Vec<String>,
+    /// Where the confirmed form posts.
+    action: String,
+    /// The values of the first form, carried again (the form token and `confirmed` are added).
+    fields: Vec<(String, String)>,
+    /// The confirming button's words.
+    button: String,
+    /// Where "やめる" goes back to.
+    back: String,
+    /// False when the act cannot go on as it stands (the page then says why, with no button).
+    allowed: bool,
+}
+
+/// Whether a posted form carries the confirmation.
+fn confirmed(value: Option<&str>) -> bool {
+    value == Some(CONFIRMED)
+}
+
+const CONFIRMED: &str = "yes";
+
+fn confirm_page(staff: &Staff, section: &str, confirm: Confirm) -> Result<HttpResponse, super::session::Failure> {
+    let fields: Vec<Value> = confirm
+        .fields
+        .iter()
+        .filter(|(name, _)| !["csrf", "confirmed"].contains(&name.as_str()))
+        .map(|(name, value)| context! { name => name, value => value })
+        .collect();
+    let context = context! {
+        heading => confirm.heading, details => confirm.details, action => confirm.action, fields => fields,
+        button => confirm.button, back => confirm.back, allowed => confirm.allowed, confirmed => CONFIRMED,
+        ..frame(staff, section)
+    };
+    Ok(render::page("confirm.html", context)?)
 }

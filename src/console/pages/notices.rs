@@ -9,18 +9,20 @@ use chrono_tz::Asia::Tokyo;
 use minijinja::{context, Value};
 use serde::Deserialize;
 
+use super::super::flash;
 use super::super::i18n::{self, Lang};
+use super::super::problems::{self, FieldMap, Problems};
 use super::super::render;
 use super::super::session::{see_other, Failure, Staff};
-use super::{frame, local};
+use super::{confirm_page, confirmed, frame, local, Confirm};
 use crate::app::AppState;
 use crate::domain::enums::HealthInsurance;
 use crate::error::{Error, FieldErrors};
+use crate::service::notices::starters;
 use crate::service::notices::{
     self, AnswerKind, Audience, MonthRange, Notice, NoticeAct, NoticeCategory, NoticeChange, NoticeInput, NoticeLink,
-    NoticeRef, NoticeStatus, NoticeText, Progress, Questionnaire,
+    NoticeRef, NoticeStatus, NoticeText, Progress, Questionnaire, Reach,
 };
-use crate::service::notices::starters;
 use crate::service::{municipalities, paging};
 use crate::templates::{push_payload_size, MAX_PUSH_PAYLOAD_BYTES};
 
@@ -183,7 +185,8 @@ impl Compose {
     /// The notice the form describes, or the problems found before the use case's own checks;
     /// when it edits `base`, what only the API sets (other
     /// languages, a reply deadline, a link's size and digest, date conditions) is kept.
-    fn notice_over(&self, base: Option<&Notice>) -> Result<NoticeInput, FieldErrors> {
+    /// An end date before `today` (Japan) is refused here: the notice would never be shown.
+    fn notice_over(&self, base: Option<&Notice>, today: NaiveDate) -> Result<NoticeInput, FieldErrors> {
         let mut errors = FieldErrors::new();
         let category = NoticeCategory::ALL.iter().copied().find(|c| c.as_str() == self.category);
         if category.is_none() {
@@ -225,6 +228,13 @@ impl Compose {
             "" => None,
             day => match day.parse::<NaiveDate>() {
                 // The end of that day in Japan.
+                Ok(day) if day < today => {
+                    errors.insert(
+                        "expires_on".into(),
+                        "掲載終了日が今日より前です。今日以降の日を選んでください。".into(),
+                    );
+                    None
+                }
                 Ok(day) => day
                     .succ_opt()
                     .and_then(|next| Tokyo.from_local_datetime(&next.and_time(chrono::NaiveTime::MIN)).single())
@@ -343,21 +353,14 @@ async fn compose(
         }
         _ => Compose::default(),
     };
-    compose_page(&state, &staff, &form, None, FieldErrors::new(), actix_web::http::StatusCode::OK)
+    compose_page(&state, &staff, &form, None, &FieldErrors::new())
 }
 
 /// The composer filled with a notice not yet sent; saving returns it to draft.
 async fn edit(state: web::Data<AppState>, staff: Staff, id: web::Path<String>) -> Result<HttpResponse, Failure> {
     let code = staff.session.municipality.clone();
     let notice = state.db.read(move |conn| notices::get(conn, &code, &id)).await?;
-    compose_page(
-        &state,
-        &staff,
-        &Compose::from(&notice),
-        Some(&notice.id),
-        FieldErrors::new(),
-        actix_web::http::StatusCode::OK,
-    )
+    compose_page(&state, &staff, &Compose::from(&notice), Some(&notice.id), &FieldErrors::new())
 }
 
 /// Saves the edited contents through the same use case as the API (`NoticeAct::Update`).
@@ -368,31 +371,110 @@ async fn save_edit(
     form: web::Form<Compose>,
 ) -> Result<HttpResponse, Failure> {
     staff.check_form_token(&form.csrf)?;
-    let (form, id) = (form.into_inner(), id.into_inner());
+    save(&state, &staff, form.into_inner(), Some(id.into_inner())).await
+}
+
+async fn create(state: web::Data<AppState>, staff: Staff, form: web::Form<Compose>) -> Result<HttpResponse, Failure> {
+    staff.check_form_token(&form.csrf)?;
+    save(&state, &staff, form.into_inner(), None).await
+}
+
+/// Saves the composer's notice, new or `editing` one, once the checks before saving pass: the
+/// composer's reading (an end date already past among them), then whom it reaches (a notice
+/// for no family is caught here, unless it stays up for families who move in later), then the
+/// use case's own. Any problem brings the composer back with everything typed, each problem at
+/// its field.
+async fn save(
+    state: &AppState,
+    staff: &Staff,
+    form: Compose,
+    editing: Option<String>,
+) -> Result<HttpResponse, Failure> {
     let code = staff.session.municipality.clone();
-    let lookup = (code.clone(), id.clone());
-    let base = state.db.read(move |conn| notices::get(conn, &lookup.0, &lookup.1)).await?;
-    let unprocessable = actix_web::http::StatusCode::UNPROCESSABLE_ENTITY;
-    let input = match form.notice_over(Some(&base)) {
-        Ok(input) => input,
-        Err(errors) => return compose_page(&state, &staff, &form, Some(&id), errors, unprocessable),
+    // The notice edited, or the one copied (複製): what the composer does not show (other
+    // languages, link digests) is kept from it.
+    let copied = (editing.is_none() && !form.from.is_empty()).then(|| form.from.clone());
+    let base = match editing.clone().or_else(|| copied.clone()) {
+        Some(id) => {
+            let code = code.clone();
+            Some(state.db.read(move |conn| notices::get(conn, &code, &id)).await?)
+        }
+        None => None,
     };
-    let target = NoticeRef { code, id: id.clone(), staff_id: staff.session.staff_id.clone() };
-    let saved = state.act_on_notice(staff.actor.clone(), target, NoticeAct::Update(input)).await;
+    let refused = |errors: FieldErrors| compose_page(state, staff, &form, editing.as_deref(), &errors);
+    let input = match form.notice_over(base.as_ref(), state.clock.today()) {
+        Ok(mut input) => {
+            // The copied notice's reply deadline belongs to it.
+            if let Some(q) = input.questionnaire.as_mut().filter(|_| copied.is_some()) {
+                q.reply_deadline = None;
+            }
+            input
+        }
+        Err(errors) => return refused(errors),
+    };
+    if !input.standing {
+        match reach_of(state, staff, input.audience.clone(), None).await {
+            Ok(reach) if reach.families == 0 => {
+                let problem = "この条件に当てはまる住民の世帯は、いま 0 世帯です。条件を見直してください。";
+                return refused(FieldErrors::from([("audience".to_owned(), problem.to_owned())]));
+            }
+            Ok(_) => {}
+            Err(Error::Validation(errors)) => return refused(errors),
+            Err(other) => return Err(other.into()),
+        }
+    }
+    let staff_id = staff.session.staff_id.clone();
+    let saved = match &editing {
+        Some(id) => {
+            let target = NoticeRef { code, id: id.clone(), staff_id };
+            state.act_on_notice(staff.actor.clone(), target, NoticeAct::Update(input)).await
+        }
+        None => {
+            state
+                .write_audited(staff.actor.clone(), move |conn, uc| {
+                    notices::create_audited(conn, &code, &staff_id, input, uc.now)
+                })
+                .await
+        }
+    };
     match saved {
-        Ok(_) => Ok(see_other(&format!("/console/notices/{id}"))),
-        Err(Error::Validation(errors)) => compose_page(&state, &staff, &form, Some(&id), errors, unprocessable),
+        Ok(notice) => {
+            let done = if editing.is_some() { "saved" } else { "created" };
+            Ok(see_other(&flash::after(&format!("/console/notices/{}", notice.id), done)))
+        }
+        Err(Error::Validation(errors)) => refused(errors),
         Err(other) => Err(other.into()),
     }
 }
 
+/// Where the composer shows each problem: the use case's fields, then the composer's own.
+const COMPOSER: FieldMap<'static> = &[
+    ("category", "category", "種類"),
+    ("texts.ja.title", "ja_title", "件名（日本語）"),
+    ("texts.ja.body", "ja_body", "本文（日本語）"),
+    ("texts.ja", "ja_title", "件名（日本語）"),
+    ("texts.en.title", "en_title", "件名（英語）"),
+    ("texts.en.body", "en_body", "本文（英語）"),
+    ("texts.en", "en_title", "件名（英語）"),
+    ("links", "links", "リンク・添付"),
+    ("questionnaire.question", "question", "質問"),
+    ("questionnaire.choices", "choices", "選択肢"),
+    ("questionnaire", "question", "アンケート"),
+    ("audience.child_age_months", "age_min", "子の月齢"),
+    ("age_min", "age_min", "子の月齢（から）"),
+    ("age_max", "age_max", "子の月齢（まで）"),
+    ("audience", "audience", "届ける相手"),
+    ("expires_on", "expires_on", "掲載終了日"),
+    ("expires_at", "expires_on", "掲載終了日"),
+];
+
+/// The composer, with `errors` at their fields (422 when there are any).
 fn compose_page(
     state: &AppState,
     staff: &Staff,
     form: &Compose,
     editing: Option<&str>,
-    errors: FieldErrors,
-    status: actix_web::http::StatusCode,
+    errors: &FieldErrors,
 ) -> Result<HttpResponse, Failure> {
     let procedures: Vec<Value> = state
         .planning
@@ -410,14 +492,36 @@ fn compose_page(
             context! { id => s.id.clone(), name => name }
         })
         .collect();
+    let problems = problems::at_fields(staff.lang, errors, COMPOSER);
+    let status = match problems.is_empty() {
+        true => actix_web::http::StatusCode::OK,
+        false => actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
+    };
     let context = context! {
         starters => starters,
         form => render::ser(FormView::from(form)),
         editing => editing,
-        errors => errors, procedures => procedures, categories => categories,
+        problems => render::ser(&problems), procedures => procedures, categories => categories,
         ..frame(staff, "notices"),
     };
     Ok(render::page_with_status(status, "notice_new.html", context)?)
+}
+
+/// Whom `audience` reaches if the notice goes out at `at` (now when `None`), counted the way
+/// sending counts (`notices::reach`), in an expensive read's turn.
+async fn reach_of(
+    state: &AppState,
+    staff: &Staff,
+    audience: Audience,
+    at: Option<chrono::NaiveDateTime>,
+) -> Result<Reach, Error> {
+    let _turn = state.expensive_turn().await?;
+    let (at, today) = match at {
+        Some(at) => (at, crate::domain::dates::tokyo_date(at.and_utc())),
+        None => (state.clock.now(), state.clock.today()),
+    };
+    let code = staff.session.municipality.clone();
+    state.db.read(move |conn| notices::reach(conn, &code, &audience, today, at)).await
 }
 
 /// The composer's values as the page shows them again.
@@ -468,45 +572,6 @@ impl<'a> From<&'a Compose> for FormView<'a> {
     }
 }
 
-async fn create(state: web::Data<AppState>, staff: Staff, form: web::Form<Compose>) -> Result<HttpResponse, Failure> {
-    staff.check_form_token(&form.csrf)?;
-    let form = form.into_inner();
-    // A copy keeps what the composer does not show (other languages, link digests) from its source.
-    let source = match form.from.as_str() {
-        "" => None,
-        id => {
-            let (code, id) = (staff.session.municipality.clone(), id.to_owned());
-            Some(state.db.read(move |conn| notices::get(conn, &code, &id)).await?)
-        }
-    };
-    let input = match form.notice_over(source.as_ref()) {
-        Ok(mut input) => {
-            // The source's reply deadline belongs to the source.
-            if let Some(q) = input.questionnaire.as_mut().filter(|_| source.is_some()) {
-                q.reply_deadline = None;
-            }
-            input
-        }
-        Err(errors) => {
-            return compose_page(&state, &staff, &form, None, errors, actix_web::http::StatusCode::UNPROCESSABLE_ENTITY)
-        }
-    };
-    let code = staff.session.municipality.clone();
-    let staff_id = staff.session.staff_id.clone();
-    let created = state
-        .write_audited(staff.actor.clone(), move |conn, uc| {
-            notices::create_audited(conn, &code, &staff_id, input, uc.now)
-        })
-        .await;
-    match created {
-        Ok(notice) => Ok(see_other(&format!("/console/notices/{}", notice.id))),
-        Err(Error::Validation(errors)) => {
-            compose_page(&state, &staff, &form, None, errors, actix_web::http::StatusCode::UNPROCESSABLE_ENTITY)
-        }
-        Err(other) => Err(other.into()),
-    }
-}
-
 /// The live family count of the composer's conditions (an htmx fragment).
 async fn audience_count(
     state: web::Data<AppState>,
@@ -533,24 +598,40 @@ async fn audience_count(
 }
 
 async fn show(state: web::Data<AppState>, staff: Staff, id: web::Path<String>) -> Result<HttpResponse, Failure> {
-    notice_page(&state, &staff, id.into_inner(), None, actix_web::http::StatusCode::OK).await
+    notice_page(&state, &staff, id.into_inner(), Shown::default(), actix_web::http::StatusCode::OK).await
 }
 
-/// A notice's page; with `changed_since_shown`, the approval just refused because the contents
-/// changed after the page was read, with what changed (`None` inside: not known).
+/// What a notice's page shows besides the notice, after an act it refused.
+#[derive(Default)]
+struct Shown {
+    /// The approval just refused because the contents changed after the page was read, with
+    /// what changed (`None` inside: not known).
+    changed_since_shown: Option<Option<Vec<NoticeChange>>>,
+    /// The problems of the act, at their fields.
+    problems: Problems,
+    /// The send time as typed.
+    send_at: String,
+}
+
+/// Where the notice's page shows a problem of scheduling.
+const SCHEDULING: FieldMap<'static> = &[("send_at", "send_at", "送信日時")];
+
+/// A notice's page. Until it is sent, its audience is the families it would reach now (or at
+/// its scheduled time), counted the way sending counts them.
 async fn notice_page(
     state: &AppState,
     staff: &Staff,
     id: String,
-    changed_since_shown: Option<Option<Vec<NoticeChange>>>,
+    shown: Shown,
     status: actix_web::http::StatusCode,
 ) -> Result<HttpResponse, Failure> {
+    let Shown { changed_since_shown, problems, send_at } = shown;
     // Figures, progress and replies: an expensive read.
     let _turn = state.expensive_read(&staff.session.principal).await?;
     let code = staff.session.municipality.clone();
     let (keys, planning, templates) = (state.keys.clone(), state.planning.clone(), state.templates.clone());
-    let now = state.clock.now();
-    let (notice, figures, replies, name, progress) = state
+    let (now, today) = (state.clock.now(), state.clock.today());
+    let (notice, figures, replies, name, progress, reach) = state
         .db
         .read(move |conn| {
             let notice = notices::get(conn, &code, &id)?;
@@ -558,7 +639,23 @@ async fn notice_page(
             let replies = notices::replies(conn, &keys, &code, &id, paging::ALL, None)?;
             let name = municipalities::display_name(conn, &planning, code.as_str())?;
             let progress = notices::progress(conn, &code, &id, now, CHART_HOURS)?;
-            Ok((notice, figures, replies, name, progress))
+            let reach = match (notice.status, notice.send_at) {
+                (NoticeStatus::Draft | NoticeStatus::Approved, _) => {
+                    Some(notices::reach(conn, &code, &notice.audience, today, now)?)
+                }
+                (NoticeStatus::Scheduled, Some(at)) => {
+                    let at = at.naive_utc();
+                    Some(notices::reach(
+                        conn,
+                        &code,
+                        &notice.audience,
+                        crate::domain::dates::tokyo_date(at.and_utc()),
+                        at,
+                    )?)
+                }
+                _ => None,
+            };
+            Ok((notice, figures, replies, name, progress, reach))
         })
         .await?;
     let mut previews = Vec::new();
@@ -572,21 +669,29 @@ async fn notice_page(
             title => rendered.title.clone(),
             body => rendered.body.clone(),
             inbox_text => rendered.inbox_text.clone(),
-            bytes => push_payload_size(&rendered),
+            used_percent => (push_payload_size(&rendered) * 100).div_ceil(MAX_PUSH_PAYLOAD_BYTES),
         });
     }
     let me = staff.session.staff_id.clone();
+    let held: Vec<Value> = reach
+        .iter()
+        .flat_map(|r| &r.held_until)
+        .map(|(until, count)| context! { until => local(until.and_utc()), count => count })
+        .collect();
     let stale = changed_since_shown.map(|changes| {
         let shown: Vec<Value> = changes.iter().flatten().map(|c| change_view(staff.lang, c)).collect();
         context! { known => changes.is_some(), changes => shown }
     });
     let context = context! {
         stale => stale,
+        problems => render::ser(&problems),
+        send_at => send_at,
+        reach => reach.as_ref().map(|r| r.families),
+        held => held,
         notice => render::ser(&notice),
         figures => render::ser(&figures),
         replies => render::ser(&replies),
         previews => previews,
-        limit => MAX_PUSH_PAYLOAD_BYTES,
         chart => chart(&progress, figures.audience),
         created => local(notice.created_at),
         sent => notice.sent_at.map(local),
@@ -612,7 +717,7 @@ fn change_view(lang: Lang, change: &NoticeChange) -> Value {
         ["questionnaire"] => i18n::text(lang, "アンケート"),
         ["audience"] => i18n::text(lang, "届ける相手"),
         ["expires_at"] => i18n::text(lang, "掲載終了"),
-        ["standing"] => i18n::text(lang, "常設"),
+        ["standing"] => i18n::text(lang, "転入する世帯への配信"),
         _ => change.field.clone(),
     };
     let text = |value: &serde_json::Value| match value {
@@ -670,11 +775,14 @@ struct ActForm {
     /// The digest of the contents the page showed (the approve form's).
     #[serde(default)]
     digest: String,
+    /// `yes` once the confirmation page was read (sending and cancelling).
+    confirmed: Option<String>,
 }
 
-/// Approve, send or cancel, as the signed-in member of staff (recorded in the audit trail). An
+/// Approve, send or cancel, as the signed-in member of staff (recorded in the audit trail).
+/// Sending and cancelling are first said in words and confirmed (`confirm_notice_act`). An
 /// approval is of the contents the page showed: when they changed since, the page comes back
-/// (409) with what changed, and nothing is approved.
+/// (409) with what changed, and nothing is approved. A refusal comes back on the notice's page.
 async fn act(
     state: web::Data<AppState>,
     staff: Staff,
@@ -683,35 +791,123 @@ async fn act(
 ) -> Result<HttpResponse, Failure> {
     staff.check_form_token(&form.csrf)?;
     let (id, act) = path.into_inner();
-    let ActForm { digest, .. } = form.into_inner();
-    let act = match act.as_str() {
-        "approve" => NoticeAct::Approve { digest: digest.clone() },
-        "send" => NoticeAct::Send,
-        "cancel" => NoticeAct::Cancel,
+    let ActForm { digest, confirmed: confirmation, .. } = form.into_inner();
+    let (act, done) = match act.as_str() {
+        "approve" => (NoticeAct::Approve { digest: digest.clone() }, "approved"),
+        "send" => (NoticeAct::Send, "sent"),
+        "cancel" => (NoticeAct::Cancel, "cancelled"),
         _ => return Err(Error::NotFound("action").into()),
     };
+    if done != "approved" && !confirmed(confirmation.as_deref()) {
+        let what = if done == "sent" { Irreversible::Send(None) } else { Irreversible::Cancel };
+        return confirm_notice_act(&state, &staff, &id, what).await;
+    }
     let code = staff.session.municipality.clone();
     let target = NoticeRef { code: code.clone(), id: id.clone(), staff_id: staff.session.staff_id.clone() };
     match state.act_on_notice(staff.actor.clone(), target, act).await {
-        Ok(_) => Ok(see_other(&format!("/console/notices/{id}"))),
+        Ok(_) => Ok(see_other(&flash::after(&format!("/console/notices/{id}"), done))),
         Err(Error::Changed { code: "approval_stale", .. }) => {
             let lookup = id.clone();
             let changes =
                 state.db.read(move |conn| notices::changes_since_shown(conn, &code, &lookup, &digest)).await?;
-            notice_page(&state, &staff, id, Some(changes), actix_web::http::StatusCode::CONFLICT).await
+            let shown = Shown { changed_since_shown: Some(changes), ..Shown::default() };
+            notice_page(&state, &staff, id, shown, actix_web::http::StatusCode::CONFLICT).await
+        }
+        Err(refused @ (Error::Conflict { .. } | Error::Changed { .. })) => {
+            let shown = Shown { problems: Problems::whole(staff.lang, &refused.message()), ..Shown::default() };
+            notice_page(&state, &staff, id, shown, actix_web::http::StatusCode::CONFLICT).await
         }
         Err(other) => Err(other.into()),
     }
+}
+
+/// What cannot be undone on a notice.
+enum Irreversible {
+    /// Sending: now, or at a time (with the time as typed).
+    Send(Option<(chrono::NaiveDateTime, String)>),
+    Cancel,
+}
+
+/// The confirmation of sending or cancelling. Sending says how many families it reaches,
+/// counted the way sending will count them, and when おやすみ時間 (the hours a family's
+/// phone is not woken) hold some of them back.
+async fn confirm_notice_act(
+    state: &AppState,
+    staff: &Staff,
+    id: &str,
+    what: Irreversible,
+) -> Result<HttpResponse, Failure> {
+    let lookup = (staff.session.municipality.clone(), id.to_owned());
+    let notice = state.db.read(move |conn| notices::get(conn, &lookup.0, &lookup.1)).await?;
+    let lang = staff.lang;
+    let title = notice.texts.get("ja").map(|t| t.title.clone()).unwrap_or_default();
+    let back = format!("/console/notices/{id}");
+    let confirm = match what {
+        Irreversible::Cancel => Confirm {
+            heading: i18n::format(lang, "「{title}」を取り消します", &[("title", &title)]),
+            details: vec![i18n::text(lang, "取り消したお知らせは、もう送信も予約もできません。")],
+            action: format!("/console/notices/{id}/cancel"),
+            fields: Vec::new(),
+            button: i18n::text(lang, "取り消す"),
+            back,
+            allowed: true,
+        },
+        Irreversible::Send(at) => {
+            let reach = reach_of(state, staff, notice.audience.clone(), at.as_ref().map(|(at, _)| *at)).await?;
+            let mut details = vec![i18n::format(lang, "件名: {title}", &[("title", &title)])];
+            if let Some((at, _)) = &at {
+                details.push(i18n::format(lang, "送信日時: {when}", &[("when", &local(at.and_utc()))]));
+            }
+            for (until, count) in &reach.held_until {
+                details.push(i18n::format(
+                    lang,
+                    "うち {count}世帯は、おやすみ時間（通知を鳴らさない時間帯）のため {until} に届きます。",
+                    &[("count", &count.to_string()), ("until", &local(until.and_utc()))],
+                ));
+            }
+            if notice.standing {
+                details.push(i18n::text(lang, "あとから転入する世帯にも、転入したときに届きます。"));
+            }
+            let allowed = reach.families > 0 || notice.standing;
+            if !allowed {
+                details.push(i18n::text(
+                    lang,
+                    "この条件に当てはまる住民の世帯がいないため、送信できません。内容を直して、届ける相手の条件を見直してください。",
+                ));
+            }
+            let (action, button, fields) = match at {
+                Some((_, typed)) => (
+                    format!("/console/notices/{id}/schedule"),
+                    i18n::text(lang, "予約する"),
+                    vec![("send_at".to_owned(), typed)],
+                ),
+                None => (format!("/console/notices/{id}/send"), i18n::text(lang, "送信する"), Vec::new()),
+            };
+            Confirm {
+                heading: i18n::format(lang, "{count}世帯に送信します", &[("count", &reach.families.to_string())]),
+                details,
+                action,
+                fields,
+                button,
+                back,
+                allowed,
+            }
+        }
+    };
+    confirm_page(staff, "notices", confirm)
 }
 
 #[derive(Deserialize)]
 struct ScheduleForm {
     csrf: String,
     /// `YYYY-MM-DDTHH:MM` in Japan (a `datetime-local` field).
+    #[serde(default)]
     send_at: String,
+    confirmed: Option<String>,
 }
 
-/// Sends an approved notice at a set time (Asia/Tokyo).
+/// Sends an approved notice at a set time (Asia/Tokyo), once confirmed; a time that cannot be
+/// read or is past comes back at its field before the confirmation.
 async fn schedule(
     state: web::Data<AppState>,
     staff: Staff,
@@ -720,15 +916,42 @@ async fn schedule(
 ) -> Result<HttpResponse, Failure> {
     staff.check_form_token(&form.csrf)?;
     let id = path.into_inner();
-    let send_at = tokyo_minute(&form.send_at)
-        .ok_or_else(|| Error::field("send_at", "日時を YYYY-MM-DD HH:MM で入力してください"))?;
+    let ScheduleForm { send_at: typed, confirmed: confirmation, .. } = form.into_inner();
+    let refused = |errors: FieldErrors, status| {
+        let problems = problems::at_fields(staff.lang, &errors, SCHEDULING);
+        let shown = Shown { problems, send_at: typed.clone(), ..Shown::default() };
+        notice_page(&state, &staff, id.clone(), shown, status)
+    };
+    let unprocessable = actix_web::http::StatusCode::UNPROCESSABLE_ENTITY;
+    let send_at = match tokyo_minute(&typed) {
+        // The use case's own rule, asked before the confirmation rather than after it.
+        Some(at) if at < state.clock.now() => {
+            return refused(FieldErrors::from([("send_at".into(), "must not be in the past".into())]), unprocessable)
+                .await
+        }
+        Some(at) => at,
+        None => {
+            let problem = "日時を YYYY-MM-DD HH:MM で入力してください";
+            return refused(FieldErrors::from([("send_at".into(), problem.into())]), unprocessable).await;
+        }
+    };
+    if !confirmed(confirmation.as_deref()) {
+        return confirm_notice_act(&state, &staff, &id, Irreversible::Send(Some((send_at, typed.clone())))).await;
+    }
     let target = NoticeRef {
         code: staff.session.municipality.clone(),
         id: id.clone(),
         staff_id: staff.session.staff_id.clone(),
     };
-    state.act_on_notice(staff.actor.clone(), target, NoticeAct::Schedule(send_at)).await?;
-    Ok(see_other(&format!("/console/notices/{id}")))
+    match state.act_on_notice(staff.actor.clone(), target, NoticeAct::Schedule(send_at)).await {
+        Ok(_) => Ok(see_other(&flash::after(&format!("/console/notices/{id}"), "scheduled"))),
+        Err(Error::Validation(errors)) => refused(errors, unprocessable).await,
+        Err(refusal @ (Error::Conflict { .. } | Error::Changed { .. })) => {
+            let shown = Shown { problems: Problems::whole(staff.lang, &refusal.message()), ..Shown::default() };
+            notice_page(&state, &staff, id, shown, actix_web::http::StatusCode::CONFLICT).await
+        }
+        Err(other) => Err(other.into()),
+    }
 }
 
 /// A `datetime-local` value read as a time in Japan, in UTC.
@@ -801,7 +1024,8 @@ mod tests {
             links: "案内（PDF） https://example.lg.jp/a.pdf\r\n\r\n".into(),
             ..Compose::default()
         };
-        let notice = form.notice_over(None).expect("valid");
+        let today = NaiveDate::from_ymd_opt(2026, 12, 6).expect("date");
+        let notice = form.notice_over(None, today).expect("valid");
         assert_eq!(notice.texts.len(), 2);
         let q = notice.questionnaire.expect("questionnaire");
         assert_eq!((q.choices, q.kind), (vec!["はい".to_owned(), "いいえ".to_owned()], AnswerKind::Single));
@@ -813,7 +1037,24 @@ mod tests {
             [("案内（PDF）", "https://example.lg.jp/a.pdf")]
         );
         let bad = Compose { age_max: "十二".into(), links: "https://example.lg.jp/".into(), ..Compose::default() };
-        let errors = bad.notice_over(None).expect_err("refused");
+        let errors = bad.notice_over(None, today).expect_err("refused");
         assert!(["age_max", "category", "links"].iter().all(|f| errors.contains_key(*f)), "{errors:?}");
+    }
+
+    #[test]
+    fn an_end_date_before_today_is_caught_before_saving_and_today_is_not() {
+        let today = NaiveDate::from_ymd_opt(2026, 12, 6).expect("date");
+        let form = |expires_on: &str| Compose {
+            category: "event".into(),
+            ja_title: "子育て広場".into(),
+            ja_body: "本文".into(),
+            expires_on: expires_on.into(),
+            ..Compose::default()
+        };
+        let errors = form("2026-12-05").notice_over(None, today).expect_err("yesterday is refused");
+        assert_eq!(errors.keys().collect::<Vec<_>>(), ["expires_on"]);
+        // The last day shown may be today: it ends at midnight in Japan.
+        let kept = form("2026-12-06").notice_over(None, today).expect("today is kept");
+        assert_eq!(kept.expires_at.map(|t| t.to_rfc3339()), Some("2026-12-06T15:00:00+00:00".into()));
     }
 }

@@ -8,6 +8,8 @@ use std::collections::HashMap;
 use actix_web::{web, HttpResponse};
 use minijinja::{context, Value};
 
+use super::super::i18n;
+use super::super::problems;
 use super::super::render;
 use super::super::session::{see_other, Failure, Staff};
 use super::frame;
@@ -47,7 +49,7 @@ fn procedure<'s>(state: &'s AppState, id: &str) -> Result<&'s Procedure, Failure
 
 async fn show(state: web::Data<AppState>, staff: Staff, id: web::Path<String>) -> Result<HttpResponse, Failure> {
     let setting = current(&state, &staff, &id).await?;
-    page(&staff, procedure(&state, &id)?, &setting, FieldErrors::new())
+    page(&staff, procedure(&state, &id)?, &setting, FieldErrors::new(), &HashMap::new())
 }
 
 /// This municipality's setting of the procedure (empty when it follows the catalog).
@@ -62,7 +64,10 @@ fn page(
     procedure: &Procedure,
     setting: &ProcedureOverride,
     errors: FieldErrors,
+    typed: &HashMap<String, String>,
 ) -> Result<HttpResponse, Failure> {
+    // A count as typed when the form was refused, so that nothing typed is lost.
+    let typed_or = |name: String, shown: i64| typed.get(&name).cloned().unwrap_or_else(|| shown.to_string());
     let dates: Vec<Value> = DATES
         .iter()
         .filter_map(|which| {
@@ -72,7 +77,8 @@ fn page(
                 which => *which,
                 rule => catalog.rule.as_str(),
                 catalog => render::ser(catalog),
-                n => shown.n, days => shown.days, on => shown.on.clone(),
+                n => typed_or(format!("{which}_n"), shown.n), days => typed_or(format!("{which}_days"), shown.days),
+                on => shown.on.clone(),
                 closed_day => shown.closed_day.as_str(),
                 changed => override_date(setting, which).is_some(),
             })
@@ -99,10 +105,32 @@ fn page(
         office => render::ser(&setting.office),
         dates => dates, channels => channels,
         closed_days => ClosedDay::ALL.iter().map(|c| c.as_str()).collect::<Vec<_>>(),
-        errors => errors,
+        problems => render::ser(problems::at_fields_labelled(staff.lang, &errors, &field_map(staff, procedure))),
         ..frame(staff, "settings")
     };
     Ok(render::page_with_status(status, "procedure_setting.html", context)?)
+}
+
+/// Where the page shows a problem of the settings' fields for this procedure.
+fn field_map(staff: &Staff, procedure: &Procedure) -> Vec<(String, String, String)> {
+    let lang = staff.lang;
+    let at = |part: &str| format!("procedures.{}.{part}", procedure.id);
+    let mut map = Vec::new();
+    for (which, label) in [("opens", "受付の始まり"), ("closes", "受付の終わり"), ("deadline", "期限")] {
+        let label = i18n::text(lang, label);
+        for (part, input, what) in
+            [("n", "n", "○に入る数"), ("days", "days", "加える日数"), ("on", "on", "日付（MM-DD）")]
+        {
+            let what = i18n::text(lang, what);
+            map.push((at(&format!("{which}.{part}")), format!("{which}_{input}"), format!("{label} {what}")));
+        }
+        map.push((at(which), format!("{which}_n"), label));
+    }
+    map.push((at("office.name"), "office_name".into(), i18n::text(lang, "名称（空欄なら標準どおり）")));
+    map.push((at("office.url"), "office_url".into(), i18n::text(lang, "案内ページ（https://）")));
+    map.push((at("office.phone"), "office_phone".into(), i18n::text(lang, "電話番号")));
+    map.push((at("channels"), "channels".into(), i18n::text(lang, "受付方法")));
+    map
 }
 
 /// Reads the posted form into a setting; a date equal to the catalog's is no setting at all, so
@@ -166,7 +194,7 @@ async fn save(
         read_form(procedure, &form, &mut errors)
     };
     if !errors.is_empty() {
-        return page(&staff, procedure, &setting, errors);
+        return page(&staff, procedure, &setting, errors, &form);
     }
     let (code, staff_id) = (staff.session.municipality.clone(), staff.session.staff_id.clone());
     let (procedure_id, kept) = (procedure.id.clone(), setting.clone());
@@ -181,8 +209,8 @@ async fn save(
         })
         .await;
     match replaced {
-        Ok(_) => Ok(see_other("/console/settings#procedures-heading")),
-        Err(Error::Validation(errors)) => page(&staff, procedure, &setting, errors),
+        Ok(_) => Ok(see_other("/console/settings?done=procedure#procedures-heading")),
+        Err(Error::Validation(errors)) => page(&staff, procedure, &setting, errors, &form),
         Err(other) => Err(other.into()),
     }
 }

@@ -112,7 +112,7 @@ async fn unlock(
             audit::record(conn, &actor, event, now)
         })
         .await?;
-    Ok(see_other("/console/staff"))
+    Ok(see_other("/console/staff?done=unlocked"))
 }
 
 async fn reset_two_step(
@@ -134,5 +134,5 @@ async fn reset_two_step(
             audit::record(conn, &actor, event, now)
         })
         .await?;
-    Ok(see_other("/console/staff"))
+    Ok(see_other("/console/staff?done=two_step_reset"))
 }

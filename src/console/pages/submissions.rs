@@ -9,9 +9,10 @@ use minijinja::{context, Value};
 use serde::Deserialize;
 
 use super::super::i18n::{self, Lang};
+use super::super::problems::{self, Problems};
 use super::super::render;
 use super::super::session::{see_other, Failure, Staff};
-use super::{frame, local};
+use super::{confirm_page, confirmed, frame, local, Confirm};
 use crate::app::AppState;
 use crate::error::Error;
 use crate::service::audit::{AuditAction, Event};
@@ -160,30 +161,27 @@ async fn load(state: &AppState, staff: &Staff, id: String) -> Result<Submission,
     Ok(state.db.read(move |conn| submissions::get_for_municipality(conn, &keys, &planning, &code, &id)).await?)
 }
 
-/// What the page says after an act (`?done=…`), so that each act is seen to have worked.
-#[derive(Deserialize)]
-struct Done {
-    done: Option<String>,
+async fn show(state: web::Data<AppState>, staff: Staff, id: web::Path<String>) -> Result<HttpResponse, Failure> {
+    submission_page(&state, &staff, id.into_inner(), Kept::default(), actix_web::http::StatusCode::OK).await
 }
 
-fn done_message(lang: Lang, done: Option<&str>) -> Option<String> {
-    let ja = match done? {
-        "taken" => "担当になりました。",
-        "released" => "担当を外しました。",
-        "note" => "メモを残しました。",
-        "status" => "状態を変えました。保護者に知らせます。",
-        _ => return None,
-    };
-    Some(i18n::text(lang, ja))
+/// What the status form sent, kept when it is refused, with the problems found.
+#[derive(Default)]
+struct Kept {
+    problems: Problems,
+    form: BTreeMap<String, String>,
 }
 
-async fn show(
-    state: web::Data<AppState>,
-    staff: Staff,
-    id: web::Path<String>,
-    done: web::Query<Done>,
+/// A submission's page; after a refused status change, with its problems at their fields and
+/// everything typed still there.
+async fn submission_page(
+    state: &AppState,
+    staff: &Staff,
+    id: String,
+    kept: Kept,
+    status: actix_web::http::StatusCode,
 ) -> Result<HttpResponse, Failure> {
-    let submission = load(&state, &staff, id.into_inner()).await?;
+    let submission = load(state, staff, id).await?;
     let document: serde_json::Value =
         serde_json::from_str(&submission.document).map_err(|e| Error::unreadable("submissions.document", &e))?;
     let values = document.get("fields").cloned().unwrap_or_default();
@@ -195,7 +193,7 @@ async fn show(
                 .iter()
                 .map(|f| {
                     let value = values.get(&f.id).map(|v| display(staff.lang, v)).unwrap_or_default();
-                    context! { id => f.id.clone(), label => staff.lang.name(&f.label), value => value,
+                    context! { id => f.id.clone(), input => field_input(&f.id), label => staff.lang.name(&f.label), value => value,
                     municipality => f.source == crate::domain::forms::Source::Municipality }
                 })
                 .collect()
@@ -245,10 +243,11 @@ async fn show(
         not_after => local(submission.verification.certificate_not_after),
         fields => fields, history => history, next => next, notes => notes,
         assignee => assignee.map(|(_, name)| name), assigned_to_me => mine,
-        note_max => desk::NOTE_MAX_CHARS, done => done_message(staff.lang, done.done.as_deref()),
-        ..frame(&staff, "submissions"),
+        note_max => desk::NOTE_MAX_CHARS,
+        problems => render::ser(&kept.problems), kept => kept.form,
+        ..frame(staff, "submissions"),
     };
-    Ok(render::page("submission.html", context)?)
+    Ok(render::page_with_status(status, "submission.html", context)?)
 }
 
 fn display(lang: Lang, value: &serde_json::Value) -> String {
@@ -270,10 +269,32 @@ async fn set_status(
 ) -> Result<HttpResponse, Failure> {
     let form = form.into_inner();
     staff.check_form_token(form.get("csrf").map(String::as_str).unwrap_or_default())?;
+    let id = id.into_inner();
     let status = form
         .get("status")
         .and_then(|s| SubmissionStatus::ALL.iter().copied().find(|x| x.as_str() == s))
         .ok_or_else(|| Error::field("status", "choose the new status"))?;
+    // 却下 cannot be undone: said, with its reason, and confirmed first.
+    if status == SubmissionStatus::Rejected && !confirmed(form.get("confirmed").map(String::as_str)) {
+        let submission = load(&state, &staff, id.clone()).await?;
+        let lang = staff.lang;
+        let number = [("n", submission.reference_number.as_str())];
+        let mut details =
+            vec![i18n::text(lang, "保護者に、却下したことと理由が届きます。却下した申請は、もとの状態に戻せません。")];
+        if let Some(reason) = form.get("comment").map(|c| c.trim()).filter(|c| !c.is_empty()) {
+            details.push(i18n::format(lang, "理由: {reason}", &[("reason", reason)]));
+        }
+        let confirm = Confirm {
+            heading: i18n::format(lang, "受付番号 {n} の申請を却下します", &number),
+            details,
+            action: format!("/console/submissions/{id}/status"),
+            fields: form.into_iter().collect(),
+            button: i18n::text(lang, "却下する"),
+            back: format!("/console/submissions/{id}"),
+            allowed: true,
+        };
+        return confirm_page(&staff, "submissions", confirm);
+    }
     let comment = form.get("comment").map(|c| c.trim().to_owned()).filter(|c| !c.is_empty());
     let field_comments: BTreeMap<String, String> = form
         .iter()
@@ -281,14 +302,55 @@ async fn set_status(
         .filter(|(_, v)| !v.is_empty())
         .collect();
     let change = StatusChange { status, comment, field_comments };
-    let (code, staff_id, id) = (staff.session.municipality.clone(), staff.session.staff_id.clone(), id.into_inner());
+    let (code, staff_id) = (staff.session.municipality.clone(), staff.session.staff_id.clone());
     let target = id.clone();
-    state
+    let changed = state
         .write_audited(staff.actor.clone(), move |conn, uc| {
             submissions::set_status_audited(conn, uc, &code, &staff_id, &target, change)
         })
-        .await?;
-    Ok(see_other(&format!("/console/submissions/{id}?done=status")))
+        .await;
+    match changed {
+        Ok(_) => Ok(see_other(&format!("/console/submissions/{id}?done=status"))),
+        Err(Error::Validation(errors)) => {
+            let map = status_form_fields(&state, &staff, &id).await?;
+            let problems = problems::at_fields_labelled(staff.lang, &errors, &map);
+            let kept = Kept { problems, form };
+            submission_page(&state, &staff, id, kept, actix_web::http::StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+        Err(refused @ (Error::Conflict { .. } | Error::Changed { .. })) => {
+            let kept = Kept { problems: Problems::whole(staff.lang, &refused.message()), form };
+            submission_page(&state, &staff, id, kept, actix_web::http::StatusCode::CONFLICT).await
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// Where the status form shows a problem: each field's 補正依頼 comment under the field's
+/// label, then the comment and the new status.
+async fn status_form_fields(
+    state: &AppState,
+    staff: &Staff,
+    id: &str,
+) -> Result<Vec<(String, String, String)>, Failure> {
+    let submission = load(state, staff, id.to_owned()).await?;
+    let lang = staff.lang;
+    let mut map: Vec<(String, String, String)> = state
+        .planning
+        .forms
+        .get(&submission.form_id)
+        .into_iter()
+        .flat_map(|form| &form.fields)
+        .map(|f| (format!("field_comments.{}", f.id), field_input(&f.id), lang.name(&f.label)))
+        .collect();
+    map.push(("field_comments".into(), "form-heading".into(), i18n::text(lang, "補正依頼のコメント")));
+    map.push(("comment".into(), "comment".into(), i18n::text(lang, "保護者へのコメント")));
+    map.push(("status".into(), "new-status".into(), i18n::text(lang, "新しい状態")));
+    Ok(map)
+}
+
+/// The id of a field's 補正依頼 input on the submission's page.
+fn field_input(field: &str) -> String {
+    format!("field-{}", field.replace(|c: char| !c.is_ascii_alphanumeric(), "-"))
 }
 
 /// 担当: take the submission (`action=take`) or give it back (`action=release`).
@@ -331,15 +393,23 @@ async fn add_note(
     let body = form.get("note").cloned().unwrap_or_default();
     let (code, staff_id, id) = (staff.session.municipality.clone(), staff.session.staff_id.clone(), id.into_inner());
     let target = id.clone();
-    state
+    let added = state
         .write_audited(staff.actor.clone(), move |conn, uc| {
             desk::add_note(conn, &uc.keys, &code, &target, &staff_id, &body, uc.now)?;
             let event = Event::new(AuditAction::SubmissionNoteAdded, "submission", target.clone())
                 .in_municipality(code.as_str());
             Ok(((), event))
         })
-        .await?;
-    Ok(see_other(&format!("/console/submissions/{id}?done=note#notes-heading")))
+        .await;
+    match added {
+        Ok(()) => Ok(see_other(&format!("/console/submissions/{id}?done=note#notes-heading"))),
+        Err(Error::Validation(errors)) => {
+            let map = [("note".to_owned(), "note".to_owned(), i18n::text(staff.lang, "メモを残す"))];
+            let kept = Kept { problems: problems::at_fields_labelled(staff.lang, &errors, &map), form };
+            submission_page(&state, &staff, id, kept, actix_web::http::StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+        Err(other) => Err(other.into()),
+    }
 }
 
 /// The exact bytes the parent signed.

@@ -294,6 +294,38 @@ pub fn audience_size_walked(
     for_each_recipient(conn, code.as_str(), audience, today, |_, _| Ok(()))
 }
 
+/// Who a notice reaches if it goes out at `at` (UTC): the families counted the way its sending
+/// finds them (`for_each_recipient`, the conditions read on `today`), and, of those whose
+/// おやすみ時間 hold the push back, how many first get it at each later instant (the sender's
+/// own rule, `inbox::first_attempt_for`). Staff read it before they send, schedule or save.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Reach {
+    pub families: i64,
+    /// Instant (UTC) at which the held-back families' pushes may first go out, and how many.
+    pub held_until: std::collections::BTreeMap<NaiveDateTime, i64>,
+}
+
+pub fn reach(
+    conn: &mut DbConnection,
+    code: &MunicipalityCode,
+    audience: &Audience,
+    today: NaiveDate,
+    at: NaiveDateTime,
+) -> Result<Reach, Error> {
+    let mut check = FieldCheck::default();
+    audience.check(&mut check, "");
+    check.finish()?;
+    let mut held_until = std::collections::BTreeMap::new();
+    let families = for_each_recipient(conn, code.as_str(), audience, today, |_, family| {
+        let first = crate::service::inbox::first_attempt_for(family, at);
+        if first > at {
+            *held_until.entry(first).or_insert(0) += 1;
+        }
+        Ok(())
+    })?;
+    Ok(Reach { families, held_until })
+}
+
 /// The first and last birth dates of a child whose age in completed months lies in `months`
 /// today. Age falls as the birth date is later, so the dates form one range; its ends are
 /// found by bisection over the age function itself, so the range means exactly what `matches`

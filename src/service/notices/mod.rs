@@ -29,7 +29,7 @@ pub mod starters;
 
 pub use acts::{act, NoticeAct, NoticeRef};
 pub use audience::{
-    audience_size, audience_size_walked, Audience, AudienceCounts, AudienceSize, DateRange, MonthRange,
+    audience_size, audience_size_walked, reach, Audience, AudienceCounts, AudienceSize, DateRange, MonthRange, Reach,
 };
 pub use figures::{figures, progress, NoticeFigures, Progress};
 pub use lifecycle::{cancel, create, create_audited, get, list, page, update, NoticePage};
