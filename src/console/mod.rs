@@ -8,6 +8,7 @@
 
 pub mod guard;
 pub mod i18n;
+mod multipart;
 mod pages;
 mod render;
 mod session;

@@ -15,7 +15,7 @@ use crate::submissions::{draft_of, setup, signature_body, Setup, MOTHER, MOTHER_
 
 /// The family's guardian named `mother` signs the 児童手当 claim of their child; returns the
 /// submission as the parent's app reads it.
-async fn sign_claim(s: &Setup, family: &str, mother: (&str, &str), child_kana: &str, more: Value) -> Value {
+pub async fn sign_claim(s: &Setup, family: &str, mother: (&str, &str), child_kana: &str, more: Value) -> Value {
     let (app, key) = (&s.app, &s.key);
     let draft = app.open_draft(key, family, "child_allowance_claim").await;
     let draft_path = format!("/v1/families/{family}/drafts/{}", draft["id"].as_str().expect("id"));

@@ -6,6 +6,8 @@ mod notices;
 mod procedures;
 mod settings;
 mod staff;
+mod submission_export;
+mod submission_print;
 mod submissions;
 
 use actix_web::{web, HttpResponse};
