@@ -73,7 +73,13 @@ async fn tab_to(c: &Client, css: &str) {
         if focused == json!(true) {
             return;
         }
-        c.active_element().await.expect("focus").send_keys(&char::from(Key::Tab).to_string()).await.expect("tab");
+        // Pressed on the keyboard, not typed into the focused element: a file input would take
+        // typed keys for a file name.
+        use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+        let tab = char::from(Key::Tab);
+        let press =
+            KeyActions::new("keyboard".into()).then(KeyAction::Down { value: tab }).then(KeyAction::Up { value: tab });
+        c.perform_actions(press).await.expect("tab");
     }
     panic!("Tab never reached {css} on {}", path(c).await);
 }
