@@ -384,8 +384,9 @@ mod tests {
         assert_eq!(shift_jis_text("はな😀"), Err('😀'));
         // The same JIS character under Unicode's and Windows' code points.
         assert_eq!(shift_jis_text("口座名義（カナ）— 本人"), Ok("口座名義（カナ）― 本人".into()));
-        // 〜 and − have their own codes in Windows-31J as WHATWG maps it (0x8160, 0x817C): kept.
-        assert_eq!(shift_jis_text("1〜3−2"), Ok("1〜3−2".into()));
+        // 〜 (U+301C) is written ～ (0x8160, as Windows reads it); − (U+2212) has its own code
+        // (0x817C) and is kept.
+        assert_eq!(shift_jis_text("1〜3−2"), Ok("1～3−2".into()));
         let (bytes, _, unmappable) = encoding_rs::SHIFT_JIS.encode("―");
         assert_eq!((bytes.as_ref(), unmappable), (&[0x81u8, 0x5C][..], false), "JIS 1-01-29");
     }
