@@ -48,6 +48,21 @@ pub struct Settings {
     pub webhooks: WebhookSettings,
     pub limits: LimitSettings,
     pub notices: NoticeSettings,
+    pub submissions: SubmissionSettings,
+}
+
+/// Submissions at the municipality's desk.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SubmissionSettings {
+    /// The largest decision document (処分通知, a PDF) staff may attach, in bytes.
+    pub decision_document_max_bytes: usize,
+}
+
+impl Default for SubmissionSettings {
+    fn default() -> Self {
+        Self { decision_document_max_bytes: 5 * 1024 * 1024 }
+    }
 }
 
 /// Municipal notices as staff write them.
@@ -462,6 +477,9 @@ impl Settings {
         }
         if self.signatures.accepted_policies.is_empty() {
             problems.push("signatures.accepted_policies: name at least one policy".into());
+        }
+        if !(1024..=50 * 1024 * 1024).contains(&self.submissions.decision_document_max_bytes) {
+            problems.push("submissions.decision_document_max_bytes: must be between 1024 and 52428800".into());
         }
         if self.limits.requests_per_second == 0 || self.limits.burst == 0 {
             problems.push("limits: requests_per_second and burst must be at least 1".into());

@@ -242,3 +242,27 @@ pub async fn get_family_submission(
         .await?;
     Ok(HttpResponse::Ok().json(submission))
 }
+
+/// 処分通知: a decision document the municipality attached to a status of one of the family's
+/// submissions (`history[].decision_document.id`), the PDF as the municipality sent it.
+#[utoipa::path(tag = "submissions", operation_id = "get_family_decision_document",
+    params(("family_id" = String, Path), ("submission_id" = String, Path), ("document_id" = String, Path)),
+    responses((status = 200, description = "The PDF", body = [u8], content_type = "application/pdf",
+        example = json!("%PDF-1.7\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n…\n%%EOF"))))]
+#[get("/families/{family_id}/submissions/{submission_id}/decision-documents/{document_id}")]
+pub async fn get_family_decision_document(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<(String, String, String)>,
+) -> Result<HttpResponse, Error> {
+    let (family_id, id, document) = path.into_inner();
+    let pdf = state
+        .read_family(principal, family_id, move |conn, uc, family| {
+            submissions::decision::bytes_for_family(conn, &uc.keys, &family.id, &id, &document)
+        })
+        .await?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/pdf")
+        .insert_header(("Content-Disposition", "attachment; filename=\"decision.pdf\""))
+        .body(pdf))
+}

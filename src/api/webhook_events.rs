@@ -25,8 +25,9 @@ fn delivery() -> String {
          when its event happened: replacing them applies to later events, so that a delivery already \
          queued never goes to an address nor carries a signature the municipality did not set for it then.\n\n\
          **Personal data.** The event carries the submission as the API answers it (`Submission`): the \
-         signed application, with the values its form asks (names, address, birth dates, …); it goes \
-         only to the municipality's own receiver.",
+         signed application, with the values its form asks (names, address, birth dates, …), and the same \
+         values as `columns`, labelled as the form's CSV export labels them; it goes only to the \
+         municipality's own receiver.",
         timeout = POST_TIMEOUT.as_secs(),
         attempts = MAX_ATTEMPTS,
     )
@@ -65,7 +66,14 @@ fn event_schema() -> Value {
         "properties": {
             "id": {"type": "string", "description": "The event's id, as in `Nonstop-Event-Id`."},
             "type": {"type": "string", "enum": ["submission.submitted"]},
-            "submission": {"$ref": "#/components/schemas/Submission"}
+            "submission": {"$ref": "#/components/schemas/Submission"},
+            "columns": {
+                "type": "array",
+                "description": "The submission as its form's CSV export writes it (`docs/forms/<form_id>.md`): the same \
+                                labels and values, in the same order (受付番号, 受信日時（日本時間）, 状態, …, then each \
+                                field under the form's Japanese label). Nothing beyond the submission's own document.",
+                "items": {"$ref": "#/components/schemas/ExportColumn"}
+            }
         }
     })
 }
@@ -79,6 +87,10 @@ impl Modify for WebhookEvents {
         if let Ok(schema) = serde_json::from_value::<Schema>(event_schema()) {
             components.schemas.insert("SubmissionSubmittedEvent".to_owned(), RefOr::T(schema));
         }
+        components.schemas.insert(
+            "ExportColumn".to_owned(),
+            <crate::service::submissions::export::ExportColumn as utoipa::PartialSchema>::schema(),
+        );
         doc.extensions.get_or_insert_with(Default::default).insert("webhooks".to_owned(), section());
     }
 }

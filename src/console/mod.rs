@@ -9,6 +9,7 @@
 mod flash;
 pub mod guard;
 pub mod i18n;
+mod multipart;
 mod pages;
 mod problems;
 mod qr;

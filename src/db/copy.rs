@@ -63,6 +63,7 @@ pub const TABLES: &[&str] = &[
     "submission_counters",
     "submission_desk",
     "submission_notes",
+    "submission_decision_documents",
     "registered_certificates",
     "municipal_webhooks",
     "webhook_deliveries",

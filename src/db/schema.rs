@@ -450,6 +450,18 @@ diesel::table! {
 }
 
 diesel::table! {
+    submission_decision_documents (id) {
+        id -> Text,
+        submission_id -> Text,
+        event_id -> Text,
+        document -> Text,
+        size_bytes -> BigInt,
+        sha256 -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     submission_events (id) {
         id -> Text,
         submission_id -> Text,
@@ -564,6 +576,7 @@ diesel::joinable!(notice_versions -> notices (notice_id));
 diesel::joinable!(submissions -> signatures (signature_id));
 diesel::joinable!(submission_events -> submissions (submission_id));
 diesel::joinable!(submission_notes -> submissions (submission_id));
+diesel::joinable!(submission_decision_documents -> submissions (submission_id));
 diesel::joinable!(submission_desk -> submissions (submission_id));
 diesel::joinable!(planned_notifications -> tasks (task_id));
 diesel::joinable!(families -> apps (app_id));
@@ -579,6 +592,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     submission_counters,
     submission_desk,
     submission_notes,
+    submission_decision_documents,
     apps,
     app_keys,
     staff_members,

@@ -28,6 +28,8 @@ pub const SIGNATURES_HOLDER_NAME: &str = "signatures.holder_name";
 pub const SIGNATURES_SIGNED_DOCUMENT: &str = "signatures.signed_document";
 pub const SUBMISSION_EVENTS_COMMENTS: &str = "submission_events.comments";
 pub const SUBMISSION_NOTES_BODY: &str = "submission_notes.body";
+/// 処分通知: the decision document (a PDF, as base64).
+pub const SUBMISSION_DECISION_DOCUMENTS_DOCUMENT: &str = "submission_decision_documents.document";
 pub const SUBMISSIONS_DOCUMENT: &str = "submissions.document";
 pub const WEBHOOK_DELIVERIES_PAYLOAD: &str = "webhook_deliveries.payload";
 pub const IDEMPOTENCY_KEYS_RESPONSE: &str = "idempotency_keys.response";
@@ -64,6 +66,7 @@ pub const ALL: &[&str] = &[
     SIGNATURES_SIGNED_DOCUMENT,
     SUBMISSION_EVENTS_COMMENTS,
     SUBMISSION_NOTES_BODY,
+    SUBMISSION_DECISION_DOCUMENTS_DOCUMENT,
     SUBMISSIONS_DOCUMENT,
     WEBHOOK_DELIVERIES_PAYLOAD,
 ];

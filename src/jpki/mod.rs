@@ -372,6 +372,38 @@ fn asn1_to_utc(time: &openssl::asn1::Asn1TimeRef) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp(i64::from(diff.days) * 86_400 + i64::from(diff.secs), 0)
 }
 
+/// What a printed submission says of its certificate, read again from the DER as stored.
+#[derive(Debug, Clone)]
+pub struct CertificateFacts {
+    /// The subject's distinguished name, `C=JP, O=…, CN=…`.
+    pub subject: String,
+    pub issuer: String,
+    pub not_before: Option<DateTime<Utc>>,
+    pub not_after: Option<DateTime<Utc>>,
+}
+
+fn distinguished_name(name: &openssl::x509::X509NameRef) -> String {
+    name.entries()
+        .map(|e| {
+            let key = e.object().nid().short_name().unwrap_or("?");
+            let value = e.data().to_string().unwrap_or_default();
+            format!("{key}={value}")
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The certificate's subject, issuer and validity, or `None` when the DER is not a certificate.
+pub fn certificate_facts(der: &[u8]) -> Option<CertificateFacts> {
+    let cert = X509::from_der(der).ok()?;
+    Some(CertificateFacts {
+        subject: distinguished_name(cert.subject_name()),
+        issuer: distinguished_name(cert.issuer_name()),
+        not_before: asn1_to_utc(cert.not_before()),
+        not_after: asn1_to_utc(cert.not_after()),
+    })
+}
+
 /// Two ways of writing one name: the same characters, spaces (half- or full-width) ignored.
 pub fn same_name(a: &str, b: &str) -> bool {
     let squeeze = |s: &str| s.chars().filter(|c| !c.is_whitespace()).collect::<String>();

@@ -58,6 +58,10 @@ crate::text_enum! {
         SubmissionAssigned => "submission.assigned",
         /// A note for the other members of staff (its text stays with the submission, sealed).
         SubmissionNoteAdded => "submission.note_added",
+        /// Submissions of one form exported as CSV for the 基幹 system (the record is the form;
+        /// the detail is the form, the rows, the encoding and the conditions:
+        /// `child_allowance_claim rows=12 shift_jis from=2026-12-01 status=accepted`).
+        SubmissionsExported => "submissions.exported",
         MunicipalitySettingsReplaced => "municipality.settings_replaced",
         WebhookSet => "webhook.set",
         WebhookDeleted => "webhook.deleted",

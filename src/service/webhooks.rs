@@ -224,6 +224,7 @@ pub fn delete(conn: &mut DbConnection, code: &MunicipalityCode) -> Result<(), Er
 pub fn enqueue_submission(
     conn: &mut DbConnection,
     keys: &KeyRing,
+    ctx: &crate::domain::planner::PlanningContext,
     submission: &Submission,
     now: NaiveDateTime,
 ) -> Result<(), Error> {
@@ -237,7 +238,13 @@ pub fn enqueue_submission(
         return Ok(());
     };
     let id = new_id();
-    let payload = serde_json::json!({ "id": id, "type": "submission.submitted", "submission": submission });
+    // `columns`: the submission as its form's CSV layout writes it (the same labels and values).
+    let columns = match ctx.forms.get(&submission.form_id) {
+        Some(form) => crate::service::submissions::export::columns(form, submission)?,
+        None => Vec::new(),
+    };
+    let payload =
+        serde_json::json!({ "id": id, "type": "submission.submitted", "submission": submission, "columns": columns });
     let payload = serde_json::to_string(&payload).map_err(|e| Error::internal(e.to_string()))?;
     diesel::insert_into(webhook_deliveries::table)
         .values((

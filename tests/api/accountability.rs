@@ -597,6 +597,7 @@ fn every_audit_action_is_read_back_by_a_test() {
         include_str!("cli.rs"),
         include_str!("console_sign_in.rs"),
         include_str!("console_desk.rs"),
+        include_str!("console_hand_off.rs"),
     ]
     .concat();
     let unread: Vec<&str> = nonstop::service::audit::AuditAction::ALL

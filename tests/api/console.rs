@@ -51,6 +51,11 @@ impl Driver {
         panic!("chromedriver did not start");
     }
 
+    /// The chromedriver's address, for WebDriver commands fantoccini does not wrap (Print Page).
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
     /// A browser window of its own (its own cookies), at an office screen's size.
     pub async fn browser(&self) -> Client {
         self.browser_with(json!({})).await

@@ -15,7 +15,7 @@ use crate::submissions::{draft_of, setup, signature_body, Setup, MOTHER, MOTHER_
 
 /// The family's guardian named `mother` signs the 児童手当 claim of their child; returns the
 /// submission as the parent's app reads it.
-async fn sign_claim(s: &Setup, family: &str, mother: (&str, &str), child_kana: &str, more: Value) -> Value {
+pub async fn sign_claim(s: &Setup, family: &str, mother: (&str, &str), child_kana: &str, more: Value) -> Value {
     let (app, key) = (&s.app, &s.key);
     let draft = app.open_draft(key, family, "child_allowance_claim").await;
     let draft_path = format!("/v1/families/{family}/drafts/{}", draft["id"].as_str().expect("id"));
@@ -73,7 +73,13 @@ async fn tab_to(c: &Client, css: &str) {
         if focused == json!(true) {
             return;
         }
-        c.active_element().await.expect("focus").send_keys(&char::from(Key::Tab).to_string()).await.expect("tab");
+        // Pressed on the keyboard, not typed into the focused element: a file input would take
+        // typed keys for a file name.
+        use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+        let tab = char::from(Key::Tab);
+        let press =
+            KeyActions::new("keyboard".into()).then(KeyAction::Down { value: tab }).then(KeyAction::Up { value: tab });
+        c.perform_actions(press).await.expect("tab");
     }
     panic!("Tab never reached {css} on {}", path(c).await);
 }

@@ -5,6 +5,7 @@ mod accountability;
 mod cli;
 mod console;
 mod console_desk;
+mod console_hand_off;
 mod console_safety;
 mod console_sign_in;
 mod console_starters;

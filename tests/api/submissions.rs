@@ -639,6 +639,11 @@ async fn a_municipality_receives_its_submissions_by_signed_webhook_with_retries(
     assert_eq!(body["submission"]["id"], json!(submission_id));
     assert_eq!(body["submission"]["document"], json!(document));
     assert_eq!(body["submission"]["reference_number"], json!("2026-000001"), "the 受付番号 travels with it");
+    // `columns`: the CSV export's layout of the form, the same labels and values.
+    let columns = body["columns"].as_array().expect("columns");
+    assert_eq!((columns[0]["label"].as_str(), columns[0]["value"].as_str()), (Some("受付番号"), Some("2026-000001")));
+    let name = columns.iter().find(|c| c["label"] == "申請者（届出人）氏名").expect("the applicant's column");
+    assert_eq!(name["value"], MOTHER);
     // What arrived is what the document's `webhooks` section describes: its fields, its
     // signature header's shape, the event id in the header and the body alike.
     let described: Value = serde_json::from_str(&nonstop::api::openapi().to_json().unwrap()).unwrap();

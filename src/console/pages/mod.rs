@@ -6,6 +6,8 @@ mod notices;
 mod procedures;
 mod settings;
 mod staff;
+mod submission_export;
+mod submission_print;
 mod submissions;
 
 use actix_web::{web, HttpResponse};
@@ -110,6 +112,9 @@ struct Confirm {
     back: String,
     /// False when the act cannot go on as it stands (the page then says why, with no button).
     allowed: bool,
+    /// A file the act may take (its label): the confirming form then sends it, as
+    /// `decision_document`, since a file chosen on the first form cannot be carried.
+    upload: Option<String>,
 }
 
 /// Whether a posted form carries the confirmation.
@@ -129,6 +134,7 @@ fn confirm_page(staff: &Staff, section: &str, confirm: Confirm) -> Result<HttpRe
     let context = context! {
         heading => confirm.heading, details => confirm.details, action => confirm.action, fields => fields,
         button => confirm.button, back => confirm.back, allowed => confirm.allowed, confirmed => CONFIRMED,
+        upload => confirm.upload,
         ..frame(staff, section)
     };
     Ok(render::page("confirm.html", context)?)

@@ -851,6 +851,7 @@ async fn confirm_notice_act(
             button: i18n::text(lang, "取り消す"),
             back,
             allowed: true,
+            upload: None,
         },
         Irreversible::Send(at) => {
             let reach = reach_of(state, staff, notice.audience.clone(), at.as_ref().map(|(at, _)| *at)).await?;
@@ -891,6 +892,7 @@ async fn confirm_notice_act(
                 button,
                 back,
                 allowed,
+                upload: None,
             }
         }
     };

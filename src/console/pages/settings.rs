@@ -175,6 +175,7 @@ async fn set_webhook(
                 button: i18n::text(lang, "鍵を作り直す"),
                 back: "/console/settings#webhook-heading".into(),
                 allowed: true,
+                upload: None,
             };
             return confirm_page(&staff, "settings", confirm);
         }

@@ -10,18 +10,23 @@ use serde::Deserialize;
 
 use super::super::i18n::{self, Lang};
 use super::super::problems::{self, Problems};
-use super::super::render;
 use super::super::session::{see_other, Failure, Staff};
+use super::super::{multipart, render};
 use super::{confirm_page, confirmed, frame, local, Confirm};
 use crate::app::AppState;
 use crate::error::Error;
 use crate::service::audit::{AuditAction, Event};
+use crate::service::submissions::decision::{self, DecisionUpload};
 use crate::service::submissions::desk::{self, Assigned, DeskQuery};
 use crate::service::submissions::{self, StatusChange, Submission, SubmissionStatus};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/submissions", web::get().to(list))
+        .route("/submissions/export", web::get().to(super::submission_export::page))
+        .route("/submissions/export.csv", web::get().to(super::submission_export::download))
         .route("/submissions/{id}", web::get().to(show))
+        .route("/submissions/{id}/print", web::get().to(super::submission_print::print))
+        .route("/submissions/{id}/decision-documents/{document}", web::get().to(decision_document))
         .route("/submissions/{id}/status", web::post().to(set_status))
         .route("/submissions/{id}/assignee", web::post().to(set_assignee))
         .route("/submissions/{id}/notes", web::post().to(add_note))
@@ -30,7 +35,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 /// The name of a status, as the counter says it (Japanese, or its English).
-fn status_label(lang: Lang, status: SubmissionStatus) -> String {
+pub(super) fn status_label(lang: Lang, status: SubmissionStatus) -> String {
     let ja = match status {
         SubmissionStatus::Submitted => "未受付",
         SubmissionStatus::Received => "受付",
@@ -155,7 +160,7 @@ async fn list(state: web::Data<AppState>, staff: Staff, filter: web::Query<Filte
     Ok(render::page("submissions.html", context)?)
 }
 
-async fn load(state: &AppState, staff: &Staff, id: String) -> Result<Submission, Failure> {
+pub(super) async fn load(state: &AppState, staff: &Staff, id: String) -> Result<Submission, Failure> {
     let code = staff.session.municipality.clone();
     let (keys, planning) = (state.keys.clone(), state.planning.clone());
     Ok(state.db.read(move |conn| submissions::get_for_municipality(conn, &keys, &planning, &code, &id)).await?)
@@ -222,7 +227,11 @@ async fn submission_page(
             let field_comments: Vec<Value> =
                 e.field_comments.iter().map(|(id, c)| context! { label => label(id), comment => c.clone() }).collect();
             context! { status_label => status_label(staff.lang, e.status), at => local(e.at), comment => e.comment.clone(),
-            field_comments => field_comments, by => authors.get(i).cloned().flatten() }
+            field_comments => field_comments, by => authors.get(i).cloned().flatten(),
+            decision_document => e.decision_document.as_ref().map(|d| context! {
+                link => format!("/console/submissions/{}/decision-documents/{}", submission.id, d.id),
+                kilobytes => (d.size_bytes + 1023) / 1024,
+            }) }
         })
         .collect();
     let notes: Vec<Value> = notes
@@ -244,13 +253,14 @@ async fn submission_page(
         fields => fields, history => history, next => next, notes => notes,
         assignee => assignee.map(|(_, name)| name), assigned_to_me => mine,
         note_max => desk::NOTE_MAX_CHARS,
+        decision_max_megabytes => state.settings.submissions.decision_document_max_bytes / (1024 * 1024),
         problems => render::ser(&kept.problems), kept => kept.form,
         ..frame(staff, "submissions"),
     };
     Ok(render::page_with_status(status, "submission.html", context)?)
 }
 
-fn display(lang: Lang, value: &serde_json::Value) -> String {
+pub(super) fn display(lang: Lang, value: &serde_json::Value) -> String {
     match value {
         serde_json::Value::String(s) => s.clone(),
         serde_json::Value::Bool(true) => i18n::text(lang, "はい"),
@@ -260,14 +270,39 @@ fn display(lang: Lang, value: &serde_json::Value) -> String {
     }
 }
 
-/// The status form: the status, a comment, and (for 補正依頼) `field.<id>` comments.
+/// The status form: the status, a comment, (for 補正依頼) `field.<id>` comments, and (for 受理,
+/// 却下, 完了) the decision document, a PDF: sent as `multipart/form-data`.
 async fn set_status(
     state: web::Data<AppState>,
     staff: Staff,
     id: web::Path<String>,
-    form: web::Form<BTreeMap<String, String>>,
+    req: actix_web::HttpRequest,
+    payload: web::Payload,
 ) -> Result<HttpResponse, Failure> {
-    let form = form.into_inner();
+    let max_bytes = state.settings.submissions.decision_document_max_bytes;
+    // The document and the form's other fields, with room for the multipart framing.
+    let body =
+        multipart::read_body(payload, max_bytes + 64 * 1024).await.map_err(|e| Error::internal(e.to_string()))?;
+    let Some(body) = body else {
+        return Err(Error::field("decision_document", "PDF が大きすぎます（上限を超えています）").into());
+    };
+    let mut form = BTreeMap::new();
+    let mut document = None;
+    match multipart::boundary(&req) {
+        Some(boundary) => {
+            for part in multipart::parse(&body, &boundary).map_err(|e| Error::field("form", e))? {
+                match (part.name.as_str(), part.filename) {
+                    // A file input left empty sends a part with no name and no bytes.
+                    ("decision_document", Some(_)) if !part.data.is_empty() => document = Some(part.data),
+                    ("decision_document", _) => {}
+                    (name, _) => {
+                        form.insert(name.to_owned(), String::from_utf8_lossy(&part.data).into_owned());
+                    }
+                }
+            }
+        }
+        None => form.extend(url::form_urlencoded::parse(&body).into_owned()),
+    }
     staff.check_form_token(form.get("csrf").map(String::as_str).unwrap_or_default())?;
     let id = id.into_inner();
     let status = form
@@ -292,6 +327,8 @@ async fn set_status(
             button: i18n::text(lang, "却下する"),
             back: format!("/console/submissions/{id}"),
             allowed: true,
+            // A file cannot ride in a hidden field: the decision document is chosen here.
+            upload: Some(i18n::text(lang, "決定通知書（処分通知）の PDF（任意）")),
         };
         return confirm_page(&staff, "submissions", confirm);
     }
@@ -302,11 +339,12 @@ async fn set_status(
         .filter(|(_, v)| !v.is_empty())
         .collect();
     let change = StatusChange { status, comment, field_comments };
+    let decision = document.map(|bytes| DecisionUpload { bytes, max_bytes });
     let (code, staff_id) = (staff.session.municipality.clone(), staff.session.staff_id.clone());
     let target = id.clone();
     let changed = state
         .write_audited(staff.actor.clone(), move |conn, uc| {
-            submissions::set_status_audited(conn, uc, &code, &staff_id, &target, change)
+            submissions::set_status_audited(conn, uc, &code, &staff_id, &target, change, decision)
         })
         .await;
     match changed {
@@ -351,6 +389,23 @@ async fn status_form_fields(
 /// The id of a field's 補正依頼 input on the submission's page.
 fn field_input(field: &str) -> String {
     format!("field-{}", field.replace(|c: char| !c.is_ascii_alphanumeric(), "-"))
+}
+
+/// 処分通知: a decision document kept with the submission, as the PDF it is.
+async fn decision_document(
+    state: web::Data<AppState>,
+    staff: Staff,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, Failure> {
+    let (id, document) = path.into_inner();
+    let submission = load(&state, &staff, id).await?;
+    let keys = state.keys.clone();
+    let target = submission.id.clone();
+    let (bytes, _) = state.db.read(move |conn| decision::bytes(conn, &keys, &target, &document)).await?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/pdf")
+        .insert_header(("Content-Disposition", format!("attachment; filename=\"{}.pdf\"", submission.reference_number)))
+        .body(bytes))
 }
 
 /// 担当: take the submission (`action=take`) or give it back (`action=release`).

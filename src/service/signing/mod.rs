@@ -222,7 +222,7 @@ pub fn sign_draft(
     };
     let submission = submit(conn, keys, &new, now)?;
     let submission = submissions::view_for(conn, keys, ctx, submission)?;
-    crate::service::webhooks::enqueue_submission(conn, keys, &submission, now)?;
+    crate::service::webhooks::enqueue_submission(conn, keys, ctx, &submission, now)?;
     Ok(Signed { created: true, submissions: vec![submission] })
 }
 
@@ -272,7 +272,7 @@ pub fn sign_bundle(
         };
         let id = submit(conn, keys, &new, now)?;
         let submission = submissions::view_for(conn, keys, ctx, id)?;
-        crate::service::webhooks::enqueue_submission(conn, keys, &submission, now)?;
+        crate::service::webhooks::enqueue_submission(conn, keys, ctx, &submission, now)?;
         out.push(submission);
     }
     bundles::mark_signed(conn, &bundle.id, now)?;

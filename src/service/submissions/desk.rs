@@ -115,7 +115,7 @@ struct Line {
     family_deleted_at: Option<NaiveDateTime>,
 }
 
-type Filtered<'a> = diesel::dsl::IntoBoxed<
+pub(super) type Filtered<'a> = diesel::dsl::IntoBoxed<
     'a,
     diesel::dsl::InnerJoin<submissions::table, submission_desk::table>,
     crate::db::MultiBackend,
@@ -143,7 +143,7 @@ fn day_start(day: NaiveDate) -> NaiveDateTime {
 }
 
 /// The conditions other than the status (which the counts break down) and the name.
-fn filtered<'a>(code: &'a MunicipalityCode, query: &'a DeskQuery, staff_id: &'a str) -> Filtered<'a> {
+pub(super) fn filtered<'a>(code: &'a MunicipalityCode, query: &'a DeskQuery, staff_id: &'a str) -> Filtered<'a> {
     let mut q = submissions::table
         .inner_join(submission_desk::table)
         .filter(submissions::municipality_code.eq(code.as_str()))

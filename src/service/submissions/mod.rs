@@ -24,13 +24,15 @@ use crate::error::Error;
 use crate::jpki::Verification;
 use crate::text_enum;
 
+pub mod decision;
 pub mod desk;
+pub mod export;
 mod reference_number;
 mod retention;
 mod review;
 
 pub use retention::{keep_for_municipality, purge_retained};
-pub use review::{set_status, set_status_audited};
+pub use review::{set_status, set_status_audited, set_status_with_decision};
 
 text_enum! {
     /// Where a submission stands at the municipality.
@@ -74,6 +76,9 @@ pub struct StatusEvent {
     /// 補正依頼: what to correct, per field id.
     pub field_comments: BTreeMap<String, String>,
     pub at: DateTime<Utc>,
+    /// 処分通知: the decision document staff attached to this status (受理, 却下, 完了), read at
+    /// `…/submissions/{submission_id}/decision-documents/{id}`.
+    pub decision_document: Option<decision::DecisionDocument>,
 }
 
 /// A submission, as the municipality receives it and the parent sees it.
@@ -262,6 +267,7 @@ fn detail(
         .select(SubmissionEventRow::as_select())
         .load(conn)?;
     let mut history = Vec::with_capacity(events.len());
+    let mut documents = decision::of_submission(conn, &row.id)?;
     for event in events {
         let comments: Comments = match &event.comments {
             Some(sealed) => serde_json::from_str(&keys.open(sealed::SUBMISSION_EVENTS_COMMENTS, sealed)?)
@@ -273,6 +279,7 @@ fn detail(
             comment: comments.comment,
             field_comments: comments.field_comments,
             at: utc(event.created_at),
+            decision_document: documents.remove(&event.id),
         });
     }
     let reference_number = reference_number::of(conn, &row.id)?;

@@ -4,7 +4,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use crate::db::schema::{signatures, submission_events, submission_notes, submissions};
+use crate::db::schema::{signatures, submission_decision_documents, submission_events, submission_notes, submissions};
 use crate::db::DbConnection;
 use crate::domain::planner::PlanningContext;
 use crate::domain::MunicipalityCode;
@@ -63,6 +63,11 @@ pub fn purge_retained(
             continue;
         }
         let (ids, signature_ids): (Vec<String>, Vec<String>) = expired.into_iter().unzip();
+        // The decision documents (処分通知) go first: they name their status events.
+        diesel::delete(
+            submission_decision_documents::table.filter(submission_decision_documents::submission_id.eq_any(&ids)),
+        )
+        .execute(conn)?;
         diesel::delete(submission_events::table.filter(submission_events::submission_id.eq_any(&ids))).execute(conn)?;
         diesel::delete(submission_notes::table.filter(submission_notes::submission_id.eq_any(&ids))).execute(conn)?;
         let purged = diesel::delete(submissions::table.filter(submissions::id.eq_any(&ids))).execute(conn)?;

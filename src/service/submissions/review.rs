@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use diesel::prelude::*;
 use serde_json::Value;
 
+use super::decision::DecisionUpload;
 use super::{form_name, load, view_for, Comments, StatusChange, Submission, SubmissionStatus};
 use crate::db::rows::{FamilyRow, SubmissionEventRow, SubmissionRow};
 use crate::db::schema::{drafts as drafts_table, submission_events, submissions};
@@ -41,12 +42,19 @@ pub fn set_status_audited(
     staff_id: &str,
     id: &str,
     change: StatusChange,
+    decision: Option<DecisionUpload>,
 ) -> Result<(Submission, crate::service::audit::Event), Error> {
     use crate::service::audit::{AuditAction, Event};
-    let submission = set_status(conn, uc, code, staff_id, id, change)?;
+    let with_document = decision.is_some();
+    let submission = set_status_with_decision(conn, uc, code, staff_id, id, change, decision)?;
+    // The detail says a decision document went with it (never its contents).
+    let mut detail = format!("{} {}", submission.status.as_str(), submission.reference_number);
+    if with_document {
+        detail.push_str(" decision_document");
+    }
     let event = Event::new(AuditAction::SubmissionStatusChanged, "submission", submission.id.clone())
         .in_municipality(code.as_str())
-        .detail(format!("{} {}", submission.status.as_str(), submission.reference_number));
+        .detail(detail);
     Ok((submission, event))
 }
 
@@ -60,6 +68,20 @@ pub fn set_status(
     staff_id: &str,
     id: &str,
     change: StatusChange,
+) -> Result<Submission, Error> {
+    set_status_with_decision(conn, uc, code, staff_id, id, change, None)
+}
+
+/// [`set_status`], with the decision document (処分通知) staff attach to 受理, 却下 or 完了: kept
+/// with the status event, and the family's inbox told it can be read.
+pub fn set_status_with_decision(
+    conn: &mut DbConnection,
+    uc: &UseCase,
+    code: &MunicipalityCode,
+    staff_id: &str,
+    id: &str,
+    change: StatusChange,
+    decision: Option<DecisionUpload>,
 ) -> Result<Submission, Error> {
     let (keys, ctx, now) = (&*uc.keys, &*uc.planning, uc.now);
     let row = load(conn, id)?;
@@ -91,6 +113,9 @@ pub fn set_status(
             errors.insert("field_comments".into(), "only a correction request comments on fields".into());
         }
         _ => {}
+    }
+    if let Some(upload) = &decision {
+        super::decision::check(upload, change.status, &mut errors);
     }
     if !errors.is_empty() {
         return Err(Error::Validation(errors));
@@ -124,9 +149,10 @@ pub fn set_status(
         sealed::SUBMISSION_EVENTS_COMMENTS,
         &serde_json::to_string(&comments).map_err(|e| Error::internal(e.to_string()))?,
     )?;
+    let event_id = new_id();
     diesel::insert_into(submission_events::table)
         .values(&SubmissionEventRow {
-            id: new_id(),
+            id: event_id.clone(),
             submission_id: row.id.clone(),
             status: change.status.as_str().to_owned(),
             comments: Some(sealed),
@@ -134,12 +160,18 @@ pub fn set_status(
             created_at: now,
         })
         .execute(conn)?;
+    if let Some(upload) = &decision {
+        super::decision::store(conn, keys, &row.id, &event_id, &upload.bytes, now)?;
+    }
     if row.family_deleted_at.is_none() {
         let family = crate::service::access::family_row(conn, &row.family_id)?;
         if change.status == SubmissionStatus::CorrectionRequested {
             reopen(conn, uc, form, &family, &row, &comments.field_comments)?;
         }
         notify(conn, uc, &family, &row, change.status, &comments.field_comments)?;
+        if decision.is_some() {
+            notify_decision_document(conn, uc, &family, &row, &event_id)?;
+        }
     }
     view_for(conn, keys, ctx, row.id)
 }
@@ -220,6 +252,44 @@ pub(super) fn notify(
     let rendered =
         templates.render(&template, &family.preferred_language, &values).map_err(|e| Error::internal(e.0))?;
     let key = format!("submission:{}:{}", row.id, status.as_str());
+    inbox::record(
+        conn,
+        family,
+        NewEntry {
+            dedupe_key: &key,
+            kind: EntryKind::Status,
+            rendered: &rendered,
+            task_id: row.task_id.as_deref(),
+            collapse_key: None,
+        },
+        now,
+    )?;
+    Ok(())
+}
+
+/// The inbox entry that tells the family a decision document (処分通知) came. The staff's message
+/// stays on the status (the app reads it there), out of push payloads.
+fn notify_decision_document(
+    conn: &mut DbConnection,
+    uc: &UseCase,
+    family: &FamilyRow,
+    row: &SubmissionRow,
+    event_id: &str,
+) -> Result<(), Error> {
+    let (ctx, templates, now) = (&*uc.planning, &*uc.templates, uc.now);
+    let names = form_name(ctx, &row.form_id);
+    let form = if family.preferred_language.starts_with("ja") { names.ja } else { names.en };
+    let values = BTreeMap::from([
+        ("form_name".to_owned(), TemplateValue::Text(form)),
+        (
+            "municipality_name".to_owned(),
+            TemplateValue::Text(municipalities::display_name(conn, ctx, &row.municipality_code)?),
+        ),
+    ]);
+    let rendered = templates
+        .render("submission_decision_document", &family.preferred_language, &values)
+        .map_err(|e| Error::internal(e.0))?;
+    let key = format!("submission:{}:decision_document:{event_id}", row.id);
     inbox::record(
         conn,
         family,

@@ -1,0 +1,1 @@
+DROP TABLE submission_decision_documents;
