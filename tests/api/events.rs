@@ -135,7 +135,11 @@ async fn an_app_receives_its_families_events_signed_retried_and_apart_from_other
     let correction_draft = correction["correction_draft_id"].as_str().unwrap().to_owned();
     // device.disabled: the push service says the device's token is dead.
     let (status, device) = app
-        .post(&format!("/v1/families/{family}/devices"), key, web_push_device("https://fcm.googleapis.com/fcm/send/dead-token"))
+        .post(
+            &format!("/v1/families/{family}/devices"),
+            key,
+            web_push_device("https://fcm.googleapis.com/fcm/send/dead-token"),
+        )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{device}");
     let device_id = device["id"].as_str().unwrap().to_owned();
