@@ -149,7 +149,7 @@ fn half_the_cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get() / 2)
 }
 
-/// Municipal webhooks (see `crate::outbound`).
+/// Webhooks, municipal and apps' (see `crate::outbound`).
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct WebhookSettings {

@@ -11,23 +11,36 @@ a vendor's client breaks this script.
 The dates are those of a family whose baby is due on 2027-03-10 and born on 2027-03-08: run it
 against a nonstop whose clock stands a day after the birth (`clock.start_at`, as CI does).
 Prints the ids it made, as one JSON object, for whoever wants to go on from there.
+
+With `EVENT_RECEIVER=1` (CI sets it, with `webhooks.allowed_hosts = ["127.0.0.1"]`), the vendor's
+backend first listens for events on a loopback port and registers it as the app's webhook; the
+flow then waits for the events the family's day made, checks each one's signature as the
+document says, and reads the delivery log.
 """
 
 import base64
 import datetime
+import hashlib
+import hmac
+import http.server
 import json
 import os
 import sys
+import threading
+import time
 import uuid
 
 from nonstop_client import AuthenticatedClient
 from nonstop_client.api.devices import register_device
 from nonstop_client.api.drafts import confirm_draft, get_draft, list_drafts, update_draft
+from nonstop_client.api.events import list_app_event_deliveries, update_app_webhook
 from nonstop_client.api.families import create_family
 from nonstop_client.api.life_events import record_life_event
 from nonstop_client.api.sessions import create_session
 from nonstop_client.api.tasks import list_planned_notifications, list_tasks
 from nonstop_client.models import (
+    AppEventKind,
+    AppWebhookInput,
     BirthEventInput,
     BirthEventInputType,
     ChildInput,
@@ -64,9 +77,60 @@ def b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
+class Receiver(http.server.ThreadingHTTPServer):
+    """The vendor's backend, receiving events on a loopback port: keeps each request's headers
+    and raw body, and answers 204."""
+
+    def __init__(self):
+        self.received = []
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("content-length", 0)))
+                outer.received.append((dict(self.headers), body))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        super().__init__(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.server_address[1]}/events"
+
+
+def verified(headers, body, secret):
+    """The event, once its signature holds: `t=<unix>,v1=<hex HMAC-SHA256 of "<t>.<body>">`
+    keyed with the whole `whsec_…` string, within 5 minutes of the instant given."""
+    signature = {k.lower(): v for k, v in headers.items()}["nonstop-signature"]
+    parts = dict(part.split("=", 1) for part in signature.split(","))
+    expected = hmac.new(secret.encode(), parts["t"].encode() + b"." + body, hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(expected, parts["v1"]):
+        sys.exit(f"an event's signature does not hold: {signature}")
+    if abs(time.time() - int(parts["t"])) > 300:
+        sys.exit(f"an event signed at {parts['t']} is outside the replay window")
+    return json.loads(body)
+
+
 def main() -> None:
     base_url = os.environ.get("NONSTOP_URL", "http://127.0.0.1:8080")
     vendor = AuthenticatedClient(base_url=base_url, token=os.environ["NONSTOP_API_KEY"])
+
+    # 0. Events instead of polling: the vendor's backend registers its webhook for the kinds it
+    # wants; the secret is shown this once.
+    receiver, secret = None, None
+    if os.environ.get("EVENT_RECEIVER"):
+        receiver = Receiver()
+        kinds = [AppEventKind.TASKS_CHANGED, AppEventKind.DRAFT_OPENED, AppEventKind.INBOX_ENTRY_ARRIVED]
+        hook = expect(
+            update_app_webhook.sync(client=vendor, body=AppWebhookInput(url=receiver.url, kinds=kinds)),
+            "registering the app's webhook",
+        )
+        secret = hook.secret
 
     # 1. The vendor registers a family with an expected child. The phone may lose the answer:
     # with an Idempotency-Key, the retry below gets the first answer again, not a second family.
@@ -176,6 +240,22 @@ def main() -> None:
     if confirmed.status != DraftStatus.CONFIRMED:
         sys.exit(f"the draft is {confirmed.status}, not confirmed")
 
+    # 7. The events the day made: the plan changed and a draft opened, for this family, each
+    # signed; the delivery log says they were delivered.
+    events = []
+    if receiver is not None:
+        deadline, kinds, delivered = time.time() + 90, set(), set()
+        while time.time() < deadline:
+            events = [verified(headers, body, secret) for headers, body in list(receiver.received)]
+            kinds = {e["type"] for e in events if e["family_id"] == family.id}
+            log = expect(list_app_event_deliveries.sync(client=vendor, limit=100), "reading the delivery log")
+            delivered = {d.id for d in log.items if d.status.value == "delivered"}
+            if {"tasks.changed", "draft.opened"} <= kinds and {e["id"] for e in events} <= delivered:
+                break
+            time.sleep(0.5)
+        else:
+            sys.exit(f"the events did not all arrive, or the log does not show them delivered: {kinds}, {delivered}")
+
     print(
         json.dumps(
             {
@@ -188,6 +268,7 @@ def main() -> None:
                 "draft_id": confirmed.id,
                 "tasks": len(tasks),
                 "planned_notifications": len(planned),
+                "events": len(events),
             }
         )
     )

@@ -120,13 +120,13 @@ pub async fn delete_family(
     path: web::Path<String>,
 ) -> Result<HttpResponse, Error> {
     access::vendor_app(&caller.principal)?;
-    let (family_id, now) = (path.into_inner(), state.clock.now());
+    let (family_id, now, keys) = (path.into_inner(), state.clock.now(), state.keys.clone());
     // Not `write_family`: nothing is re-planned for a family that is gone.
     state
         .db
         .write(move |conn| {
             let row = access::family_for(conn, &caller.principal, &family_id)?;
-            families::delete(conn, row, &caller.actor, now)
+            families::delete(conn, &keys, row, &caller.actor, now)
         })
         .await?;
     Ok(HttpResponse::NoContent().finish())

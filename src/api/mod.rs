@@ -10,6 +10,7 @@ mod devices;
 mod docs;
 mod drafts;
 pub mod etag;
+mod events;
 mod every_problem;
 mod examples;
 pub mod extract;
@@ -171,6 +172,11 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .service(submissions::update_municipal_webhook)
             .service(submissions::get_municipal_webhook)
             .service(submissions::delete_municipal_webhook)
+            .service(events::update_app_webhook)
+            .service(events::get_app_webhook)
+            .service(events::create_app_webhook_secret)
+            .service(events::delete_app_webhook)
+            .service(events::list_app_event_deliveries)
             .service(keys::get_whoami)
             .service(keys::list_app_keys)
             .service(keys::create_app_key)
@@ -237,6 +243,8 @@ pub fn configure_unlisted(cfg: &mut web::ServiceConfig) {
         (name = "notices", description = "お知らせ: notices a municipality sends its residents"),
         (name = "drafts", description = "申請書の下書き: pre-filled forms the parent checks, confirms and signs with the マイナンバーカード; the birth bundle (一括申請)"),
         (name = "submissions", description = "申請: signed applications, received by the municipality, with their status"),
+        (name = "events", description = "事業者向けイベント: the app's webhook, the kinds it receives, and its delivery log \
+                                        (what arrives: the document's `webhooks` section)"),
         (name = "keys", description = "The caller's identity and the vendor's API keys"),
     )
 )]

@@ -67,6 +67,8 @@ pub const TABLES: &[&str] = &[
     "registered_certificates",
     "municipal_webhooks",
     "webhook_deliveries",
+    "app_webhooks",
+    "app_event_deliveries",
     "standing_consents",
     "audit_events",
 ];

@@ -269,6 +269,14 @@ pub fn insert_inbox_entries(conn: &mut DbConnection, rows: &[rows::InboxEntryRow
     insert_chunked!(conn, schema::inbox_entries::table, rows, 1_000)
 }
 
+/// Inserts vendor events (8 columns) in few statements.
+pub fn insert_app_event_deliveries(
+    conn: &mut DbConnection,
+    rows: &[rows::AppEventDeliveryRow],
+) -> diesel::QueryResult<usize> {
+    insert_chunked!(conn, schema::app_event_deliveries::table, rows, 1_000)
+}
+
 /// Inserts a sent notice's recipients (4 columns) in few statements.
 pub fn insert_notice_recipients(
     conn: &mut DbConnection,

@@ -389,3 +389,17 @@ pub struct AuditEventRow {
     pub detail: Option<String>,
     pub request_id: Option<String>,
 }
+
+/// One vendor event queued for its app's webhook (`service::app_events`).
+#[derive(Clone, Debug, Insertable)]
+#[diesel(table_name = app_event_deliveries)]
+pub struct AppEventDeliveryRow {
+    pub id: String,
+    pub app_id: String,
+    pub kind: String,
+    pub payload: String,
+    pub status: String,
+    pub attempts: i32,
+    pub next_attempt_at: NaiveDateTime,
+    pub created_at: NaiveDateTime,
+}

@@ -505,8 +505,34 @@ diesel::table! {
         last_error -> Nullable<Text>,
         created_at -> Timestamp,
         delivered_at -> Nullable<Timestamp>,
-        url -> Nullable<Text>,
-        secret -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    app_webhooks (app_id) {
+        app_id -> Text,
+        url -> Text,
+        secret -> Text,
+        kinds -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    app_event_deliveries (id) {
+        id -> Text,
+        app_id -> Text,
+        kind -> Text,
+        payload -> Text,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        lease_owner -> Nullable<Text>,
+        lease_until -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+        delivered_at -> Nullable<Timestamp>,
     }
 }
 
@@ -588,6 +614,8 @@ diesel::joinable!(life_events -> families (family_id));
 diesel::joinable!(parent_sessions -> families (family_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    app_webhooks,
+    app_event_deliveries,
     audit_events,
     submission_counters,
     submission_desk,

@@ -20,6 +20,7 @@ pub const GUARDIANS_FULL_NAME_KANA: &str = "guardians.full_name_kana";
 pub const GUARDIANS_BIRTH_DATE: &str = "guardians.birth_date_sealed";
 pub const GUARDIANS_PHONE: &str = "guardians.phone";
 pub const MUNICIPAL_WEBHOOKS_SECRET: &str = "municipal_webhooks.secret";
+pub const APP_WEBHOOKS_SECRET: &str = "app_webhooks.secret";
 pub const NOTICE_REPLIES_FREE_TEXT: &str = "notice_replies.free_text";
 pub const PUSH_CREDENTIALS_SECRET: &str = "push_credentials.secret";
 pub const STAFF_LOGINS_TOTP_SECRET: &str = "staff_logins.totp_secret";
@@ -58,6 +59,7 @@ pub const ALL: &[&str] = &[
     GUARDIANS_PHONE,
     IDEMPOTENCY_KEYS_RESPONSE,
     MUNICIPAL_WEBHOOKS_SECRET,
+    APP_WEBHOOKS_SECRET,
     NOTICE_REPLIES_FREE_TEXT,
     PUSH_CREDENTIALS_SECRET,
     STAFF_LOGINS_TOTP_SECRET,

@@ -37,7 +37,7 @@ pub struct JobContext {
     pub settings: JobSettings,
     /// The application's clock: what is due, and when a lease ends.
     pub clock: crate::clock::Clock,
-    /// Posts municipal webhooks to public addresses only.
+    /// Posts webhooks (municipal and apps') to public addresses only.
     pub webhooks: Arc<webhooks::WebhookClient>,
 }
 

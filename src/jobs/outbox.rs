@@ -304,9 +304,15 @@ fn retry_or_expire(
 
 /// A dead token: the device is disabled with the reason, and nothing pending goes to it.
 pub fn disable_device(conn: &mut DbConnection, device_id: &str, reason: &str, now: NaiveDateTime) -> Result<(), Error> {
-    diesel::update(devices::table.find(device_id).filter(devices::disabled_at.is_null()))
+    let disabled = diesel::update(devices::table.find(device_id).filter(devices::disabled_at.is_null()))
         .set((devices::disabled_at.eq(Some(now)), devices::disabled_reason.eq(Some(reason))))
         .execute(conn)?;
+    if disabled > 0 {
+        let family_id: String = devices::table.find(device_id).select(devices::family_id).first(conn)?;
+        let died =
+            crate::service::app_events::Subject::Device { device_id: device_id.to_owned(), reason: reason.to_owned() };
+        crate::service::app_events::record(conn, &[(&family_id, died)], now)?;
+    }
     diesel::update(
         deliveries::table
             .filter(deliveries::device_id.eq(device_id))

@@ -250,7 +250,7 @@ pub async fn tick(ctx: &JobContext) {
         tracing::error!(error = %e, "re-planning residents after a settings change failed");
     }
     if let Err(e) = super::webhooks::run_once(ctx).await {
-        tracing::error!(error = %e, "sending municipal webhooks failed");
+        tracing::error!(error = %e, "sending webhooks failed");
     }
     if let Err(e) = run_drafts(ctx, last_daily_instant(now, 0, 5)).await {
         tracing::error!(error = %e, "opening drafts failed");

@@ -1,4 +1,4 @@
-//! Sends queued municipal webhook deliveries: claimed with a lease (any number of replicas),
+//! Sends queued webhook deliveries, the municipalities' and the apps' (`service::app_events`): claimed with a lease (any number of replicas),
 //! posted outside the transaction, signed with HMAC-SHA256, retried with backoff, given up
 //! after `MAX_ATTEMPTS`.
 
@@ -13,7 +13,7 @@ use openssl::sign::Signer;
 
 use super::JobContext;
 use crate::crypto::KeyRing;
-use crate::db::schema::{municipal_webhooks, webhook_deliveries};
+use crate::db::schema::{app_event_deliveries, app_webhooks, municipal_webhooks, webhook_deliveries};
 use crate::db::sealed;
 use crate::db::DbConnection;
 use crate::error::Error;
@@ -84,8 +84,19 @@ pub fn signature(secret: &str, timestamp: i64, body: &str) -> Result<String, Err
     Ok(hex::encode(mac))
 }
 
+/// Which outbox a delivery is in: a municipality's (`webhook_deliveries`) or an app's
+/// (`app_event_deliveries`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Queue {
+    Municipal,
+    App,
+}
+
 struct Claimed {
+    queue: Queue,
     id: String,
+    /// Whose webhook: deliveries to one receiver go one after another, receivers side by side.
+    receiver: String,
     url: String,
     secret: String,
     payload: String,
@@ -93,47 +104,77 @@ struct Claimed {
     owner: String,
 }
 
-/// A claimed delivery as read: id, payload, attempts, the URL and secret it was queued with
-/// (absent on rows queued before they were kept), and the webhook's current URL and secret.
-type ClaimedRow = (String, String, i32, Option<String>, Option<String>, String, String);
+/// A claimed delivery as read: id, receiver, payload, attempts, and the webhook's URL and
+/// secret as they are now.
+type ClaimedRow = (String, String, String, i32, String, String);
 
+/// Leases the due deliveries of both outboxes. Each goes to its webhook's URL, signed with its
+/// secret, as they are at sending: a municipality or an app that replaces them (the receiver
+/// moved, the secret leaked) wants what is still queued to follow, not to go to the old address
+/// with the old key.
 fn claim(conn: &mut DbConnection, keys: &KeyRing, now: NaiveDateTime) -> Result<Vec<Claimed>, Error> {
     let lease = chrono::Duration::seconds(LEASE_SECONDS);
-    let Some(owner) =
+    let mut claimed = Vec::new();
+    if let Some(owner) =
         super::lease::lease_due!(conn, webhook_deliveries, WebhookDeliveryStatus::Pending, now, lease, BATCH)
-    else {
-        return Ok(Vec::new());
-    };
-    let rows: Vec<ClaimedRow> = webhook_deliveries::table
-        .inner_join(
-            municipal_webhooks::table
-                .on(municipal_webhooks::municipality_code.eq(webhook_deliveries::municipality_code)),
-        )
-        .filter(webhook_deliveries::lease_owner.eq(&owner))
-        .select((
-            webhook_deliveries::id,
-            webhook_deliveries::payload,
-            webhook_deliveries::attempts,
-            webhook_deliveries::url,
-            webhook_deliveries::secret,
-            municipal_webhooks::url,
-            municipal_webhooks::secret,
-        ))
-        .load(conn)?;
-    rows.into_iter()
-        .map(|(id, payload, attempts, queued_url, queued_secret, url, secret)| {
-            // Where and how it was queued to go; rows queued before that was kept take the
-            // webhook as it is.
-            Ok(Claimed {
+    {
+        let rows: Vec<ClaimedRow> = webhook_deliveries::table
+            .inner_join(
+                municipal_webhooks::table
+                    .on(municipal_webhooks::municipality_code.eq(webhook_deliveries::municipality_code)),
+            )
+            .filter(webhook_deliveries::lease_owner.eq(&owner))
+            .select((
+                webhook_deliveries::id,
+                webhook_deliveries::municipality_code,
+                webhook_deliveries::payload,
+                webhook_deliveries::attempts,
+                municipal_webhooks::url,
+                municipal_webhooks::secret,
+            ))
+            .load(conn)?;
+        for (id, code, payload, attempts, url, secret) in rows {
+            claimed.push(Claimed {
+                queue: Queue::Municipal,
                 id,
-                url: queued_url.unwrap_or(url),
-                secret: keys.open(sealed::MUNICIPAL_WEBHOOKS_SECRET, &queued_secret.unwrap_or(secret))?,
+                receiver: format!("municipality:{code}"),
+                url,
+                secret: keys.open(sealed::MUNICIPAL_WEBHOOKS_SECRET, &secret)?,
                 payload: keys.open(sealed::WEBHOOK_DELIVERIES_PAYLOAD, &payload)?,
                 attempts,
                 owner: owner.clone(),
-            })
-        })
-        .collect()
+            });
+        }
+    }
+    let pending = WebhookDeliveryStatus::Pending.as_str();
+    if let Some(owner) = super::lease::lease_due!(conn, app_event_deliveries, pending, now, lease, BATCH) {
+        let rows: Vec<ClaimedRow> = app_event_deliveries::table
+            .inner_join(app_webhooks::table.on(app_webhooks::app_id.eq(app_event_deliveries::app_id)))
+            .filter(app_event_deliveries::lease_owner.eq(&owner))
+            .select((
+                app_event_deliveries::id,
+                app_event_deliveries::app_id,
+                app_event_deliveries::payload,
+                app_event_deliveries::attempts,
+                app_webhooks::url,
+                app_webhooks::secret,
+            ))
+            .load(conn)?;
+        for (id, app_id, payload, attempts, url, secret) in rows {
+            claimed.push(Claimed {
+                queue: Queue::App,
+                id,
+                receiver: format!("app:{app_id}"),
+                url,
+                secret: keys.open(sealed::APP_WEBHOOKS_SECRET, &secret)?,
+                // Ids and kinds only: stored as sent (`service::app_events`).
+                payload,
+                attempts,
+                owner: owner.clone(),
+            });
+        }
+    }
+    Ok(claimed)
 }
 
 /// What a failed post is reported as: classes that tell the municipality what to fix and never
@@ -195,58 +236,95 @@ fn error_class(error: &reqwest::Error) -> &'static str {
     class::UNREACHABLE
 }
 
+/// Records an attempt's outcome on a delivery of outbox `$table` still leased by the claim:
+/// delivered, retried after the backoff, or given up after `MAX_ATTEMPTS`; `None` releases it
+/// untried (its receiver just failed another delivery of the batch). (A macro, since diesel's
+/// columns are types of their own table.)
+macro_rules! settle {
+    ($conn:expr, $table:ident, $claimed:expr, $outcome:expr, $now:expr) => {{
+        use $crate::db::schema::$table as outbox;
+        let (claimed, now): (&Claimed, NaiveDateTime) = ($claimed, $now);
+        let attempts = claimed.attempts + 1;
+        let pending = WebhookDeliveryStatus::Pending.as_str();
+        let mine = outbox::table
+            .find(&claimed.id)
+            .filter(outbox::lease_owner.eq(&claimed.owner))
+            .filter(outbox::status.eq(pending));
+        let release = (outbox::lease_owner.eq(None::<String>), outbox::lease_until.eq(None::<NaiveDateTime>));
+        match $outcome {
+            None => diesel::update(mine).set(release).execute($conn)?,
+            Some(Ok(())) => diesel::update(mine)
+                .set((
+                    outbox::status.eq(WebhookDeliveryStatus::Delivered.as_str()),
+                    outbox::attempts.eq(attempts),
+                    outbox::delivered_at.eq(Some(now)),
+                    outbox::last_error.eq(None::<String>),
+                    release,
+                ))
+                .execute($conn)?,
+            Some(Err(error)) => {
+                let status = if attempts >= MAX_ATTEMPTS {
+                    WebhookDeliveryStatus::Failed
+                } else {
+                    WebhookDeliveryStatus::Pending
+                };
+                let wait = super::outbox::backoff(attempts);
+                diesel::update(mine)
+                    .set((
+                        outbox::status.eq(status.as_str()),
+                        outbox::attempts.eq(attempts),
+                        outbox::next_attempt_at.eq(now + chrono::Duration::from_std(wait).unwrap_or_default()),
+                        outbox::last_error.eq(Some(error)),
+                        release,
+                    ))
+                    .execute($conn)?
+            }
+        }
+    }};
+}
+
 fn record(
     conn: &mut DbConnection,
     claimed: &Claimed,
-    outcome: Result<(), &'static str>,
+    outcome: Option<Result<(), &'static str>>,
     now: NaiveDateTime,
 ) -> Result<(), Error> {
-    let attempts = claimed.attempts + 1;
-    let mine = webhook_deliveries::table
-        .find(&claimed.id)
-        .filter(webhook_deliveries::lease_owner.eq(&claimed.owner))
-        .filter(webhook_deliveries::status.eq(WebhookDeliveryStatus::Pending));
-    let release =
-        (webhook_deliveries::lease_owner.eq(None::<String>), webhook_deliveries::lease_until.eq(None::<NaiveDateTime>));
-    match outcome {
-        Ok(()) => diesel::update(mine)
-            .set((
-                webhook_deliveries::status.eq(WebhookDeliveryStatus::Delivered),
-                webhook_deliveries::attempts.eq(attempts),
-                webhook_deliveries::delivered_at.eq(Some(now)),
-                webhook_deliveries::last_error.eq(None::<String>),
-                release,
-            ))
-            .execute(conn)?,
-        Err(error) => {
-            let status =
-                if attempts >= MAX_ATTEMPTS { WebhookDeliveryStatus::Failed } else { WebhookDeliveryStatus::Pending };
-            let wait = super::outbox::backoff(attempts);
-            diesel::update(mine)
-                .set((
-                    webhook_deliveries::status.eq(status),
-                    webhook_deliveries::attempts.eq(attempts),
-                    webhook_deliveries::next_attempt_at.eq(now + chrono::Duration::from_std(wait).unwrap_or_default()),
-                    webhook_deliveries::last_error.eq(Some(error)),
-                    release,
-                ))
-                .execute(conn)?
-        }
+    match claimed.queue {
+        Queue::Municipal => settle!(conn, webhook_deliveries, claimed, outcome, now),
+        Queue::App => settle!(conn, app_event_deliveries, claimed, outcome, now),
     };
     Ok(())
 }
 
-/// Sends what is due; returns how many were delivered.
+/// Posts one receiver's deliveries one after another; after a failure the rest wait for the
+/// next tick untried (a receiver that is down costs one timeout per tick, not one per delivery).
+async fn send_to_receiver(ctx: &JobContext, deliveries: Vec<Claimed>) -> Result<usize, Error> {
+    let (mut delivered, mut failed) = (0, false);
+    for item in deliveries {
+        let outcome = if failed { None } else { Some(post(&ctx.webhooks, &item).await) };
+        failed |= matches!(outcome, Some(Err(_)));
+        delivered += usize::from(matches!(outcome, Some(Ok(()))));
+        let now = ctx.clock.now();
+        ctx.db.write(move |conn| record(conn, &item, outcome, now)).await?;
+    }
+    Ok(delivered)
+}
+
+/// Sends what is due, each receiver's deliveries beside the others' (a slow or absent receiver
+/// delays and fails only its own); returns how many were delivered.
 pub async fn run_once(ctx: &JobContext) -> Result<usize, Error> {
     let keys = ctx.keys.clone();
     let now = ctx.clock.now();
     let claimed = ctx.db.write(move |conn| claim(conn, &keys, now)).await?;
-    let mut delivered = 0;
+    let mut by_receiver: std::collections::BTreeMap<String, Vec<Claimed>> = std::collections::BTreeMap::new();
     for item in claimed {
-        let outcome = post(&ctx.webhooks, &item).await;
-        delivered += usize::from(outcome.is_ok());
-        let now = ctx.clock.now();
-        ctx.db.write(move |conn| record(conn, &item, outcome, now)).await?;
+        by_receiver.entry(item.receiver.clone()).or_default().push(item);
+    }
+    let sent =
+        futures_util::future::join_all(by_receiver.into_values().map(|group| send_to_receiver(ctx, group))).await;
+    let mut delivered = 0;
+    for outcome in sent {
+        delivered += outcome?;
     }
     Ok(delivered)
 }
@@ -267,7 +345,9 @@ mod tests {
 
     fn delivery_to(url: &str) -> Claimed {
         Claimed {
+            queue: Queue::Municipal,
             id: "event".into(),
+            receiver: "municipality:test".into(),
             url: url.into(),
             secret: "whsec_test".into(),
             payload: "{}".into(),

@@ -309,8 +309,17 @@ pub fn update_naming_all(
 ///
 /// The submissions already handed to municipalities are theirs: they stay, marked
 /// `family_deleted`, until each municipality's retention ends. The deletion is recorded in the
-/// audit trail of every municipality that keeps some (or of none, when nothing was submitted).
-pub fn delete(conn: &mut DbConnection, row: FamilyRow, actor: &Actor, now: NaiveDateTime) -> Result<(), Error> {
+/// audit trail of every municipality that keeps some (or of none, when nothing was submitted),
+/// and sent to their webhooks (`family.deleted`).
+pub fn delete(
+    conn: &mut DbConnection,
+    keys: &KeyRing,
+    row: FamilyRow,
+    actor: &Actor,
+    now: NaiveDateTime,
+) -> Result<(), Error> {
+    // Each municipality keeping some of its submissions is told, with their ids and 受付番号.
+    super::webhooks::enqueue_family_deleted(conn, keys, &row.id, now)?;
     let kept = super::submissions::keep_for_municipality(conn, &row.id, now)?;
     diesel::delete(families::table.find(&row.id)).execute(conn)?;
     let deleted = || Event::new(AuditAction::FamilyDeleted, "family", row.id.clone());

@@ -2,6 +2,7 @@
 //! parent's write, the family's registration, its municipality's new settings, or a new day.
 //! One function, so no path forgets a step.
 
+use super::app_events::{self, Subject};
 use super::planning::{self, PlanDiff};
 use super::UseCase;
 use super::{access, drafts, municipalities, notices};
@@ -35,6 +36,9 @@ pub fn family_changed_under(
     municipality_name: &str,
 ) -> Result<PlanDiff, Error> {
     let diff = planning::replan_with(conn, &uc.keys, &uc.planning, settings, family, uc.today, uc.now)?;
+    if diff.tasks_new + diff.tasks_rescheduled + diff.tasks_cancelled > 0 {
+        app_events::record(conn, &[(&family.id, Subject::Tasks)], uc.now)?;
+    }
     drafts::sync(conn, &uc.keys, &uc.planning, family, uc.today, uc.now)?;
     notices::deliver_standing(conn, &uc.templates, family, municipality_name, uc.today, uc.now)?;
     Ok(diff)

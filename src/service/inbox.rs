@@ -9,6 +9,7 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::app_events::Subject;
 use super::{new_id, utc};
 use crate::db::rows::{DeliveryRow, DeviceRow, FamilyRow, InboxEntryRow};
 use crate::db::schema::{deliveries, devices, inbox_entries};
@@ -160,6 +161,11 @@ pub fn record_many(
         return Ok(ids);
     }
     crate::db::insert_inbox_entries(conn, &rows)?;
+    let arrived: Vec<(&str, Subject)> = rows
+        .iter()
+        .map(|r| (r.family_id.as_str(), Subject::Entry { entry_id: r.id.clone(), entry_kind: r.kind.clone() }))
+        .collect();
+    super::app_events::record(conn, &arrived, now)?;
     let families: Vec<&str> = rows.iter().map(|r| r.family_id.as_str()).collect();
     let mut targets: HashMap<String, Vec<DeviceRow>> = HashMap::new();
     for device in devices::table

@@ -5,6 +5,7 @@
 //! contract of each use case; the HTTP layer uses them as request and response bodies.
 
 pub mod access;
+pub mod app_events;
 pub mod audit;
 pub mod batches;
 pub mod bundles;

@@ -121,7 +121,7 @@ fn recent_deliveries(conn: &mut DbConnection, code: &MunicipalityCode) -> Result
 }
 
 /// The URL, if its shape lets nonstop call it (`outbound::check_url`).
-fn check_url(input: &str, allowed_hosts: &[String]) -> Result<String, Error> {
+pub(crate) fn check_url(input: &str, allowed_hosts: &[String]) -> Result<String, Error> {
     if input.len() > 2048 {
         return Err(Error::field("url", "must be at most 2048 characters"));
     }
@@ -228,36 +228,108 @@ pub fn enqueue_submission(
     submission: &Submission,
     now: NaiveDateTime,
 ) -> Result<(), Error> {
-    // The URL and secret in force now travel with the delivery.
-    let Some((url, secret)): Option<(String, String)> = municipal_webhooks::table
-        .find(&submission.municipality_code)
-        .select((municipal_webhooks::url, municipal_webhooks::secret))
-        .first(conn)
-        .optional()?
-    else {
-        return Ok(());
-    };
-    let id = new_id();
+    let event_key = format!("submission:{}", submission.id);
     // `columns`: the submission as its form's CSV layout writes it (the same labels and values).
     let columns = match ctx.forms.get(&submission.form_id) {
         Some(form) => crate::service::submissions::export::columns(form, submission)?,
         None => Vec::new(),
     };
-    let payload =
-        serde_json::json!({ "id": id, "type": "submission.submitted", "submission": submission, "columns": columns });
-    let payload = serde_json::to_string(&payload).map_err(|e| Error::internal(e.to_string()))?;
+    enqueue(
+        conn,
+        keys,
+        &submission.municipality_code,
+        &event_key,
+        now,
+        |id| serde_json::json!({ "id": id, "type": "submission.submitted", "submission": submission, "columns": columns }),
+    )
+}
+
+/// Queues the municipality's own status change (受付, 受理, 補正依頼, 却下, 完了): ids, the
+/// status and the 受付番号 only; the values stay in the submission.
+pub fn enqueue_status_changed(
+    conn: &mut DbConnection,
+    keys: &KeyRing,
+    submission: &Submission,
+    now: NaiveDateTime,
+) -> Result<(), Error> {
+    let event_key = format!("status:{}:{}", submission.id, new_id());
+    enqueue(conn, keys, &submission.municipality_code, &event_key, now, |id| {
+        serde_json::json!({
+            "id": id,
+            "type": "submission.status_changed",
+            "occurred_at": utc(now),
+            "submission_id": submission.id,
+            "reference_number": submission.reference_number,
+            "form_id": submission.form_id,
+            "status": submission.status,
+        })
+    })
+}
+
+/// Queues a family's deletion for each municipality that keeps some of its submissions: the
+/// family's id and those submissions' ids and 受付番号, nothing else.
+pub fn enqueue_family_deleted(
+    conn: &mut DbConnection,
+    keys: &KeyRing,
+    family_id: &str,
+    now: NaiveDateTime,
+) -> Result<(), Error> {
+    use crate::db::schema::{submission_desk, submissions};
+    let kept: Vec<(String, String, Option<String>)> = submissions::table
+        .left_join(submission_desk::table)
+        .filter(submissions::family_id.eq(family_id))
+        .order((submissions::municipality_code.asc(), submissions::id.asc()))
+        .select((submissions::municipality_code, submissions::id, submission_desk::reference_number.nullable()))
+        .load(conn)?;
+    let mut codes: Vec<&str> = kept.iter().map(|(code, _, _)| code.as_str()).collect();
+    codes.dedup();
+    for code in codes {
+        let theirs: Vec<serde_json::Value> = kept
+            .iter()
+            .filter(|(c, _, _)| c == code)
+            .map(|(_, id, number)| serde_json::json!({"submission_id": id, "reference_number": number}))
+            .collect();
+        enqueue(conn, keys, code, &format!("family_deleted:{family_id}:{code}"), now, |id| {
+            serde_json::json!({
+                "id": id,
+                "type": "family.deleted",
+                "occurred_at": utc(now),
+                "family_id": family_id,
+                "submissions": theirs,
+            })
+        })?;
+    }
+    Ok(())
+}
+
+/// Queues one event for the municipality's webhook, if it has one. The delivery keeps no URL
+/// or secret: it goes where the webhook points, signed with its secret, when it is sent
+/// (`jobs::webhooks::claim`), so a URL or secret replaced because it moved or leaked applies to
+/// what is still queued.
+fn enqueue(
+    conn: &mut DbConnection,
+    keys: &KeyRing,
+    code: &str,
+    event_key: &str,
+    now: NaiveDateTime,
+    payload: impl FnOnce(&str) -> serde_json::Value,
+) -> Result<(), Error> {
+    let has_webhook: i64 = municipal_webhooks::table.find(code).count().get_result(conn)?;
+    if has_webhook == 0 {
+        return Ok(());
+    }
+    let id = new_id();
+    let payload = serde_json::to_string(&payload(&id)).map_err(|e| Error::internal(e.to_string()))?;
     diesel::insert_into(webhook_deliveries::table)
         .values((
             webhook_deliveries::id.eq(&id),
-            webhook_deliveries::municipality_code.eq(&submission.municipality_code),
-            webhook_deliveries::event_key.eq(format!("submission:{}", submission.id)),
+            webhook_deliveries::municipality_code.eq(code),
+            webhook_deliveries::event_key.eq(event_key),
             webhook_deliveries::payload.eq(keys.seal(sealed::WEBHOOK_DELIVERIES_PAYLOAD, &payload)?),
             webhook_deliveries::status.eq(WebhookDeliveryStatus::Pending),
             webhook_deliveries::attempts.eq(0),
             webhook_deliveries::next_attempt_at.eq(now),
             webhook_deliveries::created_at.eq(now),
-            webhook_deliveries::url.eq(Some(url)),
-            webhook_deliveries::secret.eq(Some(secret)),
         ))
         .execute(conn)?;
     Ok(())

@@ -525,3 +525,46 @@ async fn the_scheduler_records_each_due_reminder_exactly_once() {
     assert_eq!(entries as i64, recorded, "one inbox entry per due reminder, across several ticks");
     assert_eq!(web.received_by(&subscription).len(), entries, "one push per entry");
 }
+
+/// The metric names README sends the operator to (docs/OPERATIONS.md, "What to watch in
+/// `/metrics`") are the series `/metrics` serves, under the same names: none documented that is
+/// not served, none served that is not documented. A push is sent first, so that the series
+/// with labels have a sample and are served at all.
+#[actix_web::test]
+async fn the_documented_metric_names_are_the_served_ones() {
+    let web = WebPushMock::start().await;
+    let app = TestApp::spawn().await;
+    let key = app.push_ready_app("vendor").await;
+    let (_, device) = web.subscribe();
+    let (family, _) = family_with_devices(&app, &key, &[device]).await;
+    assert_eq!(app.make_due(&family, "birth_registration").await, 1);
+    web.wait_for(WAIT, |r| !r.is_empty()).await;
+    app.wait_until_settled().await;
+    let metrics =
+        app.client.get(format!("{}/metrics", app.base)).send().await.expect("sent").text().await.expect("text");
+    let served: std::collections::BTreeSet<&str> =
+        metrics.lines().filter_map(|l| l.strip_prefix("# TYPE ")).filter_map(|l| l.split(' ').next()).collect();
+
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).expect("README");
+    let operations = std::fs::read_to_string(root.join("docs/OPERATIONS.md")).expect("OPERATIONS");
+    assert!(readme.contains("docs/OPERATIONS.md#what-to-watch-in-metrics"), "README points to the table");
+    let start = operations.find("## What to watch in `/metrics`").expect("the section");
+    let section = &operations[start..];
+    let section = &section[..section[3..].find("\n## ").map_or(section.len(), |end| end + 3)];
+    // The names in backquotes, without their labels.
+    let names = |text: &str| -> Vec<String> {
+        text.split('`')
+            .skip(1)
+            .step_by(2)
+            .filter(|quoted| quoted.starts_with("nonstop_"))
+            .map(|quoted| quoted.split('{').next().unwrap_or_default().to_owned())
+            .collect()
+    };
+    let documented: std::collections::BTreeSet<String> = names(section).into_iter().collect();
+    let served: std::collections::BTreeSet<String> = served.into_iter().map(str::to_owned).collect();
+    assert_eq!(documented, served, "docs/OPERATIONS.md's table and /metrics");
+    for name in names(&readme) {
+        assert!(served.contains(&name), "README names {name}, which /metrics does not serve");
+    }
+}

@@ -13,6 +13,7 @@ mod crash;
 mod db_copy;
 mod delivery;
 mod delivery_pace;
+mod events;
 mod families;
 mod health_information;
 mod helpers;

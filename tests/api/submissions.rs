@@ -565,6 +565,7 @@ async fn a_municipality_receives_its_submissions_by_signed_webhook_with_retries(
     let s = setup(3000).await;
     let (app, key, family) = (&s.app, &s.key, &s.family);
     let staff = app.create_staff("131016");
+    let first = crate::mocks::WebhookReceiver::start(vec![]).await;
     let receiver = crate::mocks::WebhookReceiver::start(vec![500]).await;
     let hook = "/v1/municipalities/131016/webhook";
 
@@ -575,10 +576,9 @@ async fn a_municipality_receives_its_submissions_by_signed_webhook_with_retries(
     let other = app.create_staff("131130");
     let (status, _) = app.call(reqwest::Method::PUT, hook, Some(&other), Some(json!({ "url": receiver.url }))).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    let (status, created) =
-        app.call(reqwest::Method::PUT, hook, Some(&staff), Some(json!({ "url": receiver.url }))).await;
+    let (status, created) = app.call(reqwest::Method::PUT, hook, Some(&staff), Some(json!({ "url": first.url }))).await;
     assert_eq!(status, StatusCode::OK, "{created}");
-    let secret = created["secret"].as_str().unwrap().to_owned();
+    let first_secret = created["secret"].as_str().unwrap().to_owned();
 
     // A submission is queued for the webhook in the same transaction.
     let draft = draft_of(&s, "child_allowance_claim").await;
@@ -590,11 +590,13 @@ async fn a_municipality_receives_its_submissions_by_signed_webhook_with_retries(
     let (status, signed) = app.post(&format!("{path}/signature"), key, signature_body(&card, &document)).await;
     assert_eq!(status, StatusCode::CREATED);
     let submission_id = signed["submissions"][0]["id"].as_str().unwrap().to_owned();
-    // Staff then point the webhook elsewhere: what was queued still goes where it was queued to
-    // go, signed with the secret of then.
-    let elsewhere = crate::mocks::WebhookReceiver::start(vec![]).await;
-    let (status, _) = app.call(reqwest::Method::PUT, hook, Some(&staff), Some(json!({ "url": elsewhere.url }))).await;
+    // Staff then point the webhook elsewhere (the receiver moved, or the secret leaked): what
+    // is still queued goes to the new URL, signed with the new secret.
+    let (status, created) =
+        app.call(reqwest::Method::PUT, hook, Some(&staff), Some(json!({ "url": receiver.url }))).await;
     assert_eq!(status, StatusCode::OK);
+    let secret = created["secret"].as_str().unwrap().to_owned();
+    assert_ne!(secret, first_secret);
 
     // The receiver fails once: the delivery waits and is retried.
     let ctx = app.job_context();
@@ -662,5 +664,5 @@ async fn a_municipality_receives_its_submissions_by_signed_webhook_with_retries(
     // Delivered once: nothing more goes out.
     assert_eq!(nonstop::jobs::webhooks::run_once(&ctx).await.unwrap(), 0);
     assert_eq!(receiver.received().len(), 2);
-    assert!(elsewhere.received().is_empty(), "a changed URL does not re-target what was queued");
+    assert!(first.received().is_empty(), "the replaced URL gets nothing of what was still queued");
 }

@@ -310,6 +310,8 @@ pub fn insert(conn: &mut DbConnection, keys: &KeyRing, new: NewDraft<'_>, now: N
         updated_at: now,
     };
     diesel::insert_into(drafts::table).values(&row).execute(conn)?;
+    let opened = crate::service::app_events::Subject::Draft { draft_id: id.clone(), form_id: row.form_id.clone() };
+    crate::service::app_events::record(conn, &[(new.family_id, opened)], now)?;
     Ok(id)
 }
 

@@ -15,6 +15,7 @@ use crate::db::DbConnection;
 use crate::domain::catalog::Names;
 use crate::domain::{individual_number, MunicipalityCode};
 use crate::error::{Error, FieldErrors};
+use crate::service::app_events::{self, Subject};
 use crate::service::drafts::{self, Content, Entry, NewDraft, Origin};
 use crate::service::inbox::{self, EntryKind, NewEntry};
 use crate::service::UseCase;
@@ -172,8 +173,12 @@ pub fn set_status_with_decision(
         if decision.is_some() {
             notify_decision_document(conn, uc, &family, &row, &event_id)?;
         }
+        let moved = Subject::Submission { submission_id: row.id.clone(), status: change.status.as_str().to_owned() };
+        app_events::record(conn, &[(&row.family_id, moved)], now)?;
     }
-    view_for(conn, keys, ctx, row.id)
+    let submission = view_for(conn, keys, ctx, row.id)?;
+    crate::service::webhooks::enqueue_status_changed(conn, keys, &submission, now)?;
+    Ok(submission)
 }
 
 /// The draft a correction request opens: the submitted values (as the parent's), the
