@@ -35,3 +35,4 @@ mod tenants;
 mod time;
 mod vaccinations;
 mod validation;
+mod writes;
