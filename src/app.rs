@@ -246,6 +246,7 @@ fn load_templates(settings: &Settings) -> anyhow::Result<Templates> {
 /// The service, bound and ready to run.
 pub struct Application {
     port: u16,
+    db: Db,
     server: Server,
     background: Option<crate::jobs::Background>,
 }
@@ -261,7 +262,9 @@ impl Application {
     /// The same, on a clock the caller holds (a test that moves time).
     pub fn build_with_clock(settings: Settings, clock: Clock) -> anyhow::Result<Self> {
         let location = settings.database_location().map_err(anyhow::Error::msg)?;
-        let db = Db::connect(location, settings.database.pool_size, settings.database.sqlite_busy_timeout_ms)?;
+        let database = &settings.database;
+        let pool_wait = std::time::Duration::from_millis(database.pool_wait_ms);
+        let db = Db::connect_waiting(location, database.pool_size, database.sqlite_busy_timeout_ms, pool_wait)?;
         db.migrate()?;
         let keys = Arc::new(crate::db::canary::keys_for_serving(&settings, &db, clock.now())?);
         // What an older version kept in the clear is sealed now, with keys known to be right.
@@ -270,7 +273,7 @@ impl Application {
             .map_err(|e| anyhow::anyhow!("cannot listen on {}:{}: {e}", settings.server.host, settings.server.port))?;
         let port = listener.local_addr()?.port();
         let state = web::Data::new(AppState {
-            db,
+            db: db.clone(),
             keys,
             metrics: Arc::new(Metrics::new()?),
             settings: Arc::new(settings.clone()),
@@ -322,11 +325,16 @@ impl Application {
         if let Some(workers) = settings.server.workers {
             server = server.workers(workers);
         }
-        Ok(Self { port, server: server.run(), background })
+        Ok(Self { port, db, server: server.run(), background })
     }
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The pool it serves from: a test holds its connections to see what a busy pool answers.
+    pub fn db(&self) -> Db {
+        self.db.clone()
     }
 
     /// Serves until SIGINT/SIGTERM; in-flight requests get `shutdown_timeout_seconds` to finish.

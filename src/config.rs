@@ -325,6 +325,9 @@ pub struct DatabaseSettings {
     pub url: Secret,
     pub pool_size: u32,
     pub sqlite_busy_timeout_ms: u32,
+    /// How long a request waits for a free connection of the pool before it is answered 503
+    /// with `Retry-After` (`unavailable`).
+    pub pool_wait_ms: u64,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -372,7 +375,12 @@ impl Default for ServerSettings {
 
 impl Default for DatabaseSettings {
     fn default() -> Self {
-        Self { url: Secret::new("sqlite://data/nonstop.sqlite3"), pool_size: 8, sqlite_busy_timeout_ms: 5_000 }
+        Self {
+            url: Secret::new("sqlite://data/nonstop.sqlite3"),
+            pool_size: 8,
+            sqlite_busy_timeout_ms: 5_000,
+            pool_wait_ms: crate::db::POOL_WAIT.as_millis() as u64,
+        }
     }
 }
 
@@ -438,6 +446,9 @@ impl Settings {
         }
         if self.database.pool_size == 0 {
             problems.push("database.pool_size: must be at least 1".into());
+        }
+        if self.database.pool_wait_ms == 0 {
+            problems.push("database.pool_wait_ms: must be at least 1".into());
         }
         if self.server.workers == Some(0) {
             problems.push("server.workers: must be at least 1 when set".into());

@@ -43,6 +43,9 @@ pub enum Error {
     MethodNotAllowed { allow: String },
     /// The caller's key made more requests than its rate allows; it may retry after the delay.
     RateLimited { retry_after_seconds: u64 },
+    /// nonstop could not take the request in time (no database connection came free while it
+    /// waited): nothing was done, and the same request may be sent again after the delay.
+    Unavailable { retry_after_seconds: u64 },
     /// A fault of ours; the cause goes to the log only.
     Internal(String),
 }
@@ -80,6 +83,7 @@ impl Error {
             Self::NotFound(_) => "not_found",
             Self::Conflict { code, .. } | Self::Changed { code, .. } | Self::Refused { code, .. } => code,
             Self::RateLimited { .. } => "rate_limited",
+            Self::Unavailable { .. } => "unavailable",
             Self::PreconditionFailed(_) => "precondition_failed",
             Self::MethodNotAllowed { .. } => "method_not_allowed",
             Self::Internal(_) => "internal_error",
@@ -105,6 +109,9 @@ impl Error {
             Self::RateLimited { retry_after_seconds } => {
                 format!("too many requests with this credential; retry after {retry_after_seconds} s")
             }
+            Self::Unavailable { retry_after_seconds } => {
+                format!("nonstop is too busy to take this request now; retry after {retry_after_seconds} s")
+            }
             Self::Internal(_) => "an internal error occurred; it has been logged".to_owned(),
         }
     }
@@ -115,6 +122,17 @@ impl Error {
                 fields.clone()
             }
             _ => FieldErrors::new(),
+        }
+    }
+
+    /// The seconds after which the same request may be sent again, for the answers that say
+    /// so (`Retry-After`).
+    pub fn retry_after_seconds(&self) -> Option<u64> {
+        match self {
+            Self::RateLimited { retry_after_seconds } | Self::Unavailable { retry_after_seconds } => {
+                Some(*retry_after_seconds)
+            }
+            _ => None,
         }
     }
 }
@@ -163,6 +181,7 @@ impl ResponseError for Error {
             Self::Conflict { .. } | Self::Changed { .. } => StatusCode::CONFLICT,
             Self::Refused { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -182,8 +201,8 @@ impl ResponseError for Error {
         if let Self::MethodNotAllowed { allow } = self {
             response.insert_header((header::ALLOW, allow.clone()));
         }
-        if let Self::RateLimited { retry_after_seconds } = self {
-            response.insert_header((header::RETRY_AFTER, retry_after_seconds.to_string()));
+        if let Some(seconds) = self.retry_after_seconds() {
+            response.insert_header((header::RETRY_AFTER, seconds.to_string()));
         }
         response.json(ErrorBody { error: self.code().to_owned(), message: self.message(), fields: self.fields() })
     }

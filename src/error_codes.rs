@@ -55,6 +55,12 @@ pub const ALL: &[ErrorCode] = &[
     any("validation_failed", 422, "a value breaks a rule the document cannot state; `fields` names every one"),
     any("rate_limited", 429, "too many requests with this credential; retry after `Retry-After` seconds"),
     any("internal_error", 500, "a fault of nonstop's, logged under the answer's `X-Request-Id`"),
+    any(
+        "unavailable",
+        503,
+        "nonstop could not take the request in time (every database connection busy); nothing was done: \
+         retry after `Retry-After` seconds",
+    ),
     // Retries (`Idempotency-Key`).
     ErrorCode {
         code: "idempotency_key_in_use",

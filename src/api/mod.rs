@@ -268,6 +268,7 @@ impl Modify for Conventions {
             ("422", "The body is what this document describes, but a value breaks a rule it cannot state (a check digit, a date in the future…); `fields` names each one and the problem"),
             ("429", "Too many requests with this credential; `Retry-After` says when to try again"),
             ("500", "A fault of nonstop's, logged under this answer's `X-Request-Id`"),
+            ("503", "nonstop could not take the request in time; nothing was done, and `Retry-After` says when to try again"),
         ];
         let posts: Vec<String> =
             doc.paths.paths.values().filter_map(|item| item.post.as_ref()?.operation_id.clone()).collect();
@@ -341,7 +342,8 @@ fn name_error_codes(operation: &mut utoipa::openapi::path::Operation, post: bool
     }
 }
 
-/// Declares the headers answers carry: `X-Request-Id` on every answer, `Retry-After` on a 429.
+/// Declares the headers answers carry: `X-Request-Id` on every answer, `Retry-After` on a 429
+/// and a 503.
 fn declare_headers(operation: &mut utoipa::openapi::path::Operation) {
     use utoipa::openapi::header::HeaderBuilder;
     use utoipa::openapi::schema::{ObjectBuilder, Type};
@@ -357,7 +359,7 @@ fn declare_headers(operation: &mut utoipa::openapi::path::Operation) {
             "X-Request-Id".to_owned(),
             text("nonstop's id for the request: the `request_id` of its log line and audit events"),
         );
-        if status == "429" {
+        if status == "429" || status == "503" {
             response.headers.insert(
                 "Retry-After".to_owned(),
                 HeaderBuilder::new()

@@ -97,8 +97,8 @@ impl ResponseError for Failure {
                     context! { status => e.status_code().as_u16(), message => e.message(), fields => e.fields() };
                 let mut response = render::page_with_status(e.status_code(), "error.html", context)
                     .unwrap_or_else(|_| HttpResponse::build(e.status_code()).body(e.message()));
-                if let Error::RateLimited { retry_after_seconds } = e {
-                    response.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from(*retry_after_seconds));
+                if let Some(seconds) = e.retry_after_seconds() {
+                    response.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from(seconds));
                 }
                 response
             }

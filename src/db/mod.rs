@@ -125,9 +125,28 @@ pub struct Db {
     sqlite_writer: Arc<tokio::sync::Mutex<()>>,
 }
 
+/// How long a request waits for a pooled connection unless told (`database.pool_wait_ms`).
+pub const POOL_WAIT: Duration = Duration::from_secs(10);
+
+/// When a request that found no connection free in time may be sent again: by then the
+/// connections held by the requests before it have, at the rates nonstop serves, come back.
+const RETRY_AFTER_SECONDS: u64 = 1;
+
 impl Db {
-    /// Opens the pool (creating the SQLite file and its folder when missing).
+    /// Opens the pool (creating the SQLite file and its folder when missing), whose callers
+    /// wait up to [`POOL_WAIT`] for a connection.
     pub fn connect(location: DatabaseLocation, pool_size: u32, busy_timeout_ms: u32) -> anyhow::Result<Self> {
+        Self::connect_waiting(location, pool_size, busy_timeout_ms, POOL_WAIT)
+    }
+
+    /// The same, with callers waiting up to `pool_wait` for a connection, then answered
+    /// [`Error::Unavailable`].
+    pub fn connect_waiting(
+        location: DatabaseLocation,
+        pool_size: u32,
+        busy_timeout_ms: u32,
+        pool_wait: Duration,
+    ) -> anyhow::Result<Self> {
         if let DatabaseLocation::Sqlite(path) = &location {
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir)?;
@@ -136,7 +155,7 @@ impl Db {
         let factory = ConnectionFactory { location: location.clone(), busy_timeout_ms };
         let pool = r2d2::Pool::builder()
             .max_size(pool_size)
-            .connection_timeout(Duration::from_secs(10))
+            .connection_timeout(pool_wait)
             // A PostgreSQL connection can die with its server, and is checked (`SELECT 1`)
             // before each use; a SQLite file's cannot, and the check cost a statement per
             // checkout, two per API request.
@@ -157,7 +176,7 @@ impl Db {
 
     /// A blocking connection, for the CLI and for tests.
     pub fn get(&self) -> Result<r2d2::PooledConnection<ConnectionFactory>, Error> {
-        self.pool.get().map_err(|e| Error::internal(format!("database pool: {e}")))
+        checkout(&self.pool)
     }
 
     /// Runs `f` on a pooled connection on a blocking thread.
@@ -168,7 +187,7 @@ impl Db {
     {
         let pool = self.pool.clone();
         tokio::task::spawn_blocking(move || {
-            let mut conn = pool.get().map_err(|e| Error::internal(format!("database pool: {e}")))?;
+            let mut conn = checkout(&pool)?;
             f(&mut conn)
         })
         .await
@@ -203,6 +222,24 @@ impl Db {
         let state = self.pool.state();
         (state.connections, state.idle_connections)
     }
+}
+
+/// A connection from the pool, or, when none came free within the pool's wait (every one held
+/// by other requests, or the server unreachable), `Error::Unavailable`: the request did
+/// nothing and may be sent again, a 503 with `Retry-After` rather than a fault of nonstop's.
+/// The cause logged is the pool's (its wait and the last connection error), never the request.
+fn checkout(pool: &r2d2::Pool<ConnectionFactory>) -> Result<r2d2::PooledConnection<ConnectionFactory>, Error> {
+    pool.get().map_err(|e| {
+        let state = pool.state();
+        tracing::warn!(
+            cause = %e,
+            waited_ms = pool.connection_timeout().as_millis() as u64,
+            connections = state.connections,
+            idle = state.idle_connections,
+            "no database connection came free in time"
+        );
+        Error::Unavailable { retry_after_seconds: RETRY_AFTER_SECONDS }
+    })
 }
 
 /// Runs the embedded migrations of the connection's backend that have not run yet (inside a
@@ -257,6 +294,90 @@ macro_rules! insert_chunked {
         }
         Ok(inserted)
     }};
+}
+
+/// Writes whole rows over the stored ones with the same id in few statements (an insert that
+/// meets its id updates `$set` from the row given), for changes whose values differ per row:
+/// one statement instead of an update per row.
+macro_rules! rewrite_chunked {
+    ($conn:expr, $table:expr, $rows:expr, $chunk:expr, $id:expr, $set:expr) => {{
+        let mut written = 0;
+        for chunk in $rows.chunks($chunk) {
+            written += match &mut *$conn {
+                DbConnection::Sqlite(c) => {
+                    diesel::insert_into($table).values(chunk).on_conflict($id).do_update().set($set).execute(c)?
+                }
+                DbConnection::Postgresql(c) => {
+                    diesel::insert_into($table).values(chunk).on_conflict($id).do_update().set($set).execute(c)?
+                }
+            };
+        }
+        Ok(written)
+    }};
+}
+
+/// Inserts a family's new tasks (16 columns) in few statements.
+pub fn insert_tasks(conn: &mut DbConnection, rows: &[rows::TaskRow]) -> diesel::QueryResult<usize> {
+    insert_chunked!(conn, schema::tasks::table, rows, 1_000)
+}
+
+/// Stores a family's re-planned tasks over the stored ones (by id) in few statements: every
+/// value the planner sets, their status and when it changed.
+pub fn rewrite_tasks(conn: &mut DbConnection, rows: &[rows::TaskRow]) -> diesel::QueryResult<usize> {
+    use diesel::upsert::excluded;
+    use schema::tasks::dsl::*;
+    rewrite_chunked!(
+        conn,
+        tasks,
+        rows,
+        1_000,
+        id,
+        (
+            procedure_id.eq(excluded(procedure_id)),
+            child_id.eq(excluded(child_id)),
+            municipality_code.eq(excluded(municipality_code)),
+            occurrence.eq(excluded(occurrence)),
+            opens_on.eq(excluded(opens_on)),
+            closes_on.eq(excluded(closes_on)),
+            deadline_on.eq(excluded(deadline_on)),
+            raw_deadline_on.eq(excluded(raw_deadline_on)),
+            reasons.eq(excluded(reasons)),
+            status.eq(excluded(status)),
+            status_changed_at.eq(excluded(status_changed_at)),
+            updated_at.eq(excluded(updated_at)),
+        )
+    )
+}
+
+/// Inserts a family's new reminders (10 columns) in few statements.
+pub fn insert_planned_notifications(
+    conn: &mut DbConnection,
+    rows: &[rows::PlannedNotificationRow],
+) -> diesel::QueryResult<usize> {
+    insert_chunked!(conn, schema::planned_notifications::table, rows, 2_000)
+}
+
+/// Stores a family's moved or revived reminders over the stored ones (by id) in few
+/// statements: their day, their instant and their status.
+pub fn reschedule_planned_notifications(
+    conn: &mut DbConnection,
+    rows: &[rows::PlannedNotificationRow],
+) -> diesel::QueryResult<usize> {
+    use diesel::upsert::excluded;
+    use schema::planned_notifications::dsl::*;
+    rewrite_chunked!(
+        conn,
+        planned_notifications,
+        rows,
+        2_000,
+        id,
+        (
+            local_date.eq(excluded(local_date)),
+            send_at.eq(excluded(send_at)),
+            status.eq(excluded(status)),
+            updated_at.eq(excluded(updated_at)),
+        )
+    )
 }
 
 /// Inserts deliveries (15 columns) in few statements.

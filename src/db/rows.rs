@@ -147,8 +147,10 @@ pub struct ParentSessionRow {
     pub app_key_id: Option<String>,
 }
 
+/// Inserted with NULL for `None` (no column has a default): SQLite then takes many rows in one
+/// statement, new ones and re-planned ones alike (`db::insert_tasks`, `db::rewrite_tasks`).
 #[derive(Clone, Debug, Queryable, Selectable, Insertable, AsChangeset, Identifiable)]
-#[diesel(table_name = tasks, treat_none_as_null = true)]
+#[diesel(table_name = tasks, treat_none_as_null = true, treat_none_as_default_value = false)]
 pub struct TaskRow {
     pub id: String,
     pub family_id: String,
@@ -170,8 +172,9 @@ pub struct TaskRow {
     pub updated_at: NaiveDateTime,
 }
 
+/// Inserted with no column left to its default: SQLite then takes many rows in one statement.
 #[derive(Clone, Debug, Queryable, Selectable, Insertable, AsChangeset, Identifiable)]
-#[diesel(table_name = planned_notifications)]
+#[diesel(table_name = planned_notifications, treat_none_as_default_value = false)]
 pub struct PlannedNotificationRow {
     pub id: String,
     pub family_id: String,

@@ -24,6 +24,7 @@ pub mod notices;
 pub mod paging;
 pub mod paperwork;
 pub mod patch;
+pub mod plan_diff;
 pub mod planning;
 pub mod principals;
 pub mod profile;

@@ -4,7 +4,7 @@
 //! Nothing downstream is edited by hand: a birth, a move, a task marked done or a municipality's
 //! new settings all come here.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
@@ -14,6 +14,7 @@ use utoipa::ToSchema;
 use super::families::decode_circumstances;
 use super::new_id;
 use super::paperwork::Paperwork;
+use super::plan_diff::{plan_changes, PlanChanges};
 use crate::crypto::KeyRing;
 use crate::db::rows::{ChildRow, FamilyRow, MunicipalitySettingsRow, PlannedNotificationRow, TaskRow};
 use crate::db::schema::{
@@ -22,7 +23,7 @@ use crate::db::schema::{
 use crate::db::DbConnection;
 use crate::domain::enums::{ChildStatus, HealthInsurance, LifeEventKind, Relationship, Sex, VaccineProduct};
 use crate::domain::overrides::{MunicipalityOverride, ResolvedOverride};
-use crate::domain::planner::{self, ChildFacts, Closure, Ending, FamilyFacts, PlannedTask, PlanningContext};
+use crate::domain::planner::{self, ChildFacts, Closure, Ending, FamilyFacts, PlanningContext};
 use crate::domain::series::Dose;
 use crate::domain::QuietHours;
 use crate::error::Error;
@@ -242,55 +243,25 @@ pub fn replan_with(
 ) -> Result<PlanDiff, Error> {
     let facts = facts(conn, keys, family)?;
     let plan = planner::plan(&facts, ctx, settings, today);
-    let mut diff = PlanDiff::default();
-
-    let stored: Vec<TaskRow> =
+    let tasks: Vec<TaskRow> =
         tasks::table.filter(tasks::family_id.eq(&family.id)).select(TaskRow::as_select()).load(conn)?;
-    let mut stored: HashMap<String, TaskRow> = stored.into_iter().map(|t| (t.task_key.clone(), t)).collect();
-    let mut task_ids: HashMap<String, String> = HashMap::with_capacity(plan.tasks.len());
-    for task in &plan.tasks {
-        let planned_status = match task.closure {
-            Some(Closure::Done) => TaskStatus::Done,
-            Some(Closure::Dismissed) => TaskStatus::Dismissed,
-            None => TaskStatus::Planned,
-        };
-        match stored.remove(&task.key) {
-            None => {
-                let row = task_row(new_id(), &family.id, task, planned_status, now, now);
-                diesel::insert_into(tasks::table).values(&row).execute(conn)?;
-                diff.tasks_new += 1;
-                task_ids.insert(task.key.clone(), row.id);
-            }
-            Some(row) => {
-                // A closed task keeps its status; a cancelled one that applies again revives.
-                let status = match TaskStatus::from_stored(&row.status)? {
-                    TaskStatus::Cancelled => TaskStatus::Planned,
-                    kept => kept,
-                };
-                let updated = TaskRow {
-                    status_changed_at: row.status_changed_at,
-                    ..task_row(row.id.clone(), &family.id, task, status, row.created_at, now)
-                };
-                if row.status == TaskStatus::Cancelled.as_str() {
-                    diff.tasks_new += 1;
-                } else if (row.opens_on, row.closes_on, row.deadline_on)
-                    != (updated.opens_on, updated.closes_on, updated.deadline_on)
-                {
-                    diff.tasks_rescheduled += 1;
-                }
-                if !same_task(&row, &updated) {
-                    diesel::update(tasks::table.find(&row.id)).set(&updated).execute(conn)?;
-                }
-                task_ids.insert(task.key.clone(), row.id);
-            }
-        }
-    }
-    // Tasks no longer planned: cancelled if still open (closed and cancelled ones stay).
-    let gone: Vec<String> =
-        stored.into_values().filter(|t| t.status == TaskStatus::Planned.as_str()).map(|t| t.id).collect();
-    if !gone.is_empty() {
-        diff.tasks_cancelled += gone.len();
-        diesel::update(tasks::table.filter(tasks::id.eq_any(&gone)))
+    let notifications: Vec<PlannedNotificationRow> = planned_notifications::table
+        .filter(planned_notifications::family_id.eq(&family.id))
+        .select(PlannedNotificationRow::as_select())
+        .load(conn)?;
+    let changes = plan_changes(&family.id, &plan, tasks, notifications, (today, now), new_id)?;
+    write_changes(conn, &changes, now)?;
+    Ok(changes.counts)
+}
+
+/// Writes a re-planning's changes, a statement per kind (and per thousand rows): new rows in
+/// one insert, changed rows in one upsert by id, cancellations in one update by ids. Tasks
+/// first: the new reminders name them.
+fn write_changes(conn: &mut DbConnection, changes: &PlanChanges, now: NaiveDateTime) -> Result<(), Error> {
+    crate::db::insert_tasks(conn, &changes.new_tasks)?;
+    crate::db::rewrite_tasks(conn, &changes.changed_tasks)?;
+    if !changes.cancelled_tasks.is_empty() {
+        diesel::update(tasks::table.filter(tasks::id.eq_any(&changes.cancelled_tasks)))
             .set((
                 tasks::status.eq(TaskStatus::Cancelled),
                 tasks::status_changed_at.eq(Some(now)),
@@ -298,124 +269,16 @@ pub fn replan_with(
             ))
             .execute(conn)?;
     }
-
-    let stored: Vec<PlannedNotificationRow> = planned_notifications::table
-        .filter(planned_notifications::family_id.eq(&family.id))
-        .filter(planned_notifications::status.eq(NotificationStatus::Planned))
-        .select(PlannedNotificationRow::as_select())
-        .load(conn)?;
-    let mut stored: BTreeMap<String, PlannedNotificationRow> =
-        stored.into_iter().map(|n| (n.notification_key.clone(), n)).collect();
-    for n in &plan.notifications {
-        let send_at = n.send_at.naive_utc();
-        match stored.remove(&n.key) {
-            Some(row) if row.send_at == send_at && row.local_date == n.date => {}
-            Some(row) => {
-                diesel::update(planned_notifications::table.find(&row.id))
-                    .set((
-                        planned_notifications::send_at.eq(send_at),
-                        planned_notifications::local_date.eq(n.date),
-                        planned_notifications::updated_at.eq(now),
-                    ))
-                    .execute(conn)?;
-                diff.notifications_rescheduled += 1;
-            }
-            None => {
-                let Some(task_id) = task_ids.get(&n.task_key) else { continue };
-                let exists: i64 = planned_notifications::table
-                    .filter(planned_notifications::notification_key.eq(&n.key))
-                    .count()
-                    .get_result(conn)?;
-                if exists > 0 {
-                    // Sent or cancelled before: a reminder is never sent twice, and a cancelled
-                    // one that applies again is planned again.
-                    let revived = diesel::update(
-                        planned_notifications::table
-                            .filter(planned_notifications::notification_key.eq(&n.key))
-                            .filter(planned_notifications::status.eq(NotificationStatus::Cancelled)),
-                    )
-                    .set((
-                        planned_notifications::status.eq(NotificationStatus::Planned),
-                        planned_notifications::send_at.eq(send_at),
-                        planned_notifications::local_date.eq(n.date),
-                        planned_notifications::updated_at.eq(now),
-                    ))
-                    .execute(conn)?;
-                    diff.notifications_new += revived;
-                    continue;
-                }
-                let row = PlannedNotificationRow {
-                    id: new_id(),
-                    family_id: family.id.clone(),
-                    task_id: task_id.clone(),
-                    notification_key: n.key.clone(),
-                    reminder_index: n.reminder as i32,
-                    local_date: n.date,
-                    send_at,
-                    status: NotificationStatus::Planned.as_str().to_owned(),
-                    created_at: now,
-                    updated_at: now,
-                };
-                diesel::insert_into(planned_notifications::table).values(&row).execute(conn)?;
-                diff.notifications_new += 1;
-            }
-        }
-    }
-    // Reminders no longer planned are cancelled, except past-due ones of tasks still planned:
-    // they belong to delivery now, which sends them late rather than never.
-    let open_tasks: std::collections::HashSet<&str> = plan
-        .tasks
-        .iter()
-        .filter(|t| t.closure.is_none())
-        .filter_map(|t| task_ids.get(&t.key))
-        .map(String::as_str)
-        .collect();
-    let cancel: Vec<String> = stored
-        .into_values()
-        .filter(|n| !(n.local_date < today && open_tasks.contains(n.task_id.as_str())))
-        .map(|n| n.id)
-        .collect();
-    if !cancel.is_empty() {
-        diff.notifications_cancelled += cancel.len();
-        diesel::update(planned_notifications::table.filter(planned_notifications::id.eq_any(&cancel)))
+    crate::db::insert_planned_notifications(conn, &changes.new_notifications)?;
+    crate::db::reschedule_planned_notifications(conn, &changes.changed_notifications)?;
+    if !changes.cancelled_notifications.is_empty() {
+        let cancelled = planned_notifications::id.eq_any(&changes.cancelled_notifications);
+        diesel::update(planned_notifications::table.filter(cancelled))
             .set((
                 planned_notifications::status.eq(NotificationStatus::Cancelled),
                 planned_notifications::updated_at.eq(now),
             ))
             .execute(conn)?;
     }
-    Ok(diff)
-}
-
-fn task_row(
-    id: String,
-    family_id: &str,
-    task: &PlannedTask<'_>,
-    status: TaskStatus,
-    created_at: NaiveDateTime,
-    now: NaiveDateTime,
-) -> TaskRow {
-    TaskRow {
-        id,
-        family_id: family_id.to_owned(),
-        task_key: task.key.clone(),
-        procedure_id: task.procedure.id.clone(),
-        child_id: task.child_id.clone(),
-        municipality_code: task.municipality_code.clone(),
-        occurrence: task.occurrence,
-        opens_on: task.opens_on,
-        closes_on: task.closes_on,
-        deadline_on: task.deadline,
-        raw_deadline_on: task.raw_deadline,
-        reasons: serde_json::to_string(&task.reasons).unwrap_or_else(|_| "[]".into()),
-        status: status.as_str().to_owned(),
-        status_changed_at: None,
-        created_at,
-        updated_at: now,
-    }
-}
-
-fn same_task(a: &TaskRow, b: &TaskRow) -> bool {
-    (a.opens_on, a.closes_on, a.deadline_on, a.raw_deadline_on, &a.reasons, &a.status, &a.municipality_code)
-        == (b.opens_on, b.closes_on, b.deadline_on, b.raw_deadline_on, &b.reasons, &b.status, &b.municipality_code)
+    Ok(())
 }

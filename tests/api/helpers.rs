@@ -33,6 +33,8 @@ pub struct TestApp {
     pub clock: Clock,
     pub client: reqwest::Client,
     pub db: Db,
+    /// The pool the served application itself uses (`db` is the test's own).
+    pub served_db: Db,
     pub settings: Settings,
     /// The SQLite file, when the test runs on SQLite.
     pub sqlite_path: Option<PathBuf>,
@@ -106,6 +108,7 @@ impl TestApp {
         };
         let app = Application::build_with_clock(settings.clone(), clock.clone()).expect("application builds");
         let base = format!("http://127.0.0.1:{}", app.port());
+        let served_db = app.db();
         actix_web::rt::spawn(app.run_until_stopped());
         let db = Db::connect(location, 2, 5_000).expect("test pool");
         // Idle connections are dropped well before the server's keep-alive (5 s) closes them:
@@ -115,7 +118,7 @@ impl TestApp {
             .pool_idle_timeout(std::time::Duration::from_secs(2))
             .build()
             .expect("http client");
-        Self { base, clock, client, db, settings, sqlite_path, _dir: dir }
+        Self { base, clock, client, db, served_db, settings, sqlite_path, _dir: dir }
     }
 
     /// A vendor app and its API key, made the way the operator's CLI makes them.

@@ -39,3 +39,4 @@ mod tenants;
 mod time;
 mod vaccinations;
 mod validation;
+mod writes;

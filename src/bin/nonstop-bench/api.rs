@@ -63,7 +63,13 @@ fn loads() -> Vec<Load> {
     ]
 }
 
-pub fn run(place: super::env::Place, families_n: usize, rates: &[u32], seconds: u64) -> anyhow::Result<()> {
+pub fn run(
+    place: super::env::Place,
+    families_n: usize,
+    rates: &[u32],
+    seconds: u64,
+    only: Option<&str>,
+) -> anyhow::Result<()> {
     let bench = Arc::new(place.env()?);
     let code = MunicipalityCode::parse("131016").map_err(anyhow::Error::msg)?;
     residents(&bench, &code, families_n, true)?;
@@ -84,24 +90,28 @@ pub fn run(place: super::env::Place, families_n: usize, rates: &[u32], seconds: 
     settings.limits.requests_per_second = 100_000;
     settings.limits.burst = 100_000;
     settings.jobs.enabled = false;
+    let settings_pool = settings.database.pool_size;
     let app = Application::build_with_clock(settings, bench.clock.clone())?;
     let base = format!("http://127.0.0.1:{}", app.port());
     std::thread::spawn(move || actix_web::rt::System::new().block_on(app.run_until_stopped()));
     println!(
-        "api: nonstop on {} with {families_n} families (a child each), 2 HTTP workers, {seconds} s per rate",
-        bench.backend()
+        "api: nonstop on {} with {families_n} families (a child each), 2 HTTP workers, {} database connections, \
+         {seconds} s per rate",
+        bench.backend(),
+        settings_pool
     );
 
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
     let client = reqwest::Client::builder().pool_max_idle_per_host(1_024).build()?;
     let target = Target { client, base, api_key, bench, ids };
-    for load in loads() {
+    for load in loads().into_iter().filter(|load| only.is_none_or(|only| load.name.contains(only))) {
         for &rate in rates {
-            let (latencies, failed) = runtime.block_on(target.fire(&load, rate, seconds));
+            let (latencies, failed, unavailable) = runtime.block_on(target.fire(&load, rate, seconds));
             let mut sorted = latencies;
             sorted.sort_by(f64::total_cmp);
             println!(
-                "api: {:<28} {rate:>5}/s: p50 {:>7.2} ms  p99 {:>8.2} ms  ({} answered, {failed} failed)",
+                "api: {:<28} {rate:>5}/s: p50 {:>7.2} ms  p99 {:>8.2} ms  ({} answered, {failed} failed, \
+                 {unavailable} of them 503)",
                 load.name,
                 percentile(&sorted, 0.5),
                 percentile(&sorted, 0.99),
@@ -125,8 +135,9 @@ struct Target {
 
 impl Target {
     /// `rate` requests a second for `seconds`, each at its instant; returns the latencies (ms)
-    /// of the successful ones and how many failed.
-    async fn fire(&self, load: &Load, rate: u32, seconds: u64) -> (Vec<f64>, usize) {
+    /// of the successful ones and how many failed, and of those how many were answered 503 (no
+    /// database connection free in time).
+    async fn fire(&self, load: &Load, rate: u32, seconds: u64) -> (Vec<f64>, usize, usize) {
         let total = rate as usize * seconds as usize;
         let interval = Duration::from_secs_f64(1.0 / f64::from(rate));
         let started = Instant::now();
@@ -141,17 +152,21 @@ impl Target {
                 request = request.json(&body);
             }
             handles.push(tokio::spawn(async move {
-                let answered = request.send().await.map(|r| r.status().is_success()).unwrap_or(false);
-                (answered, at.elapsed().as_secs_f64() * 1000.0)
+                let status = request.send().await.map(|r| r.status()).ok();
+                (status, at.elapsed().as_secs_f64() * 1000.0)
             }));
         }
-        let (mut latencies, mut failed) = (Vec::with_capacity(total), 0);
+        let (mut latencies, mut failed, mut unavailable) = (Vec::with_capacity(total), 0, 0);
         for handle in handles {
             match handle.await {
-                Ok((true, ms)) => latencies.push(ms),
+                Ok((Some(status), ms)) if status.is_success() => latencies.push(ms),
+                Ok((Some(reqwest::StatusCode::SERVICE_UNAVAILABLE), _)) => {
+                    failed += 1;
+                    unavailable += 1;
+                }
                 _ => failed += 1,
             }
         }
-        (latencies, failed)
+        (latencies, failed, unavailable)
     }
 }

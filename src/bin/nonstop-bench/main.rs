@@ -12,7 +12,8 @@
 //! connections the replicas held.
 //!
 //! `nonstop-bench api --rates 500,1000,2000` serves the real application and loads
-//! its most used reads and two writes at each rate (open loop), printing p50/p99 latency.
+//! its most used reads and two writes at each rate (open loop), printing p50/p99 latency
+//! (`--only "life event"` loads one of them).
 //!
 //! `nonstop-bench replan --families N` changes a municipality's settings with N resident
 //! families and re-plans them a batch per transaction, printing each write transaction's time.
@@ -124,6 +125,9 @@ enum Command {
         /// Seconds at each rate.
         #[arg(long, default_value_t = 5)]
         seconds: u64,
+        /// Only the loads whose name contains this (e.g. `life event`).
+        #[arg(long)]
+        only: Option<String>,
     },
     /// A member of staff previewing audiences at their limit in a municipality of N families,
     /// and another tenant's reads meanwhile.
@@ -253,8 +257,8 @@ fn main() {
                 std::process::exit(2);
             }
         }
-        Command::Api { families, rates, seconds } => {
-            if let Err(e) = api::run(place, families, &rates, seconds) {
+        Command::Api { families, rates, seconds, only } => {
+            if let Err(e) = api::run(place, families, &rates, seconds, only.as_deref()) {
                 eprintln!("api: {e:#}");
                 std::process::exit(2);
             }
