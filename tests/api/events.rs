@@ -20,16 +20,18 @@ fn assert_signed(request: &WebhookRequest, secret: &str) {
     let (t, v1) = request.signature.split_once(",v1=").expect("v1");
     let t = t.strip_prefix("t=").expect("t=");
     assert!(t.parse::<i64>().is_ok(), "{}", request.signature);
-    let key = openssl::pkey::PKey::hmac(secret.as_bytes()).unwrap();
-    let mut signer = openssl::sign::Signer::new(openssl::hash::MessageDigest::sha256(), &key).unwrap();
-    let expected = hex::encode(signer.sign_oneshot_to_vec(format!("{t}.{}", request.body).as_bytes()).unwrap());
+    let key = openssl::pkey::PKey::hmac(secret.as_bytes()).expect("events test");
+    let mut signer = openssl::sign::Signer::new(openssl::hash::MessageDigest::sha256(), &key).expect("events test");
+    let expected =
+        hex::encode(signer.sign_oneshot_to_vec(format!("{t}.{}", request.body).as_bytes()).expect("events test"));
     assert_eq!(v1, expected, "signed with {secret}");
 }
 
 /// The event's fields are exactly those its documented schema lists (all required), and its
 /// `type` the one the schema allows.
 fn assert_documented(event: &Value, schema: &str) {
-    let described: Value = serde_json::from_str(&nonstop::api::openapi().to_json().unwrap()).unwrap();
+    let described: Value =
+        serde_json::from_str(&nonstop::api::openapi().to_json().expect("events test")).expect("events test");
     let schema = &described["components"]["schemas"][schema];
     let mut fields: Vec<&String> = event.as_object().expect("object").keys().collect();
     fields.sort();
@@ -42,15 +44,15 @@ fn assert_documented(event: &Value, schema: &str) {
 /// Every delivery queued now is due now (the backoff passed).
 fn make_retries_due(app: &TestApp) {
     use nonstop::db::schema::{app_event_deliveries, webhook_deliveries};
-    let mut conn = app.db.get().unwrap();
+    let mut conn = app.db.get().expect("events test");
     diesel::update(app_event_deliveries::table)
         .set(app_event_deliveries::next_attempt_at.eq(app.clock.now()))
         .execute(&mut *conn)
-        .unwrap();
+        .expect("events test");
     diesel::update(webhook_deliveries::table)
         .set(webhook_deliveries::next_attempt_at.eq(app.clock.now()))
         .execute(&mut *conn)
-        .unwrap();
+        .expect("events test");
 }
 
 /// The whole delivery log of the app, page after page with `cursor`/`next_cursor`.
@@ -63,7 +65,7 @@ async fn log_of(app: &TestApp, key: &str) -> Vec<Value> {
         };
         let (status, page) = app.get(&path, key).await;
         assert_eq!(status, StatusCode::OK, "{page}");
-        let got = page["items"].as_array().unwrap();
+        let got = page["items"].as_array().expect("events test");
         assert!(got.len() <= 2);
         items.extend(got.iter().cloned());
         match page["next_cursor"].as_str() {
@@ -76,7 +78,7 @@ async fn log_of(app: &TestApp, key: &str) -> Vec<Value> {
 fn of_kind<'a>(requests: &'a [WebhookRequest], kind: &str) -> Vec<(&'a WebhookRequest, Value)> {
     requests
         .iter()
-        .map(|r| (r, serde_json::from_str::<Value>(&r.body).unwrap()))
+        .map(|r| (r, serde_json::from_str::<Value>(&r.body).expect("events test")))
         .filter(|(_, body)| body["type"] == kind)
         .collect()
 }
@@ -94,7 +96,7 @@ async fn an_app_receives_its_families_events_signed_retried_and_apart_from_other
         .call(Method::PUT, "/v1/events/webhook", Some(key), Some(json!({ "url": receiver.url, "kinds": ALL_KINDS })))
         .await;
     assert_eq!(status, StatusCode::OK, "{created}");
-    let secret = created["secret"].as_str().unwrap().to_owned();
+    let secret = created["secret"].as_str().expect("events test").to_owned();
     assert!(secret.starts_with("whsec_"));
     let (_, other_key) = app.create_app("other vendor");
     let (status, _) = app
@@ -117,14 +119,14 @@ async fn an_app_receives_its_families_events_signed_retried_and_apart_from_other
     // submission.status_changed and inbox.entry_arrived: signed, then 受付 by the municipality;
     // draft.opened: the 補正依頼 opens a correction draft.
     let draft = draft_of(&s, "child_allowance_claim").await;
-    let path = format!("/v1/families/{family}/drafts/{}", draft["id"].as_str().unwrap());
+    let path = format!("/v1/families/{family}/drafts/{}", draft["id"].as_str().expect("events test"));
     app.patch(&path, key, json!({ "values": { "consent.public_records": true, "child.kana": "ヤマダ サクラ", "payment.use_public_account": true } })).await;
     let (_, confirmed) = app.post(&format!("{path}/confirm"), key, json!({})).await;
-    let document = confirmed["confirmed"]["document"].as_str().unwrap().to_owned();
+    let document = confirmed["confirmed"]["document"].as_str().expect("events test").to_owned();
     let card = s.ca.issue(&Holder::new(MOTHER, MOTHER_BORN));
     let (status, signed) = app.post(&format!("{path}/signature"), key, signature_body(&card, &document)).await;
     assert_eq!(status, StatusCode::CREATED, "{signed}");
-    let submission = signed["submissions"][0]["id"].as_str().unwrap().to_owned();
+    let submission = signed["submissions"][0]["id"].as_str().expect("events test").to_owned();
     let staff_path = format!("/v1/municipalities/131016/submissions/{submission}/status");
     let (status, _) = app.post(&staff_path, &staff, json!({ "status": "received" })).await;
     assert_eq!(status, StatusCode::OK);
@@ -132,7 +134,7 @@ async fn an_app_receives_its_families_events_signed_retried_and_apart_from_other
         .post(&staff_path, &staff, json!({ "status": "correction_requested", "field_comments": { "payment.account_number": "口座番号が通帳と一致しません" } }))
         .await;
     assert_eq!(status, StatusCode::OK, "{correction}");
-    let correction_draft = correction["correction_draft_id"].as_str().unwrap().to_owned();
+    let correction_draft = correction["correction_draft_id"].as_str().expect("events test").to_owned();
     // device.disabled: the push service says the device's token is dead.
     let (status, device) = app
         .post(
@@ -142,16 +144,16 @@ async fn an_app_receives_its_families_events_signed_retried_and_apart_from_other
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{device}");
-    let device_id = device["id"].as_str().unwrap().to_owned();
+    let device_id = device["id"].as_str().expect("events test").to_owned();
     {
-        let mut conn = app.db.get().unwrap();
-        nonstop::jobs::outbox::disable_device(&mut conn, &device_id, "gone", app.clock.now()).unwrap();
+        let mut conn = app.db.get().expect("events test");
+        nonstop::jobs::outbox::disable_device(&mut conn, &device_id, "gone", app.clock.now()).expect("events test");
     }
 
     // First round: the first post to A's receiver gets the 500 (the rest of A's batch waits for
     // the next round); B's receiver fails too. Nothing is delivered to anyone twice meanwhile.
     let ctx = app.job_context();
-    nonstop::jobs::webhooks::run_once(&ctx).await.unwrap();
+    nonstop::jobs::webhooks::run_once(&ctx).await.expect("events test");
     let failed_first = receiver.received();
     assert_eq!(failed_first.len(), 1, "after a failure the rest of the receiver's batch waits");
     assert_eq!(failed_first[0].status, 500);
@@ -164,12 +166,12 @@ async fn an_app_receives_its_families_events_signed_retried_and_apart_from_other
     // After the backoff: everything of A's arrives, the failed event again with the same id.
     make_retries_due(app);
     for _ in 0..3 {
-        nonstop::jobs::webhooks::run_once(&ctx).await.unwrap();
+        nonstop::jobs::webhooks::run_once(&ctx).await.expect("events test");
     }
     let requests = receiver.received();
     for request in &requests {
         assert_signed(request, &secret);
-        let body: Value = serde_json::from_str(&request.body).unwrap();
+        let body: Value = serde_json::from_str(&request.body).expect("events test");
         assert_eq!(body["id"], json!(request.event_id), "the header names the event");
     }
     let retried: Vec<&WebhookRequest> = requests.iter().filter(|r| r.event_id == failed_first[0].event_id).collect();
@@ -189,7 +191,7 @@ async fn an_app_receives_its_families_events_signed_retried_and_apart_from_other
     assert!(entries.iter().any(|(_, b)| b["entry_kind"] == "status" && b["family_id"] == json!(family)), "{entries:?}");
     assert_documented(&entries[0].1, "InboxEntryArrivedEvent");
     let (_, inbox) = app.get(&format!("/v1/families/{family}/inbox"), key).await;
-    let inbox_ids: Vec<&Value> = inbox["items"].as_array().unwrap().iter().map(|e| &e["id"]).collect();
+    let inbox_ids: Vec<&Value> = inbox["items"].as_array().expect("events test").iter().map(|e| &e["id"]).collect();
     assert!(entries.iter().all(|(_, b)| inbox_ids.contains(&&b["entry_id"])), "the ids are the inbox's");
     let opened = of_kind(&requests, "draft.opened");
     assert!(opened
@@ -226,16 +228,16 @@ async fn an_app_receives_its_families_events_signed_retried_and_apart_from_other
     // B's receiver stays down: after the last attempt the delivery is given up.
     {
         use nonstop::db::schema::app_event_deliveries;
-        let mut conn = app.db.get().unwrap();
+        let mut conn = app.db.get().expect("events test");
         diesel::update(app_event_deliveries::table.filter(app_event_deliveries::status.eq("pending")))
             .set((
                 app_event_deliveries::attempts.eq(nonstop::jobs::webhooks::MAX_ATTEMPTS - 1),
                 app_event_deliveries::next_attempt_at.eq(app.clock.now()),
             ))
             .execute(&mut *conn)
-            .unwrap();
+            .expect("events test");
     }
-    nonstop::jobs::webhooks::run_once(&ctx).await.unwrap();
+    nonstop::jobs::webhooks::run_once(&ctx).await.expect("events test");
     let other_log = log_of(app, &other_key).await;
     let given_up: Vec<&Value> = other_log.iter().filter(|d| d["status"] == "failed").collect();
     assert_eq!(given_up.len(), 1, "{other_log:?}");
@@ -246,7 +248,7 @@ async fn an_app_receives_its_families_events_signed_retried_and_apart_from_other
     let posts_of = |id: &Value| broken.received().iter().filter(|r| json!(r.event_id) == *id).count();
     let before = posts_of(&given_up[0]["id"]);
     make_retries_due(app);
-    nonstop::jobs::webhooks::run_once(&ctx).await.unwrap();
+    nonstop::jobs::webhooks::run_once(&ctx).await.expect("events test");
     assert_eq!(posts_of(&given_up[0]["id"]), before, "a given-up event is never posted again");
 }
 
@@ -272,8 +274,8 @@ async fn a_replaced_url_or_a_rotated_secret_applies_to_what_is_still_queued() {
         (rotated["url"].as_str(), rotated["kinds"].clone()),
         (Some(second.url.as_str()), json!(["tasks.changed"]))
     );
-    let secret = rotated["secret"].as_str().unwrap();
-    nonstop::jobs::webhooks::run_once(&app.job_context()).await.unwrap();
+    let secret = rotated["secret"].as_str().expect("events test");
+    nonstop::jobs::webhooks::run_once(&app.job_context()).await.expect("events test");
     assert!(first.received().is_empty());
     let received = second.received();
     assert_eq!(received.len(), 1);
@@ -326,10 +328,10 @@ async fn the_app_webhook_is_checked_and_removing_it_gives_up_what_is_queued() {
     assert!(state["pending"].as_i64() >= Some(1), "{state}");
     let (status, _) = app.delete(hook, &key).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    nonstop::jobs::webhooks::run_once(&app.job_context()).await.unwrap();
+    nonstop::jobs::webhooks::run_once(&app.job_context()).await.expect("events test");
     assert!(receiver.received().is_empty(), "nothing goes out once removed");
     let (_, page) = app.get("/v1/events/deliveries", &key).await;
-    let items = page["items"].as_array().unwrap();
+    let items = page["items"].as_array().expect("events test");
     assert!(!items.is_empty() && page["next_cursor"].is_null());
     assert!(items.iter().all(|d| d["status"] == "failed" && d["last_error"] == "webhook removed"), "{page}");
     let (status, _) = app.get(hook, &key).await;
@@ -342,22 +344,22 @@ async fn the_municipality_hears_of_its_own_status_changes_and_of_a_deleted_famil
     let (app, key, family) = (&s.app, &s.key, &s.family);
     let staff = app.create_staff("131016");
     let draft = draft_of(&s, "child_allowance_claim").await;
-    let path = format!("/v1/families/{family}/drafts/{}", draft["id"].as_str().unwrap());
+    let path = format!("/v1/families/{family}/drafts/{}", draft["id"].as_str().expect("events test"));
     app.patch(&path, key, json!({ "values": { "consent.public_records": true, "child.kana": "ヤマダ サクラ", "payment.use_public_account": true } })).await;
     let (_, confirmed) = app.post(&format!("{path}/confirm"), key, json!({})).await;
-    let document = confirmed["confirmed"]["document"].as_str().unwrap().to_owned();
+    let document = confirmed["confirmed"]["document"].as_str().expect("events test").to_owned();
     let card = s.ca.issue(&Holder::new(MOTHER, MOTHER_BORN));
     let (status, signed) = app.post(&format!("{path}/signature"), key, signature_body(&card, &document)).await;
     assert_eq!(status, StatusCode::CREATED, "{signed}");
-    let submission = signed["submissions"][0]["id"].as_str().unwrap().to_owned();
-    let number = signed["submissions"][0]["reference_number"].as_str().unwrap().to_owned();
+    let submission = signed["submissions"][0]["id"].as_str().expect("events test").to_owned();
+    let number = signed["submissions"][0]["reference_number"].as_str().expect("events test").to_owned();
 
     let receiver = WebhookReceiver::start(vec![]).await;
     let (status, created) = app
         .call(Method::PUT, "/v1/municipalities/131016/webhook", Some(&staff), Some(json!({ "url": receiver.url })))
         .await;
     assert_eq!(status, StatusCode::OK);
-    let secret = created["secret"].as_str().unwrap().to_owned();
+    let secret = created["secret"].as_str().expect("events test").to_owned();
     let staff_path = format!("/v1/municipalities/131016/submissions/{submission}/status");
     for (status_body, expected) in
         [(json!({ "status": "received" }), "received"), (json!({ "status": "accepted" }), "accepted")]
@@ -367,7 +369,7 @@ async fn the_municipality_hears_of_its_own_status_changes_and_of_a_deleted_famil
     }
     let (status, _) = app.delete(&format!("/v1/families/{family}"), key).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    nonstop::jobs::webhooks::run_once(&app.job_context()).await.unwrap();
+    nonstop::jobs::webhooks::run_once(&app.job_context()).await.expect("events test");
 
     let requests = receiver.received();
     assert_eq!(requests.len(), 3, "two status changes and the deletion");
@@ -396,8 +398,9 @@ async fn the_municipality_hears_of_its_own_status_changes_and_of_a_deleted_famil
         }
     }
     // The document lists every event the municipality and the apps receive.
-    let described: Value = serde_json::from_str(&nonstop::api::openapi().to_json().unwrap()).unwrap();
-    let mut listed: Vec<&String> = described["webhooks"].as_object().unwrap().keys().collect();
+    let described: Value =
+        serde_json::from_str(&nonstop::api::openapi().to_json().expect("events test")).expect("events test");
+    let mut listed: Vec<&String> = described["webhooks"].as_object().expect("events test").keys().collect();
     listed.sort();
     let mut expected = vec!["submission.submitted", "submission.status_changed", "family.deleted"]
         .into_iter()
