@@ -102,6 +102,15 @@ pub fn at_fields_labelled(lang: Lang, errors: &FieldErrors, map: &[(String, Stri
 /// comes before is the subject the use case named ("a title must not be empty"), which the
 /// field's label says instead.
 const SENTENCES: &[(&str, &str)] = &[
+    (
+        "a decision document comes with 受理, 却下 or 完了 only",
+        "決定通知書は、受理・却下・完了のときだけ添付できます。",
+    ),
+    (
+        "the PDF is {size} bytes; at most {max} bytes are accepted",
+        "PDF が大きすぎます（{size} バイト、上限 {max} バイト）。",
+    ),
+    ("not a PDF (a PDF starts with %PDF-)", "PDF ではありません。PDF のファイルを選んでください。"),
     ("must not be empty", "入力してください。"),
     ("must be at most {max} characters", "{max} 文字以内で入力してください。"),
     ("must be 1–10000 characters", "1〜10000 文字で入力してください。"),

@@ -299,7 +299,7 @@ async fn a_decision_goes_back_with_its_pdf_to_the_familys_inbox_and_app() {
     let choose = |name: &str| dir.path().join(name).display().to_string();
 
     // A file that is not a PDF, and one too large, are refused; nothing changes.
-    for (file, problem) in [("not-a-pdf.pdf", "%PDF-"), ("huge.pdf", "PDF")] {
+    for (file, problem) in [("not-a-pdf.pdf", "PDF ではありません"), ("huge.pdf", "PDF が大きすぎます")] {
         c.goto(&format!("{base}/console/submissions/{id}")).await.expect("goto");
         c.find(Locator::Css("#new-status option[value=accepted]"))
             .await
@@ -314,8 +314,8 @@ async fn a_decision_goes_back_with_its_pdf_to_the_familys_inbox_and_app() {
             .await
             .expect("file");
         click_through(&c, "form[action$='/status'] button[type=submit]").await;
-        let page = text(&c, "main").await;
-        assert!(page.contains("decision_document") && page.contains(problem), "{file}: {page}");
+        let at_field = text(&c, "#decision-document-error").await;
+        assert!(at_field.contains(problem), "{file}: {at_field}");
     }
     let (_, unchanged) = app.get(&format!("/v1/families/{family}/submissions/{id}"), key).await;
     assert_eq!(unchanged["status"], "submitted", "{unchanged}");

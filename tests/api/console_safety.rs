@@ -38,7 +38,13 @@ async fn focused(c: &Client) -> String {
 
 /// Presses `key` on whatever has the focus.
 async fn press(c: &Client, key: &str) {
-    c.active_element().await.expect("focused element").send_keys(key).await.expect("key");
+    // Pressed on the keyboard, not typed into the focused element: a file input would take typed
+    // keys for a file name.
+    use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+    let key = key.chars().next().expect("a key");
+    let press =
+        KeyActions::new("keyboard".into()).then(KeyAction::Down { value: key }).then(KeyAction::Up { value: key });
+    c.perform_actions(press).await.expect("key");
 }
 
 /// Presses Enter on the focused element and waits for the page it leads to.
@@ -272,6 +278,9 @@ async fn rejecting_and_a_new_webhook_key_are_confirmed_and_two_step_is_set_up_fr
     assert!(text(&c, "#confirm-details").await.contains("理由: 対象となる児童の住所が区外のため"));
     assert_accessible(&c, "confirm-reject").await;
     assert_eq!(focused(&c).await, "confirm-heading");
+    // The decision document (処分通知) may be chosen here; a file cannot ride in a hidden field.
+    press(&c, TAB).await;
+    assert_eq!(focused(&c).await, "decision-document");
     press(&c, TAB).await;
     assert_eq!(focused(&c).await, "confirm-button");
     press_enter_through(&c).await;

@@ -12,6 +12,7 @@ use crate::helpers::TestApp;
 async fn staff_start_from_a_starter_and_must_write_over_its_blanks() {
     let app = TestApp::spawn().await;
     let base = app.base.clone();
+    resident_family(&app).await;
     staff_account(&app, "131016", "佐藤 花子", "sato");
     let driver = Driver::start().await;
     let c = driver.browser().await;
@@ -56,6 +57,7 @@ async fn staff_start_from_a_starter_and_must_write_over_its_blanks() {
 async fn a_copied_notice_is_a_new_draft_with_every_language_and_without_the_old_dates() {
     let app = TestApp::spawn().await;
     let base = app.base.clone();
+    resident_family(&app).await;
     staff_account(&app, "131016", "佐藤 花子", "sato");
     let now = app.clock.now();
     let code = nonstop::domain::MunicipalityCode::parse("131016").expect("code");
@@ -99,4 +101,16 @@ async fn a_copied_notice_is_a_new_draft_with_every_language_and_without_the_old_
     assert_eq!((question.choices.len(), question.reply_deadline), (2, None));
     let original = nonstop::service::notices::get(&mut conn, &code, &source.id).expect("source");
     assert_eq!(original.texts["ja"].title, "子育て広場", "the source is unchanged");
+}
+
+/// A family living in 千代田区 with a child of four months: a notice reaches someone (a notice
+/// reaching no family is refused before saving).
+async fn resident_family(app: &TestApp) {
+    let (_, key) = app.create_app("vendor");
+    app.create_family(
+        &key,
+        json!({ "municipality_code": "131016",
+                "children": [{ "status": "born", "birth_date": crate::notices::born_months_ago(4), "birth_weight_grams": 3000 }] }),
+    )
+    .await;
 }

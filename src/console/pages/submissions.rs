@@ -284,7 +284,16 @@ async fn set_status(
     let body =
         multipart::read_body(payload, max_bytes + 64 * 1024).await.map_err(|e| Error::internal(e.to_string()))?;
     let Some(body) = body else {
-        return Err(Error::field("decision_document", "PDF が大きすぎます（上限を超えています）").into());
+        // Not read to its end, so nothing else of the form is known: the page comes back with
+        // the problem at the file's field.
+        let errors = crate::error::FieldErrors::from([(
+            "decision_document".to_owned(),
+            "PDF が大きすぎます（上限を超えています）".to_owned(),
+        )]);
+        let id = id.into_inner();
+        let map = status_form_fields(&state, &staff, &id).await?;
+        let kept = Kept { problems: problems::at_fields_labelled(staff.lang, &errors, &map), form: BTreeMap::new() };
+        return submission_page(&state, &staff, id, kept, actix_web::http::StatusCode::UNPROCESSABLE_ENTITY).await;
     };
     let mut form = BTreeMap::new();
     let mut document = None;
@@ -382,6 +391,11 @@ async fn status_form_fields(
         .collect();
     map.push(("field_comments".into(), "form-heading".into(), i18n::text(lang, "補正依頼のコメント")));
     map.push(("comment".into(), "comment".into(), i18n::text(lang, "保護者へのコメント")));
+    map.push((
+        "decision_document".into(),
+        "decision-document".into(),
+        i18n::text(lang, "決定通知書（処分通知）の PDF"),
+    ));
     map.push(("status".into(), "new-status".into(), i18n::text(lang, "新しい状態")));
     Ok(map)
 }
