@@ -224,7 +224,12 @@ pub fn configure_unlisted(cfg: &mut web::ServiceConfig) {
                        `{\"error\", \"message\", \"fields\"}`. Dates are civil dates in Asia/Tokyo; instants are UTC."
     ),
     servers((url = "/", description = "The nonstop that serves this document (`/openapi.json`); its operator gives its address")),
-    components(schemas(crate::error::ErrorBody, crate::error_codes::ErrorCodeSchema)),
+    // `CsvEncoding` is named only by a query parameter, which utoipa does not collect.
+    components(schemas(
+        crate::error::ErrorBody,
+        crate::error_codes::ErrorCodeSchema,
+        crate::service::submissions::export::CsvEncoding
+    )),
     tags(
         (name = "families", description = "世帯: the family profile"),
         (name = "guardians", description = "保護者"),
