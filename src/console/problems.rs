@@ -103,12 +103,12 @@ pub fn at_fields_labelled(lang: Lang, errors: &FieldErrors, map: &[(String, Stri
 /// field's label says instead.
 const SENTENCES: &[(&str, &str)] = &[
     (
-        "a decision document comes with 受理, 却下 or 完了 only",
+        "a decision document comes with accepted, rejected or completed only",
         "決定通知書は、受理・却下・完了のときだけ添付できます。",
     ),
     (
         "the PDF is {size} bytes; at most {max} bytes are accepted",
-        "PDF が大きすぎます（{size} バイト、上限 {max} バイト）。",
+        "PDF が大きすぎます。上限より小さいファイルを選んでください。",
     ),
     ("not a PDF (a PDF starts with %PDF-)", "PDF ではありません。PDF のファイルを選んでください。"),
     ("must not be empty", "入力してください。"),

@@ -19,10 +19,12 @@ use crate::app::AppState;
 use crate::domain::enums::HealthInsurance;
 use crate::error::{Error, FieldErrors};
 use crate::service::notices::starters;
+// One quoting for every CSV the console writes: the 基幹 export's.
 use crate::service::notices::{
     self, AnswerKind, Audience, MonthRange, Notice, NoticeAct, NoticeCategory, NoticeChange, NoticeInput, NoticeLink,
     NoticeRef, NoticeStatus, NoticeText, Progress, Questionnaire, Reach,
 };
+use crate::service::submissions::export::csv_cell;
 use crate::service::{municipalities, paging};
 use crate::templates::{push_payload_size, MAX_PUSH_PAYLOAD_BYTES};
 
@@ -984,13 +986,6 @@ async fn replies_csv(state: web::Data<AppState>, staff: Staff, id: web::Path<Str
         .content_type("text/csv; charset=utf-8")
         .insert_header(("Content-Disposition", "attachment; filename=\"replies.csv\""))
         .body(csv))
-}
-
-/// One CSV cell (RFC 4180), with a leading `=`, `+`, `-` or `@` neutralised so that a
-/// spreadsheet does not run a reply as a formula.
-fn csv_cell(text: &str) -> String {
-    let text = if text.starts_with(['=', '+', '-', '@']) { format!("'{text}") } else { text.to_owned() };
-    format!("\"{}\"", text.replace('"', "\"\""))
 }
 
 #[cfg(test)]

@@ -49,7 +49,7 @@ pub fn may_carry(status: SubmissionStatus) -> bool {
 pub fn check(upload: &DecisionUpload, status: SubmissionStatus, errors: &mut FieldErrors) {
     let field = "decision_document";
     if !may_carry(status) {
-        errors.insert(field.into(), "a decision document comes with 受理, 却下 or 完了 only".into());
+        errors.insert(field.into(), "a decision document comes with accepted, rejected or completed only".into());
     } else if upload.bytes.len() > upload.max_bytes {
         errors.insert(
             field.into(),
