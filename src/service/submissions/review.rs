@@ -233,43 +233,18 @@ pub(super) fn notify(
     status: SubmissionStatus,
     field_comments: &BTreeMap<String, String>,
 ) -> Result<(), Error> {
-    let (ctx, templates, now) = (&*uc.planning, &*uc.templates, uc.now);
-    let form = ctx.forms.get(&row.form_id);
-    let japanese = family.preferred_language.starts_with("ja");
-    let label = |names: &Names| if japanese { names.ja.clone() } else { names.en.clone() };
-    let names = form_name(ctx, &row.form_id);
-    let mut values = BTreeMap::from([
-        ("form_name".to_owned(), TemplateValue::Text(label(&names))),
-        (
-            "municipality_name".to_owned(),
-            TemplateValue::Text(municipalities::display_name(conn, ctx, &row.municipality_code)?),
-        ),
-    ]);
+    let mut values = message_values(conn, uc, family, row)?;
     if status == SubmissionStatus::CorrectionRequested {
+        let form = uc.planning.forms.get(&row.form_id);
         let fields: Vec<String> = field_comments
             .keys()
-            .map(|id| form.and_then(|f| f.field(id)).map_or_else(|| id.clone(), |f| label(&f.label)))
+            .map(|id| form.and_then(|f| f.field(id)).map_or_else(|| id.clone(), |f| in_language(family, &f.label)))
             .collect();
         values.insert("field_count".into(), TemplateValue::Integer(fields.len() as i64));
         values.insert("fields".into(), TemplateValue::List(fields));
     }
-    let template = format!("submission_{}", status.as_str());
-    let rendered =
-        templates.render(&template, &family.preferred_language, &values).map_err(|e| Error::internal(e.0))?;
     let key = format!("submission:{}:{}", row.id, status.as_str());
-    inbox::record(
-        conn,
-        family,
-        NewEntry {
-            dedupe_key: &key,
-            kind: EntryKind::Status,
-            rendered: &rendered,
-            task_id: row.task_id.as_deref(),
-            collapse_key: None,
-        },
-        now,
-    )?;
-    Ok(())
+    record_message(conn, uc, family, row, &format!("submission_{}", status.as_str()), &values, &key)
 }
 
 /// The inbox entry that tells the family a decision document (処分通知) came. The staff's message
@@ -281,31 +256,61 @@ fn notify_decision_document(
     row: &SubmissionRow,
     event_id: &str,
 ) -> Result<(), Error> {
-    let (ctx, templates, now) = (&*uc.planning, &*uc.templates, uc.now);
-    let names = form_name(ctx, &row.form_id);
-    let form = if family.preferred_language.starts_with("ja") { names.ja } else { names.en };
-    let values = BTreeMap::from([
-        ("form_name".to_owned(), TemplateValue::Text(form)),
+    let values = message_values(conn, uc, family, row)?;
+    let key = format!("submission:{}:decision_document:{event_id}", row.id);
+    record_message(conn, uc, family, row, "submission_decision_document", &values, &key)
+}
+
+/// A name in the family's language: Japanese for `ja…`, English otherwise.
+fn in_language(family: &FamilyRow, names: &Names) -> String {
+    if family.preferred_language.starts_with("ja") {
+        names.ja.clone()
+    } else {
+        names.en.clone()
+    }
+}
+
+/// What every message about a submission names: its form and the municipality.
+fn message_values(
+    conn: &mut DbConnection,
+    uc: &UseCase,
+    family: &FamilyRow,
+    row: &SubmissionRow,
+) -> Result<BTreeMap<String, TemplateValue>, Error> {
+    let ctx = &*uc.planning;
+    Ok(BTreeMap::from([
+        ("form_name".to_owned(), TemplateValue::Text(in_language(family, &form_name(ctx, &row.form_id)))),
         (
             "municipality_name".to_owned(),
             TemplateValue::Text(municipalities::display_name(conn, ctx, &row.municipality_code)?),
         ),
-    ]);
-    let rendered = templates
-        .render("submission_decision_document", &family.preferred_language, &values)
-        .map_err(|e| Error::internal(e.0))?;
-    let key = format!("submission:{}:decision_document:{event_id}", row.id);
+    ]))
+}
+
+/// Renders `template` in the family's language and records it in the family's inbox once,
+/// under `key`, tied to the submission's task.
+fn record_message(
+    conn: &mut DbConnection,
+    uc: &UseCase,
+    family: &FamilyRow,
+    row: &SubmissionRow,
+    template: &str,
+    values: &BTreeMap<String, TemplateValue>,
+    key: &str,
+) -> Result<(), Error> {
+    let rendered =
+        uc.templates.render(template, &family.preferred_language, values).map_err(|e| Error::internal(e.0))?;
     inbox::record(
         conn,
         family,
         NewEntry {
-            dedupe_key: &key,
+            dedupe_key: key,
             kind: EntryKind::Status,
             rendered: &rendered,
             task_id: row.task_id.as_deref(),
             collapse_key: None,
         },
-        now,
+        uc.now,
     )?;
     Ok(())
 }
